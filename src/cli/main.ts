@@ -1,0 +1,31 @@
+import { Command, CommanderError } from 'commander';
+import { UserError } from '../errors.ts';
+import { registerBench } from './bench.ts';
+import { EXIT } from './exit.ts';
+
+const program = new Command();
+program
+  .name('irqlab')
+  .description('x86 interrupt virtualization: model, checker, simulator')
+  .version('0.1.0')
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+registerBench(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // --help and --version end through exitOverride with code 0.
+    process.exit(e.exitCode === 0 ? 0 : EXIT.usage);
+  }
+  if (e instanceof UserError) {
+    process.stderr.write(`irqlab: ${e.message}\n`);
+    process.exit(EXIT.usage);
+  }
+  const err = e as Error;
+  process.stderr.write(`irqlab: internal error: ${err?.message ?? String(e)}\n`);
+  if (process.env.IRQLAB_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
+  process.exit(EXIT.internal);
+}
