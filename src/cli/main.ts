@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors.ts';
 import { registerBench } from './bench.ts';
 import { EXIT } from './exit.ts';
+import { registerRun } from './run.ts';
 
 const program = new Command();
 program
@@ -11,6 +12,7 @@ program
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
+registerRun(program);
 registerBench(program);
 
 try {

@@ -1,0 +1,44 @@
+/**
+ * Finding and reading scenario files: a path on disk, or the name of a built-in scenario.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../errors.ts';
+import { parseScenarioText } from '../scenarios/loader.ts';
+import type { Scenario } from '../scenarios/schema.ts';
+
+export const BUILTIN_DIR = fileURLToPath(new URL('../scenarios/builtin/', import.meta.url));
+
+/** Names of the built-in scenarios, sorted. */
+export function builtinNames(): string[] {
+  return readdirSync(BUILTIN_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -'.json'.length))
+    .sort();
+}
+
+export interface LoadedScenario {
+  file: string;
+  scenario: Scenario;
+  builtin: boolean;
+}
+
+export function loadScenario(arg: string): LoadedScenario {
+  if (existsSync(arg) && statSync(arg).isFile()) {
+    return { file: arg, scenario: parseScenarioText(readFileSync(arg, 'utf8'), arg), builtin: false };
+  }
+  const file = join(BUILTIN_DIR, `${arg}.json`);
+  if (/^[a-z0-9][a-z0-9._-]*$/.test(arg) && existsSync(file)) {
+    const s = parseScenarioText(readFileSync(file, 'utf8'), `builtin:${arg}`);
+    if (s.name !== arg) throw new UserError(`builtin:${arg}: name "${s.name}" does not match its file name`);
+    return { file, scenario: s, builtin: true };
+  }
+  throw new UserError(
+    `${arg}: no such file, and no built-in scenario of that name ('irqlab list' shows them)`,
+  );
+}
+
+export function loadAllBuiltins(): LoadedScenario[] {
+  return builtinNames().map((n) => loadScenario(n));
+}

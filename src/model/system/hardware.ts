@@ -1,0 +1,283 @@
+/**
+ * Hardware steps over the World: what the IOMMU, the local APICs and the CPUs in guest mode do.
+ * Each exported step is one indivisible effect (ARCHITECTURE.md principle 2). Steps that happen on
+ * their own (a pCPU's APIC dispatching a pending vector, a recognized virtual interrupt being
+ * delivered) come with an `...Enabled` test, so the runner can fire them until quiescence and the
+ * checker can interleave them with everything else.
+ */
+import { regSet, regTest } from '../hw/bits.ts';
+import { ipivPost } from '../hw/ipiv.ts';
+import {
+  LAPIC,
+  lapicAccept,
+  lapicAck,
+  lapicEoi,
+  lapicHighestDeliverable,
+  lapicSpuriousVector,
+} from '../hw/lapic.ts';
+import { apicIdFromNdst, piNdst, piNv } from '../hw/pid.ts';
+import {
+  EOI_EXIT_INDUCED,
+  eoiVirtualization,
+  postedInterruptProcessing,
+  selfIpiVirtualization,
+  TPR_BELOW_THRESHOLD_EXIT,
+  tprVirtualization,
+  VAPIC,
+  virtualInterruptDeliverable,
+  virtualInterruptDelivery,
+  vmEntryVirtualInterrupts,
+} from '../hw/vapic.ts';
+import { vtdPost } from '../hw/vtd.ts';
+import { EV, EXIT_REASON, type Sink } from './events.ts';
+import {
+  PCPU,
+  PCPU_MODE_GUEST,
+  PCPU_MODE_ROOT,
+  VCPU,
+  VCPU_F_AUTO_EOI,
+  VCPU_F_HALTED,
+  VCPU_F_IF,
+} from './layout.ts';
+import { POSTED_INTR_VECTOR } from './machine.ts';
+import { pcpuByApicId, runningVcpu, vcpuRunningOn, type World } from './world.ts';
+
+/**
+ * A physical fixed interrupt message reaches the LAPIC with the given APIC ID (edge). `forVcpu` is
+ * the vCPU a notification is meant for (-1 for other interrupts); it is recorded for the
+ * wrong-vCPU property only. The model delivers messages at once: the bus adds no reordering that
+ * the properties here depend on.
+ */
+export function sendPhysicalInterrupt(
+  w: World,
+  sink: Sink,
+  apicId: number,
+  vector: number,
+  forVcpu: number,
+): void {
+  const p = pcpuByApicId(w, apicId);
+  if (p < 0) {
+    sink.ev(EV.PHYS_IRQ_DROPPED, apicId, vector, 0, 0);
+    return;
+  }
+  lapicAccept(w.m, w.L.lapic[p], vector, false);
+  if (vector === POSTED_INTR_VECTOR && forVcpu >= 0) w.m[w.L.pcpu[p] + PCPU.PI_FOR] |= 1 << forVcpu;
+  sink.ev(EV.PHYS_IRQ, p, vector, forVcpu + 1, 0);
+}
+
+/** Sends a descriptor's notification: vector NV to the APIC ID in NDST. */
+function notify(w: World, sink: Sink, x: number): void {
+  const pid = w.L.pid[x];
+  sendPhysicalInterrupt(w, sink, apicIdFromNdst(piNdst(w.m, pid), w.machine.x2apic), piNv(w.m, pid), x);
+}
+
+/**
+ * A device interrupt posted by VT-d to vCPU x's descriptor (VT-d 5.2.3): one atomic update, then
+ * the notification if the update asked for one.
+ */
+export function vtdPostTo(w: World, sink: Sink, x: number, vector: number, urg: boolean): void {
+  const notified = vtdPost(w.m, w.L.pid[x], vector, urg);
+  regSet(w.m, w.L.vcpu[x] + VCPU.POSTED, vector);
+  sink.ev(EV.VTD_POST, x, vector, notified ? 1 : 0, 0);
+  if (notified) notify(w, sink, x);
+}
+
+/** A pCPU's APIC has a vector to dispatch and the core takes it now (guest mode, or host IRQs on). */
+export function pcpuDispatchEnabled(w: World, p: number): boolean {
+  if (lapicHighestDeliverable(w.m, w.L.lapic[p]) < 0) return false;
+  return w.m[w.L.pcpu[p] + PCPU.MODE] === PCPU_MODE_GUEST || w.m[w.L.pcpu[p] + PCPU.HOST_IF] === 1;
+}
+
+/**
+ * The core takes the highest deliverable physical interrupt. In guest mode with APICv (external-
+ * interrupt exiting and process-posted-interrupts set), the notification vector starts posted-
+ * interrupt processing on the current VMCS's descriptor, and any other vector is an external-
+ * interrupt VM exit (acknowledged on exit, then handled by the host). In root mode with IRQs on,
+ * the host handler runs (SDM Vol. 3C "Posted-Interrupt Processing"; hw-semantics.md 2.10).
+ */
+export function pcpuDispatch(w: World, sink: Sink, p: number): void {
+  const { m, L } = w;
+  const lapic = L.lapic[p];
+  const vector = lapicHighestDeliverable(m, lapic);
+  const x = runningVcpu(w, p);
+  if (x >= 0 && w.machine.features.apicv && vector === POSTED_INTR_VECTOR) {
+    const intended = m[L.pcpu[p] + PCPU.PI_FOR];
+    m[L.pcpu[p] + PCPU.PI_FOR] = 0;
+    if ((intended & ~(1 << x)) !== 0) sink.ev(EV.PI_WRONG_VCPU, p, x, intended, 0);
+    const highest = postedInterruptProcessing(m, lapic, L.pid[x], L.vapic[x]);
+    sink.ev(EV.PI_PROCESS, p, x, highest, 0);
+    return;
+  }
+  if (x >= 0) {
+    vmExit(w, sink, x, EXIT_REASON.EXTERNAL_INTERRUPT, vector);
+  }
+  hostInterrupt(w, sink, p);
+}
+
+/** The host's handler for the highest deliverable vector: acknowledge, run, EOI if auto-EOI. */
+function hostInterrupt(w: World, sink: Sink, p: number): void {
+  const lapic = w.L.lapic[p];
+  const v = lapicAck(w.m, lapic);
+  if (v < 0) {
+    sink.ev(EV.SPURIOUS, p, lapicSpuriousVector(w.m, lapic), 0, 0);
+    return;
+  }
+  if (v === POSTED_INTR_VECTOR) w.m[w.L.pcpu[p] + PCPU.PI_FOR] = 0;
+  sink.ev(EV.HOST_IRQ, p, v, 0, 0);
+  if (w.machine.hostAutoEoi) lapicEoi(w.m, lapic);
+}
+
+/** The host writes EOI on pCPU p (for scenarios without host auto-EOI). */
+export function hostEoi(w: World, sink: Sink, p: number): number {
+  const v = lapicEoi(w.m, w.L.lapic[p]);
+  sink.ev(EV.EOI, -1 - p, v, 0, 0);
+  return v;
+}
+
+function guestInterruptible(w: World, x: number): boolean {
+  return (w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) !== 0;
+}
+
+/** vCPU x runs in guest mode and has a recognized virtual interrupt it can take now. */
+export function vcpuDeliverEnabled(w: World, x: number): boolean {
+  return vcpuRunningOn(w, x) >= 0 && virtualInterruptDeliverable(w.m, w.L.vapic[x], guestInterruptible(w, x));
+}
+
+/** Virtual-interrupt delivery on vCPU x: the guest handler for RVI runs; HLT ends. */
+export function vcpuDeliver(w: World, sink: Sink, x: number): void {
+  const v = virtualInterruptDelivery(w.m, w.L.vapic[x]);
+  const vc = w.L.vcpu[x];
+  regSet(w.m, vc + VCPU.DELIVERED, v);
+  w.m[vc + VCPU.FLAGS] &= ~VCPU_F_HALTED;
+  sink.ev(EV.DELIVER, x, v, 0, 0);
+}
+
+/** A guest whose handlers EOI at once has a vector in service. */
+export function vcpuAutoEoiEnabled(w: World, x: number): boolean {
+  return (
+    (w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_AUTO_EOI) !== 0 &&
+    vcpuRunningOn(w, x) >= 0 &&
+    w.m[w.L.vapic[x] + VAPIC.SVI] !== 0
+  );
+}
+
+/**
+ * The guest writes EOI (x2APIC MSR 80BH with 0, or xAPIC offset 0B0H): EOI virtualization, which
+ * may end in an EOI-induced VM exit.
+ */
+export function guestEoi(w: World, sink: Sink, x: number): void {
+  const r = eoiVirtualization(w.m, w.L.vapic[x]);
+  sink.ev(EV.EOI, x, r & 0xff, 0, 0);
+  if ((r & EOI_EXIT_INDUCED) !== 0) vmExit(w, sink, x, EXIT_REASON.EOI_INDUCED, r & 0xff);
+}
+
+/** The guest writes its TPR (CR8, 080H or MSR 808H): TPR virtualization. */
+export function guestWriteTpr(w: World, sink: Sink, x: number, tpr: number): void {
+  if (tprVirtualization(w.m, w.L.vapic[x], tpr) === TPR_BELOW_THRESHOLD_EXIT) {
+    vmExit(w, sink, x, EXIT_REASON.TPR_BELOW_THRESHOLD, 0);
+  }
+}
+
+/**
+ * The guest writes the x2APIC SELF IPI MSR (83FH): self-IPI virtualization; a vector below 16 is
+ * not virtualized and exits as an APIC write at offset 3F0H (SDM x.1.5, Bochs vapic.cc).
+ */
+export function guestSelfIpi(w: World, sink: Sink, x: number, vector: number): void {
+  if (vector < 16) {
+    vmExit(w, sink, x, EXIT_REASON.APIC_WRITE, 0x3f0);
+    return;
+  }
+  selfIpiVirtualization(w.m, w.L.vapic[x], vector);
+  regSet(w.m, w.L.vcpu[x] + VCPU.POSTED, vector);
+  sink.ev(EV.SELF_IPI, x, vector, 0, 0);
+}
+
+/** The fields of a guest ICR write that the model acts on (decoded by icr.ts). */
+export interface IcrWrite {
+  vector: number;
+  deliveryMode: number;
+  logical: boolean;
+  levelTriggered: boolean;
+  shorthand: number;
+  dest: number;
+}
+
+/** Index of the vCPU with a given APIC ID, or -1. */
+export function vcpuByApicId(w: World, apicId: number): number {
+  return w.machine.vcpus.findIndex((c) => c.apicId === apicId);
+}
+
+/**
+ * The guest writes the ICR. Self-IPIs (shorthand self, fixed, edge) are virtualized; with IPIv a
+ * physical, fixed, edge, unicast IPI to a vCPU in the PID-pointer table is posted by this CPU;
+ * everything else leaves the guest: an MSR-write exit for the x2APIC ICR (KVM intercepts 830H
+ * without IPIv) or an APIC-write exit at offset 300H for the xAPIC page.
+ */
+export function guestWriteIcr(w: World, sink: Sink, x: number, icr: IcrWrite): void {
+  const fixedEdge = icr.deliveryMode === 0 && !icr.levelTriggered;
+  if (icr.shorthand === 1 && fixedEdge && w.machine.features.apicv) {
+    guestSelfIpi(w, sink, x, icr.vector);
+    return;
+  }
+  if (w.machine.features.ipiv && fixedEdge && icr.shorthand === 0 && !icr.logical) {
+    const t = vcpuByApicId(w, icr.dest);
+    if (t >= 0) {
+      if (icr.vector < 16) {
+        sink.ev(EV.ILLEGAL_VECTOR, x, icr.vector, 0, 0);
+        return;
+      }
+      const notified = ipivPost(w.m, w.L.pid[t], icr.vector);
+      regSet(w.m, w.L.vcpu[t] + VCPU.POSTED, icr.vector);
+      sink.ev(EV.IPIV_POST, t, icr.vector, notified ? 1 : 0, x);
+      if (notified) notify(w, sink, t);
+      return;
+    }
+  }
+  vmExit(
+    w,
+    sink,
+    x,
+    w.machine.x2apic ? EXIT_REASON.MSR_WRITE : EXIT_REASON.APIC_WRITE,
+    w.machine.x2apic ? 0x830 : 0x300,
+  );
+}
+
+export function guestSetIf(w: World, x: number, on: boolean): void {
+  if (on) w.m[w.L.vcpu[x] + VCPU.FLAGS] |= VCPU_F_IF;
+  else w.m[w.L.vcpu[x] + VCPU.FLAGS] &= ~VCPU_F_IF;
+}
+
+/** The guest executes HLT without HLT exiting: the activity state becomes HLT until an interrupt. */
+export function guestHlt(w: World, x: number): void {
+  w.m[w.L.vcpu[x] + VCPU.FLAGS] |= VCPU_F_HALTED;
+}
+
+/**
+ * VM entry of vCPU x on pCPU p: the VMCS becomes current, the pCPU enters non-root mode, RVI/SVI
+ * are evaluated (SDM 26.3.2.5). The descriptor is not looked at: a notification still pending in
+ * the physical IRR is taken right after entry, as posted-interrupt processing (a separate step).
+ */
+export function vmEntry(w: World, sink: Sink, x: number, p: number): void {
+  const { m, L } = w;
+  m[L.vcpu[x] + VCPU.PCPU] = p + 1;
+  m[L.pcpu[p] + PCPU.VMCS] = x + 1;
+  m[L.pcpu[p] + PCPU.MODE] = PCPU_MODE_GUEST;
+  vmEntryVirtualInterrupts(m, L.vapic[x]);
+  sink.ev(EV.VMENTRY, x, p, 0, 0);
+}
+
+/** VM exit of vCPU x: its pCPU returns to root mode; the VMCS stays current (loaded). */
+export function vmExit(w: World, sink: Sink, x: number, reason: number, qualification: number): void {
+  const p = w.m[w.L.vcpu[x] + VCPU.PCPU] - 1;
+  if (p >= 0) w.m[w.L.pcpu[p] + PCPU.MODE] = PCPU_MODE_ROOT;
+  sink.ev(EV.VMEXIT, x, p, reason, qualification);
+}
+
+export function hostSetIf(w: World, p: number, on: boolean): void {
+  w.m[w.L.pcpu[p] + PCPU.HOST_IF] = on ? 1 : 0;
+}
+
+/** True when the vector is pending or in service in a pCPU's LAPIC (for tests and monitors). */
+export function lapicHas(w: World, p: number, reg: 'IRR' | 'ISR', v: number): boolean {
+  return regTest(w.m, w.L.lapic[p] + LAPIC[reg], v);
+}

@@ -1,0 +1,173 @@
+/**
+ * The World: the whole machine as one Uint32Array. This file fixes where each unit's block sits
+ * (one LAPIC per pCPU; a virtual-APIC page, a posted-interrupt descriptor and guest CPU state per
+ * vCPU; the I/O APIC) and names every field, so that traces, expectations and property monitors
+ * can all speak of "vcpu0.PID.ON" or "pcpu1.IRR[0xf2]" without knowing offsets.
+ */
+import { LAPIC } from '../hw/lapic.ts';
+import { PID } from '../hw/pid.ts';
+import { VAPIC } from '../hw/vapic.ts';
+
+/** Per-pCPU software-visible state beside its LAPIC. */
+export const PCPU = {
+  /** PCPU_MODE_*: host (VMX root) or running a guest (non-root). */
+  MODE: 0,
+  /** Index + 1 of the vCPU whose VMCS is current on this pCPU (0: none). */
+  VMCS: 1,
+  /** Host RFLAGS.IF in root mode: 1 when the host takes interrupts. */
+  HOST_IF: 2,
+  /**
+   * Bitmask of the vCPUs on whose behalf a notification-vector interrupt is pending in this
+   * pCPU's LAPIC (instrumentation for the wrong-vCPU property; hardware does not keep it).
+   */
+  PI_FOR: 3,
+  SIZE: 4,
+} as const;
+export const PCPU_MODE_ROOT = 0;
+export const PCPU_MODE_GUEST = 1;
+
+/** Per-vCPU guest CPU state beside its virtual-APIC page and descriptor. */
+export const VCPU = {
+  /** VCPU_F_* flags. */
+  FLAGS: 0,
+  /** Index + 1 of the pCPU the vCPU is loaded on (0: none). */
+  PCPU: 1,
+  /** Vectors whose guest handler has run at least once. */
+  DELIVERED: 2,
+  /** Vectors posted to this vCPU by any path (for the no-lost-interrupt property). */
+  POSTED: 10,
+  SIZE: 18,
+} as const;
+/** Guest RFLAGS.IF. */
+export const VCPU_F_IF = 1 << 0;
+/** The guest executed HLT and has not been woken. */
+export const VCPU_F_HALTED = 1 << 1;
+/** The guest's handlers write EOI as soon as they run (a convenience for scenarios). */
+export const VCPU_F_AUTO_EOI = 1 << 2;
+
+export type FieldKind = 'reg256' | 'u8' | 'u32' | 'bool' | 'index1' | 'flags';
+
+export interface FieldDesc {
+  name: string;
+  offset: number;
+  kind: FieldKind;
+  /** For kind 'flags': the name of each bit, or '' for bits that are not shown. */
+  bits?: readonly string[];
+  /** For kind 'bool' or a sub-field: mask and shift inside the word. */
+  mask?: number;
+  shift?: number;
+}
+
+/** Fields of each block, in the order traces print them. */
+export const LAPIC_FIELDS: readonly FieldDesc[] = [
+  { name: 'IRR', offset: LAPIC.IRR, kind: 'reg256' },
+  { name: 'ISR', offset: LAPIC.ISR, kind: 'reg256' },
+  { name: 'TMR', offset: LAPIC.TMR, kind: 'reg256' },
+  { name: 'TPR', offset: LAPIC.TPR, kind: 'u8' },
+  { name: 'SVR', offset: LAPIC.SVR, kind: 'u32' },
+  { name: 'ESR', offset: LAPIC.ESR, kind: 'u32' },
+];
+
+export const PCPU_FIELDS: readonly FieldDesc[] = [
+  { name: 'mode', offset: PCPU.MODE, kind: 'u32' },
+  { name: 'vmcs', offset: PCPU.VMCS, kind: 'index1' },
+  { name: 'hostIF', offset: PCPU.HOST_IF, kind: 'u32' },
+  { name: 'piFor', offset: PCPU.PI_FOR, kind: 'u32' },
+];
+
+export const VAPIC_FIELDS: readonly FieldDesc[] = [
+  { name: 'vIRR', offset: VAPIC.VIRR, kind: 'reg256' },
+  { name: 'vISR', offset: VAPIC.VISR, kind: 'reg256' },
+  { name: 'VTPR', offset: VAPIC.VTPR, kind: 'u8' },
+  { name: 'VPPR', offset: VAPIC.VPPR, kind: 'u8' },
+  { name: 'RVI', offset: VAPIC.RVI, kind: 'u8' },
+  { name: 'SVI', offset: VAPIC.SVI, kind: 'u8' },
+  { name: 'EOIExitBitmap', offset: VAPIC.EOI_EXIT, kind: 'reg256' },
+  { name: 'vapic', offset: VAPIC.FLAGS, kind: 'flags', bits: ['VID', 'irqWindowExiting', 'recognized'] },
+];
+
+export const PID_FIELDS: readonly FieldDesc[] = [
+  { name: 'PID.PIR', offset: PID.PIR, kind: 'reg256' },
+  { name: 'PID.ON', offset: PID.CONTROL, kind: 'bool', mask: 1, shift: 0 },
+  { name: 'PID.SN', offset: PID.CONTROL, kind: 'bool', mask: 1, shift: 1 },
+  { name: 'PID.NV', offset: PID.CONTROL, kind: 'u8', mask: 0xff, shift: 16 },
+  { name: 'PID.NDST', offset: PID.NDST, kind: 'u32' },
+];
+
+export const VCPU_FIELDS: readonly FieldDesc[] = [
+  { name: 'IF', offset: VCPU.FLAGS, kind: 'bool', mask: 1, shift: 0 },
+  { name: 'halted', offset: VCPU.FLAGS, kind: 'bool', mask: 1, shift: 1 },
+  { name: 'pcpu', offset: VCPU.PCPU, kind: 'index1' },
+  { name: 'delivered', offset: VCPU.DELIVERED, kind: 'reg256' },
+  { name: 'posted', offset: VCPU.POSTED, kind: 'reg256' },
+];
+
+/** A block instance in the World: its name prefix ("vcpu0"), base offset and fields. */
+export interface Block {
+  prefix: string;
+  base: number;
+  fields: readonly FieldDesc[];
+}
+
+/** Offsets of every block for a machine of a given size. */
+export interface Layout {
+  nPcpu: number;
+  nVcpu: number;
+  /** LAPIC block of pCPU p: lapic[p]; its PCPU block: pcpu[p]. */
+  lapic: number[];
+  pcpu: number[];
+  /** Per vCPU: virtual-APIC page, descriptor, guest state. */
+  vapic: number[];
+  pid: number[];
+  vcpu: number[];
+  /** Extra blocks added by other units (I/O APIC, AVIC, KVM state), by name. */
+  extra: Map<string, number>;
+  size: number;
+  blocks: Block[];
+}
+
+export function makeLayout(
+  nPcpu: number,
+  nVcpu: number,
+  extras: readonly { name: string; size: number; fields: readonly FieldDesc[] }[] = [],
+): Layout {
+  let at = 0;
+  const take = (n: number) => {
+    const o = at;
+    at += n;
+    return o;
+  };
+  const L: Layout = {
+    nPcpu,
+    nVcpu,
+    lapic: [],
+    pcpu: [],
+    vapic: [],
+    pid: [],
+    vcpu: [],
+    extra: new Map(),
+    size: 0,
+    blocks: [],
+  };
+  for (let p = 0; p < nPcpu; p++) {
+    L.lapic.push(take(LAPIC.SIZE));
+    L.pcpu.push(take(PCPU.SIZE));
+    L.blocks.push({ prefix: `pcpu${p}`, base: L.pcpu[p], fields: PCPU_FIELDS });
+    L.blocks.push({ prefix: `pcpu${p}`, base: L.lapic[p], fields: LAPIC_FIELDS });
+  }
+  for (let x = 0; x < nVcpu; x++) {
+    L.vcpu.push(take(VCPU.SIZE));
+    L.vapic.push(take(VAPIC.SIZE));
+    L.pid.push(take(PID.SIZE));
+    L.blocks.push({ prefix: `vcpu${x}`, base: L.vcpu[x], fields: VCPU_FIELDS });
+    L.blocks.push({ prefix: `vcpu${x}`, base: L.vapic[x], fields: VAPIC_FIELDS });
+    L.blocks.push({ prefix: `vcpu${x}`, base: L.pid[x], fields: PID_FIELDS });
+  }
+  for (const e of extras) {
+    const o = take(e.size);
+    L.extra.set(e.name, o);
+    L.blocks.push({ prefix: e.name, base: o, fields: e.fields });
+  }
+  L.size = at;
+  return L;
+}

@@ -1,0 +1,61 @@
+/**
+ * The static description of a machine (what a scenario's "machine" section becomes after
+ * validation): how many pCPUs and vCPUs, which virtualization features are on, how each vCPU
+ * starts, and the posted-format IRTEs of assigned devices. Nothing here changes at run time; the
+ * run-time state is the World (layout.ts).
+ */
+
+/**
+ * Host vectors KVM uses for posted interrupts (Linux arch/x86/include/asm/irq_vectors.h):
+ * the notification vector while a vCPU runs, the wake-up vector while it is blocked, and the
+ * nested notification vector.
+ */
+export const POSTED_INTR_VECTOR = 0xf2;
+export const POSTED_INTR_WAKEUP_VECTOR = 0xf1;
+export const POSTED_INTR_NESTED_VECTOR = 0xf0;
+
+export interface Features {
+  /** APIC virtualization with virtual-interrupt delivery and posted-interrupt processing. */
+  apicv: boolean;
+  /** VT-d posting of device interrupts (posted-format IRTEs). */
+  vtdPosting: boolean;
+  /** IPI virtualization: the CPU posts qualifying guest IPIs itself. */
+  ipiv: boolean;
+  /** AMD AVIC instead of Intel APICv. */
+  avic: boolean;
+}
+
+export interface VcpuConfig {
+  apicId: number;
+  /** pCPU the vCPU is loaded on at the start, or -1. */
+  pcpu: number;
+  /** Whether it starts in guest mode on that pCPU. */
+  running: boolean;
+  if: boolean;
+  halted: boolean;
+  tpr: number;
+  autoEoi: boolean;
+  /** Vectors whose EOI causes an EOI-induced VM exit (KVM sets level-triggered vectors). */
+  eoiExit: number[];
+  pid: { on: boolean; sn: boolean; nv: number; pir: number[] };
+  virr: number[];
+}
+
+export interface IrteConfig {
+  /** vCPU whose descriptor the IRTE points at. */
+  vcpu: number;
+  vector: number;
+  urg: boolean;
+}
+
+export interface Machine {
+  pcpus: number;
+  x2apic: boolean;
+  features: Features;
+  vcpus: VcpuConfig[];
+  irtes: IrteConfig[];
+  /** Host IRQs enabled at the start on every pCPU in root mode. */
+  hostIF: boolean;
+  /** The host's handlers write EOI as soon as they run. */
+  hostAutoEoi: boolean;
+}

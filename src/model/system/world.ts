@@ -1,0 +1,83 @@
+/**
+ * Building the initial World of a machine, and the few accessors every driver needs.
+ */
+import { regSet } from '../hw/bits.ts';
+import { lapicInit } from '../hw/lapic.ts';
+import { ndstForApicId, pidInit, piSetOn } from '../hw/pid.ts';
+import {
+  selfIpiVirtualization,
+  tprVirtualization,
+  VAPIC,
+  vapicInit,
+  vmEntryVirtualInterrupts,
+} from '../hw/vapic.ts';
+import {
+  type Layout,
+  makeLayout,
+  PCPU,
+  PCPU_MODE_GUEST,
+  VCPU,
+  VCPU_F_AUTO_EOI,
+  VCPU_F_HALTED,
+  VCPU_F_IF,
+} from './layout.ts';
+import type { Machine } from './machine.ts';
+
+export interface World {
+  machine: Machine;
+  L: Layout;
+  m: Uint32Array;
+}
+
+/** pCPU p has APIC ID p (the model's convention; vCPU APIC IDs come from the scenario). */
+export function pcpuApicId(p: number): number {
+  return p;
+}
+
+export function initWorld(machine: Machine): World {
+  const L = makeLayout(machine.pcpus, machine.vcpus.length);
+  const m = new Uint32Array(L.size);
+  for (let p = 0; p < machine.pcpus; p++) {
+    lapicInit(m, L.lapic[p], pcpuApicId(p), machine.x2apic);
+    m[L.pcpu[p] + PCPU.HOST_IF] = machine.hostIF ? 1 : 0;
+  }
+  machine.vcpus.forEach((c, x) => {
+    const v = L.vapic[x];
+    vapicInit(m, v, machine.features.apicv);
+    for (const e of c.eoiExit) regSet(m, v + VAPIC.EOI_EXIT, e);
+    tprVirtualization(m, v, c.tpr);
+    for (const e of c.virr) selfIpiVirtualization(m, v, e);
+    const ndst = ndstForApicId(pcpuApicId(Math.max(0, c.pcpu)), machine.x2apic);
+    pidInit(m, L.pid[x], c.pid.nv, ndst, c.pid.sn);
+    if (c.pid.on) piSetOn(m, L.pid[x]);
+    for (const e of c.pid.pir) regSet(m, L.pid[x], e);
+    m[L.vcpu[x] + VCPU.FLAGS] =
+      (c.if ? VCPU_F_IF : 0) | (c.halted ? VCPU_F_HALTED : 0) | (c.autoEoi ? VCPU_F_AUTO_EOI : 0);
+    if (c.pcpu >= 0) {
+      m[L.vcpu[x] + VCPU.PCPU] = c.pcpu + 1;
+      m[L.pcpu[c.pcpu] + PCPU.VMCS] = x + 1;
+      if (c.running) {
+        m[L.pcpu[c.pcpu] + PCPU.MODE] = PCPU_MODE_GUEST;
+        vmEntryVirtualInterrupts(m, v);
+      }
+    }
+  });
+  return { machine, L, m };
+}
+
+/** The vCPU running in guest mode on pCPU p, or -1. */
+export function runningVcpu(w: World, p: number): number {
+  const base = w.L.pcpu[p];
+  return w.m[base + PCPU.MODE] === PCPU_MODE_GUEST ? w.m[base + PCPU.VMCS] - 1 : -1;
+}
+
+/** The pCPU on which vCPU x runs in guest mode, or -1. */
+export function vcpuRunningOn(w: World, x: number): number {
+  const p = w.m[w.L.vcpu[x] + VCPU.PCPU] - 1;
+  return p >= 0 && runningVcpu(w, p) === x ? p : -1;
+}
+
+/** The pCPU with a given APIC ID, or -1. */
+export function pcpuByApicId(w: World, apicId: number): number {
+  return apicId >= 0 && apicId < w.machine.pcpus ? apicId : -1;
+}

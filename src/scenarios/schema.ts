@@ -1,0 +1,297 @@
+/**
+ * The scenario file format (docs/scenario-format.md), as a zod schema. A scenario describes a
+ * machine, a sequence of steps (guest, device, CPU and host operations) and expectations. The
+ * schema is published as JSON Schema (schema/scenario.schema.json, `npm run schema`).
+ *
+ * Numbers that are vectors, APIC IDs or register values may be written as JSON numbers or as hex
+ * strings ("0x31"), as the manuals and kernel logs write them.
+ */
+import { z } from 'zod';
+
+const hexOrInt = z.union([
+  z.number().int(),
+  z
+    .string()
+    .regex(/^0x[0-9a-fA-F]+$/, 'expected an integer or a hex string such as "0x31"')
+    .transform((s) => Number.parseInt(s, 16)),
+]);
+
+export const vector = hexOrInt.pipe(
+  z.number().min(0, 'vector out of range 0-255').max(255, 'vector out of range 0-255'),
+);
+const byte = hexOrInt.pipe(
+  z.number().min(0, 'value out of range 0-255').max(255, 'value out of range 0-255'),
+);
+const u32 = hexOrInt.pipe(z.number().min(0).max(0xffffffff));
+const index = z.number().int().min(0);
+const vcpuRef = index.describe('vCPU index (position in machine.vcpus)');
+const pcpuRef = index.describe('pCPU index (0 .. machine.pcpus-1)');
+
+const features = z
+  .object({
+    apicv: z
+      .boolean()
+      .default(true)
+      .describe('APIC virtualization with virtual-interrupt delivery and posted interrupts'),
+    vtdPosting: z.boolean().default(true).describe('VT-d posting of device interrupts'),
+    ipiv: z.boolean().default(false).describe('IPI virtualization'),
+    avic: z.boolean().default(false).describe('AMD AVIC instead of Intel APICv'),
+  })
+  .strict();
+
+const pid = z
+  .object({
+    on: z.boolean().default(false),
+    sn: z.boolean().default(false),
+    nv: byte.default(0xf2).describe('notification vector (POSTED_INTR_VECTOR 0xf2, wake-up 0xf1)'),
+    pir: z.array(vector).default([]),
+  })
+  .strict();
+
+const vcpu = z
+  .object({
+    apicId: u32.optional().describe('guest APIC ID (default: the vCPU index)'),
+    pcpu: z.number().int().min(-1).default(-1).describe('pCPU the vCPU is loaded on, -1 for none'),
+    running: z.boolean().default(false).describe('starts in guest mode on its pCPU'),
+    if: z.boolean().default(true).describe('guest RFLAGS.IF'),
+    halted: z.boolean().default(false),
+    tpr: byte.default(0),
+    autoEoi: z.boolean().default(false).describe('guest handlers write EOI as soon as they run'),
+    eoiExit: z.array(vector).default([]).describe('vectors set in the EOI-exit bitmap'),
+    pid: pid.default({ on: false, sn: false, nv: 0xf2, pir: [] }),
+    virr: z.array(vector).default([]).describe('vectors pending in vIRR at the start (RVI set accordingly)'),
+  })
+  .strict();
+
+const irte = z
+  .object({
+    vcpu: vcpuRef,
+    vector,
+    urg: z.boolean().default(false),
+  })
+  .strict();
+
+export const machine = z
+  .object({
+    pcpus: z.number().int().min(1).max(32).default(1),
+    x2apic: z.boolean().default(true),
+    features: features.default({ apicv: true, vtdPosting: true, ipiv: false, avic: false }),
+    vcpus: z.array(vcpu).min(1).max(32),
+    irtes: z.array(irte).default([]).describe('posted-format IRTEs of assigned devices'),
+    hostIF: z.boolean().default(true).describe('host IRQs enabled on every pCPU at the start'),
+    hostAutoEoi: z.boolean().default(true).describe('host handlers write EOI as soon as they run'),
+  })
+  .strict();
+
+const note = z.string().optional().describe('shown in the trace beside the step');
+const v = { vcpu: vcpuRef, note };
+
+export const step = z.discriminatedUnion('do', [
+  z
+    .object({
+      do: z.literal('device.post'),
+      irte: index.optional().describe('index into machine.irtes'),
+      vcpu: vcpuRef.optional(),
+      vector: vector.optional(),
+      urg: z.boolean().optional(),
+      note,
+    })
+    .strict()
+    .describe('a device interrupt is posted by VT-d (through an IRTE, or to vcpu/vector directly)'),
+  z
+    .object({ do: z.literal('guest.tpr'), value: byte, ...v })
+    .strict()
+    .describe('the guest writes its TPR'),
+  z
+    .object({ do: z.literal('guest.eoi'), ...v })
+    .strict()
+    .describe('the guest writes EOI'),
+  z
+    .object({ do: z.literal('guest.selfIpi'), vector, ...v })
+    .strict()
+    .describe('the guest writes the x2APIC SELF IPI MSR'),
+  z
+    .object({
+      do: z.literal('guest.icr'),
+      vector: vector.optional(),
+      dest: u32.optional().describe('destination APIC ID'),
+      deliveryMode: z.enum(['fixed', 'lowest', 'smi', 'nmi', 'init', 'sipi']).default('fixed'),
+      destMode: z.enum(['physical', 'logical']).default('physical'),
+      trigger: z.enum(['edge', 'level']).default('edge'),
+      shorthand: z.enum(['none', 'self', 'all', 'others']).default('none'),
+      ...v,
+    })
+    .strict()
+    .describe('the guest writes the ICR'),
+  z
+    .object({ do: z.literal('guest.sti'), ...v })
+    .strict()
+    .describe('the guest sets RFLAGS.IF'),
+  z
+    .object({ do: z.literal('guest.cli'), ...v })
+    .strict()
+    .describe('the guest clears RFLAGS.IF'),
+  z
+    .object({ do: z.literal('guest.hlt'), ...v })
+    .strict()
+    .describe('the guest halts (activity state HLT)'),
+  z
+    .object({ do: z.literal('vm.entry'), pcpu: pcpuRef, ...v })
+    .strict()
+    .describe('VM entry of a vCPU on a pCPU'),
+  z
+    .object({ do: z.literal('vm.exit'), ...v })
+    .strict()
+    .describe('VM exit of a running vCPU'),
+  z
+    .object({
+      do: z.literal('pid.set'),
+      on: z.boolean().optional(),
+      sn: z.boolean().optional(),
+      nv: byte.optional(),
+      ...v,
+    })
+    .strict()
+    .describe('software rewrites fields of a descriptor (as KVM does on put/load)'),
+  z
+    .object({ do: z.literal('cpu.interrupt'), pcpu: pcpuRef, vector, note })
+    .strict()
+    .describe('a physical interrupt message reaches a pCPU'),
+  z
+    .object({ do: z.literal('host.sti'), pcpu: pcpuRef, note })
+    .strict()
+    .describe('the host enables IRQs on a pCPU'),
+  z
+    .object({ do: z.literal('host.cli'), pcpu: pcpuRef, note })
+    .strict()
+    .describe('the host disables IRQs on a pCPU'),
+  z
+    .object({ do: z.literal('host.eoi'), pcpu: pcpuRef, note })
+    .strict()
+    .describe('the host writes EOI on a pCPU'),
+]);
+
+const vectorList = z.array(vector);
+
+export const expectations = z
+  .object({
+    delivered: z
+      .record(z.string().regex(/^\d+$/, 'keys are vCPU indices'), vectorList)
+      .optional()
+      .describe('per vCPU: the vectors whose guest handler ran, in order'),
+    hostIrqs: z
+      .record(z.string().regex(/^\d+$/, 'keys are pCPU indices'), vectorList)
+      .optional()
+      .describe('per pCPU: the vectors whose host handler ran, in order'),
+    exits: z
+      .record(z.string().regex(/^\d+$/, 'keys are vCPU indices'), z.array(z.string()))
+      .optional()
+      .describe('per vCPU: the VM-exit reasons, in order (EXTERNAL_INTERRUPT, EOI_INDUCED, APIC_WRITE, ...)'),
+    state: z
+      .record(z.string(), z.union([z.boolean(), vectorList, hexOrInt, z.string()]))
+      .optional()
+      .describe(
+        'field name -> value after the last step, e.g. "vcpu0.PID.ON": false, "vcpu0.vIRR": ["0x31"]',
+      ),
+  })
+  .strict();
+
+export const scenario = z
+  .object({
+    $schema: z.string().optional(),
+    name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ".", "_" and "-"'),
+    description: z.string().min(1),
+    source: z.string().min(1).describe('where the behaviour is documented (SDM/VT-d section, kernel commit)'),
+    machine,
+    steps: z.array(step),
+    expect: expectations.default({}),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const nv = s.machine.vcpus.length;
+    const np = s.machine.pcpus;
+    const badVcpu = (x: number | undefined, path: (string | number)[]) => {
+      if (x !== undefined && x >= nv)
+        ctx.addIssue({ code: 'custom', path, message: `unknown vCPU ${x} (machine has ${nv})` });
+    };
+    const badPcpu = (p: number | undefined, path: (string | number)[]) => {
+      if (p !== undefined && p >= np)
+        ctx.addIssue({ code: 'custom', path, message: `unknown pCPU ${p} (machine has ${np})` });
+    };
+    s.machine.vcpus.forEach((c, i) => {
+      badPcpu(c.pcpu >= 0 ? c.pcpu : undefined, ['machine', 'vcpus', i, 'pcpu']);
+      if (c.running && c.pcpu < 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['machine', 'vcpus', i, 'running'],
+          message: 'a running vCPU needs a pcpu',
+        });
+      }
+    });
+    const runningOn = new Map<number, number>();
+    s.machine.vcpus.forEach((c, i) => {
+      if (!c.running) return;
+      if (runningOn.has(c.pcpu)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['machine', 'vcpus', i, 'pcpu'],
+          message: `pCPU ${c.pcpu} already runs vCPU ${runningOn.get(c.pcpu)}`,
+        });
+      }
+      runningOn.set(c.pcpu, i);
+    });
+    s.machine.irtes.forEach((e, i) => badVcpu(e.vcpu, ['machine', 'irtes', i, 'vcpu']));
+    s.steps.forEach((st, i) => {
+      if ('vcpu' in st) badVcpu(st.vcpu, ['steps', i, 'vcpu']);
+      if ('pcpu' in st) badPcpu(st.pcpu, ['steps', i, 'pcpu']);
+      if (st.do === 'device.post') {
+        if (st.irte !== undefined) {
+          if (st.irte >= s.machine.irtes.length) {
+            ctx.addIssue({ code: 'custom', path: ['steps', i, 'irte'], message: `unknown IRTE ${st.irte}` });
+          }
+          if (st.vcpu !== undefined || st.vector !== undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['steps', i],
+              message: 'give either irte or vcpu+vector, not both',
+            });
+          }
+        } else if (st.vcpu === undefined || st.vector === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['steps', i],
+            message: 'device.post needs irte, or vcpu and vector',
+          });
+        }
+      }
+      if (st.do === 'guest.icr' && st.shorthand === 'none' && st.dest === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps', i, 'dest'],
+          message: 'an ICR write without shorthand needs dest',
+        });
+      }
+      if (
+        st.do === 'guest.icr' &&
+        st.vector === undefined &&
+        (st.deliveryMode === 'fixed' || st.deliveryMode === 'lowest')
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps', i, 'vector'],
+          message: 'a fixed or lowest-priority IPI needs a vector',
+        });
+      }
+    });
+    for (const [k, path] of [
+      [s.expect.delivered, 'delivered'],
+      [s.expect.exits, 'exits'],
+    ] as const) {
+      for (const key of Object.keys(k ?? {})) badVcpu(Number(key), ['expect', path, key]);
+    }
+    for (const key of Object.keys(s.expect.hostIrqs ?? {})) badPcpu(Number(key), ['expect', 'hostIrqs', key]);
+  });
+
+export type ScenarioInput = z.input<typeof scenario>;
+export type Scenario = z.output<typeof scenario>;
+export type Step = z.output<typeof step>;
