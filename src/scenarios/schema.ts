@@ -240,7 +240,9 @@ export const scenario = z
       }
       runningOn.set(c.pcpu, i);
     });
-    s.machine.irtes.forEach((e, i) => badVcpu(e.vcpu, ['machine', 'irtes', i, 'vcpu']));
+    s.machine.irtes.forEach((e, i) => {
+      badVcpu(e.vcpu, ['machine', 'irtes', i, 'vcpu']);
+    });
     s.steps.forEach((st, i) => {
       if ('vcpu' in st) badVcpu(st.vcpu, ['steps', i, 'vcpu']);
       if ('pcpu' in st) badPcpu(st.pcpu, ['steps', i, 'pcpu']);
