@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
+import { UserError } from '../errors.ts';
 import { runScenario } from '../run/runner.ts';
 import { renderEntries } from '../trace/text.ts';
 import { EXIT } from './exit.ts';
-import { builtinNames, loadScenario } from './files.ts';
+import { builtinNames, loadAllBuiltins, loadScenario } from './files.ts';
 import { paintFor } from './paint.ts';
 
 export const VERSION = '0.1.0';
@@ -30,9 +31,16 @@ export function registerRun(program: Command): void {
   program
     .command('run')
     .description('execute a scenario step by step and print the trace and its expectations')
-    .argument('<scenario>', 'a scenario file (.json/.yaml) or the name of a built-in scenario')
+    .argument('[scenario]', 'a scenario file (.json/.yaml) or the name of a built-in scenario')
+    .option('--all', 'run every built-in scenario and print a table of results')
     .option('--json', 'print one JSON document instead of text')
-    .action((arg: string, opts: { json?: boolean }) => {
+    .action((arg: string | undefined, opts: { json?: boolean; all?: boolean }) => {
+      if (opts.all) {
+        if (arg !== undefined) throw new UserError('give either a scenario or --all, not both');
+        runAll(Boolean(opts.json));
+        return;
+      }
+      if (arg === undefined) throw new UserError('run needs a scenario (a file or a built-in name) or --all');
       const { scenario } = loadScenario(arg);
       const r = runScenario(scenario);
       if (opts.json) {
@@ -69,4 +77,41 @@ export function registerRun(program: Command): void {
       }
       if (!r.ok) process.exitCode = EXIT.expectationFailed;
     });
+}
+
+/** Runs every built-in scenario and prints one row each: name, steps, expectations held, verdict. */
+function runAll(json: boolean): void {
+  const rows = loadAllBuiltins().map(({ scenario }) => {
+    const r = runScenario(scenario);
+    const held = r.expectations.filter((e) => e.ok).length;
+    const failed = r.expectations.filter((e) => !e.ok).map((e) => e.what);
+    return {
+      name: scenario.name,
+      steps: r.entries.length,
+      held,
+      total: r.expectations.length,
+      ok: r.ok,
+      failed,
+    };
+  });
+  const ok = rows.every((r) => r.ok);
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({ schemaVersion: 1, tool: 'irqlab', version: VERSION, command: 'run --all', ok, rows }, null, 2)}\n`,
+    );
+  } else {
+    const paint = paintFor(process.stdout, false);
+    const w = Math.max(8, ...rows.map((r) => r.name.length));
+    const out = [`${'scenario'.padEnd(w)}  steps  expectations  result`];
+    for (const r of rows) {
+      const res = r.ok ? paint.green('ok') : paint.red(`FAILED (${r.failed.join('; ')})`);
+      out.push(
+        `${r.name.padEnd(w)}  ${String(r.steps).padStart(5)}  ${`${r.held}/${r.total}`.padStart(12)}  ${res}`,
+      );
+    }
+    const nOk = rows.filter((r) => r.ok).length;
+    out.push(`${nOk}/${rows.length} scenarios hold their expectations`);
+    process.stdout.write(`${out.join('\n')}\n`);
+  }
+  if (!ok) process.exitCode = EXIT.expectationFailed;
 }

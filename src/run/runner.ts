@@ -27,6 +27,7 @@ import {
   vmExit,
   vtdPostTo,
 } from '../model/system/hardware.ts';
+import { ioapicLineStep, ioapicMaskStep } from '../model/system/ioapic-steps.ts';
 import { initWorld, pcpuApicId, type World } from '../model/system/world.ts';
 import { machineOf } from '../scenarios/loader.ts';
 import type { Scenario, Step } from '../scenarios/schema.ts';
@@ -151,6 +152,12 @@ function applyStep(w: World, sink: Sink, st: Step): { actor: string; action: str
     case 'cpu.interrupt':
       sendPhysicalInterrupt(w, sink, pcpuApicId(st.pcpu), st.vector, -1);
       return { actor: `pcpu${st.pcpu}`, action: `physical interrupt ${hex(st.vector)} arrives` };
+    case 'ioapic.line':
+      ioapicLineStep(w, sink, st.pin, st.level);
+      return { actor: 'ioapic', action: `line ${st.pin} ${st.level ? 'asserted' : 'deasserted'}` };
+    case 'ioapic.mask':
+      ioapicMaskStep(w, sink, st.pin, st.masked);
+      return { actor: 'host', action: `${st.masked ? 'masks' : 'unmasks'} I/O APIC pin ${st.pin}` };
     case 'host.sti':
     case 'host.cli':
       hostSetIf(w, st.pcpu, st.do === 'host.sti');

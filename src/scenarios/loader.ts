@@ -6,8 +6,8 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { UserError } from '../errors.ts';
 import { findField } from '../model/system/fields.ts';
-import { makeLayout } from '../model/system/layout.ts';
 import type { Machine } from '../model/system/machine.ts';
+import { initWorld } from '../model/system/world.ts';
 import { type Scenario, scenario } from './schema.ts';
 
 function pathString(path: readonly PropertyKey[]): string {
@@ -39,7 +39,7 @@ export function parseScenarioText(text: string, file: string): Scenario {
   }
   const r = scenario.safeParse(raw);
   if (!r.success) throw new UserError(formatIssues(file, r.error.issues));
-  const L = makeLayout(r.data.machine.pcpus, r.data.machine.vcpus.length);
+  const L = initWorld(machineOf(r.data)).L;
   for (const name of Object.keys(r.data.expect.state ?? {})) {
     if (!findField(L, name)) {
       throw new UserError(
@@ -60,6 +60,13 @@ export function machineOf(s: Scenario): Machine {
     hostIF: m.hostIF,
     hostAutoEoi: m.hostAutoEoi,
     irtes: m.irtes,
+    ioapic: m.ioapic.map((p) => ({
+      pin: p.pin,
+      vector: p.vector,
+      level: p.trigger === 'level',
+      masked: p.masked,
+      dest: p.dest,
+    })),
     vcpus: m.vcpus.map((c, i) => ({
       apicId: c.apicId ?? i,
       pcpu: c.pcpu,

@@ -71,6 +71,16 @@ const irte = z
   })
   .strict();
 
+const ioapicPin = z
+  .object({
+    pin: z.number().int().min(0).max(23),
+    vector,
+    trigger: z.enum(['edge', 'level']).default('edge'),
+    masked: z.boolean().default(false),
+    dest: byte.default(0).describe('destination pCPU APIC ID (physical mode)'),
+  })
+  .strict();
+
 export const machine = z
   .object({
     pcpus: z.number().int().min(1).max(32).default(1),
@@ -80,6 +90,10 @@ export const machine = z
     irtes: z.array(irte).default([]).describe('posted-format IRTEs of assigned devices'),
     hostIF: z.boolean().default(true).describe('host IRQs enabled on every pCPU at the start'),
     hostAutoEoi: z.boolean().default(true).describe('host handlers write EOI as soon as they run'),
+    ioapic: z
+      .array(ioapicPin)
+      .default([])
+      .describe('programmed I/O APIC inputs (messages go to pCPU LAPICs)'),
   })
   .strict();
 
@@ -157,6 +171,14 @@ export const step = z.discriminatedUnion('do', [
     .object({ do: z.literal('cpu.interrupt'), pcpu: pcpuRef, vector, note })
     .strict()
     .describe('a physical interrupt message reaches a pCPU'),
+  z
+    .object({ do: z.literal('ioapic.line'), pin: z.number().int().min(0).max(23), level: z.boolean(), note })
+    .strict()
+    .describe('an I/O APIC input line is asserted (true) or deasserted'),
+  z
+    .object({ do: z.literal('ioapic.mask'), pin: z.number().int().min(0).max(23), masked: z.boolean(), note })
+    .strict()
+    .describe('software masks or unmasks an I/O APIC redirection entry'),
   z
     .object({ do: z.literal('host.sti'), pcpu: pcpuRef, note })
     .strict()
@@ -239,6 +261,21 @@ export const scenario = z
         });
       }
       runningOn.set(c.pcpu, i);
+    });
+    s.machine.ioapic.forEach((p, i) => {
+      badPcpu(p.dest, ['machine', 'ioapic', i, 'dest']);
+    });
+    s.steps.forEach((st, i) => {
+      if (
+        (st.do === 'ioapic.line' || st.do === 'ioapic.mask') &&
+        !s.machine.ioapic.some((p) => p.pin === st.pin)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps', i, 'pin'],
+          message: `pin ${st.pin} is not programmed in machine.ioapic`,
+        });
+      }
     });
     s.machine.irtes.forEach((e, i) => {
       badVcpu(e.vcpu, ['machine', 'irtes', i, 'vcpu']);

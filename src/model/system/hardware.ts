@@ -30,6 +30,7 @@ import {
 } from '../hw/vapic.ts';
 import { vtdPost } from '../hw/vtd.ts';
 import { EV, EXIT_REASON, type Sink } from './events.ts';
+import { eoiBroadcast } from './ioapic-steps.ts';
 import {
   PCPU,
   PCPU_MODE_GUEST,
@@ -54,13 +55,14 @@ export function sendPhysicalInterrupt(
   apicId: number,
   vector: number,
   forVcpu: number,
+  level = false,
 ): void {
   const p = pcpuByApicId(w, apicId);
   if (p < 0) {
     sink.ev(EV.PHYS_IRQ_DROPPED, apicId, vector, 0, 0);
     return;
   }
-  lapicAccept(w.m, w.L.lapic[p], vector, false);
+  lapicAccept(w.m, w.L.lapic[p], vector, level);
   if (vector === POSTED_INTR_VECTOR && forVcpu >= 0) w.m[w.L.pcpu[p] + PCPU.PI_FOR] |= 1 << forVcpu;
   sink.ev(EV.PHYS_IRQ, p, vector, forVcpu + 1, 0);
 }
@@ -124,13 +126,17 @@ function hostInterrupt(w: World, sink: Sink, p: number): void {
   }
   if (v === POSTED_INTR_VECTOR) w.m[w.L.pcpu[p] + PCPU.PI_FOR] = 0;
   sink.ev(EV.HOST_IRQ, p, v, 0, 0);
-  if (w.machine.hostAutoEoi) lapicEoi(w.m, lapic);
+  if (w.machine.hostAutoEoi) {
+    lapicEoi(w.m, lapic);
+    eoiBroadcast(w, sink, p, v);
+  }
 }
 
 /** The host writes EOI on pCPU p (for scenarios without host auto-EOI). */
 export function hostEoi(w: World, sink: Sink, p: number): number {
   const v = lapicEoi(w.m, w.L.lapic[p]);
   sink.ev(EV.EOI, -1 - p, v, 0, 0);
+  eoiBroadcast(w, sink, p, v);
   return v;
 }
 

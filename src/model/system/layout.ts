@@ -4,6 +4,7 @@
  * vCPU; the I/O APIC) and names every field, so that traces, expectations and property monitors
  * can all speak of "vcpu0.PID.ON" or "pcpu1.IRR[0xf2]" without knowing offsets.
  */
+import { IOAPIC } from '../hw/ioapic.ts';
 import { LAPIC } from '../hw/lapic.ts';
 import { PID } from '../hw/pid.ts';
 import { VAPIC } from '../hw/vapic.ts';
@@ -170,4 +171,14 @@ export function makeLayout(
   }
   L.size = at;
   return L;
+}
+
+/** Fields of the I/O APIC block for the pins a machine programs. */
+export function ioapicFields(pins: readonly number[]): FieldDesc[] {
+  const out: FieldDesc[] = [{ name: 'lines', offset: IOAPIC.LINES, kind: 'u32' }];
+  for (const p of pins) {
+    out.push({ name: `pin${p}.remoteIRR`, offset: IOAPIC.REDTBL + 2 * p, kind: 'bool', mask: 1, shift: 14 });
+    out.push({ name: `pin${p}.masked`, offset: IOAPIC.REDTBL + 2 * p, kind: 'bool', mask: 1, shift: 16 });
+  }
+  return out;
 }

@@ -48,6 +48,15 @@ export interface IrteConfig {
   urg: boolean;
 }
 
+/** One I/O APIC input, programmed at the start (destination: a pCPU's APIC ID, physical mode). */
+export interface IoapicPinConfig {
+  pin: number;
+  vector: number;
+  level: boolean;
+  masked: boolean;
+  dest: number;
+}
+
 export interface Machine {
   pcpus: number;
   x2apic: boolean;
@@ -58,4 +67,6 @@ export interface Machine {
   hostIF: boolean;
   /** The host's handlers write EOI as soon as they run. */
   hostAutoEoi: boolean;
+  /** The I/O APIC's programmed inputs; empty when the machine has no I/O APIC in play. */
+  ioapic: IoapicPinConfig[];
 }

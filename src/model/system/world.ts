@@ -2,6 +2,7 @@
  * Building the initial World of a machine, and the few accessors every driver needs.
  */
 import { regSet } from '../hw/bits.ts';
+import { encodeRedirEntry, IOAPIC, ioapicReset, ioapicWriteRedir } from '../hw/ioapic.ts';
 import { lapicInit } from '../hw/lapic.ts';
 import { ndstForApicId, pidInit, piSetOn } from '../hw/pid.ts';
 import {
@@ -12,6 +13,7 @@ import {
   vmEntryVirtualInterrupts,
 } from '../hw/vapic.ts';
 import {
+  ioapicFields,
   type Layout,
   makeLayout,
   PCPU,
@@ -35,8 +37,27 @@ export function pcpuApicId(p: number): number {
 }
 
 export function initWorld(machine: Machine): World {
-  const L = makeLayout(machine.pcpus, machine.vcpus.length);
+  const extras = machine.ioapic.length
+    ? [{ name: 'ioapic', size: IOAPIC.SIZE, fields: ioapicFields(machine.ioapic.map((p) => p.pin)) }]
+    : [];
+  const L = makeLayout(machine.pcpus, machine.vcpus.length, extras);
   const m = new Uint32Array(L.size);
+  const io = L.extra.get('ioapic');
+  if (io !== undefined) {
+    ioapicReset(m, io);
+    for (const p of machine.ioapic) {
+      const e = encodeRedirEntry({
+        vector: p.vector,
+        deliveryMode: 0,
+        destMode: 0,
+        polarity: 0,
+        triggerMode: p.level ? 1 : 0,
+        mask: p.masked ? 1 : 0,
+        dest: p.dest,
+      });
+      ioapicWriteRedir(m, io, p.pin, e.lo, e.hi);
+    }
+  }
   for (let p = 0; p < machine.pcpus; p++) {
     lapicInit(m, L.lapic[p], pcpuApicId(p), machine.x2apic);
     m[L.pcpu[p] + PCPU.HOST_IF] = machine.hostIF ? 1 : 0;
