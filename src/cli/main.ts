@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors.ts';
 import { registerBench } from './bench.ts';
+import { registerCheck } from './check.ts';
 import { EXIT } from './exit.ts';
 import { registerRun } from './run.ts';
 
@@ -13,6 +14,7 @@ program
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
 registerRun(program);
+registerCheck(program);
 registerBench(program);
 
 try {

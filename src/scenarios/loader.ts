@@ -5,6 +5,7 @@
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { UserError } from '../errors.ts';
+import { DEFAULT_VARIANT, withKnobs } from '../model/kvm/variants.ts';
 import { findField } from '../model/system/fields.ts';
 import type { Machine } from '../model/system/machine.ts';
 import { initWorld } from '../model/system/world.ts';
@@ -46,6 +47,9 @@ export function parseScenarioText(text: string, file: string): Scenario {
         `${file}: at expect.state."${name}": unknown field (fields look like vcpu0.PID.ON, vcpu0.vIRR, pcpu0.IRR)`,
       );
     }
+  }
+  for (const [name, knobs] of Object.entries(r.data.presets ?? {})) {
+    withKnobs(DEFAULT_VARIANT, knobs, `${file}: at presets.${name}`);
   }
   return r.data;
 }

@@ -193,6 +193,76 @@ export const step = z.discriminatedUnion('do', [
     .describe('the host writes EOI on a pCPU'),
 ]);
 
+/**
+ * Steps of a concurrent actor (checked scenarios): each is a KVM function, a device posting or a
+ * guest operation, expanded into atomic steps according to the variant.
+ */
+export const actorStep = z.discriminatedUnion('do', [
+  z
+    .object({ do: z.literal('kvm.load'), pcpu: pcpuRef, note })
+    .strict()
+    .describe('sched-in on a pCPU: vmx_vcpu_load_vmcs, vmx_vcpu_pi_load, vcpu->cpu = pcpu'),
+  z
+    .object({ do: z.literal('kvm.put'), preempted: z.boolean().default(false), note })
+    .strict()
+    .describe('sched-out: kvm_sched_out, vmx_vcpu_pi_put (preempted, or a put to userspace)'),
+  z
+    .object({ do: z.literal('kvm.enter'), note })
+    .strict()
+    .describe('vcpu_enter_guest: IRQs off, IN_GUEST_MODE, vmx_sync_pir_to_irr, VM entry'),
+  z
+    .object({ do: z.literal('kvm.exit'), note })
+    .strict()
+    .describe('a VM exit handled in the full path: OUTSIDE_GUEST_MODE, IRQs on'),
+  z
+    .object({ do: z.literal('kvm.deliver'), vcpu: vcpuRef, vector, note })
+    .strict()
+    .describe('vmx_deliver_posted_interrupt from another context (software posting)'),
+  z
+    .object({
+      do: z.literal('device.post'),
+      irte: index.optional(),
+      vcpu: vcpuRef.optional(),
+      vector: vector.optional(),
+      urg: z.boolean().optional(),
+      note,
+    })
+    .strict()
+    .describe('VT-d posts a device interrupt'),
+  z
+    .object({ do: z.literal('guest.tpr'), value: byte, note })
+    .strict()
+    .describe('the guest writes its TPR'),
+  z
+    .object({ do: z.literal('guest.eoi'), note })
+    .strict()
+    .describe('the guest writes EOI'),
+  z
+    .object({ do: z.literal('guest.selfIpi'), vector, note })
+    .strict()
+    .describe('the guest writes SELF_IPI'),
+  z
+    .object({ do: z.literal('guest.sti'), note })
+    .strict()
+    .describe('the guest sets RFLAGS.IF'),
+  z
+    .object({ do: z.literal('guest.cli'), note })
+    .strict()
+    .describe('the guest clears RFLAGS.IF'),
+]);
+
+const actor = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'lower-case letters, digits, "_" and "-"'),
+    vcpu: vcpuRef
+      .optional()
+      .describe('the vCPU whose thread and guest this actor is (for kvm.* and guest.* steps)'),
+    steps: z.array(actorStep).min(1),
+  })
+  .strict();
+
+export const PROPERTIES = ['no-stuck-pir', 'no-wrong-vcpu', 'rvi-at-entry', 'no-lost-interrupt'] as const;
+
 const vectorList = z.array(vector);
 
 export const expectations = z
@@ -225,7 +295,13 @@ export const scenario = z
     description: z.string().min(1),
     source: z.string().min(1).describe('where the behaviour is documented (SDM/VT-d section, kernel commit)'),
     machine,
-    steps: z.array(step),
+    steps: z.array(step).default([]).describe('a sequential script for irqlab run'),
+    actors: z.array(actor).optional().describe('concurrent actors whose interleavings irqlab check explores'),
+    presets: z
+      .record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), z.record(z.string(), z.string()))
+      .optional()
+      .describe('named variants: knob settings on top of the current kernel (docs/variants.md)'),
+    properties: z.array(z.enum(PROPERTIES)).optional().describe('properties to check (default: all)'),
     expect: expectations.default({}),
   })
   .strict()
@@ -261,6 +337,37 @@ export const scenario = z
         });
       }
       runningOn.set(c.pcpu, i);
+    });
+    if (s.steps.length === 0 && !s.actors) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps'],
+        message: 'a scenario needs steps (for run) or actors (for check)',
+      });
+    }
+    const names = new Set<string>();
+    s.actors?.forEach((a, i) => {
+      if (names.has(a.name))
+        ctx.addIssue({ code: 'custom', path: ['actors', i, 'name'], message: `duplicate actor ${a.name}` });
+      names.add(a.name);
+      badVcpu(a.vcpu, ['actors', i, 'vcpu']);
+      a.steps.forEach((st, j) => {
+        const path = ['actors', i, 'steps', j];
+        if ((st.do.startsWith('kvm.') && st.do !== 'kvm.deliver') || st.do.startsWith('guest.')) {
+          if (a.vcpu === undefined)
+            ctx.addIssue({ code: 'custom', path, message: `${st.do} needs the actor's vcpu` });
+        }
+        if ('vcpu' in st) badVcpu(st.vcpu, [...path, 'vcpu']);
+        if ('pcpu' in st) badPcpu(st.pcpu, [...path, 'pcpu']);
+        if (st.do === 'device.post') {
+          if (st.irte !== undefined && st.irte >= s.machine.irtes.length) {
+            ctx.addIssue({ code: 'custom', path: [...path, 'irte'], message: `unknown IRTE ${st.irte}` });
+          }
+          if (st.irte === undefined && (st.vcpu === undefined || st.vector === undefined)) {
+            ctx.addIssue({ code: 'custom', path, message: 'device.post needs irte, or vcpu and vector' });
+          }
+        }
+      });
     });
     s.machine.ioapic.forEach((p, i) => {
       badPcpu(p.dest, ['machine', 'ioapic', i, 'dest']);
@@ -334,3 +441,5 @@ export const scenario = z
 export type ScenarioInput = z.input<typeof scenario>;
 export type Scenario = z.output<typeof scenario>;
 export type Step = z.output<typeof step>;
+export type ActorStep = z.output<typeof actorStep>;
+export type Property = (typeof PROPERTIES)[number];

@@ -31,6 +31,8 @@ export const EV = {
   SELF_IPI: 13,
   /** A guest IPI with an illegal vector was not sent: a = vCPU, b = vector. */
   ILLEGAL_VECTOR: 14,
+  /** kvm_vcpu_wake_up instead of a notification (the target was not in guest mode): a = vCPU. */
+  WAKE_UP: 15,
 } as const;
 export type EventKind = (typeof EV)[keyof typeof EV];
 

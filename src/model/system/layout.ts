@@ -127,11 +127,15 @@ export interface Layout {
   blocks: Block[];
 }
 
-export function makeLayout(
-  nPcpu: number,
-  nVcpu: number,
-  extras: readonly { name: string; size: number; fields: readonly FieldDesc[] }[] = [],
-): Layout {
+/** A block added by another unit; `prefix` names its fields in traces (default: `name`). */
+export interface ExtraBlock {
+  name: string;
+  prefix?: string;
+  size: number;
+  fields: readonly FieldDesc[];
+}
+
+export function makeLayout(nPcpu: number, nVcpu: number, extras: readonly ExtraBlock[] = []): Layout {
   let at = 0;
   const take = (n: number) => {
     const o = at;
@@ -167,7 +171,7 @@ export function makeLayout(
   for (const e of extras) {
     const o = take(e.size);
     L.extra.set(e.name, o);
-    L.blocks.push({ prefix: e.name, base: o, fields: e.fields });
+    L.blocks.push({ prefix: e.prefix ?? e.name, base: o, fields: e.fields });
   }
   L.size = at;
   return L;

@@ -13,6 +13,7 @@ import {
   vmEntryVirtualInterrupts,
 } from '../hw/vapic.ts';
 import {
+  type ExtraBlock,
   ioapicFields,
   type Layout,
   makeLayout,
@@ -36,10 +37,11 @@ export function pcpuApicId(p: number): number {
   return p;
 }
 
-export function initWorld(machine: Machine): World {
-  const extras = machine.ioapic.length
+export function initWorld(machine: Machine, more: readonly ExtraBlock[] = []): World {
+  const extras: ExtraBlock[] = machine.ioapic.length
     ? [{ name: 'ioapic', size: IOAPIC.SIZE, fields: ioapicFields(machine.ioapic.map((p) => p.pin)) }]
     : [];
+  extras.push(...more);
   const L = makeLayout(machine.pcpus, machine.vcpus.length, extras);
   const m = new Uint32Array(L.size);
   const io = L.extra.get('ioapic');

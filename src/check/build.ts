@@ -1,0 +1,89 @@
+/**
+ * Turns a scenario's actors into programs of atomic steps for one variant, and the scenario into a
+ * checkable SystemModel.
+ */
+import { hex } from '../model/hw/bits.ts';
+import { emitDeliverPostedInterrupt } from '../model/kvm/deliver.ts';
+import { emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
+import { emitPiLoad, emitPiPut } from '../model/kvm/load-put.ts';
+import { NEXT, ProgramBuilder } from '../model/kvm/program.ts';
+import type { Variant } from '../model/kvm/variants.ts';
+import { EXIT_REASON } from '../model/system/events.ts';
+import { guestEoi, guestSelfIpi, guestSetIf, guestWriteTpr, vtdPostTo } from '../model/system/hardware.ts';
+import { type ActorProgram, propertyCode, SystemModel } from '../model/system/system.ts';
+import { vcpuRunningOn, type World } from '../model/system/world.ts';
+import { machineOf } from '../scenarios/loader.ts';
+import { type ActorStep, PROPERTIES, type Scenario } from '../scenarios/schema.ts';
+
+function emitStep(b: ProgramBuilder, v: Variant, sc: Scenario, vcpu: number, st: ActorStep): void {
+  const inGuest = (w: World) => vcpuRunningOn(w, vcpu) >= 0;
+  switch (st.do) {
+    case 'kvm.load':
+      emitPiLoad(b, v, vcpu, st.pcpu);
+      return;
+    case 'kvm.put':
+      emitPiPut(b, v, vcpu, st.preempted);
+      return;
+    case 'kvm.enter':
+      emitEnterGuest(b, v, vcpu);
+      return;
+    case 'kvm.exit':
+      emitExit(b, vcpu, EXIT_REASON.HLT);
+      return;
+    case 'kvm.deliver':
+      emitDeliverPostedInterrupt(b, st.vcpu, st.vector);
+      return;
+    case 'device.post': {
+      const e =
+        st.irte !== undefined
+          ? sc.machine.irtes[st.irte]
+          : { vcpu: st.vcpu!, vector: st.vector!, urg: st.urg ?? false };
+      b.step('iommu', `post ${hex(e.vector)} to vcpu${e.vcpu}`, (w, _a, sink) => {
+        vtdPostTo(w, sink, e.vcpu, e.vector, e.urg);
+        return NEXT;
+      });
+      return;
+    }
+    case 'guest.tpr':
+      b.step(
+        'guest',
+        `write TPR ${hex(st.value)}`,
+        (w, _a, sink) => (guestWriteTpr(w, sink, vcpu, st.value), NEXT),
+        inGuest,
+      );
+      return;
+    case 'guest.eoi':
+      b.step('guest', 'write EOI', (w, _a, sink) => (guestEoi(w, sink, vcpu), NEXT), inGuest);
+      return;
+    case 'guest.selfIpi':
+      b.step(
+        'guest',
+        `SELF_IPI ${hex(st.vector)}`,
+        (w, _a, sink) => (guestSelfIpi(w, sink, vcpu, st.vector), NEXT),
+        inGuest,
+      );
+      return;
+    case 'guest.sti':
+    case 'guest.cli':
+      b.step(
+        'guest',
+        st.do === 'guest.sti' ? 'STI' : 'CLI',
+        (w) => (guestSetIf(w, vcpu, st.do === 'guest.sti'), NEXT),
+        inGuest,
+      );
+      return;
+  }
+}
+
+export function buildPrograms(sc: Scenario, v: Variant): ActorProgram[] {
+  return (sc.actors ?? []).map((a) => {
+    const b = new ProgramBuilder();
+    for (const st of a.steps) emitStep(b, v, sc, a.vcpu ?? -1, st);
+    return { name: a.name, vcpu: a.vcpu ?? -1, code: b.build() };
+  });
+}
+
+export function buildModel(sc: Scenario, v: Variant): SystemModel {
+  const props = (sc.properties ?? PROPERTIES).map(propertyCode);
+  return new SystemModel(machineOf(sc), buildPrograms(sc, v), props);
+}

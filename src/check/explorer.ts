@@ -1,0 +1,223 @@
+/**
+ * Explicit-state exploration of every interleaving of a model. Breadth-first by default, so the
+ * first violation found has a shortest trace; depth-first as an option. States are packed
+ * Uint32Arrays kept in one growable arena that is also the BFS queue; each keeps its parent's index
+ * and the action that led to it, so a counterexample is rebuilt by replaying actions from the
+ * initial state. The hot loop copies words and hashes them; it allocates nothing per state.
+ */
+import { collisionProbability, FingerprintSet, fingerprint, fpHi, fpLo } from './fingerprint.ts';
+
+/** What the explorer needs from a model. All methods work in place on caller-owned buffers. */
+export interface CheckModel {
+  /** Words in a packed state. */
+  readonly words: number;
+  /** Upper bound on the number of actions enabled in one state. */
+  readonly maxActions: number;
+  init(s: Uint32Array): void;
+  /** Writes the enabled action ids into `out`; returns how many. */
+  enabled(s: Uint32Array, out: Int32Array): number;
+  /** Applies an action in place. Returns a violation code from step monitors (0: none). */
+  step(s: Uint32Array, action: number): number;
+  /** Invariants over a state: a violation code or 0. */
+  invariant(s: Uint32Array): number;
+  /** Checks a state with no enabled action (a quiescent end state): a violation code or 0. */
+  terminal(s: Uint32Array): number;
+}
+
+export interface Bounds {
+  maxStates: number;
+  maxDepth: number;
+  /** Milliseconds. */
+  maxTimeMs: number;
+}
+
+export interface Progress {
+  states: number;
+  distinct: number;
+  queue: number;
+  depth: number;
+  elapsedMs: number;
+}
+
+export interface ExploreOptions {
+  strategy: 'bfs' | 'dfs';
+  bounds: Bounds;
+  /** Called about every `progressEveryMs` with counters. */
+  onProgress?: (p: Progress) => void;
+  progressEveryMs?: number;
+  /** Polled during the search; returning true stops it (Ctrl-C). */
+  shouldStop?: () => boolean;
+  /** A clock in milliseconds (the drivers pass performance.now; the model never reads time). */
+  now: () => number;
+}
+
+export type Outcome =
+  | { kind: 'holds' }
+  | { kind: 'violated'; code: number; path: number[]; atTerminal: boolean }
+  | { kind: 'incomplete'; reason: 'states' | 'depth' | 'time' | 'interrupted' };
+
+export interface ExploreResult {
+  outcome: Outcome;
+  /** States generated (successors computed, including duplicates), distinct states, max depth. */
+  generated: number;
+  distinct: number;
+  depth: number;
+  elapsedMs: number;
+  collisionProbability: number;
+}
+
+class Arena {
+  data: Uint32Array;
+  parent: Int32Array;
+  action: Int32Array;
+  depth: Uint32Array;
+  count = 0;
+  readonly words: number;
+  constructor(words: number, cap: number) {
+    this.words = words;
+    this.data = new Uint32Array(words * cap);
+    this.parent = new Int32Array(cap);
+    this.action = new Int32Array(cap);
+    this.depth = new Uint32Array(cap);
+  }
+  push(s: Uint32Array, parent: number, action: number, depth: number): number {
+    if (this.count === this.parent.length) this.grow();
+    const i = this.count++;
+    const base = i * this.words;
+    for (let k = 0; k < this.words; k++) this.data[base + k] = s[k];
+    this.parent[i] = parent;
+    this.action[i] = action;
+    this.depth[i] = depth;
+    return i;
+  }
+  load(i: number, into: Uint32Array): void {
+    const base = i * this.words;
+    for (let k = 0; k < this.words; k++) into[k] = this.data[base + k];
+  }
+  private grow(): void {
+    const cap = this.parent.length * 2;
+    const d = new Uint32Array(this.words * cap);
+    d.set(this.data);
+    this.data = d;
+    const p = new Int32Array(cap);
+    p.set(this.parent);
+    this.parent = p;
+    const a = new Int32Array(cap);
+    a.set(this.action);
+    this.action = a;
+    const dp = new Uint32Array(cap);
+    dp.set(this.depth);
+    this.depth = dp;
+  }
+  /** Actions from the initial state to state i. */
+  path(i: number): number[] {
+    const out: number[] = [];
+    for (let j = i; this.parent[j] >= 0; j = this.parent[j]) out.push(this.action[j]);
+    return out.reverse();
+  }
+}
+
+function copy(dst: Uint32Array, src: Uint32Array, n: number): void {
+  for (let k = 0; k < n; k++) dst[k] = src[k];
+}
+
+/**
+ * Explores the model. Invariants are checked on every distinct state (the initial one included),
+ * step monitors on every transition, and terminal checks on every state without successors.
+ */
+export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult {
+  const W = model.words;
+  const { maxStates, maxDepth, maxTimeMs } = opts.bounds;
+  const arena = new Arena(W, 1024);
+  const seen = new FingerprintSet(1 << 12);
+  const cur = new Uint32Array(W);
+  const next = new Uint32Array(W);
+  const acts = new Int32Array(model.maxActions);
+  const t0 = opts.now();
+  let lastProgress = t0;
+  const every = opts.progressEveryMs ?? 2000;
+  let generated = 0;
+  let maxSeenDepth = 0;
+
+  const result = (outcome: Outcome): ExploreResult => ({
+    outcome,
+    generated,
+    distinct: arena.count,
+    depth: maxSeenDepth,
+    elapsedMs: opts.now() - t0,
+    collisionProbability: collisionProbability(arena.count),
+  });
+
+  model.init(cur);
+  fingerprint(cur, 0, W);
+  seen.findOrInsert(fpHi, fpLo, 0);
+  arena.push(cur, -1, -1, 0);
+  const v0 = model.invariant(cur);
+  if (v0 !== 0) return result({ kind: 'violated', code: v0, path: [], atTerminal: false });
+
+  // BFS walks the arena in insertion order; DFS keeps a stack of arena indices.
+  const stack: number[] = [];
+  if (opts.strategy === 'dfs') stack.push(0);
+  let head = 0;
+  let depthLimited = false;
+
+  for (;;) {
+    let i: number;
+    if (opts.strategy === 'bfs') {
+      if (head === arena.count) break;
+      i = head++;
+    } else {
+      if (stack.length === 0) break;
+      i = stack.pop()!;
+    }
+    if ((i & 0xff) === 0) {
+      const t = opts.now();
+      if (opts.shouldStop?.()) return result({ kind: 'incomplete', reason: 'interrupted' });
+      if (t - t0 > maxTimeMs) return result({ kind: 'incomplete', reason: 'time' });
+      if (opts.onProgress && t - lastProgress >= every) {
+        lastProgress = t;
+        const queue = opts.strategy === 'bfs' ? arena.count - head : stack.length;
+        opts.onProgress({
+          states: generated,
+          distinct: arena.count,
+          queue,
+          depth: maxSeenDepth,
+          elapsedMs: t - t0,
+        });
+      }
+    }
+    arena.load(i, cur);
+    const d = arena.depth[i];
+    if (d > maxSeenDepth) maxSeenDepth = d;
+    const n = model.enabled(cur, acts);
+    if (n === 0) {
+      const v = model.terminal(cur);
+      if (v !== 0) return result({ kind: 'violated', code: v, path: arena.path(i), atTerminal: true });
+      continue;
+    }
+    if (d >= maxDepth) {
+      depthLimited = true;
+      continue;
+    }
+    for (let k = 0; k < n; k++) {
+      copy(next, cur, W);
+      const sv = model.step(next, acts[k]);
+      generated++;
+      fingerprint(next, 0, W);
+      const found = seen.findOrInsert(fpHi, fpLo, arena.count);
+      if (sv !== 0) {
+        const j = found < 0 ? arena.push(next, i, acts[k], d + 1) : -1;
+        const path = j >= 0 ? arena.path(j) : [...arena.path(i), acts[k]];
+        return result({ kind: 'violated', code: sv, path, atTerminal: false });
+      }
+      if (found >= 0) continue;
+      const j = arena.push(next, i, acts[k], d + 1);
+      const iv = model.invariant(next);
+      if (iv !== 0) return result({ kind: 'violated', code: iv, path: arena.path(j), atTerminal: false });
+      if (opts.strategy === 'dfs') stack.push(j);
+      if (arena.count >= maxStates) return result({ kind: 'incomplete', reason: 'states' });
+    }
+  }
+  if (depthLimited) return result({ kind: 'incomplete', reason: 'depth' });
+  return result({ kind: 'holds' });
+}

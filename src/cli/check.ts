@@ -1,0 +1,300 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { buildModel } from '../check/build.ts';
+import { replay } from '../check/counterexample.ts';
+import { type ExploreResult, explore, type Progress } from '../check/explorer.ts';
+import { UserError } from '../errors.ts';
+import { DEFAULT_VARIANT, describeVariant, isKnob, type Variant, withKnobs } from '../model/kvm/variants.ts';
+import { PROP_INFO } from '../model/system/system.ts';
+import type { TraceEntry } from '../run/runner.ts';
+import type { Scenario } from '../scenarios/schema.ts';
+import { renderEntries } from '../trace/text.ts';
+import { EXIT } from './exit.ts';
+import { builtinNames, loadScenario } from './files.ts';
+import { paintFor } from './paint.ts';
+import { VERSION } from './run.ts';
+
+interface CheckOpts {
+  variant?: string;
+  allVariants?: boolean;
+  all?: boolean;
+  json?: boolean;
+  strategy: string;
+  maxStates: string;
+  maxDepth: string;
+  maxTime: string;
+}
+
+interface NamedVariant {
+  name: string;
+  variant: Variant;
+}
+
+/** A preset name of the scenario, "current", or a knob list "k=v,k=v". */
+function resolveVariant(sc: Scenario, spec: string): NamedVariant {
+  if (spec === 'current') return { name: 'current', variant: DEFAULT_VARIANT };
+  const preset = sc.presets?.[spec];
+  if (preset)
+    return { name: spec, variant: withKnobs(DEFAULT_VARIANT, preset, `${sc.name}: preset ${spec}`) };
+  if (spec.includes('=')) {
+    const knobs: Record<string, string> = {};
+    for (const kv of spec.split(',')) {
+      const [k, v] = kv.split('=');
+      if (!k || v === undefined || !isKnob(k))
+        throw new UserError(`--variant: "${kv}" is not knob=value (knobs are in docs/variants.md)`);
+      knobs[k] = v;
+    }
+    return { name: spec, variant: withKnobs(DEFAULT_VARIANT, knobs, '--variant') };
+  }
+  const names = ['current', ...Object.keys(sc.presets ?? {})];
+  throw new UserError(
+    `--variant: ${sc.name} has no preset "${spec}" (presets: ${names.join(', ')}; or give knob=value pairs)`,
+  );
+}
+
+function variantsFor(sc: Scenario, opts: CheckOpts): NamedVariant[] {
+  if (opts.variant) return [resolveVariant(sc, opts.variant)];
+  const presets = Object.keys(sc.presets ?? {});
+  if ((opts.allVariants || opts.all) && presets.length > 0) return presets.map((p) => resolveVariant(sc, p));
+  return [{ name: 'current', variant: DEFAULT_VARIANT }];
+}
+
+function positiveInt(flag: string, s: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n <= 0) throw new UserError(`${flag}: expected a positive integer, got "${s}"`);
+  return n;
+}
+
+export interface CheckRow {
+  scenario: string;
+  variant: string;
+  knobs: string;
+  verdict: 'holds' | 'violated' | 'incomplete';
+  property?: string;
+  kind?: 'invariant' | 'liveness';
+  reason?: string;
+  generated: number;
+  distinct: number;
+  depth: number;
+  timeMs: number;
+  collisionProbability: number;
+  counterexample?: { path: number[]; steps: TraceEntry[] };
+  fullVariant: Variant;
+}
+
+let interrupted = false;
+
+function progressPrinter(label: string): (p: Progress) => void {
+  const tty = Boolean(process.stderr.isTTY);
+  return (p) => {
+    const secs = Math.floor(p.elapsedMs / 1000);
+    const rate = Math.round(p.states / Math.max(0.001, p.elapsedMs / 1000));
+    const line = `${label}: depth ${p.depth} · ${p.distinct} distinct · ${p.states} generated (${rate}/s) · queue ${p.queue} · ${String(Math.floor(secs / 60)).padStart(2, '0')}:${String(secs % 60).padStart(2, '0')}`;
+    process.stderr.write(tty ? `\r${line}` : `${line}\n`);
+  };
+}
+
+export function checkOne(sc: Scenario, nv: NamedVariant, opts: CheckOpts): CheckRow {
+  if (!sc.actors || sc.actors.length === 0) {
+    throw new UserError(`${sc.name}: has no actors to interleave (irqlab run executes its steps instead)`);
+  }
+  const strategy = opts.strategy === 'dfs' ? 'dfs' : opts.strategy === 'bfs' ? 'bfs' : null;
+  if (!strategy) throw new UserError(`--strategy: expected bfs or dfs, got "${opts.strategy}"`);
+  const model = buildModel(sc, nv.variant);
+  const label = `${sc.name} · ${nv.name}`;
+  const res: ExploreResult = explore(model, {
+    strategy,
+    bounds: {
+      maxStates: positiveInt('--max-states', opts.maxStates),
+      maxDepth: positiveInt('--max-depth', opts.maxDepth),
+      maxTimeMs: positiveInt('--max-time', opts.maxTime) * 1000,
+    },
+    now: () => performance.now(),
+    onProgress: opts.json ? undefined : progressPrinter(label),
+    progressEveryMs: process.stderr.isTTY ? 1000 : 10_000,
+    shouldStop: () => interrupted,
+  });
+  if (res.elapsedMs > 1000 && process.stderr.isTTY && !opts.json) process.stderr.write('\n');
+  const row: CheckRow = {
+    scenario: sc.name,
+    variant: nv.name,
+    knobs: describeVariant(nv.variant),
+    verdict: res.outcome.kind,
+    generated: res.generated,
+    distinct: res.distinct,
+    depth: res.depth,
+    timeMs: Math.round(res.elapsedMs),
+    collisionProbability: res.collisionProbability,
+    fullVariant: nv.variant,
+  };
+  if (res.outcome.kind === 'violated') {
+    const info = PROP_INFO[res.outcome.code];
+    row.property = info.name;
+    row.kind = info.kind;
+    row.counterexample = { path: res.outcome.path, steps: replay(model, res.outcome.path).entries };
+  }
+  if (res.outcome.kind === 'incomplete') row.reason = res.outcome.reason;
+  return row;
+}
+
+function exitCodeFor(rows: CheckRow[], all: boolean): number {
+  if (rows.some((r) => r.verdict === 'incomplete'))
+    return rows.some((r) => r.reason === 'interrupted') ? EXIT.interrupted : EXIT.incomplete;
+  if (all) return EXIT.ok;
+  if (rows.some((r) => r.kind === 'invariant')) return EXIT.invariant;
+  if (rows.some((r) => r.kind === 'liveness')) return EXIT.liveness;
+  return EXIT.ok;
+}
+
+function renderRow(r: CheckRow, paint: ReturnType<typeof paintFor>, withTrace: boolean): string {
+  const out: string[] = [];
+  const verdict =
+    r.verdict === 'holds'
+      ? paint.green('holds')
+      : r.verdict === 'violated'
+        ? paint.red(`violated: ${r.property} (${r.kind})`)
+        : paint.red(`incomplete: ${r.reason} bound hit`);
+  out.push(
+    `${paint.bold(r.scenario)} · ${r.variant} [${r.knobs}]: ${verdict} · ${r.distinct} distinct states, ${r.generated} generated, depth ${r.depth}, ${(r.timeMs / 1000).toFixed(2)} s`,
+  );
+  if (withTrace && r.counterexample) {
+    out.push(`  counterexample, ${r.counterexample.steps.length} steps (shortest with BFS):`);
+    out.push(
+      renderEntries(r.counterexample.steps, paint)
+        .split('\n')
+        .map((l) => `    ${l}`)
+        .join('\n'),
+    );
+    out.push(`    ${paint.red('×')} ${r.property}: ${PROP_INFO_BY_NAME[r.property!]}`);
+  }
+  return out.join('\n');
+}
+
+const PROP_INFO_BY_NAME: Record<string, string> = Object.fromEntries(
+  Object.values(PROP_INFO).map((i) => [i.name, i.what]),
+);
+
+function jsonRow(r: CheckRow, file: string | undefined) {
+  const { fullVariant, ...rest } = r;
+  return {
+    ...rest,
+    trace: r.counterexample
+      ? {
+          kind: 'irqlab-trace',
+          scenario: r.scenario,
+          file,
+          variant: fullVariant,
+          path: r.counterexample.path,
+        }
+      : undefined,
+  };
+}
+
+export function registerCheck(program: Command): void {
+  program
+    .command('check')
+    .description(
+      'explore every interleaving of a scenario and prove its properties or print the shortest counterexample',
+    )
+    .argument('[scenario]', 'a scenario file or the name of a built-in scenario')
+    .option(
+      '--variant <name>',
+      'a preset of the scenario, "current", or knob=value pairs separated by commas',
+    )
+    .option('--all-variants', 'check every preset of the scenario')
+    .option('--all', 'check every built-in scenario with actors, in every preset, and print a table')
+    .option('--json', 'print one JSON document')
+    .option('--strategy <s>', 'bfs (shortest counterexample) or dfs', 'bfs')
+    .option('--max-states <n>', 'stop after this many distinct states', '2000000')
+    .option('--max-depth <n>', 'do not explore deeper than this', '10000')
+    .option('--max-time <seconds>', 'stop after this many seconds', '600')
+    .action((arg: string | undefined, opts: CheckOpts) => {
+      process.on('SIGINT', () => {
+        interrupted = true;
+      });
+      const targets = opts.all
+        ? builtinNames()
+            .map((n) => loadScenario(n))
+            .filter((l) => (l.scenario.actors?.length ?? 0) > 0)
+        : arg !== undefined
+          ? [loadScenario(arg)]
+          : null;
+      if (!targets) throw new UserError('check needs a scenario (a file or a built-in name) or --all');
+      if (opts.all && arg !== undefined) throw new UserError('give either a scenario or --all, not both');
+      const rows: CheckRow[] = [];
+      const files = new Map<string, string | undefined>();
+      for (const t of targets) {
+        files.set(t.scenario.name, t.builtin ? undefined : t.file);
+        for (const nv of variantsFor(t.scenario, opts)) {
+          rows.push(checkOne(t.scenario, nv, opts));
+          if (interrupted) break;
+        }
+        if (interrupted) break;
+      }
+      if (opts.json) {
+        const doc = {
+          schemaVersion: 1,
+          tool: 'irqlab',
+          version: VERSION,
+          command: 'check',
+          results: rows.map((r) => jsonRow(r, files.get(r.scenario))),
+        };
+        process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+      } else {
+        const paint = paintFor(process.stdout, false);
+        const text = rows.map((r) => renderRow(r, paint, !opts.all)).join('\n');
+        process.stdout.write(`${text}\n`);
+        const total = rows.reduce((a, r) => a + r.distinct, 0);
+        const p = rows.reduce((a, r) => a + r.collisionProbability, 0);
+        process.stdout.write(
+          paint.dim(
+            `${rows.length} check(s), ${total} distinct states in all; fingerprint collision probability ≤ ${p.toExponential(1)}\n`,
+          ),
+        );
+      }
+      process.exitCode = exitCodeFor(rows, Boolean(opts.all));
+    });
+
+  program
+    .command('replay')
+    .description('re-execute a counterexample trace file (from check --json) exactly, and print it')
+    .argument('<trace>', 'a JSON file: a check --json document or one of its results[].trace')
+    .action((file: string) => {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(readFileSync(file, 'utf8'));
+      } catch (e) {
+        throw new UserError(`${file}: cannot read a JSON trace: ${(e as Error).message.split('\n')[0]}`);
+      }
+      const d = doc as { results?: { trace?: unknown }[]; kind?: string };
+      const trace = (d.kind === 'irqlab-trace' ? d : d.results?.find((r) => r.trace)?.trace) as
+        | { scenario: string; file?: string; variant: Record<string, string>; path: number[] }
+        | undefined;
+      if (!trace || !Array.isArray(trace.path) || typeof trace.scenario !== 'string') {
+        throw new UserError(
+          `${file}: no irqlab trace in it (expected kind "irqlab-trace" with scenario, variant and path)`,
+        );
+      }
+      const { scenario } = loadScenario(trace.file ?? trace.scenario);
+      const variant = withKnobs(DEFAULT_VARIANT, trace.variant ?? {}, `${file}: variant`);
+      const model = buildModel(scenario, variant);
+      const r = replay(model, trace.path);
+      const paint = paintFor(process.stdout, false);
+      process.stdout.write(
+        `${paint.bold(scenario.name)} [${describeVariant(variant)}]: replayed ${r.entries.length} steps\n`,
+      );
+      process.stdout.write(`${renderEntries(r.entries, paint)}\n`);
+      const code = r.stepViolation || model.invariant(r.final) || terminalCode(model, r.final);
+      if (code) {
+        process.stdout.write(`${paint.red('×')} ${PROP_INFO[code].name}: ${PROP_INFO[code].what}\n`);
+        process.exitCode = PROP_INFO[code].kind === 'invariant' ? EXIT.invariant : EXIT.liveness;
+      } else {
+        process.stdout.write('no property is violated at the end of this trace\n');
+      }
+    });
+}
+
+function terminalCode(model: ReturnType<typeof buildModel>, s: Uint32Array): number {
+  const acts = new Int32Array(model.maxActions);
+  return model.enabled(s, acts) === 0 ? model.terminal(s) : 0;
+}

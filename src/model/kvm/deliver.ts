@@ -1,0 +1,47 @@
+/**
+ * vmx_deliver_posted_interrupt (arch/x86/kvm/vmx/common.h, __vmx_deliver_posted_interrupt): the
+ * software sender, as three atomic steps (kvm-semantics.md section 1): test-and-set the PIR bit,
+ * test-and-set ON, read vcpu->mode and send the notification IPI or wake the vCPU.
+ */
+
+import { regSet } from '../hw/bits.ts';
+import { piTestAndSetOn, piTestAndSetPir } from '../hw/pid.ts';
+import { EV } from '../system/events.ts';
+import { sendPhysicalInterrupt } from '../system/hardware.ts';
+import { VCPU } from '../system/layout.ts';
+import { POSTED_INTR_VECTOR } from '../system/machine.ts';
+import { pcpuApicId } from '../system/world.ts';
+import { kvmVcpu } from './load-put.ts';
+import { NEXT, type ProgramBuilder } from './program.ts';
+import { KVM_VCPU, MODE_IN_GUEST } from './state.ts';
+
+export function emitDeliverPostedInterrupt(b: ProgramBuilder, x: number, vector: number): void {
+  const fn = 'vmx_deliver_posted_interrupt';
+  const done = b.fresh('done');
+  const tDone = b.target(done);
+  b.step(fn, 'pi_test_and_set_pir', (w) => {
+    regSet(w.m, w.L.vcpu[x] + VCPU.POSTED, vector);
+    // A bit already set means another posting owns the notification for this vector.
+    if (piTestAndSetPir(w.m, w.L.pid[x], vector)) return tDone.pc;
+    w.m[kvmVcpu(w, x) + KVM_VCPU.POSTING]++;
+    return NEXT;
+  });
+  b.step(fn, 'pi_test_and_set_on', (w) => {
+    if (!piTestAndSetOn(w.m, w.L.pid[x])) return NEXT;
+    w.m[kvmVcpu(w, x) + KVM_VCPU.POSTING]--;
+    return tDone.pc;
+  });
+  b.step('kvm_vcpu_trigger_posted_interrupt', 'read_mode', (w, _a, sink) => {
+    const k = kvmVcpu(w, x);
+    w.m[k + KVM_VCPU.POSTING]--;
+    if (w.m[k + KVM_VCPU.MODE] === MODE_IN_GUEST) {
+      // __apic_send_IPI_mask(vcpu->cpu, POSTED_INTR_VECTOR): the IPI reaches the LAPIC at once.
+      sendPhysicalInterrupt(w, sink, pcpuApicId(w.m[k + KVM_VCPU.CPU] - 1), POSTED_INTR_VECTOR, x);
+    } else {
+      // kvm_vcpu_wake_up: a runnable vCPU syncs PIR on its next entry; nothing to do here.
+      sink.ev(EV.WAKE_UP, x, 0, 0, 0);
+    }
+    return NEXT;
+  });
+  b.mark(done);
+}

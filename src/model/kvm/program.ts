@@ -1,0 +1,78 @@
+/**
+ * KVM code paths as programs of labelled atomic steps, in the manner of PlusCal: each actor (a
+ * vCPU thread, a device, a sender) runs a program counter over a list of instructions, with a few
+ * explicit local registers, all stored in the World so the checker sees them as state. One
+ * instruction is one indivisible effect: a locked read-modify-write, one plain load or store, one
+ * CAS attempt (ARCHITECTURE.md principle 2).
+ *
+ * Instructions are built once per scenario and variant; executing one allocates nothing.
+ */
+import type { Sink } from '../system/events.ts';
+import type { World } from '../system/world.ts';
+
+/** Per-actor words in the World: program counter and local registers. */
+export const ACTOR = {
+  PC: 0,
+  L0: 1,
+  L1: 2,
+  L2: 3,
+  L3: 4,
+  SIZE: 5,
+} as const;
+
+/** An instruction's exec returns the next pc, or NEXT to fall through. */
+export const NEXT = -1;
+
+export interface Instr {
+  /** The kernel function this step belongs to, e.g. "vmx_vcpu_pi_load". */
+  fn: string;
+  /** The step inside it, e.g. "test_and_clear_sn". */
+  label: string;
+  /** Whether the step can run now (false while waiting: a lock, a wake-up). Default: always. */
+  enabled?: (w: World, a: number) => boolean;
+  exec: (w: World, a: number, sink: Sink) => number;
+}
+
+/**
+ * Builds a program with forward jumps: `target(name)` returns a getter of the pc that
+ * `mark(name)` later fixes.
+ */
+export class ProgramBuilder {
+  readonly code: Instr[] = [];
+  private readonly marks = new Map<string, number>();
+
+  step(fn: string, label: string, exec: Instr['exec'], enabled?: Instr['enabled']): this {
+    this.code.push({ fn, label, exec, enabled });
+    return this;
+  }
+
+  mark(name: string): this {
+    if (this.marks.has(name)) throw new Error(`program mark ${name} defined twice`);
+    this.marks.set(name, this.code.length);
+    return this;
+  }
+
+  /** A lazily resolved jump target (resolved by `build`). */
+  target(name: string): { pc: number } {
+    const t = { pc: -2 };
+    this.pending.push([name, t]);
+    return t;
+  }
+
+  private readonly pending: [string, { pc: number }][] = [];
+
+  /** A fresh mark name, for helpers that add several copies of the same code. */
+  private n = 0;
+  fresh(prefix: string): string {
+    return `${prefix}#${this.n++}`;
+  }
+
+  build(): Instr[] {
+    for (const [name, t] of this.pending) {
+      const pc = this.marks.get(name);
+      if (pc === undefined) throw new Error(`program jump to undefined mark ${name}`);
+      t.pc = pc;
+    }
+    return this.code;
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Variants: each behaviour that an upstream change altered is a knob with named values; a variant
+ * is one value per knob. Scenarios name presets (e.g. `before`, `after`) that set some knobs; the
+ * rest keep the default, which is today's kernel. docs/variants.md lists each knob's source.
+ */
+import { UserError } from '../../errors.ts';
+
+export const KNOBS = {
+  /**
+   * What vmx_sync_pir_to_irr tests before harvesting. `on-only`: PID.ON (the kernel since 2013,
+   * and still today); `pir-nonempty`: the PIR bitmap (Luwei Kang's proposal, seed 004).
+   */
+  syncGate: ['on-only', 'pir-nonempty'],
+  /**
+   * What vmx_vcpu_pi_load does after clearing SN. `clear-sn`: nothing (before commit
+   * c112b5f50232); `clear-sn-recompute-on`: full barrier, then set ON if PIR is non-empty
+   * (c112b5f50232 "KVM: x86: Recompute PID.ON when clearing PID.SN", the merged fix of seed 004).
+   */
+  load: ['clear-sn', 'clear-sn-recompute-on'],
+  /**
+   * When vmx_vcpu_pi_put sets SN. `sn-if-preempted`: only when preempted (28b835d60fcc, until
+   * 2025); `sn-unless-blocking`: on every put except blocking with IRQs enabled and not preempted
+   * (seed 001, "KVM: VMX: Suppress PI notifications whenever the vCPU is put", 2025).
+   */
+  put: ['sn-if-preempted', 'sn-unless-blocking'],
+  /**
+   * How a guest x2APIC ICR write is handled. `full-exit`: IRQs on, SRCU re-taken, WRMSR emulated,
+   * then delivery; `fastpath`: in the IRQs-off exit fastpath, then re-entry after a PIR sync
+   * (seed 003, 1e9e2622a149 and the 2020 "ultra fastpath").
+   */
+  icrWrite: ['full-exit', 'fastpath'],
+  /** Mutation: no full barrier between publishing IN_GUEST_MODE and reading ON (checklist X1). */
+  mbAfterMode: ['present', 'missing'],
+  /** Mutation: harvest PIR before clearing ON in vmx_sync_pir_to_irr (checklist X2). */
+  syncOrder: ['clear-on-then-harvest', 'harvest-then-clear-on'],
+  /** Mutation: pi_enable_wakeup_handler without the ON re-check and self-IPI (checklist X3). */
+  wakeupOnRecheck: ['present', 'missing'],
+  /** Mutation: vmx_vcpu_pi_load rewriting NDST while NV is the wake-up vector (checklist X4). */
+  ndstWhileBlocked: ['kept', 'rewritten'],
+  /** Mutation: the fastpath re-enters the guest without syncing PIR (checklist X6). */
+  fastpathReentrySync: ['present', 'missing'],
+} as const;
+
+export type KnobName = keyof typeof KNOBS;
+export type Variant = { [K in KnobName]: (typeof KNOBS)[K][number] };
+
+/** Today's kernel. */
+export const DEFAULT_VARIANT: Variant = {
+  syncGate: 'on-only',
+  load: 'clear-sn-recompute-on',
+  put: 'sn-unless-blocking',
+  icrWrite: 'fastpath',
+  mbAfterMode: 'present',
+  syncOrder: 'clear-on-then-harvest',
+  wakeupOnRecheck: 'present',
+  ndstWhileBlocked: 'kept',
+  fastpathReentrySync: 'present',
+};
+
+export function isKnob(k: string): k is KnobName {
+  return Object.hasOwn(KNOBS, k);
+}
+
+/** Applies knob settings to a variant, rejecting unknown knobs and values with a one-line error. */
+export function withKnobs(base: Variant, knobs: Record<string, string>, where: string): Variant {
+  const v: Record<string, string> = { ...base };
+  for (const [k, val] of Object.entries(knobs)) {
+    if (!isKnob(k))
+      throw new UserError(`${where}: unknown knob "${k}" (knobs: ${Object.keys(KNOBS).join(', ')})`);
+    const allowed: readonly string[] = KNOBS[k];
+    if (!allowed.includes(val)) {
+      throw new UserError(`${where}: knob ${k} has no value "${val}" (values: ${allowed.join(', ')})`);
+    }
+    v[k] = val;
+  }
+  return v as Variant;
+}
+
+/** The knobs where a variant differs from the default, as "k=v" pairs (for output). */
+export function describeVariant(v: Variant): string {
+  const diff = Object.entries(v).filter(([k, val]) => DEFAULT_VARIANT[k as KnobName] !== val);
+  return diff.length === 0 ? '(current kernel)' : diff.map(([k, val]) => `${k}=${val}`).join(',');
+}

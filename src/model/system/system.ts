@@ -1,0 +1,226 @@
+/**
+ * The whole checkable system: the hardware World, KVM's per-vCPU state, and actors running
+ * programs of atomic steps, plus the hardware itself as actors that are always ready (each pCPU's
+ * APIC dispatching a pending interrupt, each vCPU's virtual-interrupt delivery and handler EOI).
+ * The checker and the runner drive the same `enabled` and `step`; the property monitors look only
+ * at states and at trace events, never inside a step (ARCHITECTURE.md principle 5).
+ */
+import { prioClass, regEmpty, regHighest, regTest } from '../hw/bits.ts';
+import { LAPIC } from '../hw/lapic.ts';
+import { PID } from '../hw/pid.ts';
+import { VAPIC } from '../hw/vapic.ts';
+import { ACTOR, type Instr, NEXT } from '../kvm/program.ts';
+import { KVM_VCPU, KVM_VCPU_FIELDS } from '../kvm/state.ts';
+import { EV, type EventKind, type Sink } from './events.ts';
+import {
+  guestEoi,
+  pcpuDispatch,
+  pcpuDispatchEnabled,
+  vcpuAutoEoiEnabled,
+  vcpuDeliver,
+  vcpuDeliverEnabled,
+} from './hardware.ts';
+import type { ExtraBlock, FieldDesc } from './layout.ts';
+import { VCPU, VCPU_F_IF } from './layout.ts';
+import { type Machine, POSTED_INTR_VECTOR } from './machine.ts';
+import { initWorld, vcpuRunningOn, type World } from './world.ts';
+
+/** Properties, as violation codes. Invariants exit 12, liveness 13 (TLC's split). */
+export const PROP = {
+  NO_STUCK_PIR: 1,
+  NO_WRONG_VCPU: 2,
+  RVI_AT_ENTRY: 3,
+  NO_LOST_INTERRUPT: 4,
+} as const;
+
+export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'liveness'; what: string }> = {
+  [PROP.NO_STUCK_PIR]: {
+    name: 'no-stuck-pir',
+    kind: 'invariant',
+    what: 'the guest runs with a vector in PIR and no notification on its way',
+  },
+  [PROP.NO_WRONG_VCPU]: {
+    name: 'no-wrong-vcpu',
+    kind: 'invariant',
+    what: "a notification meant for one vCPU was processed against another vCPU's descriptor",
+  },
+  [PROP.RVI_AT_ENTRY]: {
+    name: 'rvi-at-entry',
+    kind: 'invariant',
+    what: 'RVI differs from the highest vIRR vector at VM entry',
+  },
+  [PROP.NO_LOST_INTERRUPT]: {
+    name: 'no-lost-interrupt',
+    kind: 'liveness',
+    what: 'a posted, deliverable vector never reached the guest handler and nothing is left to deliver it',
+  },
+};
+
+export function propertyCode(name: string): number {
+  const e = Object.entries(PROP_INFO).find(([, i]) => i.name === name);
+  if (!e) throw new Error(`unknown property ${name}`);
+  return Number(e[0]);
+}
+
+export interface ActorProgram {
+  name: string;
+  /** The vCPU whose thread this is, or -1 (a device or another context). */
+  vcpu: number;
+  code: Instr[];
+}
+
+/** Records the first violation a step's events reveal; allocation-free. */
+class MonitorSink implements Sink {
+  violation = 0;
+  w!: World;
+  checkWrongVcpu = true;
+  checkRvi = true;
+  inner: Sink | null = null;
+  ev(kind: EventKind, a: number, b: number, c: number, d: number): void {
+    this.inner?.ev(kind, a, b, c, d);
+    if (this.violation !== 0) return;
+    if (kind === EV.PI_WRONG_VCPU && this.checkWrongVcpu) this.violation = PROP.NO_WRONG_VCPU;
+    if (kind === EV.VMENTRY && this.checkRvi) {
+      const v = this.w.L.vapic[a];
+      const highest = Math.max(0, regHighest(this.w.m, v + VAPIC.VIRR));
+      if ((this.w.m[v + VAPIC.RVI] & 0xff) !== highest) this.violation = PROP.RVI_AT_ENTRY;
+    }
+  }
+}
+
+export class SystemModel {
+  readonly words: number;
+  readonly maxActions: number;
+  readonly w: World;
+  readonly actors: ActorProgram[];
+  readonly actorBase: number[];
+  private readonly initial: Uint32Array;
+  private readonly sink = new MonitorSink();
+  private readonly props: Set<number>;
+
+  constructor(machine: Machine, actors: ActorProgram[], properties: readonly number[]) {
+    const extras: ExtraBlock[] = machine.vcpus.map((_, x) => ({
+      name: `kvm.vcpu${x}`,
+      prefix: `vcpu${x}`,
+      size: KVM_VCPU.SIZE,
+      fields: KVM_VCPU_FIELDS,
+    }));
+    // Program counters and locals are not listed as fields: a trace line already names the step.
+    const pcField: FieldDesc[] = [];
+    for (const a of actors)
+      extras.push({ name: `actor.${a.name}`, prefix: a.name, size: ACTOR.SIZE, fields: pcField });
+    this.w = initWorld(machine, extras);
+    this.actors = actors;
+    this.actorBase = actors.map((a) => this.w.L.extra.get(`actor.${a.name}`)!);
+    // A vCPU that starts loaded has vcpu->cpu set and, when running, IN_GUEST_MODE.
+    machine.vcpus.forEach((c, x) => {
+      const k = this.w.L.extra.get(`kvm.vcpu${x}`)!;
+      if (c.pcpu >= 0) this.w.m[k + KVM_VCPU.CPU] = c.pcpu + 1;
+      if (c.running) this.w.m[k + KVM_VCPU.MODE] = 1;
+    });
+    this.words = this.w.L.size;
+    this.maxActions = actors.length + machine.pcpus + machine.vcpus.length;
+    this.initial = this.w.m.slice();
+    this.props = new Set(properties);
+    this.sink.w = this.w;
+    this.sink.checkWrongVcpu = this.props.has(PROP.NO_WRONG_VCPU);
+    this.sink.checkRvi = this.props.has(PROP.RVI_AT_ENTRY);
+  }
+
+  init(s: Uint32Array): void {
+    s.set(this.initial);
+  }
+
+  /** Action ids: actors first, then one per pCPU (dispatch), then one per vCPU (guest hardware). */
+  enabled(s: Uint32Array, out: Int32Array): number {
+    const w = this.w;
+    w.m = s;
+    let n = 0;
+    for (let i = 0; i < this.actors.length; i++) {
+      const a = this.actorBase[i];
+      const pc = s[a + ACTOR.PC];
+      const code = this.actors[i].code;
+      if (pc >= code.length) continue;
+      const ins = code[pc];
+      if (ins.enabled === undefined || ins.enabled(w, a)) out[n++] = i;
+    }
+    const A = this.actors.length;
+    for (let p = 0; p < w.machine.pcpus; p++) if (pcpuDispatchEnabled(w, p)) out[n++] = A + p;
+    const B = A + w.machine.pcpus;
+    for (let x = 0; x < w.machine.vcpus.length; x++) {
+      if (vcpuDeliverEnabled(w, x) || vcpuAutoEoiEnabled(w, x)) out[n++] = B + x;
+    }
+    return n;
+  }
+
+  /** Applies one action in place; returns a violation code from the step monitors, or 0. */
+  step(s: Uint32Array, action: number, trace: Sink | null = null): number {
+    const w = this.w;
+    w.m = s;
+    const sink = this.sink;
+    sink.violation = 0;
+    sink.inner = trace;
+    const A = this.actors.length;
+    if (action < A) {
+      const a = this.actorBase[action];
+      const pc = s[a + ACTOR.PC];
+      const next = this.actors[action].code[pc].exec(w, a, sink);
+      s[a + ACTOR.PC] = next === NEXT ? pc + 1 : next;
+    } else if (action < A + w.machine.pcpus) {
+      pcpuDispatch(w, sink, action - A);
+    } else {
+      const x = action - A - w.machine.pcpus;
+      if (vcpuDeliverEnabled(w, x)) vcpuDeliver(w, sink, x);
+      else guestEoi(w, sink, x);
+    }
+    sink.inner = null;
+    return sink.violation;
+  }
+
+  /** No stuck PIR: a vCPU in guest mode with PIR bits, no notification pending, no sender mid-post. */
+  invariant(s: Uint32Array): number {
+    if (!this.props.has(PROP.NO_STUCK_PIR)) return 0;
+    const w = this.w;
+    w.m = s;
+    for (let x = 0; x < w.machine.vcpus.length; x++) {
+      const p = vcpuRunningOn(w, x);
+      if (p < 0 || regEmpty(s, w.L.pid[x] + PID.PIR)) continue;
+      if (s[w.L.extra.get(`kvm.vcpu${x}`)! + KVM_VCPU.POSTING] !== 0) continue;
+      if (regTest(s, w.L.lapic[p] + LAPIC.IRR, POSTED_INTR_VECTOR)) continue;
+      return PROP.NO_STUCK_PIR;
+    }
+    return 0;
+  }
+
+  /**
+   * At a state where nothing can happen any more: every vector posted to a vCPU that runs in guest
+   * mode with interrupts enabled, and whose class is above its TPR class, reached the handler.
+   */
+  terminal(s: Uint32Array): number {
+    if (!this.props.has(PROP.NO_LOST_INTERRUPT)) return 0;
+    const w = this.w;
+    w.m = s;
+    for (let x = 0; x < w.machine.vcpus.length; x++) {
+      if (vcpuRunningOn(w, x) < 0 || (s[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) === 0) continue;
+      const tprClass = prioClass(s[w.L.vapic[x] + VAPIC.VTPR]);
+      for (let v = 16; v < 256; v++) {
+        if (regTest(s, w.L.vcpu[x] + VCPU.POSTED, v) && !regTest(s, w.L.vcpu[x] + VCPU.DELIVERED, v)) {
+          if (prioClass(v) > tprClass) return PROP.NO_LOST_INTERRUPT;
+        }
+      }
+    }
+    return 0;
+  }
+
+  /** Who performs an action and what it is, for traces. */
+  describe(s: Uint32Array, action: number): { actor: string; fn: string; label: string } {
+    const A = this.actors.length;
+    if (action < A) {
+      const ins = this.actors[action].code[s[this.actorBase[action] + ACTOR.PC]];
+      return { actor: this.actors[action].name, fn: ins.fn, label: ins.label };
+    }
+    if (action < A + this.w.machine.pcpus)
+      return { actor: `pcpu${action - A}`, fn: 'lapic', label: 'dispatch' };
+    return { actor: `vcpu${action - A - this.w.machine.pcpus}`, fn: 'guest', label: 'interrupt' };
+  }
+}
