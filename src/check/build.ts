@@ -83,7 +83,7 @@ export function buildPrograms(sc: Scenario, v: Variant): ActorProgram[] {
   });
 }
 
-export function buildModel(sc: Scenario, v: Variant): SystemModel {
-  const props = (sc.properties ?? PROPERTIES).map(propertyCode);
+export function buildModel(sc: Scenario, v: Variant, properties?: readonly string[]): SystemModel {
+  const props = (properties ?? sc.properties ?? PROPERTIES).map(propertyCode);
   return new SystemModel(machineOf(sc), buildPrograms(sc, v), props);
 }

@@ -7,7 +7,7 @@ import { UserError } from '../errors.ts';
 import { EV, type EventKind, type Sink } from '../model/system/events.ts';
 import { diffWorlds } from '../model/system/fields.ts';
 import type { SystemModel } from '../model/system/system.ts';
-import type { TraceEntry, TraceEvent } from '../run/runner.ts';
+import { describeReaction, type TraceEntry, type TraceEvent } from '../run/runner.ts';
 
 const EVENT_NAME: Record<number, string> = Object.fromEntries(
   Object.entries(EV).map(([k, v]) => [v, k.toLowerCase()]),
@@ -48,7 +48,10 @@ export function replay(model: SystemModel, path: readonly number[]): Replayed {
     entries.push({
       n: i + 1,
       actor: d.actor,
-      action: `${d.fn}: ${d.label}`,
+      action:
+        action < model.actors.length
+          ? `${d.fn}: ${d.label}`
+          : describeReaction(rec.events) || `${d.fn}: ${d.label}`,
       // Actor steps are numbered like scenario steps; hardware reactions show as (hw).
       step: action < model.actors.length ? i : null,
       events: rec.events,

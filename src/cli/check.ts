@@ -7,7 +7,7 @@ import { UserError } from '../errors.ts';
 import { DEFAULT_VARIANT, describeVariant, isKnob, type Variant, withKnobs } from '../model/kvm/variants.ts';
 import { PROP_INFO } from '../model/system/system.ts';
 import type { TraceEntry } from '../run/runner.ts';
-import type { Scenario } from '../scenarios/schema.ts';
+import { PROPERTIES, type Scenario } from '../scenarios/schema.ts';
 import { renderEntries } from '../trace/text.ts';
 import { EXIT } from './exit.ts';
 import { builtinNames, loadScenario } from './files.ts';
@@ -23,6 +23,7 @@ interface CheckOpts {
   maxStates: string;
   maxDepth: string;
   maxTime: string;
+  properties?: string;
 }
 
 interface NamedVariant {
@@ -57,6 +58,19 @@ function variantsFor(sc: Scenario, opts: CheckOpts): NamedVariant[] {
   const presets = Object.keys(sc.presets ?? {});
   if ((opts.allVariants || opts.all) && presets.length > 0) return presets.map((p) => resolveVariant(sc, p));
   return [{ name: 'current', variant: DEFAULT_VARIANT }];
+}
+
+/** --properties a,b narrows the scenario's properties (default: the scenario's, or all). */
+function propertiesOf(sc: Scenario, opts: CheckOpts): readonly string[] | undefined {
+  if (!opts.properties) return undefined;
+  const names = opts.properties.split(',');
+  for (const n of names) {
+    if (!(PROPERTIES as readonly string[]).includes(n)) {
+      throw new UserError(`--properties: unknown property "${n}" (properties: ${PROPERTIES.join(', ')})`);
+    }
+  }
+  void sc;
+  return names;
 }
 
 function positiveInt(flag: string, s: string): number {
@@ -100,7 +114,7 @@ export function checkOne(sc: Scenario, nv: NamedVariant, opts: CheckOpts): Check
   }
   const strategy = opts.strategy === 'dfs' ? 'dfs' : opts.strategy === 'bfs' ? 'bfs' : null;
   if (!strategy) throw new UserError(`--strategy: expected bfs or dfs, got "${opts.strategy}"`);
-  const model = buildModel(sc, nv.variant);
+  const model = buildModel(sc, nv.variant, propertiesOf(sc, opts));
   const label = `${sc.name} · ${nv.name}`;
   const res: ExploreResult = explore(model, {
     strategy,
@@ -204,6 +218,7 @@ export function registerCheck(program: Command): void {
     .option('--all-variants', 'check every preset of the scenario')
     .option('--all', 'check every built-in scenario with actors, in every preset, and print a table')
     .option('--json', 'print one JSON document')
+    .option('--properties <list>', `properties to check, separated by commas (${PROPERTIES.join(', ')})`)
     .option('--strategy <s>', 'bfs (shortest counterexample) or dfs', 'bfs')
     .option('--max-states <n>', 'stop after this many distinct states', '2000000')
     .option('--max-depth <n>', 'do not explore deeper than this', '10000')

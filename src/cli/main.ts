@@ -5,6 +5,12 @@ import { registerCheck } from './check.ts';
 import { EXIT } from './exit.ts';
 import { registerRun } from './run.ts';
 
+// A reader that stops early (irqlab ... | head) is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 const program = new Command();
 program
   .name('irqlab')

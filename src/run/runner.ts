@@ -172,7 +172,7 @@ function applyStep(w: World, sink: Sink, st: Step): { actor: string; action: str
 }
 
 /** Describes a hardware reaction from the events it produced. */
-function describeReaction(events: TraceEvent[]): string {
+export function describeReaction(events: TraceEvent[]): string {
   const parts: string[] = [];
   for (const e of events) {
     switch (e.kind) {

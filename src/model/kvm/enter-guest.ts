@@ -9,7 +9,7 @@ import { PID, piClearOn, piIsPirEmpty, piTestOn } from '../hw/pid.ts';
 import { setRvi, VAPIC } from '../hw/vapic.ts';
 import { vmEntry, vmExit } from '../system/hardware.ts';
 import { PCPU } from '../system/layout.ts';
-import type { World } from '../system/world.ts';
+import { vcpuRunningOn, type World } from '../system/world.ts';
 import { kvmVcpu } from './load-put.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
 import { KVM_VCPU, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from './state.ts';
@@ -85,10 +85,15 @@ export function emitEnterGuest(b: ProgramBuilder, v: Variant, x: number): void {
 
 /** A VM exit that KVM handles in the full path: back to root mode, OUTSIDE_GUEST_MODE, IRQs on. */
 export function emitExit(b: ProgramBuilder, x: number, reason: number): void {
-  b.step('vmx_vcpu_run', 'vmexit', (w, _a, sink) => {
-    vmExit(w, sink, x, reason, 0);
-    return NEXT;
-  });
+  b.step(
+    'vmx_vcpu_run',
+    'vmexit',
+    (w, _a, sink) => {
+      vmExit(w, sink, x, reason, 0);
+      return NEXT;
+    },
+    (w) => vcpuRunningOn(w, x) >= 0,
+  );
   b.step('vcpu_enter_guest', 'store_mode_outside', (w) => {
     w.m[kvmVcpu(w, x) + KVM_VCPU.MODE] = MODE_OUTSIDE_GUEST;
     return NEXT;

@@ -25,6 +25,16 @@ export function kvmVcpu(w: World, x: number): number {
   return w.L.extra.get(`kvm.vcpu${x}`)!;
 }
 
+/** Whether a vCPU other than x is loaded on pCPU p. */
+export function pcpuOccupied(w: World, p: number, x: number): boolean {
+  for (let y = 0; y < w.machine.vcpus.length; y++) {
+    if (y === x) continue;
+    const k = kvmVcpu(w, y);
+    if (w.m[k + KVM_VCPU.LOADED] === p + 1) return true;
+  }
+  return false;
+}
+
 /**
  * Sched-in of vCPU x on pCPU p: the VMCS becomes current (vmx_vcpu_load_vmcs), then
  * vmx_vcpu_pi_load, then kvm_arch_vcpu_load records vcpu->cpu = p.
@@ -45,13 +55,21 @@ export function emitPiLoad(b: ProgramBuilder, v: Variant, x: number, p: number):
   // kvm_sched_in clears vcpu->preempted and vmx_vcpu_load_vmcs makes the VMCS current before
   // vmx_vcpu_pi_load runs; both touch only this thread's state and nothing reads the VMCS pointer
   // until VM entry, so they share a step with the fast-path test.
-  b.step(fn, 'check_fast_path', (w) => {
-    w.m[w.L.pcpu[p] + PCPU.VMCS] = x + 1;
-    w.m[w.L.vcpu[x] + VCPU.PCPU] = p + 1;
-    w.m[kvmVcpu(w, x) + KVM_VCPU.PREEMPTED] = 0;
-    const sameCpu = w.m[kvmVcpu(w, x) + KVM_VCPU.CPU] === p + 1;
-    return piNv(w.m, w.L.pid[x]) !== POSTED_INTR_WAKEUP_VECTOR && sameCpu ? NEXT : tSlow.pc;
-  });
+  b.step(
+    fn,
+    'check_fast_path',
+    (w) => {
+      w.m[kvmVcpu(w, x) + KVM_VCPU.LOADED] = p + 1;
+      w.m[w.L.pcpu[p] + PCPU.VMCS] = x + 1;
+      w.m[w.L.vcpu[x] + VCPU.PCPU] = p + 1;
+      w.m[kvmVcpu(w, x) + KVM_VCPU.PREEMPTED] = 0;
+      const sameCpu = w.m[kvmVcpu(w, x) + KVM_VCPU.CPU] === p + 1;
+      return piNv(w.m, w.L.pid[x]) !== POSTED_INTR_WAKEUP_VECTOR && sameCpu ? NEXT : tSlow.pc;
+    },
+    // The scheduler runs one task per pCPU: sched-in waits until no other vCPU is loaded there.
+    (w) => !pcpuOccupied(w, p, x),
+    p,
+  );
   b.step(fn, 'pi_test_and_clear_sn', (w) =>
     piTestAndClearSn(w.m, w.L.pid[x]) && recompute ? tAfter.pc : finish(w),
   );
@@ -104,15 +122,20 @@ export function emitPiLoad(b: ProgramBuilder, v: Variant, x: number, p: number):
  * whether to suppress notifications (seed 001 changed the rule).
  */
 export function emitPiPut(b: ProgramBuilder, v: Variant, x: number, preempted: boolean): void {
+  // vmx_vcpu_pi_put runs inside sched-out, before the context switch: the pCPU is released (and
+  // another vCPU may be loaded on it) only when the put is complete.
+  const setSn = v.put === 'sn-unless-blocking' || preempted;
   b.step('kvm_sched_out', preempted ? 'preempted' : 'put', (w) => {
     w.m[kvmVcpu(w, x) + KVM_VCPU.PREEMPTED] = preempted ? 1 : 0;
+    if (!setSn) w.m[kvmVcpu(w, x) + KVM_VCPU.LOADED] = 0;
     return NEXT;
   });
   // Without blocking modelled, "blocking with IRQs enabled" is never true here: the before rule
-  // sets SN only when preempted, the after rule on every put.
-  if (v.put === 'sn-unless-blocking' || preempted) {
+  // (28b835d60fcc) sets SN only when preempted, the after rule (seed 001) on every put.
+  if (setSn) {
     b.step('vmx_vcpu_pi_put', 'pi_set_sn', (w) => {
       piSetSn(w.m, w.L.pid[x]);
+      w.m[kvmVcpu(w, x) + KVM_VCPU.LOADED] = 0;
       return NEXT;
     });
   }

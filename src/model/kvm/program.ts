@@ -28,6 +28,11 @@ export interface Instr {
   fn: string;
   /** The step inside it, e.g. "test_and_clear_sn". */
   label: string;
+  /**
+   * The pCPU this step runs on when it is known from the program (a sched-in runs on its target);
+   * otherwise the system uses the pCPU the vCPU is loaded on.
+   */
+  cpu?: number;
   /** Whether the step can run now (false while waiting: a lock, a wake-up). Default: always. */
   enabled?: (w: World, a: number) => boolean;
   exec: (w: World, a: number, sink: Sink) => number;
@@ -41,8 +46,8 @@ export class ProgramBuilder {
   readonly code: Instr[] = [];
   private readonly marks = new Map<string, number>();
 
-  step(fn: string, label: string, exec: Instr['exec'], enabled?: Instr['enabled']): this {
-    this.code.push({ fn, label, exec, enabled });
+  step(fn: string, label: string, exec: Instr['exec'], enabled?: Instr['enabled'], cpu?: number): this {
+    this.code.push({ fn, label, exec, enabled, cpu });
     return this;
   }
 

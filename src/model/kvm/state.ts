@@ -16,7 +16,9 @@ export const KVM_VCPU = {
    * notification for this vCPU: the gap the no-stuck-PIR property ignores (kvm-semantics.md P2).
    */
   POSTING: 3,
-  SIZE: 4,
+  /** pCPU + 1 between sched-in (vcpu_load) and sched-out (vcpu_put), 0 otherwise: the task owns that pCPU. */
+  LOADED: 4,
+  SIZE: 5,
 } as const;
 
 export const MODE_OUTSIDE_GUEST = 0;
@@ -27,4 +29,5 @@ export const KVM_VCPU_FIELDS: readonly FieldDesc[] = [
   { name: 'mode', offset: KVM_VCPU.MODE, kind: 'u32' },
   { name: 'cpu', offset: KVM_VCPU.CPU, kind: 'index1' },
   { name: 'preempted', offset: KVM_VCPU.PREEMPTED, kind: 'u32' },
+  { name: 'loadedOn', offset: KVM_VCPU.LOADED, kind: 'index1' },
 ];

@@ -116,6 +116,8 @@ export class SystemModel {
     machine.vcpus.forEach((c, x) => {
       const k = this.w.L.extra.get(`kvm.vcpu${x}`)!;
       if (c.pcpu >= 0) this.w.m[k + KVM_VCPU.CPU] = c.pcpu + 1;
+      // A vCPU that starts running owns its pCPU until it is put.
+      if (c.running) this.w.m[k + KVM_VCPU.LOADED] = c.pcpu + 1;
       if (c.running) this.w.m[k + KVM_VCPU.MODE] = 1;
     });
     this.words = this.w.L.size;
@@ -142,6 +144,13 @@ export class SystemModel {
       const code = this.actors[i].code;
       if (pc >= code.length) continue;
       const ins = code[pc];
+      // A CPU with a pending interrupt it can take (guest mode, or host IRQs on) takes it at the
+      // next instruction boundary: the thread running there makes no progress until then.
+      const v = this.actors[i].vcpu;
+      if (v >= 0) {
+        const p = ins.cpu ?? s[w.L.extra.get(`kvm.vcpu${v}`)! + KVM_VCPU.LOADED] - 1;
+        if (p >= 0 && pcpuDispatchEnabled(w, p)) continue;
+      }
       if (ins.enabled === undefined || ins.enabled(w, a)) out[n++] = i;
     }
     const A = this.actors.length;

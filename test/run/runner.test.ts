@@ -1,0 +1,295 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { findField, readField } from '../../src/model/system/fields.ts';
+import { type RunResult, runScenario } from '../../src/run/runner.ts';
+import { parseScenarioText } from '../../src/scenarios/loader.ts';
+
+const BUILTIN_DIR = fileURLToPath(new URL('../../src/scenarios/builtin/', import.meta.url));
+const YAML_FIXTURE = fileURLToPath(new URL('../fixtures/guest-and-host-if.yaml', import.meta.url));
+const allBuiltins = readdirSync(BUILTIN_DIR)
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => f.slice(0, -'.json'.length))
+  .sort();
+/**
+ * The built-ins that `irqlab run` executes: those with steps. The others describe concurrent
+ * actors for `irqlab check` and have nothing to run step by step.
+ */
+const builtinNames = allBuiltins.filter((n) => (rawBuiltin(n).steps ?? []).length > 0);
+
+// biome-ignore lint/suspicious/noExplicitAny: scenario files are edited freely as parsed JSON
+type Raw = Record<string, any>;
+
+function rawBuiltin(name: string): Raw {
+  return JSON.parse(readFileSync(join(BUILTIN_DIR, `${name}.json`), 'utf8'));
+}
+
+function run(raw: Raw, file = 'test.json'): RunResult {
+  return runScenario(parseScenarioText(JSON.stringify(raw), file));
+}
+
+function failures(r: RunResult): string[] {
+  return r.expectations.filter((e) => !e.ok).map((e) => `${e.what}: expected ${e.expected}, got ${e.actual}`);
+}
+
+/** A field's value after the run, by name. */
+function fieldValue(r: RunResult, name: string): unknown {
+  const f = findField(r.world.L, name);
+  assert.ok(f, `no field ${name}`);
+  return readField(r.world.m, f.block.base, f.field);
+}
+
+describe('built-in scenarios', () => {
+  test('there are built-in scenarios, and those without steps are for the checker', () => {
+    assert.ok(builtinNames.length >= 20);
+    for (const n of allBuiltins.filter((x) => !builtinNames.includes(x))) {
+      assert.ok(Array.isArray(rawBuiltin(n).actors), `${n} has neither steps nor actors`);
+    }
+  });
+
+  for (const name of builtinNames) {
+    test(`${name}: runs and every expectation holds`, () => {
+      const r = run(rawBuiltin(name), `builtin:${name}`);
+      assert.equal(r.scenario, name);
+      assert.ok(r.expectations.length > 0, 'a built-in scenario states at least one expectation');
+      assert.deepEqual(failures(r), []);
+      assert.equal(r.ok, true);
+    });
+  }
+
+  test('the YAML fixture runs and its expectations hold', () => {
+    const r = runScenario(parseScenarioText(readFileSync(YAML_FIXTURE, 'utf8'), YAML_FIXTURE));
+    assert.deepEqual(failures(r), []);
+    assert.equal(r.expectations.length, 9);
+  });
+});
+
+describe('traces', () => {
+  test('notification-processed-against-current-vmcs: the notification for vCPU 0 is processed on vCPU 1', () => {
+    const r = run(rawBuiltin('notification-processed-against-current-vmcs'));
+    const [post, processing, delivery] = r.entries;
+
+    assert.equal(post.step, 0);
+    assert.equal(post.actor, 'iommu');
+    assert.equal(post.note, 'NDST still names pcpu0');
+    assert.ok(post.changes.some((c) => c.field === 'vcpu0.PID.PIR[0x41]' && c.from === '0' && c.to === '1'));
+    assert.ok(post.changes.some((c) => c.field === 'vcpu0.PID.ON' && c.from === '0' && c.to === '1'));
+
+    // Entry 2: the pCPU's reaction, processing vCPU 1's descriptor (the current VMCS).
+    assert.equal(processing.n, 2);
+    assert.equal(processing.step, null);
+    assert.equal(processing.actor, 'pcpu0');
+    assert.deepEqual(
+      processing.changes.find((c) => c.field === 'vcpu1.vIRR[0x55]'),
+      { field: 'vcpu1.vIRR[0x55]', from: '0', to: '1' },
+    );
+    assert.deepEqual(
+      processing.changes.find((c) => c.field === 'vcpu1.PID.PIR[0x55]'),
+      { field: 'vcpu1.PID.PIR[0x55]', from: '1', to: '0' },
+    );
+    assert.ok(
+      !processing.changes.some((c) => c.field.startsWith('vcpu0.')),
+      'nothing of vCPU 0 changes: its PIR bit and ON stay set',
+    );
+    const kinds = processing.events.map((e) => e.kind);
+    assert.ok(kinds.includes('pi_wrong_vcpu'));
+    assert.ok(processing.events.some((e) => e.kind === 'pi_process' && e.b === 1 && e.c === 0x55));
+
+    assert.equal(delivery.actor, 'vcpu1');
+    assert.ok(delivery.events.some((e) => e.kind === 'deliver' && e.a === 1 && e.b === 0x55));
+    assert.equal(r.entries.length, 3);
+
+    assert.deepEqual(fieldValue(r, 'vcpu0.PID.PIR'), [0x41]);
+    assert.equal(fieldValue(r, 'vcpu0.PID.ON'), true);
+  });
+
+  test('entries are numbered 1..N, and every step appears once, in order, with reactions in between', () => {
+    for (const name of builtinNames) {
+      const raw = rawBuiltin(name);
+      const r = run(raw);
+      assert.deepEqual(
+        r.entries.map((e) => e.n),
+        r.entries.map((_, i) => i + 1),
+        name,
+      );
+      const steps = r.entries.filter((e) => e.step !== null).map((e) => e.step);
+      assert.deepEqual(
+        steps,
+        raw.steps.map((_: unknown, i: number) => i),
+        name,
+      );
+      for (const e of r.entries) {
+        if (e.step === null) assert.equal(e.note, undefined, `${name}: a reaction has no note`);
+        else assert.equal(e.note, raw.steps[e.step].note, `${name}: step ${e.step} keeps its note`);
+      }
+    }
+  });
+
+  test('changes chain: each change starts from the value the previous change of that field left', () => {
+    for (const name of builtinNames) {
+      const r = run(rawBuiltin(name));
+      const last = new Map<string, string>();
+      for (const e of r.entries) {
+        for (const c of e.changes) {
+          assert.notEqual(c.from, c.to, `${name} #${e.n}: ${c.field} did not change`);
+          const prev = last.get(c.field);
+          if (prev !== undefined) assert.equal(c.from, prev, `${name} #${e.n}: ${c.field}`);
+          last.set(c.field, c.to);
+        }
+      }
+    }
+  });
+
+  test('a run is deterministic', () => {
+    for (const name of builtinNames) {
+      const a = run(rawBuiltin(name));
+      const b = run(rawBuiltin(name));
+      assert.deepEqual(a.entries, b.entries, name);
+      assert.deepEqual(a.expectations, b.expectations, name);
+    }
+  });
+});
+
+// ----------------------------------------------------------------------------------------------
+// Mutation checks: the expectation checker is not vacuous. Every expectation of every built-in
+// scenario is changed to a wrong value, one at a time; the run must then fail on exactly that one.
+
+function asNumber(v: number | string): number {
+  return typeof v === 'number' ? v : Number.parseInt(v, 16);
+}
+
+/** A vector list that differs from `list` (an element changed, or one added to an empty list). */
+function otherVectors(list: (number | string)[]): (number | string)[] {
+  if (list.length === 0) return ['0x20'];
+  const out = [...list];
+  const v = asNumber(out[out.length - 1]);
+  out[out.length - 1] = v === 0xff ? 0xfe : v + 1;
+  return out;
+}
+
+/** A state value that differs from `v` in what it means for any field. */
+function otherState(v: unknown): unknown {
+  if (typeof v === 'boolean') return !v;
+  if (Array.isArray(v)) return v.length > 0 ? v.slice(0, -1) : ['0xff'];
+  if (typeof v === 'number') return v + 1;
+  if (typeof v === 'string' && /^0x[0-9a-f]+$/i.test(v)) return Number.parseInt(v, 16) + 1;
+  if (v === 'none') return 0;
+  return `${String(v)}-not`;
+}
+
+interface Mutant {
+  label: string;
+  /** The `what` of the one expectation that must fail. */
+  what: string;
+  raw: Raw;
+}
+
+function mutants(name: string): Mutant[] {
+  const base = rawBuiltin(name);
+  const out: Mutant[] = [];
+  const add = (label: string, what: string, edit: (e: Raw) => void) => {
+    const raw = structuredClone(base);
+    edit(raw.expect);
+    out.push({ label: `${name}: ${label}`, what, raw });
+  };
+  const ex = base.expect ?? {};
+  for (const k of Object.keys(ex.delivered ?? {})) {
+    add(`delivered[${k}]`, `vcpu${k} handlers ran`, (e) => {
+      e.delivered[k] = otherVectors(e.delivered[k]);
+    });
+  }
+  for (const k of Object.keys(ex.hostIrqs ?? {})) {
+    add(`hostIrqs[${k}]`, `pcpu${k} host handlers ran`, (e) => {
+      e.hostIrqs[k] = otherVectors(e.hostIrqs[k]);
+    });
+  }
+  for (const k of Object.keys(ex.exits ?? {})) {
+    add(`exits[${k}]`, `vcpu${k} VM exits`, (e) => {
+      const l: string[] = e.exits[k];
+      e.exits[k] = l.length === 0 ? ['HLT'] : [...l.slice(0, -1), l.at(-1) === 'HLT' ? 'APIC_WRITE' : 'HLT'];
+    });
+  }
+  for (const f of Object.keys(ex.state ?? {})) {
+    add(`state ${f}`, f, (e) => {
+      e.state[f] = otherState(e.state[f]);
+    });
+  }
+  return out;
+}
+
+describe('mutation checks: a wrong expectation fails', () => {
+  for (const name of builtinNames) {
+    test(`${name}: each expectation, made wrong, is reported`, () => {
+      const ms = mutants(name);
+      assert.ok(ms.length > 0);
+      for (const m of ms) {
+        const r = run(m.raw);
+        assert.equal(r.ok, false, `${m.label}: the run still passes`);
+        const failed = r.expectations.filter((e) => !e.ok);
+        assert.deepEqual(
+          failed.map((e) => e.what),
+          [m.what],
+          `${m.label}: exactly the changed expectation fails`,
+        );
+        assert.notEqual(failed[0].expected, failed[0].actual, m.label);
+      }
+    });
+  }
+
+  test('a delivered expectation holds exactly when it lists the handlers that ran, in order', () => {
+    const base = rawBuiltin('tpr-masks-lower-classes');
+    const actual = [0x45, 0x32];
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 4 }),
+          fc.shuffledSubarray(actual),
+          fc.constant(actual),
+        ),
+        (want) => {
+          const raw = structuredClone(base);
+          raw.expect = { delivered: { '0': want } };
+          const r = run(raw);
+          assert.equal(r.ok, JSON.stringify(want) === JSON.stringify(actual), `delivered ${want}`);
+        },
+      ),
+    );
+  });
+
+  test('a register expectation holds exactly when it names the set of vectors, in any order', () => {
+    const base = rawBuiltin('simultaneous-vectors-by-priority');
+    const r0 = run(base);
+    const field = 'vcpu0.delivered';
+    const actual = fieldValue(r0, field) as number[];
+    assert.ok(actual.length >= 2);
+    const sameSet = (a: number[]) => [...a].sort((x, y) => x - y).join() === actual.join();
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uniqueArray(fc.integer({ min: 0, max: 255 }), { maxLength: 5 }),
+          fc.shuffledSubarray(actual),
+          fc.shuffledSubarray(actual, { minLength: actual.length }),
+        ),
+        fc.boolean(),
+        (want, asHex) => {
+          const raw = structuredClone(base);
+          raw.expect = { state: { [field]: asHex ? want.map((v) => `0x${v.toString(16)}`) : want } };
+          assert.equal(run(raw).ok, sameSet(want), `${field} = ${want}`);
+        },
+      ),
+    );
+  });
+
+  test('an exits expectation with a reason that did not happen fails', () => {
+    const raw = rawBuiltin('external-interrupt-exit');
+    raw.expect.exits['0'] = ['EXTERNAL_INTERRUPT', 'EXTERNAL_INTERRUPT'];
+    const r = run(raw);
+    assert.equal(r.ok, false);
+    const e = r.expectations.find((x) => !x.ok)!;
+    assert.equal(e.expected, '[EXTERNAL_INTERRUPT, EXTERNAL_INTERRUPT]');
+    assert.equal(e.actual, '[EXTERNAL_INTERRUPT]');
+  });
+});

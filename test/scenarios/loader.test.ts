@@ -1,0 +1,434 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { parse as parseYaml } from 'yaml';
+import { UserError } from '../../src/errors.ts';
+import { parseScenarioText } from '../../src/scenarios/loader.ts';
+
+const BUILTIN_DIR = fileURLToPath(new URL('../../src/scenarios/builtin/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+const YAML_FIXTURE = join(FIXTURES, 'guest-and-host-if.yaml');
+
+// biome-ignore lint/suspicious/noExplicitAny: scenario files are edited freely as parsed JSON
+type Raw = Record<string, any>;
+
+/** A small valid scenario (as written in a file) that the bad-file tests break one field at a time. */
+function good(): Raw {
+  return {
+    name: 'probe',
+    description: 'a valid scenario to break',
+    source: 'test',
+    machine: {
+      pcpus: 2,
+      vcpus: [{ pcpu: 0, running: true }, { pcpu: 1 }],
+      irtes: [{ vcpu: 0, vector: '0x41' }],
+    },
+    steps: [
+      { do: 'device.post', irte: 0 },
+      { do: 'guest.selfIpi', vcpu: 0, vector: 49 },
+      { do: 'host.eoi', pcpu: 1 },
+    ],
+    expect: { delivered: { '0': ['0x41', '0x31'] }, state: { 'vcpu0.PID.ON': false } },
+  };
+}
+
+function edited(edit: (s: Raw) => void): Raw {
+  const s = good();
+  edit(s);
+  return s;
+}
+
+/**
+ * Parses and expects a UserError whose message is one line, starts with the file name, names the
+ * field path and matches `what`.
+ */
+function rejects(text: string, file: string, path: string | null, what: RegExp): string {
+  let err: unknown;
+  try {
+    parseScenarioText(text, file);
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof UserError, `expected a UserError, got ${String(err)}`);
+  const msg = err.message;
+  assert.ok(!msg.includes('\n'), `not one line: ${JSON.stringify(msg)}`);
+  assert.ok(msg.startsWith(`${file}: `), `does not name the file: ${msg}`);
+  if (path !== null) assert.ok(msg.includes(`at ${path}: `), `does not name the path "${path}": ${msg}`);
+  assert.match(msg, what);
+  return msg;
+}
+
+function rejectsJson(s: Raw, path: string | null, what: RegExp): string {
+  return rejects(JSON.stringify(s, null, 2), 'bad.json', path, what);
+}
+
+describe('good files', () => {
+  const files = readdirSync(BUILTIN_DIR).filter((f) => f.endsWith('.json'));
+
+  test('there are built-in scenarios', () => {
+    assert.ok(files.length >= 20, `only ${files.length} built-in scenarios`);
+  });
+
+  for (const f of files) {
+    test(`built-in ${f} parses and its name matches the file`, () => {
+      const s = parseScenarioText(readFileSync(join(BUILTIN_DIR, f), 'utf8'), f);
+      assert.equal(s.name, f.slice(0, -'.json'.length));
+      assert.ok(s.machine.vcpus.length >= 1);
+    });
+  }
+
+  test('the YAML fixture parses, with hex numbers and hex strings', () => {
+    const s = parseScenarioText(readFileSync(YAML_FIXTURE, 'utf8'), YAML_FIXTURE);
+    assert.equal(s.name, 'guest-and-host-if');
+    assert.equal(s.steps.length, 10);
+    const posts = s.steps.filter((st) => st.do === 'device.post').map((st) => st.vector);
+    assert.deepEqual(posts, [0x51, 0x52, 0x53]);
+    assert.deepEqual(s.expect.delivered, { '0': [0x51, 0x53, 0x52] });
+    assert.deepEqual(s.expect.hostIrqs, { '0': [0xf2] });
+  });
+
+  test('YAML and JSON of the same document give the same scenario', () => {
+    const text = readFileSync(YAML_FIXTURE, 'utf8');
+    const fromYaml = parseScenarioText(text, 'x.yaml');
+    const fromJson = parseScenarioText(JSON.stringify(parseYaml(text)), 'x.json');
+    assert.deepEqual(fromYaml, fromJson);
+    // .yml is YAML too
+    assert.deepEqual(parseScenarioText(text, 'x.YML'), fromYaml);
+  });
+
+  test('defaults fill in everything a minimal file leaves out', () => {
+    const s = parseScenarioText(
+      JSON.stringify({
+        name: 'min',
+        description: 'd',
+        source: 's',
+        machine: { vcpus: [{}] },
+        steps: [{ do: 'guest.sti', vcpu: 0 }],
+      }),
+      'min.json',
+    );
+    assert.deepEqual(s.machine, {
+      pcpus: 1,
+      x2apic: true,
+      features: { apicv: true, vtdPosting: true, ipiv: false, avic: false },
+      vcpus: [
+        {
+          pcpu: -1,
+          running: false,
+          if: true,
+          halted: false,
+          tpr: 0,
+          autoEoi: false,
+          eoiExit: [],
+          pid: { on: false, sn: false, nv: 0xf2, pir: [] },
+          virr: [],
+        },
+      ],
+      irtes: [],
+      hostIF: true,
+      hostAutoEoi: true,
+      ioapic: [],
+    });
+    assert.deepEqual(s.expect, {});
+  });
+
+  test('step defaults: guest.icr is fixed, physical, edge, no shorthand', () => {
+    const s = parseScenarioText(
+      JSON.stringify(edited((x) => x.steps.push({ do: 'guest.icr', vcpu: 0, vector: 0x40, dest: 1 }))),
+      'icr.json',
+    );
+    const st = s.steps.at(-1)!;
+    assert.ok(st.do === 'guest.icr');
+    assert.equal(st.deliveryMode, 'fixed');
+    assert.equal(st.destMode, 'physical');
+    assert.equal(st.trigger, 'edge');
+    assert.equal(st.shorthand, 'none');
+  });
+
+  test('a vector written as a number or as a hex string is the same vector', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 255 }), fc.boolean(), (v, upper) => {
+        const hexDigits = upper ? v.toString(16).toUpperCase() : v.toString(16);
+        const a = parseScenarioText(JSON.stringify(edited((s) => (s.steps[1].vector = v))), 'a.json');
+        const b = parseScenarioText(
+          JSON.stringify(edited((s) => (s.steps[1].vector = `0x${hexDigits}`))),
+          'b.json',
+        );
+        assert.deepEqual(a, b);
+        const st = a.steps[1];
+        assert.ok(st.do === 'guest.selfIpi');
+        assert.equal(st.vector, v);
+      }),
+    );
+  });
+});
+
+describe('bad files: one-line errors naming file, path and problem', () => {
+  test('unknown field at the top level', () => {
+    rejectsJson(
+      edited((s) => (s.colour = 'blue')),
+      '(top level)',
+      /unknown field "colour"/,
+    );
+  });
+
+  test('unknown field in machine', () => {
+    rejectsJson(
+      edited((s) => (s.machine.cpus = 2)),
+      'machine',
+      /unknown field "cpus"/,
+    );
+  });
+
+  test('unknown field in a vCPU', () => {
+    rejectsJson(
+      edited((s) => (s.machine.vcpus[1].tprr = 0)),
+      'machine.vcpus[1]',
+      /unknown field "tprr"/,
+    );
+  });
+
+  test('unknown field in a step', () => {
+    rejectsJson(
+      edited((s) => (s.steps[1].vectr = 49)),
+      'steps[1]',
+      /unknown field "vectr"/,
+    );
+  });
+
+  test('wrong type', () => {
+    rejectsJson(
+      edited((s) => (s.machine.pcpus = 'two')),
+      'machine.pcpus',
+      /expected number, received string/,
+    );
+    rejectsJson(
+      edited((s) => (s.machine.x2apic = 'yes')),
+      'machine.x2apic',
+      /expected boolean, received string/,
+    );
+    rejectsJson(
+      edited((s) => (s.steps = {})),
+      'steps',
+      /expected array, received object/,
+    );
+  });
+
+  for (const v of [300, -1, '0x100', 256, '0xFFF']) {
+    test(`vector out of range: ${JSON.stringify(v)}`, () => {
+      rejectsJson(
+        edited((s) => (s.steps[1].vector = v)),
+        'steps[1].vector',
+        /vector out of range 0-255/,
+      );
+    });
+  }
+
+  test('every integer vector outside 0-255 is rejected with the path of the field', () => {
+    const outside = fc.oneof(
+      fc.integer({ min: -1_000_000, max: -1 }),
+      fc.integer({ min: 256, max: 0x7fffffff }),
+    );
+    fc.assert(
+      fc.property(outside, fc.boolean(), (v, asHex) => {
+        // A hex string cannot carry a sign; negative values are tried as numbers only.
+        const written = asHex && v >= 0 ? `0x${v.toString(16)}` : v;
+        rejectsJson(
+          edited((s) => (s.machine.irtes[0].vector = written)),
+          'machine.irtes[0].vector',
+          /vector out of range 0-255/,
+        );
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  test('a vector that is neither an integer nor a hex string', () => {
+    for (const v of ['49', '0x', 'x31', 1.5, true]) {
+      rejectsJson(
+        edited((s) => (s.steps[1].vector = v)),
+        'steps[1].vector',
+        /./,
+      );
+    }
+  });
+
+  test('unknown vCPU in a step', () => {
+    rejectsJson(
+      edited((s) => (s.steps[1].vcpu = 2)),
+      'steps[1].vcpu',
+      /unknown vCPU 2 \(machine has 2\)/,
+    );
+  });
+
+  test('unknown vCPU in an IRTE and in an expectation', () => {
+    rejectsJson(
+      edited((s) => (s.machine.irtes[0].vcpu = 5)),
+      'machine.irtes[0].vcpu',
+      /unknown vCPU 5/,
+    );
+    rejectsJson(
+      edited((s) => (s.expect.delivered = { '7': [] })),
+      'expect.delivered.7',
+      /unknown vCPU 7/,
+    );
+  });
+
+  test('unknown pCPU in a step, in a vCPU and in hostIrqs', () => {
+    rejectsJson(
+      edited((s) => (s.steps[2].pcpu = 2)),
+      'steps[2].pcpu',
+      /unknown pCPU 2 \(machine has 2\)/,
+    );
+    rejectsJson(
+      edited((s) => (s.machine.vcpus[1].pcpu = 9)),
+      'machine.vcpus[1].pcpu',
+      /unknown pCPU 9/,
+    );
+    rejectsJson(
+      edited((s) => (s.expect.hostIrqs = { '3': [] })),
+      'expect.hostIrqs.3',
+      /unknown pCPU 3/,
+    );
+  });
+
+  test('two running vCPUs on one pCPU, and a running vCPU without a pCPU', () => {
+    rejectsJson(
+      edited((s) => Object.assign(s.machine.vcpus[1], { pcpu: 0, running: true })),
+      'machine.vcpus[1].pcpu',
+      /pCPU 0 already runs vCPU 0/,
+    );
+    rejectsJson(
+      edited((s) => Object.assign(s.machine.vcpus[1], { pcpu: -1, running: true })),
+      'machine.vcpus[1].running',
+      /a running vCPU needs a pcpu/,
+    );
+  });
+
+  test('unknown step kind', () => {
+    rejectsJson(
+      edited((s) => (s.steps[1].do = 'guest.nmi')),
+      'steps[1].do',
+      /unknown step kind in "do"/,
+    );
+  });
+
+  test('unknown IRTE', () => {
+    rejectsJson(
+      edited((s) => s.steps.push({ do: 'device.post', irte: 1 })),
+      'steps[3].irte',
+      /unknown IRTE 1/,
+    );
+  });
+
+  test('device.post without a target, and with both targets', () => {
+    rejectsJson(
+      edited((s) => s.steps.push({ do: 'device.post' })),
+      'steps[3]',
+      /device.post needs irte, or vcpu and vector/,
+    );
+    rejectsJson(
+      edited((s) => s.steps.push({ do: 'device.post', vcpu: 0 })),
+      'steps[3]',
+      /device.post needs irte, or vcpu and vector/,
+    );
+    rejectsJson(
+      edited((s) => s.steps.push({ do: 'device.post', irte: 0, vcpu: 0, vector: 0x41 })),
+      'steps[3]',
+      /give either irte or vcpu\+vector, not both/,
+    );
+  });
+
+  test('an ICR write without dest or vector', () => {
+    rejectsJson(
+      edited((s) => s.steps.push({ do: 'guest.icr', vcpu: 0, vector: 0x40 })),
+      'steps[3].dest',
+      /needs dest/,
+    );
+    rejectsJson(
+      edited((s) => s.steps.push({ do: 'guest.icr', vcpu: 0, dest: 1 })),
+      'steps[3].vector',
+      /needs a vector/,
+    );
+  });
+
+  test('an I/O APIC step on a pin that is not programmed', () => {
+    rejectsJson(
+      edited((s) => s.steps.push({ do: 'ioapic.line', pin: 3, level: true })),
+      'steps[3].pin',
+      /pin 3 is not programmed in machine.ioapic/,
+    );
+  });
+
+  test('bad scenario name', () => {
+    rejectsJson(
+      edited((s) => (s.name = 'Has Spaces')),
+      'name',
+      /lower-case letters/,
+    );
+  });
+
+  test('unknown expectation field name', () => {
+    const msg = rejectsJson(
+      edited((s) => (s.expect.state['vcpu0.PID.OFF'] = true)),
+      'expect.state."vcpu0.PID.OFF"',
+      /unknown field/,
+    );
+    assert.match(msg, /vcpu0\.PID\.ON/, 'the message shows what field names look like');
+    rejectsJson(
+      edited((s) => (s.expect.state['vcpu2.vIRR'] = [])),
+      'expect.state."vcpu2.vIRR"',
+      /unknown field/,
+    );
+  });
+
+  test('unknown expectation kind', () => {
+    rejectsJson(
+      edited((s) => (s.expect.traces = [])),
+      'expect',
+      /unknown field "traces"/,
+    );
+  });
+
+  test('several problems: the first is shown with a count of the others', () => {
+    const msg = rejectsJson(
+      edited((s) => {
+        s.a = 1;
+        s.machine.pcpus = 'x';
+        s.steps[1].vector = 999;
+      }),
+      null,
+      /\(and \d+ more\)$/,
+    );
+    assert.match(msg, /^bad\.json: at /);
+  });
+
+  test('invalid JSON', () => {
+    rejects('{ "name": "x", ', 'broken.json', null, /^broken\.json: not valid JSON: /);
+    rejects('', 'empty.json', null, /^empty\.json: not valid JSON: /);
+  });
+
+  test('invalid YAML', () => {
+    rejects('name: [x\nsteps: ]', 'broken.yaml', null, /^broken\.yaml: not valid YAML: /);
+    rejects('a: 1\na: 2\n', 'dup.yml', null, /^dup\.yml: not valid YAML: /);
+  });
+
+  test('a document that is not an object', () => {
+    rejects('[]', 'list.json', '(top level)', /expected object, received array/);
+    rejects('', 'empty.yaml', '(top level)', /expected object/);
+  });
+
+  test('errors name the file as given, path included', () => {
+    const file = '/some/dir/my scenario.json';
+    const msg = rejects(
+      JSON.stringify(edited((s) => (s.machine.colour = 1))),
+      file,
+      'machine',
+      /unknown field "colour"/,
+    );
+    assert.equal(msg, `${file}: at machine: unknown field "colour"`);
+  });
+});
