@@ -5,6 +5,7 @@
 import { hex } from '../model/hw/bits.ts';
 import { emitDeliverPostedInterrupt } from '../model/kvm/deliver.ts';
 import { emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
+import { emitIcrWrite } from '../model/kvm/fastpath.ts';
 import { emitPiLoad, emitPiPut } from '../model/kvm/load-put.ts';
 import { NEXT, ProgramBuilder } from '../model/kvm/program.ts';
 import type { Variant } from '../model/kvm/variants.ts';
@@ -63,6 +64,11 @@ function emitStep(b: ProgramBuilder, v: Variant, sc: Scenario, vcpu: number, st:
         inGuest,
       );
       return;
+    case 'guest.icr': {
+      const target = machineOf(sc).vcpus.findIndex((c) => c.apicId === st.dest);
+      emitIcrWrite(b, v, vcpu, target, st.vector);
+      return;
+    }
     case 'guest.sti':
     case 'guest.cli':
       b.step(
@@ -76,11 +82,45 @@ function emitStep(b: ProgramBuilder, v: Variant, sc: Scenario, vcpu: number, st:
 }
 
 export function buildPrograms(sc: Scenario, v: Variant): ActorProgram[] {
-  return (sc.actors ?? []).map((a) => {
+  return buildProgramsWithCosts(sc, v).programs;
+}
+
+/** The cost of one guest ICR write up to the posting: steps and full barriers from the exit to S1. */
+export interface PostingPathCost {
+  actor: string;
+  steps: number;
+  barriers: number;
+}
+
+function buildProgramsWithCosts(
+  sc: Scenario,
+  v: Variant,
+): { programs: ActorProgram[]; costs: PostingPathCost[] } {
+  const costs: PostingPathCost[] = [];
+  const programs = (sc.actors ?? []).map((a) => {
     const b = new ProgramBuilder();
-    for (const st of a.steps) emitStep(b, v, sc, a.vcpu ?? -1, st);
-    return { name: a.name, vcpu: a.vcpu ?? -1, code: b.build() };
+    const icrStarts: number[] = [];
+    for (const st of a.steps) {
+      if (st.do === 'guest.icr') icrStarts.push(b.code.length);
+      emitStep(b, v, sc, a.vcpu ?? -1, st);
+    }
+    const code = b.build();
+    for (const start of icrStarts) {
+      let steps = 0;
+      let barriers = 0;
+      for (let pc = start; pc < code.length && code[pc].label !== 'pi_test_and_set_pir'; pc++) {
+        steps++;
+        barriers += code[pc].barriers ?? 0;
+      }
+      costs.push({ actor: a.name, steps, barriers });
+    }
+    return { name: a.name, vcpu: a.vcpu ?? -1, code };
   });
+  return { programs, costs };
+}
+
+export function postingPathCosts(sc: Scenario, v: Variant): PostingPathCost[] {
+  return buildProgramsWithCosts(sc, v).costs;
 }
 
 export function buildModel(sc: Scenario, v: Variant, properties?: readonly string[]): SystemModel {

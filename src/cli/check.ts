@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { buildModel } from '../check/build.ts';
+import { buildModel, type PostingPathCost, postingPathCosts } from '../check/build.ts';
 import { replay } from '../check/counterexample.ts';
 import { type ExploreResult, explore, type Progress } from '../check/explorer.ts';
 import { UserError } from '../errors.ts';
@@ -93,6 +93,8 @@ export interface CheckRow {
   timeMs: number;
   collisionProbability: number;
   counterexample?: { path: number[]; steps: TraceEntry[] };
+  /** Per guest ICR write: steps and full barriers from the VM exit to setting the PIR bit. */
+  postingPath?: PostingPathCost[];
   fullVariant: Variant;
 }
 
@@ -148,6 +150,8 @@ export function checkOne(sc: Scenario, nv: NamedVariant, opts: CheckOpts): Check
     row.counterexample = { path: res.outcome.path, steps: replay(model, res.outcome.path).entries };
   }
   if (res.outcome.kind === 'incomplete') row.reason = res.outcome.reason;
+  const costs = postingPathCosts(sc, nv.variant);
+  if (costs.length > 0) row.postingPath = costs;
   return row;
 }
 
@@ -171,6 +175,13 @@ function renderRow(r: CheckRow, paint: ReturnType<typeof paintFor>, withTrace: b
   out.push(
     `${paint.bold(r.scenario)} · ${r.variant} [${r.knobs}]: ${verdict} · ${r.distinct} distinct states, ${r.generated} generated, depth ${r.depth}, ${(r.timeMs / 1000).toFixed(2)} s`,
   );
+  for (const c of r.postingPath ?? []) {
+    out.push(
+      paint.dim(
+        `  ${c.actor}: guest ICR write → PIR set after ${c.steps} step${c.steps === 1 ? '' : 's'} and ${c.barriers} full barrier${c.barriers === 1 ? '' : 's'}`,
+      ),
+    );
+  }
   if (withTrace && r.counterexample) {
     out.push(`  counterexample, ${r.counterexample.steps.length} steps (shortest with BFS):`);
     out.push(

@@ -242,6 +242,12 @@ export const actorStep = z.discriminatedUnion('do', [
     .strict()
     .describe('the guest writes SELF_IPI'),
   z
+    .object({ do: z.literal('guest.icr'), dest: u32.describe('destination APIC ID of a vCPU'), vector, note })
+    .strict()
+    .describe(
+      'the guest writes the x2APIC ICR: a fixed, physical, single-target IPI, handled per the icrWrite knob',
+    ),
+  z
     .object({ do: z.literal('guest.sti'), note })
     .strict()
     .describe('the guest sets RFLAGS.IF'),
@@ -359,6 +365,13 @@ export const scenario = z
         }
         if ('vcpu' in st) badVcpu(st.vcpu, [...path, 'vcpu']);
         if ('pcpu' in st) badPcpu(st.pcpu, [...path, 'pcpu']);
+        if (st.do === 'guest.icr' && !s.machine.vcpus.some((c, k) => (c.apicId ?? k) === st.dest)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, 'dest'],
+            message: `no vCPU has APIC ID ${st.dest}`,
+          });
+        }
         if (st.do === 'device.post') {
           if (st.irte !== undefined && st.irte >= s.machine.irtes.length) {
             ctx.addIssue({ code: 'custom', path: [...path, 'irte'], message: `unknown IRTE ${st.irte}` });

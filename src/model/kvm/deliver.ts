@@ -15,7 +15,12 @@ import { kvmVcpu } from './load-put.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
 import { KVM_VCPU, MODE_IN_GUEST } from './state.ts';
 
-export function emitDeliverPostedInterrupt(b: ProgramBuilder, x: number, vector: number): void {
+/**
+ * `sender` is the vCPU whose thread sends (in its exit handler or fastpath), or -1 for another
+ * context. A sender that is the target itself, running with IN_GUEST_MODE (the fastpath), sends no
+ * IPI: the fastpath's re-entry syncs PIR instead (Wanpeng Li, 2020; kvm-semantics.md section 1).
+ */
+export function emitDeliverPostedInterrupt(b: ProgramBuilder, x: number, vector: number, sender = -1): void {
   const fn = 'vmx_deliver_posted_interrupt';
   const done = b.fresh('done');
   const tDone = b.target(done);
@@ -26,15 +31,19 @@ export function emitDeliverPostedInterrupt(b: ProgramBuilder, x: number, vector:
     w.m[kvmVcpu(w, x) + KVM_VCPU.POSTING]++;
     return NEXT;
   });
+  b.barriers(1);
   b.step(fn, 'pi_test_and_set_on', (w) => {
     if (!piTestAndSetOn(w.m, w.L.pid[x])) return NEXT;
     w.m[kvmVcpu(w, x) + KVM_VCPU.POSTING]--;
     return tDone.pc;
   });
+  b.barriers(1);
   b.step('kvm_vcpu_trigger_posted_interrupt', 'read_mode', (w, _a, sink) => {
     const k = kvmVcpu(w, x);
     w.m[k + KVM_VCPU.POSTING]--;
-    if (w.m[k + KVM_VCPU.MODE] === MODE_IN_GUEST) {
+    if (w.m[k + KVM_VCPU.MODE] === MODE_IN_GUEST && x === sender) {
+      // The target is the vCPU running on this pCPU (kvm_get_running_vcpu): no self-IPI.
+    } else if (w.m[k + KVM_VCPU.MODE] === MODE_IN_GUEST) {
       // __apic_send_IPI_mask(vcpu->cpu, POSTED_INTR_VECTOR): the IPI reaches the LAPIC at once.
       sendPhysicalInterrupt(w, sink, pcpuApicId(w.m[k + KVM_VCPU.CPU] - 1), POSTED_INTR_VECTOR, x);
     } else {

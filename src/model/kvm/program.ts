@@ -35,6 +35,8 @@ export interface Instr {
   cpu?: number;
   /** Whether the step can run now (false while waiting: a lock, a wake-up). Default: always. */
   enabled?: (w: World, a: number) => boolean;
+  /** Full memory barriers the step implies (a locked RMW, smp_mb); for path-cost reports. */
+  barriers?: number;
   exec: (w: World, a: number, sink: Sink) => number;
 }
 
@@ -48,6 +50,12 @@ export class ProgramBuilder {
 
   step(fn: string, label: string, exec: Instr['exec'], enabled?: Instr['enabled'], cpu?: number): this {
     this.code.push({ fn, label, exec, enabled, cpu });
+    return this;
+  }
+
+  /** Marks the last step as implying `n` full barriers. */
+  barriers(n: number): this {
+    this.code[this.code.length - 1].barriers = n;
     return this;
   }
 

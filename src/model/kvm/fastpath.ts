@@ -1,0 +1,53 @@
+/**
+ * A guest x2APIC ICR write (WRMSR 830H, intercepted without IPIv), handled either in the full exit
+ * path or in the IRQs-off exit fastpath (seed 003; kvm-semantics.md section 6):
+ *
+ * full-exit: VM exit; vcpu->mode = OUTSIDE_GUEST_MODE; IRQs on; srcu_read_lock (two full
+ *   barriers: "the expensive bit", Paolo Bonzini in seed 003); emulate WRMSR and deliver the IPI
+ *   (kvm_x2apic_icr_write -> kvm_apic_send_ipi -> vmx_deliver_posted_interrupt); then a new
+ *   vcpu_enter_guest (srcu_read_unlock, IRQs off, IN_GUEST_MODE, sync PIR, VM entry).
+ * fastpath: VM exit with IRQs still off and vcpu->mode still IN_GUEST_MODE;
+ *   handle_fastpath_wrmsr -> kvm_x2apic_icr_write_fast delivers at once; EXIT_FASTPATH_REENTER_GUEST
+ *   syncs PIR and re-enters (1e9e2622a149, then the 2020 "ultra fastpath").
+ */
+import { EXIT_REASON } from '../system/events.ts';
+import { vmExit } from '../system/hardware.ts';
+import { PCPU } from '../system/layout.ts';
+import { vcpuRunningOn, type World } from '../system/world.ts';
+import { emitDeliverPostedInterrupt } from './deliver.ts';
+import { emitEnterGuest, emitSyncPirToIrr, vmEntryStep } from './enter-guest.ts';
+import { kvmVcpu } from './load-put.ts';
+import { NEXT, type ProgramBuilder } from './program.ts';
+import { KVM_VCPU, MODE_OUTSIDE_GUEST } from './state.ts';
+import type { Variant } from './variants.ts';
+
+/** Emits the handling of a guest ICR write by vCPU x of a fixed, physical IPI to `destApicId`. */
+export function emitIcrWrite(b: ProgramBuilder, v: Variant, x: number, target: number, vector: number): void {
+  b.step(
+    'vmx_vcpu_run',
+    'vmexit (WRMSR 0x830)',
+    (w, _a, sink) => {
+      vmExit(w, sink, x, EXIT_REASON.MSR_WRITE, 0x830);
+      return NEXT;
+    },
+    (w) => vcpuRunningOn(w, x) >= 0,
+  );
+  if (v.icrWrite === 'fastpath') {
+    // handle_fastpath_wrmsr -> kvm_x2apic_icr_write_fast: still IRQs off, still IN_GUEST_MODE.
+    emitDeliverPostedInterrupt(b, target, vector, x);
+    if (v.fastpathReentrySync === 'present') emitSyncPirToIrr(b, v, x);
+    vmEntryStep(b, x);
+    return;
+  }
+  b.step('vcpu_enter_guest', 'store_mode_outside', (w) => {
+    w.m[kvmVcpu(w, x) + KVM_VCPU.MODE] = MODE_OUTSIDE_GUEST;
+    return NEXT;
+  });
+  b.step('vcpu_enter_guest', 'local_irq_enable', (w: World) => {
+    w.m[w.L.pcpu[w.m[kvmVcpu(w, x) + KVM_VCPU.CPU] - 1] + PCPU.HOST_IF] = 1;
+    return NEXT;
+  });
+  b.step('vcpu_enter_guest', 'srcu_read_lock', () => NEXT).barriers(2);
+  emitDeliverPostedInterrupt(b, target, vector, x);
+  emitEnterGuest(b, v, x);
+}
