@@ -1,6 +1,66 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { DEFAULT_HARVEST_ALGORITHM } from '../runtime/consumer.ts';
+import {
+  HARVEST_ALGORITHMS,
+  HARVEST_KERNELS,
+  type HarvestAlgorithm,
+  type HarvestKernel,
+} from '../runtime/harvest.ts';
 
 /** `irqlab bench ...`: benchmarks that print figures. Subcommands are added by their owners. */
 export function registerBench(program: Command): void {
-  program.command('bench').description('run a benchmark and print its figures');
+  const bench = program.command('bench').description('run a benchmark and print its figures');
+  registerRuntimeBench(bench);
+}
+
+interface RuntimeBenchFlags {
+  readonly quick?: boolean;
+  readonly json?: boolean;
+  readonly algorithm: HarvestAlgorithm;
+  readonly kernel: HarvestKernel;
+}
+
+/**
+ * `irqlab bench runtime [--quick] [--json]`: the posted-interrupt channel of src/runtime between
+ * worker threads against MessagePort and notify-per-event, and ns per PIR harvest (issue 5).
+ */
+function registerRuntimeBench(bench: Command): void {
+  bench
+    .command('runtime')
+    .description(
+      'posted-interrupt channel between worker threads: events/s and latency vs MessagePort and ' +
+        'notify-per-event, ns and atomic ops per PIR harvest',
+    )
+    .option('--quick', 'smoke run of about a second (figures not meaningful)')
+    .option('--json', 'print one JSON document to stdout instead of the tables')
+    .addOption(
+      new Option('--algorithm <name>', "the channel's harvest algorithm in the delivery runs")
+        .choices(HARVEST_ALGORITHMS)
+        .default(DEFAULT_HARVEST_ALGORITHM),
+    )
+    .addOption(
+      new Option('--kernel <name>', "the channel's harvest kernel in the delivery runs")
+        .choices(HARVEST_KERNELS)
+        .default('js'),
+    )
+    .action(async (flags: RuntimeBenchFlags, cmd: Command) => {
+      // Loaded on use: the benchmark pulls in worker and wasm code the other commands never need.
+      const { formatRuntimeBench, runRuntimeBench, runtimeBenchJson } = await import(
+        '../../bench/runtime/index.ts'
+      );
+      const json = flags.json === true;
+      const result = await runRuntimeBench({
+        quick: flags.quick === true,
+        algorithm: flags.algorithm,
+        kernel: flags.kernel,
+        progress: json ? undefined : (line) => process.stderr.write(`${line}\n`),
+      });
+      let root: Command = cmd;
+      while (root.parent !== null) root = root.parent;
+      process.stdout.write(
+        json
+          ? `${JSON.stringify(runtimeBenchJson(result, root.version() ?? 'unknown'), null, 2)}\n`
+          : formatRuntimeBench(result),
+      );
+    });
 }

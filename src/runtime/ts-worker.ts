@@ -1,0 +1,30 @@
+/**
+ * Starting worker threads whose entry is a TypeScript file, for code that runs from source under
+ * tsx (tests, benchmarks, examples). Compiled JavaScript should use `new Worker(url)` directly.
+ */
+import { Worker, type WorkerOptions, workerData } from 'node:worker_threads';
+
+/** The shape of `workerData` inside a worker started by {@link startTsWorker}. */
+interface TsWorkerData<T> {
+  readonly tsEntry: string;
+  readonly data: T;
+}
+
+/**
+ * Starts a worker running the TypeScript module `entry`, which reads `data` with
+ * {@link tsWorkerData}. `data` must be structured-clonable (a SharedArrayBuffer, a shared
+ * WebAssembly.Memory and a {@link PiChannelHandle} all are).
+ */
+export function startTsWorker<T>(
+  entry: URL,
+  data: T,
+  options: Omit<WorkerOptions, 'workerData'> = {},
+): Worker {
+  const wd: TsWorkerData<T> = { tsEntry: entry.href, data };
+  return new Worker(new URL('./ts-worker-bootstrap.mjs', import.meta.url), { ...options, workerData: wd });
+}
+
+/** Inside a worker started by {@link startTsWorker}: the `data` it was given. */
+export function tsWorkerData<T>(): T {
+  return (workerData as TsWorkerData<T>).data;
+}
