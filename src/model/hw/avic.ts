@@ -30,7 +30,7 @@
  * and decoders of the 64-bit and 128-bit formats use BigInt and objects: they are for setup,
  * traces and tests.
  */
-import { prioClass, regClear, regHighest, regSet, regTest } from './bits.ts';
+import { prioClass, processorPriority, regClear, regHighest, regSet, regTest } from './bits.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Exit codes and IPI failure causes
@@ -113,9 +113,7 @@ export function avicBackingInit(m: Uint32Array, bp: number): void {
  * ISRV & 0xF0. AVIC derives it from the backing page's TPR and ISR (hw-semantics.md §5.2).
  */
 export function avicPpr(m: Uint32Array, bp: number): number {
-  const tpr = m[bp + AVIC_BACKING.TPR] & 0xff;
-  const isrv = Math.max(0, regHighest(m, bp + AVIC_BACKING.ISR));
-  return prioClass(tpr) >= prioClass(isrv) ? tpr : isrv & 0xf0;
+  return processorPriority(m[bp + AVIC_BACKING.TPR], Math.max(0, regHighest(m, bp + AVIC_BACKING.ISR)));
 }
 
 /**

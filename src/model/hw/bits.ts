@@ -108,6 +108,16 @@ export function prioClass(x: number): number {
   return (x >>> 4) & 0xf;
 }
 
+/**
+ * The processor-priority rule (SDM Vol. 3A "Processor-Priority Register"; the same rule is PPR
+ * virtualization, SDM Vol. 3C x.1.3, and AVIC's vPPR): PPR = TPR when TPR[7:4] >= ISRV[7:4], else
+ * ISRV & 0xF0, with ISRV the highest in-service vector (0 when none). One definition for the
+ * LAPIC, the virtual APIC and AVIC.
+ */
+export function processorPriority(tpr: number, isrv: number): number {
+  return prioClass(tpr) >= prioClass(isrv) ? tpr & 0xff : isrv & 0xf0;
+}
+
 /** Formats a vector the way the manuals and kernel logs do: 0x31. */
 export function hex(v: number): string {
   return `0x${v.toString(16).padStart(2, '0')}`;

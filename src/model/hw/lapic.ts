@@ -8,7 +8,7 @@
  *
  * State is a block of LAPIC.SIZE words inside a Uint32Array (see bits.ts for why).
  */
-import { prioClass, regClear, regHighest, regSet, regTest } from './bits.ts';
+import { prioClass, processorPriority, regClear, regHighest, regSet, regTest } from './bits.ts';
 
 export const LAPIC = {
   IRR: 0,
@@ -63,9 +63,7 @@ export function x2apicLdr(apicId: number): number {
  * else ISRV & 0xF0, where ISRV is the highest in-service vector (0 if none).
  */
 export function lapicPpr(m: Uint32Array, o: number): number {
-  const tpr = m[o + LAPIC.TPR] & 0xff;
-  const isrv = Math.max(0, regHighest(m, o + LAPIC.ISR));
-  return prioClass(tpr) >= prioClass(isrv) ? tpr : isrv & 0xf0;
+  return processorPriority(m[o + LAPIC.TPR], Math.max(0, regHighest(m, o + LAPIC.ISR)));
 }
 
 /**

@@ -13,7 +13,7 @@
  * software editing vIRR) has no effect until one of them runs. The model keeps that: nothing
  * here re-evaluates implicitly.
  */
-import { prioClass, regClear, regHighest, regSet, regTest } from './bits.ts';
+import { prioClass, processorPriority, regClear, regHighest, regSet, regTest } from './bits.ts';
 import { lapicAck, lapicEoi } from './lapic.ts';
 import { PID, piClearOn } from './pid.ts';
 
@@ -55,9 +55,7 @@ export function vapicRecognized(m: Uint32Array, o: number): boolean {
 
 /** PPR virtualization (SDM x.1.3): VPPR = VTPR if VTPR[7:4] >= SVI[7:4], else SVI & 0xF0. */
 export function pprVirtualization(m: Uint32Array, o: number): void {
-  const vtpr = m[o + VAPIC.VTPR] & 0xff;
-  const svi = m[o + VAPIC.SVI] & 0xff;
-  m[o + VAPIC.VPPR] = prioClass(vtpr) >= prioClass(svi) ? vtpr : svi & 0xf0;
+  m[o + VAPIC.VPPR] = processorPriority(m[o + VAPIC.VTPR], m[o + VAPIC.SVI] & 0xff);
 }
 
 /**
