@@ -8,11 +8,13 @@ import { DEFAULT_VARIANT, describeVariant, isKnob, type Variant, withKnobs } fro
 import { PROP_INFO } from '../model/system/system.ts';
 import type { TraceEntry } from '../run/runner.ts';
 import { PROPERTIES, type Scenario } from '../scenarios/schema.ts';
+import { traceToSvg } from '../trace/svg.ts';
 import { renderEntries } from '../trace/text.ts';
 import { EXIT } from './exit.ts';
 import { builtinNames, loadScenario } from './files.ts';
 import { paintFor } from './paint.ts';
 import { VERSION } from './run.ts';
+import { writeSvg } from './svg-file.ts';
 
 interface CheckOpts {
   variant?: string;
@@ -24,6 +26,7 @@ interface CheckOpts {
   maxDepth: string;
   maxTime: string;
   properties?: string;
+  svg?: string;
 }
 
 interface NamedVariant {
@@ -229,6 +232,7 @@ export function registerCheck(program: Command): void {
     .option('--all-variants', 'check every preset of the scenario')
     .option('--all', 'check every built-in scenario with actors, in every preset, and print a table')
     .option('--json', 'print one JSON document')
+    .option('--svg <file>', 'draw the (first) counterexample as an SVG sequence diagram')
     .option('--properties <list>', `properties to check, separated by commas (${PROPERTIES.join(', ')})`)
     .option('--strategy <s>', 'bfs (shortest counterexample) or dfs', 'bfs')
     .option('--max-states <n>', 'stop after this many distinct states', '2000000')
@@ -256,6 +260,23 @@ export function registerCheck(program: Command): void {
           if (interrupted) break;
         }
         if (interrupted) break;
+      }
+      if (opts.svg) {
+        const r = rows.find((x) => x.counterexample);
+        if (!r) throw new UserError('--svg: no counterexample to draw: every check held or was incomplete');
+        const sc = targets.find((t) => t.scenario.name === r.scenario)!.scenario;
+        const actorVcpus = Object.fromEntries(
+          (sc.actors ?? []).filter((a) => a.vcpu !== undefined).map((a) => [a.name, a.vcpu!]),
+        );
+        const info = Object.values(PROP_INFO).find((i) => i.name === r.property)!;
+        writeSvg(
+          opts.svg,
+          traceToSvg(r.counterexample!.steps, {
+            title: `${r.scenario} · ${r.variant} [${r.knobs}]`,
+            violation: { property: info.name, what: info.what },
+            actorVcpus,
+          }),
+        );
       }
       if (opts.json) {
         const doc = {

@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import { runScenario } from '../run/runner.ts';
+import { traceToSvg } from '../trace/svg.ts';
 import { renderEntries } from '../trace/text.ts';
 import { EXIT } from './exit.ts';
 import { builtinNames, loadAllBuiltins, loadScenario } from './files.ts';
 import { paintFor } from './paint.ts';
+import { writeSvg } from './svg-file.ts';
 
 export const VERSION = '0.1.0';
 
@@ -34,15 +36,21 @@ export function registerRun(program: Command): void {
     .argument('[scenario]', 'a scenario file (.json/.yaml) or the name of a built-in scenario')
     .option('--all', 'run every built-in scenario and print a table of results')
     .option('--json', 'print one JSON document instead of text')
-    .action((arg: string | undefined, opts: { json?: boolean; all?: boolean }) => {
+    .option('--svg <file>', 'also draw the trace as an SVG sequence diagram')
+    .action((arg: string | undefined, opts: { json?: boolean; all?: boolean; svg?: string }) => {
       if (opts.all) {
         if (arg !== undefined) throw new UserError('give either a scenario or --all, not both');
         runAll(Boolean(opts.json));
         return;
       }
       if (arg === undefined) throw new UserError('run needs a scenario (a file or a built-in name) or --all');
-      const { scenario } = loadScenario(arg);
-      const r = runScenario(scenario);
+      const { scenario, builtin } = loadScenario(arg);
+      if (scenario.steps.length === 0) {
+        throw new UserError(`${arg} has no steps: it is a concurrent scenario, use 'irqlab check ${arg}'`);
+      }
+      const r = runScenario(scenario, builtin ? `builtin:${arg}` : arg);
+      if (opts.svg)
+        writeSvg(opts.svg, traceToSvg(r.entries, { title: `${scenario.name}: ${scenario.description}` }));
       if (opts.json) {
         const doc = {
           schemaVersion: 1,
@@ -79,25 +87,34 @@ export function registerRun(program: Command): void {
     });
 }
 
-/** Runs every built-in scenario and prints one row each: name, steps, expectations held, verdict. */
+/**
+ * Runs every built-in scenario that has steps and prints one row each: name, steps, expectations
+ * held, verdict. Those without steps describe concurrent actors for the checker and are skipped.
+ */
 function runAll(json: boolean): void {
-  const rows = loadAllBuiltins().map(({ scenario }) => {
-    const r = runScenario(scenario);
-    const held = r.expectations.filter((e) => e.ok).length;
-    const failed = r.expectations.filter((e) => !e.ok).map((e) => e.what);
-    return {
-      name: scenario.name,
-      steps: r.entries.length,
-      held,
-      total: r.expectations.length,
-      ok: r.ok,
-      failed,
-    };
-  });
+  const all = loadAllBuiltins();
+  const skipped = all
+    .filter(({ scenario }) => scenario.steps.length === 0)
+    .map(({ scenario }) => scenario.name);
+  const rows = all
+    .filter(({ scenario }) => scenario.steps.length > 0)
+    .map(({ scenario }) => {
+      const r = runScenario(scenario, `builtin:${scenario.name}`);
+      const held = r.expectations.filter((e) => e.ok).length;
+      const failed = r.expectations.filter((e) => !e.ok).map((e) => e.what);
+      return {
+        name: scenario.name,
+        steps: r.entries.length,
+        held,
+        total: r.expectations.length,
+        ok: r.ok,
+        failed,
+      };
+    });
   const ok = rows.every((r) => r.ok);
   if (json) {
     process.stdout.write(
-      `${JSON.stringify({ schemaVersion: 1, tool: 'irqlab', version: VERSION, command: 'run --all', ok, rows }, null, 2)}\n`,
+      `${JSON.stringify({ schemaVersion: 1, tool: 'irqlab', version: VERSION, command: 'run --all', ok, rows, skipped }, null, 2)}\n`,
     );
   } else {
     const paint = paintFor(process.stdout, false);
@@ -111,6 +128,11 @@ function runAll(json: boolean): void {
     }
     const nOk = rows.filter((r) => r.ok).length;
     out.push(`${nOk}/${rows.length} scenarios hold their expectations`);
+    if (skipped.length > 0) {
+      out.push(
+        `${skipped.length} scenario${skipped.length === 1 ? '' : 's'} without steps skipped (${skipped.join(', ')}): they describe concurrent actors, check them with 'irqlab check --all'`,
+      );
+    }
     process.stdout.write(`${out.join('\n')}\n`);
   }
   if (!ok) process.exitCode = EXIT.expectationFailed;

@@ -2,31 +2,151 @@
  * Parsing and validating scenario text (JSON or YAML). Errors come back as one-line UserErrors
  * that name the file, the field path and what is wrong.
  */
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { UserError } from '../errors.ts';
 import { DEFAULT_VARIANT, withKnobs } from '../model/kvm/variants.ts';
-import { findField } from '../model/system/fields.ts';
+import { type FieldValue, findField } from '../model/system/fields.ts';
+import type { FieldDesc } from '../model/system/layout.ts';
 import type { Machine } from '../model/system/machine.ts';
 import { initWorld } from '../model/system/world.ts';
 import { type Scenario, scenario } from './schema.ts';
 
-function pathString(path: readonly PropertyKey[]): string {
+/**
+ * A field path as the messages print it: `steps[4].vector`, `expect.delivered.0`. A key that is not
+ * a plain word (a field name such as "vcpu0.vIRR" contains dots) is quoted: `expect.state."vcpu0.vIRR"`.
+ */
+export function pathString(path: readonly PropertyKey[]): string {
   let s = '';
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${String(p)}` : String(p);
+  for (const p of path) {
+    if (typeof p === 'number') {
+      s += `[${p}]`;
+      continue;
+    }
+    const key = String(p);
+    const shown = /^[A-Za-z0-9_$-]+$/.test(key) ? key : JSON.stringify(key);
+    s += s ? `.${shown}` : shown;
+  }
   return s || '(top level)';
 }
 
+type Issue = z.core.$ZodIssue;
+
+/** The value did not have the type a union branch wants (nested unions: no branch's type). */
+function typeMismatch(i: Issue): boolean {
+  if (i.code === 'invalid_type') return true;
+  return i.code === 'invalid_union' && i.errors.every((branch) => branch.every(typeMismatch));
+}
+
+/**
+ * The issue to show for a union that nothing matched, and its path inside the union. zod's own
+ * message for it is "Invalid input". A branch whose type the value has ("49" is a string, but not a
+ * hex one) failed for the reason worth showing; when the value has no branch's type (1.5, true),
+ * the union's own message says what is expected.
+ */
+function unionIssue(i: Issue & { code: 'invalid_union' }): { issue: Issue; path: PropertyKey[] } {
+  for (const branch of i.errors) {
+    const inner = branch.find((b) => !typeMismatch(b));
+    if (inner === undefined) continue;
+    if (inner.code === 'invalid_union' && inner.errors.length > 0) {
+      const deeper = unionIssue(inner);
+      return { issue: deeper.issue, path: [...inner.path, ...deeper.path] };
+    }
+    return { issue: inner, path: [...inner.path] };
+  }
+  if (i.message !== 'Invalid input' || i.errors.length === 0) return { issue: i, path: [] };
+  const expected = [
+    ...new Set(
+      i.errors
+        .flat()
+        .flatMap((b) => (b.code === 'invalid_type' ? [b.expected === 'int' ? 'integer' : b.expected] : [])),
+    ),
+  ];
+  return { issue: { ...i, message: `expected ${expected.join(' or ')}` }, path: [] };
+}
+
+function issueMessage(i: Issue): string {
+  if (i.code === 'unrecognized_keys') return `unknown field ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+  return i.message;
+}
+
 /** One line for the first issue, with a count of the others. */
-export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[]): string {
+export function formatIssues(file: string, issues: readonly Issue[]): string {
   const first = issues[0];
-  let msg = first.message;
-  if (first.code === 'unrecognized_keys') msg = `unknown field ${first.keys.map((k) => `"${k}"`).join(', ')}`;
-  if (first.code === 'invalid_union' && 'note' in first && first.note === 'No matching discriminator') {
-    msg = 'unknown step kind in "do"';
+  let path: PropertyKey[] = [...first.path];
+  let msg = issueMessage(first);
+  if (first.code === 'invalid_union') {
+    if ('note' in first && first.note === 'No matching discriminator') {
+      msg = 'unknown step kind in "do"';
+    } else {
+      const inner = unionIssue(first);
+      path = [...path, ...inner.path];
+      msg = issueMessage(inner.issue);
+    }
   }
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
-  return `${file}: at ${pathString(first.path)}: ${msg}${more}`;
+  return `${file}: at ${pathString(path)}: ${msg}${more}`;
+}
+
+/** The message of a YAML syntax error as one line: "<what> at line L, column C". */
+function yamlErrorLine(e: unknown): string {
+  const first = (e as Error).message.split('\n')[0].replace(/:\s*$/, '');
+  if (e instanceof YAMLError && e.linePos !== undefined && !/ at line \d+, column \d+$/.test(first)) {
+    return `${first} at line ${e.linePos[0].line}, column ${e.linePos[0].col}`;
+  }
+  return first;
+}
+
+const INTEGER_OR_HEX = 'expected a number or a hex string such as "0x32"';
+
+/**
+ * What a state expectation means for a field, in the form readField returns, or the reason it
+ * cannot mean anything (the loader reports it; the runner compares values, not text):
+ * - 256-bit registers: a list of vectors, read as a set (order and repeats do not matter);
+ * - flags (`PID.ON`, `IF`, ...): true/false, or 1/0;
+ * - 8- and 32-bit fields: a number or a hex string ("0x32" is 50) within the field's range. A
+ *   decimal string ("50") is not read: strings are hex with 0x, as everywhere in a scenario;
+ * - indices (`pcpuN.vmcs`, `vcpuN.pcpu`): the index, or -1 / "none";
+ * - flag sets (`vapic`): flag names joined by "|" in any order, or "-" for none.
+ */
+export function expectedFieldValue(f: FieldDesc, want: unknown): { value: FieldValue } | { error: string } {
+  switch (f.kind) {
+    case 'reg256': {
+      if (!Array.isArray(want) || !want.every((v) => Number.isInteger(v) && v >= 0 && v <= 255))
+        return { error: 'expected a list of vectors, such as ["0x31"]' };
+      return { value: [...new Set(want as number[])].sort((a, b) => a - b) };
+    }
+    case 'bool':
+      if (typeof want === 'boolean') return { value: want };
+      if (want === 0 || want === 1) return { value: want === 1 };
+      return { error: 'expected true or false (or 1 or 0)' };
+    case 'u8':
+    case 'u32': {
+      const max = f.kind === 'u8' ? 0xff : 0xffffffff;
+      if (typeof want === 'string' && /^\d+$/.test(want))
+        return {
+          error: `a decimal string such as "${want}" is not read as a number: write ${want} or "0x${Number(want).toString(16)}"`,
+        };
+      if (typeof want !== 'number' || !Number.isInteger(want)) return { error: INTEGER_OR_HEX };
+      if (want < 0 || want > max)
+        return { error: `value out of range 0-${f.kind === 'u8' ? 255 : '0xffffffff'}` };
+      return { value: want };
+    }
+    case 'index1':
+      if (want === 'none' || want === -1) return { value: 'none' };
+      if (typeof want === 'number' && Number.isInteger(want) && want >= 0) return { value: String(want) };
+      return { error: 'expected an index, or -1 or "none" for none' };
+    case 'flags': {
+      const names = (f.bits ?? []).filter((n) => n !== '');
+      if (want === '-') return { value: '-' };
+      if (typeof want !== 'string' || want === '')
+        return { error: `expected flag names joined by "|" (${names.join(', ')}), or "-" for none` };
+      const given = want.split('|');
+      const unknown = given.find((n) => !names.includes(n));
+      if (unknown !== undefined) return { error: `unknown flag "${unknown}" (flags: ${names.join(', ')})` };
+      return { value: names.filter((n) => given.includes(n)).join('|') };
+    }
+  }
 }
 
 export function parseScenarioText(text: string, file: string): Scenario {
@@ -34,22 +154,23 @@ export function parseScenarioText(text: string, file: string): Scenario {
   try {
     raw = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
   } catch (e) {
-    throw new UserError(
-      `${file}: not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(e as Error).message.split('\n')[0]}`,
-    );
+    if (/\.ya?ml$/i.test(file)) throw new UserError(`${file}: not valid YAML: ${yamlErrorLine(e)}`);
+    throw new UserError(`${file}: not valid JSON: ${(e as Error).message.split('\n')[0]}`);
   }
   const r = scenario.safeParse(raw);
   if (!r.success) throw new UserError(formatIssues(file, r.error.issues));
   const L = initWorld(machineOf(r.data)).L;
-  for (const name of Object.keys(r.data.expect.state ?? {})) {
-    if (!findField(L, name)) {
-      throw new UserError(
-        `${file}: at expect.state."${name}": unknown field (fields look like vcpu0.PID.ON, vcpu0.vIRR, pcpu0.IRR)`,
-      );
+  for (const [name, want] of Object.entries(r.data.expect.state ?? {})) {
+    const at = `${file}: at ${pathString(['expect', 'state', name])}`;
+    const found = findField(L, name);
+    if (!found) {
+      throw new UserError(`${at}: unknown field (fields look like vcpu0.PID.ON, vcpu0.vIRR, pcpu0.IRR)`);
     }
+    const e = expectedFieldValue(found.field, want);
+    if ('error' in e) throw new UserError(`${at}: ${e.error}`);
   }
   for (const [name, knobs] of Object.entries(r.data.presets ?? {})) {
-    withKnobs(DEFAULT_VARIANT, knobs, `${file}: at presets.${name}`);
+    withKnobs(DEFAULT_VARIANT, knobs, `${file}: at ${pathString(['presets', name])}`);
   }
   return r.data;
 }

@@ -7,14 +7,20 @@
  * strings ("0x31"), as the manuals and kernel logs write them.
  */
 import { z } from 'zod';
+import { EXIT_REASON } from '../model/system/events.ts';
 
-const hexOrInt = z.union([
-  z.number().int(),
-  z
-    .string()
-    .regex(/^0x[0-9a-fA-F]+$/, 'expected an integer or a hex string such as "0x31"')
-    .transform((s) => Number.parseInt(s, 16)),
-]);
+const HEX_OR_INT = 'expected an integer or a hex string such as "0x31"';
+
+const hexOrInt = z.union(
+  [
+    z.number().int(),
+    z
+      .string()
+      .regex(/^0x[0-9a-fA-F]+$/, HEX_OR_INT)
+      .transform((s) => Number.parseInt(s, 16)),
+  ],
+  { error: HEX_OR_INT },
+);
 
 export const vector = hexOrInt.pipe(
   z.number().min(0, 'vector out of range 0-255').max(255, 'vector out of range 0-255'),
@@ -26,6 +32,13 @@ const u32 = hexOrInt.pipe(z.number().min(0).max(0xffffffff));
 const index = z.number().int().min(0);
 const vcpuRef = index.describe('vCPU index (position in machine.vcpus)');
 const pcpuRef = index.describe('pCPU index (0 .. machine.pcpus-1)');
+
+/** The names of the basic exit reasons the model produces (EXIT_REASON in events.ts). */
+export const EXIT_REASON_KEYS = Object.keys(EXIT_REASON) as [
+  keyof typeof EXIT_REASON,
+  ...(keyof typeof EXIT_REASON)[],
+];
+const exitReason = z.enum(EXIT_REASON_KEYS);
 
 const features = z
   .object({
@@ -154,15 +167,22 @@ export const step = z.discriminatedUnion('do', [
     .strict()
     .describe('VM entry of a vCPU on a pCPU'),
   z
-    .object({ do: z.literal('vm.exit'), ...v })
+    .object({
+      do: z.literal('vm.exit'),
+      reason: exitReason.default('HLT').describe('basic exit reason recorded for the exit (default HLT)'),
+      ...v,
+    })
     .strict()
-    .describe('VM exit of a running vCPU'),
+    .describe('VM exit of a vCPU running in guest mode'),
   z
     .object({
       do: z.literal('pid.set'),
       on: z.boolean().optional(),
       sn: z.boolean().optional(),
       nv: byte.optional(),
+      ndst: pcpuRef
+        .optional()
+        .describe("pCPU whose APIC ID NDST names (encoded for the machine's APIC mode)"),
       ...v,
     })
     .strict()
@@ -282,11 +302,16 @@ export const expectations = z
       .optional()
       .describe('per pCPU: the vectors whose host handler ran, in order'),
     exits: z
-      .record(z.string().regex(/^\d+$/, 'keys are vCPU indices'), z.array(z.string()))
+      .record(z.string().regex(/^\d+$/, 'keys are vCPU indices'), z.array(exitReason))
       .optional()
       .describe('per vCPU: the VM-exit reasons, in order (EXTERNAL_INTERRUPT, EOI_INDUCED, APIC_WRITE, ...)'),
     state: z
-      .record(z.string(), z.union([z.boolean(), vectorList, hexOrInt, z.string()]))
+      .record(
+        z.string(),
+        z.union([z.boolean(), vectorList, hexOrInt, z.string()], {
+          error: 'expected true/false, a list of vectors, a number, a hex string or a name such as "none"',
+        }),
+      )
       .optional()
       .describe(
         'field name -> value after the last step, e.g. "vcpu0.PID.ON": false, "vcpu0.vIRR": ["0x31"]',
@@ -314,13 +339,26 @@ export const scenario = z
   .superRefine((s, ctx) => {
     const nv = s.machine.vcpus.length;
     const np = s.machine.pcpus;
+    // zod still runs this refinement when a size check failed (an empty vcpus list, pcpus: 0). That
+    // failure is reported already: index checks against such a machine would only add noise.
+    const vcpusValid = nv >= 1 && nv <= 32;
+    const pcpusValid = Number.isInteger(np) && np >= 1 && np <= 32;
     const badVcpu = (x: number | undefined, path: (string | number)[]) => {
-      if (x !== undefined && x >= nv)
+      if (vcpusValid && x !== undefined && x >= nv)
         ctx.addIssue({ code: 'custom', path, message: `unknown vCPU ${x} (machine has ${nv})` });
     };
     const badPcpu = (p: number | undefined, path: (string | number)[]) => {
-      if (p !== undefined && p >= np)
+      if (pcpusValid && p !== undefined && p >= np)
         ctx.addIssue({ code: 'custom', path, message: `unknown pCPU ${p} (machine has ${np})` });
+    };
+    const selfIpiNeedsX2apic = (path: (string | number)[]) => {
+      if (!s.machine.x2apic)
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message:
+            'guest.selfIpi writes the x2APIC SELF IPI MSR, which needs "x2apic": true (in xAPIC mode use guest.icr with shorthand self)',
+        });
     };
     s.machine.vcpus.forEach((c, i) => {
       badPcpu(c.pcpu >= 0 ? c.pcpu : undefined, ['machine', 'vcpus', i, 'pcpu']);
@@ -365,7 +403,12 @@ export const scenario = z
         }
         if ('vcpu' in st) badVcpu(st.vcpu, [...path, 'vcpu']);
         if ('pcpu' in st) badPcpu(st.pcpu, [...path, 'pcpu']);
-        if (st.do === 'guest.icr' && !s.machine.vcpus.some((c, k) => (c.apicId ?? k) === st.dest)) {
+        if (st.do === 'guest.selfIpi') selfIpiNeedsX2apic(path);
+        if (
+          st.do === 'guest.icr' &&
+          vcpusValid &&
+          !s.machine.vcpus.some((c, k) => (c.apicId ?? k) === st.dest)
+        ) {
           ctx.addIssue({
             code: 'custom',
             path: [...path, 'dest'],
@@ -403,6 +446,8 @@ export const scenario = z
     s.steps.forEach((st, i) => {
       if ('vcpu' in st) badVcpu(st.vcpu, ['steps', i, 'vcpu']);
       if ('pcpu' in st) badPcpu(st.pcpu, ['steps', i, 'pcpu']);
+      if (st.do === 'pid.set') badPcpu(st.ndst, ['steps', i, 'ndst']);
+      if (st.do === 'guest.selfIpi') selfIpiNeedsX2apic(['steps', i]);
       if (st.do === 'device.post') {
         if (st.irte !== undefined) {
           if (st.irte >= s.machine.irtes.length) {

@@ -19,6 +19,9 @@ const builtinNames = readdirSync(BUILTIN_DIR)
   .filter((f) => f.endsWith('.json'))
   .map((f) => f.slice(0, -'.json'.length))
   .sort();
+/** The built-ins without steps: concurrent scenarios for `irqlab check`, which `run` refuses. */
+const concurrentNames = builtinNames.filter((n) => (builtinRaw(n).steps ?? []).length === 0);
+const steppedNames = builtinNames.filter((n) => !concurrentNames.includes(n));
 
 interface Outcome {
   code: number;
@@ -106,22 +109,65 @@ describe('irqlab CLI', { concurrency: 2 }, () => {
     assert.match(lines.at(-1)!, /^ok: (\d+)\/\1 expectations hold$/);
   });
 
-  test('run --all prints a table and exits 0', async () => {
-    const o = await cli('run', '--all');
+  test('run --all prints a table of the scenarios with steps, says which it skipped, and exits 0', async () => {
+    assert.ok(concurrentNames.length > 0, 'some built-ins are concurrent scenarios');
+    const [o, json] = await Promise.all([cli('run', '--all'), cli('run', '--all', '--json')]);
     assert.equal(o.code, 0, o.stderr);
     assert.equal(o.stderr, '');
     const lines = o.stdout.trimEnd().split('\n');
     assert.match(lines[0], /^scenario\s+steps\s+expectations\s+result$/);
-    const rows = lines.slice(1, -1);
+    const rows = lines.slice(1, -2);
     assert.deepEqual(
       rows.map((r) => r.split(/\s+/)[0]),
-      builtinNames,
+      steppedNames,
     );
-    for (const r of rows) assert.match(r, /^\S+\s+\d+\s+(\d+)\/\1\s+ok$/, r);
+    for (const r of rows) assert.match(r, /^\S+\s+[1-9]\d*\s+([1-9]\d*)\/\1\s+ok$/, r);
+    assert.equal(
+      lines.at(-2),
+      `${steppedNames.length}/${steppedNames.length} scenarios hold their expectations`,
+    );
     assert.equal(
       lines.at(-1),
-      `${builtinNames.length}/${builtinNames.length} scenarios hold their expectations`,
+      `${concurrentNames.length} scenarios without steps skipped (${concurrentNames.join(', ')}): they describe concurrent actors, check them with 'irqlab check --all'`,
     );
+    assert.equal(json.code, 0, json.stderr);
+    const doc = JSON.parse(json.stdout);
+    assert.equal(doc.ok, true);
+    assert.deepEqual(
+      doc.rows.map((r: { name: string }) => r.name),
+      steppedNames,
+    );
+    assert.deepEqual(doc.skipped, concurrentNames);
+  });
+
+  test('run <concurrent scenario> is a usage error pointing to check', async () => {
+    const name = concurrentNames[0];
+    const raw = builtinRaw(name);
+    const file = tmpFile('concurrent.json', JSON.stringify(raw));
+    const [builtin, fromFile] = await Promise.all([cli('run', name), cli('run', file)]);
+    assertUsageError(builtin, [
+      `irqlab: ${name} has no steps: it is a concurrent scenario, use 'irqlab check ${name}'`,
+    ]);
+    assertUsageError(fromFile, [
+      `irqlab: ${file} has no steps: it is a concurrent scenario, use 'irqlab check ${file}'`,
+    ]);
+  });
+
+  test('a step the state does not allow is a usage error naming the file and the step', async () => {
+    const raw = builtinRaw('external-interrupt-exit');
+    raw.steps.push({ do: 'vm.exit', vcpu: 0 });
+    const file = tmpFile('exit-in-root-mode.json', JSON.stringify(raw));
+    const o = await cli('run', file);
+    assertUsageError(o, [
+      `irqlab: ${file}: steps[${raw.steps.length - 1}]: vcpu0 is not running in guest mode`,
+    ]);
+    const entry = builtinRaw('external-interrupt-exit');
+    entry.machine.pcpus = 2;
+    entry.steps = [{ do: 'vm.entry', vcpu: 0, pcpu: 1 }];
+    const moved = await cli('run', tmpFile('entry-while-running.json', JSON.stringify(entry)));
+    assertUsageError(moved, [
+      'entry-while-running.json: steps[0]: vcpu0 already runs in guest mode on pcpu0',
+    ]);
   });
 
   test('run <built-in> --json prints one JSON document with the result and the trace', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
+import { UserError } from '../../src/errors.ts';
 import { findField, readField } from '../../src/model/system/fields.ts';
 import { type RunResult, runScenario } from '../../src/run/runner.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
@@ -28,7 +29,7 @@ function rawBuiltin(name: string): Raw {
 }
 
 function run(raw: Raw, file = 'test.json'): RunResult {
-  return runScenario(parseScenarioText(JSON.stringify(raw), file));
+  return runScenario(parseScenarioText(JSON.stringify(raw), file), file);
 }
 
 function failures(r: RunResult): string[] {
@@ -177,7 +178,8 @@ function otherState(v: unknown): unknown {
   if (typeof v === 'number') return v + 1;
   if (typeof v === 'string' && /^0x[0-9a-f]+$/i.test(v)) return Number.parseInt(v, 16) + 1;
   if (v === 'none') return 0;
-  return `${String(v)}-not`;
+  // A flag set (vcpuN.vapic): another valid set, since an unknown flag name is a load error.
+  return v === '-' ? 'VID' : '-';
 }
 
 interface Mutant {
@@ -291,5 +293,274 @@ describe('mutation checks: a wrong expectation fails', () => {
     const e = r.expectations.find((x) => !x.ok)!;
     assert.equal(e.expected, '[EXTERNAL_INTERRUPT, EXTERNAL_INTERRUPT]');
     assert.equal(e.actual, '[EXTERNAL_INTERRUPT]');
+  });
+});
+
+// ----------------------------------------------------------------------------------------------
+// Regression tests for the runner's steps and expectations.
+
+/** A two-pCPU machine with vCPU 0 running on pCPU 0 and vCPU 1 only loaded on pCPU 1. */
+function scenario(steps: Raw[], expect: Raw = {}, machine: Raw = {}): Raw {
+  return {
+    name: 'probe',
+    description: 'd',
+    source: 's',
+    machine: { pcpus: 2, vcpus: [{ pcpu: 0, running: true }, { pcpu: 1 }], ...machine },
+    steps,
+    expect,
+  };
+}
+
+/** Runs and expects a UserError with exactly this message. */
+function runRejects(raw: Raw, message: string): void {
+  assert.throws(
+    () => run(raw, 'probe.json'),
+    (e: unknown) => {
+      assert.ok(e instanceof UserError, `not a UserError: ${String(e)}`);
+      assert.equal(e.message, message);
+      return true;
+    },
+  );
+}
+
+describe('vm.exit and vm.entry check the state at their step', () => {
+  test('vm.exit of a vCPU that is only loaded is an error naming the step', () => {
+    runRejects(
+      scenario([
+        { do: 'guest.sti', vcpu: 0 },
+        { do: 'vm.exit', vcpu: 1 },
+      ]),
+      'probe.json: steps[1]: vcpu1 is not running in guest mode',
+    );
+  });
+
+  test('vm.exit of a vCPU loaded on the pCPU another vCPU runs on does not stop that vCPU: it is an error', () => {
+    // The bug: vCPU 1's exit put pCPU 0 in root mode, "exiting" vCPU 0.
+    const raw = scenario(
+      [{ do: 'vm.exit', vcpu: 1 }],
+      {},
+      { pcpus: 1, vcpus: [{ pcpu: 0, running: true }, { pcpu: 0 }] },
+    );
+    runRejects(raw, 'probe.json: steps[0]: vcpu1 is not running in guest mode');
+  });
+
+  test('vm.exit twice: the second is an error', () => {
+    runRejects(
+      scenario([
+        { do: 'vm.exit', vcpu: 0 },
+        { do: 'vm.exit', vcpu: 0 },
+      ]),
+      'probe.json: steps[1]: vcpu0 is not running in guest mode',
+    );
+  });
+
+  test('the error names the scenario when no file is given', () => {
+    const sc = parseScenarioText(JSON.stringify(scenario([{ do: 'vm.exit', vcpu: 1 }])), 'x.json');
+    assert.throws(() => runScenario(sc), { message: 'probe: steps[0]: vcpu1 is not running in guest mode' });
+  });
+
+  test('vm.exit records the given reason (default HLT), and its trace line says so once', () => {
+    const r = run(
+      scenario(
+        [
+          { do: 'vm.exit', vcpu: 0 },
+          { do: 'vm.entry', vcpu: 0, pcpu: 0 },
+          { do: 'vm.exit', vcpu: 0, reason: 'EXTERNAL_INTERRUPT' },
+        ],
+        { exits: { '0': ['HLT', 'EXTERNAL_INTERRUPT'] }, state: { 'pcpu0.mode': 0, 'pcpu0.vmcs': 0 } },
+      ),
+    );
+    assert.deepEqual(failures(r), []);
+    const exits = r.entries.filter((e) => e.step === 0 || e.step === 2);
+    assert.deepEqual(
+      exits.map((e) => e.action),
+      ['VM exit HLT', 'VM exit EXTERNAL_INTERRUPT'],
+    );
+    assert.deepEqual(exits[0].events, [{ kind: 'vmexit', a: 0, b: 0, c: 12, d: 0 }]);
+  });
+
+  test('an unknown exit reason is rejected when the file is loaded', () => {
+    assert.throws(
+      () => run(scenario([{ do: 'vm.exit', vcpu: 0, reason: 'VMCALL' }])),
+      (e: unknown) => {
+        assert.ok(e instanceof UserError);
+        assert.match(e.message, /^test\.json: at steps\[0\]\.reason: /);
+        return true;
+      },
+    );
+  });
+
+  test('vm.entry on a pCPU that runs another vCPU is an error naming the step', () => {
+    runRejects(
+      scenario([{ do: 'vm.entry', vcpu: 1, pcpu: 0 }]),
+      'probe.json: steps[0]: pcpu0 already runs vcpu0 in guest mode',
+    );
+  });
+
+  test('vm.entry of a vCPU that runs elsewhere, or already runs there, is an error naming the step', () => {
+    runRejects(
+      scenario([
+        { do: 'vm.exit', vcpu: 0 },
+        { do: 'vm.entry', vcpu: 1, pcpu: 1 },
+        { do: 'vm.entry', vcpu: 1, pcpu: 0 },
+      ]),
+      'probe.json: steps[2]: vcpu1 already runs in guest mode on pcpu1',
+    );
+    runRejects(
+      scenario([{ do: 'vm.entry', vcpu: 0, pcpu: 0 }]),
+      'probe.json: steps[0]: vcpu0 already runs in guest mode on pcpu0',
+    );
+  });
+
+  test('migration: vm.entry on another pCPU moves the VMCS, and pid.set ndst redirects notifications', () => {
+    const r = run(
+      scenario(
+        [
+          { do: 'vm.exit', vcpu: 0 },
+          { do: 'vm.entry', vcpu: 1, pcpu: 0 },
+          {
+            do: 'device.post',
+            vcpu: 1,
+            vector: '0x41',
+            note: 'NDST still names pcpu1: a host interrupt there',
+          },
+          { do: 'pid.set', vcpu: 1, ndst: 0, on: false },
+          { do: 'device.post', vcpu: 1, vector: '0x42' },
+        ],
+        {
+          delivered: { '1': ['0x42', '0x41'] },
+          hostIrqs: { '1': ['0xf2'] },
+          state: {
+            'pcpu0.vmcs': 1,
+            'pcpu1.vmcs': 'none',
+            'vcpu1.pcpu': 0,
+            'vcpu0.pcpu': 0,
+            'vcpu1.PID.NDST': 0,
+            'pcpu0.mode': 1,
+          },
+        },
+        {
+          vcpus: [
+            { pcpu: 0, running: true },
+            { pcpu: 1, autoEoi: true },
+          ],
+        },
+      ),
+    );
+    assert.deepEqual(failures(r), []);
+    const set = r.entries.find((e) => e.step === 3)!;
+    assert.equal(set.action, 'software sets vcpu1 PID ON=0 NDST=pcpu0');
+    assert.deepEqual(
+      set.changes.find((c) => c.field === 'vcpu1.PID.NDST'),
+      { field: 'vcpu1.PID.NDST', from: '1', to: '0' },
+    );
+  });
+
+  test('pid.set ndst is encoded for the APIC mode (xAPIC: ID in bits 15:8)', () => {
+    for (const [x2apic, ndst] of [
+      [true, 1],
+      [false, 0x100],
+    ] as const) {
+      const r = run(
+        scenario([{ do: 'pid.set', vcpu: 0, ndst: 1 }], { state: { 'vcpu0.PID.NDST': ndst } }, { x2apic }),
+      );
+      assert.deepEqual(failures(r), [], `x2apic ${x2apic}`);
+    }
+  });
+
+  test('pid.set ndst must name a pCPU of the machine', () => {
+    assert.throws(() => run(scenario([{ do: 'pid.set', vcpu: 0, ndst: 2 }])), {
+      message: 'test.json: at steps[0].ndst: unknown pCPU 2 (machine has 2)',
+    });
+  });
+});
+
+describe('the machine at the start', () => {
+  test('a running vCPU listed before a loaded one on the same pCPU is the one running there', () => {
+    const r = run({
+      name: 'probe',
+      description: 'd',
+      source: 's',
+      machine: { pcpus: 1, vcpus: [{ pcpu: 0, running: true }, { pcpu: 0 }] },
+      steps: [{ do: 'guest.selfIpi', vcpu: 0, vector: '0x31' }],
+      expect: {
+        delivered: { '0': ['0x31'] },
+        state: { 'pcpu0.vmcs': 0, 'pcpu0.mode': 1, 'vcpu1.pcpu': 0 },
+      },
+    });
+    assert.deepEqual(failures(r), []);
+  });
+});
+
+describe('state expectations compare values, not text', () => {
+  const base = () => rawBuiltin('tpr-masks-lower-classes');
+  const holds = (state: Raw) => {
+    const raw = base();
+    raw.expect = { state };
+    const r = run(raw);
+    assert.deepEqual(failures(r), [], JSON.stringify(state));
+  };
+
+  test('a vector listed twice in a register expectation is the same set', () => {
+    holds({ 'vcpu0.vISR': ['0x32', 50, '0x32'] });
+    holds({ 'vcpu0.delivered': ['0x45', '0x32', 69] });
+  });
+
+  test('8- and 32-bit fields: a hex string and a number of the same value are equal', () => {
+    holds({ 'vcpu0.SVI': '0x32', 'vcpu0.VPPR': 48, 'pcpu0.SVR': '0x1FF', 'pcpu0.mode': '0x1' });
+    holds({ 'vcpu0.SVI': 50 });
+  });
+
+  test('flags, indices and flag sets in any of their spellings', () => {
+    holds({ 'vcpu0.PID.ON': 0, 'vcpu0.IF': 1, 'vcpu0.halted': false });
+    holds({ 'pcpu0.vmcs': 0, 'vcpu0.pcpu': '0x0' });
+    holds({ 'vcpu0.vapic': 'VID' });
+  });
+
+  test('flag sets are compared as sets', () => {
+    const raw = base();
+    // With IF=0 the vector recognized after the TPR write is not delivered: "recognized" stays set.
+    raw.steps = [{ do: 'guest.cli', vcpu: 0 }, ...raw.steps.slice(0, 3)];
+    raw.expect = { state: { 'vcpu0.vapic': 'recognized|VID' } };
+    const r = run(raw);
+    assert.deepEqual(failures(r), []);
+    assert.equal(r.expectations[0].expected, 'VID|recognized');
+  });
+
+  test('a wrong value still fails, and is printed the way the field prints', () => {
+    const raw = base();
+    raw.expect = { state: { 'vcpu0.SVI': 49, 'vcpu0.vISR': ['0x32', '0x32', '0x33'] } };
+    const r = run(raw);
+    assert.deepEqual(failures(r), [
+      'vcpu0.SVI: expected 0x31, got 0x32',
+      'vcpu0.vISR: expected {0x32,0x33}, got {0x32}',
+    ]);
+  });
+
+  test('values that cannot mean anything for the field are rejected when the file is loaded', () => {
+    const cases: [Raw, RegExp][] = [
+      [
+        { 'vcpu0.SVI': '50' },
+        /at expect\.state\."vcpu0\.SVI": a decimal string such as "50" is not read as a number: write 50 or "0x32"$/,
+      ],
+      [{ 'vcpu0.SVI': 256 }, /at expect\.state\."vcpu0\.SVI": value out of range 0-255/],
+      [{ 'vcpu0.SVI': true }, /at expect\.state\."vcpu0\.SVI": expected a number or a hex string/],
+      [{ 'vcpu0.vIRR': 49 }, /at expect\.state\."vcpu0\.vIRR": expected a list of vectors/],
+      [{ 'vcpu0.PID.ON': 2 }, /at expect\.state\."vcpu0\.PID\.ON": expected true or false/],
+      [{ 'pcpu0.vmcs': 'vcpu0' }, /at expect\.state\."pcpu0\.vmcs": expected an index/],
+      [{ 'vcpu0.vapic': 'VID|recognised' }, /at expect\.state\."vcpu0\.vapic": unknown flag "recognised"/],
+    ];
+    for (const [state, re] of cases) {
+      const raw = base();
+      raw.expect = { state };
+      assert.throws(
+        () => run(raw),
+        (e: unknown) => {
+          assert.ok(e instanceof UserError, String(e));
+          assert.match(e.message, re);
+          return true;
+        },
+      );
+    }
   });
 });

@@ -246,14 +246,44 @@ describe('bad files: one-line errors naming file, path and problem', () => {
     );
   });
 
-  test('a vector that is neither an integer nor a hex string', () => {
-    for (const v of ['49', '0x', 'x31', 1.5, true]) {
-      rejectsJson(
+  test('a vector that is neither an integer nor a hex string says what is expected', () => {
+    for (const v of ['49', '0x', 'x31', 1.5, true, null, [49]]) {
+      const msg = rejectsJson(
         edited((s) => (s.steps[1].vector = v)),
         'steps[1].vector',
-        /./,
+        /: expected an integer or a hex string such as "0x31"$/,
       );
+      assert.ok(!msg.includes('Invalid input'), msg);
     }
+  });
+
+  test('the same inside lists, records and nested unions, with the path down to the element', () => {
+    rejectsJson(
+      edited((s) => (s.machine.vcpus[0].virr = ['0x31', '49'])),
+      'machine.vcpus[0].virr[1]',
+      /: expected an integer or a hex string such as "0x31"$/,
+    );
+    rejectsJson(
+      edited((s) => (s.expect.delivered['0'] = [1.5])),
+      'expect.delivered.0[0]',
+      /: expected an integer or a hex string such as "0x31"$/,
+    );
+    rejectsJson(
+      edited((s) => (s.expect.state['vcpu0.vIRR'] = ['0x31', '49'])),
+      'expect.state."vcpu0.vIRR"[1]',
+      /: expected an integer or a hex string such as "0x31"$/,
+    );
+    rejectsJson(
+      edited((s) => (s.expect.state['vcpu0.vIRR'] = [300])),
+      'expect.state."vcpu0.vIRR"[0]',
+      /: vector out of range 0-255$/,
+    );
+    const msg = rejectsJson(
+      edited((s) => (s.expect.state['vcpu0.SVI'] = 1.5)),
+      'expect.state."vcpu0.SVI"',
+      /: expected true\/false, a list of vectors, a number, a hex string or a name such as "none"$/,
+    );
+    assert.ok(!msg.includes('Invalid input'), msg);
   });
 
   test('unknown vCPU in a step', () => {
@@ -385,6 +415,67 @@ describe('bad files: one-line errors naming file, path and problem', () => {
     );
   });
 
+  test('keys with dots are quoted the same way in every message', () => {
+    // A zod issue (wrong type) and the loader's own checks on the same kind of key.
+    rejectsJson(
+      edited((s) => (s.expect.state['vcpu0.PID.ON'] = { on: true })),
+      'expect.state."vcpu0.PID.ON"',
+      /expected true\/false/,
+    );
+    rejectsJson(
+      edited((s) => (s.expect.state['vcpu0.PID.ON'] = 2)),
+      'expect.state."vcpu0.PID.ON"',
+      /expected true or false \(or 1 or 0\)/,
+    );
+    rejectsJson(
+      edited((s) => (s.expect.state['vcpu0.PPR'] = 0)),
+      'expect.state."vcpu0.PPR"',
+      /unknown field/,
+    );
+    // Plain keys are not quoted.
+    rejectsJson(
+      edited((s) => (s.expect.delivered = { '0': ['0x41'], '7': [] })),
+      'expect.delivered.7',
+      /unknown vCPU 7/,
+    );
+  });
+
+  test('unknown exit-reason names are rejected, in expectations and in vm.exit', () => {
+    rejectsJson(
+      edited((s) => (s.expect.exits = { '0': ['EXTERNAL_INTERRUPT', 'EXTERNAL_INTERUPT'] })),
+      'expect.exits.0[1]',
+      /EXTERNAL_INTERRUPT/,
+    );
+    rejectsJson(
+      edited((s) => s.steps.push({ do: 'vm.exit', vcpu: 0, reason: 'hlt' })),
+      'steps[3].reason',
+      /HLT/,
+    );
+  });
+
+  test('guest.selfIpi needs x2APIC mode (xAPIC has no SELF IPI register)', () => {
+    rejectsJson(
+      edited((s) => (s.machine.x2apic = false)),
+      'steps[1]',
+      /guest\.selfIpi writes the x2APIC SELF IPI MSR, which needs "x2apic": true/,
+    );
+  });
+
+  test('a machine whose vcpus or pcpus are invalid gets no follow-up index errors', () => {
+    const empty = rejectsJson(
+      edited((s) => (s.machine.vcpus = [])),
+      'machine.vcpus',
+      /Too small: expected array to have >=1 items$/,
+    );
+    assert.ok(!empty.includes('unknown vCPU'), empty);
+    const zero = rejectsJson(
+      edited((s) => (s.machine.pcpus = 0)),
+      'machine.pcpus',
+      /Too small: expected number to be >=1$/,
+    );
+    assert.ok(!zero.includes('unknown pCPU'), zero);
+  });
+
   test('unknown expectation kind', () => {
     rejectsJson(
       edited((s) => (s.expect.traces = [])),
@@ -411,9 +502,16 @@ describe('bad files: one-line errors naming file, path and problem', () => {
     rejects('', 'empty.json', null, /^empty\.json: not valid JSON: /);
   });
 
-  test('invalid YAML', () => {
-    rejects('name: [x\nsteps: ]', 'broken.yaml', null, /^broken\.yaml: not valid YAML: /);
-    rejects('a: 1\na: 2\n', 'dup.yml', null, /^dup\.yml: not valid YAML: /);
+  test('invalid YAML: the message and where, with no dangling colon', () => {
+    rejects(
+      'name: [x\nsteps: ]',
+      'broken.yaml',
+      null,
+      /^broken\.yaml: not valid YAML: \S.* at line 2, column 1$/,
+    );
+    const dup = rejects('a: 1\na: 2\n', 'dup.yml', null, /^dup\.yml: not valid YAML: /);
+    assert.equal(dup, 'dup.yml: not valid YAML: Map keys must be unique at line 2, column 1');
+    rejects('a: "x\n', 'quote.yaml', null, /^quote\.yaml: not valid YAML: .* at line \d+, column \d+$/);
   });
 
   test('a document that is not an object', () => {

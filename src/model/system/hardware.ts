@@ -169,15 +169,34 @@ export function vcpuAutoEoiEnabled(w: World, x: number): boolean {
 
 /**
  * The guest writes EOI (x2APIC MSR 80BH with 0, or xAPIC offset 0B0H): EOI virtualization, which
- * may end in an EOI-induced VM exit.
+ * may end in an EOI-induced VM exit. Without virtual-interrupt delivery (`apicv` off) the write is
+ * not virtualized (SDM x.4.3.1, x.5): WRMSR 80BH is an MSR-write exit (KVM intercepts it then), and
+ * the xAPIC write at 0B0H an APIC-write exit, as with APIC-register virtualization on and VID off
+ * (guestWriteIcr takes the same view of offset 300H). The model stops at the exit, as for the ICR:
+ * the EOI that KVM would emulate afterwards is not part of it.
  */
 export function guestEoi(w: World, sink: Sink, x: number): void {
+  if (!w.machine.features.apicv) {
+    vmExit(
+      w,
+      sink,
+      x,
+      w.machine.x2apic ? EXIT_REASON.MSR_WRITE : EXIT_REASON.APIC_WRITE,
+      w.machine.x2apic ? 0x80b : 0xb0,
+    );
+    return;
+  }
   const r = eoiVirtualization(w.m, w.L.vapic[x]);
   sink.ev(EV.EOI, x, r & 0xff, 0, 0);
   if ((r & EOI_EXIT_INDUCED) !== 0) vmExit(w, sink, x, EXIT_REASON.EOI_INDUCED, r & 0xff);
 }
 
-/** The guest writes its TPR (CR8, 080H or MSR 808H): TPR virtualization. */
+/**
+ * The guest writes its TPR (CR8, 080H or MSR 808H): TPR virtualization, which the TPR shadow does
+ * with or without virtual-interrupt delivery (SDM x.1.2). With VID, PPR virtualization and
+ * evaluation of pending virtual interrupts follow. Without VID (`apicv` off) only VTPR changes, and
+ * a VTPR class below the TPR threshold is a trap-like TPR-below-threshold exit (vapic.ts).
+ */
 export function guestWriteTpr(w: World, sink: Sink, x: number, tpr: number): void {
   if (tprVirtualization(w.m, w.L.vapic[x], tpr) === TPR_BELOW_THRESHOLD_EXIT) {
     vmExit(w, sink, x, EXIT_REASON.TPR_BELOW_THRESHOLD, 0);
@@ -186,9 +205,22 @@ export function guestWriteTpr(w: World, sink: Sink, x: number, tpr: number): voi
 
 /**
  * The guest writes the x2APIC SELF IPI MSR (83FH): self-IPI virtualization; a vector below 16 is
- * not virtualized and exits as an APIC write at offset 3F0H (SDM x.1.5, Bochs vapic.cc).
+ * not virtualized and exits as an APIC write at offset 3F0H (SDM x.1.5, Bochs vapic.cc). Without
+ * virtual-interrupt delivery (`apicv` off) WRMSR 83FH is not virtualized at all (SDM x.5): it is an
+ * MSR-write exit, as guestWriteIcr's is for 830H. (The scenario loader accepts guest.selfIpi only
+ * in x2APIC mode; the xAPIC branch mirrors guestWriteIcr's APIC-write exit for completeness.)
  */
 export function guestSelfIpi(w: World, sink: Sink, x: number, vector: number): void {
+  if (!w.machine.features.apicv) {
+    vmExit(
+      w,
+      sink,
+      x,
+      w.machine.x2apic ? EXIT_REASON.MSR_WRITE : EXIT_REASON.APIC_WRITE,
+      w.machine.x2apic ? 0x83f : 0x3f0,
+    );
+    return;
+  }
   if (vector < 16) {
     vmExit(w, sink, x, EXIT_REASON.APIC_WRITE, 0x3f0);
     return;
@@ -272,9 +304,14 @@ export function vmEntry(w: World, sink: Sink, x: number, p: number): void {
   sink.ev(EV.VMENTRY, x, p, 0, 0);
 }
 
-/** VM exit of vCPU x: its pCPU returns to root mode; the VMCS stays current (loaded). */
+/**
+ * VM exit of vCPU x: the pCPU it runs on returns to root mode; the VMCS stays current (loaded).
+ * Only a vCPU in guest mode can exit. For one that is not (a guest operation of a vCPU that is not
+ * running, which the runner does not forbid), no pCPU is touched: whatever runs on the pCPU it is
+ * loaded on goes on running. The exit is still reported, with pCPU -1, so that traces show it.
+ */
 export function vmExit(w: World, sink: Sink, x: number, reason: number, qualification: number): void {
-  const p = w.m[w.L.vcpu[x] + VCPU.PCPU] - 1;
+  const p = vcpuRunningOn(w, x);
   if (p >= 0) w.m[w.L.pcpu[p] + PCPU.MODE] = PCPU_MODE_ROOT;
   sink.ev(EV.VMEXIT, x, p, reason, qualification);
 }

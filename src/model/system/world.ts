@@ -64,6 +64,10 @@ export function initWorld(machine: Machine, more: readonly ExtraBlock[] = []): W
     lapicInit(m, L.lapic[p], pcpuApicId(p), machine.x2apic);
     m[L.pcpu[p] + PCPU.HOST_IF] = machine.hostIF ? 1 : 0;
   }
+  // The pCPUs on which some vCPU starts in guest mode: that vCPU's VMCS is the current one there,
+  // whatever the order of the list. Among vCPUs that are only loaded on a pCPU, the last listed is
+  // current (each load is a VMPTRLD, and the last one wins).
+  const hasRunning = new Set(machine.vcpus.filter((c) => c.running && c.pcpu >= 0).map((c) => c.pcpu));
   machine.vcpus.forEach((c, x) => {
     const v = L.vapic[x];
     vapicInit(m, v, machine.features.apicv);
@@ -78,7 +82,7 @@ export function initWorld(machine: Machine, more: readonly ExtraBlock[] = []): W
       (c.if ? VCPU_F_IF : 0) | (c.halted ? VCPU_F_HALTED : 0) | (c.autoEoi ? VCPU_F_AUTO_EOI : 0);
     if (c.pcpu >= 0) {
       m[L.vcpu[x] + VCPU.PCPU] = c.pcpu + 1;
-      m[L.pcpu[c.pcpu] + PCPU.VMCS] = x + 1;
+      if (c.running || !hasRunning.has(c.pcpu)) m[L.pcpu[c.pcpu] + PCPU.VMCS] = x + 1;
       if (c.running) {
         m[L.pcpu[c.pcpu] + PCPU.MODE] = PCPU_MODE_GUEST;
         vmEntryVirtualInterrupts(m, v);
