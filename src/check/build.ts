@@ -49,18 +49,32 @@ function emitStep(b: ProgramBuilder, v: Variant, sc: Scenario, vcpu: number, st:
       b.step(
         'guest',
         `write TPR ${hex(st.value)}`,
-        (w, _a, sink) => (guestWriteTpr(w, sink, vcpu, st.value), NEXT),
+        (w, _a, sink) => {
+          guestWriteTpr(w, sink, vcpu, st.value);
+          return NEXT;
+        },
         inGuest,
       );
       return;
     case 'guest.eoi':
-      b.step('guest', 'write EOI', (w, _a, sink) => (guestEoi(w, sink, vcpu), NEXT), inGuest);
+      b.step(
+        'guest',
+        'write EOI',
+        (w, _a, sink) => {
+          guestEoi(w, sink, vcpu);
+          return NEXT;
+        },
+        inGuest,
+      );
       return;
     case 'guest.selfIpi':
       b.step(
         'guest',
         `SELF_IPI ${hex(st.vector)}`,
-        (w, _a, sink) => (guestSelfIpi(w, sink, vcpu, st.vector), NEXT),
+        (w, _a, sink) => {
+          guestSelfIpi(w, sink, vcpu, st.vector);
+          return NEXT;
+        },
         inGuest,
       );
       return;
@@ -74,7 +88,10 @@ function emitStep(b: ProgramBuilder, v: Variant, sc: Scenario, vcpu: number, st:
       b.step(
         'guest',
         st.do === 'guest.sti' ? 'STI' : 'CLI',
-        (w) => (guestSetIf(w, vcpu, st.do === 'guest.sti'), NEXT),
+        (w) => {
+          guestSetIf(w, vcpu, st.do === 'guest.sti');
+          return NEXT;
+        },
         inGuest,
       );
       return;
