@@ -28,7 +28,6 @@ export function emitSyncPirToIrr(b: ProgramBuilder, v: Variant, x: number): void
   const noPir = b.fresh('no_pir');
   const setRviMark = b.fresh('set_rvi');
   const tNoPir = b.target(noPir);
-  const tSetRvi = b.target(setRviMark);
   if (v.syncGate === 'on-only') {
     b.step(fn, 'pi_test_on', (w) => (piTestOn(w.m, w.L.pid[x]) ? NEXT : tNoPir.pc));
   } else {
@@ -57,7 +56,6 @@ export function emitSyncPirToIrr(b: ProgramBuilder, v: Variant, x: number): void
     harvest();
     clearOn();
   }
-  b.step(fn, 'jump', () => tSetRvi.pc);
   b.mark(noPir);
   b.mark(setRviMark);
   b.step('vmx_set_rvi', 'write_rvi', (w) => {
