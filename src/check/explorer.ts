@@ -160,6 +160,8 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
   if (opts.strategy === 'dfs') stack.push(0);
   let head = 0;
   let depthLimited = false;
+  let pending: Outcome | null = null;
+  let pendingLength = 0;
 
   for (;;) {
     let i: number;
@@ -186,15 +188,18 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
         });
       }
     }
-    arena.load(i, cur);
     const d = arena.depth[i];
-    if (d > maxSeenDepth) maxSeenDepth = d;
+    // A violation found one level deeper is reported only once every state of this level has had
+    // its terminal check: a quiescent end state here would give a shorter counterexample.
+    if (pending !== null && d >= pendingLength) return result(pending);
+    arena.load(i, cur);
     const n = model.enabled(cur, acts);
     if (n === 0) {
       const v = model.terminal(cur);
       if (v !== 0) return result({ kind: 'violated', code: v, path: arena.path(i), atTerminal: true });
       continue;
     }
+    if (pending !== null) continue;
     if (d >= maxDepth) {
       depthLimited = true;
       continue;
@@ -205,19 +210,23 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
       generated++;
       fingerprint(next, 0, W);
       const found = seen.findOrInsert(fpHi, fpLo, arena.count);
-      if (sv !== 0) {
-        const j = found < 0 ? arena.push(next, i, acts[k], d + 1) : -1;
+      if (found < 0 && arena.count >= maxStates) return result({ kind: 'incomplete', reason: 'states' });
+      const j = found < 0 ? arena.push(next, i, acts[k], d + 1) : -1;
+      if (j >= 0 && d + 1 > maxSeenDepth) maxSeenDepth = d + 1;
+      let code = sv;
+      if (code === 0 && j >= 0) code = model.invariant(next);
+      if (code !== 0) {
         const path = j >= 0 ? arena.path(j) : [...arena.path(i), acts[k]];
-        return result({ kind: 'violated', code: sv, path, atTerminal: false });
+        const outcome: Outcome = { kind: 'violated', code, path, atTerminal: false };
+        if (opts.strategy === 'dfs') return result(outcome);
+        pending = outcome;
+        pendingLength = d + 1;
+        break;
       }
-      if (found >= 0) continue;
-      const j = arena.push(next, i, acts[k], d + 1);
-      const iv = model.invariant(next);
-      if (iv !== 0) return result({ kind: 'violated', code: iv, path: arena.path(j), atTerminal: false });
-      if (opts.strategy === 'dfs') stack.push(j);
-      if (arena.count >= maxStates) return result({ kind: 'incomplete', reason: 'states' });
+      if (j >= 0 && opts.strategy === 'dfs') stack.push(j);
     }
   }
+  if (pending !== null) return result(pending);
   if (depthLimited) return result({ kind: 'incomplete', reason: 'depth' });
   return result({ kind: 'holds' });
 }

@@ -99,6 +99,8 @@ export interface CheckRow {
   /** Per guest ICR write: steps and full barriers from the VM exit to setting the PIR bit. */
   postingPath?: PostingPathCost[];
   fullVariant: Variant;
+  /** The properties this check looked at (recorded in traces so replay checks the same ones). */
+  properties: readonly string[];
 }
 
 let interrupted = false;
@@ -119,7 +121,8 @@ export function checkOne(sc: Scenario, nv: NamedVariant, opts: CheckOpts): Check
   }
   const strategy = opts.strategy === 'dfs' ? 'dfs' : opts.strategy === 'bfs' ? 'bfs' : null;
   if (!strategy) throw new UserError(`--strategy: expected bfs or dfs, got "${opts.strategy}"`);
-  const model = buildModel(sc, nv.variant, propertiesOf(sc, opts));
+  const properties = propertiesOf(sc, opts) ?? sc.properties ?? PROPERTIES;
+  const model = buildModel(sc, nv.variant, properties);
   const label = `${sc.name} · ${nv.name}`;
   const res: ExploreResult = explore(model, {
     strategy,
@@ -145,6 +148,7 @@ export function checkOne(sc: Scenario, nv: NamedVariant, opts: CheckOpts): Check
     timeMs: Math.round(res.elapsedMs),
     collisionProbability: res.collisionProbability,
     fullVariant: nv.variant,
+    properties,
   };
   if (res.outcome.kind === 'violated') {
     const info = PROP_INFO[res.outcome.code];
@@ -212,6 +216,7 @@ function jsonRow(r: CheckRow, file: string | undefined) {
           scenario: r.scenario,
           file,
           variant: fullVariant,
+          properties: r.properties,
           path: r.counterexample.path,
         }
       : undefined,
@@ -315,7 +320,13 @@ export function registerCheck(program: Command): void {
       }
       const d = doc as { results?: { trace?: unknown }[]; kind?: string };
       const trace = (d.kind === 'irqlab-trace' ? d : d.results?.find((r) => r.trace)?.trace) as
-        | { scenario: string; file?: string; variant: Record<string, string>; path: number[] }
+        | {
+            scenario: string;
+            file?: string;
+            variant: Record<string, string>;
+            properties?: string[];
+            path: number[];
+          }
         | undefined;
       if (!trace || !Array.isArray(trace.path) || typeof trace.scenario !== 'string') {
         throw new UserError(
@@ -324,7 +335,11 @@ export function registerCheck(program: Command): void {
       }
       const { scenario } = loadScenario(trace.file ?? trace.scenario);
       const variant = withKnobs(DEFAULT_VARIANT, trace.variant ?? {}, `${file}: variant`);
-      const model = buildModel(scenario, variant);
+      for (const p of trace.properties ?? []) {
+        if (!(PROPERTIES as readonly string[]).includes(p))
+          throw new UserError(`${file}: unknown property "${p}" in the trace`);
+      }
+      const model = buildModel(scenario, variant, trace.properties);
       const r = replay(model, trace.path);
       const paint = paintFor(process.stdout, false);
       process.stdout.write(

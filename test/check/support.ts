@@ -1,0 +1,48 @@
+/**
+ * Shared by the checker tests, the regression tests, the manifest script and the bench: load a
+ * built-in scenario, resolve one of its presets the way `irqlab check --variant` does, build the
+ * model and explore it with the CLI's default bounds.
+ */
+import { buildModel } from '../../src/check/build.ts';
+import { type CheckModel, type ExploreResult, explore } from '../../src/check/explorer.ts';
+import { builtinNames, loadScenario } from '../../src/cli/files.ts';
+import { DEFAULT_VARIANT, type Variant, withKnobs } from '../../src/model/kvm/variants.ts';
+import type { SystemModel } from '../../src/model/system/system.ts';
+import type { Scenario } from '../../src/scenarios/schema.ts';
+
+/** The CLI's defaults (src/cli/check.ts): 2 000 000 states, depth 10 000, 600 s. */
+export const CLI_BOUNDS = { maxStates: 2_000_000, maxDepth: 10_000, maxTimeMs: 600_000 };
+
+export interface Preset {
+  scenario: Scenario;
+  preset: string;
+  variant: Variant;
+}
+
+/** A preset of a built-in scenario, resolved as `check --variant <preset>` resolves it. */
+export function preset(name: string, presetName: string): Preset {
+  const { scenario } = loadScenario(name);
+  const knobs = scenario.presets?.[presetName];
+  if (!knobs) throw new Error(`${name} has no preset ${presetName}`);
+  return {
+    scenario,
+    preset: presetName,
+    variant: withKnobs(DEFAULT_VARIANT, knobs, `${name}: preset ${presetName}`),
+  };
+}
+
+/** Built-in scenarios with actors (the ones `check --all` explores) and their presets, sorted. */
+export function concurrentBuiltins(): { name: string; presets: string[] }[] {
+  return builtinNames()
+    .map((n) => loadScenario(n).scenario)
+    .filter((s) => (s.actors?.length ?? 0) > 0)
+    .map((s) => ({ name: s.name, presets: Object.keys(s.presets ?? {}) }));
+}
+
+export function modelOf(p: Preset, properties?: readonly string[]): SystemModel {
+  return buildModel(p.scenario, p.variant, properties);
+}
+
+export function check(model: CheckModel, strategy: 'bfs' | 'dfs' = 'bfs'): ExploreResult {
+  return explore(model, { strategy, bounds: CLI_BOUNDS, now: () => performance.now() });
+}

@@ -1,0 +1,187 @@
+/**
+ * Known counterexamples, kept as trace files (`check --json`'s results[].trace, named
+ * <scenario>.<preset>.trace.json) and replayed step by step. A change to the model that makes one
+ * of these bugs unreachable, disables a recorded step, or changes the shortest trace the checker
+ * finds fails here.
+ *
+ * If such a change is intended, re-record the trace:
+ *   node --import tsx src/cli/main.ts check <scenario> --variant <preset> --json
+ * and save results[0].trace as test/regressions/<scenario>.<preset>.trace.json.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { buildModel } from '../../src/check/build.ts';
+import { replay } from '../../src/check/counterexample.ts';
+import { loadScenario } from '../../src/cli/files.ts';
+import { UserError } from '../../src/errors.ts';
+import { DEFAULT_VARIANT, withKnobs } from '../../src/model/kvm/variants.ts';
+import { PROP_INFO, type SystemModel } from '../../src/model/system/system.ts';
+import { check, concurrentBuiltins, modelOf, preset } from '../check/support.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DIR = fileURLToPath(new URL('./', import.meta.url));
+
+/** The property each recorded trace violates at its end. */
+const EXPECTED: Record<string, string> = {
+  'seed-004.before': 'no-stuck-pir',
+  'seed-001.before': 'no-wrong-vcpu',
+  'seed-003-self-ipi.mutation-no-reentry-sync': 'no-stuck-pir',
+  'sync-harvest-order.mutation-harvest-before-clear-on': 'no-stuck-pir',
+};
+
+interface Trace {
+  kind: string;
+  scenario: string;
+  file?: string;
+  variant: Record<string, string>;
+  path: number[];
+}
+
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.trace.json'))
+  .sort();
+
+function load(file: string): { trace: Trace; model: SystemModel } {
+  const trace = JSON.parse(readFileSync(join(DIR, file), 'utf8')) as Trace;
+  // As `irqlab replay` does it: the scenario by name, the recorded knobs, the default properties.
+  const { scenario } = loadScenario(trace.file ?? trace.scenario);
+  const model = buildModel(scenario, withKnobs(DEFAULT_VARIANT, trace.variant, file));
+  return { trace, model };
+}
+
+/** Step monitor of the last step, else the invariant, else the terminal check if nothing is enabled. */
+function violationAtEnd(model: SystemModel, path: readonly number[]): number {
+  const r = replay(model, path);
+  if (r.stepViolation !== 0) return r.stepViolation;
+  const inv = model.invariant(r.final);
+  if (inv !== 0) return inv;
+  return model.enabled(r.final, new Int32Array(model.maxActions)) === 0 ? model.terminal(r.final) : 0;
+}
+
+const rerecord = (name: string) => {
+  const [sc, ...p] = name.split('.');
+  return `if the model changed on purpose, re-record it: node --import tsx src/cli/main.ts check ${sc} --variant ${p.join('.')} --json, and save results[0].trace as test/regressions/${name}.trace.json`;
+};
+
+describe('regression traces', () => {
+  test('every trace file has an expected property, and every expected trace has a file', () => {
+    assert.deepEqual(
+      files.map((f) => f.slice(0, -'.trace.json'.length)),
+      Object.keys(EXPECTED).sort(),
+    );
+  });
+
+  test('every counterexample the checker finds in the built-ins has a trace file', () => {
+    const violated: string[] = [];
+    for (const { name, presets } of concurrentBuiltins()) {
+      for (const p of presets) {
+        if (check(modelOf(preset(name, p))).outcome.kind === 'violated') violated.push(`${name}.${p}`);
+      }
+    }
+    assert.deepEqual(
+      violated.sort(),
+      Object.keys(EXPECTED).sort(),
+      'record a trace for each new counterexample',
+    );
+  });
+
+  for (const file of files) {
+    const name = file.slice(0, -'.trace.json'.length);
+    const [scenarioName, ...rest] = name.split('.');
+    const presetName = rest.join('.');
+
+    describe(name, () => {
+      test('is a check --json trace of that scenario and preset', () => {
+        const { trace } = load(file);
+        assert.equal(trace.kind, 'irqlab-trace');
+        assert.equal(trace.scenario, scenarioName);
+        assert.ok(Array.isArray(trace.path) && trace.path.every((a) => Number.isInteger(a) && a >= 0));
+        // Knobs added after the trace was recorded take their defaults, as in `irqlab replay`.
+        assert.deepEqual(
+          withKnobs(DEFAULT_VARIANT, trace.variant, file),
+          preset(scenarioName, presetName).variant,
+          'the knobs of the preset',
+        );
+      });
+
+      test(`replays to a violation of ${EXPECTED[name]} at the last step, and not before`, () => {
+        const { trace, model } = load(file);
+        const code = violationAtEnd(model, trace.path);
+        assert.notEqual(code, 0, `no property is violated at the end any more; ${rerecord(name)}`);
+        assert.equal(PROP_INFO[code].name, EXPECTED[name], rerecord(name));
+        for (let k = 0; k < trace.path.length; k++) {
+          assert.equal(
+            violationAtEnd(model, trace.path.slice(0, k)),
+            0,
+            `already violated after ${k} steps; ${rerecord(name)}`,
+          );
+        }
+      });
+
+      test('is still the counterexample the checker finds first', () => {
+        const { trace } = load(file);
+        const r = check(modelOf(preset(scenarioName, presetName)));
+        assert.equal(r.outcome.kind, 'violated', rerecord(name));
+        if (r.outcome.kind !== 'violated') return;
+        assert.equal(PROP_INFO[r.outcome.code].name, EXPECTED[name], rerecord(name));
+        assert.deepEqual(
+          r.outcome.path,
+          trace.path,
+          `the shortest counterexample changed; ${rerecord(name)}`,
+        );
+      });
+
+      test('replay throws a UserError when a recorded action is not enabled', () => {
+        const { trace, model } = load(file);
+        const acts = new Int32Array(model.maxActions);
+        for (const k of [0, trace.path.length >> 1, trace.path.length - 1]) {
+          // The state the trace reaches before step k + 1, and an action not enabled there.
+          const s = replay(model, trace.path.slice(0, k)).final;
+          const n = model.enabled(s, acts);
+          const enabled = new Set(acts.subarray(0, n));
+          let bad = 0;
+          while (enabled.has(bad)) bad++;
+          const corrupt = trace.path.slice();
+          corrupt[k] = bad;
+          assert.throws(
+            () => replay(model, corrupt),
+            (e: unknown) =>
+              e instanceof UserError && e.message.includes(`step ${k + 1} (action ${bad}) is not enabled`),
+          );
+        }
+        // An action id no model has.
+        assert.throws(() => replay(model, [...trace.path.slice(0, 1), 9999]), UserError);
+      });
+    });
+  }
+
+  test('irqlab replay re-executes each file and exits 12 naming the property', async () => {
+    await Promise.all(
+      files.map(
+        (file) =>
+          new Promise<void>((resolve, reject) => {
+            execFile(
+              process.execPath,
+              ['--import', 'tsx', 'src/cli/main.ts', 'replay', join(DIR, file)],
+              { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, timeout: 20_000 },
+              (err, stdout) => {
+                try {
+                  const name = file.slice(0, -'.trace.json'.length);
+                  assert.equal(err?.code, 12, `${file}: exit code`);
+                  assert.match(stdout, new RegExp(`× ${EXPECTED[name]}:`));
+                  assert.match(stdout, /replayed \d+ steps/);
+                  resolve();
+                } catch (e) {
+                  reject(e);
+                }
+              },
+            );
+          }),
+      ),
+    );
+  });
+});
