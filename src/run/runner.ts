@@ -5,6 +5,7 @@
  * every reaction becomes one trace entry with the events it produced and the fields it changed.
  */
 import { UserError } from '../errors.ts';
+import { GA_POST } from '../model/hw/avic.ts';
 import { hex } from '../model/hw/bits.ts';
 import {
   ndstForApicId,
@@ -17,6 +18,22 @@ import {
   piTestOn,
   piTestSn,
 } from '../model/hw/pid.ts';
+import {
+  AVIC_IPI_FAILURE_NAMES,
+  avicAutoEoiEnabled,
+  avicDeliverEnabled,
+  avicDeliverStep,
+  avicDevicePost,
+  avicGuestEoi,
+  avicGuestIcr,
+  avicGuestSelfIpi,
+  avicGuestTpr,
+  avicLoad,
+  avicPut,
+  avicSoftwareDeliver,
+  gaLogInterrupt,
+  gaLogInterruptPending,
+} from '../model/system/avic-steps.ts';
 import { EV, type EventKind, EXIT_REASON, EXIT_REASON_NAMES, type Sink } from '../model/system/events.ts';
 import {
   type Change,
@@ -35,6 +52,7 @@ import {
   guestWriteTpr,
   hostEoi,
   hostSetIf,
+  type IcrWrite,
   pcpuDispatch,
   pcpuDispatchEnabled,
   sendPhysicalInterrupt,
@@ -107,8 +125,15 @@ const SHORTHAND = { none: 0, self: 1, all: 2, others: 3 } as const;
  * on a pCPU that already runs a vCPU) is a UserError naming the step: `where` is "<file>: steps[i]".
  */
 function applyStep(w: World, sink: Sink, st: Step, where: string): { actor: string; action: string } {
+  const avic = w.L.avic !== undefined;
   switch (st.do) {
     case 'device.post': {
+      if (avic) {
+        // The loader lets only the IRTE form through on an AVIC machine.
+        const e = w.machine.irtes[st.irte!];
+        avicDevicePost(w, sink, st.irte!);
+        return { actor: 'iommu', action: `post ${hex(e.vector)} to vcpu${e.vcpu} via GA IRTE ${st.irte}` };
+      }
       const e =
         st.irte !== undefined
           ? w.machine.irtes[st.irte]
@@ -121,23 +146,28 @@ function applyStep(w: World, sink: Sink, st: Step, where: string): { actor: stri
       };
     }
     case 'guest.tpr':
-      guestWriteTpr(w, sink, st.vcpu, st.value);
+      if (avic) avicGuestTpr(w, sink, st.vcpu, st.value);
+      else guestWriteTpr(w, sink, st.vcpu, st.value);
       return { actor: `vcpu${st.vcpu}`, action: `guest writes TPR ${hex(st.value)}` };
     case 'guest.eoi':
-      guestEoi(w, sink, st.vcpu);
+      if (avic) avicGuestEoi(w, sink, st.vcpu);
+      else guestEoi(w, sink, st.vcpu);
       return { actor: `vcpu${st.vcpu}`, action: 'guest writes EOI' };
     case 'guest.selfIpi':
-      guestSelfIpi(w, sink, st.vcpu, st.vector);
+      if (avic) avicGuestSelfIpi(w, sink, st.vcpu, st.vector);
+      else guestSelfIpi(w, sink, st.vcpu, st.vector);
       return { actor: `vcpu${st.vcpu}`, action: `guest writes SELF_IPI ${hex(st.vector)}` };
     case 'guest.icr': {
-      guestWriteIcr(w, sink, st.vcpu, {
+      const icr: IcrWrite = {
         vector: st.vector ?? 0,
         deliveryMode: DELIVERY_MODE[st.deliveryMode],
         logical: st.destMode === 'logical',
         levelTriggered: st.trigger === 'level',
         shorthand: SHORTHAND[st.shorthand],
         dest: st.dest ?? 0,
-      });
+      };
+      if (avic) avicGuestIcr(w, sink, st.vcpu, icr);
+      else guestWriteIcr(w, sink, st.vcpu, icr);
       const to = st.shorthand === 'none' ? `dest ${st.dest}` : `shorthand ${st.shorthand}`;
       return {
         actor: `vcpu${st.vcpu}`,
@@ -207,7 +237,58 @@ function applyStep(w: World, sink: Sink, st: Step, where: string): { actor: stri
     case 'host.eoi':
       hostEoi(w, sink, st.pcpu);
       return { actor: `pcpu${st.pcpu}`, action: 'host writes EOI' };
+    case 'avic.load': {
+      // KVM loads a vCPU on sched-in, in root mode: neither the vCPU nor the pCPU runs a guest.
+      const on = vcpuRunningOn(w, st.vcpu);
+      if (on >= 0)
+        throw new UserError(
+          `${where}: vcpu${st.vcpu} runs in guest mode on pcpu${on}: avic.load needs it in root mode`,
+        );
+      const other = runningVcpu(w, st.pcpu);
+      if (other >= 0) throw new UserError(`${where}: pcpu${st.pcpu} already runs vcpu${other} in guest mode`);
+      avicLoad(w, sink, st.vcpu, st.pcpu);
+      return { actor: 'host', action: `avic_vcpu_load: vcpu${st.vcpu} on pcpu${st.pcpu}` };
+    }
+    case 'avic.put': {
+      const on = vcpuRunningOn(w, st.vcpu);
+      if (on >= 0)
+        throw new UserError(
+          `${where}: vcpu${st.vcpu} runs in guest mode on pcpu${on}: avic.put needs it in root mode`,
+        );
+      avicPut(w, sink, st.vcpu, st.blocking);
+      return {
+        actor: 'host',
+        action: `avic_vcpu_put: vcpu${st.vcpu}${st.blocking ? ' blocks (GA log on)' : ' is put (preempted)'}`,
+      };
+    }
+    case 'avic.deliver': {
+      const rang = avicSoftwareDeliver(w, sink, st.vcpu, st.vector, st.trigger === 'level');
+      const to = `KVM delivers ${hex(st.vector)} (${st.trigger}) to vcpu${st.vcpu}`;
+      return {
+        actor: 'host',
+        action: rang ? to : `${to}; vcpu${st.vcpu} is not in guest mode: kvm_vcpu_wake_up`,
+      };
+    }
   }
+}
+
+/** Event kinds whose description is added to the line of the step that produced them. */
+const STEP_DETAIL = new Set(['vmexit', 'ga_post', 'avic_doorbell']);
+
+const GA_POST_TEXT: Record<number, string> = {
+  [GA_POST.NOT_GA]: 'the IRTE is not in GA mode: nothing posted',
+  [GA_POST.DOORBELL]: 'IsRun=1',
+  [GA_POST.LOGGED]: 'IsRun=0, GALogIntr=1: GA log entry, GA-log interrupt raised',
+  [GA_POST.SILENT]: 'IsRun=0, GALogIntr=0: IRR set silently',
+  [GA_POST.LOG_DROPPED]: 'IsRun=0, GALogIntr=1, but the GA log is full or stopped: entry dropped',
+};
+
+function describeDoorbell(e: TraceEvent): string {
+  if (e.a < 0) return `doorbell for vcpu${e.d}: no pCPU has that APIC ID`;
+  if (e.b < 0) return `doorbell to pcpu${e.a}: pcpu${e.a} is not in guest mode, nothing happens`;
+  const what = e.c >= 0 ? `recognizes ${hex(e.c)}` : 'nothing deliverable';
+  const other = e.b === e.d ? '' : ` (rung for vcpu${e.d})`;
+  return `doorbell to pcpu${e.a}: vcpu${e.b} re-evaluates its backing page, ${what}${other}`;
 }
 
 /** Describes a hardware reaction from the events it produced. */
@@ -224,13 +305,34 @@ export function describeReaction(events: TraceEvent[]): string {
         parts.push(`notification meant for vCPU mask 0x${e.c.toString(16)} processed against vcpu${e.b}`);
         break;
       case 'deliver':
-        parts.push(`virtual-interrupt delivery: guest handler ${hex(e.b)} runs`);
+        parts.push(
+          e.c === 1
+            ? `AVIC delivery from the backing page: guest handler ${hex(e.b)} runs`
+            : `virtual-interrupt delivery: guest handler ${hex(e.b)} runs`,
+        );
         break;
       case 'eoi':
         parts.push(e.a >= 0 ? `guest handler writes EOI (${hex(e.b)})` : `EOI ${hex(e.b)}`);
         break;
       case 'vmexit':
-        parts.push(`VM exit ${EXIT_REASON_NAMES[e.c] ?? e.c} (${hex(e.d)})`);
+        parts.push(
+          e.c === EXIT_REASON.AVIC_INCOMPLETE_IPI
+            ? `VM exit AVIC_INCOMPLETE_IPI (${AVIC_IPI_FAILURE_NAMES[e.d] ?? e.d})`
+            : `VM exit ${EXIT_REASON_NAMES[e.c] ?? e.c} (${hex(e.d)})`,
+        );
+        break;
+      case 'avic_doorbell':
+        parts.push(describeDoorbell(e));
+        break;
+      case 'ga_post':
+        parts.push(GA_POST_TEXT[e.c] ?? `GA posting outcome ${e.c}`);
+        break;
+      case 'ga_log':
+        parts.push(
+          e.a >= 0
+            ? `GA log: wake vcpu${e.a}${e.d === 1 ? '' : ' (it was not halted)'}`
+            : `GA log: GATag 0x${e.b.toString(16)} names no vCPU`,
+        );
         break;
       case 'host_irq':
         parts.push(`host handler for ${hex(e.b)} runs`);
@@ -251,6 +353,7 @@ function reactOnce(w: World, sink: Sink): string | null {
       return `pcpu${p}`;
     }
   }
+  if (w.L.avic !== undefined) return reactAvic(w, sink);
   for (let x = 0; x < w.machine.vcpus.length; x++) {
     if (vcpuDeliverEnabled(w, x)) {
       vcpuDeliver(w, sink, x);
@@ -258,6 +361,28 @@ function reactOnce(w: World, sink: Sink): string | null {
     }
     if (vcpuAutoEoiEnabled(w, x)) {
       guestEoi(w, sink, x);
+      return `vcpu${x}`;
+    }
+  }
+  return null;
+}
+
+/**
+ * The reactions of an AVIC machine after physical dispatch: the host's GA-log interrupt handler,
+ * then for each vCPU guest delivery from its backing page and its handler's EOI.
+ */
+function reactAvic(w: World, sink: Sink): string | null {
+  if (gaLogInterruptPending(w)) {
+    gaLogInterrupt(w, sink);
+    return 'host';
+  }
+  for (let x = 0; x < w.machine.vcpus.length; x++) {
+    if (avicDeliverEnabled(w, x)) {
+      avicDeliverStep(w, sink, x);
+      return `vcpu${x}`;
+    }
+    if (avicAutoEoiEnabled(w, x)) {
+      avicGuestEoi(w, sink, x);
       return `vcpu${x}`;
     }
   }
@@ -306,9 +431,11 @@ export function runScenario(sc: Scenario, file: string = sc.name): RunResult {
     const before = w.m.slice();
     const sink = new RecordingSink();
     const { actor, action } = applyStep(w, sink, st, `${file}: steps[${i}]`);
-    // A guest operation that exits says so ("guest writes EOI; VM exit MSR_WRITE (0x80b)"); a
-    // vm.exit step's own action already names its exit.
-    const extra = st.do === 'vm.exit' ? '' : describeReaction(sink.events.filter((e) => e.kind === 'vmexit'));
+    // A guest operation that exits says so ("guest writes EOI; VM exit MSR_WRITE (0x80b)"), and an
+    // AVIC step names the doorbells it rang and what a GA-mode posting did; a vm.exit step's own
+    // action already names its exit.
+    const extra =
+      st.do === 'vm.exit' ? '' : describeReaction(sink.events.filter((e) => STEP_DETAIL.has(e.kind)));
     record(actor, extra ? `${action}; ${extra}` : action, i, st.note, before, sink);
     settle();
   });

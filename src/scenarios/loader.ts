@@ -160,11 +160,14 @@ export function parseScenarioText(text: string, file: string): Scenario {
   const r = scenario.safeParse(raw);
   if (!r.success) throw new UserError(formatIssues(file, r.error.issues));
   const L = initWorld(machineOf(r.data)).L;
+  const looksLike = r.data.machine.features.avic
+    ? 'vcpu0.avic.IRR, vcpu0.avic.IsRunning, irte0.IsRun, galog.count, pcpu0.IRR'
+    : 'vcpu0.PID.ON, vcpu0.vIRR, pcpu0.IRR';
   for (const [name, want] of Object.entries(r.data.expect.state ?? {})) {
     const at = `${file}: at ${pathString(['expect', 'state', name])}`;
     const found = findField(L, name);
     if (!found) {
-      throw new UserError(`${at}: unknown field (fields look like vcpu0.PID.ON, vcpu0.vIRR, pcpu0.IRR)`);
+      throw new UserError(`${at}: unknown field (fields look like ${looksLike})`);
     }
     const e = expectedFieldValue(found.field, want);
     if ('error' in e) throw new UserError(`${at}: ${e.error}`);

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { EXIT_REASON } from '../model/system/events.ts';
+import { avicTableSize } from '../model/system/layout.ts';
 
 const HEX_OR_INT = 'expected an integer or a hex string such as "0x31"';
 
@@ -46,9 +47,12 @@ const features = z
       .boolean()
       .default(true)
       .describe('APIC virtualization with virtual-interrupt delivery and posted interrupts'),
-    vtdPosting: z.boolean().default(true).describe('VT-d posting of device interrupts'),
+    vtdPosting: z
+      .boolean()
+      .default(true)
+      .describe('IOMMU posting of device interrupts: VT-d posting (with avic: the AMD IOMMU GA mode)'),
     ipiv: z.boolean().default(false).describe('IPI virtualization'),
-    avic: z.boolean().default(false).describe('AMD AVIC instead of Intel APICv'),
+    avic: z.boolean().default(false).describe('AMD AVIC instead of Intel APICv (needs apicv false)'),
   })
   .strict();
 
@@ -211,6 +215,36 @@ export const step = z.discriminatedUnion('do', [
     .object({ do: z.literal('host.eoi'), pcpu: pcpuRef, note })
     .strict()
     .describe('the host writes EOI on a pCPU'),
+  z
+    .object({ do: z.literal('avic.load'), pcpu: pcpuRef, ...v })
+    .strict()
+    .describe(
+      "KVM's avic_vcpu_load: the vCPU's AVIC table entry gets IsRunning=1 and the pCPU's APIC ID, its GA IRTEs IsRun=1 (features.avic)",
+    ),
+  z
+    .object({
+      do: z.literal('avic.put'),
+      blocking: z
+        .boolean()
+        .default(false)
+        .describe('the vCPU blocks (halts): its GA IRTEs log device interrupts (GALogIntr=1)'),
+      ...v,
+    })
+    .strict()
+    .describe(
+      "KVM's avic_vcpu_put: IsRunning=0 in the AVIC table entry, IsRun=0 in its GA IRTEs (features.avic)",
+    ),
+  z
+    .object({
+      do: z.literal('avic.deliver'),
+      vector,
+      trigger: z.enum(['edge', 'level']).default('edge'),
+      ...v,
+    })
+    .strict()
+    .describe(
+      'KVM delivers an interrupt in software (svm_deliver_interrupt): IRR (and TMR) in the backing page, then a doorbell or a wake-up (features.avic)',
+    ),
 ]);
 
 /**
@@ -319,7 +353,7 @@ export const expectations = z
   })
   .strict();
 
-export const scenario = z
+const scenarioObject = z
   .object({
     $schema: z.string().optional(),
     name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ".", "_" and "-"'),
@@ -335,166 +369,256 @@ export const scenario = z
     properties: z.array(z.enum(PROPERTIES)).optional().describe('properties to check (default: all)'),
     expect: expectations.default({}),
   })
-  .strict()
-  .superRefine((s, ctx) => {
-    const nv = s.machine.vcpus.length;
-    const np = s.machine.pcpus;
-    // zod still runs this refinement when a size check failed (an empty vcpus list, pcpus: 0). That
-    // failure is reported already: index checks against such a machine would only add noise.
-    const vcpusValid = nv >= 1 && nv <= 32;
-    const pcpusValid = Number.isInteger(np) && np >= 1 && np <= 32;
-    const badVcpu = (x: number | undefined, path: (string | number)[]) => {
-      if (vcpusValid && x !== undefined && x >= nv)
-        ctx.addIssue({ code: 'custom', path, message: `unknown vCPU ${x} (machine has ${nv})` });
-    };
-    const badPcpu = (p: number | undefined, path: (string | number)[]) => {
-      if (pcpusValid && p !== undefined && p >= np)
-        ctx.addIssue({ code: 'custom', path, message: `unknown pCPU ${p} (machine has ${np})` });
-    };
-    const selfIpiNeedsX2apic = (path: (string | number)[]) => {
-      if (!s.machine.x2apic)
-        ctx.addIssue({
-          code: 'custom',
-          path,
-          message:
-            'guest.selfIpi writes the x2APIC SELF IPI MSR, which needs "x2apic": true (in xAPIC mode use guest.icr with shorthand self)',
-        });
-    };
-    s.machine.vcpus.forEach((c, i) => {
-      badPcpu(c.pcpu >= 0 ? c.pcpu : undefined, ['machine', 'vcpus', i, 'pcpu']);
-      if (c.running && c.pcpu < 0) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['machine', 'vcpus', i, 'running'],
-          message: 'a running vCPU needs a pcpu',
-        });
-      }
-    });
-    const runningOn = new Map<number, number>();
-    s.machine.vcpus.forEach((c, i) => {
-      if (!c.running) return;
-      if (runningOn.has(c.pcpu)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['machine', 'vcpus', i, 'pcpu'],
-          message: `pCPU ${c.pcpu} already runs vCPU ${runningOn.get(c.pcpu)}`,
-        });
-      }
-      runningOn.set(c.pcpu, i);
-    });
-    if (s.steps.length === 0 && !s.actors) {
+  .strict();
+
+export const scenario = scenarioObject.superRefine((s, ctx) => {
+  const nv = s.machine.vcpus.length;
+  const np = s.machine.pcpus;
+  // zod still runs this refinement when a size check failed (an empty vcpus list, pcpus: 0). That
+  // failure is reported already: index checks against such a machine would only add noise.
+  const vcpusValid = nv >= 1 && nv <= 32;
+  const pcpusValid = Number.isInteger(np) && np >= 1 && np <= 32;
+  const badVcpu = (x: number | undefined, path: (string | number)[]) => {
+    if (vcpusValid && x !== undefined && x >= nv)
+      ctx.addIssue({ code: 'custom', path, message: `unknown vCPU ${x} (machine has ${nv})` });
+  };
+  const badPcpu = (p: number | undefined, path: (string | number)[]) => {
+    if (pcpusValid && p !== undefined && p >= np)
+      ctx.addIssue({ code: 'custom', path, message: `unknown pCPU ${p} (machine has ${np})` });
+  };
+  const selfIpiNeedsX2apic = (path: (string | number)[]) => {
+    if (!s.machine.x2apic)
       ctx.addIssue({
         code: 'custom',
-        path: ['steps'],
-        message: 'a scenario needs steps (for run) or actors (for check)',
+        path,
+        message:
+          'guest.selfIpi writes the x2APIC SELF IPI MSR, which needs "x2apic": true (in xAPIC mode use guest.icr with shorthand self)',
+      });
+  };
+  s.machine.vcpus.forEach((c, i) => {
+    badPcpu(c.pcpu >= 0 ? c.pcpu : undefined, ['machine', 'vcpus', i, 'pcpu']);
+    if (c.running && c.pcpu < 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['machine', 'vcpus', i, 'running'],
+        message: 'a running vCPU needs a pcpu',
       });
     }
-    const names = new Set<string>();
-    s.actors?.forEach((a, i) => {
-      if (names.has(a.name))
-        ctx.addIssue({ code: 'custom', path: ['actors', i, 'name'], message: `duplicate actor ${a.name}` });
-      names.add(a.name);
-      badVcpu(a.vcpu, ['actors', i, 'vcpu']);
-      a.steps.forEach((st, j) => {
-        const path = ['actors', i, 'steps', j];
-        if ((st.do.startsWith('kvm.') && st.do !== 'kvm.deliver') || st.do.startsWith('guest.')) {
-          if (a.vcpu === undefined)
-            ctx.addIssue({ code: 'custom', path, message: `${st.do} needs the actor's vcpu` });
-        }
-        if ('vcpu' in st) badVcpu(st.vcpu, [...path, 'vcpu']);
-        if ('pcpu' in st) badPcpu(st.pcpu, [...path, 'pcpu']);
-        if (st.do === 'guest.selfIpi') selfIpiNeedsX2apic(path);
-        if (
-          st.do === 'guest.icr' &&
-          vcpusValid &&
-          !s.machine.vcpus.some((c, k) => (c.apicId ?? k) === st.dest)
-        ) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [...path, 'dest'],
-            message: `no vCPU has APIC ID ${st.dest}`,
-          });
-        }
-        if (st.do === 'device.post') {
-          if (st.irte !== undefined && st.irte >= s.machine.irtes.length) {
-            ctx.addIssue({ code: 'custom', path: [...path, 'irte'], message: `unknown IRTE ${st.irte}` });
-          }
-          if (st.irte === undefined && (st.vcpu === undefined || st.vector === undefined)) {
-            ctx.addIssue({ code: 'custom', path, message: 'device.post needs irte, or vcpu and vector' });
-          }
-        }
+  });
+  const runningOn = new Map<number, number>();
+  s.machine.vcpus.forEach((c, i) => {
+    if (!c.running) return;
+    if (runningOn.has(c.pcpu)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['machine', 'vcpus', i, 'pcpu'],
+        message: `pCPU ${c.pcpu} already runs vCPU ${runningOn.get(c.pcpu)}`,
       });
+    }
+    runningOn.set(c.pcpu, i);
+  });
+  if (s.steps.length === 0 && !s.actors) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['steps'],
+      message: 'a scenario needs steps (for run) or actors (for check)',
     });
-    s.machine.ioapic.forEach((p, i) => {
-      badPcpu(p.dest, ['machine', 'ioapic', i, 'dest']);
-    });
-    s.steps.forEach((st, i) => {
+  }
+  const names = new Set<string>();
+  s.actors?.forEach((a, i) => {
+    if (names.has(a.name))
+      ctx.addIssue({ code: 'custom', path: ['actors', i, 'name'], message: `duplicate actor ${a.name}` });
+    names.add(a.name);
+    badVcpu(a.vcpu, ['actors', i, 'vcpu']);
+    a.steps.forEach((st, j) => {
+      const path = ['actors', i, 'steps', j];
+      if ((st.do.startsWith('kvm.') && st.do !== 'kvm.deliver') || st.do.startsWith('guest.')) {
+        if (a.vcpu === undefined)
+          ctx.addIssue({ code: 'custom', path, message: `${st.do} needs the actor's vcpu` });
+      }
+      if ('vcpu' in st) badVcpu(st.vcpu, [...path, 'vcpu']);
+      if ('pcpu' in st) badPcpu(st.pcpu, [...path, 'pcpu']);
+      if (st.do === 'guest.selfIpi') selfIpiNeedsX2apic(path);
       if (
-        (st.do === 'ioapic.line' || st.do === 'ioapic.mask') &&
-        !s.machine.ioapic.some((p) => p.pin === st.pin)
+        st.do === 'guest.icr' &&
+        vcpusValid &&
+        !s.machine.vcpus.some((c, k) => (c.apicId ?? k) === st.dest)
       ) {
         ctx.addIssue({
           code: 'custom',
-          path: ['steps', i, 'pin'],
-          message: `pin ${st.pin} is not programmed in machine.ioapic`,
+          path: [...path, 'dest'],
+          message: `no vCPU has APIC ID ${st.dest}`,
         });
       }
-    });
-    s.machine.irtes.forEach((e, i) => {
-      badVcpu(e.vcpu, ['machine', 'irtes', i, 'vcpu']);
-    });
-    s.steps.forEach((st, i) => {
-      if ('vcpu' in st) badVcpu(st.vcpu, ['steps', i, 'vcpu']);
-      if ('pcpu' in st) badPcpu(st.pcpu, ['steps', i, 'pcpu']);
-      if (st.do === 'pid.set') badPcpu(st.ndst, ['steps', i, 'ndst']);
-      if (st.do === 'guest.selfIpi') selfIpiNeedsX2apic(['steps', i]);
       if (st.do === 'device.post') {
-        if (st.irte !== undefined) {
-          if (st.irte >= s.machine.irtes.length) {
-            ctx.addIssue({ code: 'custom', path: ['steps', i, 'irte'], message: `unknown IRTE ${st.irte}` });
-          }
-          if (st.vcpu !== undefined || st.vector !== undefined) {
-            ctx.addIssue({
-              code: 'custom',
-              path: ['steps', i],
-              message: 'give either irte or vcpu+vector, not both',
-            });
-          }
-        } else if (st.vcpu === undefined || st.vector === undefined) {
+        if (st.irte !== undefined && st.irte >= s.machine.irtes.length) {
+          ctx.addIssue({ code: 'custom', path: [...path, 'irte'], message: `unknown IRTE ${st.irte}` });
+        }
+        if (st.irte === undefined && (st.vcpu === undefined || st.vector === undefined)) {
+          ctx.addIssue({ code: 'custom', path, message: 'device.post needs irte, or vcpu and vector' });
+        }
+      }
+    });
+  });
+  s.machine.ioapic.forEach((p, i) => {
+    badPcpu(p.dest, ['machine', 'ioapic', i, 'dest']);
+  });
+  s.steps.forEach((st, i) => {
+    if (
+      (st.do === 'ioapic.line' || st.do === 'ioapic.mask') &&
+      !s.machine.ioapic.some((p) => p.pin === st.pin)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, 'pin'],
+        message: `pin ${st.pin} is not programmed in machine.ioapic`,
+      });
+    }
+  });
+  s.machine.irtes.forEach((e, i) => {
+    badVcpu(e.vcpu, ['machine', 'irtes', i, 'vcpu']);
+  });
+  s.steps.forEach((st, i) => {
+    if ('vcpu' in st) badVcpu(st.vcpu, ['steps', i, 'vcpu']);
+    if ('pcpu' in st) badPcpu(st.pcpu, ['steps', i, 'pcpu']);
+    if (st.do === 'pid.set') badPcpu(st.ndst, ['steps', i, 'ndst']);
+    if (st.do === 'guest.selfIpi') selfIpiNeedsX2apic(['steps', i]);
+    if (st.do === 'device.post') {
+      if (st.irte !== undefined) {
+        if (st.irte >= s.machine.irtes.length) {
+          ctx.addIssue({ code: 'custom', path: ['steps', i, 'irte'], message: `unknown IRTE ${st.irte}` });
+        }
+        if (st.vcpu !== undefined || st.vector !== undefined) {
           ctx.addIssue({
             code: 'custom',
             path: ['steps', i],
-            message: 'device.post needs irte, or vcpu and vector',
+            message: 'give either irte or vcpu+vector, not both',
           });
         }
-      }
-      if (st.do === 'guest.icr' && st.shorthand === 'none' && st.dest === undefined) {
+      } else if (st.vcpu === undefined || st.vector === undefined) {
         ctx.addIssue({
           code: 'custom',
-          path: ['steps', i, 'dest'],
-          message: 'an ICR write without shorthand needs dest',
+          path: ['steps', i],
+          message: 'device.post needs irte, or vcpu and vector',
         });
       }
-      if (
-        st.do === 'guest.icr' &&
-        st.vector === undefined &&
-        (st.deliveryMode === 'fixed' || st.deliveryMode === 'lowest')
-      ) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['steps', i, 'vector'],
-          message: 'a fixed or lowest-priority IPI needs a vector',
-        });
-      }
-    });
-    for (const [k, path] of [
-      [s.expect.delivered, 'delivered'],
-      [s.expect.exits, 'exits'],
-    ] as const) {
-      for (const key of Object.keys(k ?? {})) badVcpu(Number(key), ['expect', path, key]);
     }
-    for (const key of Object.keys(s.expect.hostIrqs ?? {})) badPcpu(Number(key), ['expect', 'hostIrqs', key]);
+    if (st.do === 'guest.icr' && st.shorthand === 'none' && st.dest === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, 'dest'],
+        message: 'an ICR write without shorthand needs dest',
+      });
+    }
+    if (
+      st.do === 'guest.icr' &&
+      st.vector === undefined &&
+      (st.deliveryMode === 'fixed' || st.deliveryMode === 'lowest')
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, 'vector'],
+        message: 'a fixed or lowest-priority IPI needs a vector',
+      });
+    }
   });
+  featureRules(s, ctx);
+  for (const [k, path] of [
+    [s.expect.delivered, 'delivered'],
+    [s.expect.exits, 'exits'],
+  ] as const) {
+    for (const key of Object.keys(k ?? {})) badVcpu(Number(key), ['expect', path, key]);
+  }
+  for (const key of Object.keys(s.expect.hostIrqs ?? {})) badPcpu(Number(key), ['expect', 'hostIrqs', key]);
+});
+
+type Ctx = z.core.$RefinementCtx<z.output<typeof scenarioObject>>;
+
+/**
+ * The rules that `machine.features` imposes: what a machine without VT-d posting cannot do, which
+ * features AVIC excludes, and what an AVIC machine has instead of the Intel structures.
+ */
+function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
+  const f = s.machine.features;
+  const issue = (path: (string | number)[], message: string) =>
+    ctx.addIssue({ code: 'custom', path, message });
+  if (!f.vtdPosting) {
+    const noPosting = 'machine has no VT-d posting: device.post needs features.vtdPosting';
+    if (s.machine.irtes.length > 0)
+      issue(['machine', 'irtes'], 'machine has no VT-d posting: machine.irtes needs features.vtdPosting');
+    s.steps.forEach((st, i) => {
+      if (st.do === 'device.post') issue(['steps', i], noPosting);
+    });
+    s.actors?.forEach((a, i) => {
+      a.steps.forEach((st, j) => {
+        if (st.do === 'device.post') issue(['actors', i, 'steps', j], noPosting);
+      });
+    });
+  }
+  const avicExit = (reason: string) => reason.startsWith('AVIC_');
+  if (!f.avic) {
+    s.steps.forEach((st, i) => {
+      if (st.do.startsWith('avic.')) issue(['steps', i], `${st.do} needs features.avic`);
+      if (st.do === 'vm.exit' && avicExit(st.reason))
+        issue(['steps', i, 'reason'], `${st.reason} is an AVIC exit: it needs features.avic`);
+    });
+    return;
+  }
+  if (f.apicv)
+    issue(['machine', 'features', 'avic'], 'features.avic replaces Intel APICv: set "apicv": false');
+  if (f.ipiv)
+    issue(
+      ['machine', 'features', 'ipiv'],
+      'features.ipiv is Intel IPI virtualization: it cannot be combined with features.avic, which virtualizes IPIs itself',
+    );
+  if (s.actors !== undefined)
+    issue(['actors'], 'irqlab check does not model AVIC: a scenario with actors needs features.avic false');
+  const size = avicTableSize(s.machine.x2apic);
+  const owner = new Map<number, number>();
+  s.machine.vcpus.forEach((c, i) => {
+    const id = c.apicId ?? i;
+    if (id >= size) {
+      issue(
+        ['machine', 'vcpus', i, 'apicId'],
+        `APIC ID ${id} is outside AVIC's physical APIC ID table (0-0x${(size - 1).toString(16)} in ${s.machine.x2apic ? 'x2APIC' : 'xAPIC'} mode)`,
+      );
+    } else if (owner.has(id)) {
+      issue(
+        ['machine', 'vcpus', i, 'apicId'],
+        `APIC ID ${id} is vCPU ${owner.get(id)}'s too: each AVIC table entry belongs to one vCPU`,
+      );
+    }
+    owner.set(id, i);
+    if (c.eoiExit.length > 0)
+      issue(
+        ['machine', 'vcpus', i, 'eoiExit'],
+        'AVIC has no EOI-exit bitmap: a level-triggered vector exits at its EOI (use avic.deliver with trigger level)',
+      );
+    if (c.pid.on || c.pid.sn || c.pid.pir.length > 0 || c.pid.nv !== 0xf2)
+      issue(['machine', 'vcpus', i, 'pid'], 'AVIC has no posted-interrupt descriptor: remove pid');
+  });
+  s.machine.irtes.forEach((e, i) => {
+    if (e.urg) issue(['machine', 'irtes', i, 'urg'], 'GA-mode IRTEs have no URG bit (urg is VT-d posting)');
+  });
+  s.steps.forEach((st, i) => {
+    if (st.do === 'pid.set')
+      issue(['steps', i], 'AVIC has no posted-interrupt descriptor: pid.set needs features.avic false');
+    if (st.do === 'device.post' && st.irte === undefined)
+      issue(['steps', i], 'with features.avic, device.post needs irte (a GA-mode IRTE of machine.irtes)');
+    if (st.do === 'guest.icr' && st.destMode === 'logical')
+      issue(
+        ['steps', i, 'destMode'],
+        'guest.icr with destMode logical is not modelled with features.avic (no logical APIC ID table): use physical',
+      );
+    if (st.do === 'avic.deliver' && st.vector < 16)
+      issue(
+        ['steps', i, 'vector'],
+        'vectors 0-15 cannot be delivered: avic.deliver needs a vector of 16-255',
+      );
+    if (st.do === 'guest.icr' && !s.machine.x2apic && st.dest !== undefined && st.dest > 0xff)
+      issue(['steps', i, 'dest'], 'in xAPIC mode the ICR destination is 8 bits (0-0xff)');
+  });
+}
 
 export type ScenarioInput = z.input<typeof scenario>;
 export type Scenario = z.output<typeof scenario>;

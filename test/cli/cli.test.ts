@@ -196,6 +196,32 @@ describe('irqlab CLI', { concurrency: 2 }, () => {
     assert.equal(doc.trace[0].step, 0);
   });
 
+  test('run <AVIC built-in> shows the incomplete IPI with its cause, and --json its events', async () => {
+    const [o, json] = await Promise.all([
+      cli('run', 'avic-ipi-target-not-running'),
+      cli('run', 'avic-ga-post-blocked-logs', '--json'),
+    ]);
+    assert.equal(o.code, 0, o.stderr);
+    assert.equal(o.stderr, '');
+    const lines = o.stdout.trimEnd().split('\n');
+    assert.ok(
+      lines.includes(
+        '1. vcpu0: guest writes ICR: fixed 0x41 dest 1; VM exit AVIC_INCOMPLETE_IPI (TARGET_NOT_RUNNING)  # vcpu1 is not loaded: IsRunning=0, no doorbell',
+      ),
+      o.stdout,
+    );
+    assert.ok(lines.includes('  ✓ vcpu0 VM exits: [AVIC_INCOMPLETE_IPI]'));
+    assert.match(lines.at(-1)!, /^ok: (\d+)\/\1 expectations hold$/);
+    assert.equal(json.code, 0, json.stderr);
+    const doc = JSON.parse(json.stdout);
+    const kinds = doc.trace.flatMap((e: { events: { kind: string }[] }) => e.events.map((ev) => ev.kind));
+    for (const k of ['vmexit', 'ga_post', 'ga_log', 'vmentry', 'deliver']) assert.ok(kinds.includes(k), k);
+    const wake = doc.trace.find((e: { action: string }) => e.action === 'GA log: wake vcpu0');
+    assert.ok(wake, 'a trace entry for the GA-log wake-up');
+    assert.equal(wake.actor, 'host');
+    assert.equal(wake.step, null);
+  });
+
   test('run <file.yaml> runs a scenario file', async () => {
     const o = await cli('run', YAML_FIXTURE);
     assert.equal(o.code, 0, o.stderr);

@@ -530,3 +530,178 @@ describe('bad files: one-line errors naming file, path and problem', () => {
     assert.equal(msg, `${file}: at machine: unknown field "colour"`);
   });
 });
+
+describe('machine.features: what they allow and exclude', () => {
+  /** A valid AVIC scenario to break. */
+  function avic(): Raw {
+    return {
+      name: 'probe',
+      description: 'an AVIC machine',
+      source: 'test',
+      machine: {
+        pcpus: 2,
+        features: { apicv: false, avic: true },
+        vcpus: [{ pcpu: 0, running: true }, { pcpu: 1 }],
+        irtes: [{ vcpu: 1, vector: '0x51' }],
+      },
+      steps: [
+        { do: 'guest.icr', vcpu: 0, vector: '0x41', dest: 1 },
+        { do: 'avic.load', vcpu: 1, pcpu: 1 },
+        { do: 'avic.put', vcpu: 1, blocking: true },
+        { do: 'avic.deliver', vcpu: 1, vector: '0x61', trigger: 'level' },
+        { do: 'device.post', irte: 0 },
+      ],
+      expect: {
+        exits: { '0': ['AVIC_INCOMPLETE_IPI'] },
+        state: { 'vcpu1.avic.IRR': ['0x41'], 'galog.count': 0 },
+      },
+    };
+  }
+  const broken = (edit: (s: Raw) => void): Raw => {
+    const s = avic();
+    edit(s);
+    return s;
+  };
+
+  test('a valid AVIC scenario parses, with the defaults of the new steps', () => {
+    const s = parseScenarioText(JSON.stringify(avic()), 'avic.json');
+    assert.deepEqual(s.machine.features, { apicv: false, vtdPosting: true, ipiv: false, avic: true });
+    const put = parseScenarioText(
+      JSON.stringify(broken((x) => (x.steps[2] = { do: 'avic.put', vcpu: 1 }))),
+      'avic.json',
+    ).steps[2];
+    assert.ok(put.do === 'avic.put' && put.blocking === false);
+    const deliver = s.steps[3];
+    assert.ok(deliver.do === 'avic.deliver' && deliver.trigger === 'level' && deliver.vector === 0x61);
+  });
+
+  test('features.vtdPosting false: no device.post (steps or actors), no IRTEs', () => {
+    const noPosting = (s: Raw) => (s.machine.features = { vtdPosting: false });
+    rejectsJson(
+      edited((s) => {
+        noPosting(s);
+        s.machine.irtes = [];
+        s.steps[0] = { do: 'device.post', vcpu: 0, vector: '0x41' };
+      }),
+      'steps[0]',
+      /^bad\.json: at steps\[0\]: machine has no VT-d posting: device\.post needs features\.vtdPosting$/,
+    );
+    rejectsJson(
+      edited((s) => {
+        noPosting(s);
+        s.steps = [{ do: 'guest.sti', vcpu: 0 }];
+      }),
+      'machine.irtes',
+      /machine has no VT-d posting: machine\.irtes needs features\.vtdPosting$/,
+    );
+    rejectsJson(
+      edited((s) => {
+        noPosting(s);
+        s.machine.irtes = [];
+        s.steps = [];
+        s.actors = [{ name: 'dev', steps: [{ do: 'device.post', vcpu: 0, vector: '0x41' }] }];
+      }),
+      'actors[0].steps[0]',
+      /machine has no VT-d posting: device\.post needs features\.vtdPosting$/,
+    );
+  });
+
+  test('AVIC excludes APICv, IPIv and the checker', () => {
+    rejectsJson(
+      broken((s) => (s.machine.features = { avic: true })),
+      'machine.features.avic',
+      /features\.avic replaces Intel APICv: set "apicv": false$/,
+    );
+    rejectsJson(
+      broken((s) => (s.machine.features.ipiv = true)),
+      'machine.features.ipiv',
+      /features\.ipiv is Intel IPI virtualization: it cannot be combined with features\.avic/,
+    );
+    rejectsJson(
+      broken((s) => (s.actors = [{ name: 'g', vcpu: 0, steps: [{ do: 'guest.sti' }] }])),
+      'actors',
+      /irqlab check does not model AVIC/,
+    );
+  });
+
+  test('AVIC table: APIC IDs below the table size, one vCPU per entry', () => {
+    rejectsJson(
+      broken((s) => (s.machine.vcpus[1].apicId = '0x200')),
+      'machine.vcpus[1].apicId',
+      /APIC ID 512 is outside AVIC's physical APIC ID table \(0-0x1ff in x2APIC mode\)$/,
+    );
+    rejectsJson(
+      broken((s) => {
+        s.machine.x2apic = false;
+        s.machine.vcpus[1].apicId = '0xff';
+      }),
+      'machine.vcpus[1].apicId',
+      /\(0-0xfe in xAPIC mode\)$/,
+    );
+    rejectsJson(
+      broken((s) => (s.machine.vcpus[1].apicId = 0)),
+      'machine.vcpus[1].apicId',
+      /APIC ID 0 is vCPU 0's too/,
+    );
+  });
+
+  test('AVIC has no descriptor, no EOI-exit bitmap, no URG, no logical ICR destinations here', () => {
+    const cases: [(s: Raw) => void, string, RegExp][] = [
+      [
+        (s) => (s.machine.vcpus[0].pid = { on: true }),
+        'machine.vcpus[0].pid',
+        /no posted-interrupt descriptor/,
+      ],
+      [
+        (s) => (s.machine.vcpus[0].eoiExit = ['0x41']),
+        'machine.vcpus[0].eoiExit',
+        /AVIC has no EOI-exit bitmap/,
+      ],
+      [(s) => (s.machine.irtes[0].urg = true), 'machine.irtes[0].urg', /GA-mode IRTEs have no URG bit/],
+      [
+        (s) => (s.steps[0] = { do: 'pid.set', vcpu: 0, sn: true }),
+        'steps[0]',
+        /pid\.set needs features\.avic false/,
+      ],
+      [
+        (s) => (s.steps[4] = { do: 'device.post', vcpu: 1, vector: '0x51' }),
+        'steps[4]',
+        /with features\.avic, device\.post needs irte/,
+      ],
+      [(s) => (s.steps[0].destMode = 'logical'), 'steps[0].destMode', /destMode logical is not modelled/],
+      [
+        (s) => {
+          s.machine.x2apic = false;
+          s.steps[0].dest = '0x100';
+        },
+        'steps[0].dest',
+        /in xAPIC mode the ICR destination is 8 bits/,
+      ],
+      [(s) => (s.steps[3].vector = 15), 'steps[3].vector', /avic\.deliver needs a vector of 16-255/],
+    ];
+    for (const [edit, path, re] of cases) rejectsJson(broken(edit), path, re);
+  });
+
+  test('AVIC steps and exit reasons need features.avic; AVIC fields exist only with it', () => {
+    rejectsJson(
+      edited((s) => s.steps.push({ do: 'avic.load', vcpu: 0, pcpu: 0 })),
+      'steps[3]',
+      /avic\.load needs features\.avic$/,
+    );
+    rejectsJson(
+      edited((s) => s.steps.push({ do: 'vm.exit', vcpu: 0, reason: 'AVIC_NOACCEL' })),
+      'steps[3].reason',
+      /AVIC_NOACCEL is an AVIC exit: it needs features\.avic$/,
+    );
+    rejectsJson(
+      edited((s) => (s.expect.state = { 'vcpu0.avic.IRR': [] })),
+      'expect.state."vcpu0.avic.IRR"',
+      /unknown field/,
+    );
+    rejectsJson(
+      broken((s) => (s.expect.state = { 'vcpu0.vIRR': [] })),
+      'expect.state."vcpu0.vIRR"',
+      /unknown field \(fields look like vcpu0\.avic\.IRR/,
+    );
+  });
+});

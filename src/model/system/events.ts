@@ -15,7 +15,7 @@ export const EV = {
   PI_PROCESS: 5,
   /** A notification meant for other vCPUs processed against this one: a = pCPU, b = processing vCPU, c = bitmask of intended vCPUs. */
   PI_WRONG_VCPU: 6,
-  /** Virtual-interrupt delivery: the guest handler of b runs on vCPU a. */
+  /** Virtual-interrupt delivery: the guest handler of b runs on vCPU a; c = 1 when from an AVIC backing page. */
   DELIVER: 7,
   /** Virtual EOI: a = vCPU, b = vector. */
   EOI: 8,
@@ -33,6 +33,25 @@ export const EV = {
   ILLEGAL_VECTOR: 14,
   /** kvm_vcpu_wake_up instead of a notification (the target was not in guest mode): a = vCPU. */
   WAKE_UP: 15,
+  /**
+   * An AVIC doorbell (APM 15.29: WRMSR C001_011Bh with a host APIC ID): a = pCPU it reached (-1: no
+   * pCPU has that APIC ID), b = the vCPU running there in guest mode, which re-evaluated its backing
+   * page (-1: none, so the doorbell had no effect), c = vector recognized by that evaluation (-1:
+   * none), d = vCPU whose IRR bit the doorbell was rung for.
+   */
+  AVIC_DOORBELL: 16,
+  /**
+   * The AMD IOMMU posted a device interrupt through a GA-mode IRTE: a = vCPU (the backing page's
+   * slot), b = vector, c = outcome (GA_POST in hw/avic.ts: 1 doorbell, 2 logged, 3 silent, 4 log
+   * full), d = IRTE index.
+   */
+  GA_POST: 17,
+  /**
+   * The host's GA-log interrupt handler consumed one entry (Linux iommu_poll_ga_log, then KVM
+   * avic_ga_log_notifier -> kvm_vcpu_wake_up): a = vCPU woken (-1: the GATag names no vCPU),
+   * b = GATag, c = device ID, d = 1 if the vCPU was halted.
+   */
+  GA_LOG: 18,
 } as const;
 export type EventKind = (typeof EV)[keyof typeof EV];
 
@@ -49,6 +68,14 @@ export const EXIT_REASON = {
   TPR_BELOW_THRESHOLD: 43,
   EOI_INDUCED: 45,
   APIC_WRITE: 56,
+  /**
+   * AMD SVM exit codes of AVIC (APM Vol. 2 15.29; KVM SVM_EXIT_AVIC_*): a guest IPI the hardware
+   * could not complete (qualification = the failure cause, EXITINFO2[63:32]), and an APIC access it
+   * does not accelerate (qualification = the APIC register offset, e.g. 0B0H for EOI). They cannot
+   * collide with the VMX basic exit reasons above, which are all below 100.
+   */
+  AVIC_INCOMPLETE_IPI: 0x401,
+  AVIC_NOACCEL: 0x402,
 } as const;
 
 export const EXIT_REASON_NAMES: Record<number, string> = Object.fromEntries(

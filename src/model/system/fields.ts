@@ -9,6 +9,7 @@ import type { Block, FieldDesc, Layout } from './layout.ts';
 export type FieldValue = number | boolean | number[] | string;
 
 function scalar(m: Uint32Array, base: number, f: FieldDesc): number {
+  if (f.get !== undefined) return f.get(m, base);
   const w = m[base + f.offset];
   return f.mask === undefined ? w : (w >>> (f.shift ?? 0)) & f.mask;
 }

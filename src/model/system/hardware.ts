@@ -5,6 +5,7 @@
  * delivered) come with an `...Enabled` test, so the runner can fire them until quiescence and the
  * checker can interleave them with everything else.
  */
+import { avicVmexit, avicVmrun } from '../hw/avic.ts';
 import { regSet, regTest } from '../hw/bits.ts';
 import { ipivPost } from '../hw/ipiv.ts';
 import {
@@ -32,6 +33,7 @@ import { vtdPost } from '../hw/vtd.ts';
 import { EV, EXIT_REASON, type Sink } from './events.ts';
 import { eoiBroadcast } from './ioapic-steps.ts';
 import {
+  avicPageOffset,
   PCPU,
   PCPU_MODE_GUEST,
   PCPU_MODE_ROOT,
@@ -294,18 +296,22 @@ export function guestHlt(w: World, x: number): void {
  * VM entry of vCPU x on pCPU p: the VMCS becomes current, the pCPU enters non-root mode, RVI/SVI
  * are evaluated (SDM 26.3.2.5). The descriptor is not looked at: a notification still pending in
  * the physical IRR is taken right after entry, as posted-interrupt processing (a separate step).
+ * On an AVIC machine it is VMRUN, which evaluates the vCPU's backing page instead (APM 15.29;
+ * avicVmrun): pending IRR bits need no doorbell to be seen. "VMCS" then stands for the VMCB.
  */
 export function vmEntry(w: World, sink: Sink, x: number, p: number): void {
   const { m, L } = w;
   m[L.vcpu[x] + VCPU.PCPU] = p + 1;
   m[L.pcpu[p] + PCPU.VMCS] = x + 1;
   m[L.pcpu[p] + PCPU.MODE] = PCPU_MODE_GUEST;
-  vmEntryVirtualInterrupts(m, L.vapic[x]);
+  if (L.avic === undefined) vmEntryVirtualInterrupts(m, L.vapic[x]);
+  else avicVmrun(m, avicPageOffset(L.avic, x));
   sink.ev(EV.VMENTRY, x, p, 0, 0);
 }
 
 /**
  * VM exit of vCPU x: the pCPU it runs on returns to root mode; the VMCS stays current (loaded).
+ * On an AVIC machine it is #VMEXIT, which forgets the vector the core had recognized.
  * Only a vCPU in guest mode can exit. For one that is not (a guest operation of a vCPU that is not
  * running, which the runner does not forbid), no pCPU is touched: whatever runs on the pCPU it is
  * loaded on goes on running. The exit is still reported, with pCPU -1, so that traces show it.
@@ -313,6 +319,8 @@ export function vmEntry(w: World, sink: Sink, x: number, p: number): void {
 export function vmExit(w: World, sink: Sink, x: number, reason: number, qualification: number): void {
   const p = vcpuRunningOn(w, x);
   if (p >= 0) w.m[w.L.pcpu[p] + PCPU.MODE] = PCPU_MODE_ROOT;
+  // #VMEXIT with AVIC: the core keeps no recognized vector; the next VMRUN evaluates again.
+  if (p >= 0 && w.L.avic !== undefined) avicVmexit(w.m, avicPageOffset(w.L.avic, x));
   sink.ev(EV.VMEXIT, x, p, reason, qualification);
 }
 

@@ -1,9 +1,21 @@
 /**
  * The World: the whole machine as one Uint32Array. This file fixes where each unit's block sits
  * (one LAPIC per pCPU; a virtual-APIC page, a posted-interrupt descriptor and guest CPU state per
- * vCPU; the I/O APIC) and names every field, so that traces, expectations and property monitors
+ * vCPU; the I/O APIC; on an AVIC machine the AVIC region) and names every field, so that traces, expectations and property monitors
  * can all speak of "vcpu0.PID.ON" or "pcpu1.IRR[0xf2]" without knowing offsets.
  */
+import {
+  AVIC_BACKING,
+  AVIC_PHYS_BITS,
+  AVIC_PHYS_ENTRY,
+  avicPpr,
+  GA_IRTE,
+  GA_IRTE_BITS,
+  GA_LOG,
+  GA_LOG_STATUS,
+  gaIrteDestination,
+  gaLogCount,
+} from '../hw/avic.ts';
 import { IOAPIC } from '../hw/ioapic.ts';
 import { LAPIC } from '../hw/lapic.ts';
 import { PID } from '../hw/pid.ts';
@@ -57,6 +69,11 @@ export interface FieldDesc {
   /** For kind 'bool' or a sub-field: mask and shift inside the word. */
   mask?: number;
   shift?: number;
+  /**
+   * For a scalar that the hardware does not store as one word (a vPPR derived from TPR and ISR, the
+   * number of entries in a ring): computes it from the block at `base`. `offset` is then unused.
+   */
+  get?: (m: Uint32Array, base: number) => number;
 }
 
 /** Fields of each block, in the order traces print them. */
@@ -123,6 +140,8 @@ export interface Layout {
   vcpu: number[];
   /** Extra blocks added by other units (I/O APIC, AVIC, KVM state), by name. */
   extra: Map<string, number>;
+  /** Where the AVIC structures sit, on a machine with `features.avic` (set by initWorld). */
+  avic?: AvicRegion;
   size: number;
   blocks: Block[];
 }
@@ -184,5 +203,154 @@ export function ioapicFields(pins: readonly number[]): FieldDesc[] {
     out.push({ name: `pin${p}.remoteIRR`, offset: IOAPIC.REDTBL + 2 * p, kind: 'bool', mask: 1, shift: 14 });
     out.push({ name: `pin${p}.masked`, offset: IOAPIC.REDTBL + 2 * p, kind: 'bool', mask: 1, shift: 16 });
   }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// AVIC (features.avic)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Entries of the physical APIC ID table, one per guest APIC ID 0..max index. KVM sizes the table
+ * by the largest index AVIC accepts (svm.h AVIC_MAX_PHYSICAL_ID 0xFE for xAVIC,
+ * X2AVIC_MAX_PHYSICAL_ID 0x1FF for x2AVIC), so a guest APIC ID must be below this.
+ */
+export function avicTableSize(x2apic: boolean): number {
+  return x2apic ? 0x200 : 0xff;
+}
+
+/**
+ * The AVIC region of the World, one contiguous extra block named 'avic':
+ *   pages   the backing pages, vCPU x's in slot x (its page frame number in the model: see
+ *           hw/avic.ts "Addresses"), each AVIC_BACKING.SIZE words;
+ *   table   the physical APIC ID table, tableSize entries of AVIC_PHYS_ENTRY.SIZE words;
+ *   irtes   the GA-mode IRTEs of machine.irtes, GA_IRTE.SIZE words each;
+ *   log     the IOMMU's GA log (GA_LOG.SIZE words).
+ */
+export interface AvicRegion {
+  pages: number;
+  table: number;
+  tableSize: number;
+  irtes: number;
+  log: number;
+  size: number;
+}
+
+export function avicRegion(base: number, nVcpu: number, nIrte: number, tableSize: number): AvicRegion {
+  const pages = base;
+  const table = pages + nVcpu * AVIC_BACKING.SIZE;
+  const irtes = table + tableSize * AVIC_PHYS_ENTRY.SIZE;
+  const log = irtes + nIrte * GA_IRTE.SIZE;
+  return { pages, table, tableSize, irtes, log, size: log + GA_LOG.SIZE - base };
+}
+
+/** Offset of vCPU x's backing page. */
+export function avicPageOffset(a: AvicRegion, x: number): number {
+  return a.pages + x * AVIC_BACKING.SIZE;
+}
+
+/** Offset of the physical APIC ID table entry of a guest APIC ID. */
+export function avicEntryOffset(a: AvicRegion, apicId: number): number {
+  return a.table + apicId * AVIC_PHYS_ENTRY.SIZE;
+}
+
+/** Offset of IRTE i. */
+export function avicIrteOffset(a: AvicRegion, i: number): number {
+  return a.irtes + i * GA_IRTE.SIZE;
+}
+
+/** A vCPU's backing page, as `vcpuN.avic.*`. */
+export const AVIC_PAGE_FIELDS: readonly FieldDesc[] = [
+  { name: 'avic.IRR', offset: AVIC_BACKING.IRR, kind: 'reg256' },
+  { name: 'avic.ISR', offset: AVIC_BACKING.ISR, kind: 'reg256' },
+  { name: 'avic.TMR', offset: AVIC_BACKING.TMR, kind: 'reg256' },
+  { name: 'avic.TPR', offset: AVIC_BACKING.TPR, kind: 'u8', mask: 0xff, shift: 0 },
+  { name: 'avic.PPR', offset: 0, kind: 'u8', get: avicPpr },
+  { name: 'avic.ICR', offset: AVIC_BACKING.ICR_LO, kind: 'u32' },
+  { name: 'avic.ICR2', offset: AVIC_BACKING.ICR_HI, kind: 'u32' },
+  { name: 'avic.recognized', offset: AVIC_BACKING.PEND, kind: 'u8' },
+];
+
+/** A vCPU's entry in the physical APIC ID table (the block's base is the entry), as `vcpuN.avic.*`. */
+export const AVIC_ENTRY_FIELDS: readonly FieldDesc[] = [
+  {
+    name: 'avic.IsRunning',
+    offset: AVIC_PHYS_ENTRY.HI,
+    kind: 'bool',
+    mask: 1,
+    shift: Math.log2(AVIC_PHYS_BITS.IS_RUNNING),
+  },
+  { name: 'avic.Valid', offset: AVIC_PHYS_ENTRY.HI, kind: 'bool', mask: 1, shift: 31 },
+  {
+    name: 'avic.hostApicId',
+    offset: AVIC_PHYS_ENTRY.LO,
+    kind: 'u32',
+    mask: AVIC_PHYS_BITS.HOST_APIC_ID,
+    shift: 0,
+  },
+  {
+    name: 'avic.backingPage',
+    offset: 0,
+    kind: 'u32',
+    get: (m, o) =>
+      (m[o + AVIC_PHYS_ENTRY.LO] >>> AVIC_PHYS_BITS.BACKING_LO_SHIFT) +
+      (m[o + AVIC_PHYS_ENTRY.HI] & AVIC_PHYS_BITS.BACKING_HI) * 2 ** 20,
+  },
+];
+
+/** A GA-mode IRTE, as `irteN.*`. */
+export const GA_IRTE_FIELDS: readonly FieldDesc[] = [
+  { name: 'IsRun', offset: GA_IRTE.W0, kind: 'bool', mask: 1, shift: Math.log2(GA_IRTE_BITS.IS_RUN) },
+  {
+    name: 'GALogIntr',
+    offset: GA_IRTE.W0,
+    kind: 'bool',
+    mask: 1,
+    shift: Math.log2(GA_IRTE_BITS.GA_LOG_INTR),
+  },
+  { name: 'dest', offset: 0, kind: 'u32', get: gaIrteDestination },
+  { name: 'vector', offset: GA_IRTE.W2, kind: 'u8', mask: GA_IRTE_BITS.VECTOR, shift: 0 },
+  { name: 'GATag', offset: GA_IRTE.W1, kind: 'u32' },
+];
+
+/** The GA log, as `galog.*`. */
+export const GA_LOG_FIELDS: readonly FieldDesc[] = [
+  { name: 'count', offset: 0, kind: 'u32', get: gaLogCount },
+  {
+    name: 'GAInt',
+    offset: GA_LOG.STATUS,
+    kind: 'bool',
+    mask: 1,
+    shift: Math.log2(GA_LOG_STATUS.INT),
+  },
+  {
+    name: 'GALogRun',
+    offset: GA_LOG.STATUS,
+    kind: 'bool',
+    mask: 1,
+    shift: Math.log2(GA_LOG_STATUS.RUN),
+  },
+  {
+    name: 'GALOverflow',
+    offset: GA_LOG.STATUS,
+    kind: 'bool',
+    mask: 1,
+    shift: Math.log2(GA_LOG_STATUS.OVERFLOW),
+  },
+];
+
+/**
+ * The named views into the AVIC region, in the order traces print them: per vCPU its backing page
+ * and its table entry (at its guest APIC ID), then each IRTE, then the GA log.
+ */
+export function avicBlocks(a: AvicRegion, apicIds: readonly number[], nIrte: number): Block[] {
+  const out: Block[] = [];
+  apicIds.forEach((id, x) => {
+    out.push({ prefix: `vcpu${x}`, base: avicPageOffset(a, x), fields: AVIC_PAGE_FIELDS });
+    out.push({ prefix: `vcpu${x}`, base: avicEntryOffset(a, id), fields: AVIC_ENTRY_FIELDS });
+  });
+  for (let i = 0; i < nIrte; i++)
+    out.push({ prefix: `irte${i}`, base: avicIrteOffset(a, i), fields: GA_IRTE_FIELDS });
+  out.push({ prefix: 'galog', base: a.log, fields: GA_LOG_FIELDS });
   return out;
 }

@@ -1,6 +1,15 @@
 /**
  * Building the initial World of a machine, and the few accessors every driver needs.
  */
+import {
+  AVIC_BACKING,
+  avicBackingInit,
+  avicPhysWrite,
+  avicSetIrr,
+  avicVmrun,
+  gaIrteWrite,
+  gaLogInit,
+} from '../hw/avic.ts';
 import { regSet } from '../hw/bits.ts';
 import { encodeRedirEntry, IOAPIC, ioapicReset, ioapicWriteRedir } from '../hw/ioapic.ts';
 import { lapicInit } from '../hw/lapic.ts';
@@ -13,12 +22,20 @@ import {
   vmEntryVirtualInterrupts,
 } from '../hw/vapic.ts';
 import {
+  type AvicRegion,
+  avicBlocks,
+  avicIrteOffset,
+  avicPageOffset,
+  avicRegion,
+  avicTableSize,
   type ExtraBlock,
   ioapicFields,
   type Layout,
   makeLayout,
   PCPU,
   PCPU_MODE_GUEST,
+  PID_FIELDS,
+  VAPIC_FIELDS,
   VCPU,
   VCPU_F_AUTO_EOI,
   VCPU_F_HALTED,
@@ -41,8 +58,32 @@ export function initWorld(machine: Machine, more: readonly ExtraBlock[] = []): W
   const extras: ExtraBlock[] = machine.ioapic.length
     ? [{ name: 'ioapic', size: IOAPIC.SIZE, fields: ioapicFields(machine.ioapic.map((p) => p.pin)) }]
     : [];
+  const avic = machine.features.avic;
+  const tableSize = avicTableSize(machine.x2apic);
+  if (avic) {
+    const size = avicRegion(0, machine.vcpus.length, machine.irtes.length, tableSize).size;
+    extras.push({ name: 'avic', size, fields: [] });
+  }
   extras.push(...more);
   const L = makeLayout(machine.pcpus, machine.vcpus.length, extras);
+  if (avic) {
+    const a = avicRegion(L.extra.get('avic')!, machine.vcpus.length, machine.irtes.length, tableSize);
+    L.avic = a;
+    // AVIC replaces the virtual-APIC page and the descriptor: their words stay in the World (the
+    // Intel steps index them) but they are not named, so traces and expectations see only the
+    // backing pages, the table, the IRTEs and the GA log.
+    L.blocks = L.blocks.filter((b) => b.fields !== VAPIC_FIELDS && b.fields !== PID_FIELDS);
+    const at = L.blocks.findIndex((b) => b.prefix === 'avic');
+    L.blocks.splice(
+      at + 1,
+      0,
+      ...avicBlocks(
+        a,
+        machine.vcpus.map((c) => c.apicId),
+        machine.irtes.length,
+      ),
+    );
+  }
   const m = new Uint32Array(L.size);
   const io = L.extra.get('ioapic');
   if (io !== undefined) {
@@ -68,16 +109,21 @@ export function initWorld(machine: Machine, more: readonly ExtraBlock[] = []): W
   // whatever the order of the list. Among vCPUs that are only loaded on a pCPU, the last listed is
   // current (each load is a VMPTRLD, and the last one wins).
   const hasRunning = new Set(machine.vcpus.filter((c) => c.running && c.pcpu >= 0).map((c) => c.pcpu));
+  if (L.avic !== undefined) initAvic(machine, L.avic, m);
   machine.vcpus.forEach((c, x) => {
     const v = L.vapic[x];
-    vapicInit(m, v, machine.features.apicv);
-    for (const e of c.eoiExit) regSet(m, v + VAPIC.EOI_EXIT, e);
-    tprVirtualization(m, v, c.tpr);
-    for (const e of c.virr) selfIpiVirtualization(m, v, e);
-    const ndst = ndstForApicId(pcpuApicId(Math.max(0, c.pcpu)), machine.x2apic);
-    pidInit(m, L.pid[x], c.pid.nv, ndst, c.pid.sn);
-    if (c.pid.on) piSetOn(m, L.pid[x]);
-    for (const e of c.pid.pir) regSet(m, L.pid[x], e);
+    // On an AVIC machine the virtual-APIC page and the descriptor stay zero (initAvic put TPR and
+    // the pending vectors in the backing page).
+    if (L.avic === undefined) {
+      vapicInit(m, v, machine.features.apicv);
+      for (const e of c.eoiExit) regSet(m, v + VAPIC.EOI_EXIT, e);
+      tprVirtualization(m, v, c.tpr);
+      for (const e of c.virr) selfIpiVirtualization(m, v, e);
+      const ndst = ndstForApicId(pcpuApicId(Math.max(0, c.pcpu)), machine.x2apic);
+      pidInit(m, L.pid[x], c.pid.nv, ndst, c.pid.sn);
+      if (c.pid.on) piSetOn(m, L.pid[x]);
+      for (const e of c.pid.pir) regSet(m, L.pid[x], e);
+    }
     m[L.vcpu[x] + VCPU.FLAGS] =
       (c.if ? VCPU_F_IF : 0) | (c.halted ? VCPU_F_HALTED : 0) | (c.autoEoi ? VCPU_F_AUTO_EOI : 0);
     if (c.pcpu >= 0) {
@@ -85,11 +131,59 @@ export function initWorld(machine: Machine, more: readonly ExtraBlock[] = []): W
       if (c.running || !hasRunning.has(c.pcpu)) m[L.pcpu[c.pcpu] + PCPU.VMCS] = x + 1;
       if (c.running) {
         m[L.pcpu[c.pcpu] + PCPU.MODE] = PCPU_MODE_GUEST;
-        vmEntryVirtualInterrupts(m, v);
+        // The start counts as a VM entry (VMRUN on an AVIC machine, which evaluates the page).
+        if (L.avic === undefined) vmEntryVirtualInterrupts(m, v);
+        else avicVmrun(m, avicPageOffset(L.avic, x));
       }
     }
   });
   return { machine, L, m };
+}
+
+/**
+ * The AVIC structures at the start (APM 15.29; KVM avic_init_backing_page, avic_vcpu_load,
+ * avic_pi_update_irte): vCPU x's backing page is slot x, with TPR and the pending `virr` vectors
+ * (edge: TMR clear); its physical APIC ID table entry, at its guest APIC ID, is Valid and points at
+ * that page, with IsRunning set only for a vCPU that starts running, and the host APIC ID of the
+ * pCPU it is loaded on (pCPU 0's for none). Each IRTE of machine.irtes is in GA mode, with the
+ * vCPU's guest vector, its page as GA root pointer, IsRun and Destination as the table entry,
+ * GALogIntr clear, and as GATag the vCPU index (KVM packs a VM ID and the vCPU index into GATag;
+ * the model has one VM, with ID 0). The GA log is empty and logging.
+ */
+function initAvic(machine: Machine, a: AvicRegion, m: Uint32Array): void {
+  machine.vcpus.forEach((c, x) => {
+    const bp = avicPageOffset(a, x);
+    avicBackingInit(m, bp);
+    m[bp + AVIC_BACKING.TPR] = c.tpr;
+    for (const v of c.virr) avicSetIrr(m, bp, v, false);
+    avicPhysWrite(m, a.table, c.apicId, {
+      hostApicId: pcpuApicId(Math.max(0, c.pcpu)),
+      backingPage: x,
+      isRunning: c.running,
+      valid: true,
+    });
+  });
+  machine.irtes.forEach((e, i) => {
+    const c = machine.vcpus[e.vcpu];
+    gaIrteWrite(m, avicIrteOffset(a, i), {
+      remapEn: true,
+      supIopf: false,
+      gaLogIntr: false,
+      gaPpiDisable: false,
+      isRun: c.running,
+      guestMode: true,
+      destination: pcpuApicId(Math.max(0, c.pcpu)),
+      gaTag: e.vcpu,
+      vector: e.vector,
+      gaRootPtr: e.vcpu,
+    });
+  });
+  gaLogInit(m, a.log);
+}
+
+/** vCPU x's AVIC backing page (an AVIC machine only). */
+export function avicPage(w: World, x: number): number {
+  return avicPageOffset(w.L.avic!, x);
 }
 
 /** The vCPU running in guest mode on pCPU p, or -1. */
