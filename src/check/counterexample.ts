@@ -4,21 +4,9 @@
  * action is not enabled where the trace says it ran.
  */
 import { UserError } from '../errors.ts';
-import { EV, type EventKind, type Sink } from '../model/system/events.ts';
 import { diffWorlds } from '../model/system/fields.ts';
 import type { SystemModel } from '../model/system/system.ts';
-import { describeReaction, type TraceEntry, type TraceEvent } from '../run/runner.ts';
-
-const EVENT_NAME: Record<number, string> = Object.fromEntries(
-  Object.entries(EV).map(([k, v]) => [v, k.toLowerCase()]),
-);
-
-class Recorder implements Sink {
-  events: TraceEvent[] = [];
-  ev(kind: EventKind, a: number, b: number, c: number, d: number): void {
-    this.events.push({ kind: EVENT_NAME[kind], a, b, c, d });
-  }
-}
+import { describeReaction, RecordingSink, type TraceEntry } from '../run/runner.ts';
 
 export interface Replayed {
   entries: TraceEntry[];
@@ -43,7 +31,7 @@ export function replay(model: SystemModel, path: readonly number[]): Replayed {
       );
     const d = model.describe(s, action);
     const before = s.slice();
-    const rec = new Recorder();
+    const rec = new RecordingSink();
     stepViolation = model.step(s, action, rec);
     entries.push({
       n: i + 1,

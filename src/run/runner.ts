@@ -34,7 +34,13 @@ import {
   gaLogInterrupt,
   gaLogInterruptPending,
 } from '../model/system/avic-steps.ts';
-import { EV, type EventKind, EXIT_REASON, EXIT_REASON_NAMES, type Sink } from '../model/system/events.ts';
+import {
+  EVENT_NAMES,
+  type EventKind,
+  EXIT_REASON,
+  EXIT_REASON_NAMES,
+  type Sink,
+} from '../model/system/events.ts';
 import {
   type Change,
   diffWorlds,
@@ -105,14 +111,11 @@ export interface RunResult {
   world: World;
 }
 
-const EVENT_NAME: Record<number, string> = Object.fromEntries(
-  Object.entries(EV).map(([k, v]) => [v, k.toLowerCase()]),
-);
-
-class RecordingSink implements Sink {
+/** A sink that keeps every event as a record (runner and counterexample replay; not a hot path). */
+export class RecordingSink implements Sink {
   events: TraceEvent[] = [];
   ev(kind: EventKind, a: number, b: number, c: number, d: number): void {
-    this.events.push({ kind: EVENT_NAME[kind], a, b, c, d });
+    this.events.push({ kind: EVENT_NAMES[kind], a, b, c, d });
   }
 }
 
