@@ -22,7 +22,7 @@ import { KVM_VCPU } from './state.ts';
 import type { Variant } from './variants.ts';
 
 export function kvmVcpu(w: World, x: number): number {
-  return w.L.extra.get(`kvm.vcpu${x}`)!;
+  return w.L.kvmVcpu[x];
 }
 
 /** Whether a vCPU other than x is loaded on pCPU p. */

@@ -46,7 +46,7 @@ import {
 } from '../hw/avic.ts';
 import { regEmpty, regHighest, regSet } from '../hw/bits.ts';
 import { EV, EXIT_REASON, type Sink } from './events.ts';
-import { type IcrWrite, vmExit } from './hardware.ts';
+import { guestHandlerRuns, type IcrWrite, vmExit } from './hardware.ts';
 import {
   type AvicRegion,
   avicIrteOffset,
@@ -133,11 +133,7 @@ export function avicDeliverEnabled(w: World, x: number): boolean {
  */
 export function avicDeliverStep(w: World, sink: Sink, x: number): void {
   const v = avicDeliver(w.m, page(w, x), guestIf(w, x));
-  if (v < 0) return;
-  const vc = w.L.vcpu[x];
-  regSet(w.m, vc + VCPU.DELIVERED, v);
-  w.m[vc + VCPU.FLAGS] &= ~VCPU_F_HALTED;
-  sink.ev(EV.DELIVER, x, v, 1, 0);
+  if (v >= 0) guestHandlerRuns(w, sink, x, v, 1);
 }
 
 /** A guest whose handlers EOI at once runs with a vector in service in its backing page. */

@@ -153,11 +153,18 @@ export function vcpuDeliverEnabled(w: World, x: number): boolean {
 
 /** Virtual-interrupt delivery on vCPU x: the guest handler for RVI runs; HLT ends. */
 export function vcpuDeliver(w: World, sink: Sink, x: number): void {
-  const v = virtualInterruptDelivery(w.m, w.L.vapic[x]);
+  guestHandlerRuns(w, sink, x, virtualInterruptDelivery(w.m, w.L.vapic[x]), 0);
+}
+
+/**
+ * The guest's handler for vector v starts on vCPU x, after delivery by APICv (`avic` 0) or AVIC
+ * (`avic` 1): the vector counts as delivered and the HLT activity state ends.
+ */
+export function guestHandlerRuns(w: World, sink: Sink, x: number, v: number, avic: number): void {
   const vc = w.L.vcpu[x];
   regSet(w.m, vc + VCPU.DELIVERED, v);
   w.m[vc + VCPU.FLAGS] &= ~VCPU_F_HALTED;
-  sink.ev(EV.DELIVER, x, v, 0, 0);
+  sink.ev(EV.DELIVER, x, v, avic, 0);
 }
 
 /** A guest whose handlers EOI at once has a vector in service. */

@@ -140,6 +140,11 @@ export interface Layout {
   vcpu: number[];
   /** Extra blocks added by other units (I/O APIC, AVIC, KVM state), by name. */
   extra: Map<string, number>;
+  /**
+   * Offsets of KVM's per-vCPU blocks (`kvm.vcpuN`), resolved once so the checker's steps do not
+   * look names up (empty for machines without KVM state).
+   */
+  kvmVcpu: number[];
   /** Where the AVIC structures sit, on a machine with `features.avic` (set by initWorld). */
   avic?: AvicRegion;
   size: number;
@@ -170,6 +175,7 @@ export function makeLayout(nPcpu: number, nVcpu: number, extras: readonly ExtraB
     pid: [],
     vcpu: [],
     extra: new Map(),
+    kvmVcpu: [],
     size: 0,
     blocks: [],
   };
@@ -191,6 +197,10 @@ export function makeLayout(nPcpu: number, nVcpu: number, extras: readonly ExtraB
     const o = take(e.size);
     L.extra.set(e.name, o);
     L.blocks.push({ prefix: e.prefix ?? e.name, base: o, fields: e.fields });
+  }
+  for (let x = 0; x < nVcpu; x++) {
+    const k = L.extra.get(`kvm.vcpu${x}`);
+    if (k !== undefined) L.kvmVcpu.push(k);
   }
   L.size = at;
   return L;

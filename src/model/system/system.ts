@@ -114,7 +114,7 @@ export class SystemModel {
     this.actorBase = actors.map((a) => this.w.L.extra.get(`actor.${a.name}`)!);
     // A vCPU that starts loaded has vcpu->cpu set and, when running, IN_GUEST_MODE.
     machine.vcpus.forEach((c, x) => {
-      const k = this.w.L.extra.get(`kvm.vcpu${x}`)!;
+      const k = this.w.L.kvmVcpu[x];
       if (c.pcpu >= 0) this.w.m[k + KVM_VCPU.CPU] = c.pcpu + 1;
       // A vCPU that starts running owns its pCPU until it is put.
       if (c.running) this.w.m[k + KVM_VCPU.LOADED] = c.pcpu + 1;
@@ -148,7 +148,7 @@ export class SystemModel {
       // next instruction boundary: the thread running there makes no progress until then.
       const v = this.actors[i].vcpu;
       if (v >= 0) {
-        const p = ins.cpu ?? s[w.L.extra.get(`kvm.vcpu${v}`)! + KVM_VCPU.LOADED] - 1;
+        const p = ins.cpu ?? s[w.L.kvmVcpu[v] + KVM_VCPU.LOADED] - 1;
         if (p >= 0 && pcpuDispatchEnabled(w, p)) continue;
       }
       if (ins.enabled === undefined || ins.enabled(w, a)) out[n++] = i;
@@ -194,7 +194,7 @@ export class SystemModel {
     for (let x = 0; x < w.machine.vcpus.length; x++) {
       const p = vcpuRunningOn(w, x);
       if (p < 0 || regEmpty(s, w.L.pid[x] + PID.PIR)) continue;
-      if (s[w.L.extra.get(`kvm.vcpu${x}`)! + KVM_VCPU.POSTING] !== 0) continue;
+      if (s[w.L.kvmVcpu[x] + KVM_VCPU.POSTING] !== 0) continue;
       if (regTest(s, w.L.lapic[p] + LAPIC.IRR, POSTED_INTR_VECTOR)) continue;
       return PROP.NO_STUCK_PIR;
     }
