@@ -3,6 +3,7 @@
  * checkable SystemModel.
  */
 import { hex } from '../model/hw/bits.ts';
+import { emitHaltAndBlock } from '../model/kvm/block.ts';
 import { emitDeliverPostedInterrupt } from '../model/kvm/deliver.ts';
 import { emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
 import { emitIcrWrite } from '../model/kvm/fastpath.ts';
@@ -16,7 +17,18 @@ import { vcpuRunningOn, type World } from '../model/system/world.ts';
 import { machineOf } from '../scenarios/loader.ts';
 import { type ActorStep, PROPERTIES, type Scenario } from '../scenarios/schema.ts';
 
-function emitStep(b: ProgramBuilder, v: Variant, sc: Scenario, vcpu: number, st: ActorStep): void {
+/**
+ * Emits one scenario step. `pcpu` is the pCPU the actor's vCPU is loaded on at this point of its
+ * program (from the machine's start and the kvm.load and guest.hlt steps before it).
+ */
+function emitStep(
+  b: ProgramBuilder,
+  v: Variant,
+  sc: Scenario,
+  vcpu: number,
+  st: ActorStep,
+  pcpu: number,
+): void {
   const inGuest = (w: World) => vcpuRunningOn(w, vcpu) >= 0;
   switch (st.do) {
     case 'kvm.load':
@@ -83,6 +95,9 @@ function emitStep(b: ProgramBuilder, v: Variant, sc: Scenario, vcpu: number, st:
       emitIcrWrite(b, v, vcpu, target, st.vector);
       return;
     }
+    case 'guest.hlt':
+      emitHaltAndBlock(b, v, vcpu, st.wakeOn ?? pcpu);
+      return;
     case 'guest.sti':
     case 'guest.cli':
       b.step(
@@ -117,9 +132,12 @@ function buildProgramsWithCosts(
   const programs = (sc.actors ?? []).map((a) => {
     const b = new ProgramBuilder();
     const icrStarts: number[] = [];
+    let pcpu = a.vcpu === undefined ? -1 : sc.machine.vcpus[a.vcpu].pcpu;
     for (const st of a.steps) {
       if (st.do === 'guest.icr') icrStarts.push(b.code.length);
-      emitStep(b, v, sc, a.vcpu ?? -1, st);
+      emitStep(b, v, sc, a.vcpu ?? -1, st, pcpu);
+      if (st.do === 'kvm.load') pcpu = st.pcpu;
+      if (st.do === 'guest.hlt' && st.wakeOn !== undefined) pcpu = st.wakeOn;
     }
     const code = b.build();
     for (const start of icrStarts) {

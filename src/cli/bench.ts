@@ -11,6 +11,7 @@ import {
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('run a benchmark and print its figures');
   registerRuntimeBench(bench);
+  registerCheckBench(bench);
 }
 
 interface RuntimeBenchFlags {
@@ -61,6 +62,42 @@ function registerRuntimeBench(bench: Command): void {
         json
           ? `${JSON.stringify(runtimeBenchJson(result, root.version() ?? 'unknown'), null, 2)}\n`
           : formatRuntimeBench(result),
+      );
+    });
+}
+
+interface CheckBenchFlags {
+  readonly quick?: boolean;
+  readonly json?: boolean;
+}
+
+/**
+ * `irqlab bench check [--quick] [--json]`: checker throughput on every built-in scenario with
+ * actors and every preset, then seed 004 scaled to 2 and 3 vCPUs.
+ */
+function registerCheckBench(bench: Command): void {
+  bench
+    .command('check')
+    .description(
+      'checker throughput: verdict, distinct and generated states, depth, median time to verdict ' +
+        'and states/s for every built-in actor scenario and preset, then seed 004 scaled to 2 and 3 vCPUs',
+    )
+    .option('--quick', 'smoke run of a few seconds, without the 3-vCPU scenario (figures not meaningful)')
+    .option('--json', 'print one JSON document to stdout instead of the table')
+    .action(async (flags: CheckBenchFlags, cmd: Command) => {
+      // Loaded on use, like the runtime benchmark.
+      const { checkBenchJson, formatCheckBench, runCheckBench } = await import('../../bench/check/index.ts');
+      const json = flags.json === true;
+      const result = runCheckBench({
+        quick: flags.quick === true,
+        progress: json ? undefined : (line) => process.stderr.write(`${line}\n`),
+      });
+      let root: Command = cmd;
+      while (root.parent !== null) root = root.parent;
+      process.stdout.write(
+        json
+          ? `${JSON.stringify(checkBenchJson(result, root.version() ?? 'unknown'), null, 2)}\n`
+          : formatCheckBench(result),
       );
     });
 }

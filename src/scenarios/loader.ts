@@ -136,6 +136,11 @@ export function expectedFieldValue(f: FieldDesc, want: unknown): { value: FieldV
       if (want === 'none' || want === -1) return { value: 'none' };
       if (typeof want === 'number' && Number.isInteger(want) && want >= 0) return { value: String(want) };
       return { error: 'expected an index, or -1 or "none" for none' };
+    case 'enum': {
+      const names = f.names ?? [];
+      if (typeof want === 'string' && names.includes(want)) return { value: want };
+      return { error: `expected one of ${names.join(', ')}` };
+    }
     case 'flags': {
       const names = (f.bits ?? []).filter((n) => n !== '');
       if (want === '-') return { value: '-' };

@@ -302,6 +302,18 @@ export const actorStep = z.discriminatedUnion('do', [
       'the guest writes the x2APIC ICR: a fixed, physical, single-target IPI, handled per the icrWrite knob',
     ),
   z
+    .object({
+      do: z.literal('guest.hlt'),
+      wakeOn: pcpuRef
+        .optional()
+        .describe('the pCPU the vCPU is scheduled back on after each sleep (default: its own)'),
+      note,
+    })
+    .strict()
+    .describe(
+      'the guest executes HLT: HLT exit, then kvm_vcpu_block until the vCPU is runnable (sleeping and waking through the wake-up vector)',
+    ),
+  z
     .object({ do: z.literal('guest.sti'), note })
     .strict()
     .describe('the guest sets RFLAGS.IF'),
@@ -321,7 +333,14 @@ const actor = z
   })
   .strict();
 
-export const PROPERTIES = ['no-stuck-pir', 'no-wrong-vcpu', 'rvi-at-entry', 'no-lost-interrupt'] as const;
+export const PROPERTIES = [
+  'no-stuck-pir',
+  'no-wrong-vcpu',
+  'rvi-at-entry',
+  'no-lost-interrupt',
+  'wakeup-list',
+  'no-lost-wakeup',
+] as const;
 
 const vectorList = z.array(vector);
 
@@ -430,6 +449,8 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
       ctx.addIssue({ code: 'custom', path: ['actors', i, 'name'], message: `duplicate actor ${a.name}` });
     names.add(a.name);
     badVcpu(a.vcpu, ['actors', i, 'vcpu']);
+    // The pCPU the actor's vCPU is loaded on as its steps go (a guest.hlt sleeps and wakes there).
+    let loadedOn = a.vcpu !== undefined && a.vcpu < nv ? s.machine.vcpus[a.vcpu].pcpu : -1;
     a.steps.forEach((st, j) => {
       const path = ['actors', i, 'steps', j];
       if ((st.do.startsWith('kvm.') && st.do !== 'kvm.deliver') || st.do.startsWith('guest.')) {
@@ -438,6 +459,18 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
       }
       if ('vcpu' in st) badVcpu(st.vcpu, [...path, 'vcpu']);
       if ('pcpu' in st) badPcpu(st.pcpu, [...path, 'pcpu']);
+      if (st.do === 'kvm.load') loadedOn = st.pcpu;
+      if (st.do === 'guest.hlt') {
+        badPcpu(st.wakeOn, [...path, 'wakeOn']);
+        if (loadedOn < 0 && st.wakeOn === undefined && a.vcpu !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message:
+              'guest.hlt needs the vCPU loaded on a pCPU (machine.vcpus[].pcpu or a kvm.load before it) or a wakeOn pCPU',
+          });
+        loadedOn = st.wakeOn ?? loadedOn;
+      }
       if (st.do === 'guest.selfIpi') selfIpiNeedsX2apic(path);
       if (
         st.do === 'guest.icr' &&

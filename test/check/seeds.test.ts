@@ -26,6 +26,10 @@ const EXPECTED: Record<string, Record<string, Expected>> = {
     before: { verdict: 'violated', property: 'no-wrong-vcpu' },
     after: { verdict: 'holds' },
   },
+  'seed-001-hlt-irqs-off': {
+    before: { verdict: 'violated', property: 'no-wrong-vcpu' },
+    after: { verdict: 'holds' },
+  },
   'seed-003': {
     before: { verdict: 'holds' },
     after: { verdict: 'holds' },

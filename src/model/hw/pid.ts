@@ -130,6 +130,11 @@ export function piHasPendingInterrupt(m: Uint32Array, o: number): boolean {
   return piTestOn(m, o) || (piTestSn(m, o) && !piIsPirEmpty(m, o));
 }
 
+/** NV of a control word's low half (a snapshot read by a CAS loop). */
+export function piControlNv(lo: number): number {
+  return (lo >>> NV_SHIFT) & 0xff;
+}
+
 /** The control word's low half built from fields (for CAS loops). */
 export function piControlLo(on: boolean, sn: boolean, nv: number): number {
   return ((nv & 0xff) << NV_SHIFT) | (on ? PID_ON : 0) | (sn ? PID_SN : 0);

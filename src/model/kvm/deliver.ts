@@ -6,7 +6,6 @@
 
 import { regSet } from '../hw/bits.ts';
 import { piTestAndSetOn, piTestAndSetPir } from '../hw/pid.ts';
-import { EV } from '../system/events.ts';
 import { sendPhysicalInterrupt } from '../system/hardware.ts';
 import { VCPU } from '../system/layout.ts';
 import { POSTED_INTR_VECTOR } from '../system/machine.ts';
@@ -14,6 +13,7 @@ import { pcpuApicId } from '../system/world.ts';
 import { kvmVcpu } from './load-put.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
 import { KVM_VCPU, MODE_IN_GUEST } from './state.ts';
+import { kvmVcpuWakeUp } from './wakeup.ts';
 
 /**
  * `sender` is the vCPU whose thread sends (in its exit handler or fastpath), or -1 for another
@@ -47,8 +47,9 @@ export function emitDeliverPostedInterrupt(b: ProgramBuilder, x: number, vector:
       // __apic_send_IPI_mask(vcpu->cpu, POSTED_INTR_VECTOR): the IPI reaches the LAPIC at once.
       sendPhysicalInterrupt(w, sink, pcpuApicId(w.m[k + KVM_VCPU.CPU] - 1), POSTED_INTR_VECTOR, x);
     } else {
-      // kvm_vcpu_wake_up: a runnable vCPU syncs PIR on its next entry; nothing to do here.
-      sink.ev(EV.WAKE_UP, x, 0, 0, 0);
+      // kvm_vcpu_wake_up: wakes a thread blocked in kvm_vcpu_block; a runnable vCPU syncs PIR on
+      // its next entry.
+      kvmVcpuWakeUp(w, sink, x);
     }
     return NEXT;
   });

@@ -1,25 +1,30 @@
 /**
  * vmx_vcpu_pi_load and vmx_vcpu_pi_put (arch/x86/kvm/vmx/posted_intr.c), as atomic steps
- * (kvm-semantics.md section 3). Wake-up lists (blocking) are not modelled yet: a put here is a
- * preemption or a return to userspace, never a block with the wake-up vector.
+ * (kvm-semantics.md section 3). A put is a preemption, a return to userspace, or the sched-out of
+ * a thread that sleeps in kvm_vcpu_block (block.ts), which may switch the descriptor to the
+ * wake-up vector (wakeup.ts).
  */
 import {
   ndstForApicId,
   PID,
+  PID_ON,
   piControlLo,
+  piControlNv,
   piIsPirEmpty,
   piNdst,
   piNv,
   piSetOn,
   piSetSn,
   piTestAndClearSn,
+  piTryCasControl,
 } from '../hw/pid.ts';
-import { PCPU, VCPU } from '../system/layout.ts';
+import { PCPU, VCPU, VCPU_F_IF } from '../system/layout.ts';
 import { POSTED_INTR_VECTOR, POSTED_INTR_WAKEUP_VECTOR } from '../system/machine.ts';
 import { pcpuApicId, type World } from '../system/world.ts';
 import { ACTOR, NEXT, type ProgramBuilder } from './program.ts';
 import { KVM_VCPU } from './state.ts';
 import type { Variant } from './variants.ts';
+import { emitEnableWakeupHandler } from './wakeup.ts';
 
 export function kvmVcpu(w: World, x: number): number {
   return w.L.kvmVcpu[x];
@@ -37,9 +42,10 @@ export function pcpuOccupied(w: World, p: number, x: number): boolean {
 
 /**
  * Sched-in of vCPU x on pCPU p: the VMCS becomes current (vmx_vcpu_load_vmcs), then
- * vmx_vcpu_pi_load, then kvm_arch_vcpu_load records vcpu->cpu = p.
+ * vmx_vcpu_pi_load, then kvm_arch_vcpu_load records vcpu->cpu = p. With `then`, the last step
+ * jumps there instead of falling through (the block loop goes back to its check).
  */
-export function emitPiLoad(b: ProgramBuilder, v: Variant, x: number, p: number): void {
+export function emitPiLoad(b: ProgramBuilder, v: Variant, x: number, p: number, then?: { pc: number }): void {
   const fn = 'vmx_vcpu_pi_load';
   const recompute = v.load === 'clear-sn-recompute-on';
   const slow = b.fresh('slow');
@@ -51,7 +57,12 @@ export function emitPiLoad(b: ProgramBuilder, v: Variant, x: number, p: number):
   const end = b.fresh('end');
   const tEnd = b.target(end);
   // Where to go once SN is handled: the vcpu->cpu store only when the vCPU moved.
-  const finish = (w: World) => (w.m[kvmVcpu(w, x) + KVM_VCPU.CPU] === p + 1 ? tEnd.pc : tDone.pc);
+  const finish = (w: World) => (w.m[kvmVcpu(w, x) + KVM_VCPU.CPU] === p + 1 ? (then ?? tEnd).pc : tDone.pc);
+  const unlink = b.fresh('unlink');
+  const tUnlink = b.target(unlink);
+  // NV is written only by this vCPU's own load and put, so reading it here, in the thread's first
+  // step, sees the value the kernel's later test would see.
+  const keepNdst = v.ndstWhileBlocked === 'kept';
   // kvm_sched_in clears vcpu->preempted and vmx_vcpu_load_vmcs makes the VMCS current before
   // vmx_vcpu_pi_load runs; both touch only this thread's state and nothing reads the VMCS pointer
   // until VM entry, so they share a step with the fast-path test.
@@ -64,7 +75,9 @@ export function emitPiLoad(b: ProgramBuilder, v: Variant, x: number, p: number):
       w.m[w.L.vcpu[x] + VCPU.PCPU] = p + 1;
       w.m[kvmVcpu(w, x) + KVM_VCPU.PREEMPTED] = 0;
       const sameCpu = w.m[kvmVcpu(w, x) + KVM_VCPU.CPU] === p + 1;
-      return piNv(w.m, w.L.pid[x]) !== POSTED_INTR_WAKEUP_VECTOR && sameCpu ? NEXT : tSlow.pc;
+      const wakeup = piNv(w.m, w.L.pid[x]) === POSTED_INTR_WAKEUP_VECTOR;
+      if (wakeup) return keepNdst ? tUnlink.pc : tSlow.pc;
+      return sameCpu ? NEXT : tSlow.pc;
     },
     // The scheduler runs one task per pCPU: sched-in waits until no other vCPU is loaded there.
     (w) => !pcpuOccupied(w, p, x),
@@ -73,8 +86,19 @@ export function emitPiLoad(b: ProgramBuilder, v: Variant, x: number, p: number):
   b.step(fn, 'pi_test_and_clear_sn', (w) =>
     piTestAndClearSn(w.m, w.L.pid[x]) && recompute ? tAfter.pc : finish(w),
   );
-  // Slow path: rewrite NDST, clear SN, restore NV with a CAS loop on the control word; ON may be
-  // set by the IOMMU or a sender at any time, hence one read step and one CAS-attempt step.
+  // Slow path, IRQs off. A vCPU that blocked with the wake-up vector first leaves the wake-up list
+  // of the pCPU it blocked on (vcpu->cpu), under that list's lock (one step: wakeup.ts).
+  b.mark(unlink);
+  b.step(fn, 'wakeup_list_del', (w) => {
+    const k = kvmVcpu(w, x);
+    w.m[k + KVM_VCPU.WAKEUP_LISTS] &= ~(1 << (w.m[k + KVM_VCPU.CPU] - 1));
+    w.m[k + KVM_VCPU.WAKEUP_UPDATING] = 1;
+    return NEXT;
+  });
+  // Then rewrite NDST, clear SN, restore NV with a CAS loop on the control word; ON may be set by
+  // the IOMMU or a sender at any time, hence one read step and one CAS-attempt step. The
+  // `ndstWhileBlocked: rewritten` mutation (checklist X4, the bug fixed in Nov 2019) skips the list
+  // and keeps NV: NDST then names a pCPU whose list does not hold the vCPU.
   b.mark(slow);
   const retry = b.fresh('retry');
   const tRetry = b.target(retry);
@@ -85,13 +109,16 @@ export function emitPiLoad(b: ProgramBuilder, v: Variant, x: number, p: number):
     return NEXT;
   });
   b.step(fn, 'pi_try_set_control', (w, a) => {
-    const pid = w.L.pid[x];
     const oldLo = w.m[a + ACTOR.L0];
     const oldNdst = w.m[a + ACTOR.L1];
-    if (w.m[pid + PID.CONTROL] !== oldLo || w.m[pid + PID.NDST] !== oldNdst) return tRetry.pc;
-    const on = (oldLo & 1) !== 0;
-    w.m[pid + PID.CONTROL] = piControlLo(on, false, POSTED_INTR_VECTOR);
-    w.m[pid + PID.NDST] = ndstForApicId(pcpuApicId(p), w.machine.x2apic);
+    const on = (oldLo & PID_ON) !== 0;
+    const oldNv = piControlNv(oldLo);
+    const nv = keepNdst || oldNv !== POSTED_INTR_WAKEUP_VECTOR ? POSTED_INTR_VECTOR : oldNv;
+    const ndst = ndstForApicId(pcpuApicId(p), w.machine.x2apic);
+    if (!piTryCasControl(w.m, w.L.pid[x], oldLo, oldNdst, piControlLo(on, false, nv), ndst)) return tRetry.pc;
+    w.m[a + ACTOR.L0] = 0;
+    w.m[a + ACTOR.L1] = 0;
+    w.m[kvmVcpu(w, x) + KVM_VCPU.WAKEUP_UPDATING] = 0;
     return recompute ? tAfter.pc : finish(w);
   });
   b.mark(afterClearSn);
@@ -112,31 +139,60 @@ export function emitPiLoad(b: ProgramBuilder, v: Variant, x: number, p: number):
   // store changes nothing and is left out.
   b.step('kvm_arch_vcpu_load', 'vcpu_cpu_store', (w) => {
     w.m[kvmVcpu(w, x) + KVM_VCPU.CPU] = p + 1;
-    return NEXT;
+    return then === undefined ? NEXT : then.pc;
   });
   b.mark(end);
 }
 
 /**
- * Sched-out of vCPU x: kvm_sched_out records vcpu->preempted, then vmx_vcpu_pi_put decides
- * whether to suppress notifications (seed 001 changed the rule).
+ * Sched-out of vCPU x: kvm_sched_out (called with IRQs off from prepare_task_switch) records
+ * vcpu->preempted, then vmx_vcpu_pi_put decides between the wake-up vector and suppressing
+ * notifications (seed 001 changed the rule). The pCPU is released, and runs the next task with
+ * IRQs on, only when the put is complete.
+ *
+ * before (`sn-if-preempted`, 28b835d60fcc until 2025): blocking with guest IRQs enabled → wake-up
+ *   handler; separately, preempted → SN=1 (both can happen).
+ * after (`sn-unless-blocking`, seed 001): not preempted, blocking, guest IRQs enabled → wake-up
+ *   handler; otherwise SN=1.
  */
 export function emitPiPut(b: ProgramBuilder, v: Variant, x: number, preempted: boolean): void {
-  // vmx_vcpu_pi_put runs inside sched-out, before the context switch: the pCPU is released (and
-  // another vCPU may be loaded on it) only when the put is complete.
-  const setSn = v.put === 'sn-unless-blocking' || preempted;
+  const after = v.put === 'sn-unless-blocking';
+  const setSn = b.fresh('set_sn');
+  const tSetSn = b.target(setSn);
+  const release = b.fresh('release');
+  const tRelease = b.target(release);
+  const cpu = (w: World) => w.m[kvmVcpu(w, x) + KVM_VCPU.LOADED] - 1;
+  // kvm_vcpu_is_blocking and vmx_interrupt_blocked read this thread's own state (its rcuwait and
+  // its guest's RFLAGS.IF in the VMCS), so the decision shares the step with kvm_sched_out.
+  const wantsWakeup = (w: World) =>
+    w.m[kvmVcpu(w, x) + KVM_VCPU.BLOCKING] === 1 && (w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) !== 0;
+  // Before seed 001 a blocking vCPU preempted between setting its wait state and scheduling out
+  // gets both: the wake-up handler, then SN. Otherwise at most one of the two runs.
+  const both = !after && preempted;
+  const sn = after || preempted;
+  const wake = b.fresh('wakeup');
+  const tWake = b.target(wake);
   b.step('kvm_sched_out', preempted ? 'preempted' : 'put', (w) => {
     w.m[kvmVcpu(w, x) + KVM_VCPU.PREEMPTED] = preempted ? 1 : 0;
-    if (!setSn) w.m[kvmVcpu(w, x) + KVM_VCPU.LOADED] = 0;
-    return NEXT;
+    w.m[w.L.pcpu[cpu(w)] + PCPU.HOST_IF] = 0;
+    if (wantsWakeup(w) && !(after && preempted)) return both ? NEXT : tWake.pc;
+    return sn ? tSetSn.pc : tRelease.pc;
   });
-  // Without blocking modelled, "blocking with IRQs enabled" is never true here: the before rule
-  // (28b835d60fcc) sets SN only when preempted, the after rule (seed 001) on every put.
-  if (setSn) {
+  const setSnStep = () => {
+    b.mark(setSn);
     b.step('vmx_vcpu_pi_put', 'pi_set_sn', (w) => {
       piSetSn(w.m, w.L.pid[x]);
-      w.m[kvmVcpu(w, x) + KVM_VCPU.LOADED] = 0;
-      return NEXT;
+      return both ? NEXT : tRelease.pc;
     });
-  }
+  };
+  if (!both) setSnStep();
+  b.mark(wake);
+  emitEnableWakeupHandler(b, v, x);
+  if (both) setSnStep();
+  b.mark(release);
+  b.step('context_switch', 'finish_task_switch', (w) => {
+    w.m[w.L.pcpu[cpu(w)] + PCPU.HOST_IF] = 1;
+    w.m[kvmVcpu(w, x) + KVM_VCPU.LOADED] = 0;
+    return NEXT;
+  });
 }

@@ -18,16 +18,50 @@ export const KVM_VCPU = {
   POSTING: 3,
   /** pCPU + 1 between sched-in (vcpu_load) and sched-out (vcpu_put), 0 otherwise: the task owns that pCPU. */
   LOADED: 4,
-  SIZE: 5,
+  /**
+   * kvm_vcpu_is_blocking: the thread is inside kvm_vcpu_block, between prepare_to_rcuwait and
+   * finish_rcuwait, so rcuwait_wake_up (kvm_vcpu_wake_up) finds it.
+   */
+  BLOCKING: 5,
+  /** The task's state: TASK_RUNNING (0) or TASK_INTERRUPTIBLE (1), set before the block check. */
+  TASK: 6,
+  /**
+   * Bitmask of the pCPUs whose wakeup_vcpus_on_cpu list holds this vCPU (one bit in a correct
+   * kernel; the model keeps a mask so that a mutation putting it on two lists is visible).
+   */
+  WAKEUP_LISTS: 7,
+  /**
+   * 1 while this thread is between a wake-up-list change and the matching NV change
+   * (pi_enable_wakeup_handler, the slow path of vmx_vcpu_pi_load): the gap the wake-up-list
+   * invariant ignores, as no-stuck-PIR ignores a sender between its two test-and-sets.
+   */
+  WAKEUP_UPDATING: 8,
+  SIZE: 9,
 } as const;
+
+export const TASK_RUNNING = 0;
+export const TASK_INTERRUPTIBLE = 1;
 
 export const MODE_OUTSIDE_GUEST = 0;
 export const MODE_IN_GUEST = 1;
 export const MODE_EXITING_GUEST = 2;
 
 export const KVM_VCPU_FIELDS: readonly FieldDesc[] = [
-  { name: 'mode', offset: KVM_VCPU.MODE, kind: 'u32' },
+  {
+    name: 'mode',
+    offset: KVM_VCPU.MODE,
+    kind: 'enum',
+    names: ['OUTSIDE_GUEST_MODE', 'IN_GUEST_MODE', 'EXITING_GUEST_MODE'],
+  },
   { name: 'cpu', offset: KVM_VCPU.CPU, kind: 'index1' },
   { name: 'preempted', offset: KVM_VCPU.PREEMPTED, kind: 'u32' },
   { name: 'loadedOn', offset: KVM_VCPU.LOADED, kind: 'index1' },
+  { name: 'blocking', offset: KVM_VCPU.BLOCKING, kind: 'u32' },
+  { name: 'task', offset: KVM_VCPU.TASK, kind: 'enum', names: ['TASK_RUNNING', 'TASK_INTERRUPTIBLE'] },
+  {
+    name: 'wakeupList',
+    offset: KVM_VCPU.WAKEUP_LISTS,
+    kind: 'flags',
+    bits: Array.from({ length: 32 }, (_, p) => `pcpu${p}`),
+  },
 ];

@@ -31,7 +31,10 @@ export const EV = {
   SELF_IPI: 13,
   /** A guest IPI with an illegal vector was not sent: a = vCPU, b = vector. */
   ILLEGAL_VECTOR: 14,
-  /** kvm_vcpu_wake_up instead of a notification (the target was not in guest mode): a = vCPU. */
+  /**
+   * kvm_vcpu_wake_up (a software sender whose target was not in guest mode, or pi_wakeup_handler):
+   * a = vCPU, b = 1 if a thread blocked in kvm_vcpu_block was woken.
+   */
   WAKE_UP: 15,
   /**
    * An AVIC doorbell (APM 15.29: WRMSR C001_011Bh with a host APIC ID): a = pCPU it reached (-1: no

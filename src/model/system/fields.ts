@@ -24,6 +24,10 @@ export function readField(m: Uint32Array, base: number, f: FieldDesc): FieldValu
       const v = scalar(m, base, f);
       return v === 0 ? 'none' : String(v - 1);
     }
+    case 'enum': {
+      const v = scalar(m, base, f);
+      return f.names?.[v] ?? String(v);
+    }
     case 'flags': {
       const w = m[base + f.offset];
       const names = (f.bits ?? []).filter((n, i) => n !== '' && ((w >>> i) & 1) === 1);

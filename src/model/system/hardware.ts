@@ -128,6 +128,7 @@ function hostInterrupt(w: World, sink: Sink, p: number): void {
   }
   if (v === POSTED_INTR_VECTOR) w.m[w.L.pcpu[p] + PCPU.PI_FOR] = 0;
   sink.ev(EV.HOST_IRQ, p, v, 0, 0);
+  w.hostHandler?.(w, sink, p, v);
   if (w.machine.hostAutoEoi) {
     lapicEoi(w.m, lapic);
     eoiBroadcast(w, sink, p, v);

@@ -58,7 +58,7 @@ export const VCPU_F_HALTED = 1 << 1;
 /** The guest's handlers write EOI as soon as they run (a convenience for scenarios). */
 export const VCPU_F_AUTO_EOI = 1 << 2;
 
-export type FieldKind = 'reg256' | 'u8' | 'u32' | 'bool' | 'index1' | 'flags';
+export type FieldKind = 'reg256' | 'u8' | 'u32' | 'bool' | 'index1' | 'flags' | 'enum';
 
 export interface FieldDesc {
   name: string;
@@ -66,6 +66,8 @@ export interface FieldDesc {
   kind: FieldKind;
   /** For kind 'flags': the name of each bit, or '' for bits that are not shown. */
   bits?: readonly string[];
+  /** For kind 'enum': the name of each value (a value without a name prints as its number). */
+  names?: readonly string[];
   /** For kind 'bool' or a sub-field: mask and shift inside the word. */
   mask?: number;
   shift?: number;

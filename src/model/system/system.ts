@@ -7,10 +7,11 @@
  */
 import { prioClass, regEmpty, regHighest, regTest } from '../hw/bits.ts';
 import { LAPIC } from '../hw/lapic.ts';
-import { PID } from '../hw/pid.ts';
+import { PID, piNv } from '../hw/pid.ts';
 import { VAPIC } from '../hw/vapic.ts';
 import { ACTOR, type Instr, NEXT } from '../kvm/program.ts';
-import { KVM_VCPU, KVM_VCPU_FIELDS } from '../kvm/state.ts';
+import { KVM_VCPU, KVM_VCPU_FIELDS, TASK_INTERRUPTIBLE } from '../kvm/state.ts';
+import { kvmHostHandler, ndstPcpu } from '../kvm/wakeup.ts';
 import { EV, type EventKind, type Sink } from './events.ts';
 import {
   guestEoi,
@@ -22,7 +23,7 @@ import {
 } from './hardware.ts';
 import type { ExtraBlock, FieldDesc } from './layout.ts';
 import { VCPU, VCPU_F_IF } from './layout.ts';
-import { type Machine, POSTED_INTR_VECTOR } from './machine.ts';
+import { type Machine, POSTED_INTR_VECTOR, POSTED_INTR_WAKEUP_VECTOR } from './machine.ts';
 import { initWorld, vcpuRunningOn, type World } from './world.ts';
 
 /** Properties, as violation codes. Invariants exit 12, liveness 13 (TLC's split). */
@@ -31,6 +32,8 @@ export const PROP = {
   NO_WRONG_VCPU: 2,
   RVI_AT_ENTRY: 3,
   NO_LOST_INTERRUPT: 4,
+  WAKEUP_LIST: 5,
+  NO_LOST_WAKEUP: 6,
 } as const;
 
 export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'liveness'; what: string }> = {
@@ -53,6 +56,16 @@ export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'live
     name: 'no-lost-interrupt',
     kind: 'liveness',
     what: 'a posted, deliverable vector never reached the guest handler and nothing is left to deliver it',
+  },
+  [PROP.WAKEUP_LIST]: {
+    name: 'wakeup-list',
+    kind: 'invariant',
+    what: "a vCPU is on a pCPU's wake-up list unless its NV is the wake-up vector and its NDST that pCPU",
+  },
+  [PROP.NO_LOST_WAKEUP]: {
+    name: 'no-lost-wakeup',
+    kind: 'liveness',
+    what: 'a vCPU sleeps in kvm_vcpu_block with a posted, deliverable vector and nothing is left to wake it',
   },
 };
 
@@ -110,6 +123,7 @@ export class SystemModel {
     for (const a of actors)
       extras.push({ name: `actor.${a.name}`, prefix: a.name, size: ACTOR.SIZE, fields: pcField });
     this.w = initWorld(machine, extras);
+    this.w.hostHandler = kvmHostHandler;
     this.actors = actors;
     this.actorBase = actors.map((a) => this.w.L.extra.get(`actor.${a.name}`)!);
     // A vCPU that starts loaded has vcpu->cpu set and, when running, IN_GUEST_MODE.
@@ -186,39 +200,84 @@ export class SystemModel {
     return sink.violation;
   }
 
-  /** No stuck PIR: a vCPU in guest mode with PIR bits, no notification pending, no sender mid-post. */
+  /** The state invariants: no stuck PIR, then wake-up-list consistency. */
   invariant(s: Uint32Array): number {
-    if (!this.props.has(PROP.NO_STUCK_PIR)) return 0;
+    this.w.m = s;
+    if (this.props.has(PROP.NO_STUCK_PIR) && this.stuckPir()) return PROP.NO_STUCK_PIR;
+    if (this.props.has(PROP.WAKEUP_LIST) && !this.wakeupListsConsistent()) return PROP.WAKEUP_LIST;
+    return 0;
+  }
+
+  /**
+   * Invariant W (kvm-semantics.md section 3): outside a list-and-NV update, a vCPU is on the wake-up
+   * list of pCPU k exactly when its NV is the wake-up vector and its NDST names k, and on no other
+   * list. Otherwise a wake-up notification reaches a pCPU whose handler does not look at the vCPU.
+   */
+  private wakeupListsConsistent(): boolean {
     const w = this.w;
-    w.m = s;
+    const s = w.m;
+    for (let x = 0; x < w.machine.vcpus.length; x++) {
+      const k = w.L.kvmVcpu[x];
+      if (s[k + KVM_VCPU.WAKEUP_UPDATING] !== 0) continue;
+      const lists = s[k + KVM_VCPU.WAKEUP_LISTS];
+      if (piNv(s, w.L.pid[x]) !== POSTED_INTR_WAKEUP_VECTOR) {
+        if (lists !== 0) return false;
+        continue;
+      }
+      const p = ndstPcpu(w, x);
+      if (p < 0 || lists !== 1 << p) return false;
+    }
+    return true;
+  }
+
+  /** No stuck PIR: a vCPU in guest mode with PIR bits, no notification pending, no sender mid-post. */
+  private stuckPir(): boolean {
+    const w = this.w;
+    const s = w.m;
     for (let x = 0; x < w.machine.vcpus.length; x++) {
       const p = vcpuRunningOn(w, x);
       if (p < 0 || regEmpty(s, w.L.pid[x] + PID.PIR)) continue;
       if (s[w.L.kvmVcpu[x] + KVM_VCPU.POSTING] !== 0) continue;
       if (regTest(s, w.L.lapic[p] + LAPIC.IRR, POSTED_INTR_VECTOR)) continue;
-      return PROP.NO_STUCK_PIR;
+      return true;
     }
-    return 0;
+    return false;
   }
 
   /**
    * At a state where nothing can happen any more: every vector posted to a vCPU that runs in guest
-   * mode with interrupts enabled, and whose class is above its TPR class, reached the handler.
+   * mode with interrupts enabled, and whose class is above its TPR class, reached the handler
+   * (no-lost-interrupt); and no vCPU that sleeps in kvm_vcpu_block, halted with interrupts enabled,
+   * has such a vector (no-lost-wakeup).
    */
   terminal(s: Uint32Array): number {
-    if (!this.props.has(PROP.NO_LOST_INTERRUPT)) return 0;
     const w = this.w;
     w.m = s;
     for (let x = 0; x < w.machine.vcpus.length; x++) {
-      if (vcpuRunningOn(w, x) < 0 || (s[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) === 0) continue;
-      const tprClass = prioClass(s[w.L.vapic[x] + VAPIC.VTPR]);
-      for (let v = 16; v < 256; v++) {
-        if (regTest(s, w.L.vcpu[x] + VCPU.POSTED, v) && !regTest(s, w.L.vcpu[x] + VCPU.DELIVERED, v)) {
-          if (prioClass(v) > tprClass) return PROP.NO_LOST_INTERRUPT;
-        }
-      }
+      if ((s[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) === 0) continue;
+      const k = w.L.kvmVcpu[x];
+      const asleep =
+        s[k + KVM_VCPU.BLOCKING] === 1 &&
+        s[k + KVM_VCPU.TASK] === TASK_INTERRUPTIBLE &&
+        s[k + KVM_VCPU.LOADED] === 0;
+      const code = asleep ? PROP.NO_LOST_WAKEUP : vcpuRunningOn(w, x) >= 0 ? PROP.NO_LOST_INTERRUPT : 0;
+      if (code === 0 || !this.props.has(code)) continue;
+      if (this.undeliveredAboveTpr(x)) return code;
     }
     return 0;
+  }
+
+  /** vCPU x has a posted vector that never reached its handler, in a class above its TPR's. */
+  private undeliveredAboveTpr(x: number): boolean {
+    const w = this.w;
+    const s = w.m;
+    const tprClass = prioClass(s[w.L.vapic[x] + VAPIC.VTPR]);
+    for (let v = 16; v < 256; v++) {
+      if (regTest(s, w.L.vcpu[x] + VCPU.POSTED, v) && !regTest(s, w.L.vcpu[x] + VCPU.DELIVERED, v)) {
+        if (prioClass(v) > tprClass) return true;
+      }
+    }
+    return false;
   }
 
   /** Who performs an action and what it is, for traces. */

@@ -21,6 +21,7 @@ import {
   vapicInit,
   vmEntryVirtualInterrupts,
 } from '../hw/vapic.ts';
+import type { Sink } from './events.ts';
 import {
   type AvicRegion,
   avicBlocks,
@@ -47,6 +48,12 @@ export interface World {
   machine: Machine;
   L: Layout;
   m: Uint32Array;
+  /**
+   * The host software's handler for a vector the host takes in root mode, after the APIC
+   * acknowledged it (KVM installs pi_wakeup_handler for the wake-up vector). Without one, host
+   * handlers have no effect on the World: the runner's scenarios have no KVM.
+   */
+  hostHandler?: (w: World, sink: Sink, p: number, vector: number) => void;
 }
 
 /** pCPU p has APIC ID p (the model's convention; vCPU APIC IDs come from the scenario). */

@@ -1,0 +1,308 @@
+/**
+ * `irqlab bench check`: checker throughput. Figures are printed, never asserted
+ * (test/cli/bench-check.test.ts checks the structure only).
+ *
+ * For every built-in scenario with actors and every preset (as `irqlab check --all` runs them):
+ * verdict, distinct and generated states, depth, the median time to verdict over a few runs after
+ * warm-up runs, and generated and distinct states per second. Then scaled scenarios generated
+ * here (not built-ins): seed 004 on n vCPUs, where each of n preempted vCPUs (SN=1) is scheduled
+ * back in and enters the guest while a device posts one vector to each and a software sender posts
+ * one more through vmx_deliver_posted_interrupt. The 2-vCPU one is a small data point and the
+ * warm-up for the 3-vCPU one; --quick skips the 3-vCPU one. The checker is single-threaded; the
+ * core count is printed for context.
+ *
+ * Time to verdict is explore() alone, timed with performance.now() on every run: building the
+ * model (a few milliseconds) is not included. The full run takes 25-30 s on a 2-core machine, most
+ * of it the 3-vCPU scenario (several hundred thousand distinct states of ~1.5 KB each; the process
+ * peaks at about 2 GB resident).
+ */
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { buildModel } from '../../src/check/build.ts';
+import { type Bounds, type ExploreResult, explore } from '../../src/check/explorer.ts';
+import { builtinNames, loadScenario } from '../../src/cli/files.ts';
+import { DEFAULT_VARIANT, type Variant, withKnobs } from '../../src/model/kvm/variants.ts';
+import { PROP_INFO } from '../../src/model/system/system.ts';
+import { parseScenarioText } from '../../src/scenarios/loader.ts';
+import type { Scenario } from '../../src/scenarios/schema.ts';
+
+export interface CheckBenchOptions {
+  /** A smoke run of a few seconds: 1 warm-up, 1 run, no 3-vCPU scenario (figures not meaningful). */
+  readonly quick: boolean;
+  /** Progress lines (to stderr in the CLI). */
+  readonly progress?: (line: string) => void;
+}
+
+/** Warm-up runs and measured runs of one row. */
+interface Plan {
+  readonly warmup: number;
+  readonly reps: number;
+}
+
+export interface CheckBenchRow {
+  readonly scenario: string;
+  readonly preset: string;
+  readonly verdict: 'holds' | 'violated' | 'incomplete';
+  /** The violated property's name, else null. */
+  readonly property: string | null;
+  /** Why the search stopped early (a bound was hit), else null. */
+  readonly reason: string | null;
+  readonly distinct: number;
+  readonly generated: number;
+  readonly depth: number;
+  /** Warm-up runs before the measured ones (the 3-vCPU row's warm-up is the 2-vCPU row). */
+  readonly warmup: number;
+  /** Time to verdict of each measured run, in milliseconds: explore() alone. */
+  readonly runsMs: readonly number[];
+  readonly medianMs: number;
+  /** Generated states (successors computed, duplicates included) per second of median time. */
+  readonly statesPerSecond: number;
+  /** Distinct states per second of median time. */
+  readonly distinctPerSecond: number;
+}
+
+export interface CheckBenchResult {
+  readonly mode: 'full' | 'quick';
+  readonly machine: {
+    readonly cores: number;
+    readonly cpu: string;
+    readonly node: string;
+    readonly platform: string;
+    readonly totalMemoryBytes: number;
+  };
+  readonly strategy: 'bfs';
+  readonly bounds: Bounds;
+  readonly plan: { readonly builtin: Plan; readonly scaled2: Plan; readonly scaled3: Plan | null };
+  /** One row per built-in scenario with actors and preset (`current` when it has none). */
+  readonly builtins: readonly CheckBenchRow[];
+  /** The generated seed-004 scenarios on 2 vCPUs, and 3 unless quick. */
+  readonly scaled: readonly CheckBenchRow[];
+  /** Over all rows: generated states, summed median time to verdict, and their ratio. */
+  readonly totals: {
+    readonly generated: number;
+    readonly medianMs: number;
+    readonly statesPerSecond: number;
+  };
+  readonly elapsedMs: number;
+}
+
+const BOUNDS: Bounds = { maxStates: 5_000_000, maxDepth: 10_000, maxTimeMs: 600_000 };
+
+const FULL = {
+  builtin: { warmup: 3, reps: 7 },
+  scaled2: { warmup: 2, reps: 3 },
+  scaled3: { warmup: 0, reps: 2 },
+} as const;
+
+const QUICK = {
+  builtin: { warmup: 1, reps: 1 },
+  scaled2: { warmup: 1, reps: 1 },
+  scaled3: null,
+} as const;
+
+function run(sc: Scenario, v: Variant): { res: ExploreResult; ms: number } {
+  const model = buildModel(sc, v);
+  const t0 = performance.now();
+  const res = explore(model, { strategy: 'bfs', bounds: BOUNDS, now: () => performance.now() });
+  return { res, ms: performance.now() - t0 };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function measure(sc: Scenario, preset: string, v: Variant, plan: Plan): CheckBenchRow {
+  for (let i = 0; i < plan.warmup; i++) run(sc, v);
+  const runsMs: number[] = [];
+  let last: ExploreResult | undefined;
+  for (let i = 0; i < plan.reps; i++) {
+    const { res, ms } = run(sc, v);
+    runsMs.push(ms);
+    last = res;
+  }
+  if (last === undefined) throw new Error('bench check: a row needs at least one measured run');
+  const o = last.outcome;
+  const medianMs = median(runsMs);
+  return {
+    scenario: sc.name,
+    preset,
+    verdict: o.kind,
+    property: o.kind === 'violated' ? PROP_INFO[o.code].name : null,
+    reason: o.kind === 'incomplete' ? o.reason : null,
+    distinct: last.distinct,
+    generated: last.generated,
+    depth: last.depth,
+    warmup: plan.warmup,
+    runsMs,
+    medianMs,
+    statesPerSecond: last.generated / (medianMs / 1000),
+    distinctPerSecond: last.distinct / (medianMs / 1000),
+  };
+}
+
+/** Seed 004 scaled to n vCPUs on n pCPUs, n device vectors and one software posting. */
+export function scaledScenario(n: number): Scenario {
+  const doc = {
+    name: `bench-scaled-${n}vcpu`,
+    description: `${n} preempted vCPUs scheduled back in while a device posts ${n} vectors and a sender posts one more`,
+    source: 'bench/check/index.ts (generated); seed 004 scaled up',
+    machine: {
+      pcpus: n,
+      vcpus: Array.from({ length: n }, (_, i) => ({
+        pcpu: i,
+        running: false,
+        autoEoi: true,
+        pid: { sn: true },
+      })),
+    },
+    actors: [
+      ...Array.from({ length: n }, (_, i) => ({
+        name: `vcpu${i}`,
+        vcpu: i,
+        steps: [{ do: 'kvm.load', pcpu: i }, { do: 'kvm.enter' }],
+      })),
+      {
+        name: 'iommu',
+        steps: Array.from({ length: n }, (_, i) => ({ do: 'device.post', vcpu: i, vector: 0x41 + i })),
+      },
+      { name: 'sender', steps: [{ do: 'kvm.deliver', vcpu: 0, vector: 0x51 }] },
+    ],
+  };
+  return parseScenarioText(JSON.stringify(doc), `${doc.name}.json`);
+}
+
+function runs(plan: Plan): string {
+  return `${plan.warmup} warm-up + ${plan.reps} run${plan.reps === 1 ? '' : 's'}`;
+}
+
+/** Runs the whole benchmark (synchronously: the checker is single-threaded). */
+export function runCheckBench(opts: CheckBenchOptions): CheckBenchResult {
+  const started = performance.now();
+  const plan = opts.quick ? QUICK : FULL;
+  const progress = opts.progress ?? (() => {});
+
+  const builtins: CheckBenchRow[] = [];
+  for (const name of builtinNames()) {
+    const sc = loadScenario(name).scenario;
+    if ((sc.actors?.length ?? 0) === 0) continue;
+    for (const [preset, knobs] of Object.entries(sc.presets ?? { current: {} })) {
+      const v = withKnobs(DEFAULT_VARIANT, knobs, `${name}: preset ${preset}`);
+      progress(`check: ${name} ${preset}: ${runs(plan.builtin)}`);
+      builtins.push(measure(sc, preset, v, plan.builtin));
+    }
+  }
+
+  const scaled: CheckBenchRow[] = [];
+  const scaled2 = scaledScenario(2);
+  progress(`check: ${scaled2.name}: ${runs(plan.scaled2)}`);
+  scaled.push(measure(scaled2, 'current', DEFAULT_VARIANT, plan.scaled2));
+  if (plan.scaled3 !== null) {
+    const scaled3 = scaledScenario(3);
+    progress(`check: ${scaled3.name}: ${runs(plan.scaled3)} (the longest row)`);
+    scaled.push(measure(scaled3, 'current', DEFAULT_VARIANT, plan.scaled3));
+  }
+
+  const all = [...builtins, ...scaled];
+  const generated = all.reduce((a, r) => a + r.generated, 0);
+  const medianMs = all.reduce((a, r) => a + r.medianMs, 0);
+  return {
+    mode: opts.quick ? 'quick' : 'full',
+    machine: {
+      cores: availableParallelism(),
+      cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      totalMemoryBytes: totalmem(),
+    },
+    strategy: 'bfs',
+    bounds: BOUNDS,
+    plan,
+    builtins,
+    scaled,
+    totals: { generated, medianMs, statesPerSecond: generated / (medianMs / 1000) },
+    elapsedMs: performance.now() - started,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
+
+function verdictText(r: CheckBenchRow): string {
+  if (r.verdict === 'violated') return `violated: ${r.property}`;
+  if (r.verdict === 'incomplete') return `incomplete: ${r.reason}`;
+  return 'holds';
+}
+
+function table(rows: readonly CheckBenchRow[]): string {
+  const head = [
+    'scenario',
+    'preset',
+    'verdict',
+    'distinct',
+    'generated',
+    'depth',
+    'median ms',
+    'generated/s',
+    'distinct/s',
+    'runs',
+  ];
+  const body = rows.map((r) => [
+    r.scenario,
+    r.preset,
+    verdictText(r),
+    int(r.distinct),
+    int(r.generated),
+    String(r.depth),
+    r.medianMs < 10 ? r.medianMs.toFixed(2) : int(r.medianMs),
+    int(r.statesPerSecond),
+    int(r.distinctPerSecond),
+    String(r.runsMs.length),
+  ]);
+  const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const left = new Set([0, 1, 2]);
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (left.has(i) ? c.padEnd(width[i]) : c.padStart(width[i]))).join(' | ')} |`;
+  const rule = `|${width.map((w, i) => (left.has(i) ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [line(head), rule, ...body.map(line)].join('\n');
+}
+
+function planText(p: Plan): string {
+  return p.reps === 1
+    ? `1 run after ${p.warmup} warm-up run${p.warmup === 1 ? '' : 's'}`
+    : `median of ${p.reps} runs after ${p.warmup} warm-up runs`;
+}
+
+/** The human-readable report: machine context, how rows were timed, the table, the totals. */
+export function formatCheckBench(r: CheckBenchResult): string {
+  const m = r.machine;
+  const scaled =
+    r.plan.scaled3 === null
+      ? `scaled: 2 vCPUs only, ${planText(r.plan.scaled2)} (3 vCPUs skipped with --quick)`
+      : `scaled: 2 vCPUs ${planText(r.plan.scaled2)}; 3 vCPUs median of ${r.plan.scaled3.reps} runs after the 2-vCPU warm-up`;
+  const out = [
+    `irqlab bench check (${r.mode}${r.mode === 'quick' ? ': smoke run, figures not meaningful' : ''}) · node ${m.node} · ${m.cores} cores (${m.cpu}) · ${Math.round(m.totalMemoryBytes / 2 ** 30)} GiB · checker single-threaded, BFS`,
+    `built-ins: ${planText(r.plan.builtin)}; ${scaled}`,
+    '',
+    table([...r.builtins, ...r.scaled]),
+    '',
+    `all rows: ${int(r.totals.generated)} generated states in ${int(r.totals.medianMs)} ms of median time to verdict (${int(r.totals.statesPerSecond)} generated/s); bench wall time ${(r.elapsedMs / 1000).toFixed(1)} s`,
+  ];
+  return `${out.join('\n')}\n`;
+}
+
+/** The --json document (one JSON value; no colour, no progress). */
+export function checkBenchJson(r: CheckBenchResult, version: string): object {
+  return {
+    schemaVersion: 1,
+    tool: 'irqlab',
+    version,
+    seed: null,
+    command: 'bench check',
+    result: r,
+    stats: { elapsedMs: r.elapsedMs },
+    counterexample: null,
+  };
+}
