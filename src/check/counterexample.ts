@@ -1,7 +1,7 @@
 /**
  * Rebuilding a readable trace from a list of actions: replay each from the initial state, with a
  * recording sink, and list the fields each step changed. Replay fails loudly when a recorded
- * action is not enabled where the trace says it ran.
+ * action is not enabled where the trace says it ran, or when a lasso's loop does not close.
  */
 import { UserError } from '../errors.ts';
 import { diffWorlds } from '../model/system/fields.ts';
@@ -15,13 +15,23 @@ export interface Replayed {
   final: Uint32Array;
 }
 
-export function replay(model: SystemModel, path: readonly number[]): Replayed {
+/**
+ * Replays `path`. With `loopStart` (a lasso: path[loopStart..] repeats forever), also checks that
+ * the final state equals, word for word, the state reached after the first `loopStart` actions.
+ */
+export function replay(model: SystemModel, path: readonly number[], loopStart?: number): Replayed {
+  if (loopStart !== undefined && !(Number.isInteger(loopStart) && loopStart >= 0 && loopStart < path.length))
+    throw new UserError(
+      `replay: loopStart ${loopStart} is not a step index of the trace (0..${path.length - 1}): the loop would be empty`,
+    );
+  let loopState: Uint32Array | null = null;
   const s = new Uint32Array(model.words);
   model.init(s);
   const acts = new Int32Array(model.maxActions);
   const entries: TraceEntry[] = [];
   let stepViolation = 0;
   path.forEach((action, i) => {
+    if (i === loopStart) loopState = s.slice();
     const n = model.enabled(s, acts);
     let ok = false;
     for (let k = 0; k < n; k++) if (acts[k] === action) ok = true;
@@ -46,5 +56,12 @@ export function replay(model: SystemModel, path: readonly number[]): Replayed {
       changes: diffWorlds(model.w.L, before, s),
     });
   });
+  if (loopState !== null) {
+    const k = s.findIndex((w, j) => w !== loopState![j]);
+    if (k >= 0)
+      throw new UserError(
+        `replay: the loop does not close: the state after step ${path.length} differs from the state after step ${loopStart} (word ${k}: ${s[k]} vs ${loopState![k]})`,
+      );
+  }
   return { entries, stepViolation, final: s };
 }

@@ -4,8 +4,13 @@
  * Uint32Arrays kept in one growable arena that is also the BFS queue; each keeps its parent's index
  * and the action that led to it, so a counterexample is rebuilt by replaying actions from the
  * initial state. The hot loop copies words and hashes them; it allocates nothing per state.
+ *
+ * A model that declares obligations (`pending`, `ready`, `livenessCode`) gets a second phase after
+ * a complete exploration without violations: a search for fair cycles that leave an obligation
+ * unmet (liveness.ts), reported as a lasso.
  */
 import { collisionProbability, FingerprintSet, fingerprint, fpHi, fpLo } from './fingerprint.ts';
+import { findFairCycle, isLiveModel } from './liveness.ts';
 
 /** What the explorer needs from a model. All methods work in place on caller-owned buffers. */
 export interface CheckModel {
@@ -22,6 +27,15 @@ export interface CheckModel {
   invariant(s: Uint32Array): number;
   /** Checks a state with no enabled action (a quiescent end state): a violation code or 0. */
   terminal(s: Uint32Array): number;
+  /**
+   * Obligations outstanding at s, as a bitmask of up to 31 bits (e.g. "vCPU x has a posted,
+   * undelivered vector"). With `ready` and `livenessCode`, enables the fair-cycle phase.
+   */
+  pending?(s: Uint32Array): number;
+  /** Obligations that could be discharged at s, as a bitmask (e.g. "the vector is deliverable now"). */
+  ready?(s: Uint32Array): number;
+  /** The violation code reported for a fair cycle that leaves an obligation unmet. */
+  readonly livenessCode?: number;
 }
 
 export interface Bounds {
@@ -53,7 +67,18 @@ export interface ExploreOptions {
 
 export type Outcome =
   | { kind: 'holds' }
-  | { kind: 'violated'; code: number; path: number[]; atTerminal: boolean }
+  | {
+      kind: 'violated';
+      code: number;
+      path: number[];
+      atTerminal: boolean;
+      /**
+       * For a fair-cycle violation (a lasso): the index into `path` where the loop starts. The
+       * state after all of `path` equals the state after its first `loopStart` actions, so
+       * path[loopStart..] repeats forever.
+       */
+      loopStart?: number;
+    }
   | { kind: 'incomplete'; reason: 'states' | 'depth' | 'time' | 'interrupted' };
 
 export interface ExploreResult {
@@ -228,5 +253,23 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
   }
   if (pending !== null) return result(pending);
   if (depthLimited) return result({ kind: 'incomplete', reason: 'depth' });
+  if (isLiveModel(model)) {
+    const poll = () => {
+      if (opts.shouldStop?.()) return 'interrupted' as const;
+      return opts.now() - t0 > maxTimeMs ? ('time' as const) : null;
+    };
+    const f = findFairCycle(model, arena, seen, poll);
+    if (f.kind === 'stopped') return result({ kind: 'incomplete', reason: f.reason });
+    if (f.kind === 'found') {
+      const stem = arena.path(f.entry);
+      return result({
+        kind: 'violated',
+        code: f.code,
+        path: [...stem, ...f.cycle],
+        atTerminal: false,
+        loopStart: stem.length,
+      });
+    }
+  }
   return result({ kind: 'holds' });
 }

@@ -71,6 +71,20 @@ export class FingerprintSet {
     }
   }
 
+  /** Looks up (fpHi, fpLo) without inserting. Returns its payload, or -1 if absent. */
+  find(hi: number, lo: number): number {
+    let i = (hi ^ Math.imul(lo, 0x9e3779b1)) & this.mask;
+    const t = this.slots;
+    for (;;) {
+      const b = i * 3;
+      const h = t[b];
+      const l = t[b + 1];
+      if (h === 0 && l === 0) return -1;
+      if (h === hi && l === lo) return t[b + 2];
+      i = (i + 1) & this.mask;
+    }
+  }
+
   private grow(): void {
     const old = this.slots;
     const cap = (this.mask + 1) * 2;

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { buildModel, type PostingPathCost, postingPathCosts } from '../check/build.ts';
 import { replay } from '../check/counterexample.ts';
 import { type ExploreResult, explore, type Progress } from '../check/explorer.ts';
+import { lassoViolation } from '../check/liveness.ts';
 import { UserError } from '../errors.ts';
 import { DEFAULT_VARIANT, describeVariant, isKnob, type Variant, withKnobs } from '../model/kvm/variants.ts';
 import { PROP_INFO } from '../model/system/system.ts';
@@ -95,7 +96,8 @@ export interface CheckRow {
   depth: number;
   timeMs: number;
   collisionProbability: number;
-  counterexample?: { path: number[]; steps: TraceEntry[] };
+  /** With loopStart: a lasso, whose steps loopStart+1.. repeat forever (a fair-cycle violation). */
+  counterexample?: { path: number[]; steps: TraceEntry[]; loopStart?: number };
   /** Per guest ICR write: steps and full barriers from the VM exit to setting the PIR bit. */
   postingPath?: PostingPathCost[];
   fullVariant: Variant;
@@ -154,7 +156,9 @@ export function checkOne(sc: Scenario, nv: NamedVariant, opts: CheckOpts): Check
     const info = PROP_INFO[res.outcome.code];
     row.property = info.name;
     row.kind = info.kind;
-    row.counterexample = { path: res.outcome.path, steps: replay(model, res.outcome.path).entries };
+    const { path, loopStart } = res.outcome;
+    row.counterexample = { path, steps: replay(model, path, loopStart).entries };
+    if (loopStart !== undefined) row.counterexample.loopStart = loopStart;
   }
   if (res.outcome.kind === 'incomplete') row.reason = res.outcome.reason;
   const costs = postingPathCosts(sc, nv.variant);
@@ -190,9 +194,14 @@ function renderRow(r: CheckRow, paint: ReturnType<typeof paintFor>, withTrace: b
     );
   }
   if (withTrace && r.counterexample) {
-    out.push(`  counterexample, ${r.counterexample.steps.length} steps (shortest with BFS):`);
+    const { steps, loopStart } = r.counterexample;
     out.push(
-      renderEntries(r.counterexample.steps, paint)
+      loopStart === undefined
+        ? `  counterexample, ${steps.length} steps (shortest with BFS):`
+        : `  counterexample, ${steps.length} steps, the last ${steps.length - loopStart} of them a fair cycle:`,
+    );
+    out.push(
+      renderLasso(steps, paint, loopStart)
         .split('\n')
         .map((l) => `    ${l}`)
         .join('\n'),
@@ -200,6 +209,25 @@ function renderRow(r: CheckRow, paint: ReturnType<typeof paintFor>, withTrace: b
     out.push(`    ${paint.red('×')} ${r.property}: ${PROP_INFO_BY_NAME[r.property!]}`);
   }
   return out.join('\n');
+}
+
+/**
+ * The trace as renderEntries prints it, with a marker line before the step where a lasso's loop
+ * starts. Steps are numbered from 1, so the loop is steps loopStart+1..n.
+ */
+export function renderLasso(
+  steps: TraceEntry[],
+  paint: ReturnType<typeof paintFor>,
+  loopStart?: number,
+): string {
+  const text = renderEntries(steps, paint);
+  if (loopStart === undefined) return text;
+  const lines = text.split('\n');
+  // How many lines the steps before the loop take (wrapping does not depend on the number width).
+  const before = loopStart === 0 ? 0 : renderEntries(steps.slice(0, loopStart)).split('\n').length;
+  const marker = paint.dim(`── loop: steps ${loopStart + 1}..${steps.length} repeat forever ──`);
+  lines.splice(before, 0, marker);
+  return lines.join('\n');
 }
 
 const PROP_INFO_BY_NAME: Record<string, string> = Object.fromEntries(
@@ -218,6 +246,7 @@ function jsonRow(r: CheckRow, file: string | undefined) {
           variant: fullVariant,
           properties: r.properties,
           path: r.counterexample.path,
+          loopStart: r.counterexample.loopStart,
         }
       : undefined,
   };
@@ -326,6 +355,7 @@ export function registerCheck(program: Command): void {
             variant: Record<string, string>;
             properties?: string[];
             path: number[];
+            loopStart?: number;
           }
         | undefined;
       if (!trace || !Array.isArray(trace.path) || typeof trace.scenario !== 'string') {
@@ -339,17 +369,30 @@ export function registerCheck(program: Command): void {
         if (!(PROPERTIES as readonly string[]).includes(p))
           throw new UserError(`${file}: unknown property "${p}" in the trace`);
       }
+      const { loopStart } = trace;
+      if (loopStart !== undefined && typeof loopStart !== 'number')
+        throw new UserError(`${file}: loopStart must be a step index, got ${JSON.stringify(loopStart)}`);
       const model = buildModel(scenario, variant, trace.properties);
-      const r = replay(model, trace.path);
+      const r = replay(model, trace.path, loopStart);
       const paint = paintFor(process.stdout, false);
       process.stdout.write(
         `${paint.bold(scenario.name)} [${describeVariant(variant)}]: replayed ${r.entries.length} steps\n`,
       );
-      process.stdout.write(`${renderEntries(r.entries, paint)}\n`);
-      const code = r.stepViolation || model.invariant(r.final) || terminalCode(model, r.final);
+      process.stdout.write(`${renderLasso(r.entries, paint, loopStart)}\n`);
+      // A lasso's verdict is about the loop as a whole (replay checked that it closes).
+      const code =
+        r.stepViolation ||
+        model.invariant(r.final) ||
+        (loopStart === undefined
+          ? terminalCode(model, r.final)
+          : lassoViolation(model, trace.path, loopStart));
       if (code) {
         process.stdout.write(`${paint.red('×')} ${PROP_INFO[code].name}: ${PROP_INFO[code].what}\n`);
         process.exitCode = PROP_INFO[code].kind === 'invariant' ? EXIT.invariant : EXIT.liveness;
+      } else if (loopStart !== undefined) {
+        process.stdout.write(
+          'the loop closes, but it is not a fair cycle that leaves an obligation unmet in this model\n',
+        );
       } else {
         process.stdout.write('no property is violated at the end of this trace\n');
       }

@@ -272,6 +272,22 @@ describe('irqlab CLI', { concurrency: 2 }, () => {
     });
   });
 
+  test('replay of a lasso trace (loopStart): a loop that does not close, or a bad loopStart, exits 2', async () => {
+    const trace = JSON.parse(readFileSync(join(ROOT, 'test/regressions/seed-004.before.trace.json'), 'utf8'));
+    const [open, outside, notNumber, plain] = await Promise.all([
+      cli('replay', tmpFile('open-loop.json', JSON.stringify({ ...trace, loopStart: 0 }))),
+      cli('replay', tmpFile('outside.json', JSON.stringify({ ...trace, loopStart: trace.path.length }))),
+      cli('replay', tmpFile('not-number.json', JSON.stringify({ ...trace, loopStart: 'x' }))),
+      cli('replay', tmpFile('plain.json', JSON.stringify(trace))),
+    ]);
+    assertUsageError(open, ['the loop does not close', `after step ${trace.path.length}`, 'after step 0']);
+    assertUsageError(outside, ['loopStart', 'the loop would be empty']);
+    assertUsageError(notNumber, ['loopStart must be a step index']);
+    // Without loopStart the output has no loop marker.
+    assert.equal(plain.code, 12);
+    assert.ok(!plain.stdout.includes('── loop'));
+  });
+
   test('usage errors exit 2: unknown option, unknown command, unknown scenario, no scenario', async () => {
     const [option, command, nope, none, both] = await Promise.all([
       cli('run', '--bogus'),
