@@ -5,7 +5,7 @@
 import { hex } from '../model/hw/bits.ts';
 import { emitHaltAndBlock } from '../model/kvm/block.ts';
 import { emitDeliverPostedInterrupt } from '../model/kvm/deliver.ts';
-import { emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
+import { emitAsyncExitHandler, emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
 import { emitIcrWrite } from '../model/kvm/fastpath.ts';
 import { emitPiLoad, emitPiPut } from '../model/kvm/load-put.ts';
 import { NEXT, ProgramBuilder } from '../model/kvm/program.ts';
@@ -117,6 +117,9 @@ export function buildPrograms(sc: Scenario, v: Variant): ActorProgram[] {
   return buildProgramsWithCosts(sc, v).programs;
 }
 
+/** The first step of a software posting: S1 with APICv, the vIRR update without. */
+const POSTING_LABELS = new Set(['pi_test_and_set_pir', 'kvm_lapic_set_irr']);
+
 /** The cost of one guest ICR write up to the posting: steps and full barriers from the exit to S1. */
 export interface PostingPathCost {
   actor: string;
@@ -130,7 +133,7 @@ function buildProgramsWithCosts(
 ): { programs: ActorProgram[]; costs: PostingPathCost[] } {
   const costs: PostingPathCost[] = [];
   const programs = (sc.actors ?? []).map((a) => {
-    const b = new ProgramBuilder();
+    const b = new ProgramBuilder(sc.machine.features.apicv);
     const icrStarts: number[] = [];
     let pcpu = a.vcpu === undefined ? -1 : sc.machine.vcpus[a.vcpu].pcpu;
     for (const st of a.steps) {
@@ -139,17 +142,31 @@ function buildProgramsWithCosts(
       if (st.do === 'kvm.load') pcpu = st.pcpu;
       if (st.do === 'guest.hlt' && st.wakeOn !== undefined) pcpu = st.wakeOn;
     }
+    // A vCPU thread ends with the handler of the VM exits its steps do not ask for, behind a step
+    // that is never enabled: the end of the scenario's steps.
+    let asyncExit = -1;
+    if (a.vcpu !== undefined) {
+      b.step(
+        'thread',
+        'done',
+        () => NEXT,
+        () => false,
+      );
+      asyncExit = b.code.length;
+      emitAsyncExitHandler(b, v, a.vcpu);
+    }
     const code = b.build();
     for (const start of icrStarts) {
       let steps = 0;
       let barriers = 0;
-      for (let pc = start; pc < code.length && code[pc].label !== 'pi_test_and_set_pir'; pc++) {
+      let pc = start;
+      for (; pc < code.length && !POSTING_LABELS.has(code[pc].label); pc++) {
         steps++;
         barriers += code[pc].barriers ?? 0;
       }
-      costs.push({ actor: a.name, steps, barriers });
+      if (pc < code.length) costs.push({ actor: a.name, steps, barriers });
     }
-    return { name: a.name, vcpu: a.vcpu ?? -1, code };
+    return { name: a.name, vcpu: a.vcpu ?? -1, code, asyncExit };
   });
   return { programs, costs };
 }

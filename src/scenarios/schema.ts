@@ -329,7 +329,12 @@ const actor = z
     vcpu: vcpuRef
       .optional()
       .describe('the vCPU whose thread and guest this actor is (for kvm.* and guest.* steps)'),
-    steps: z.array(actorStep).min(1),
+    steps: z
+      .array(actorStep)
+      .default([])
+      .describe(
+        "the actor's steps; a vCPU thread may have none (its guest just runs, and KVM handles its exits)",
+      ),
   })
   .strict();
 
@@ -449,6 +454,12 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
       ctx.addIssue({ code: 'custom', path: ['actors', i, 'name'], message: `duplicate actor ${a.name}` });
     names.add(a.name);
     badVcpu(a.vcpu, ['actors', i, 'vcpu']);
+    if (a.steps.length === 0 && a.vcpu === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['actors', i, 'steps'],
+        message: 'an actor without a vcpu needs steps',
+      });
     // The pCPU the actor's vCPU is loaded on as its steps go (a guest.hlt sleeps and wakes there).
     let loadedOn = a.vcpu !== undefined && a.vcpu < nv ? s.machine.vcpus[a.vcpu].pcpu : -1;
     a.steps.forEach((st, j) => {

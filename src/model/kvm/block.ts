@@ -18,7 +18,7 @@ import { VAPIC } from '../hw/vapic.ts';
 import { EXIT_REASON } from '../system/events.ts';
 import { VCPU, VCPU_F_IF } from '../system/layout.ts';
 import type { World } from '../system/world.ts';
-import { emitExit, emitSyncPirToIrr } from './enter-guest.ts';
+import { apicPpr, emitExit, emitSyncPirToIrr } from './enter-guest.ts';
 import { emitPiLoad, emitPiPut, kvmVcpu } from './load-put.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
 import { KVM_VCPU, TASK_INTERRUPTIBLE, TASK_RUNNING } from './state.ts';
@@ -31,9 +31,8 @@ import type { Variant } from './variants.ts';
  */
 export function haltedVcpuRunnable(w: World, x: number): boolean {
   if ((w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) === 0) return false;
-  const vapic = w.L.vapic[x];
-  const highest = regHighest(w.m, vapic + VAPIC.VIRR);
-  return highest >= 0 && prioClass(highest) > prioClass(w.m[vapic + VAPIC.VPPR]);
+  const highest = regHighest(w.m, w.L.vapic[x] + VAPIC.VIRR);
+  return highest >= 0 && prioClass(highest) > prioClass(apicPpr(w, x));
 }
 
 /**

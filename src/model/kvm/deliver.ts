@@ -6,13 +6,14 @@
 
 import { regSet } from '../hw/bits.ts';
 import { piTestAndSetOn, piTestAndSetPir } from '../hw/pid.ts';
+import { VAPIC } from '../hw/vapic.ts';
 import { sendPhysicalInterrupt } from '../system/hardware.ts';
 import { VCPU } from '../system/layout.ts';
-import { POSTED_INTR_VECTOR } from '../system/machine.ts';
+import { POSTED_INTR_VECTOR, RESCHEDULE_VECTOR } from '../system/machine.ts';
 import { pcpuApicId } from '../system/world.ts';
 import { kvmVcpu } from './load-put.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
-import { KVM_VCPU, MODE_IN_GUEST } from './state.ts';
+import { KVM_REQ_EVENT, KVM_VCPU, MODE_EXITING_GUEST, MODE_IN_GUEST } from './state.ts';
 import { kvmVcpuWakeUp } from './wakeup.ts';
 
 /**
@@ -21,6 +22,10 @@ import { kvmVcpuWakeUp } from './wakeup.ts';
  * IPI: the fastpath's re-entry syncs PIR instead (Wanpeng Li, 2020; kvm-semantics.md section 1).
  */
 export function emitDeliverPostedInterrupt(b: ProgramBuilder, x: number, vector: number, sender = -1): void {
+  if (!b.apicv) {
+    emitDeliverWithoutApicv(b, x, vector, sender);
+    return;
+  }
   const fn = 'vmx_deliver_posted_interrupt';
   const done = b.fresh('done');
   const tDone = b.target(done);
@@ -53,5 +58,45 @@ export function emitDeliverPostedInterrupt(b: ProgramBuilder, x: number, vector:
     }
     return NEXT;
   });
+  b.mark(done);
+}
+
+/**
+ * The target's APICv is not active (apic->apicv_active false): kvm_lapic_set_irr (an atomic set in
+ * the emulated vIRR), kvm_make_request(KVM_REQ_EVENT), kvm_vcpu_kick (kvm-semantics.md section 1).
+ */
+function emitDeliverWithoutApicv(b: ProgramBuilder, x: number, vector: number, sender: number): void {
+  const fn = 'vmx_deliver_interrupt';
+  b.step(fn, 'kvm_lapic_set_irr', (w) => {
+    regSet(w.m, w.L.vapic[x] + VAPIC.VIRR, vector);
+    regSet(w.m, w.L.vcpu[x] + VCPU.POSTED, vector);
+    return NEXT;
+  }).barriers(1);
+  b.step(fn, 'kvm_make_request', (w) => {
+    w.m[kvmVcpu(w, x) + KVM_VCPU.REQUESTS] |= KVM_REQ_EVENT;
+    return NEXT;
+  }).barriers(1);
+  emitKick(b, x, sender);
+}
+
+/**
+ * kvm_vcpu_kick (virt/kvm/kvm_main.c, __kvm_vcpu_kick): wake the thread if it is blocked; else, on
+ * the target's own thread in guest mode (the fastpath), just mark it EXITING_GUEST_MODE; else, if
+ * the cmpxchg IN_GUEST_MODE -> EXITING_GUEST_MODE succeeds (kvm_arch_vcpu_should_kick), send the
+ * reschedule IPI to vcpu->cpu, which forces a VM exit.
+ */
+export function emitKick(b: ProgramBuilder, x: number, sender: number): void {
+  const fn = 'kvm_vcpu_kick';
+  const done = b.fresh('kick_done');
+  const tDone = b.target(done);
+  b.step(fn, 'kvm_vcpu_wake_up', (w, _a, sink) => (kvmVcpuWakeUp(w, sink, x) ? tDone.pc : NEXT));
+  b.step(fn, 'kvm_vcpu_exiting_guest_mode', (w, _a, sink) => {
+    const k = kvmVcpu(w, x);
+    if (w.m[k + KVM_VCPU.MODE] !== MODE_IN_GUEST) return NEXT;
+    w.m[k + KVM_VCPU.MODE] = MODE_EXITING_GUEST;
+    if (x !== sender)
+      sendPhysicalInterrupt(w, sink, pcpuApicId(w.m[k + KVM_VCPU.CPU] - 1), RESCHEDULE_VECTOR, -1);
+    return NEXT;
+  }).barriers(1);
   b.mark(done);
 }

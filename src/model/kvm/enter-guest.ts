@@ -4,15 +4,24 @@
  * IN_GUEST_MODE is published, so a notification sent by a sender that saw IN_GUEST_MODE stays
  * pending in the physical IRR and is processed as posted interrupts right after entry.
  */
-import { regHighest, regMerge, regZero } from '../hw/bits.ts';
+import {
+  prioClass,
+  processorPriority,
+  regClear,
+  regEmpty,
+  regHighest,
+  regMerge,
+  regSet,
+  regZero,
+} from '../hw/bits.ts';
 import { PID, piClearOn, piIsPirEmpty, piTestOn } from '../hw/pid.ts';
 import { setRvi, VAPIC } from '../hw/vapic.ts';
-import { vmEntry, vmExit } from '../system/hardware.ts';
-import { PCPU } from '../system/layout.ts';
+import { guestHandlerRuns, vmEntry, vmExit } from '../system/hardware.ts';
+import { PCPU, VCPU, VCPU_F_IF } from '../system/layout.ts';
 import { vcpuRunningOn, type World } from '../system/world.ts';
 import { kvmVcpu } from './load-put.ts';
-import { NEXT, type ProgramBuilder } from './program.ts';
-import { KVM_VCPU, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from './state.ts';
+import { ACTOR, NEXT, type ProgramBuilder, RESUME } from './program.ts';
+import { KVM_REQ_EVENT, KVM_VCPU, MODE_EXITING_GUEST, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from './state.ts';
 import type { Variant } from './variants.ts';
 
 function cpuOf(w: World, x: number): number {
@@ -40,10 +49,14 @@ export function emitSyncPirToIrr(b: ProgramBuilder, v: Variant, x: number): void
         return NEXT;
       })
       .barriers(1);
+  const apicv = b.apicv;
   const harvest = () =>
     b
       .step('kvm_apic_update_irr', 'harvest_pir', (w) => {
         const pid = w.L.pid[x];
+        // Without APICv there is no RVI to write: a harvested vector makes a KVM_REQ_EVENT request
+        // instead, so that it is injected (vmx_sync_pir_to_irr).
+        if (!apicv && !regEmpty(w.m, pid + PID.PIR)) w.m[kvmVcpu(w, x) + KVM_VCPU.REQUESTS] |= KVM_REQ_EVENT;
         regMerge(w.m, w.L.vapic[x] + VAPIC.VIRR, w.m, pid + PID.PIR);
         regZero(w.m, pid + PID.PIR);
         return NEXT;
@@ -58,15 +71,56 @@ export function emitSyncPirToIrr(b: ProgramBuilder, v: Variant, x: number): void
   }
   b.mark(noPir);
   b.mark(setRviMark);
+  if (!apicv) return;
   b.step('vmx_set_rvi', 'write_rvi', (w) => {
     setRvi(w.m, w.L.vapic[x], regHighest(w.m, w.L.vapic[x] + VAPIC.VIRR));
     return NEXT;
   });
 }
 
-/** From the top of vcpu_enter_guest to VM entry; the guest then runs on pCPU vcpu->cpu. */
-export function emitEnterGuest(b: ProgramBuilder, v: Variant, x: number): void {
+/**
+ * The PPR as KVM's emulated APIC computes it (apic_update_ppr): from TPR and the highest vector
+ * in service (SDM 11.8.3.1; processorPriority). With APICv the CPU keeps the same value in VPPR.
+ */
+export function apicPpr(w: World, x: number): number {
+  const vapic = w.L.vapic[x];
+  return processorPriority(w.m[vapic + VAPIC.VTPR], Math.max(0, regHighest(w.m, vapic + VAPIC.VISR)));
+}
+
+/**
+ * kvm_check_and_inject_events on the path without APICv (arch/x86/kvm/x86.c): on KVM_REQ_EVENT,
+ * if nothing is queued yet and the guest can take an interrupt (RFLAGS.IF) whose class is above
+ * the PPR's, acknowledge it in the emulated APIC (vIRR to vISR, kvm_apic_ack_interrupt) and queue
+ * it for VM-entry injection. An interrupt the guest cannot take yet would open an IRQ window
+ * (not modelled: seed 002's territory).
+ */
+function emitCheckAndInjectEvents(b: ProgramBuilder, x: number): void {
+  b.step('vcpu_enter_guest', 'kvm_check_and_inject_events', (w) => {
+    const k = kvmVcpu(w, x);
+    if ((w.m[k + KVM_VCPU.REQUESTS] & KVM_REQ_EVENT) === 0) return NEXT;
+    w.m[k + KVM_VCPU.REQUESTS] &= ~KVM_REQ_EVENT;
+    const vapic = w.L.vapic[x];
+    const v = regHighest(w.m, vapic + VAPIC.VIRR);
+    const allowed = (w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) !== 0;
+    if (w.m[k + KVM_VCPU.INJECT] !== 0 || !allowed || v < 0) return NEXT;
+    if (prioClass(v) <= prioClass(apicPpr(w, x))) return NEXT;
+    regClear(w.m, vapic + VAPIC.VIRR, v);
+    regSet(w.m, vapic + VAPIC.VISR, v);
+    w.m[k + KVM_VCPU.INJECT] = v;
+    return NEXT;
+  });
+}
+
+/**
+ * From the top of vcpu_enter_guest to VM entry; the guest then runs on pCPU vcpu->cpu. With
+ * `then`, the VM entry jumps there instead of falling through.
+ */
+export function emitEnterGuest(b: ProgramBuilder, v: Variant, x: number, then?: { pc: number }): void {
   const fn = 'vcpu_enter_guest';
+  const top = b.fresh('enter_top');
+  const tTop = b.target(top);
+  b.mark(top);
+  if (!b.apicv) emitCheckAndInjectEvents(b, x);
   b.step(fn, 'local_irq_disable', (w) => {
     w.m[w.L.pcpu[cpuOf(w, x)] + PCPU.HOST_IF] = 0;
     return NEXT;
@@ -81,14 +135,48 @@ export function emitEnterGuest(b: ProgramBuilder, v: Variant, x: number): void {
   // smp_mb__after_srcu_read_unlock: a full barrier. Under sequential consistency it has no
   // effect of its own; under TSO (issue 4) it drains the store buffer.
   emitSyncPirToIrr(b, v, x);
-  vmEntryStep(b, x);
+  vmEntryStep(b, x, tTop, then);
 }
 
-/** VM entry of vCPU x on vcpu->cpu; a notification pending in the physical IRR is taken after it. */
-export function vmEntryStep(b: ProgramBuilder, x: number): void {
-  b.step('vmx_vcpu_run', 'vmentry', (w, _a, sink) => {
+/**
+ * The exit-request check of vcpu_enter_guest and VM entry of vCPU x on vcpu->cpu; a notification
+ * pending in the physical IRR is taken after it, and an interrupt queued by
+ * kvm_check_and_inject_events is delivered by the entry (event injection).
+ *
+ * kvm_vcpu_exit_request (EXITING_GUEST_MODE set by a kick, or a request pending) cancels the
+ * entry: OUTSIDE_GUEST_MODE, IRQs on, and vcpu_enter_guest starts again at `cancel`. The check
+ * and the entry share a step: both run with IRQs off, and a kick that comes between them sends
+ * an IPI that stays pending and forces an exit right after the entry, which the model reaches
+ * too by letting the kick come after the entry. Without `cancel` (the fastpath's re-entry) there
+ * is no check.
+ */
+export function vmEntryStep(
+  b: ProgramBuilder,
+  x: number,
+  cancel?: { pc: number },
+  then?: { pc: number },
+): void {
+  b.step('vmx_vcpu_run', 'vmentry', (w, a, sink) => {
+    const k = kvmVcpu(w, x);
+    if (
+      cancel !== undefined &&
+      (w.m[k + KVM_VCPU.MODE] === MODE_EXITING_GUEST || w.m[k + KVM_VCPU.REQUESTS] !== 0)
+    ) {
+      w.m[k + KVM_VCPU.MODE] = MODE_OUTSIDE_GUEST;
+      w.m[w.L.pcpu[cpuOf(w, x)] + PCPU.HOST_IF] = 1;
+      return cancel.pc;
+    }
     vmEntry(w, sink, x, cpuOf(w, x));
-    return NEXT;
+    const inject = w.m[k + KVM_VCPU.INJECT];
+    if (inject !== 0) {
+      w.m[k + KVM_VCPU.INJECT] = 0;
+      guestHandlerRuns(w, sink, x, inject, 0);
+    }
+    if (then === undefined) return NEXT;
+    if (then !== RESUME) return then.pc;
+    const pc = w.m[a + ACTOR.RET];
+    w.m[a + ACTOR.RET] = 0;
+    return pc;
   });
 }
 
@@ -102,7 +190,12 @@ export function emitExit(b: ProgramBuilder, x: number, reason: number): void {
       return NEXT;
     },
     (w) => vcpuRunningOn(w, x) >= 0,
-  );
+  ).exits();
+  emitExitToHost(b, x);
+}
+
+/** After a VM exit: OUTSIDE_GUEST_MODE, then IRQs on (the host takes what is pending). */
+export function emitExitToHost(b: ProgramBuilder, x: number): void {
   b.step('vcpu_enter_guest', 'store_mode_outside', (w) => {
     w.m[kvmVcpu(w, x) + KVM_VCPU.MODE] = MODE_OUTSIDE_GUEST;
     return NEXT;
@@ -111,4 +204,18 @@ export function emitExit(b: ProgramBuilder, x: number, reason: number): void {
     w.m[w.L.pcpu[cpuOf(w, x)] + PCPU.HOST_IF] = 1;
     return NEXT;
   });
+}
+
+/**
+ * The rest of vcpu_enter_guest after a VM exit that the vCPU's scenario steps did not ask for (an
+ * external interrupt such as a kick's reschedule IPI or a wake-up vector, an EOI-induced exit in a
+ * guest step): the host took the interrupt on exit (handle_exit_irqoff), so KVM returns to
+ * OUTSIDE_GUEST_MODE, enables IRQs, finds nothing left to do for the exit, and vcpu_run enters the
+ * guest again. The thread then resumes at the step it was at (ACTOR.RET, saved by the system).
+ * Exits whose handling would change the model's state (KVM's emulation of an EOI or ICR write
+ * that exited) are not emulated here.
+ */
+export function emitAsyncExitHandler(b: ProgramBuilder, v: Variant, x: number): void {
+  emitExitToHost(b, x);
+  emitEnterGuest(b, v, x, RESUME);
 }

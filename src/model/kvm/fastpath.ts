@@ -31,12 +31,19 @@ export function emitIcrWrite(b: ProgramBuilder, v: Variant, x: number, target: n
       return NEXT;
     },
     (w) => vcpuRunningOn(w, x) >= 0,
-  );
+  ).exits();
   if (v.icrWrite === 'fastpath') {
     // handle_fastpath_wrmsr -> kvm_x2apic_icr_write_fast: still IRQs off, still IN_GUEST_MODE.
     emitDeliverPostedInterrupt(b, target, vector, x);
     if (v.fastpathReentrySync === 'present') emitSyncPirToIrr(b, v, x);
-    vmEntryStep(b, x);
+    // EXIT_FASTPATH_REENTER_GUEST re-enters unless kvm_vcpu_exit_request; then the exit is handled
+    // in the full path, which ends in a new vcpu_enter_guest.
+    const full = b.fresh('fastpath_exit');
+    const end = b.fresh('fastpath_end');
+    vmEntryStep(b, x, b.target(full), b.target(end));
+    b.mark(full);
+    emitEnterGuest(b, v, x);
+    b.mark(end);
     return;
   }
   b.step('vcpu_enter_guest', 'store_mode_outside', (w) => {

@@ -17,11 +17,19 @@ export const ACTOR = {
   L1: 2,
   L2: 3,
   L3: 4,
-  SIZE: 5,
+  /**
+   * Where a vCPU thread resumes after handling a VM exit it did not ask for (an external
+   * interrupt, an EOI-induced exit during a guest step): the pc it was at, saved by the system.
+   */
+  RET: 5,
+  SIZE: 6,
 } as const;
 
 /** An instruction's exec returns the next pc, or NEXT to fall through. */
 export const NEXT = -1;
+
+/** A jump target meaning "the pc saved in ACTOR.RET" (the end of the asynchronous-exit handler). */
+export const RESUME: { readonly pc: number } = { pc: -3 };
 
 export interface Instr {
   /** The kernel function this step belongs to, e.g. "vmx_vcpu_pi_load". */
@@ -37,6 +45,12 @@ export interface Instr {
   enabled?: (w: World, a: number) => boolean;
   /** Full memory barriers the step implies (a locked RMW, smp_mb); for path-cost reports. */
   barriers?: number;
+  /**
+   * The step is a VM exit of the actor's own vCPU that the following steps handle (a kvm.exit, a
+   * guest HLT, the ICR-write exit). Any other exit of that vCPU sends its thread to the exit
+   * handler the system appends to its program.
+   */
+  exits?: boolean;
   exec: (w: World, a: number, sink: Sink) => number;
 }
 
@@ -47,9 +61,24 @@ export interface Instr {
 export class ProgramBuilder {
   readonly code: Instr[] = [];
   private readonly marks = new Map<string, number>();
+  /**
+   * Whether the vCPUs' APICv is active (the machine's `apicv` feature): when it is not, senders
+   * fall back to vIRR, KVM_REQ_EVENT and a kick, and vcpu_enter_guest injects (deliver.ts).
+   */
+  readonly apicv: boolean;
+
+  constructor(apicv = true) {
+    this.apicv = apicv;
+  }
 
   step(fn: string, label: string, exec: Instr['exec'], enabled?: Instr['enabled'], cpu?: number): this {
     this.code.push({ fn, label, exec, enabled, cpu });
+    return this;
+  }
+
+  /** Marks the last step as a VM exit that the program handles itself. */
+  exits(): this {
+    this.code[this.code.length - 1].exits = true;
     return this;
   }
 

@@ -36,8 +36,19 @@ export const KVM_VCPU = {
    * invariant ignores, as no-stuck-PIR ignores a sender between its two test-and-sets.
    */
   WAKEUP_UPDATING: 8,
-  SIZE: 9,
+  /** vcpu->requests: KVM_REQ_* bits (only KVM_REQ_EVENT is modelled). */
+  REQUESTS: 9,
+  /**
+   * The vector kvm_check_and_inject_events queued for injection at the next VM entry (0: none;
+   * vectors below 16 are never injected as interrupts): the path without APICv, where KVM injects
+   * through VM-entry event injection.
+   */
+  INJECT: 10,
+  SIZE: 11,
 } as const;
+
+/** KVM_REQ_EVENT: re-evaluate pending events (interrupts to inject) before the next entry. */
+export const KVM_REQ_EVENT = 1 << 0;
 
 export const TASK_RUNNING = 0;
 export const TASK_INTERRUPTIBLE = 1;
@@ -58,6 +69,8 @@ export const KVM_VCPU_FIELDS: readonly FieldDesc[] = [
   { name: 'loadedOn', offset: KVM_VCPU.LOADED, kind: 'index1' },
   { name: 'blocking', offset: KVM_VCPU.BLOCKING, kind: 'u32' },
   { name: 'task', offset: KVM_VCPU.TASK, kind: 'enum', names: ['TASK_RUNNING', 'TASK_INTERRUPTIBLE'] },
+  { name: 'requests', offset: KVM_VCPU.REQUESTS, kind: 'flags', bits: ['KVM_REQ_EVENT'] },
+  { name: 'inject', offset: KVM_VCPU.INJECT, kind: 'u8' },
   {
     name: 'wakeupList',
     offset: KVM_VCPU.WAKEUP_LISTS,

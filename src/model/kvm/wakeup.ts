@@ -37,13 +37,15 @@ import type { Variant } from './variants.ts';
 /**
  * kvm_vcpu_wake_up: rcuwait_wake_up wakes the thread only while it is inside kvm_vcpu_block
  * (between prepare_to_rcuwait and finish_rcuwait), and try_to_wake_up changes only a task that is
- * TASK_INTERRUPTIBLE. Event WAKE_UP: a = vCPU, b = 1 if a sleeping or about-to-sleep task was woken.
+ * TASK_INTERRUPTIBLE. Event WAKE_UP: a = vCPU, b = 1 if a sleeping or about-to-sleep task was woken
+ * (also the return value).
  */
-export function kvmVcpuWakeUp(w: World, sink: Sink, x: number): void {
+export function kvmVcpuWakeUp(w: World, sink: Sink, x: number): boolean {
   const k = kvmVcpu(w, x);
   const woke = w.m[k + KVM_VCPU.BLOCKING] === 1 && w.m[k + KVM_VCPU.TASK] === TASK_INTERRUPTIBLE;
   if (woke) w.m[k + KVM_VCPU.TASK] = TASK_RUNNING;
   sink.ev(EV.WAKE_UP, x, woke ? 1 : 0, 0, 0);
+  return woke;
 }
 
 /**

@@ -13,6 +13,8 @@
 export const POSTED_INTR_VECTOR = 0xf2;
 export const POSTED_INTR_WAKEUP_VECTOR = 0xf1;
 export const POSTED_INTR_NESTED_VECTOR = 0xf0;
+/** The scheduler's IPI (smp_send_reschedule), which kvm_vcpu_kick uses to force a VM exit. */
+export const RESCHEDULE_VECTOR = 0xfd;
 
 export interface Features {
   /** APIC virtualization with virtual-interrupt delivery and posted-interrupt processing. */

@@ -80,6 +80,11 @@ export interface ActorProgram {
   /** The vCPU whose thread this is, or -1 (a device or another context). */
   vcpu: number;
   code: Instr[];
+  /**
+   * For a vCPU thread: the pc of the handler for VM exits its steps did not ask for (-1 or absent:
+   * none; the thread then stays where it was and its guest steps wait).
+   */
+  asyncExit?: number;
 }
 
 /** Records the first violation a step's events reveal; allocation-free. */
@@ -89,8 +94,11 @@ class MonitorSink implements Sink {
   checkWrongVcpu = true;
   checkRvi = true;
   inner: Sink | null = null;
+  /** Bitmask of the vCPUs that left guest mode in this step. */
+  exited = 0;
   ev(kind: EventKind, a: number, b: number, c: number, d: number): void {
     this.inner?.ev(kind, a, b, c, d);
+    if (kind === EV.VMEXIT && b >= 0) this.exited |= 1 << a;
     if (this.violation !== 0) return;
     if (kind === EV.PI_WRONG_VCPU && this.checkWrongVcpu) this.violation = PROP.NO_WRONG_VCPU;
     if (kind === EV.VMENTRY && this.checkRvi) {
@@ -110,6 +118,8 @@ export class SystemModel {
   private readonly initial: Uint32Array;
   private readonly sink = new MonitorSink();
   private readonly props: Set<number>;
+  /** Per vCPU: the index of the actor that is its thread and has an exit handler, or -1. */
+  private readonly vcpuActor: number[];
 
   constructor(machine: Machine, actors: ActorProgram[], properties: readonly number[]) {
     const extras: ExtraBlock[] = machine.vcpus.map((_, x) => ({
@@ -126,6 +136,9 @@ export class SystemModel {
     this.w.hostHandler = kvmHostHandler;
     this.actors = actors;
     this.actorBase = actors.map((a) => this.w.L.extra.get(`actor.${a.name}`)!);
+    this.vcpuActor = machine.vcpus.map((_, x) =>
+      actors.findIndex((a) => a.vcpu === x && (a.asyncExit ?? -1) >= 0),
+    );
     // A vCPU that starts loaded has vcpu->cpu set and, when running, IN_GUEST_MODE.
     machine.vcpus.forEach((c, x) => {
       const k = this.w.L.kvmVcpu[x];
@@ -182,13 +195,18 @@ export class SystemModel {
     w.m = s;
     const sink = this.sink;
     sink.violation = 0;
+    sink.exited = 0;
     sink.inner = trace;
     const A = this.actors.length;
     if (action < A) {
       const a = this.actorBase[action];
       const pc = s[a + ACTOR.PC];
-      const next = this.actors[action].code[pc].exec(w, a, sink);
+      const ins = this.actors[action].code[pc];
+      const next = ins.exec(w, a, sink);
       s[a + ACTOR.PC] = next === NEXT ? pc + 1 : next;
+      // A VM exit the thread's own program goes on to handle is not redirected.
+      if (ins.exits === true && this.actors[action].vcpu >= 0)
+        sink.exited &= ~(1 << this.actors[action].vcpu);
     } else if (action < A + w.machine.pcpus) {
       pcpuDispatch(w, sink, action - A);
     } else {
@@ -196,8 +214,23 @@ export class SystemModel {
       if (vcpuDeliverEnabled(w, x)) vcpuDeliver(w, sink, x);
       else guestEoi(w, sink, x);
     }
+    if (sink.exited !== 0) this.toExitHandlers(s, sink.exited);
     sink.inner = null;
     return sink.violation;
+  }
+
+  /**
+   * vCPUs that left guest mode without their thread asking for it: each thread saves where it was
+   * and runs its exit handler, which ends by re-entering the guest and resuming there.
+   */
+  private toExitHandlers(s: Uint32Array, exited: number): void {
+    for (let x = 0; x < this.vcpuActor.length; x++) {
+      const i = this.vcpuActor[x];
+      if (((exited >>> x) & 1) === 0 || i < 0) continue;
+      const a = this.actorBase[i];
+      s[a + ACTOR.RET] = s[a + ACTOR.PC];
+      s[a + ACTOR.PC] = this.actors[i].asyncExit!;
+    }
   }
 
   /** The state invariants: no stuck PIR, then wake-up-list consistency. */
