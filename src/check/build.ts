@@ -8,7 +8,7 @@ import { emitDeliverPostedInterrupt } from '../model/kvm/deliver.ts';
 import { emitAsyncExitHandler, emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
 import { emitIcrWrite } from '../model/kvm/fastpath.ts';
 import { emitPiLoad, emitPiPut } from '../model/kvm/load-put.ts';
-import { NEXT, ProgramBuilder } from '../model/kvm/program.ts';
+import { type MemoryModel, NEXT, ProgramBuilder } from '../model/kvm/program.ts';
 import type { Variant } from '../model/kvm/variants.ts';
 import { EXIT_REASON } from '../model/system/events.ts';
 import { guestEoi, guestSelfIpi, guestSetIf, guestWriteTpr, vtdPostTo } from '../model/system/hardware.ts';
@@ -113,8 +113,8 @@ function emitStep(
   }
 }
 
-export function buildPrograms(sc: Scenario, v: Variant): ActorProgram[] {
-  return buildProgramsWithCosts(sc, v).programs;
+export function buildPrograms(sc: Scenario, v: Variant, memory: MemoryModel = 'sc'): ActorProgram[] {
+  return buildProgramsWithCosts(sc, v, memory).programs;
 }
 
 /** The first step of a software posting: S1 with APICv, the vIRR update without. */
@@ -130,10 +130,11 @@ export interface PostingPathCost {
 function buildProgramsWithCosts(
   sc: Scenario,
   v: Variant,
+  memory: MemoryModel = 'sc',
 ): { programs: ActorProgram[]; costs: PostingPathCost[] } {
   const costs: PostingPathCost[] = [];
   const programs = (sc.actors ?? []).map((a) => {
-    const b = new ProgramBuilder(sc.machine.features.apicv);
+    const b = new ProgramBuilder(sc.machine.features.apicv, memory);
     const icrStarts: number[] = [];
     let pcpu = a.vcpu === undefined ? -1 : sc.machine.vcpus[a.vcpu].pcpu;
     for (const st of a.steps) {
@@ -142,6 +143,7 @@ function buildProgramsWithCosts(
       if (st.do === 'kvm.load') pcpu = st.pcpu;
       if (st.do === 'guest.hlt' && st.wakeOn !== undefined) pcpu = st.wakeOn;
     }
+    if (a.repeat && a.steps.length > 0) b.step('actor', 'repeat', () => 0);
     // A vCPU thread ends with the handler of the VM exits its steps do not ask for, behind a step
     // that is never enabled: the end of the scenario's steps.
     let asyncExit = -1;
@@ -175,7 +177,17 @@ export function postingPathCosts(sc: Scenario, v: Variant): PostingPathCost[] {
   return buildProgramsWithCosts(sc, v).costs;
 }
 
-export function buildModel(sc: Scenario, v: Variant, properties?: readonly string[]): SystemModel {
+/**
+ * The checkable model of a scenario in one variant. The memory model is the caller's (the CLI's
+ * --memory), else the scenario's `memory`, else sequential consistency.
+ */
+export function buildModel(
+  sc: Scenario,
+  v: Variant,
+  properties?: readonly string[],
+  memory?: MemoryModel,
+): SystemModel {
   const props = (properties ?? sc.properties ?? PROPERTIES).map(propertyCode);
-  return new SystemModel(machineOf(sc), buildPrograms(sc, v), props);
+  const mm = memory ?? sc.memory ?? 'sc';
+  return new SystemModel(machineOf(sc), buildPrograms(sc, v, mm), props, mm);
 }

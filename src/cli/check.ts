@@ -5,6 +5,7 @@ import { replay } from '../check/counterexample.ts';
 import { type ExploreResult, explore, type Progress } from '../check/explorer.ts';
 import { lassoViolation } from '../check/liveness.ts';
 import { UserError } from '../errors.ts';
+import { MEMORY_MODELS, type MemoryModel } from '../model/kvm/program.ts';
 import { DEFAULT_VARIANT, describeVariant, isKnob, type Variant, withKnobs } from '../model/kvm/variants.ts';
 import { PROP_INFO } from '../model/system/system.ts';
 import type { TraceEntry } from '../run/runner.ts';
@@ -28,6 +29,7 @@ interface CheckOpts {
   maxTime: string;
   properties?: string;
   svg?: string;
+  memory?: string;
 }
 
 interface NamedVariant {
@@ -62,6 +64,14 @@ function variantsFor(sc: Scenario, opts: CheckOpts): NamedVariant[] {
   const presets = Object.keys(sc.presets ?? {});
   if ((opts.allVariants || opts.all) && presets.length > 0) return presets.map((p) => resolveVariant(sc, p));
   return [{ name: 'current', variant: DEFAULT_VARIANT }];
+}
+
+/** --memory sc|tso (or a trace's memory), checked; undefined when not given. */
+function memoryOf(m: string | undefined, where = '--memory'): MemoryModel | undefined {
+  if (m === undefined) return undefined;
+  if (!(MEMORY_MODELS as readonly string[]).includes(m))
+    throw new UserError(`${where}: expected ${MEMORY_MODELS.join(' or ')}, got "${m}"`);
+  return m as MemoryModel;
 }
 
 /** --properties a,b narrows the scenario's properties (default: the scenario's, or all). */
@@ -103,6 +113,8 @@ export interface CheckRow {
   fullVariant: Variant;
   /** The properties this check looked at (recorded in traces so replay checks the same ones). */
   properties: readonly string[];
+  /** The memory model explored (recorded in traces so replay uses the same one). */
+  memory: MemoryModel;
 }
 
 let interrupted = false;
@@ -124,7 +136,8 @@ export function checkOne(sc: Scenario, nv: NamedVariant, opts: CheckOpts): Check
   const strategy = opts.strategy === 'dfs' ? 'dfs' : opts.strategy === 'bfs' ? 'bfs' : null;
   if (!strategy) throw new UserError(`--strategy: expected bfs or dfs, got "${opts.strategy}"`);
   const properties = propertiesOf(sc, opts) ?? sc.properties ?? PROPERTIES;
-  const model = buildModel(sc, nv.variant, properties);
+  const memory = memoryOf(opts.memory) ?? sc.memory ?? 'sc';
+  const model = buildModel(sc, nv.variant, properties, memory);
   const label = `${sc.name} · ${nv.name}`;
   const res: ExploreResult = explore(model, {
     strategy,
@@ -151,6 +164,7 @@ export function checkOne(sc: Scenario, nv: NamedVariant, opts: CheckOpts): Check
     collisionProbability: res.collisionProbability,
     fullVariant: nv.variant,
     properties,
+    memory,
   };
   if (res.outcome.kind === 'violated') {
     const info = PROP_INFO[res.outcome.code];
@@ -245,6 +259,7 @@ function jsonRow(r: CheckRow, file: string | undefined) {
           file,
           variant: fullVariant,
           properties: r.properties,
+          memory: r.memory,
           path: r.counterexample.path,
           loopStart: r.counterexample.loopStart,
         }
@@ -268,6 +283,7 @@ export function registerCheck(program: Command): void {
     .option('--json', 'print one JSON document')
     .option('--svg <file>', 'draw the (first) counterexample as an SVG sequence diagram')
     .option('--properties <list>', `properties to check, separated by commas (${PROPERTIES.join(', ')})`)
+    .option('--memory <model>', "sc or tso (x86 store buffers); default: the scenario's memory, else sc")
     .option('--strategy <s>', 'bfs (shortest counterexample) or dfs', 'bfs')
     .option('--max-states <n>', 'stop after this many distinct states', '2000000')
     .option('--max-depth <n>', 'do not explore deeper than this', '10000')
@@ -309,6 +325,7 @@ export function registerCheck(program: Command): void {
             title: `${r.scenario} · ${r.variant} [${r.knobs}]`,
             violation: { property: info.name, what: info.what },
             actorVcpus,
+            loopStart: r.counterexample!.loopStart,
           }),
         );
       }
@@ -354,6 +371,7 @@ export function registerCheck(program: Command): void {
             file?: string;
             variant: Record<string, string>;
             properties?: string[];
+            memory?: string;
             path: number[];
             loopStart?: number;
           }
@@ -372,7 +390,12 @@ export function registerCheck(program: Command): void {
       const { loopStart } = trace;
       if (loopStart !== undefined && typeof loopStart !== 'number')
         throw new UserError(`${file}: loopStart must be a step index, got ${JSON.stringify(loopStart)}`);
-      const model = buildModel(scenario, variant, trace.properties);
+      const model = buildModel(
+        scenario,
+        variant,
+        trace.properties,
+        memoryOf(trace.memory, `${file}: memory`),
+      );
       const r = replay(model, trace.path, loopStart);
       const paint = paintFor(process.stdout, false);
       process.stdout.write(

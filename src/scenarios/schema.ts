@@ -335,6 +335,10 @@ const actor = z
       .describe(
         "the actor's steps; a vCPU thread may have none (its guest just runs, and KVM handles its exits)",
       ),
+    repeat: z
+      .boolean()
+      .default(false)
+      .describe('run the steps again and again forever (liveness is then checked over fair cycles)'),
   })
   .strict();
 
@@ -391,6 +395,10 @@ const scenarioObject = z
       .optional()
       .describe('named variants: knob settings on top of the current kernel (docs/variants.md)'),
     properties: z.array(z.enum(PROPERTIES)).optional().describe('properties to check (default: all)'),
+    memory: z
+      .enum(['sc', 'tso'])
+      .optional()
+      .describe('memory model for irqlab check: sc (default) or tso (x86 store buffers); --memory overrides'),
     expect: expectations.default({}),
   })
   .strict();

@@ -6,7 +6,8 @@
  * was processed, deliveries and EOIs as marks, VM entries and exits as links between a vCPU and its
  * pCPU. Guest mode is an activation bar on the vCPU lane and on the pCPU lane, coloured by vCPU.
  * A notification processed against the wrong vCPU is drawn in red; a violated property closes the
- * chart in a red band.
+ * chart in a red band. A lasso (a fair-cycle counterexample) has its loop marked: a line before the
+ * first step of the loop, and a bracket along the looping steps with an arrow back to that line.
  *
  * The output is standalone (no fonts, images or scripts from outside), deterministic (same input,
  * same bytes), and sized from a monospace font's advance so that layout needs no text measuring.
@@ -25,6 +26,11 @@ export interface SvgOptions {
    * (VM entry/exit, EOI, self-IPI, IPIv) and, for actors named "vcpu…", from the fields it changes.
    */
   actorVcpus?: Readonly<Record<string, number>>;
+  /**
+   * For a lasso (a fair-cycle counterexample, the trace JSON's `loopStart`): the index of the first
+   * entry of the loop, so entries[loopStart..] repeat forever (steps loopStart+1..n, numbered from 1).
+   */
+  loopStart?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -54,6 +60,9 @@ const MAX_CHANGE_LINES = 3;
 const CHANGE_CHARS = 44;
 const MIN_GAP = 140;
 const MAX_GAP = 300;
+/** Height of the loop marker line before a lasso's loop, and width added for its bracket. */
+const LOOP_H = 26;
+const LOOP_W = 26;
 
 const POSTED_INTR_VECTOR = 0xf2;
 const POSTED_INTR_WAKEUP_VECTOR = 0xf1;
@@ -75,6 +84,7 @@ const C = {
   pcpuHead: '#e9ecef',
   iommuHead: '#fff1c7',
   otherHead: '#ffffff',
+  loop: '#6f42c1',
 } as const;
 
 /** Guest-mode colours, one per vCPU index (fill, stroke). */
@@ -469,7 +479,11 @@ function itemsOf(
         items.push({
           t: 'mark',
           lane: pcpuLane(ev.a),
-          label: `host handler for ${hex(ev.b)} runs`,
+          // The wake-up vector's handler names itself when the trace shows it waking a vCPU.
+          label:
+            ev.b === POSTED_INTR_WAKEUP_VECTOR && e.events.some((w) => w.kind === 'wake_up')
+              ? `host handler for ${hex(ev.b)} runs: pi_wakeup_handler`
+              : `host handler for ${hex(ev.b)} runs`,
           symbol: 'square',
           color: C.notify,
           cls,
@@ -500,7 +514,9 @@ function itemsOf(
         break;
       case 'wake_up': {
         const to = vcpuLane(ev.a);
-        const label = 'kvm_vcpu_wake_up';
+        // b = 1: a thread blocked in kvm_vcpu_block was woken (the checker's KVM model). The run
+        // model's AVIC steps always report 0, so 0 does not say that nothing happened.
+        const label = ev.b === 1 ? 'kvm_vcpu_wake_up: thread woken' : 'kvm_vcpu_wake_up';
         if (actorLane === to) items.push({ t: 'self', lane: to, label, style: 'wake', cls });
         else items.push({ t: 'arrow', from: actorLane, to, label, style: 'wake', cls });
         break;
@@ -692,6 +708,14 @@ function defs(): string {
 
 /** Draws trace entries as a standalone SVG sequence chart. */
 export function traceToSvg(entries: readonly TraceEntry[], opts: SvgOptions): string {
+  const { loopStart } = opts;
+  if (
+    loopStart !== undefined &&
+    !(Number.isInteger(loopStart) && loopStart >= 0 && loopStart < entries.length)
+  )
+    throw new RangeError(
+      `traceToSvg: loopStart ${loopStart} is not an entry index (0..${entries.length - 1}): the loop would be empty`,
+    );
   // Participants.
   const named = actorVcpuMap(entries, opts.actorVcpus);
   const vcpuLane = (x: number) => `vcpu${x}`;
@@ -864,6 +888,8 @@ export function traceToSvg(entries: readonly TraceEntry[], opts: SvgOptions): st
     if (sd === 'right') width = Math.max(width, l.x + w);
   }
   const side = (key: string) => sides.get(key)!;
+  // Room for the loop's bracket, right of every row's text.
+  if (loopStart !== undefined) width += LOOP_W;
   width = Math.max(width, ...titleLines.map((t) => MARGIN + textW(t, F_TITLE)));
   width = Math.ceil(width + MARGIN);
 
@@ -903,6 +929,7 @@ export function traceToSvg(entries: readonly TraceEntry[], opts: SvgOptions): st
       w: 36 + textW('VM entry / exit', F_SMALL) + 18,
       draw: (x, yy) => lineEl(x, yy, x + 28, yy, 'link', null) + legendText(x + 34, yy, 'VM entry / exit'),
     });
+  if (present.has('wake')) legendArrow('wake', 'wake-up');
   if (present.has('wrong')) legendArrow('wrong', 'wrong vCPU');
   const legendLines: { x: number; i: number }[][] = [[]];
   {
@@ -921,7 +948,12 @@ export function traceToSvg(entries: readonly TraceEntry[], opts: SvgOptions): st
   y += HEAD_H + 10;
   const rowsTop = y;
 
-  for (const r of rows) {
+  let loopTop = 0;
+  for (const [i, r] of rows.entries()) {
+    if (i === loopStart) {
+      loopTop = y;
+      y += LOOP_H;
+    }
     r.top = y;
     let h = ROW_PAD + r.labelLines.length * LINE_L + (r.note ? LINE_S : 0) + r.changeLines.length * LINE_S;
     if (r.items.length > 0) h += 4;
@@ -1041,7 +1073,7 @@ export function traceToSvg(entries: readonly TraceEntry[], opts: SvgOptions): st
       textEl(numRight, ty + 12, `${e.n}.`, {
         size: F_LABEL,
         anchor: 'end',
-        fill: r.wrong ? C.wrong : r.hw ? C.dim : C.text,
+        fill: r.wrong ? C.wrong : loopStart !== undefined && i >= loopStart ? C.loop : r.hw ? C.dim : C.text,
         weight: r.hw ? undefined : 'bold',
       }),
     );
@@ -1167,6 +1199,30 @@ export function traceToSvg(entries: readonly TraceEntry[], opts: SvgOptions): st
         return `<g class="mark ${it.cls}">${symbolEl(it.symbol, l.x, cy, it.color)}${textEl(sd === 'right' ? l.x + 12 : l.x - 12, cy + 4, it.label, { size: F_SMALL, fill: it.color, anchor: sd === 'right' ? 'start' : 'end', bg, weight: it.color === C.wrong ? 'bold' : undefined })}</g>`;
       }
     }
+  }
+
+  // A lasso's loop: a line before its first step, and a bracket along its steps whose arrow leads
+  // from the last step back to that line.
+  if (loopStart !== undefined) {
+    const my = loopTop + LOOP_H / 2;
+    const bx = width - MARGIN - LOOP_W / 2;
+    const by = rowsBottom - 6;
+    const what = `loop: steps ${loopStart + 1}..${entries.length} repeat forever`;
+    out.push(`<g class="loop" data-loop-start="${loopStart}"><title>${esc(what)}</title>`);
+    const label = `↻ ${what}`;
+    out.push(
+      textEl(MARGIN + 6, my + 4, label, { size: F_LABEL, fill: C.loop, weight: 'bold', bg: '#ffffff' }),
+    );
+    out.push(
+      `<line x1="${n(MARGIN + 6 + textW(label, F_LABEL) + 8)}" y1="${n(my)}" x2="${n(bx)}" y2="${n(my)}" stroke="${C.loop}" stroke-width="1.5" stroke-dasharray="6 3"/>`,
+    );
+    out.push(
+      `<path d="M${n(bx - 8)},${n(by)} L${n(bx)},${n(by)} L${n(bx)},${n(my)}" fill="none" stroke="${C.loop}" stroke-width="2"/>`,
+    );
+    out.push(
+      `<path d="M${n(bx - 5)},${n(my + 9)} L${n(bx)},${n(my)} L${n(bx + 5)},${n(my + 9)} Z" fill="${C.loop}"/>`,
+    );
+    out.push('</g>');
   }
 
   // The violated property.

@@ -23,6 +23,10 @@ const EXPECTED: Record<string, Record<string, Expected>> = {
     after: { verdict: 'holds' },
     'after-pir-gate': { verdict: 'holds' },
   },
+  'seed-004-loop': {
+    before: { verdict: 'violated', property: 'no-stuck-pir' },
+    after: { verdict: 'holds' },
+  },
   'seed-001': {
     before: { verdict: 'violated', property: 'no-wrong-vcpu' },
     after: { verdict: 'holds' },
@@ -187,5 +191,30 @@ describe('apicv-inactive-kick: the kick forces an exit and the next entry inject
     };
     assert.equal(verdictOf(check(model)), 'holds');
     assert.ok(externalExits > 0);
+  });
+});
+
+describe('seed-004-loop: liveness over fair cycles', () => {
+  test('before, no-lost-interrupt alone: a lasso whose loop never delivers 0x41, and replaying it closes the loop', () => {
+    const m = modelOf(preset('seed-004-loop', 'before'), ['no-lost-interrupt']);
+    const r = check(m);
+    assert.equal(r.outcome.kind, 'violated', verdictOf(r));
+    if (r.outcome.kind !== 'violated') return;
+    assert.equal(PROP_INFO[r.outcome.code].name, 'no-lost-interrupt');
+    assert.ok(r.outcome.loopStart !== undefined && r.outcome.loopStart < r.outcome.path.length);
+    // The loop closes: the state after the whole path equals the state at loopStart.
+    const { path, loopStart } = r.outcome;
+    const s = new Uint32Array(m.words);
+    const at = new Uint32Array(m.words);
+    m.init(s);
+    path.forEach((a, i) => {
+      if (i === loopStart) at.set(s);
+      m.step(s, a);
+    });
+    assert.deepEqual(s, at);
+  });
+
+  test('after, no-lost-interrupt alone: holds (the fair-cycle search finds none)', () => {
+    assert.equal(verdictOf(check(modelOf(preset('seed-004-loop', 'after'), ['no-lost-interrupt']))), 'holds');
   });
 });

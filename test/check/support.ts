@@ -6,6 +6,7 @@
 import { buildModel } from '../../src/check/build.ts';
 import { type CheckModel, type ExploreResult, explore } from '../../src/check/explorer.ts';
 import { builtinNames, loadScenario } from '../../src/cli/files.ts';
+import type { MemoryModel } from '../../src/model/kvm/program.ts';
 import { DEFAULT_VARIANT, type Variant, withKnobs } from '../../src/model/kvm/variants.ts';
 import type { SystemModel } from '../../src/model/system/system.ts';
 import type { Scenario } from '../../src/scenarios/schema.ts';
@@ -39,8 +40,9 @@ export function concurrentBuiltins(): { name: string; presets: string[] }[] {
     .map((s) => ({ name: s.name, presets: Object.keys(s.presets ?? {}) }));
 }
 
-export function modelOf(p: Preset, properties?: readonly string[]): SystemModel {
-  return buildModel(p.scenario, p.variant, properties);
+/** The checkable model of a preset; the memory model is the scenario's unless given. */
+export function modelOf(p: Preset, properties?: readonly string[], memory?: MemoryModel): SystemModel {
+  return buildModel(p.scenario, p.variant, properties, memory);
 }
 
 export function check(model: CheckModel, strategy: 'bfs' | 'dfs' = 'bfs'): ExploreResult {

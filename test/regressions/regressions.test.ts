@@ -34,6 +34,8 @@ const EXPECTED: Record<string, string> = {
   'seed-001-hlt-irqs-off.before': 'no-wrong-vcpu',
   'wakeup-recheck.mutation-no-wakeup-recheck': 'no-lost-wakeup',
   'wakeup-migrate.mutation-ndst-rewritten-while-blocked': 'wakeup-list',
+  'mode-store-fence.mutation-no-mb-after-mode': 'no-stuck-pir',
+  'seed-004-loop.before': 'no-stuck-pir',
 };
 
 interface Trace {
@@ -41,6 +43,7 @@ interface Trace {
   scenario: string;
   file?: string;
   variant: Record<string, string>;
+  memory?: 'sc' | 'tso';
   path: number[];
 }
 
@@ -52,7 +55,12 @@ function load(file: string): { trace: Trace; model: SystemModel } {
   const trace = JSON.parse(readFileSync(join(DIR, file), 'utf8')) as Trace;
   // As `irqlab replay` does it: the scenario by name, the recorded knobs, the default properties.
   const { scenario } = loadScenario(trace.file ?? trace.scenario);
-  const model = buildModel(scenario, withKnobs(DEFAULT_VARIANT, trace.variant, file));
+  const model = buildModel(
+    scenario,
+    withKnobs(DEFAULT_VARIANT, trace.variant, file),
+    undefined,
+    trace.memory,
+  );
   return { trace, model };
 }
 

@@ -475,6 +475,88 @@ describe('traceToSvg', () => {
     assert.match(svg, /…/);
   });
 
+  test('marks the loop of a lasso: a line before its first step and a bracket along its steps', () => {
+    const lasso = [
+      entry(1, 'vcpu0', 'vmexit', [ev('vmexit', 0, 0, 1, 0xec)]),
+      entry(2, 'iommu', 'post', [ev('vtd_post', 0, 0x41, 0)]),
+      entry(3, 'vcpu0', 'kvm_vcpu_block: set_current_state'),
+      entry(4, 'vcpu0', 'kvm_vcpu_block: check'),
+      entry(5, 'vcpu0', 'schedule: check_task_state'),
+    ];
+    const opts = { title: 'lasso', violation: { property: 'p', what: 'w' }, loopStart: 2 };
+    const svg = traceToSvg(lasso, opts);
+    const doc = parseXml(svg);
+    const loops = all(doc, (n) => n.name === 'g' && hasClass(n, 'loop'));
+    assert.equal(loops.length, 1);
+    const [loop] = loops;
+    assert.equal(loop.attrs['data-loop-start'], '2');
+    // Numbered like the text trace's marker: the loop is steps loopStart+1..n.
+    assert.match(textOf(loop), /loop: steps 3\.\.5 repeat forever/);
+    // The line lies between the last step before the loop and the loop's first step, and the
+    // bracket reaches from it down into the last step, inside the canvas.
+    const steps = all(doc, (n) => n.name === 'g' && hasClass(n, 'step'));
+    const ys = (g: XNode) => all(g, (n) => 'y' in n.attrs).map((n) => Number(n.attrs.y));
+    const [line] = all(loop, (n) => n.name === 'line');
+    const ly = Number(line.attrs.y1);
+    assert.ok(Math.max(...ys(steps[1])) < ly && ly < Math.min(...ys(steps[2])), `marker at ${ly}`);
+    const bracket = all(loop, (n) => n.name === 'path' && n.attrs.fill === 'none');
+    assert.equal(bracket.length, 1);
+    const pts = [...bracket[0].attrs.d.matchAll(/(-?\d+),(-?\d+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    const w = Number(doc.attrs.width);
+    assert.ok(pts.every(([x]) => x > 0 && x < w));
+    assert.ok(Math.max(...pts.map((p) => p[1])) > Math.min(...ys(steps[4])));
+    assert.equal(Math.min(...pts.map((p) => p[1])), Math.round(ly));
+    // The loop comes before the violation band; the steps before the loop keep their colours.
+    const band = all(doc, (n) => n.name === 'g' && hasClass(n, 'violation'))[0];
+    assert.ok(svg.indexOf('class="loop"') < svg.indexOf('class="violation"') && band);
+    // Without loopStart nothing of this is drawn; an index outside the trace is refused.
+    assert.equal(all(parseXml(traceToSvg(lasso, { title: 'plain' })), (n) => hasClass(n, 'loop')).length, 0);
+    assert.ok(!traceToSvg(lasso, { title: 'plain' }).includes('repeat forever'));
+    for (const bad of [-1, 5, 1.5]) {
+      assert.throws(() => traceToSvg(lasso, { title: 't', loopStart: bad }), /loopStart/, String(bad));
+    }
+    // A loop of the whole trace, and a loop of its last step.
+    for (const k of [0, 4]) {
+      const d = parseXml(traceToSvg(lasso, { title: 't', loopStart: k }));
+      assert.match(textOf(all(d, (n) => hasClass(n, 'loop'))[0]), new RegExp(`steps ${k + 1}\\.\\.5 `));
+    }
+  });
+
+  test('draws a wake-up by the wake-up vector: notification, pi_wakeup_handler, kvm_vcpu_wake_up', () => {
+    // wakeup-migrate: a posting with NV = 0xf1 reaches pcpu0, whose handler wakes vcpu0's thread.
+    const t = checkerTrace('wakeup-migrate', 'mutation-ndst-rewritten-while-blocked');
+    const woken = t.entries.find((e) => e.events.some((x) => x.kind === 'wake_up' && x.b === 1));
+    assert.ok(woken, 'the trace wakes a blocked thread');
+    const doc = parseXml(traceToSvg(t.entries, { ...t.opts, actorVcpus: { vcpu0: 0 } }));
+    const [row] = all(
+      doc,
+      (n) => n.name === 'g' && hasClass(n, 'step') && n.attrs['data-n'] === String(woken!.n),
+    );
+    const [wake] = all(row, (n) => n.name === 'g' && hasClass(n, 'ev-wake_up'));
+    assert.ok(wake, 'a wake-up item');
+    assert.ok(hasClass(wake, 'arrow'), 'drawn as an arrow from the pCPU to the vCPU');
+    assert.match(textOf(wake), /kvm_vcpu_wake_up: thread woken/);
+    const heads = all(wake, (n) => 'marker-end' in n.attrs);
+    assert.deepEqual(
+      heads.map((n) => n.attrs['marker-end']),
+      ['url(#irqlab-arrow-wake)'],
+    );
+    assert.match(textOf(row), /host handler for 0xf1 runs: pi_wakeup_handler/);
+    // The notification on the wake-up vector is an arrow too, named as such.
+    const svg = traceToSvg(t.entries, t.opts);
+    assert.match(svg, /wakeup 0xf1 for vcpu0/);
+    assert.match(
+      all(doc, (n) => hasClass(n, 'legend'))
+        .map(textOf)
+        .join(' '),
+      /wake-up/,
+    );
+    // A wake-up that reports no woken thread (the run model's AVIC steps) keeps the plain name.
+    const plain = traceToSvg([entry(1, 'host', 'wake', [ev('wake_up', 0, 0)])], { title: 't' });
+    assert.match(plain, /kvm_vcpu_wake_up</);
+    assert.ok(!plain.includes('thread woken') && !plain.includes('pi_wakeup_handler'));
+  });
+
   test('is deterministic: the same bytes for the same trace', () => {
     const a = traceToSvg(seed001.entries, seed001.opts);
     const b = traceToSvg(structuredClone(seed001.entries), structuredClone(seed001.opts));

@@ -22,6 +22,7 @@ import { vcpuRunningOn, type World } from '../system/world.ts';
 import { kvmVcpu } from './load-put.ts';
 import { ACTOR, NEXT, type ProgramBuilder, RESUME } from './program.ts';
 import { KVM_REQ_EVENT, KVM_VCPU, MODE_EXITING_GUEST, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from './state.ts';
+import { plainStore } from './tso.ts';
 import type { Variant } from './variants.ts';
 
 function cpuOf(w: World, x: number): number {
@@ -37,10 +38,11 @@ export function emitSyncPirToIrr(b: ProgramBuilder, v: Variant, x: number): void
   const noPir = b.fresh('no_pir');
   const setRviMark = b.fresh('set_rvi');
   const tNoPir = b.target(noPir);
+  // The gate is a plain load: under TSO it may run before an earlier store is visible.
   if (v.syncGate === 'on-only') {
-    b.step(fn, 'pi_test_on', (w) => (piTestOn(w.m, w.L.pid[x]) ? NEXT : tNoPir.pc));
+    b.step(fn, 'pi_test_on', (w) => (piTestOn(w.m, w.L.pid[x]) ? NEXT : tNoPir.pc)).passesStores();
   } else {
-    b.step(fn, 'pi_is_pir_empty', (w) => (piIsPirEmpty(w.m, w.L.pid[x]) ? tNoPir.pc : NEXT));
+    b.step(fn, 'pi_is_pir_empty', (w) => (piIsPirEmpty(w.m, w.L.pid[x]) ? tNoPir.pc : NEXT)).passesStores();
   }
   const clearOn = () =>
     b
@@ -72,10 +74,11 @@ export function emitSyncPirToIrr(b: ProgramBuilder, v: Variant, x: number): void
   b.mark(noPir);
   b.mark(setRviMark);
   if (!apicv) return;
+  // A VMWRITE to this vCPU's own VMCS: state no other CPU reads.
   b.step('vmx_set_rvi', 'write_rvi', (w) => {
     setRvi(w.m, w.L.vapic[x], regHighest(w.m, w.L.vapic[x] + VAPIC.VIRR));
     return NEXT;
-  });
+  }).passesStores();
 }
 
 /**
@@ -125,15 +128,21 @@ export function emitEnterGuest(b: ProgramBuilder, v: Variant, x: number, then?: 
     w.m[w.L.pcpu[cpuOf(w, x)] + PCPU.HOST_IF] = 0;
     return NEXT;
   });
-  b.step(fn, 'store_mode_in_guest', (w) => {
-    w.m[kvmVcpu(w, x) + KVM_VCPU.MODE] = MODE_IN_GUEST;
+  // smp_store_release(&vcpu->mode, IN_GUEST_MODE): a plain store on x86, so under TSO it can sit
+  // in the store buffer while the loads that follow run (tso.ts).
+  const tso = b.memory === 'tso';
+  b.step(fn, 'store_mode_in_guest', (w, a) => {
+    plainStore(w, a, tso, kvmVcpu(w, x) + KVM_VCPU.MODE, MODE_IN_GUEST);
     return NEXT;
   });
-  // smp_mb__after_srcu_read_unlock: counted for path-cost reports; as a step of its own it only
-  // matters under TSO (issue 4), where it drains the store buffer.
-  b.barriers(v.mbAfterMode === 'present' ? 1 : 0);
-  // smp_mb__after_srcu_read_unlock: a full barrier. Under sequential consistency it has no
-  // effect of its own; under TSO (issue 4) it drains the store buffer.
+  // smp_mb__after_srcu_read_unlock: the full barrier that orders the mode store before the read of
+  // ON (the store-buffering pattern against vmx_deliver_posted_interrupt). Under sequential
+  // consistency it has no effect and is only counted; under TSO it is a step that waits for the
+  // store buffer to drain. The `mbAfterMode: missing` mutation (checklist X1) leaves it out.
+  if (v.mbAfterMode === 'present') {
+    if (tso) b.step(fn, 'smp_mb__after_srcu_read_unlock', () => NEXT).barriers(1);
+    else b.barriers(1);
+  }
   emitSyncPirToIrr(b, v, x);
   vmEntryStep(b, x, tTop, then);
 }

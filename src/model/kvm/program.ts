@@ -22,8 +22,18 @@ export const ACTOR = {
    * interrupt, an EOI-induced exit during a guest step): the pc it was at, saved by the system.
    */
   RET: 5,
-  SIZE: 6,
+  /**
+   * The thread's store buffer under x86-TSO (`memory: tso`): one entry, the World index + 1 of a
+   * plain store not yet visible to other CPUs (0: empty), and its value. See tso.ts.
+   */
+  SB_ADDR: 6,
+  SB_VAL: 7,
+  SIZE: 8,
 } as const;
+
+/** Sequential consistency, or x86-TSO (store buffers; SDM Vol. 3A 9.2, Sewell et al. 2010). */
+export type MemoryModel = 'sc' | 'tso';
+export const MEMORY_MODELS: readonly MemoryModel[] = ['sc', 'tso'];
 
 /** An instruction's exec returns the next pc, or NEXT to fall through. */
 export const NEXT = -1;
@@ -51,6 +61,13 @@ export interface Instr {
    * handler the system appends to its program.
    */
   exits?: boolean;
+  /**
+   * Under x86-TSO: the step may run while the thread's store buffer holds a store (a plain load of
+   * another location, or a write to state only this thread reads). Every other step waits until
+   * the buffer has drained: a locked RMW, a fence, a serializing VM entry, or a further store
+   * (the one-entry buffer keeps stores in program order).
+   */
+  passesStores?: boolean;
   exec: (w: World, a: number, sink: Sink) => number;
 }
 
@@ -66,13 +83,22 @@ export class ProgramBuilder {
    * fall back to vIRR, KVM_REQ_EVENT and a kick, and vcpu_enter_guest injects (deliver.ts).
    */
   readonly apicv: boolean;
+  /** The memory model: 'tso' sends the plain stores that tso.ts names through a store buffer. */
+  readonly memory: MemoryModel;
 
-  constructor(apicv = true) {
+  constructor(apicv = true, memory: MemoryModel = 'sc') {
     this.apicv = apicv;
+    this.memory = memory;
   }
 
   step(fn: string, label: string, exec: Instr['exec'], enabled?: Instr['enabled'], cpu?: number): this {
     this.code.push({ fn, label, exec, enabled, cpu });
+    return this;
+  }
+
+  /** Marks the last step as one that can run past a buffered store (x86-TSO). */
+  passesStores(): this {
+    this.code[this.code.length - 1].passesStores = true;
     return this;
   }
 

@@ -9,8 +9,9 @@ import { prioClass, regEmpty, regHighest, regTest } from '../hw/bits.ts';
 import { LAPIC } from '../hw/lapic.ts';
 import { PID, piNv } from '../hw/pid.ts';
 import { VAPIC } from '../hw/vapic.ts';
-import { ACTOR, type Instr, NEXT } from '../kvm/program.ts';
+import { ACTOR, type Instr, type MemoryModel, NEXT } from '../kvm/program.ts';
 import { KVM_VCPU, KVM_VCPU_FIELDS, TASK_INTERRUPTIBLE } from '../kvm/state.ts';
+import { drainStoreBuffer, storeBufferEmpty } from '../kvm/tso.ts';
 import { kvmHostHandler, ndstPcpu } from '../kvm/wakeup.ts';
 import { EV, type EventKind, type Sink } from './events.ts';
 import {
@@ -55,7 +56,7 @@ export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'live
   [PROP.NO_LOST_INTERRUPT]: {
     name: 'no-lost-interrupt',
     kind: 'liveness',
-    what: 'a posted, deliverable vector never reached the guest handler and nothing is left to deliver it',
+    what: 'a posted, deliverable vector never reached the guest handler (at an end state, or forever along a fair cycle)',
   },
   [PROP.WAKEUP_LIST]: {
     name: 'wakeup-list',
@@ -121,7 +122,16 @@ export class SystemModel {
   /** Per vCPU: the index of the actor that is its thread and has an exit handler, or -1. */
   private readonly vcpuActor: number[];
 
-  constructor(machine: Machine, actors: ActorProgram[], properties: readonly number[]) {
+  /** x86-TSO: actors' store buffers, drained by an action of their own (tso.ts). */
+  readonly tso: boolean;
+
+  constructor(
+    machine: Machine,
+    actors: ActorProgram[],
+    properties: readonly number[],
+    memory: MemoryModel = 'sc',
+  ) {
+    this.tso = memory === 'tso';
     const extras: ExtraBlock[] = machine.vcpus.map((_, x) => ({
       name: `kvm.vcpu${x}`,
       prefix: `vcpu${x}`,
@@ -148,7 +158,7 @@ export class SystemModel {
       if (c.running) this.w.m[k + KVM_VCPU.MODE] = 1;
     });
     this.words = this.w.L.size;
-    this.maxActions = actors.length + machine.pcpus + machine.vcpus.length;
+    this.maxActions = actors.length + machine.pcpus + machine.vcpus.length + (this.tso ? actors.length : 0);
     this.initial = this.w.m.slice();
     this.props = new Set(properties);
     this.sink.w = this.w;
@@ -160,7 +170,10 @@ export class SystemModel {
     s.set(this.initial);
   }
 
-  /** Action ids: actors first, then one per pCPU (dispatch), then one per vCPU (guest hardware). */
+  /**
+   * Action ids: actors first, then one per pCPU (dispatch), then one per vCPU (guest hardware),
+   * then under TSO one per actor (its store buffer drains).
+   */
   enabled(s: Uint32Array, out: Int32Array): number {
     const w = this.w;
     w.m = s;
@@ -177,7 +190,13 @@ export class SystemModel {
       if (v >= 0) {
         const p = ins.cpu ?? s[w.L.kvmVcpu[v] + KVM_VCPU.LOADED] - 1;
         if (p >= 0 && pcpuDispatchEnabled(w, p)) continue;
+        // In guest mode the thread advances only by guest instructions, and a recognized virtual
+        // interrupt the guest can take is delivered at the next instruction boundary, before the
+        // next instruction (SDM Vol. 3C "Virtual-Interrupt Delivery"); a guest that EOIs at once
+        // does so before anything else in its handler.
+        if (vcpuDeliverEnabled(w, v) || vcpuAutoEoiEnabled(w, v)) continue;
       }
+      if (this.tso && !storeBufferEmpty(s, a) && ins.passesStores !== true) continue;
       if (ins.enabled === undefined || ins.enabled(w, a)) out[n++] = i;
     }
     const A = this.actors.length;
@@ -185,6 +204,11 @@ export class SystemModel {
     const B = A + w.machine.pcpus;
     for (let x = 0; x < w.machine.vcpus.length; x++) {
       if (vcpuDeliverEnabled(w, x) || vcpuAutoEoiEnabled(w, x)) out[n++] = B + x;
+    }
+    if (this.tso) {
+      const C = B + w.machine.vcpus.length;
+      for (let i = 0; i < this.actors.length; i++)
+        if (!storeBufferEmpty(s, this.actorBase[i])) out[n++] = C + i;
     }
     return n;
   }
@@ -209,10 +233,12 @@ export class SystemModel {
         sink.exited &= ~(1 << this.actors[action].vcpu);
     } else if (action < A + w.machine.pcpus) {
       pcpuDispatch(w, sink, action - A);
-    } else {
+    } else if (action < A + w.machine.pcpus + w.machine.vcpus.length) {
       const x = action - A - w.machine.pcpus;
       if (vcpuDeliverEnabled(w, x)) vcpuDeliver(w, sink, x);
       else guestEoi(w, sink, x);
+    } else {
+      drainStoreBuffer(s, this.actorBase[action - A - w.machine.pcpus - w.machine.vcpus.length]);
     }
     if (sink.exited !== 0) this.toExitHandlers(s, sink.exited);
     sink.inner = null;
@@ -313,6 +339,44 @@ export class SystemModel {
     return false;
   }
 
+  /**
+   * Fair-cycle liveness (src/check/liveness.ts), for scenarios whose actors loop: obligation bit x
+   * is pending while vCPU x has a vector that was posted and whose handler has never run (the
+   * first posting of each vector: POSTED and DELIVERED only ever gain bits), and ready while vCPU x
+   * could take such a vector now: it runs in guest mode with RFLAGS.IF set and the vector's class
+   * is above its TPR's. A weakly fair cycle that keeps a bit pending and passes a ready state is a
+   * lost interrupt. Only with no-lost-interrupt among the properties.
+   */
+  pending(s: Uint32Array): number {
+    if (!this.props.has(PROP.NO_LOST_INTERRUPT)) return 0;
+    const w = this.w;
+    w.m = s;
+    let bits = 0;
+    for (let x = 0; x < w.machine.vcpus.length && x < 31; x++) {
+      const vc = w.L.vcpu[x];
+      for (let k = 0; k < 8; k++) {
+        if ((s[vc + VCPU.POSTED + k] & ~s[vc + VCPU.DELIVERED + k]) !== 0) {
+          bits |= 1 << x;
+          break;
+        }
+      }
+    }
+    return bits;
+  }
+
+  ready(s: Uint32Array): number {
+    const w = this.w;
+    w.m = s;
+    let bits = 0;
+    for (let x = 0; x < w.machine.vcpus.length && x < 31; x++) {
+      if (vcpuRunningOn(w, x) < 0 || (s[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) === 0) continue;
+      if (this.undeliveredAboveTpr(x)) bits |= 1 << x;
+    }
+    return bits;
+  }
+
+  readonly livenessCode = PROP.NO_LOST_INTERRUPT;
+
   /** Who performs an action and what it is, for traces. */
   describe(s: Uint32Array, action: number): { actor: string; fn: string; label: string } {
     const A = this.actors.length;
@@ -322,6 +386,8 @@ export class SystemModel {
     }
     if (action < A + this.w.machine.pcpus)
       return { actor: `pcpu${action - A}`, fn: 'lapic', label: 'dispatch' };
-    return { actor: `vcpu${action - A - this.w.machine.pcpus}`, fn: 'guest', label: 'interrupt' };
+    const x = action - A - this.w.machine.pcpus;
+    if (x < this.w.machine.vcpus.length) return { actor: `vcpu${x}`, fn: 'guest', label: 'interrupt' };
+    return { actor: this.actors[x - this.w.machine.vcpus.length].name, fn: 'store buffer', label: 'drain' };
   }
 }
