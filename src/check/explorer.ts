@@ -186,6 +186,7 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
   let head = 0;
   let depthLimited = false;
   let pending: Outcome | null = null;
+  let mayHaveCycle = false;
   let pendingLength = 0;
 
   for (;;) {
@@ -236,6 +237,9 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
       fingerprint(next, 0, W);
       const found = seen.findOrInsert(fpHi, fpLo, arena.count);
       if (found < 0 && arena.count >= maxStates) return result({ kind: 'incomplete', reason: 'states' });
+      // Under BFS every edge goes at most one level deeper, so a cycle needs an edge that does not
+      // go deeper: without one the state graph is acyclic and has no fair cycle to look for.
+      if (found >= 0 && arena.depth[found] <= d) mayHaveCycle = true;
       const j = found < 0 ? arena.push(next, i, acts[k], d + 1) : -1;
       if (j >= 0 && d + 1 > maxSeenDepth) maxSeenDepth = d + 1;
       let code = sv;
@@ -253,7 +257,7 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
   }
   if (pending !== null) return result(pending);
   if (depthLimited) return result({ kind: 'incomplete', reason: 'depth' });
-  if (isLiveModel(model)) {
+  if (isLiveModel(model) && (mayHaveCycle || opts.strategy === 'dfs')) {
     const poll = () => {
       if (opts.shouldStop?.()) return 'interrupted' as const;
       return opts.now() - t0 > maxTimeMs ? ('time' as const) : null;

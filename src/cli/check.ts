@@ -203,7 +203,7 @@ function renderRow(r: CheckRow, paint: ReturnType<typeof paintFor>, withTrace: b
   for (const c of r.postingPath ?? []) {
     out.push(
       paint.dim(
-        `  ${c.actor}: guest ICR write → PIR set after ${c.steps} step${c.steps === 1 ? '' : 's'} and ${c.barriers} full barrier${c.barriers === 1 ? '' : 's'}`,
+        `  ${c.actor}: guest ICR write → posted after ${c.steps} step${c.steps === 1 ? '' : 's'} and ${c.barriers} full barrier${c.barriers === 1 ? '' : 's'}`,
       ),
     );
   }

@@ -1,12 +1,14 @@
 /**
  * The SVG sequence chart: well-formed standalone XML, one lane per participant, an arrow per
  * posting and notification, escaped text, the violation and wrong-vCPU processing marked, the same
- * bytes for the same trace, and a golden file for seed-004's "before" counterexample
- * (UPDATE_GOLDEN=1 rewrites it).
+ * bytes for the same trace, a lasso's loop and wake-ups marked, and a golden file for seed-004's
+ * "before" counterexample (UPDATE_GOLDEN=1 rewrites it).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildModel } from '../../src/check/build.ts';
@@ -519,6 +521,37 @@ describe('traceToSvg', () => {
     for (const k of [0, 4]) {
       const d = parseXml(traceToSvg(lasso, { title: 't', loopStart: k }));
       assert.match(textOf(all(d, (n) => hasClass(n, 'loop'))[0]), new RegExp(`steps ${k + 1}\\.\\.5 `));
+    }
+  });
+
+  test('irqlab check --svg marks the loop of a fair-cycle counterexample', () => {
+    // seed-004-loop before the fix, for no-lost-interrupt alone: a lasso whose loop starts at step 7.
+    const dir = mkdtempSync(join(tmpdir(), 'irqlab-svg-test-'));
+    try {
+      const file = join(dir, 'loop.svg');
+      const root = fileURLToPath(new URL('../../', import.meta.url));
+      const args = ['check', 'seed-004-loop', '--variant', 'before', '--properties', 'no-lost-interrupt'];
+      let code = 0;
+      try {
+        execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--svg', file], {
+          cwd: root,
+          env: { ...process.env, NO_COLOR: '1' },
+          stdio: 'pipe',
+          timeout: 60_000,
+        });
+      } catch (e) {
+        code = (e as { status: number }).status;
+      }
+      assert.equal(code, 13, 'a liveness violation');
+      const doc = parseXml(readFileSync(file, 'utf8'));
+      const [loop] = all(doc, (n) => n.name === 'g' && hasClass(n, 'loop'));
+      assert.ok(loop, 'the loop is marked');
+      const steps = all(doc, (n) => n.name === 'g' && hasClass(n, 'step'));
+      const k = Number(loop.attrs['data-loop-start']);
+      assert.ok(k > 0 && k < steps.length, `loopStart ${k} of ${steps.length}`);
+      assert.match(textOf(loop), new RegExp(`loop: steps ${k + 1}\\.\\.${steps.length} repeat forever`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

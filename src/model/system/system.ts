@@ -61,7 +61,7 @@ export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'live
   [PROP.WAKEUP_LIST]: {
     name: 'wakeup-list',
     kind: 'invariant',
-    what: "a vCPU is on a pCPU's wake-up list unless its NV is the wake-up vector and its NDST that pCPU",
+    what: "a vCPU's wake-up lists disagree with its descriptor: on a list while NV or NDST point elsewhere, or NV is the wake-up vector and NDST's pCPU does not list it",
   },
   [PROP.NO_LOST_WAKEUP]: {
     name: 'no-lost-wakeup',
