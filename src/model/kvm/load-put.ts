@@ -41,6 +41,23 @@ export function pcpuOccupied(w: World, p: number, x: number): boolean {
 }
 
 /**
+ * The read half of a CAS loop on vCPU x's descriptor control word (both halves, as the 64-bit
+ * try_cmpxchg compares them) into the thread's L0 (low: ON, SN, NV) and L1 (NDST). Returns the
+ * jump target of a failed CAS attempt: this read.
+ */
+export function emitReadControl(b: ProgramBuilder, fn: string, x: number): { pc: number } {
+  const retry = b.fresh('retry');
+  const tRetry = b.target(retry);
+  b.mark(retry);
+  b.step(fn, 'read_control', (w, a) => {
+    w.m[a + ACTOR.L0] = w.m[w.L.pid[x] + PID.CONTROL];
+    w.m[a + ACTOR.L1] = piNdst(w.m, w.L.pid[x]);
+    return NEXT;
+  });
+  return tRetry;
+}
+
+/**
  * Sched-in of vCPU x on pCPU p: the VMCS becomes current (vmx_vcpu_load_vmcs), then
  * vmx_vcpu_pi_load, then kvm_arch_vcpu_load records vcpu->cpu = p. With `then`, the last step
  * jumps there instead of falling through (the block loop goes back to its check).
@@ -100,14 +117,7 @@ export function emitPiLoad(b: ProgramBuilder, v: Variant, x: number, p: number, 
   // `ndstWhileBlocked: rewritten` mutation (checklist X4, the bug fixed in Nov 2019) skips the list
   // and keeps NV: NDST then names a pCPU whose list does not hold the vCPU.
   b.mark(slow);
-  const retry = b.fresh('retry');
-  const tRetry = b.target(retry);
-  b.mark(retry);
-  b.step(fn, 'read_control', (w, a) => {
-    w.m[a + ACTOR.L0] = w.m[w.L.pid[x] + PID.CONTROL];
-    w.m[a + ACTOR.L1] = piNdst(w.m, w.L.pid[x]);
-    return NEXT;
-  });
+  const tRetry = emitReadControl(b, fn, x);
   b.step(fn, 'pi_try_set_control', (w, a) => {
     const oldLo = w.m[a + ACTOR.L0];
     const oldNdst = w.m[a + ACTOR.L1];

@@ -15,21 +15,12 @@
  * model then misses interleavings in which ON changes in the middle of a scan (each read still
  * sees a value that ON had during the scan).
  */
-import {
-  apicIdFromNdst,
-  PID,
-  PID_ON,
-  PID_SN,
-  piControlLo,
-  piNdst,
-  piTestOn,
-  piTryCasControl,
-} from '../hw/pid.ts';
+import { apicIdFromNdst, PID_ON, PID_SN, piControlLo, piNdst, piTestOn, piTryCasControl } from '../hw/pid.ts';
 import { EV, type Sink } from '../system/events.ts';
 import { sendPhysicalInterrupt } from '../system/hardware.ts';
 import { POSTED_INTR_WAKEUP_VECTOR } from '../system/machine.ts';
 import { pcpuApicId, pcpuByApicId, type World } from '../system/world.ts';
-import { kvmVcpu } from './load-put.ts';
+import { emitReadControl, kvmVcpu } from './load-put.ts';
 import { ACTOR, NEXT, type ProgramBuilder } from './program.ts';
 import { KVM_VCPU, TASK_INTERRUPTIBLE, TASK_RUNNING } from './state.ts';
 import type { Variant } from './variants.ts';
@@ -84,14 +75,7 @@ export function emitEnableWakeupHandler(b: ProgramBuilder, v: Variant, x: number
     w.m[k + KVM_VCPU.WAKEUP_UPDATING] = 1;
     return NEXT;
   });
-  const retry = b.fresh('retry');
-  const tRetry = b.target(retry);
-  b.mark(retry);
-  b.step(fn, 'read_control', (w, a) => {
-    w.m[a + ACTOR.L0] = w.m[w.L.pid[x] + PID.CONTROL];
-    w.m[a + ACTOR.L1] = piNdst(w.m, w.L.pid[x]);
-    return NEXT;
-  });
+  const tRetry = emitReadControl(b, fn, x);
   b.step(fn, 'pi_try_set_nv_wakeup', (w, a) => {
     const old = w.m[a + ACTOR.L0];
     const ndst = w.m[a + ACTOR.L1];
