@@ -177,6 +177,13 @@ export class SystemModel {
   enabled(s: Uint32Array, out: Int32Array): number {
     const w = this.w;
     w.m = s;
+    // The hardware's own actions, evaluated once: they also hold back the threads below.
+    let pcpuReady = 0;
+    for (let p = 0; p < w.machine.pcpus; p++) if (pcpuDispatchEnabled(w, p)) pcpuReady |= 1 << p;
+    let vcpuReady = 0;
+    for (let x = 0; x < w.machine.vcpus.length; x++) {
+      if (vcpuDeliverEnabled(w, x) || vcpuAutoEoiEnabled(w, x)) vcpuReady |= 1 << x;
+    }
     let n = 0;
     for (let i = 0; i < this.actors.length; i++) {
       const a = this.actorBase[i];
@@ -189,22 +196,20 @@ export class SystemModel {
       const v = this.actors[i].vcpu;
       if (v >= 0) {
         const p = ins.cpu ?? s[w.L.kvmVcpu[v] + KVM_VCPU.LOADED] - 1;
-        if (p >= 0 && pcpuDispatchEnabled(w, p)) continue;
+        if (p >= 0 && ((pcpuReady >>> p) & 1) !== 0) continue;
         // In guest mode the thread advances only by guest instructions, and a recognized virtual
         // interrupt the guest can take is delivered at the next instruction boundary, before the
         // next instruction (SDM Vol. 3C "Virtual-Interrupt Delivery"); a guest that EOIs at once
         // does so before anything else in its handler.
-        if (vcpuDeliverEnabled(w, v) || vcpuAutoEoiEnabled(w, v)) continue;
+        if (((vcpuReady >>> v) & 1) !== 0) continue;
       }
       if (this.tso && !storeBufferEmpty(s, a) && ins.passesStores !== true) continue;
       if (ins.enabled === undefined || ins.enabled(w, a)) out[n++] = i;
     }
     const A = this.actors.length;
-    for (let p = 0; p < w.machine.pcpus; p++) if (pcpuDispatchEnabled(w, p)) out[n++] = A + p;
+    for (let p = 0; p < w.machine.pcpus; p++) if (((pcpuReady >>> p) & 1) !== 0) out[n++] = A + p;
     const B = A + w.machine.pcpus;
-    for (let x = 0; x < w.machine.vcpus.length; x++) {
-      if (vcpuDeliverEnabled(w, x) || vcpuAutoEoiEnabled(w, x)) out[n++] = B + x;
-    }
+    for (let x = 0; x < w.machine.vcpus.length; x++) if (((vcpuReady >>> x) & 1) !== 0) out[n++] = B + x;
     if (this.tso) {
       const C = B + w.machine.vcpus.length;
       for (let i = 0; i < this.actors.length; i++)
