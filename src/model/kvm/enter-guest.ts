@@ -22,11 +22,12 @@ import { vcpuRunningOn, type World } from '../system/world.ts';
 import { kvmVcpu } from './load-put.ts';
 import { ACTOR, NEXT, type ProgramBuilder, RESUME } from './program.ts';
 import { KVM_REQ_EVENT, KVM_VCPU, MODE_EXITING_GUEST, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from './state.ts';
-import { plainStore } from './tso.ts';
+import { ownLoad, plainStore } from './tso.ts';
 import type { Variant } from './variants.ts';
 
-function cpuOf(w: World, x: number): number {
-  return w.m[kvmVcpu(w, x) + KVM_VCPU.CPU] - 1;
+/** vcpu->cpu as vCPU x's own thread (at `a`) reads it: from its store buffer under TSO (tso.ts). */
+export function ownCpu(w: World, a: number, tso: boolean, x: number): number {
+  return ownLoad(w, a, tso, kvmVcpu(w, x) + KVM_VCPU.CPU) - 1;
 }
 
 /**
@@ -124,17 +125,18 @@ export function emitEnterGuest(b: ProgramBuilder, v: Variant, x: number, then?: 
   const tTop = b.target(top);
   b.mark(top);
   if (!b.apicv) emitCheckAndInjectEvents(b, x);
-  b.step(fn, 'local_irq_disable', (w) => {
-    w.m[w.L.pcpu[cpuOf(w, x)] + PCPU.HOST_IF] = 0;
+  const tso = b.memory === 'tso';
+  // Clearing RFLAGS.IF is no memory access: it passes buffered stores.
+  b.step(fn, 'local_irq_disable', (w, a) => {
+    w.m[w.L.pcpu[ownCpu(w, a, tso, x)] + PCPU.HOST_IF] = 0;
     return NEXT;
-  });
+  }).passesStores();
   // smp_store_release(&vcpu->mode, IN_GUEST_MODE): a plain store on x86, so under TSO it can sit
   // in the store buffer while the loads that follow run (tso.ts).
-  const tso = b.memory === 'tso';
   b.step(fn, 'store_mode_in_guest', (w, a) => {
     plainStore(w, a, tso, kvmVcpu(w, x) + KVM_VCPU.MODE, MODE_IN_GUEST);
     return NEXT;
-  });
+  }).passesStores();
   // smp_mb__after_srcu_read_unlock: the full barrier that orders the mode store before the read of
   // ON (the store-buffering pattern against vmx_deliver_posted_interrupt). Under sequential
   // consistency it has no effect and is only counted; under TSO it is a step that waits for the
@@ -165,17 +167,21 @@ export function vmEntryStep(
   cancel?: { pc: number },
   then?: { pc: number },
 ): void {
+  // VM entry is serializing: the step waits for the thread's store buffer to drain (tso.ts), so
+  // its loads read memory. The cancelled entry's OUTSIDE_GUEST_MODE is a plain store again.
+  const tso = b.memory === 'tso';
   b.step('vmx_vcpu_run', 'vmentry', (w, a, sink) => {
     const k = kvmVcpu(w, x);
+    const p = w.m[k + KVM_VCPU.CPU] - 1;
     if (
       cancel !== undefined &&
       (w.m[k + KVM_VCPU.MODE] === MODE_EXITING_GUEST || w.m[k + KVM_VCPU.REQUESTS] !== 0)
     ) {
-      w.m[k + KVM_VCPU.MODE] = MODE_OUTSIDE_GUEST;
-      w.m[w.L.pcpu[cpuOf(w, x)] + PCPU.HOST_IF] = 1;
+      plainStore(w, a, tso, k + KVM_VCPU.MODE, MODE_OUTSIDE_GUEST);
+      w.m[w.L.pcpu[p] + PCPU.HOST_IF] = 1;
       return cancel.pc;
     }
-    vmEntry(w, sink, x, cpuOf(w, x));
+    vmEntry(w, sink, x, p);
     const inject = w.m[k + KVM_VCPU.INJECT];
     if (inject !== 0) {
       w.m[k + KVM_VCPU.INJECT] = 0;
@@ -205,14 +211,15 @@ export function emitExit(b: ProgramBuilder, x: number, reason: number): void {
 
 /** After a VM exit: OUTSIDE_GUEST_MODE, then IRQs on (the host takes what is pending). */
 export function emitExitToHost(b: ProgramBuilder, x: number): void {
-  b.step('vcpu_enter_guest', 'store_mode_outside', (w) => {
-    w.m[kvmVcpu(w, x) + KVM_VCPU.MODE] = MODE_OUTSIDE_GUEST;
+  const tso = b.memory === 'tso';
+  b.step('vcpu_enter_guest', 'store_mode_outside', (w, a) => {
+    plainStore(w, a, tso, kvmVcpu(w, x) + KVM_VCPU.MODE, MODE_OUTSIDE_GUEST);
     return NEXT;
-  });
-  b.step('vcpu_enter_guest', 'local_irq_enable', (w) => {
-    w.m[w.L.pcpu[cpuOf(w, x)] + PCPU.HOST_IF] = 1;
+  }).passesStores();
+  b.step('vcpu_enter_guest', 'local_irq_enable', (w, a) => {
+    w.m[w.L.pcpu[ownCpu(w, a, tso, x)] + PCPU.HOST_IF] = 1;
     return NEXT;
-  });
+  }).passesStores();
 }
 
 /**

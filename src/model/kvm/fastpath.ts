@@ -15,7 +15,7 @@ import { vmExit } from '../system/hardware.ts';
 import { PCPU } from '../system/layout.ts';
 import { vcpuRunningOn, type World } from '../system/world.ts';
 import { emitDeliverPostedInterrupt } from './deliver.ts';
-import { emitEnterGuest, emitSyncPirToIrr, vmEntryStep } from './enter-guest.ts';
+import { emitEnterGuest, emitExitToHost, emitSyncPirToIrr, vmEntryStep } from './enter-guest.ts';
 import { kvmVcpu } from './load-put.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
 import { KVM_VCPU, MODE_OUTSIDE_GUEST } from './state.ts';
@@ -46,14 +46,7 @@ export function emitIcrWrite(b: ProgramBuilder, v: Variant, x: number, target: n
     b.mark(end);
     return;
   }
-  b.step('vcpu_enter_guest', 'store_mode_outside', (w) => {
-    w.m[kvmVcpu(w, x) + KVM_VCPU.MODE] = MODE_OUTSIDE_GUEST;
-    return NEXT;
-  });
-  b.step('vcpu_enter_guest', 'local_irq_enable', (w: World) => {
-    w.m[w.L.pcpu[w.m[kvmVcpu(w, x) + KVM_VCPU.CPU] - 1] + PCPU.HOST_IF] = 1;
-    return NEXT;
-  });
+  emitExitToHost(b, x);
   b.step('vcpu_enter_guest', 'srcu_read_lock', () => NEXT).barriers(2);
   emitDeliverPostedInterrupt(b, target, vector, x);
   emitEnterGuest(b, v, x);

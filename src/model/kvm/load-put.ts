@@ -23,6 +23,7 @@ import { POSTED_INTR_VECTOR, POSTED_INTR_WAKEUP_VECTOR } from '../system/machine
 import { pcpuApicId, type World } from '../system/world.ts';
 import { ACTOR, NEXT, type ProgramBuilder } from './program.ts';
 import { KVM_VCPU } from './state.ts';
+import { plainStore } from './tso.ts';
 import type { Variant } from './variants.ts';
 import { emitEnableWakeupHandler } from './wakeup.ts';
 
@@ -147,10 +148,12 @@ export function emitPiLoad(b: ProgramBuilder, v: Variant, x: number, p: number, 
   b.mark(done);
   // kvm_arch_vcpu_load ends with vcpu->cpu = cpu; on the fast path it already holds p, so the
   // store changes nothing and is left out.
-  b.step('kvm_arch_vcpu_load', 'vcpu_cpu_store', (w) => {
-    w.m[kvmVcpu(w, x) + KVM_VCPU.CPU] = p + 1;
+  // A plain store, buffered under TSO (tso.ts); the thread's own later reads forward from it.
+  const tso = b.memory === 'tso';
+  b.step('kvm_arch_vcpu_load', 'vcpu_cpu_store', (w, a) => {
+    plainStore(w, a, tso, kvmVcpu(w, x) + KVM_VCPU.CPU, p + 1);
     return then === undefined ? NEXT : then.pc;
-  });
+  }).passesStores();
   b.mark(end);
 }
 

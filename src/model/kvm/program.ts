@@ -7,8 +7,16 @@
  *
  * Instructions are built once per scenario and variant; executing one allocates nothing.
  */
+import { storeBufferWords } from '../hw/store-buffer.ts';
 import type { Sink } from '../system/events.ts';
 import type { World } from '../system/world.ts';
+
+/**
+ * Entries in a thread's store buffer. Two suffice for the model's buffered stores: the most a path
+ * issues between two draining steps is vcpu->cpu at the end of a sched-in and IN_GUEST_MODE before
+ * the barrier of vcpu_enter_guest (tso.ts). A thread whose buffer is full waits for a drain.
+ */
+export const SB_DEPTH = 2;
 
 /** Per-actor words in the World: program counter and local registers. */
 export const ACTOR = {
@@ -23,12 +31,11 @@ export const ACTOR = {
    */
   RET: 5,
   /**
-   * The thread's store buffer under x86-TSO (`memory: tso`): one entry, the World index + 1 of a
-   * plain store not yet visible to other CPUs (0: empty), and its value. See tso.ts.
+   * The thread's store buffer under x86-TSO (`memory: tso`): a FIFO of SB_DEPTH plain stores not
+   * yet visible to other CPUs, in the layout of src/model/hw/store-buffer.ts. See tso.ts.
    */
-  SB_ADDR: 6,
-  SB_VAL: 7,
-  SIZE: 8,
+  SB: 6,
+  SIZE: 6 + storeBufferWords(SB_DEPTH),
 } as const;
 
 /** Sequential consistency, or x86-TSO (store buffers; SDM Vol. 3A 9.2, Sewell et al. 2010). */

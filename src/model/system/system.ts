@@ -11,7 +11,7 @@ import { PID, piNv } from '../hw/pid.ts';
 import { VAPIC } from '../hw/vapic.ts';
 import { ACTOR, type Instr, type MemoryModel, NEXT } from '../kvm/program.ts';
 import { KVM_VCPU, KVM_VCPU_FIELDS, TASK_INTERRUPTIBLE } from '../kvm/state.ts';
-import { drainStoreBuffer, storeBufferEmpty } from '../kvm/tso.ts';
+import { drainStoreBuffer, storeBufferEmpty, storeBufferFull } from '../kvm/tso.ts';
 import { kvmHostHandler, ndstPcpu } from '../kvm/wakeup.ts';
 import { EV, type EventKind, type Sink } from './events.ts';
 import {
@@ -203,7 +203,9 @@ export class SystemModel {
         // does so before anything else in its handler.
         if (((vcpuReady >>> v) & 1) !== 0) continue;
       }
-      if (this.tso && !storeBufferEmpty(s, a) && ins.passesStores !== true) continue;
+      // Under TSO a step runs past buffered stores only if it is marked so and the buffer has room.
+      if (this.tso && !storeBufferEmpty(s, a) && (ins.passesStores !== true || storeBufferFull(s, a)))
+        continue;
       if (ins.enabled === undefined || ins.enabled(w, a)) out[n++] = i;
     }
     const A = this.actors.length;
