@@ -12,13 +12,10 @@
  */
 import { EXIT_REASON } from '../system/events.ts';
 import { vmExit } from '../system/hardware.ts';
-import { PCPU } from '../system/layout.ts';
-import { vcpuRunningOn, type World } from '../system/world.ts';
+import { vcpuRunningOn } from '../system/world.ts';
 import { emitDeliverPostedInterrupt } from './deliver.ts';
 import { emitEnterGuest, emitExitToHost, emitSyncPirToIrr, vmEntryStep } from './enter-guest.ts';
-import { kvmVcpu } from './load-put.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
-import { KVM_VCPU, MODE_OUTSIDE_GUEST } from './state.ts';
 import type { Variant } from './variants.ts';
 
 /** Emits the handling of a guest ICR write by vCPU x of a fixed, physical IPI to `destApicId`. */
