@@ -4,7 +4,8 @@
  * action is not enabled where the trace says it ran, or when a lasso's loop does not close.
  */
 import { UserError } from '../errors.ts';
-import { diffWorlds } from '../model/system/fields.ts';
+import { ACTOR } from '../model/kvm/program.ts';
+import { type Change, describeStore, diffWorlds } from '../model/system/fields.ts';
 import type { SystemModel } from '../model/system/system.ts';
 import { describeReaction, RecordingSink, type TraceEntry } from '../run/runner.ts';
 
@@ -53,7 +54,7 @@ export function replay(model: SystemModel, path: readonly number[], loopStart?: 
       // Actor steps are numbered like scenario steps; hardware reactions show as (hw).
       step: action < model.actors.length ? i : null,
       events: rec.events,
-      changes: diffWorlds(model.w.L, before, s),
+      changes: [...diffWorlds(model.w.L, before, s), ...bufferedStores(model, action, before, s)],
     });
   });
   if (loopState !== null) {
@@ -64,4 +65,24 @@ export function replay(model: SystemModel, path: readonly number[], loopStart?: 
       );
   }
   return { entries, stepViolation, final: s };
+}
+
+/**
+ * The stores an actor's step put in its store buffer (x86-TSO): not yet visible, so diffWorlds
+ * does not see them; listed as "(buffered)" changes, which the drain step later shows as real ones.
+ */
+function bufferedStores(
+  model: SystemModel,
+  action: number,
+  before: Uint32Array,
+  after: Uint32Array,
+): Change[] {
+  if (!model.tso || action >= model.actors.length) return [];
+  const sb = model.actorBase[action] + ACTOR.SB;
+  const out: Change[] = [];
+  for (let i = before[sb]; i < after[sb]; i++) {
+    const c = describeStore(model.w.L, after, after[sb + 1 + 2 * i] - 1, after[sb + 2 + 2 * i]);
+    if (c !== undefined) out.push({ ...c, to: `${c.to} (buffered)` });
+  }
+  return out;
 }

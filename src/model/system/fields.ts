@@ -49,6 +49,27 @@ export function findField(L: Layout, name: string): { block: Block; field: Field
   return undefined;
 }
 
+/**
+ * A store of `value` to word `index` as a change of the field that holds the word ("vcpu0.mode
+ * OUTSIDE_GUEST_MODE→IN_GUEST_MODE"), judged against the memory `m` it will change; undefined for
+ * a word no scalar field names.
+ */
+export function describeStore(L: Layout, m: Uint32Array, index: number, value: number): Change | undefined {
+  for (const b of L.blocks) {
+    for (const f of b.fields) {
+      if (f.kind === 'reg256' || f.get !== undefined || b.base + f.offset !== index) continue;
+      const after = m.slice(b.base + f.offset, b.base + f.offset + 1);
+      after[0] = value;
+      return {
+        field: `${b.prefix}.${f.name}`,
+        from: formatValue(f, readField(m, b.base, f)),
+        to: formatValue(f, readField(after, -f.offset, f)),
+      };
+    }
+  }
+  return undefined;
+}
+
 /** Every field name of a layout (for error messages and documentation). */
 export function fieldNames(L: Layout): string[] {
   return L.blocks.flatMap((b) => b.fields.map((f) => `${b.prefix}.${f.name}`));

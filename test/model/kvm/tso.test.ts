@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { replay } from '../../../src/check/counterexample.ts';
 import { ACTOR } from '../../../src/model/kvm/program.ts';
 import { KVM_VCPU, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from '../../../src/model/kvm/state.ts';
 import {
@@ -15,7 +16,7 @@ import {
   storeBufferEmpty,
   storeBufferFull,
 } from '../../../src/model/kvm/tso.ts';
-import { modelOf, preset } from '../../check/support.ts';
+import { check, modelOf, preset } from '../../check/support.ts';
 
 describe('store buffer', () => {
   test('own loads forward from the buffer, other CPUs see memory; stores drain oldest first', () => {
@@ -82,5 +83,22 @@ describe('mode-store-fence under TSO', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('traces under TSO', () => {
+  test('a buffered store shows as "(buffered)" at its step and as a plain change at its drain', () => {
+    const model = modelOf(preset('mode-store-fence', 'mutation-no-mb-after-mode'), undefined, 'tso');
+    const o = check(model).outcome;
+    assert.equal(o.kind, 'violated');
+    if (o.kind !== 'violated') return;
+    const lines = replay(model, o.path).entries.map((e) =>
+      e.changes.map((c) => `${e.action} ${c.field} ${c.from}→${c.to}`).join('; '),
+    );
+    const stored = lines.findIndex((l) =>
+      l.includes('vcpu0.mode OUTSIDE_GUEST_MODE→IN_GUEST_MODE (buffered)'),
+    );
+    const drained = lines.findIndex((l) => /drain vcpu0\.mode OUTSIDE_GUEST_MODE→IN_GUEST_MODE$/.test(l));
+    assert.ok(stored >= 0 && drained > stored, lines.join('\n'));
   });
 });
