@@ -51,7 +51,7 @@ function emitStep(
         st.irte !== undefined
           ? sc.machine.irtes[st.irte]
           : { vcpu: st.vcpu!, vector: st.vector!, urg: st.urg ?? false };
-      b.step('iommu', `post ${hex(e.vector)} to vcpu${e.vcpu}`, (w, _a, sink) => {
+      b.step('VT-d', `post ${hex(e.vector)} to vcpu${e.vcpu}`, (w, _a, sink) => {
         vtdPostTo(w, sink, e.vcpu, e.vector, e.urg);
         return NEXT;
       });
