@@ -10,6 +10,21 @@ import { UserError } from '../errors.ts';
 import { type NameResolver, parseCondition, parseLocations, propLocs, type SourceLine } from './condition.ts';
 import { type Instr, type LitmusTest, type Loc, REGISTERS, type Rmw, type Source } from './test.ts';
 
+const KNOWN_MNEMONICS = [
+  'MOV',
+  'MFENCE',
+  'XCHG',
+  'ADD',
+  'SUB',
+  'AND',
+  'OR',
+  'XOR',
+  'INC',
+  'DEC',
+  'XADD',
+  'CMPXCHG',
+];
+
 const SUPPORTED =
   'MOV, MFENCE, XCHG, and LOCK ADD/SUB/AND/OR/XOR/INC/DEC/XADD/CMPXCHG with a memory destination';
 
@@ -109,6 +124,8 @@ class Parser implements NameResolver {
     if (!m) return this.fail(line, `P${thread}: cannot read "${cell}" as an instruction`);
     const lock = m[1] !== undefined;
     const mnemonic = m[2].toUpperCase();
+    if (!KNOWN_MNEMONICS.includes(mnemonic))
+      this.fail(line, `P${thread}: unsupported instruction "${cell}" (supported: ${SUPPORTED})`);
     const raw = m[3].trim() === '' ? [] : m[3].split(',').map((s) => s.trim());
     const ops = raw.map((o) => this.operand(o, thread, line));
     const show = (o: Operand) =>
@@ -199,7 +216,8 @@ export function parseLitmus(text: string, file: string): LitmusTest {
   const skipBlank = () => {
     while (i < lines.length && lines[i].text.trim() === '') i++;
   };
-  const lastLine = lines.length;
+  // Where "the file ends" is reported: its last line that is not blank.
+  const lastLine = lines.reduce((last, l) => (l.text.trim() === '' ? last : l.line), 1);
 
   skipBlank();
   if (i === lines.length) fail(1, 'empty file: expected "X86 <name>"');

@@ -27,6 +27,8 @@ export interface WitnessStep {
 export interface Witness {
   /** True: an execution whose final state satisfies the body; false: one that falsifies it. */
   satisfies: boolean;
+  /** The explorer's actions: t runs thread t's next instruction, threads + t flushes t's oldest store. */
+  path: number[];
   steps: WitnessStep[];
   /** Every memory location and every register a thread names, at the end. */
   final: Record<string, number>;
@@ -130,7 +132,7 @@ function replayWitness(m: LitmusMachine, path: readonly number[], satisfies: boo
     m.step(s, a);
     return { ...d, n: k + 1 };
   });
-  return { satisfies, steps, final: finalValues(m, s) };
+  return { satisfies, path: [...path], steps, final: finalValues(m, s) };
 }
 
 export function runLitmus(
