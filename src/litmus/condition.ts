@@ -103,22 +103,22 @@ function parseAtom(ts: Tokens): Prop {
   return { kind: 'eq', at, value: ts.r.value(v.t, v.line) };
 }
 
-function parseAnd(ts: Tokens): Prop {
-  let p = parseAtom(ts);
-  while (ts.peek() === '/\\') {
-    ts.next('/\\');
-    p = { kind: 'and', a: p, b: parseAtom(ts) };
+/** A left-associated chain of `sub`s joined by `op`. */
+function parseChain(ts: Tokens, op: string, kind: 'and' | 'or', sub: (ts: Tokens) => Prop): Prop {
+  let p = sub(ts);
+  while (ts.peek() === op) {
+    ts.next(op);
+    p = { kind, a: p, b: sub(ts) };
   }
   return p;
 }
 
+function parseAnd(ts: Tokens): Prop {
+  return parseChain(ts, '/\\', 'and', parseAtom);
+}
+
 function parseOr(ts: Tokens): Prop {
-  let p = parseAnd(ts);
-  while (ts.peek() === '\\/') {
-    ts.next('\\/');
-    p = { kind: 'or', a: p, b: parseAnd(ts) };
-  }
-  return p;
+  return parseChain(ts, '\\/', 'or', parseAnd);
 }
 
 const QUANTIFIERS: Record<string, Quantifier> = {
