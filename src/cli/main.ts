@@ -3,6 +3,7 @@ import { UserError } from '../errors.ts';
 import { registerBench } from './bench.ts';
 import { registerCheck } from './check.ts';
 import { EXIT } from './exit.ts';
+import { registerLitmus } from './litmus.ts';
 import { registerRun } from './run.ts';
 
 // A reader that stops early (irqlab ... | head) is not an error.
@@ -22,6 +23,7 @@ program
 registerRun(program);
 registerCheck(program);
 registerBench(program);
+registerLitmus(program);
 
 try {
   await program.parseAsync(process.argv);
