@@ -11,6 +11,7 @@
  */
 import { collisionProbability, FingerprintSet, fingerprint, fpHi, fpLo } from './fingerprint.ts';
 import { findFairCycle, isLiveModel } from './liveness.ts';
+import type { Reducer } from './reduction.ts';
 
 /** What the explorer needs from a model. All methods work in place on caller-owned buffers. */
 export interface CheckModel {
@@ -63,6 +64,12 @@ export interface ExploreOptions {
   shouldStop?: () => boolean;
   /** A clock in milliseconds (the drivers pass performance.now; the model never reads time). */
   now: () => number;
+  /**
+   * Partial-order reduction (reduction.ts), BFS only: at each state the reducer may name one
+   * enabled action to expand alone. The fair-cycle phase is then left to the caller
+   * (ExploreResult.cycleUnchecked): it needs the full graph (exploreReduced in reduced.ts).
+   */
+  reducer?: Reducer;
 }
 
 export type Outcome =
@@ -89,6 +96,13 @@ export interface ExploreResult {
   depth: number;
   elapsedMs: number;
   collisionProbability: number;
+  /** States expanded through one action alone (partial-order reduction), else 0. */
+  reducedStates: number;
+  /**
+   * With a reducer: the search held, the model has obligations and the reduced graph may have a
+   * cycle, so the fair-cycle phase was not run.
+   */
+  cycleUnchecked: boolean;
 }
 
 class Arena {
@@ -163,6 +177,9 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
   const every = opts.progressEveryMs ?? 2000;
   let generated = 0;
   let maxSeenDepth = 0;
+  const reducer = opts.strategy === 'bfs' ? opts.reducer : undefined;
+  let reducedStates = 0;
+  let cycleUnchecked = false;
 
   const result = (outcome: Outcome): ExploreResult => ({
     outcome,
@@ -171,6 +188,8 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
     depth: maxSeenDepth,
     elapsedMs: opts.now() - t0,
     collisionProbability: collisionProbability(arena.count),
+    reducedStates,
+    cycleUnchecked,
   });
 
   model.init(cur);
@@ -230,7 +249,19 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
       depthLimited = true;
       continue;
     }
-    for (let k = 0; k < n; k++) {
+    // An ample set of one action goes first; the rest only if its successor is already known (C3).
+    let limit = n;
+    if (reducer !== undefined && n > 1) {
+      const a = reducer.choose(cur, acts, n);
+      if (a >= 0) {
+        const t = acts[0];
+        acts[0] = acts[a];
+        acts[a] = t;
+        limit = 1;
+        reducedStates++;
+      }
+    }
+    for (let k = 0; k < limit; k++) {
       copy(next, cur, W);
       const sv = model.step(next, acts[k]);
       generated++;
@@ -240,6 +271,10 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
       // Under BFS every edge goes at most one level deeper, so a cycle needs an edge that does not
       // go deeper: without one the state graph is acyclic and has no fair cycle to look for.
       if (found >= 0 && arena.depth[found] <= d) mayHaveCycle = true;
+      if (found >= 0 && limit === 1 && n > 1) {
+        limit = n;
+        reducedStates--;
+      }
       const j = found < 0 ? arena.push(next, i, acts[k], d + 1) : -1;
       if (j >= 0 && d + 1 > maxSeenDepth) maxSeenDepth = d + 1;
       let code = sv;
@@ -258,6 +293,10 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
   if (pending !== null) return result(pending);
   if (depthLimited) return result({ kind: 'incomplete', reason: 'depth' });
   if (isLiveModel(model) && (mayHaveCycle || opts.strategy === 'dfs')) {
+    if (reducer !== undefined) {
+      cycleUnchecked = true;
+      return result({ kind: 'holds' });
+    }
     const poll = () => {
       if (opts.shouldStop?.()) return 'interrupted' as const;
       return opts.now() - t0 > maxTimeMs ? ('time' as const) : null;

@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { buildModel, type PostingPathCost, postingPathCosts } from '../check/build.ts';
 import { replay } from '../check/counterexample.ts';
-import { type ExploreResult, explore, type Progress } from '../check/explorer.ts';
+import type { Progress } from '../check/explorer.ts';
 import { lassoViolation } from '../check/liveness.ts';
+import { exploreReduced, type ReductionReport } from '../check/reduced.ts';
+import { REDUCTIONS, type ReductionName } from '../check/reduction.ts';
 import { UserError } from '../errors.ts';
 import { MEMORY_MODELS, type MemoryModel } from '../model/kvm/program.ts';
 import { DEFAULT_VARIANT, describeVariant, isKnob, type Variant, withKnobs } from '../model/kvm/variants.ts';
@@ -30,6 +32,7 @@ interface CheckOpts {
   properties?: string;
   svg?: string;
   memory?: string;
+  reduce?: string;
 }
 
 interface NamedVariant {
@@ -115,6 +118,8 @@ export interface CheckRow {
   properties: readonly string[];
   /** The memory model explored (recorded in traces so replay uses the same one). */
   memory: MemoryModel;
+  /** The partial-order reduction that was active, and the state counts of each search. */
+  reduction?: ReductionReport;
 }
 
 let interrupted = false;
@@ -139,7 +144,8 @@ export function checkOne(sc: Scenario, nv: NamedVariant, opts: CheckOpts): Check
   const memory = memoryOf(opts.memory) ?? sc.memory ?? 'sc';
   const model = buildModel(sc, nv.variant, properties, memory);
   const label = `${sc.name} · ${nv.name}`;
-  const res: ExploreResult = explore(model, {
+  const reduce = reductionOf(opts.reduce);
+  const res = exploreReduced(model, sc, reduce, {
     strategy,
     bounds: {
       maxStates: positiveInt('--max-states', opts.maxStates),
@@ -165,6 +171,7 @@ export function checkOne(sc: Scenario, nv: NamedVariant, opts: CheckOpts): Check
     fullVariant: nv.variant,
     properties,
     memory,
+    reduction: res.reduction,
   };
   if (res.outcome.kind === 'violated') {
     const info = PROP_INFO[res.outcome.code];
@@ -178,6 +185,26 @@ export function checkOne(sc: Scenario, nv: NamedVariant, opts: CheckOpts): Check
   const costs = postingPathCosts(sc, nv.variant);
   if (costs.length > 0) row.postingPath = costs;
   return row;
+}
+
+function reductionOf(r: string | undefined): ReductionName {
+  const name = r ?? 'none';
+  if (!(REDUCTIONS as readonly string[]).includes(name))
+    throw new UserError(`--reduce: expected ${REDUCTIONS.join(' or ')}, got "${name}"`);
+  return name as ReductionName;
+}
+
+/** The reduction line of a row: what was active and the state counts of each search. */
+function reductionText(x: ReductionReport): string {
+  if (x.name === 'none' || x.reduced === undefined) return 'reduction: none';
+  const r = x.reduced;
+  const head = `reduction: ample sets (persistent, one thread step; BFS cycle proviso) · reduced search ${r.distinct} distinct, ${r.generated} generated, ${r.ampleStates} states expanded through one step`;
+  if (x.rerun === undefined) return head;
+  const why =
+    x.rerun.reason === 'liveness'
+      ? 'fair cycles need the full graph'
+      : `shortest trace, depth ≤ ${x.rerun.maxDepth}`;
+  return `${head} · then unreduced (${why}): ${x.rerun.distinct} distinct, ${x.rerun.generated} generated`;
 }
 
 function exitCodeFor(rows: CheckRow[], all: boolean): number {
@@ -200,6 +227,8 @@ function renderRow(r: CheckRow, paint: ReturnType<typeof paintFor>, withTrace: b
   out.push(
     `${paint.bold(r.scenario)} · ${r.variant} [${r.knobs}]: ${verdict} · ${r.distinct} distinct states, ${r.generated} generated, depth ${r.depth}, ${(r.timeMs / 1000).toFixed(2)} s`,
   );
+  if (r.reduction !== undefined && r.reduction.name !== 'none')
+    out.push(paint.dim(`  ${reductionText(r.reduction)}`));
   for (const c of r.postingPath ?? []) {
     out.push(
       paint.dim(
@@ -284,6 +313,11 @@ export function registerCheck(program: Command): void {
     .option('--svg <file>', 'draw the (first) counterexample as an SVG sequence diagram')
     .option('--properties <list>', `properties to check, separated by commas (${PROPERTIES.join(', ')})`)
     .option('--memory <model>', "sc or tso (x86 store buffers); default: the scenario's memory, else sc")
+    .option(
+      '--reduce <r>',
+      'partial-order reduction: none, or ample (persistent sets; same verdicts and shortest traces, see docs/reductions.md)',
+      'none',
+    )
     .option('--strategy <s>', 'bfs (shortest counterexample) or dfs', 'bfs')
     .option('--max-states <n>', 'stop after this many distinct states', '2000000')
     .option('--max-depth <n>', 'do not explore deeper than this', '10000')

@@ -1,0 +1,170 @@
+/**
+ * Footprints for partial-order reduction (reduction.ts): the words of the World each atomic step
+ * may read and write, whatever state it runs in. Steps are closures and carry no read/write sets,
+ * so the footprints are declared here by the step's kernel function and label; a step this table
+ * does not name touches everything (`null`), which is always sound and lets new steps in without
+ * annotation. test/check/footprints.test.ts runs every step of every built-in on its reachable
+ * states through a recording view of the World and fails when a step touches a word its footprint
+ * does not declare.
+ *
+ * The footprints are generous on purpose (a whole descriptor rather than its ON bit): a larger
+ * footprint only costs reduction, a missing word costs soundness.
+ */
+import { LAPIC } from '../model/hw/lapic.ts';
+import { PID } from '../model/hw/pid.ts';
+import { VAPIC } from '../model/hw/vapic.ts';
+import { ACTOR } from '../model/kvm/program.ts';
+import { KVM_VCPU } from '../model/kvm/state.ts';
+import { type Layout, PCPU, VCPU } from '../model/system/layout.ts';
+
+/** Word indices a step may read and may write (a word it writes it may also read). */
+export interface Footprint {
+  readonly reads: readonly number[];
+  readonly writes: readonly number[];
+}
+
+/** What a footprint is relative to: the actor running the step and the CPUs it may use. */
+export interface StepScope {
+  readonly L: Layout;
+  /** The actor's World block. */
+  readonly actor: number;
+  /** The actor's vCPU, or -1. */
+  readonly vcpu: number;
+  /** The pCPUs the actor's vCPU may be loaded on over the whole scenario. */
+  readonly pcpus: readonly number[];
+}
+
+type KvmField = keyof typeof KVM_VCPU;
+
+const range = (base: number, n: number): number[] => Array.from({ length: n }, (_, k) => base + k);
+const all = (n: number): number[] => range(0, n);
+
+/** Word sets of the World's blocks, by unit. */
+export const words = {
+  pid: (L: Layout, x: number) => range(L.pid[x], PID.SIZE),
+  vapic: (L: Layout, x: number) => range(L.vapic[x], VAPIC.SIZE),
+  vcpu: (L: Layout, x: number) => range(L.vcpu[x], VCPU.SIZE),
+  kvm: (L: Layout, x: number, ...f: KvmField[]) =>
+    f.length === 0 ? range(L.kvmVcpu[x], KVM_VCPU.SIZE) : f.map((k) => L.kvmVcpu[x] + KVM_VCPU[k]),
+  lapic: (L: Layout, p: number) => range(L.lapic[p], LAPIC.SIZE),
+  pcpu: (L: Layout, p: number, ...f: (keyof typeof PCPU)[]) =>
+    f.length === 0 ? range(L.pcpu[p], PCPU.SIZE) : f.map((k) => L.pcpu[p] + PCPU[k]),
+  actor: (a: number) => range(a, ACTOR.SIZE),
+};
+
+/** Everything a vCPU's own state holds: descriptor, virtual-APIC page, guest state, KVM state. */
+function ownVcpu(c: StepScope): number[] {
+  const { L, vcpu: x } = c;
+  return [...words.pid(L, x), ...words.vapic(L, x), ...words.vcpu(L, x), ...words.kvm(L, x)];
+}
+
+interface Rule {
+  /** The step's kernel function (Instr.fn). */
+  readonly fn: string;
+  /** A pattern its label must match; absent: any label. */
+  readonly label?: RegExp;
+  /** Steps of a vCPU thread about its own vCPU: the rule needs the actor to have one. */
+  readonly own: boolean;
+  readonly fp: (c: StepScope) => { r?: number[]; w?: number[] };
+}
+
+/**
+ * A sender's step towards some target vCPU (the label does not always say which): the target's
+ * descriptor, vIRR and posted set, the KVM fields a sender reads or changes (vcpu->mode, ->cpu,
+ * the kick's wake-up of a blocked task, the posting count, KVM_REQ_EVENT), and any pCPU's LAPIC
+ * (the notification or kick IPI) and PI_FOR instrumentation. kvm-semantics.md section 1 lists
+ * the sender side of vmx_deliver_posted_interrupt and kvm_vcpu_kick.
+ */
+function sender(c: StepScope): { r: number[]; w: number[] } {
+  const { L } = c;
+  const t: number[] = [];
+  for (let y = 0; y < L.nVcpu; y++) {
+    t.push(...words.pid(L, y), ...words.vapic(L, y), ...words.vcpu(L, y));
+    t.push(...words.kvm(L, y, 'MODE', 'CPU', 'BLOCKING', 'TASK', 'POSTING', 'REQUESTS'));
+  }
+  for (let p = 0; p < L.nPcpu; p++) t.push(...words.lapic(L, p), ...words.pcpu(L, p, 'PI_FOR'));
+  return { r: t, w: t };
+}
+
+/** The pCPUs' own words for the pCPUs the vCPU may be on. */
+const myPcpus = (c: StepScope) => c.pcpus.flatMap((p) => words.pcpu(c.L, p));
+const myHostIf = (c: StepScope) => c.pcpus.flatMap((p) => words.pcpu(c.L, p, 'HOST_IF'));
+const myLapics = (c: StepScope) => c.pcpus.flatMap((p) => words.lapic(c.L, p));
+const kvm = (c: StepScope, ...f: KvmField[]) => words.kvm(c.L, c.vcpu, ...f);
+
+const RULES: readonly Rule[] = [
+  // Control only: the actor's own block (pc, locals).
+  { fn: 'actor', label: /^repeat$/, own: false, fp: () => ({}) },
+  { fn: 'thread', label: /^done$/, own: false, fp: () => ({}) },
+  {
+    fn: 'vcpu_enter_guest',
+    label: /^(srcu_read_lock|smp_mb__after_srcu_read_unlock)$/,
+    own: false,
+    fp: () => ({}),
+  },
+  // Scheduling and blocking: the thread's own task state (kvm-semantics.md section 4).
+  {
+    fn: 'context_switch',
+    own: true,
+    fp: (c) => ({ r: kvm(c, 'LOADED'), w: [...kvm(c, 'LOADED'), ...myHostIf(c)] }),
+  },
+  { fn: 'kvm_arch_vcpu_load', own: true, fp: (c) => ({ w: kvm(c, 'CPU') }) },
+  {
+    fn: 'kvm_sched_out',
+    own: true,
+    fp: (c) => ({ r: [...kvm(c), ...words.vcpu(c.L, c.vcpu)], w: [...kvm(c, 'PREEMPTED'), ...myHostIf(c)] }),
+  },
+  { fn: 'kvm_vcpu_block', own: true, fp: (c) => ({ w: kvm(c, 'BLOCKING', 'TASK') }) },
+  { fn: 'schedule', label: /^check_task_state$/, own: true, fp: (c) => ({ r: kvm(c, 'TASK') }) },
+  { fn: 'kvm_vcpu_check_block', own: true, fp: (c) => ({ r: ownVcpu(c) }) },
+  // vcpu_enter_guest: IRQs off/on on the pCPU, the vcpu->mode stores (buffered under TSO: the
+  // drain writes the same word), event injection without APICv.
+  {
+    fn: 'vcpu_enter_guest',
+    label: /^local_irq_(disable|enable)$/,
+    own: true,
+    fp: (c) => ({ r: kvm(c, 'CPU', 'LOADED'), w: myHostIf(c) }),
+  },
+  { fn: 'vcpu_enter_guest', label: /^store_mode_/, own: true, fp: (c) => ({ w: kvm(c, 'MODE') }) },
+  { fn: 'vcpu_enter_guest', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
+  // PIR to vIRR and RVI before entry, on the vCPU's own descriptor and page.
+  { fn: 'vmx_sync_pir_to_irr', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
+  { fn: 'kvm_apic_update_irr', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
+  { fn: 'vmx_set_rvi', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
+  // Load, put and the wake-up handler set-up: the own descriptor and KVM state, the VMCS and LAPIC
+  // of the pCPUs it may be on (the self-IPI), and whether another vCPU holds the pCPU.
+  {
+    fn: 'vmx_vcpu_pi_load',
+    own: true,
+    fp: (c) => ({
+      r: all(c.L.nVcpu).flatMap((y) => words.kvm(c.L, y, 'LOADED')),
+      w: [...ownVcpu(c), ...myPcpus(c), ...myLapics(c)],
+    }),
+  },
+  {
+    fn: 'pi_enable_wakeup_handler',
+    own: true,
+    fp: (c) => ({ w: [...ownVcpu(c), ...myPcpus(c), ...myLapics(c)] }),
+  },
+  { fn: 'vmx_vcpu_pi_put', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
+  // VM entry and the exits the program asks for: the own vCPU and the pCPU's mode and VMCS.
+  { fn: 'vmx_vcpu_run', own: true, fp: (c) => ({ w: [...ownVcpu(c), ...myPcpus(c)] }) },
+  // Senders.
+  { fn: 'vmx_deliver_posted_interrupt', own: false, fp: sender },
+  { fn: 'kvm_vcpu_trigger_posted_interrupt', own: false, fp: sender },
+  { fn: 'kvm_vcpu_kick', own: false, fp: sender },
+  { fn: 'vmx_deliver_interrupt', own: false, fp: sender },
+  { fn: 'iommu', label: /^post /, own: false, fp: sender },
+];
+
+/**
+ * The footprint of a step run by the actor of `c`, or null (touches everything) for a step no
+ * rule names. Every footprint includes the actor's own block: its pc, locals and store buffer.
+ */
+export function stepFootprint(fn: string, label: string, c: StepScope): Footprint | null {
+  const rule = RULES.find((r) => r.fn === fn && (r.label === undefined || r.label.test(label)));
+  if (rule === undefined || (rule.own && c.vcpu < 0)) return null;
+  const { r = [], w = [] } = rule.fp(c);
+  const self = words.actor(c.actor);
+  return { reads: [...self, ...r], writes: [...self, ...w] };
+}

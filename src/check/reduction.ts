@@ -1,0 +1,292 @@
+/**
+ * Partial-order reduction by persistent ("ample") sets of one thread step (Clarke, Grumberg,
+ * Peled, "Model Checking", ch. 10; Godefroid, "Partial-Order Methods for the Verification of
+ * Concurrent Systems", LNCS 1032, ch. 4). At a state the explorer expands one actor's step alone,
+ * instead of every enabled action, when:
+ *
+ * C1 (persistence) no action another actor or the hardware can take from here on, before this
+ *    step runs, depends on it. Over-approximated with footprints (footprints.ts): the step's words
+ *    against the union of every instruction of every other actor that has not finished, of every
+ *    store-buffer drain of those actors, and of the hardware actions that can touch them. A thread
+ *    step is held back while its pCPU's APIC dispatches (or its vCPU takes a virtual interrupt), so
+ *    the step also "reads" the words those gates read; the gating hardware action itself is not
+ *    counted, because it can only become enabled after something that writes the gate's words,
+ *    and that something is counted. Hardware touches a vCPU's own state only while it runs in
+ *    guest mode or sits on a wake-up list, and only the vCPU's own thread gets it there: a vCPU
+ *    that is neither is left out of the hardware's footprint. Under TSO the actor's store buffer
+ *    must be empty (its drain then belongs to its own later stores).
+ * C2 (invisibility) the step writes no word an invariant reads (descriptors, vcpu->mode's posting
+ *    count and wake-up fields, which vCPU runs where, LAPIC IRR): invariants see the same values
+ *    before and after it. VM entry, the only actor step a monitor watches, writes the pCPU's mode.
+ * C3 (cycle proviso, for BFS) when the step's successor is already known, the state is expanded
+ *    in full (explorer.ts): on any cycle the state expanded last finds its successor known.
+ *
+ * Persistent sets keep every reachable deadlock, so the terminal checks see every quiescent end
+ * state they would see without reduction. Per state the choice costs a few passes over bitsets
+ * of ceil(words/32) words and allocates nothing.
+ */
+import { ACTOR, type Instr } from '../model/kvm/program.ts';
+import { KVM_VCPU } from '../model/kvm/state.ts';
+import { storeBufferEmpty } from '../model/kvm/tso.ts';
+import { VCPU } from '../model/system/layout.ts';
+import type { SystemModel } from '../model/system/system.ts';
+import { vcpuRunningOn } from '../model/system/world.ts';
+import type { Scenario } from '../scenarios/schema.ts';
+import { type Footprint, stepFootprint, words } from './footprints.ts';
+
+/** What the explorer asks a reduction at each state. */
+export interface Reducer {
+  /** The reduction's name, for output ("ample"). */
+  readonly name: string;
+  /**
+   * Given the enabled actions at s, the index in `acts` of the one action to expand alone, or -1
+   * to expand them all.
+   */
+  choose(s: Uint32Array, acts: Int32Array, n: number): number;
+}
+
+export const REDUCTIONS = ['none', 'ample'] as const;
+export type ReductionName = (typeof REDUCTIONS)[number];
+
+/** A bitset over the World's words. */
+class Bits {
+  readonly b: Uint32Array;
+  constructor(nb: number) {
+    this.b = new Uint32Array(nb);
+  }
+  add(ws: readonly number[]): this {
+    for (const i of ws) this.b[i >>> 5] |= 1 << (i & 31);
+    return this;
+  }
+  or(o: Bits): this {
+    for (let k = 0; k < this.b.length; k++) this.b[k] |= o.b[k];
+    return this;
+  }
+  fill(): this {
+    this.b.fill(0xffffffff);
+    return this;
+  }
+}
+
+/** A step's reads and writes (a written word counts as read as well). */
+interface Rw {
+  r: Bits;
+  w: Bits;
+}
+
+export class AmpleReducer implements Reducer {
+  readonly name = 'ample';
+  private readonly m: SystemModel;
+  private readonly nb: number;
+  /** Per actor, per pc: the step's footprint, or null (touches everything: never alone). */
+  private readonly steps: (Rw | null)[][];
+  /** Per actor: the union of its instructions and drains. */
+  private readonly programs: Rw[];
+  /** Per vCPU and pCPU the gate is on (index p + 1; 0: none): the hardware other than the gate. */
+  private readonly hardware: Rw[][];
+  /** Per vCPU: what the hardware may touch of it while it runs or sits on a wake-up list. */
+  private readonly engaged: Rw[];
+  /** Per vCPU and gating pCPU (p + 1): the words the gates read. */
+  private readonly gates: Bits[][];
+  /** The words an invariant or the monitors read. */
+  private readonly visible: Bits;
+  /** Scratch: the union of the other actors and the hardware at the state being expanded. */
+  private readonly oR: Uint32Array;
+  private readonly oW: Uint32Array;
+
+  constructor(model: SystemModel, sc: Scenario) {
+    this.m = model;
+    const L = model.w.L;
+    const nb = (model.words + 31) >>> 5;
+    this.nb = nb;
+    this.oR = new Uint32Array(nb);
+    this.oW = new Uint32Array(nb);
+    const nP = L.nPcpu;
+    const nV = L.nVcpu;
+    const bits = () => new Bits(nb);
+    const rw = (): Rw => ({ r: bits(), w: bits() });
+    const everything = (): Rw => ({ r: bits().fill(), w: bits().fill() });
+    const add = (x: Rw, f: Footprint) => {
+      x.r.add(f.reads).add(f.writes);
+      x.w.add(f.writes);
+    };
+    const allP = Array.from({ length: nP }, (_, p) => p);
+    const pcpusOf = pcpusOfVcpus(model, sc);
+
+    this.steps = model.actors.map((a, i) => {
+      const scope = {
+        L,
+        actor: model.actorBase[i],
+        vcpu: a.vcpu,
+        pcpus: a.vcpu >= 0 ? pcpusOf[a.vcpu] : allP,
+      };
+      return a.code.map((ins: Instr) => {
+        const f = stepFootprint(ins.fn, ins.label, scope);
+        if (f === null) return null;
+        const x = rw();
+        add(x, f);
+        return x;
+      });
+    });
+    // An actor's future: all its instructions (jumps may go back), its drains (a drain writes what
+    // a buffered store of the actor's writes, already in that store's footprint).
+    this.programs = this.steps.map((code, i) => {
+      const u = rw();
+      if (code.some((x) => x === null)) return everything();
+      for (const x of code) {
+        u.r.or(x!.r);
+        u.w.or(x!.w);
+      }
+      add(u, { reads: [], writes: words.actor(model.actorBase[i]) });
+      return u;
+    });
+
+    // The hardware (system.ts): pCPU p's dispatch touches its LAPIC and pCPU words, the vCPU that
+    // runs there (posted-interrupt processing, a VM exit that sends its thread to the exit
+    // handler), the vCPUs on its wake-up list (pi_wakeup_handler); with an I/O APIC an EOI
+    // broadcast reaches every LAPIC. A vCPU's delivery and EOI touch its page and guest state and,
+    // by an EOI-induced exit, any pCPU's mode and its thread.
+    const threads = (y: number) =>
+      model.actors.flatMap((a, i) => (a.vcpu === y ? words.actor(model.actorBase[i]) : []));
+    const ofVcpu = (y: number) => [
+      ...words.pid(L, y),
+      ...words.vapic(L, y),
+      ...words.vcpu(L, y),
+      ...words.kvm(L, y),
+      ...threads(y),
+    ];
+    const io = model.w.L.extra.get('ioapic');
+    const ioWords =
+      io === undefined ? [] : [...allP.flatMap((p) => words.lapic(L, p)), ...rangeFrom(io, model.words)];
+    this.engaged = Array.from({ length: nV }, (_, x) => {
+      const e = rw();
+      add(e, { reads: [], writes: ofVcpu(x) });
+      return e;
+    });
+    this.hardware = Array.from({ length: nV + 1 }, (_, xi) =>
+      Array.from({ length: nP + 1 }, (_, pi) => {
+        const x = xi - 1;
+        const h = rw();
+        for (let p = 0; p < nP; p++) {
+          if (p === pi - 1) continue;
+          add(h, { reads: [], writes: [...words.lapic(L, p), ...words.pcpu(L, p), ...ioWords] });
+        }
+        for (let y = 0; y < nV; y++) {
+          if (y === x) continue;
+          const where = pcpusOf[y].flatMap((p) => words.pcpu(L, p));
+          add(h, { reads: [], writes: [...ofVcpu(y), ...where, ...ioWords] });
+        }
+        return h;
+      }),
+    );
+    // The gates (SystemModel.enabled): pcpuDispatchEnabled(p) reads p's LAPIC, mode and host IF;
+    // vcpuDeliverEnabled / vcpuAutoEoiEnabled read the vCPU's page, guest state and where it runs.
+    this.gates = Array.from({ length: nV }, (_, x) =>
+      Array.from({ length: nP + 1 }, (_, pi) => {
+        const g = bits();
+        if (pi > 0) g.add(words.lapic(L, pi - 1)).add(words.pcpu(L, pi - 1));
+        g.add(words.vapic(L, x))
+          .add(words.vcpu(L, x))
+          .add(words.kvm(L, x, 'LOADED'));
+        for (const p of pcpusOf[x]) g.add(words.pcpu(L, p, 'MODE', 'VMCS'));
+        return g;
+      }),
+    );
+    // Invariants (SystemModel.invariant): no-stuck-pir reads where each vCPU runs, its PIR, its
+    // posting count and its pCPU's IRR; wakeup-list reads the wake-up fields, NV and NDST.
+    this.visible = bits();
+    for (let y = 0; y < nV; y++) {
+      this.visible.add(words.pid(L, y)).add(words.kvm(L, y, 'POSTING', 'WAKEUP_LISTS', 'WAKEUP_UPDATING'));
+      this.visible.add([L.vcpu[y] + VCPU.PCPU]);
+    }
+    for (const p of allP)
+      this.visible.add(words.pcpu(L, p, 'MODE', 'VMCS')).add(words.lapic(L, p).slice(0, 8));
+  }
+
+  choose(s: Uint32Array, acts: Int32Array, n: number): number {
+    const m = this.m;
+    const A = m.actors.length;
+    for (let k = 0; k < n; k++) {
+      const i = acts[k];
+      if (i >= A) continue;
+      const base = m.actorBase[i];
+      const pc = s[base + ACTOR.PC];
+      const st = this.steps[i][pc];
+      if (st === null) continue;
+      if (m.tso && !storeBufferEmpty(s, base)) continue;
+      if (this.fits(s, i, pc, st)) return k;
+    }
+    return -1;
+  }
+
+  private fits(s: Uint32Array, i: number, pc: number, st: Rw): boolean {
+    const m = this.m;
+    const nb = this.nb;
+    const vis = this.visible.b;
+    for (let k = 0; k < nb; k++) if ((st.w.b[k] & vis[k]) !== 0) return false;
+    const x = m.actors[i].vcpu;
+    let pi = 0;
+    if (x >= 0) {
+      m.w.m = s;
+      const cpu = m.actors[i].code[pc].cpu;
+      pi = cpu !== undefined ? cpu + 1 : s[m.w.L.kvmVcpu[x] + KVM_VCPU.LOADED];
+    }
+    const hw = this.hardware[x + 1][pi];
+    const oR = this.oR;
+    const oW = this.oW;
+    for (let k = 0; k < nb; k++) {
+      oR[k] = hw.r.b[k];
+      oW[k] = hw.w.b[k];
+    }
+    if (x >= 0 && (vcpuRunningOn(m.w, x) >= 0 || s[m.w.L.kvmVcpu[x] + KVM_VCPU.WAKEUP_LISTS] !== 0)) {
+      const e = this.engaged[x];
+      for (let k = 0; k < nb; k++) {
+        oR[k] |= e.r.b[k];
+        oW[k] |= e.w.b[k];
+      }
+    }
+    for (let j = 0; j < m.actors.length; j++) {
+      if (j === i || s[m.actorBase[j] + ACTOR.PC] >= m.actors[j].code.length) continue;
+      const u = this.programs[j];
+      for (let k = 0; k < nb; k++) {
+        oR[k] |= u.r.b[k];
+        oW[k] |= u.w.b[k];
+      }
+    }
+    const g = x >= 0 ? this.gates[x][pi].b : null;
+    for (let k = 0; k < nb; k++) {
+      if ((st.w.b[k] & (oR[k] | oW[k])) !== 0) return false;
+      const r = st.r.b[k] | (g === null ? 0 : g[k]);
+      if ((r & oW[k]) !== 0) return false;
+    }
+    return true;
+  }
+}
+
+function rangeFrom(base: number, end: number): number[] {
+  return Array.from({ length: end - base }, (_, k) => base + k);
+}
+
+/**
+ * The pCPUs each vCPU may be loaded on over the scenario: where it starts, each kvm.load, each
+ * guest.hlt wake-up pCPU. With a step the footprints do not know in its thread, every pCPU.
+ */
+function pcpusOfVcpus(model: SystemModel, sc: Scenario): number[][] {
+  const nP = model.w.L.nPcpu;
+  const out = sc.machine.vcpus.map((c) => new Set<number>(c.pcpu >= 0 ? [c.pcpu] : []));
+  for (const a of sc.actors ?? []) {
+    if (a.vcpu === undefined) continue;
+    for (const st of a.steps) {
+      if (st.do === 'kvm.load') out[a.vcpu].add(st.pcpu);
+      if (st.do === 'guest.hlt' && st.wakeOn !== undefined) out[a.vcpu].add(st.wakeOn);
+    }
+  }
+  const L = model.w.L;
+  model.actors.forEach((a, i) => {
+    if (a.vcpu < 0) return;
+    const scope = { L, actor: model.actorBase[i], vcpu: a.vcpu, pcpus: [] };
+    if (a.code.some((ins) => stepFootprint(ins.fn, ins.label, scope) === null))
+      for (let p = 0; p < nP; p++) out[a.vcpu].add(p);
+  });
+  return out.map((s) => [...s].sort((p, q) => p - q));
+}
