@@ -668,7 +668,7 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
     if (s.machine.apicvInhibits.length > 0)
       issue(
         ['machine', 'apicvInhibits'],
-        'machine.apicvInhibits needs features.avic (irqlab models inhibits on AVIC)',
+        'machine.apicvInhibits needs features.avic (irqlab models inhibits on AVIC machines)',
       );
     s.actors?.forEach((a, i) => {
       a.steps.forEach((st, j) => {
