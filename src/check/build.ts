@@ -3,10 +3,12 @@
  * checkable SystemModel.
  */
 import { hex } from '../model/hw/bits.ts';
+import { inhibitBit } from '../model/kvm/apicv.ts';
 import { emitHaltAndBlock } from '../model/kvm/block.ts';
 import { emitDeliverPostedInterrupt } from '../model/kvm/deliver.ts';
 import { emitAsyncExitHandler, emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
 import { emitIcrWrite } from '../model/kvm/fastpath.ts';
+import { emitEnableIrqWindow, emitInhibitIoctl, emitIrqWindowExit } from '../model/kvm/irq-window.ts';
 import { emitPiLoad, emitPiPut } from '../model/kvm/load-put.ts';
 import { type MemoryModel, NEXT, ProgramBuilder } from '../model/kvm/program.ts';
 import type { Variant } from '../model/kvm/variants.ts';
@@ -98,6 +100,15 @@ function emitStep(
     case 'guest.hlt':
       emitHaltAndBlock(b, v, vcpu, st.wakeOn ?? pcpu);
       return;
+    case 'kvm.inhibit':
+      emitInhibitIoctl(b, v, inhibitBit(st.reason), st.set);
+      return;
+    case 'svm.irqWindow.open':
+      emitEnableIrqWindow(b, v, vcpu);
+      return;
+    case 'svm.irqWindow.close':
+      emitIrqWindowExit(b, v, vcpu);
+      return;
     case 'guest.sti':
     case 'guest.cli':
       b.step(
@@ -134,7 +145,7 @@ function buildProgramsWithCosts(
 ): { programs: ActorProgram[]; costs: PostingPathCost[] } {
   const costs: PostingPathCost[] = [];
   const programs = (sc.actors ?? []).map((a) => {
-    const b = new ProgramBuilder(sc.machine.features.apicv, memory);
+    const b = new ProgramBuilder(sc.machine.features.apicv, memory, sc.machine.features.avic);
     const icrStarts: number[] = [];
     let pcpu = a.vcpu === undefined ? -1 : sc.machine.vcpus[a.vcpu].pcpu;
     for (const st of a.steps) {
@@ -189,5 +200,7 @@ export function buildModel(
 ): SystemModel {
   const props = (properties ?? sc.properties ?? PROPERTIES).map(propertyCode);
   const mm = memory ?? sc.memory ?? 'sc';
-  return new SystemModel(machineOf(sc), buildPrograms(sc, v, mm), props, mm);
+  return new SystemModel(machineOf(sc), buildPrograms(sc, v, mm), props, mm, {
+    irqWindowCounted: v.irqWindowInhibit === 'counter',
+  });
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { buildModel, type PostingPathCost, postingPathCosts } from '../check/build.ts';
 import { replay } from '../check/counterexample.ts';
 import type { Progress } from '../check/explorer.ts';
+import { type IrqWindowCost, irqWindowCost } from '../check/irq-window-cost.ts';
 import { lassoViolation } from '../check/liveness.ts';
 import { exploreReduced, type ReductionReport } from '../check/reduced.ts';
 import { REDUCTIONS, type ReductionName } from '../check/reduction.ts';
@@ -113,6 +114,11 @@ export interface CheckRow {
   counterexample?: { path: number[]; steps: TraceEntry[]; loopStart?: number };
   /** Per guest ICR write: steps and full barriers from the VM exit to setting the PIR bit. */
   postingPath?: PostingPathCost[];
+  /**
+   * For a scenario that opens SVM IRQ windows: apicv_update_lock write acquisitions per window,
+   * least and most over every end state (seed 002).
+   */
+  irqWindowLocks?: IrqWindowCost;
   fullVariant: Variant;
   /** The properties this check looked at (recorded in traces so replay checks the same ones). */
   properties: readonly string[];
@@ -184,6 +190,10 @@ export function checkOne(sc: Scenario, nv: NamedVariant, opts: CheckOpts): Check
   if (res.outcome.kind === 'incomplete') row.reason = res.outcome.reason;
   const costs = postingPathCosts(sc, nv.variant);
   if (costs.length > 0) row.postingPath = costs;
+  if (opensIrqWindows(sc) && res.outcome.kind !== 'incomplete') {
+    const c = irqWindowCost(model, positiveInt('--max-states', opts.maxStates));
+    if (c !== undefined) row.irqWindowLocks = c;
+  }
   return row;
 }
 
@@ -205,6 +215,16 @@ function reductionText(x: ReductionReport): string {
       ? 'fair cycles need the full graph'
       : `shortest trace, depth ≤ ${x.rerun.maxDepth}`;
   return `${head} · then unreduced (${why}): ${x.rerun.distinct} distinct, ${x.rerun.generated} generated`;
+}
+
+function opensIrqWindows(sc: Scenario): boolean {
+  return (sc.actors ?? []).some((a) => a.steps.some((st) => st.do === 'svm.irqWindow.open'));
+}
+
+/** "2" or "0-2", with at most two decimals. */
+function range(r: { min: number; max: number }): string {
+  const f = (x: number) => String(Math.round(x * 100) / 100);
+  return r.min === r.max ? f(r.min) : `${f(r.min)}-${f(r.max)}`;
 }
 
 function exitCodeFor(rows: CheckRow[], all: boolean): number {
@@ -233,6 +253,14 @@ function renderRow(r: CheckRow, paint: ReturnType<typeof paintFor>, withTrace: b
     out.push(
       paint.dim(
         `  ${c.actor}: guest ICR write → posted after ${c.steps} step${c.steps === 1 ? '' : 's'} and ${c.barriers} full barrier${c.barriers === 1 ? '' : 's'}`,
+      ),
+    );
+  }
+  const wl = r.irqWindowLocks;
+  if (wl !== undefined) {
+    out.push(
+      paint.dim(
+        `  IRQ windows: ${range(wl.windows)} opened, ${range(wl.writeLocks)} apicv_update_lock write acquisitions for them, ${range(wl.perWindow)} per window (over ${wl.endStates} end state${wl.endStates === 1 ? '' : 's'})`,
       ),
     );
   }

@@ -5,6 +5,7 @@
 import { parse as parseYaml, YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { UserError } from '../errors.ts';
+import { inhibitBit } from '../model/kvm/apicv.ts';
 import { DEFAULT_VARIANT, withKnobs } from '../model/kvm/variants.ts';
 import { type FieldValue, findField } from '../model/system/fields.ts';
 import type { FieldDesc } from '../model/system/layout.ts';
@@ -193,6 +194,7 @@ export function machineOf(s: Scenario): Machine {
     hostIF: m.hostIF,
     hostAutoEoi: m.hostAutoEoi,
     irtes: m.irtes,
+    apicvInhibits: m.apicvInhibits.reduce((mask, r) => mask | inhibitBit(r), 0),
     ioapic: m.ioapic.map((p) => ({
       pin: p.pin,
       vector: p.vector,

@@ -7,6 +7,7 @@
  * strings ("0x31"), as the manuals and kernel logs write them.
  */
 import { z } from 'zod';
+import { APICV_INHIBIT_NAMES } from '../model/kvm/apicv.ts';
 import { EXIT_REASON } from '../model/system/events.ts';
 import { avicTableSize } from '../model/system/layout.ts';
 
@@ -40,6 +41,16 @@ export const EXIT_REASON_KEYS = Object.keys(EXIT_REASON) as [
   ...(keyof typeof EXIT_REASON)[],
 ];
 const exitReason = z.enum(EXIT_REASON_KEYS);
+
+/**
+ * The inhibit reasons a scenario may set or clear itself (enum kvm_apicv_inhibit): all but IRQWIN,
+ * which only SVM's IRQ-window code changes (svm.irqWindow.*).
+ */
+export const SETTABLE_INHIBITS = APICV_INHIBIT_NAMES.filter((n) => n !== 'IRQWIN') as [
+  Exclude<(typeof APICV_INHIBIT_NAMES)[number], 'IRQWIN'>,
+  ...Exclude<(typeof APICV_INHIBIT_NAMES)[number], 'IRQWIN'>[],
+];
+const inhibitReason = z.enum(SETTABLE_INHIBITS);
 
 const features = z
   .object({
@@ -111,6 +122,12 @@ export const machine = z
       .array(ioapicPin)
       .default([])
       .describe('programmed I/O APIC inputs (messages go to pCPU LAPICs)'),
+    apicvInhibits: z
+      .array(inhibitReason)
+      .default([])
+      .describe(
+        'APICv inhibit reasons set when the VM starts, e.g. PIT_REINJ (the in-kernel PIT is created in re-inject mode); needs features.avic',
+      ),
   })
   .strict();
 
@@ -321,6 +338,24 @@ export const actorStep = z.discriminatedUnion('do', [
     .object({ do: z.literal('guest.cli'), note })
     .strict()
     .describe('the guest clears RFLAGS.IF'),
+  z
+    .object({ do: z.literal('kvm.inhibit'), reason: inhibitReason, set: z.boolean(), note })
+    .strict()
+    .describe(
+      'a VM ioctl sets or clears an APICv inhibit (kvm_set_or_clear_apicv_inhibit under apicv_update_lock for write, e.g. the PIT leaving re-inject mode clears PIT_REINJ; features.avic)',
+    ),
+  z
+    .object({ do: z.literal('svm.irqWindow.open'), note })
+    .strict()
+    .describe(
+      'svm_enable_irq_window before VM entry: the IRQWIN inhibit (per the irqWindowInhibit knob), then V_IRQ and the VINTR intercept (features.avic)',
+    ),
+  z
+    .object({ do: z.literal('svm.irqWindow.close'), note })
+    .strict()
+    .describe(
+      'the guest opens the window and the VINTR intercept exits (never while AVIC is active on the vCPU); interrupt_window_interception, svm_clear_vintr and the IRQWIN clear or decrement (features.avic)',
+    ),
 ]);
 
 const actor = z
@@ -349,6 +384,8 @@ export const PROPERTIES = [
   'no-lost-interrupt',
   'wakeup-list',
   'no-lost-wakeup',
+  'apicv-activation',
+  'no-irq-window-with-avic',
 ] as const;
 
 const vectorList = z.array(vector);
@@ -472,7 +509,11 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
     let loadedOn = a.vcpu !== undefined && a.vcpu < nv ? s.machine.vcpus[a.vcpu].pcpu : -1;
     a.steps.forEach((st, j) => {
       const path = ['actors', i, 'steps', j];
-      if ((st.do.startsWith('kvm.') && st.do !== 'kvm.deliver') || st.do.startsWith('guest.')) {
+      if (
+        (st.do.startsWith('kvm.') && st.do !== 'kvm.deliver' && st.do !== 'kvm.inhibit') ||
+        st.do.startsWith('guest.') ||
+        st.do.startsWith('svm.')
+      ) {
         if (a.vcpu === undefined)
           ctx.addIssue({ code: 'custom', path, message: `${st.do} needs the actor's vcpu` });
       }
@@ -584,6 +625,16 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
   for (const key of Object.keys(s.expect.hostIrqs ?? {})) badPcpu(Number(key), ['expect', 'hostIrqs', key]);
 });
 
+/** The actor steps irqlab check models on an AVIC machine. */
+const AVIC_ACTOR_STEPS: ReadonlySet<string> = new Set([
+  'kvm.enter',
+  'kvm.inhibit',
+  'svm.irqWindow.open',
+  'svm.irqWindow.close',
+  'guest.sti',
+  'guest.cli',
+]);
+
 type Ctx = z.core.$RefinementCtx<z.output<typeof scenarioObject>>;
 
 /**
@@ -614,6 +665,17 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
       if (st.do === 'vm.exit' && avicExit(st.reason))
         issue(['steps', i, 'reason'], `${st.reason} is an AVIC exit: it needs features.avic`);
     });
+    if (s.machine.apicvInhibits.length > 0)
+      issue(
+        ['machine', 'apicvInhibits'],
+        'machine.apicvInhibits needs features.avic (irqlab models inhibits on AVIC machines)',
+      );
+    s.actors?.forEach((a, i) => {
+      a.steps.forEach((st, j) => {
+        if (st.do === 'kvm.inhibit' || st.do.startsWith('svm.'))
+          issue(['actors', i, 'steps', j], `${st.do} needs features.avic`);
+      });
+    });
     return;
   }
   if (f.apicv)
@@ -623,8 +685,16 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
       ['machine', 'features', 'ipiv'],
       'features.ipiv is Intel IPI virtualization: it cannot be combined with features.avic, which virtualizes IPIs itself',
     );
-  if (s.actors !== undefined)
-    issue(['actors'], 'irqlab check does not model AVIC: a scenario with actors needs features.avic false');
+  // irqlab check models only the APICv-inhibit side of AVIC: vCPU entries, inhibits, IRQ windows.
+  s.actors?.forEach((a, i) => {
+    a.steps.forEach((st, j) => {
+      if (!AVIC_ACTOR_STEPS.has(st.do))
+        issue(
+          ['actors', i, 'steps', j],
+          `${st.do} is not modelled by irqlab check with features.avic (actors there may use ${[...AVIC_ACTOR_STEPS].join(', ')})`,
+        );
+    });
+  });
   const size = avicTableSize(s.machine.x2apic);
   const owner = new Map<number, number>();
   s.machine.vcpus.forEach((c, i) => {

@@ -16,6 +16,7 @@ const MUTATIONS: { knob: KnobName; value: string; property: string; checklist: s
   { knob: 'wakeupOnRecheck', value: 'missing', property: 'no-lost-wakeup', checklist: 'X3' },
   { knob: 'ndstWhileBlocked', value: 'rewritten', property: 'wakeup-list', checklist: 'X4' },
   { knob: 'fastpathReentrySync', value: 'missing', property: 'no-stuck-pir', checklist: 'X6' },
+  { knob: 'irqWindowRecompute', value: 'missing', property: 'apicv-activation', checklist: 'S002' },
 ];
 
 function presetsSetting(knob: KnobName, value: string): { name: string; preset: string }[] {
@@ -41,6 +42,8 @@ describe('checklist mutations are caught by a built-in scenario', () => {
         if (r.outcome.kind === 'violated') assert.equal(PROP_INFO[r.outcome.code].name, m.property);
         const scenario = concurrentBuiltins().find((s) => s.name === c.name)!;
         for (const other of scenario.presets.filter((p) => !p.startsWith('mutation-'))) {
+          // seed-002's `before` fails on its own (the multi-vCPU clear, seeds.test.ts).
+          if (c.name === 'seed-002' && other === 'before') continue;
           assert.equal(check(modelOf(preset(c.name, other))).outcome.kind, 'holds', `${c.name} · ${other}`);
         }
       }

@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { postingPathCosts } from '../../src/check/build.ts';
 import type { CheckModel } from '../../src/check/explorer.ts';
+import { irqWindowCost } from '../../src/check/irq-window-cost.ts';
 import { regTest } from '../../src/model/hw/bits.ts';
+import { KVM_APICV } from '../../src/model/kvm/apicv.ts';
+import { KVM_VCPU } from '../../src/model/kvm/state.ts';
 import { EV, EXIT_REASON } from '../../src/model/system/events.ts';
 import { VCPU } from '../../src/model/system/layout.ts';
 import { PROP_INFO, type SystemModel } from '../../src/model/system/system.ts';
@@ -43,6 +46,17 @@ const EXPECTED: Record<string, Record<string, Expected>> = {
     before: { verdict: 'holds' },
     after: { verdict: 'holds' },
     'mutation-no-reentry-sync': { verdict: 'violated', property: 'no-stuck-pir' },
+  },
+  // Before, one vCPU's window exit clears IRQWIN while the other still waits (the bug that
+  // 6563ddadd169 fixed); with PIT_REINJ cleared meanwhile, the waiter enters with AVIC active.
+  'seed-002': {
+    before: { verdict: 'violated', property: 'no-irq-window-with-avic' },
+    after: { verdict: 'holds' },
+    'mutation-no-irqwin-recompute': { verdict: 'violated', property: 'apicv-activation' },
+  },
+  'seed-002-storm': {
+    before: { verdict: 'holds' },
+    after: { verdict: 'holds' },
   },
 };
 
@@ -216,5 +230,59 @@ describe('seed-004-loop: liveness over fair cycles', () => {
 
   test('after, no-lost-interrupt alone: holds (the fair-cycle search finds none)', () => {
     assert.equal(verdictOf(check(modelOf(preset('seed-004-loop', 'after'), ['no-lost-interrupt']))), 'holds');
+  });
+});
+
+describe('seed-002: IRQ windows and the APICv inhibits', () => {
+  test('after: at every end state both windows closed, no inhibit is left and both vCPUs run with AVIC active', () => {
+    const m = modelOf(preset('seed-002', 'after'));
+    const STUCK = 1000;
+    let ends = 0;
+    const model: CheckModel = {
+      words: m.words,
+      maxActions: m.maxActions,
+      init: (s) => m.init(s),
+      enabled: (s, out) => m.enabled(s, out),
+      step: (s, a) => m.step(s, a),
+      invariant: (s) => m.invariant(s),
+      terminal: (s) => {
+        ends++;
+        m.w.m = s;
+        const k = m.apicv;
+        if (s[k + KVM_APICV.INHIBITS] !== 0 || s[k + KVM_APICV.NR_IRQ_WINDOW_REQ] !== 0) return STUCK;
+        for (let x = 0; x < 2; x++) {
+          const kv = m.w.L.kvmVcpu[x];
+          if (s[kv + KVM_VCPU.VINTR] !== 0 || s[kv + KVM_VCPU.APICV_ACTIVE] !== 1) return STUCK;
+          if (vcpuRunningOn(m.w, x) < 0) return STUCK;
+        }
+        return 0;
+      },
+    };
+    assert.equal(verdictOf(check(model)), 'holds');
+    assert.ok(ends > 0);
+  });
+
+  test('the mutation also lets a waiting vCPU enter with AVIC active (no-irq-window-with-avic alone)', () => {
+    const r = check(modelOf(preset('seed-002', 'mutation-no-irqwin-recompute'), ['no-irq-window-with-avic']));
+    assert.equal(r.outcome.kind, 'violated', verdictOf(r));
+    if (r.outcome.kind === 'violated')
+      assert.equal(PROP_INFO[r.outcome.code].name, 'no-irq-window-with-avic');
+  });
+
+  test('before, with PIT_REINJ never cleared (seed-002-storm): two write locks per window; after: none', () => {
+    const before = irqWindowCost(modelOf(preset('seed-002-storm', 'before')));
+    const after = irqWindowCost(modelOf(preset('seed-002-storm', 'after')));
+    assert.ok(before && after);
+    assert.deepEqual(before.windows, { min: 4, max: 4 });
+    assert.deepEqual(before.perWindow, { min: 2, max: 2 });
+    assert.deepEqual(after.windows, { min: 4, max: 4 });
+    assert.deepEqual(after.writeLocks, { min: 0, max: 0 });
+  });
+
+  test('after, once PIT_REINJ is cleared, a window may take the write lock (0 to 2 per window)', () => {
+    const c = irqWindowCost(modelOf(preset('seed-002', 'after')));
+    assert.ok(c);
+    assert.equal(c.perWindow.min, 0);
+    assert.ok(c.perWindow.max > 0);
   });
 });

@@ -131,6 +131,7 @@ describe('good files', () => {
       hostIF: true,
       hostAutoEoi: true,
       ioapic: [],
+      apicvInhibits: [],
     });
     assert.deepEqual(s.expect, {});
   });
@@ -606,7 +607,7 @@ describe('machine.features: what they allow and exclude', () => {
     );
   });
 
-  test('AVIC excludes APICv, IPIv and the checker', () => {
+  test('AVIC excludes APICv, IPIv, and in the checker all but the inhibit steps', () => {
     rejectsJson(
       broken((s) => (s.machine.features = { avic: true })),
       'machine.features.avic',
@@ -618,9 +619,40 @@ describe('machine.features: what they allow and exclude', () => {
       /features\.ipiv is Intel IPI virtualization: it cannot be combined with features\.avic/,
     );
     rejectsJson(
-      broken((s) => (s.actors = [{ name: 'g', vcpu: 0, steps: [{ do: 'guest.sti' }] }])),
-      'actors',
-      /irqlab check does not model AVIC/,
+      broken((s) => (s.actors = [{ name: 'g', vcpu: 0, steps: [{ do: 'guest.tpr', value: 0 }] }])),
+      'actors[0].steps[0]',
+      /guest\.tpr is not modelled by irqlab check with features\.avic \(actors there may use kvm\.enter, kvm\.inhibit/,
+    );
+  });
+
+  test("APICv inhibits: AVIC machines only, IRQWIN is not the scenario's to set, unknown names are named", () => {
+    rejectsJson(
+      edited(
+        (s) =>
+          (s.actors = [{ name: 'pit', steps: [{ do: 'kvm.inhibit', reason: 'PIT_REINJ', set: false }] }]),
+      ),
+      'actors[0].steps[0]',
+      /kvm\.inhibit needs features\.avic$/,
+    );
+    rejectsJson(
+      edited((s) => (s.machine.apicvInhibits = ['PIT_REINJ'])),
+      'machine.apicvInhibits',
+      /machine\.apicvInhibits needs features\.avic/,
+    );
+    rejectsJson(
+      broken((s) => (s.machine.apicvInhibits = ['IRQWIN'])),
+      'machine.apicvInhibits[0]',
+      /PIT_REINJ/,
+    );
+    rejectsJson(
+      broken((s) => (s.actors = [{ name: 'pit', steps: [{ do: 'kvm.inhibit', reason: 'PIT', set: true }] }])),
+      'actors[0].steps[0].reason',
+      /PIT_REINJ/,
+    );
+    rejectsJson(
+      broken((s) => (s.actors = [{ name: 'w', steps: [{ do: 'svm.irqWindow.open' }] }])),
+      'actors[0].steps[0]',
+      /svm\.irqWindow\.open needs the actor's vcpu$/,
     );
   });
 

@@ -19,6 +19,7 @@ import { setRvi, VAPIC } from '../hw/vapic.ts';
 import { guestHandlerRuns, vmEntry, vmExit } from '../system/hardware.ts';
 import { PCPU, VCPU, VCPU_F_IF } from '../system/layout.ts';
 import { vcpuRunningOn, type World } from '../system/world.ts';
+import { emitVcpuUpdateApicv } from './apicv.ts';
 import { kvmVcpu } from './load-put.ts';
 import { ACTOR, NEXT, type ProgramBuilder, RESUME } from './program.ts';
 import { KVM_REQ_EVENT, KVM_VCPU, MODE_EXITING_GUEST, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from './state.ts';
@@ -117,14 +118,17 @@ function emitCheckAndInjectEvents(b: ProgramBuilder, x: number): void {
 
 /**
  * From the top of vcpu_enter_guest to VM entry; the guest then runs on pCPU vcpu->cpu. With
- * `then`, the VM entry jumps there instead of falling through.
+ * `then`, the VM entry jumps there instead of falling through. On an AVIC machine the top serves
+ * KVM_REQ_APICV_UPDATE (apicv.ts), and there is no PIR to sync: SVM has no sync_pir_to_irr, AVIC
+ * keeps pending vectors in the backing page's IRR.
  */
 export function emitEnterGuest(b: ProgramBuilder, v: Variant, x: number, then?: { pc: number }): void {
   const fn = 'vcpu_enter_guest';
   const top = b.fresh('enter_top');
   const tTop = b.target(top);
   b.mark(top);
-  if (!b.apicv) emitCheckAndInjectEvents(b, x);
+  if (b.avic) emitVcpuUpdateApicv(b, x);
+  else if (!b.apicv) emitCheckAndInjectEvents(b, x);
   const tso = b.memory === 'tso';
   // Clearing RFLAGS.IF is no memory access: it passes buffered stores.
   b.step(fn, 'local_irq_disable', (w, a) => {
@@ -145,7 +149,7 @@ export function emitEnterGuest(b: ProgramBuilder, v: Variant, x: number, then?: 
     if (tso) b.step(fn, 'smp_mb__after_srcu_read_unlock', () => NEXT).barriers(1);
     else b.barriers(1);
   }
-  emitSyncPirToIrr(b, v, x);
+  if (!b.avic) emitSyncPirToIrr(b, v, x);
   vmEntryStep(b, x, tTop, then);
 }
 

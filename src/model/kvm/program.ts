@@ -92,10 +92,16 @@ export class ProgramBuilder {
   readonly apicv: boolean;
   /** The memory model: 'tso' sends the plain stores that tso.ts names through a store buffer. */
   readonly memory: MemoryModel;
+  /**
+   * An AMD machine with AVIC (`features.avic`): vcpu_enter_guest serves KVM_REQ_APICV_UPDATE and
+   * has no PIR to sync (apicv.ts).
+   */
+  readonly avic: boolean;
 
-  constructor(apicv = true, memory: MemoryModel = 'sc') {
+  constructor(apicv = true, memory: MemoryModel = 'sc', avic = false) {
     this.apicv = apicv;
     this.memory = memory;
+    this.avic = avic;
   }
 
   step(fn: string, label: string, exec: Instr['exec'], enabled?: Instr['enabled'], cpu?: number): this {

@@ -36,7 +36,7 @@ export const KVM_VCPU = {
    * invariant ignores, as no-stuck-PIR ignores a sender between its two test-and-sets.
    */
   WAKEUP_UPDATING: 8,
-  /** vcpu->requests: KVM_REQ_* bits (only KVM_REQ_EVENT is modelled). */
+  /** vcpu->requests: KVM_REQ_* bits (KVM_REQ_EVENT and KVM_REQ_APICV_UPDATE are modelled). */
   REQUESTS: 9,
   /**
    * The vector kvm_check_and_inject_events queued for injection at the next VM entry (0: none;
@@ -44,11 +44,28 @@ export const KVM_VCPU = {
    * through VM-entry event injection.
    */
   INJECT: 10,
-  SIZE: 11,
+  /**
+   * apic->apicv_active (AVIC on this vCPU): what __kvm_vcpu_update_apicv last computed from the
+   * VM's inhibits (apicv.ts).
+   */
+  APICV_ACTIVE: 11,
+  /**
+   * The vCPU waits for an IRQ window: svm_set_vintr put V_IRQ and the VINTR intercept in its VMCB,
+   * and svm_clear_vintr has not taken them out yet (irq-window.ts).
+   */
+  VINTR: 12,
+  /** svm->avic_irq_window: this vCPU counts in apicv_nr_irq_window_req (the `counter` variant). */
+  AVIC_IRQ_WINDOW: 13,
+  SIZE: 14,
 } as const;
 
 /** KVM_REQ_EVENT: re-evaluate pending events (interrupts to inject) before the next entry. */
 export const KVM_REQ_EVENT = 1 << 0;
+/**
+ * KVM_REQ_APICV_UPDATE: recompute apicv_active from the VM's inhibits before the next entry
+ * (kvm_vcpu_update_apicv). The kernel's request number differs; the model keeps its own bits.
+ */
+export const KVM_REQ_APICV_UPDATE = 1 << 1;
 
 export const TASK_RUNNING = 0;
 export const TASK_INTERRUPTIBLE = 1;
@@ -69,7 +86,12 @@ export const KVM_VCPU_FIELDS: readonly FieldDesc[] = [
   { name: 'loadedOn', offset: KVM_VCPU.LOADED, kind: 'index1' },
   { name: 'blocking', offset: KVM_VCPU.BLOCKING, kind: 'u32' },
   { name: 'task', offset: KVM_VCPU.TASK, kind: 'enum', names: ['TASK_RUNNING', 'TASK_INTERRUPTIBLE'] },
-  { name: 'requests', offset: KVM_VCPU.REQUESTS, kind: 'flags', bits: ['KVM_REQ_EVENT'] },
+  {
+    name: 'requests',
+    offset: KVM_VCPU.REQUESTS,
+    kind: 'flags',
+    bits: ['KVM_REQ_EVENT', 'KVM_REQ_APICV_UPDATE'],
+  },
   { name: 'inject', offset: KVM_VCPU.INJECT, kind: 'u8' },
   {
     name: 'wakeupList',
@@ -77,4 +99,7 @@ export const KVM_VCPU_FIELDS: readonly FieldDesc[] = [
     kind: 'flags',
     bits: Array.from({ length: 32 }, (_, p) => `pcpu${p}`),
   },
+  { name: 'apicvActive', offset: KVM_VCPU.APICV_ACTIVE, kind: 'u32' },
+  { name: 'vintr', offset: KVM_VCPU.VINTR, kind: 'u32' },
+  { name: 'avicIrqWindow', offset: KVM_VCPU.AVIC_IRQ_WINDOW, kind: 'u32' },
 ];

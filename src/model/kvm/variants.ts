@@ -39,6 +39,21 @@ export const KNOBS = {
   ndstWhileBlocked: ['kept', 'rewritten'],
   /** Mutation: the fastpath re-enters the guest without syncing PIR (checklist X6). */
   fastpathReentrySync: ['present', 'missing'],
+  /**
+   * How SVM inhibits AVIC while a vCPU waits for an IRQ window (seed 002). `toggle-per-window`:
+   * svm_enable_irq_window sets APICV_INHIBIT_REASON_IRQWIN and interrupt_window_interception
+   * clears it, each under apicv_update_lock for write (until 2026); `counter`: the VM-wide count
+   * apicv_nr_irq_window_req, changed under the read lock while another inhibit is set and under
+   * the write lock otherwise, the inhibit toggled only on 0<->1 (v2 "KVM: SVM: Fix IRQ window
+   * inhibit handling across multiple vCPUs" 6563ddadd169 and "Optimize IRQ window inhibit
+   * handling" 5617dddcfa30, kvm-x86 svm, Jan 2026).
+   */
+  irqWindowInhibit: ['toggle-per-window', 'counter'],
+  /**
+   * Mutation of `counter`: __kvm_set_or_clear_apicv_inhibit no longer recomputes IRQWIN from the
+   * count when another inhibit changes, so a window counted lazily under the read lock is lost.
+   */
+  irqWindowRecompute: ['present', 'missing'],
 } as const;
 
 export type KnobName = keyof typeof KNOBS;
@@ -55,6 +70,8 @@ export const DEFAULT_VARIANT: Variant = {
   wakeupOnRecheck: 'present',
   ndstWhileBlocked: 'kept',
   fastpathReentrySync: 'present',
+  irqWindowInhibit: 'counter',
+  irqWindowRecompute: 'present',
 };
 
 export function isKnob(k: string): k is KnobName {

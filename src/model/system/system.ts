@@ -9,6 +9,13 @@ import { prioClass, regEmpty, regHighest, regTest } from '../hw/bits.ts';
 import { LAPIC } from '../hw/lapic.ts';
 import { PID, piNv } from '../hw/pid.ts';
 import { VAPIC } from '../hw/vapic.ts';
+import {
+  activationMatchesCount,
+  INHIBIT_DISABLED,
+  KVM_APICV,
+  KVM_APICV_BLOCK,
+  KVM_APICV_EXTRA,
+} from '../kvm/apicv.ts';
 import { ACTOR, type Instr, type MemoryModel, NEXT } from '../kvm/program.ts';
 import { KVM_VCPU, KVM_VCPU_FIELDS, TASK_INTERRUPTIBLE } from '../kvm/state.ts';
 import { drainStoreBuffer, storeBufferEmpty, storeBufferFull } from '../kvm/tso.ts';
@@ -35,6 +42,8 @@ export const PROP = {
   NO_LOST_INTERRUPT: 4,
   WAKEUP_LIST: 5,
   NO_LOST_WAKEUP: 6,
+  APICV_ACTIVATION: 8,
+  NO_IRQ_WINDOW_WITH_AVIC: 9,
 } as const;
 
 export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'liveness'; what: string }> = {
@@ -68,6 +77,16 @@ export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'live
     kind: 'liveness',
     what: 'a vCPU sleeps in kvm_vcpu_block with a posted, deliverable vector and nothing is left to wake it',
   },
+  [PROP.APICV_ACTIVATION]: {
+    name: 'apicv-activation',
+    kind: 'invariant',
+    what: "a vCPU entered with apicv_active differing from the VM's inhibits, or, with no writer holding apicv_update_lock, the inhibits disagree with the IRQ-window count (activated iff no inhibit but IRQWIN and a zero count)",
+  },
+  [PROP.NO_IRQ_WINDOW_WITH_AVIC]: {
+    name: 'no-irq-window-with-avic',
+    kind: 'invariant',
+    what: 'a vCPU waiting for an IRQ window entered the guest with AVIC active, which ignores V_IRQ: the window exit never comes',
+  },
 };
 
 export function propertyCode(name: string): number {
@@ -95,6 +114,10 @@ class MonitorSink implements Sink {
   checkWrongVcpu = true;
   checkRvi = true;
   inner: Sink | null = null;
+  checkActivation = true;
+  checkIrqWindow = true;
+  /** Offset of the VM's kvm.apicv block. */
+  apicv = 0;
   /** Bitmask of the vCPUs that left guest mode in this step. */
   exited = 0;
   ev(kind: EventKind, a: number, b: number, c: number, d: number): void {
@@ -102,12 +125,39 @@ class MonitorSink implements Sink {
     if (kind === EV.VMEXIT && b >= 0) this.exited |= 1 << a;
     if (this.violation !== 0) return;
     if (kind === EV.PI_WRONG_VCPU && this.checkWrongVcpu) this.violation = PROP.NO_WRONG_VCPU;
-    if (kind === EV.VMENTRY && this.checkRvi) {
+    if (kind === EV.VMENTRY) this.atEntry(a);
+  }
+
+  /** Monitors of a VM entry of vCPU a: RVI, then APICv activation, then IRQ windows. */
+  private atEntry(a: number): void {
+    const m = this.w.m;
+    const k = this.w.L.kvmVcpu[a];
+    // vcpu_enter_guest's sanity check: the vCPU's APICv state is the VM's (no per-vCPU inhibit
+    // is modelled), which the request protocol of __kvm_set_or_clear_apicv_inhibit guarantees.
+    const active = m[k + KVM_VCPU.APICV_ACTIVE] !== 0;
+    if (this.checkActivation && active !== (m[this.apicv + KVM_APICV.INHIBITS] === 0)) {
+      this.violation = PROP.APICV_ACTIVATION;
+      return;
+    }
+    if (this.checkIrqWindow && active && m[k + KVM_VCPU.VINTR] !== 0) {
+      this.violation = PROP.NO_IRQ_WINDOW_WITH_AVIC;
+      return;
+    }
+    if (this.checkRvi) {
       const v = this.w.L.vapic[a];
-      const highest = Math.max(0, regHighest(this.w.m, v + VAPIC.VIRR));
-      if ((this.w.m[v + VAPIC.RVI] & 0xff) !== highest) this.violation = PROP.RVI_AT_ENTRY;
+      const highest = Math.max(0, regHighest(m, v + VAPIC.VIRR));
+      if ((m[v + VAPIC.RVI] & 0xff) !== highest) this.violation = PROP.RVI_AT_ENTRY;
     }
   }
+}
+
+/** Options of a SystemModel beyond the machine, the programs and the properties. */
+export interface SystemOptions {
+  /**
+   * The variant keeps apicv_nr_irq_window_req (irqWindowInhibit `counter`): apicv-activation then
+   * also compares the inhibits with the count whenever no writer holds apicv_update_lock.
+   */
+  irqWindowCounted?: boolean;
 }
 
 export class SystemModel {
@@ -124,12 +174,16 @@ export class SystemModel {
 
   /** x86-TSO: actors' store buffers, drained by an action of their own (tso.ts). */
   readonly tso: boolean;
+  /** Offset of the VM-wide kvm.apicv block (apicv.ts). */
+  readonly apicv: number;
+  private readonly irqWindowCounted: boolean;
 
   constructor(
     machine: Machine,
     actors: ActorProgram[],
     properties: readonly number[],
     memory: MemoryModel = 'sc',
+    options: SystemOptions = {},
   ) {
     this.tso = memory === 'tso';
     const extras: ExtraBlock[] = machine.vcpus.map((_, x) => ({
@@ -138,6 +192,7 @@ export class SystemModel {
       size: KVM_VCPU.SIZE,
       fields: KVM_VCPU_FIELDS,
     }));
+    extras.push(KVM_APICV_EXTRA);
     // Program counters and locals are not listed as fields: a trace line already names the step.
     const pcField: FieldDesc[] = [];
     for (const a of actors)
@@ -157,6 +212,15 @@ export class SystemModel {
       if (c.running) this.w.m[k + KVM_VCPU.LOADED] = c.pcpu + 1;
       if (c.running) this.w.m[k + KVM_VCPU.MODE] = 1;
     });
+    // The VM's inhibits at creation: DISABLED without APICv or AVIC (kvm_apicv_init), and the
+    // scenario's (e.g. PIT_REINJ, set when the in-kernel PIT is created in re-inject mode). A vCPU
+    // starts with APICv active iff there is none (kvm_create_lapic, kvm_vcpu_apicv_activated).
+    this.apicv = this.w.L.extra.get(KVM_APICV_BLOCK)!;
+    const enabled = machine.features.apicv || machine.features.avic;
+    const inhibits = ((enabled ? 0 : INHIBIT_DISABLED) | (machine.apicvInhibits ?? 0)) >>> 0;
+    this.w.m[this.apicv + KVM_APICV.INHIBITS] = inhibits;
+    for (const k of this.w.L.kvmVcpu) this.w.m[k + KVM_VCPU.APICV_ACTIVE] = inhibits === 0 ? 1 : 0;
+    this.irqWindowCounted = options.irqWindowCounted ?? false;
     this.words = this.w.L.size;
     this.maxActions = actors.length + machine.pcpus + machine.vcpus.length + (this.tso ? actors.length : 0);
     this.initial = this.w.m.slice();
@@ -164,6 +228,9 @@ export class SystemModel {
     this.sink.w = this.w;
     this.sink.checkWrongVcpu = this.props.has(PROP.NO_WRONG_VCPU);
     this.sink.checkRvi = this.props.has(PROP.RVI_AT_ENTRY);
+    this.sink.checkActivation = this.props.has(PROP.APICV_ACTIVATION);
+    this.sink.checkIrqWindow = this.props.has(PROP.NO_IRQ_WINDOW_WITH_AVIC);
+    this.sink.apicv = this.apicv;
   }
 
   init(s: Uint32Array): void {
@@ -266,11 +333,20 @@ export class SystemModel {
     }
   }
 
-  /** The state invariants: no stuck PIR, then wake-up-list consistency. */
+  /** The state invariants: no stuck PIR, wake-up-list consistency, then APICv activation. */
   invariant(s: Uint32Array): number {
     this.w.m = s;
     if (this.props.has(PROP.NO_STUCK_PIR) && this.stuckPir()) return PROP.NO_STUCK_PIR;
     if (this.props.has(PROP.WAKEUP_LIST) && !this.wakeupListsConsistent()) return PROP.WAKEUP_LIST;
+    if (this.irqWindowCounted && this.props.has(PROP.APICV_ACTIVATION)) {
+      // The seed's invariant at every point outside a write-locked section (kvm-semantics.md 5).
+      const k = this.apicv;
+      if (
+        s[k + KVM_APICV.WRITER] === 0 &&
+        !activationMatchesCount(s[k + KVM_APICV.INHIBITS], s[k + KVM_APICV.NR_IRQ_WINDOW_REQ])
+      )
+        return PROP.APICV_ACTIVATION;
+    }
     return 0;
   }
 
