@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { buildModel, type PostingPathCost, postingPathCosts } from '../check/build.ts';
+import {
+  buildModel,
+  type HarvestCosts,
+  harvestCosts,
+  type PostingPathCost,
+  postingPathCosts,
+} from '../check/build.ts';
 import { replay } from '../check/counterexample.ts';
 import { type ExploreResult, explore, type Progress } from '../check/explorer.ts';
 import { lassoViolation } from '../check/liveness.ts';
@@ -110,6 +116,8 @@ export interface CheckRow {
   counterexample?: { path: number[]; steps: TraceEntry[]; loopStart?: number };
   /** Per guest ICR write: steps and full barriers from the VM exit to setting the PIR bit. */
   postingPath?: PostingPathCost[];
+  /** PIR loads and xchgs per harvest in this variant (scenarios about harvesting; seed 000). */
+  harvest?: HarvestCosts;
   fullVariant: Variant;
   /** The properties this check looked at (recorded in traces so replay checks the same ones). */
   properties: readonly string[];
@@ -177,6 +185,8 @@ export function checkOne(sc: Scenario, nv: NamedVariant, opts: CheckOpts): Check
   if (res.outcome.kind === 'incomplete') row.reason = res.outcome.reason;
   const costs = postingPathCosts(sc, nv.variant);
   if (costs.length > 0) row.postingPath = costs;
+  const harvest = harvestCosts(sc, nv.variant);
+  if (harvest) row.harvest = harvest;
   return row;
 }
 
@@ -204,6 +214,16 @@ function renderRow(r: CheckRow, paint: ReturnType<typeof paintFor>, withTrace: b
     out.push(
       paint.dim(
         `  ${c.actor}: guest ICR write → posted after ${c.steps} step${c.steps === 1 ? '' : 's'} and ${c.barriers} full barrier${c.barriers === 1 ? '' : 's'}`,
+      ),
+    );
+  }
+  if (r.harvest) {
+    const h = r.harvest;
+    const cost = (c: { loads: number; xchgs: number }) => `${c.loads} loads + ${c.xchgs} xchg`;
+    const start = h.start.map((c) => `, vcpu${c.vcpu}'s start PIR ${cost(c)}`).join('');
+    out.push(
+      paint.dim(
+        `  PIR harvest (${h.shape}): worst case (a vector in each 32-bit chunk) ${cost(h.worst)}${start}`,
       ),
     );
   }

@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { postingPathCosts } from '../../src/check/build.ts';
+import { harvestCosts, postingPathCosts } from '../../src/check/build.ts';
 import type { CheckModel } from '../../src/check/explorer.ts';
 import { regTest } from '../../src/model/hw/bits.ts';
+import { VAPIC } from '../../src/model/hw/vapic.ts';
 import { EV, EXIT_REASON } from '../../src/model/system/events.ts';
 import { VCPU } from '../../src/model/system/layout.ts';
 import { PROP_INFO, type SystemModel } from '../../src/model/system/system.ts';
@@ -18,6 +19,15 @@ type Expected = { verdict: 'holds' } | { verdict: 'violated'; property: string; 
 
 /** Per seed scenario and preset, what issue 3 says the checker must find. */
 const EXPECTED: Record<string, Record<string, Expected>> = {
+  'seed-000': {
+    'u32-interleaved': { verdict: 'holds' },
+    'u64-loads-then-xchg': { verdict: 'holds' },
+  },
+  'seed-000-empty-harvest': {
+    'early-return-skips-virr': { verdict: 'violated', property: 'rvi-at-entry' },
+    'scan-virr': { verdict: 'holds' },
+    'u32-interleaved': { verdict: 'holds' },
+  },
   'seed-004': {
     before: { verdict: 'violated', property: 'no-stuck-pir', maxSteps: 8 },
     after: { verdict: 'holds' },
@@ -135,6 +145,44 @@ describe('seed-001: vCPU A still gets its vector', () => {
     const w = mustDeliver(modelOf(preset('seed-001', 'after')), vcpu, vector);
     assert.equal(verdictOf(check(w.model)), 'holds');
     assert.ok(w.ends.count > 0);
+  });
+});
+
+describe('seed-000: harvest shapes', () => {
+  test('seed-000 holds every property in both shapes under sequential consistency too', () => {
+    for (const p of ['u32-interleaved', 'u64-loads-then-xchg']) {
+      assert.equal(preset('seed-000', p).scenario.memory, 'tso');
+      assert.equal(verdictOf(check(modelOf(preset('seed-000', p), undefined, 'sc'))), `holds`, p);
+    }
+  });
+
+  test('PIR loads and xchgs per harvest, computed from the steps: 8 + 8 versus 4 + 4 in the worst case', () => {
+    const u32 = harvestCosts(
+      preset('seed-000', 'u32-interleaved').scenario,
+      preset('seed-000', 'u32-interleaved').variant,
+    );
+    const u64 = harvestCosts(
+      preset('seed-000', 'u64-loads-then-xchg').scenario,
+      preset('seed-000', 'u64-loads-then-xchg').variant,
+    );
+    assert.deepEqual(u32?.worst, { loads: 8, xchgs: 8 });
+    assert.deepEqual(u64?.worst, { loads: 4, xchgs: 4 });
+    // The scenario's start PIR, 0x21 and 0xa1: two non-zero chunks, two non-zero 64-bit words.
+    assert.deepEqual(u32?.start, [{ vcpu: 0, loads: 8, xchgs: 2 }]);
+    assert.deepEqual(u64?.start, [{ vcpu: 0, loads: 4, xchgs: 2 }]);
+  });
+
+  test('the empty-harvest regression: RVI 0 at a VM entry with 0x41 in vIRR', () => {
+    const r = check(modelOf(preset('seed-000-empty-harvest', 'early-return-skips-virr')));
+    assert.equal(r.outcome.kind, 'violated');
+    if (r.outcome.kind !== 'violated') return;
+    const m = modelOf(preset('seed-000-empty-harvest', 'early-return-skips-virr'));
+    const s = new Uint32Array(m.words);
+    m.init(s);
+    for (const a of r.outcome.path) m.step(s, a);
+    m.w.m = s;
+    assert.equal(s[m.w.L.vapic[0] + VAPIC.RVI], 0);
+    assert.ok(regTest(s, m.w.L.vapic[0] + VAPIC.VIRR, 0x41));
   });
 });
 

@@ -36,6 +36,7 @@ const EXPECTED: Record<string, string> = {
   'wakeup-migrate.mutation-ndst-rewritten-while-blocked': 'wakeup-list',
   'mode-store-fence.mutation-no-mb-after-mode': 'no-stuck-pir',
   'seed-004-loop.before': 'no-stuck-pir',
+  'seed-000-empty-harvest.early-return-skips-virr': 'rvi-at-entry',
 };
 
 interface Trace {
