@@ -9,6 +9,7 @@ import { emitAsyncExitHandler, emitEnterGuest, emitExit } from '../model/kvm/ent
 import { emitIcrWrite } from '../model/kvm/fastpath.ts';
 import { type HarvestCost, harvestCost } from '../model/kvm/harvest.ts';
 import { emitPiLoad, emitPiPut } from '../model/kvm/load-put.ts';
+import { emitPostedMsiHandler, postedMsiBlockName, vtdPostMsi } from '../model/kvm/posted-msi.ts';
 import { type MemoryModel, NEXT, ProgramBuilder } from '../model/kvm/program.ts';
 import { DEFAULT_VARIANT, type Variant } from '../model/kvm/variants.ts';
 import { EXIT_REASON } from '../model/system/events.ts';
@@ -54,6 +55,15 @@ function emitStep(
           : { vcpu: st.vcpu!, vector: st.vector!, urg: st.urg ?? false };
       b.step('iommu', `post ${hex(e.vector)} to vcpu${e.vcpu}`, (w, _a, sink) => {
         vtdPostTo(w, sink, e.vcpu, e.vector, e.urg);
+        return NEXT;
+      });
+      return;
+    }
+    case 'device.postMsi': {
+      const p = st.pcpu;
+      const name = postedMsiBlockName(p);
+      b.step('iommu', `post MSI ${hex(st.vector)} to pcpu${p}`, (w, _a, sink) => {
+        vtdPostMsi(w, sink, w.L.extra.get(name)!, p, st.vector);
         return NEXT;
       });
       return;
@@ -171,7 +181,19 @@ function buildProgramsWithCosts(
     }
     return { name: a.name, vcpu: a.vcpu ?? -1, code, asyncExit };
   });
+  for (const p of postedMsiPcpus(sc)) {
+    const b = new ProgramBuilder(sc.machine.features.apicv, memory);
+    emitPostedMsiHandler(b, v, p);
+    programs.push({ name: `posted-msi-pcpu${p}`, vcpu: -1, code: b.build(), asyncExit: -1 });
+  }
   return { programs, costs };
+}
+
+/** The pCPUs into whose posted-MSI descriptor some actor posts, ascending (host posted MSI). */
+export function postedMsiPcpus(sc: Scenario): number[] {
+  const ps = new Set<number>();
+  for (const a of sc.actors ?? []) for (const st of a.steps) if (st.do === 'device.postMsi') ps.add(st.pcpu);
+  return [...ps].sort((x, y) => x - y);
 }
 
 export function postingPathCosts(sc: Scenario, v: Variant): PostingPathCost[] {
@@ -221,5 +243,5 @@ export function buildModel(
 ): SystemModel {
   const props = (properties ?? sc.properties ?? PROPERTIES).map(propertyCode);
   const mm = memory ?? sc.memory ?? 'sc';
-  return new SystemModel(machineOf(sc), buildPrograms(sc, v, mm), props, mm);
+  return new SystemModel(machineOf(sc), buildPrograms(sc, v, mm), props, mm, postedMsiPcpus(sc));
 }

@@ -7,6 +7,7 @@
  * strings ("0x31"), as the manuals and kernel logs write them.
  */
 import { z } from 'zod';
+import { FIRST_EXTERNAL_VECTOR, FIRST_SYSTEM_VECTOR } from '../model/kvm/posted-msi.ts';
 import { EXIT_REASON } from '../model/system/events.ts';
 import { avicTableSize } from '../model/system/layout.ts';
 
@@ -284,6 +285,12 @@ export const actorStep = z.discriminatedUnion('do', [
     .strict()
     .describe('VT-d posts a device interrupt'),
   z
+    .object({ do: z.literal('device.postMsi'), pcpu: pcpuRef, vector, note })
+    .strict()
+    .describe(
+      "VT-d posts a device MSI into a pCPU's own descriptor (host posted MSI, CONFIG_X86_POSTED_MSI); the pCPU's notification handler runs as a host actor",
+    ),
+  z
     .object({ do: z.literal('guest.tpr'), value: byte, note })
     .strict()
     .describe('the guest writes its TPR'),
@@ -349,6 +356,7 @@ export const PROPERTIES = [
   'no-lost-interrupt',
   'wakeup-list',
   'no-lost-wakeup',
+  'no-lost-msi',
 ] as const;
 
 const vectorList = z.array(vector);
@@ -502,6 +510,16 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
           message: `no vCPU has APIC ID ${st.dest}`,
         });
       }
+      if (
+        st.do === 'device.postMsi' &&
+        (st.vector < FIRST_EXTERNAL_VECTOR || st.vector >= FIRST_SYSTEM_VECTOR)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'vector'],
+          message: `a posted MSI carries a device vector 0x${FIRST_EXTERNAL_VECTOR.toString(16)}-0x${(FIRST_SYSTEM_VECTOR - 1).toString(16)} (below the posted-MSI notification vector 0x${FIRST_SYSTEM_VECTOR.toString(16)})`,
+        });
+      }
       if (st.do === 'device.post') {
         if (st.irte !== undefined && st.irte >= s.machine.irtes.length) {
           ctx.addIssue({ code: 'custom', path: [...path, 'irte'], message: `unknown IRTE ${st.irte}` });
@@ -604,6 +622,11 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
     s.actors?.forEach((a, i) => {
       a.steps.forEach((st, j) => {
         if (st.do === 'device.post') issue(['actors', i, 'steps', j], noPosting);
+        if (st.do === 'device.postMsi')
+          issue(
+            ['actors', i, 'steps', j],
+            'machine has no VT-d posting: device.postMsi needs features.vtdPosting',
+          );
       });
     });
   }

@@ -37,6 +37,7 @@ const EXPECTED: Record<string, string> = {
   'mode-store-fence.mutation-no-mb-after-mode': 'no-stuck-pir',
   'seed-004-loop.before': 'no-stuck-pir',
   'seed-000-empty-harvest.early-return-skips-virr': 'rvi-at-entry',
+  'seed-000-posted-msi.mutation-no-final-harvest': 'no-lost-msi',
 };
 
 interface Trace {

@@ -53,6 +53,11 @@ export const KNOBS = {
   ndstWhileBlocked: ['kept', 'rewritten'],
   /** Mutation: the fastpath re-enters the guest without syncing PIR (checklist X6). */
   fastpathReentrySync: ['present', 'missing'],
+  /**
+   * Mutation: the host's posted-MSI handler without its final handle_pending_pir after pi_clear_on
+   * (checklist X5; arch/x86/kernel/irq.c sysvec_posted_msi_notification).
+   */
+  postedMsiFinalHarvest: ['present', 'missing'],
 } as const;
 
 export type KnobName = keyof typeof KNOBS;
@@ -71,6 +76,7 @@ export const DEFAULT_VARIANT: Variant = {
   wakeupOnRecheck: 'present',
   ndstWhileBlocked: 'kept',
   fastpathReentrySync: 'present',
+  postedMsiFinalHarvest: 'present',
 };
 
 export function isKnob(k: string): k is KnobName {
