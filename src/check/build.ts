@@ -8,10 +8,12 @@ import { emitHaltAndBlock } from '../model/kvm/block.ts';
 import { emitDeliverPostedInterrupt } from '../model/kvm/deliver.ts';
 import { emitAsyncExitHandler, emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
 import { emitIcrWrite } from '../model/kvm/fastpath.ts';
+import { type HarvestCost, harvestCost } from '../model/kvm/harvest.ts';
 import { emitEnableIrqWindow, emitInhibitIoctl, emitIrqWindowExit } from '../model/kvm/irq-window.ts';
 import { emitPiLoad, emitPiPut } from '../model/kvm/load-put.ts';
+import { emitPostedMsiHandler, postedMsiBlockName, vtdPostMsi } from '../model/kvm/posted-msi.ts';
 import { type MemoryModel, NEXT, ProgramBuilder } from '../model/kvm/program.ts';
-import type { Variant } from '../model/kvm/variants.ts';
+import { DEFAULT_VARIANT, type Variant } from '../model/kvm/variants.ts';
 import { EXIT_REASON } from '../model/system/events.ts';
 import { guestEoi, guestSelfIpi, guestSetIf, guestWriteTpr, vtdPostTo } from '../model/system/hardware.ts';
 import { type ActorProgram, propertyCode, SystemModel } from '../model/system/system.ts';
@@ -55,6 +57,15 @@ function emitStep(
           : { vcpu: st.vcpu!, vector: st.vector!, urg: st.urg ?? false };
       b.step('VT-d', `post ${hex(e.vector)} to vcpu${e.vcpu}`, (w, _a, sink) => {
         vtdPostTo(w, sink, e.vcpu, e.vector, e.urg);
+        return NEXT;
+      });
+      return;
+    }
+    case 'device.postMsi': {
+      const p = st.pcpu;
+      const name = postedMsiBlockName(p);
+      b.step('iommu', `post MSI ${hex(st.vector)} to pcpu${p}`, (w, _a, sink) => {
+        vtdPostMsi(w, sink, w.L.extra.get(name)!, p, st.vector);
         return NEXT;
       });
       return;
@@ -181,11 +192,54 @@ function buildProgramsWithCosts(
     }
     return { name: a.name, vcpu: a.vcpu ?? -1, code, asyncExit };
   });
+  for (const p of postedMsiPcpus(sc)) {
+    const b = new ProgramBuilder(sc.machine.features.apicv, memory);
+    emitPostedMsiHandler(b, v, p);
+    programs.push({ name: `posted-msi-pcpu${p}`, vcpu: -1, code: b.build(), asyncExit: -1 });
+  }
   return { programs, costs };
+}
+
+/** The pCPUs into whose posted-MSI descriptor some actor posts, ascending (host posted MSI). */
+export function postedMsiPcpus(sc: Scenario): number[] {
+  const ps = new Set<number>();
+  for (const a of sc.actors ?? []) for (const st of a.steps) if (st.do === 'device.postMsi') ps.add(st.pcpu);
+  return [...ps].sort((x, y) => x - y);
 }
 
 export function postingPathCosts(sc: Scenario, v: Variant): PostingPathCost[] {
   return buildProgramsWithCosts(sc, v).costs;
+}
+
+/**
+ * The PIR loads and exchanges of one harvest in the variant's shape (seed 000, checklist
+ * S000-a), counted by running the emitted harvest steps (harvestCost): in the worst case, one
+ * vector in each 32-bit chunk; and on the PIR each vCPU starts with (when non-empty).
+ */
+export interface HarvestCosts {
+  shape: Variant['harvest'];
+  worst: HarvestCost;
+  start: (HarvestCost & { vcpu: number })[];
+}
+
+/** One vector in each 32-bit chunk of PIR: 0x01, 0x21, ..., 0xe1. */
+export const HARVEST_WORST_CASE: readonly number[] = Array.from({ length: 8 }, (_, i) => 32 * i + 1);
+
+/**
+ * The harvest costs, for a scenario about harvesting: one whose presets set the `harvest` knob, or
+ * a variant whose harvest is not today's. Undefined otherwise.
+ */
+export function harvestCosts(sc: Scenario, v: Variant): HarvestCosts | undefined {
+  const named = Object.values(sc.presets ?? {}).some((p) => Object.hasOwn(p, 'harvest'));
+  if (!named && v.harvest === DEFAULT_VARIANT.harvest) return undefined;
+  return {
+    shape: v.harvest,
+    worst: harvestCost(v.harvest, HARVEST_WORST_CASE),
+    start: sc.machine.vcpus
+      .map((c, vcpu) => ({ vcpu, pir: c.pid.pir }))
+      .filter((c) => c.pir.length > 0)
+      .map((c) => ({ vcpu: c.vcpu, ...harvestCost(v.harvest, c.pir) })),
+  };
 }
 
 /**
@@ -202,5 +256,6 @@ export function buildModel(
   const mm = memory ?? sc.memory ?? 'sc';
   return new SystemModel(machineOf(sc), buildPrograms(sc, v, mm), props, mm, {
     irqWindowCounted: v.irqWindowInhibit === 'counter',
+    postedMsi: postedMsiPcpus(sc),
   });
 }

@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { buildModel, type PostingPathCost, postingPathCosts } from '../check/build.ts';
+import {
+  buildModel,
+  type HarvestCosts,
+  harvestCosts,
+  type PostingPathCost,
+  postingPathCosts,
+} from '../check/build.ts';
 import { replay } from '../check/counterexample.ts';
 import type { Progress } from '../check/explorer.ts';
 import { type IrqWindowCost, irqWindowCost } from '../check/irq-window-cost.ts';
@@ -119,6 +125,8 @@ export interface CheckRow {
    * least and most over every end state (seed 002).
    */
   irqWindowLocks?: IrqWindowCost;
+  /** PIR loads and xchgs per harvest in this variant (scenarios about harvesting; seed 000). */
+  harvest?: HarvestCosts;
   fullVariant: Variant;
   /** The properties this check looked at (recorded in traces so replay checks the same ones). */
   properties: readonly string[];
@@ -194,6 +202,8 @@ export function checkOne(sc: Scenario, nv: NamedVariant, opts: CheckOpts): Check
     const c = irqWindowCost(model, positiveInt('--max-states', opts.maxStates));
     if (c !== undefined) row.irqWindowLocks = c;
   }
+  const harvest = harvestCosts(sc, nv.variant);
+  if (harvest) row.harvest = harvest;
   return row;
 }
 
@@ -261,6 +271,16 @@ function renderRow(r: CheckRow, paint: ReturnType<typeof paintFor>, withTrace: b
     out.push(
       paint.dim(
         `  IRQ windows: ${range(wl.windows)} opened, ${range(wl.writeLocks)} apicv_update_lock write acquisitions for them, ${range(wl.perWindow)} per window (over ${wl.endStates} end state${wl.endStates === 1 ? '' : 's'})`,
+      ),
+    );
+  }
+  if (r.harvest) {
+    const h = r.harvest;
+    const cost = (c: { loads: number; xchgs: number }) => `${c.loads} loads + ${c.xchgs} xchg`;
+    const start = h.start.map((c) => `, vcpu${c.vcpu}'s start PIR ${cost(c)}`).join('');
+    out.push(
+      paint.dim(
+        `  PIR harvest (${h.shape}): worst case (a vector in each 32-bit chunk) ${cost(h.worst)}${start}`,
       ),
     );
   }

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { APICV_INHIBIT_NAMES } from '../model/kvm/apicv.ts';
+import { FIRST_EXTERNAL_VECTOR, FIRST_SYSTEM_VECTOR } from '../model/kvm/posted-msi.ts';
 import { EXIT_REASON } from '../model/system/events.ts';
 import { avicTableSize } from '../model/system/layout.ts';
 
@@ -301,6 +302,12 @@ export const actorStep = z.discriminatedUnion('do', [
     .strict()
     .describe('VT-d posts a device interrupt'),
   z
+    .object({ do: z.literal('device.postMsi'), pcpu: pcpuRef, vector, note })
+    .strict()
+    .describe(
+      "VT-d posts a device MSI into a pCPU's own descriptor (host posted MSI, CONFIG_X86_POSTED_MSI); the pCPU's notification handler runs as a host actor",
+    ),
+  z
     .object({ do: z.literal('guest.tpr'), value: byte, note })
     .strict()
     .describe('the guest writes its TPR'),
@@ -386,6 +393,7 @@ export const PROPERTIES = [
   'no-lost-wakeup',
   'apicv-activation',
   'no-irq-window-with-avic',
+  'no-lost-msi',
 ] as const;
 
 const vectorList = z.array(vector);
@@ -543,6 +551,16 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
           message: `no vCPU has APIC ID ${st.dest}`,
         });
       }
+      if (
+        st.do === 'device.postMsi' &&
+        (st.vector < FIRST_EXTERNAL_VECTOR || st.vector >= FIRST_SYSTEM_VECTOR)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'vector'],
+          message: `a posted MSI carries a device vector 0x${FIRST_EXTERNAL_VECTOR.toString(16)}-0x${(FIRST_SYSTEM_VECTOR - 1).toString(16)} (below the posted-MSI notification vector 0x${FIRST_SYSTEM_VECTOR.toString(16)})`,
+        });
+      }
       if (st.do === 'device.post') {
         if (st.irte !== undefined && st.irte >= s.machine.irtes.length) {
           ctx.addIssue({ code: 'custom', path: [...path, 'irte'], message: `unknown IRTE ${st.irte}` });
@@ -655,6 +673,11 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
     s.actors?.forEach((a, i) => {
       a.steps.forEach((st, j) => {
         if (st.do === 'device.post') issue(['actors', i, 'steps', j], noPosting);
+        if (st.do === 'device.postMsi')
+          issue(
+            ['actors', i, 'steps', j],
+            'machine has no VT-d posting: device.postMsi needs features.vtdPosting',
+          );
       });
     });
   }

@@ -15,6 +15,7 @@ const MUTATIONS: { knob: KnobName; value: string; property: string; checklist: s
   { knob: 'syncOrder', value: 'harvest-then-clear-on', property: 'no-stuck-pir', checklist: 'X2' },
   { knob: 'wakeupOnRecheck', value: 'missing', property: 'no-lost-wakeup', checklist: 'X3' },
   { knob: 'ndstWhileBlocked', value: 'rewritten', property: 'wakeup-list', checklist: 'X4' },
+  { knob: 'postedMsiFinalHarvest', value: 'missing', property: 'no-lost-msi', checklist: 'X5' },
   { knob: 'fastpathReentrySync', value: 'missing', property: 'no-stuck-pir', checklist: 'X6' },
   { knob: 'irqWindowRecompute', value: 'missing', property: 'apicv-activation', checklist: 'S002' },
 ];

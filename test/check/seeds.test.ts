@@ -5,22 +5,36 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { postingPathCosts } from '../../src/check/build.ts';
+import { harvestCosts, postingPathCosts } from '../../src/check/build.ts';
 import type { CheckModel } from '../../src/check/explorer.ts';
 import { irqWindowCost } from '../../src/check/irq-window-cost.ts';
 import { regTest } from '../../src/model/hw/bits.ts';
+import { VAPIC } from '../../src/model/hw/vapic.ts';
 import { KVM_APICV } from '../../src/model/kvm/apicv.ts';
 import { KVM_VCPU } from '../../src/model/kvm/state.ts';
 import { EV, EXIT_REASON } from '../../src/model/system/events.ts';
 import { VCPU } from '../../src/model/system/layout.ts';
 import { PROP_INFO, type SystemModel } from '../../src/model/system/system.ts';
 import { vcpuRunningOn } from '../../src/model/system/world.ts';
-import { check, concurrentBuiltins, modelOf, preset } from './support.ts';
+import { check, concurrentBuiltins, modelOf, preset, withEndCheck } from './support.ts';
 
 type Expected = { verdict: 'holds' } | { verdict: 'violated'; property: string; maxSteps?: number };
 
 /** Per seed scenario and preset, what issue 3 says the checker must find. */
 const EXPECTED: Record<string, Record<string, Expected>> = {
+  'seed-000': {
+    'u32-interleaved': { verdict: 'holds' },
+    'u64-loads-then-xchg': { verdict: 'holds' },
+  },
+  'seed-000-empty-harvest': {
+    'early-return-skips-virr': { verdict: 'violated', property: 'rvi-at-entry' },
+    'scan-virr': { verdict: 'holds' },
+    'u32-interleaved': { verdict: 'holds' },
+  },
+  'seed-000-posted-msi': {
+    correct: { verdict: 'holds' },
+    'mutation-no-final-harvest': { verdict: 'violated', property: 'no-lost-msi' },
+  },
   'seed-004': {
     before: { verdict: 'violated', property: 'no-stuck-pir', maxSteps: 8 },
     after: { verdict: 'holds' },
@@ -72,25 +86,10 @@ function verdictOf(r: ReturnType<typeof check>): string {
  * handler ran for `vector`. Counts the end states seen.
  */
 function mustDeliver(m: SystemModel, vcpu: number, vector: number) {
-  const GOT_NOTHING = 1000;
-  const ends = { count: 0 };
-  const model: CheckModel = {
-    words: m.words,
-    maxActions: m.maxActions,
-    init: (s) => m.init(s),
-    enabled: (s, out) => m.enabled(s, out),
-    step: (s, a) => m.step(s, a),
-    invariant: (s) => m.invariant(s),
-    terminal: (s) => {
-      ends.count++;
-      const base = m.terminal(s);
-      if (base !== 0) return base;
-      m.w.m = s;
-      const running = vcpuRunningOn(m.w, vcpu) >= 0;
-      return running && regTest(s, m.w.L.vcpu[vcpu] + VCPU.DELIVERED, vector) ? 0 : GOT_NOTHING;
-    },
-  };
-  return { model, ends, GOT_NOTHING };
+  return withEndCheck(
+    m,
+    (s) => vcpuRunningOn(m.w, vcpu) >= 0 && regTest(s, m.w.L.vcpu[vcpu] + VCPU.DELIVERED, vector),
+  );
 }
 
 describe('seed verdicts (issue 3)', () => {
@@ -149,6 +148,44 @@ describe('seed-001: vCPU A still gets its vector', () => {
     const w = mustDeliver(modelOf(preset('seed-001', 'after')), vcpu, vector);
     assert.equal(verdictOf(check(w.model)), 'holds');
     assert.ok(w.ends.count > 0);
+  });
+});
+
+describe('seed-000: harvest shapes', () => {
+  test('seed-000 holds every property in both shapes under sequential consistency too', () => {
+    for (const p of ['u32-interleaved', 'u64-loads-then-xchg']) {
+      assert.equal(preset('seed-000', p).scenario.memory, 'tso');
+      assert.equal(verdictOf(check(modelOf(preset('seed-000', p), undefined, 'sc'))), `holds`, p);
+    }
+  });
+
+  test('PIR loads and xchgs per harvest, computed from the steps: 8 + 8 versus 4 + 4 in the worst case', () => {
+    const u32 = harvestCosts(
+      preset('seed-000', 'u32-interleaved').scenario,
+      preset('seed-000', 'u32-interleaved').variant,
+    );
+    const u64 = harvestCosts(
+      preset('seed-000', 'u64-loads-then-xchg').scenario,
+      preset('seed-000', 'u64-loads-then-xchg').variant,
+    );
+    assert.deepEqual(u32?.worst, { loads: 8, xchgs: 8 });
+    assert.deepEqual(u64?.worst, { loads: 4, xchgs: 4 });
+    // The scenario's start PIR, 0x21 and 0xa1: two non-zero chunks, two non-zero 64-bit words.
+    assert.deepEqual(u32?.start, [{ vcpu: 0, loads: 8, xchgs: 2 }]);
+    assert.deepEqual(u64?.start, [{ vcpu: 0, loads: 4, xchgs: 2 }]);
+  });
+
+  test('the empty-harvest regression: RVI 0 at a VM entry with 0x41 in vIRR', () => {
+    const r = check(modelOf(preset('seed-000-empty-harvest', 'early-return-skips-virr')));
+    assert.equal(r.outcome.kind, 'violated');
+    if (r.outcome.kind !== 'violated') return;
+    const m = modelOf(preset('seed-000-empty-harvest', 'early-return-skips-virr'));
+    const s = new Uint32Array(m.words);
+    m.init(s);
+    for (const a of r.outcome.path) m.step(s, a);
+    m.w.m = s;
+    assert.equal(s[m.w.L.vapic[0] + VAPIC.RVI], 0);
+    assert.ok(regTest(s, m.w.L.vapic[0] + VAPIC.VIRR, 0x41));
   });
 });
 

@@ -48,3 +48,31 @@ export function modelOf(p: Preset, properties?: readonly string[], memory?: Memo
 export function check(model: CheckModel, strategy: 'bfs' | 'dfs' = 'bfs'): ExploreResult {
   return explore(model, { strategy, bounds: CLI_BOUNDS, now: () => performance.now() });
 }
+
+/**
+ * The model with an extra check at every end state, after the model's own: `end` tells whether
+ * the state is as it should be. Counts the end states seen.
+ */
+export function withEndCheck(
+  m: SystemModel,
+  end: (s: Uint32Array) => boolean,
+): { model: CheckModel; ends: { count: number }; BAD_END: number } {
+  const BAD_END = 1000;
+  const ends = { count: 0 };
+  const model: CheckModel = {
+    words: m.words,
+    maxActions: m.maxActions,
+    init: (s) => m.init(s),
+    enabled: (s, out) => m.enabled(s, out),
+    step: (s, a) => m.step(s, a),
+    invariant: (s) => m.invariant(s),
+    terminal: (s) => {
+      ends.count++;
+      const base = m.terminal(s);
+      if (base !== 0) return base;
+      m.w.m = s;
+      return end(s) ? 0 : BAD_END;
+    },
+  };
+  return { model, ends, BAD_END };
+}

@@ -36,6 +36,8 @@ const EXPECTED: Record<string, string> = {
   'wakeup-migrate.mutation-ndst-rewritten-while-blocked': 'wakeup-list',
   'mode-store-fence.mutation-no-mb-after-mode': 'no-stuck-pir',
   'seed-004-loop.before': 'no-stuck-pir',
+  'seed-000-empty-harvest.early-return-skips-virr': 'rvi-at-entry',
+  'seed-000-posted-msi.mutation-no-final-harvest': 'no-lost-msi',
   'seed-002.before': 'no-irq-window-with-avic',
   'seed-002.mutation-no-irqwin-recompute': 'apicv-activation',
 };

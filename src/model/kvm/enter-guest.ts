@@ -4,22 +4,14 @@
  * IN_GUEST_MODE is published, so a notification sent by a sender that saw IN_GUEST_MODE stays
  * pending in the physical IRR and is processed as posted interrupts right after entry.
  */
-import {
-  prioClass,
-  processorPriority,
-  regClear,
-  regEmpty,
-  regHighest,
-  regMerge,
-  regSet,
-  regZero,
-} from '../hw/bits.ts';
+import { prioClass, processorPriority, regClear, regHighest, regSet } from '../hw/bits.ts';
 import { PID, piClearOn, piIsPirEmpty, piTestOn } from '../hw/pid.ts';
 import { setRvi, VAPIC } from '../hw/vapic.ts';
 import { guestHandlerRuns, vmEntry, vmExit } from '../system/hardware.ts';
 import { PCPU, VCPU, VCPU_F_IF } from '../system/layout.ts';
 import { vcpuRunningOn, type World } from '../system/world.ts';
 import { emitVcpuUpdateApicv } from './apicv.ts';
+import { emitPirHarvest } from './harvest.ts';
 import { kvmVcpu } from './load-put.ts';
 import { ACTOR, NEXT, type ProgramBuilder, RESUME } from './program.ts';
 import { KVM_REQ_EVENT, KVM_VCPU, MODE_EXITING_GUEST, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from './state.ts';
@@ -32,14 +24,31 @@ export function ownCpu(w: World, a: number, tso: boolean, x: number): number {
 }
 
 /**
- * vmx_sync_pir_to_irr: test the gate, clear ON, harvest PIR into vIRR, write RVI. Harvesting is
- * one step here (every PIR word exchanged at once); the word-by-word harvest of seed 000 splits it.
+ * vmx_sync_pir_to_irr: test the gate, clear ON, harvest PIR into vIRR word by word
+ * (__kvm_apic_update_irr with the `harvest` knob's shape, harvest.ts), write RVI.
+ *
+ * Each exchanged PIR word is ORed into vIRR at its exchange step, where the kernel first collects
+ * the words in a local copy and merges them into vIRR after the last exchange (a try_cmpxchg loop
+ * per vIRR chunk). Nobody can tell the difference: vIRR is written only by this thread, which holds
+ * vcpu->mutex, and by senders without APICv, which only add bits (kvm_lapic_set_irr); it is read
+ * only by this thread and by the CPU while the vCPU is in guest mode, and the sync runs in root
+ * mode. So a bit is in vIRR at the merge in the kernel exactly when it is in the model.
+ *
+ * The highest IRR that RVI gets (vmx_set_rvi; -1 is written as 0): with ON clear,
+ * kvm_lapic_find_highest_irr, a scan of vIRR; after a harvest, the highest vIRR vector after the
+ * merge, except that with `emptyHarvest: early-return-skips-virr` a harvest that found PIR empty
+ * reports -1 (b41f8638b9d3; the race of checklist S000-b: a second sync after a sender set ON
+ * again harvests nothing and writes RVI 0 with a vector in vIRR).
  */
 export function emitSyncPirToIrr(b: ProgramBuilder, v: Variant, x: number): void {
   const fn = 'vmx_sync_pir_to_irr';
   const noPir = b.fresh('no_pir');
-  const setRviMark = b.fresh('set_rvi');
   const tNoPir = b.target(noPir);
+  const apicv = b.apicv;
+  const earlyReturn = apicv && v.emptyHarvest === 'early-return-skips-virr';
+  const empty = b.fresh('harvest_empty');
+  const done = b.fresh('sync_done');
+  const tDone = b.target(done);
   // The gate is a plain load: under TSO it may run before an earlier store is visible.
   if (v.syncGate === 'on-only') {
     b.step(fn, 'pi_test_on', (w) => (piTestOn(w.m, w.L.pid[x]) ? NEXT : tNoPir.pc)).passesStores();
@@ -53,19 +62,20 @@ export function emitSyncPirToIrr(b: ProgramBuilder, v: Variant, x: number): void
         return NEXT;
       })
       .barriers(1);
-  const apicv = b.apicv;
   const harvest = () =>
-    b
-      .step('kvm_apic_update_irr', 'harvest_pir', (w) => {
-        const pid = w.L.pid[x];
+    emitPirHarvest(b, {
+      fn: v.harvest === 'u64-loads-then-xchg' ? 'pi_harvest_pir' : '__kvm_apic_update_irr',
+      shape: v.harvest,
+      pir: (w) => w.L.pid[x] + PID.PIR,
+      take: (w, _a, i, val) => {
+        if (val === 0) return;
+        w.m[w.L.vapic[x] + VAPIC.VIRR + i] |= val;
         // Without APICv there is no RVI to write: a harvested vector makes a KVM_REQ_EVENT request
         // instead, so that it is injected (vmx_sync_pir_to_irr).
-        if (!apicv && !regEmpty(w.m, pid + PID.PIR)) w.m[kvmVcpu(w, x) + KVM_VCPU.REQUESTS] |= KVM_REQ_EVENT;
-        regMerge(w.m, w.L.vapic[x] + VAPIC.VIRR, w.m, pid + PID.PIR);
-        regZero(w.m, pid + PID.PIR);
-        return NEXT;
-      })
-      .barriers(1);
+        if (!apicv) w.m[kvmVcpu(w, x) + KVM_VCPU.REQUESTS] |= KVM_REQ_EVENT;
+      },
+      empty: earlyReturn ? b.target(empty) : undefined,
+    });
   if (v.syncOrder === 'clear-on-then-harvest') {
     clearOn();
     harvest();
@@ -74,13 +84,26 @@ export function emitSyncPirToIrr(b: ProgramBuilder, v: Variant, x: number): void
     clearOn();
   }
   b.mark(noPir);
-  b.mark(setRviMark);
-  if (!apicv) return;
+  if (!apicv) {
+    b.mark(empty);
+    b.mark(done);
+    return;
+  }
   // A VMWRITE to this vCPU's own VMCS: state no other CPU reads.
   b.step('vmx_set_rvi', 'write_rvi', (w) => {
     setRvi(w.m, w.L.vapic[x], regHighest(w.m, w.L.vapic[x] + VAPIC.VIRR));
-    return NEXT;
+    return tDone.pc;
   }).passesStores();
+  b.mark(empty);
+  if (earlyReturn) {
+    // The mutated order clears ON after the harvest, also after an empty one.
+    if (v.syncOrder !== 'clear-on-then-harvest') clearOn();
+    b.step('vmx_set_rvi', 'write_rvi (max_irr -1)', (w) => {
+      setRvi(w.m, w.L.vapic[x], -1);
+      return NEXT;
+    }).passesStores();
+  }
+  b.mark(done);
 }
 
 /**

@@ -29,6 +29,20 @@ export const KNOBS = {
    * (seed 003, 1e9e2622a149 and the 2020 "ultra fastpath").
    */
   icrWrite: ['full-exit', 'fastpath'],
+  /**
+   * How __kvm_apic_update_irr harvests PIR (harvest.ts). `u32-interleaved`: per 32-bit chunk a
+   * load and, if non-zero, an xchg (KVM before seed 000 patch 5/8); `u64-loads-then-xchg`: the four
+   * 64-bit words loaded first, early return when all are zero, then an xchg of each non-zero word
+   * (seed 000 patches 5/8 and 6/8, pi_harvest_pir since 8/8; today's kernel).
+   */
+  harvest: ['u32-interleaved', 'u64-loads-then-xchg'],
+  /**
+   * What __kvm_apic_update_irr reports as the highest IRR when the harvest found PIR empty.
+   * `scan-virr`: the highest vIRR vector (the code before seed 000 patch 6/8, and the 2026 fix
+   * "KVM: x86: Always report highest IRR from __kvm_apic_update_irr()", merge status unconfirmed);
+   * `early-return-skips-virr`: -1, without looking at vIRR (b41f8638b9d3, patch 6/8 as merged).
+   */
+  emptyHarvest: ['scan-virr', 'early-return-skips-virr'],
   /** Mutation: no full barrier between publishing IN_GUEST_MODE and reading ON (checklist X1). */
   mbAfterMode: ['present', 'missing'],
   /** Mutation: harvest PIR before clearing ON in vmx_sync_pir_to_irr (checklist X2). */
@@ -54,6 +68,11 @@ export const KNOBS = {
    * count when another inhibit changes, so a window counted lazily under the read lock is lost.
    */
   irqWindowRecompute: ['present', 'missing'],
+  /**
+   * Mutation: the host's posted-MSI handler without its final handle_pending_pir after pi_clear_on
+   * (checklist X5; arch/x86/kernel/irq.c sysvec_posted_msi_notification).
+   */
+  postedMsiFinalHarvest: ['present', 'missing'],
 } as const;
 
 export type KnobName = keyof typeof KNOBS;
@@ -65,6 +84,8 @@ export const DEFAULT_VARIANT: Variant = {
   load: 'clear-sn-recompute-on',
   put: 'sn-unless-blocking',
   icrWrite: 'fastpath',
+  harvest: 'u64-loads-then-xchg',
+  emptyHarvest: 'scan-virr',
   mbAfterMode: 'present',
   syncOrder: 'clear-on-then-harvest',
   wakeupOnRecheck: 'present',
@@ -72,6 +93,7 @@ export const DEFAULT_VARIANT: Variant = {
   fastpathReentrySync: 'present',
   irqWindowInhibit: 'counter',
   irqWindowRecompute: 'present',
+  postedMsiFinalHarvest: 'present',
 };
 
 export function isKnob(k: string): k is KnobName {

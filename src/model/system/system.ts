@@ -16,6 +16,15 @@ import {
   KVM_APICV_BLOCK,
   KVM_APICV_EXTRA,
 } from '../kvm/apicv.ts';
+import {
+  POSTED_MSI,
+  POSTED_MSI_FIELDS,
+  POSTED_MSI_NOTIFICATION_VECTOR,
+  postedMsiBlockName,
+  postedMsiInit,
+  postedMsiLost,
+  postedMsiNotification,
+} from '../kvm/posted-msi.ts';
 import { ACTOR, type Instr, type MemoryModel, NEXT } from '../kvm/program.ts';
 import { KVM_VCPU, KVM_VCPU_FIELDS, TASK_INTERRUPTIBLE } from '../kvm/state.ts';
 import { drainStoreBuffer, storeBufferEmpty, storeBufferFull } from '../kvm/tso.ts';
@@ -42,6 +51,7 @@ export const PROP = {
   NO_LOST_INTERRUPT: 4,
   WAKEUP_LIST: 5,
   NO_LOST_WAKEUP: 6,
+  NO_LOST_MSI: 7,
   APICV_ACTIVATION: 8,
   NO_IRQ_WINDOW_WITH_AVIC: 9,
 } as const;
@@ -76,6 +86,11 @@ export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'live
     name: 'no-lost-wakeup',
     kind: 'liveness',
     what: 'a vCPU sleeps in kvm_vcpu_block with a posted, deliverable vector and nothing is left to wake it',
+  },
+  [PROP.NO_LOST_MSI]: {
+    name: 'no-lost-msi',
+    kind: 'liveness',
+    what: "a device MSI posted into a pCPU's posted-MSI descriptor never had its handler run, and nothing is left to run it",
   },
   [PROP.APICV_ACTIVATION]: {
     name: 'apicv-activation',
@@ -158,6 +173,11 @@ export interface SystemOptions {
    * also compares the inhibits with the count whenever no writer holds apicv_update_lock.
    */
   irqWindowCounted?: boolean;
+  /**
+   * The pCPUs whose device MSIs are posted (CONFIG_X86_POSTED_MSI): each gets a descriptor and the
+   * notification handler; their actors are among the programs.
+   */
+  postedMsi?: readonly number[];
 }
 
 export class SystemModel {
@@ -178,6 +198,9 @@ export class SystemModel {
   readonly apicv: number;
   private readonly irqWindowCounted: boolean;
 
+  /** Offsets of the posted-MSI blocks of the pCPUs that have one (host posted MSI, posted-msi.ts). */
+  private readonly postedMsi: number[];
+
   constructor(
     machine: Machine,
     actors: ActorProgram[],
@@ -186,6 +209,7 @@ export class SystemModel {
     options: SystemOptions = {},
   ) {
     this.tso = memory === 'tso';
+    const postedMsi = options.postedMsi ?? [];
     const extras: ExtraBlock[] = machine.vcpus.map((_, x) => ({
       name: `kvm.vcpu${x}`,
       prefix: `vcpu${x}`,
@@ -193,12 +217,32 @@ export class SystemModel {
       fields: KVM_VCPU_FIELDS,
     }));
     extras.push(KVM_APICV_EXTRA);
+    for (const p of postedMsi)
+      extras.push({
+        name: postedMsiBlockName(p),
+        prefix: `pcpu${p}`,
+        size: POSTED_MSI.SIZE,
+        fields: POSTED_MSI_FIELDS,
+      });
     // Program counters and locals are not listed as fields: a trace line already names the step.
     const pcField: FieldDesc[] = [];
     for (const a of actors)
       extras.push({ name: `actor.${a.name}`, prefix: a.name, size: ACTOR.SIZE, fields: pcField });
     this.w = initWorld(machine, extras);
-    this.w.hostHandler = kvmHostHandler;
+    this.postedMsi = postedMsi.map((p) => this.w.L.extra.get(postedMsiBlockName(p))!);
+    const msiOf = Array.from({ length: machine.pcpus }, (_, p) => {
+      const i = postedMsi.indexOf(p);
+      return i < 0 ? -1 : this.postedMsi[i];
+    });
+    for (const p of postedMsi) postedMsiInit(this.w.m, msiOf[p], p, machine.x2apic);
+    this.w.hostHandler =
+      postedMsi.length === 0
+        ? kvmHostHandler
+        : (w, sink, p, vector) => {
+            if (vector === POSTED_MSI_NOTIFICATION_VECTOR && msiOf[p] >= 0)
+              postedMsiNotification(w, p, msiOf[p]);
+            else kvmHostHandler(w, sink, p, vector);
+          };
     this.actors = actors;
     this.actorBase = actors.map((a) => this.w.L.extra.get(`actor.${a.name}`)!);
     this.vcpuActor = machine.vcpus.map((_, x) =>
@@ -390,11 +434,15 @@ export class SystemModel {
    * At a state where nothing can happen any more: every vector posted to a vCPU that runs in guest
    * mode with interrupts enabled, and whose class is above its TPR class, reached the handler
    * (no-lost-interrupt); and no vCPU that sleeps in kvm_vcpu_block, halted with interrupts enabled,
-   * has such a vector (no-lost-wakeup).
+   * has such a vector (no-lost-wakeup). First, with host posted MSI: every device MSI posted into a
+   * pCPU's descriptor had its handler run (no-lost-msi; checklist X5).
    */
   terminal(s: Uint32Array): number {
     const w = this.w;
     w.m = s;
+    if (this.props.has(PROP.NO_LOST_MSI)) {
+      for (const o of this.postedMsi) if (postedMsiLost(s, o)) return PROP.NO_LOST_MSI;
+    }
     for (let x = 0; x < w.machine.vcpus.length; x++) {
       if ((s[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) === 0) continue;
       const k = w.L.kvmVcpu[x];
