@@ -134,7 +134,7 @@ function buildProgramsWithCosts(
 ): { programs: ActorProgram[]; costs: PostingPathCost[] } {
   const costs: PostingPathCost[] = [];
   const programs = (sc.actors ?? []).map((a) => {
-    const b = new ProgramBuilder(sc.machine.features.apicv, memory);
+    const b = new ProgramBuilder(sc.machine.features, memory);
     const icrStarts: number[] = [];
     let pcpu = a.vcpu === undefined ? -1 : sc.machine.vcpus[a.vcpu].pcpu;
     for (const st of a.steps) {

@@ -299,7 +299,7 @@ export const actorStep = z.discriminatedUnion('do', [
     .object({ do: z.literal('guest.icr'), dest: u32.describe('destination APIC ID of a vCPU'), vector, note })
     .strict()
     .describe(
-      'the guest writes the x2APIC ICR: a fixed, physical, single-target IPI, handled per the icrWrite knob',
+      'the guest writes the x2APIC ICR: a fixed, physical, single-target IPI, handled per the icrWrite knob (with features.ipiv: posted by the CPU, no exit)',
     ),
   z
     .object({

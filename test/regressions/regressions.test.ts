@@ -36,6 +36,7 @@ const EXPECTED: Record<string, string> = {
   'wakeup-migrate.mutation-ndst-rewritten-while-blocked': 'wakeup-list',
   'mode-store-fence.mutation-no-mb-after-mode': 'no-stuck-pir',
   'seed-004-loop.before': 'no-stuck-pir',
+  'ipiv-wakeup.mutation-no-wakeup-vector-with-ipiv': 'no-lost-wakeup',
 };
 
 interface Trace {

@@ -11,7 +11,7 @@
  *   syncs PIR and re-enters (1e9e2622a149, then the 2020 "ultra fastpath").
  */
 import { EXIT_REASON } from '../system/events.ts';
-import { vmExit } from '../system/hardware.ts';
+import { ipivPostTo, vmExit } from '../system/hardware.ts';
 import { PCPU } from '../system/layout.ts';
 import { vcpuRunningOn, type World } from '../system/world.ts';
 import { emitDeliverPostedInterrupt } from './deliver.ts';
@@ -21,8 +21,15 @@ import { NEXT, type ProgramBuilder } from './program.ts';
 import { KVM_VCPU, MODE_OUTSIDE_GUEST } from './state.ts';
 import type { Variant } from './variants.ts';
 
-/** Emits the handling of a guest ICR write by vCPU x of a fixed, physical IPI to `destApicId`. */
+/**
+ * Emits the handling of a guest ICR write by vCPU x of a fixed, physical IPI to vCPU `target`.
+ * With IPIv the x2APIC ICR is not intercepted: the CPU posts the IPI itself, without a VM exit.
+ */
 export function emitIcrWrite(b: ProgramBuilder, v: Variant, x: number, target: number, vector: number): void {
+  if (b.features.ipiv) {
+    emitIpivIcrWrite(b, x, target, vector);
+    return;
+  }
   b.step(
     'vmx_vcpu_run',
     'vmexit (WRMSR 0x830)',
@@ -57,4 +64,22 @@ export function emitIcrWrite(b: ProgramBuilder, v: Variant, x: number, target: n
   b.step('vcpu_enter_guest', 'srcu_read_lock', () => NEXT).barriers(2);
   emitDeliverPostedInterrupt(b, target, vector, x);
   emitEnterGuest(b, v, x);
+}
+
+/**
+ * IPI virtualization (hw-semantics.md 4; KVM's IPIv series, Zeng Guang and Chao Gao, 5.19): KVM
+ * passes WRMSR 830H through, and a fixed, physical, unicast IPI to a vCPU in the PID-pointer table
+ * is posted by the sending CPU with the VT-d rule (PIR set; ON, and NV to NDST, only if ON and SN
+ * were clear), as one guest instruction.
+ */
+function emitIpivIcrWrite(b: ProgramBuilder, x: number, target: number, vector: number): void {
+  b.step(
+    'guest',
+    'WRMSR 0x830 (IPIv)',
+    (w, _a, sink) => {
+      ipivPostTo(w, sink, x, target, vector);
+      return NEXT;
+    },
+    (w) => vcpuRunningOn(w, x) >= 0,
+  );
 }

@@ -8,6 +8,7 @@
  * Instructions are built once per scenario and variant; executing one allocates nothing.
  */
 import type { Sink } from '../system/events.ts';
+import type { Features } from '../system/machine.ts';
 import type { World } from '../system/world.ts';
 
 /** Per-actor words in the World: program counter and local registers. */
@@ -71,6 +72,9 @@ export interface Instr {
   exec: (w: World, a: number, sink: Sink) => number;
 }
 
+/** The machine features a builder assumes when it is given none: Intel APICv with VT-d posting. */
+const INTEL_APICV: Features = { apicv: true, vtdPosting: true, ipiv: false, avic: false };
+
 /**
  * Builds a program with forward jumps: `target(name)` returns a getter of the pc that
  * `mark(name)` later fixes.
@@ -83,11 +87,14 @@ export class ProgramBuilder {
    * fall back to vIRR, KVM_REQ_EVENT and a kick, and vcpu_enter_guest injects (deliver.ts).
    */
   readonly apicv: boolean;
+  /** The machine's features: which hardware posts (VT-d, IPIv) and whether it is AMD AVIC. */
+  readonly features: Features;
   /** The memory model: 'tso' sends the plain stores that tso.ts names through a store buffer. */
   readonly memory: MemoryModel;
 
-  constructor(apicv = true, memory: MemoryModel = 'sc') {
-    this.apicv = apicv;
+  constructor(features: Features = INTEL_APICV, memory: MemoryModel = 'sc') {
+    this.features = features;
+    this.apicv = features.apicv;
     this.memory = memory;
   }
 

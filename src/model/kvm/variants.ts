@@ -39,6 +39,12 @@ export const KNOBS = {
   ndstWhileBlocked: ['kept', 'rewritten'],
   /** Mutation: the fastpath re-enters the guest without syncing PIR (checklist X6). */
   fastpathReentrySync: ['present', 'missing'],
+  /**
+   * Mutation: vmx_needs_pi_wakeup ignoring IPIv (checklist X7). Since IPIv (KVM 5.19) a blocked vCPU
+   * can be the target of a hardware posting without any assigned device, so the wake-up vector is
+   * needed when the VM uses IPIv or VT-d posting; `missing` asks only for VT-d posting.
+   */
+  piWakeupWithIpiv: ['present', 'missing'],
 } as const;
 
 export type KnobName = keyof typeof KNOBS;
@@ -55,6 +61,7 @@ export const DEFAULT_VARIANT: Variant = {
   wakeupOnRecheck: 'present',
   ndstWhileBlocked: 'kept',
   fastpathReentrySync: 'present',
+  piWakeupWithIpiv: 'present',
 };
 
 export function isKnob(k: string): k is KnobName {
