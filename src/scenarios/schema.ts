@@ -255,11 +255,15 @@ export const actorStep = z.discriminatedUnion('do', [
   z
     .object({ do: z.literal('kvm.load'), pcpu: pcpuRef, note })
     .strict()
-    .describe('sched-in on a pCPU: vmx_vcpu_load_vmcs, vmx_vcpu_pi_load, vcpu->cpu = pcpu'),
+    .describe(
+      'sched-in on a pCPU: vmx_vcpu_load_vmcs, vmx_vcpu_pi_load (AVIC: avic_vcpu_load), vcpu->cpu = pcpu',
+    ),
   z
     .object({ do: z.literal('kvm.put'), preempted: z.boolean().default(false), note })
     .strict()
-    .describe('sched-out: kvm_sched_out, vmx_vcpu_pi_put (preempted, or a put to userspace)'),
+    .describe(
+      'sched-out: kvm_sched_out, vmx_vcpu_pi_put (AVIC: avic_vcpu_put) (preempted, or a put to userspace)',
+    ),
   z
     .object({ do: z.literal('kvm.enter'), note })
     .strict()
@@ -271,7 +275,9 @@ export const actorStep = z.discriminatedUnion('do', [
   z
     .object({ do: z.literal('kvm.deliver'), vcpu: vcpuRef, vector, note })
     .strict()
-    .describe('vmx_deliver_posted_interrupt from another context (software posting)'),
+    .describe(
+      'vmx_deliver_posted_interrupt from another context (software posting; AVIC: svm_deliver_interrupt)',
+    ),
   z
     .object({
       do: z.literal('device.post'),
@@ -282,7 +288,7 @@ export const actorStep = z.discriminatedUnion('do', [
       note,
     })
     .strict()
-    .describe('VT-d posts a device interrupt'),
+    .describe('VT-d posts a device interrupt (AVIC: the AMD IOMMU in GA mode, through irte)'),
   z
     .object({ do: z.literal('guest.tpr'), value: byte, note })
     .strict()
@@ -623,8 +629,15 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
       ['machine', 'features', 'ipiv'],
       'features.ipiv is Intel IPI virtualization: it cannot be combined with features.avic, which virtualizes IPIs itself',
     );
-  if (s.actors !== undefined)
-    issue(['actors'], 'irqlab check does not model AVIC: a scenario with actors needs features.avic false');
+  s.actors?.forEach((a, i) => {
+    a.steps.forEach((st, j) => {
+      if (st.do === 'device.post' && st.irte === undefined)
+        issue(
+          ['actors', i, 'steps', j],
+          'with features.avic, device.post needs irte (a GA-mode IRTE of machine.irtes)',
+        );
+    });
+  });
   const size = avicTableSize(s.machine.x2apic);
   const owner = new Map<number, number>();
   s.machine.vcpus.forEach((c, i) => {

@@ -12,7 +12,7 @@ import { EV, EXIT_REASON } from '../../src/model/system/events.ts';
 import { VCPU } from '../../src/model/system/layout.ts';
 import { PROP_INFO, type SystemModel } from '../../src/model/system/system.ts';
 import { vcpuRunningOn } from '../../src/model/system/world.ts';
-import { check, concurrentBuiltins, modelOf, preset } from './support.ts';
+import { check, concurrentBuiltins, modelOf, preset, withEndCheck } from './support.ts';
 
 type Expected = { verdict: 'holds' } | { verdict: 'violated'; property: string; maxSteps?: number };
 
@@ -58,25 +58,10 @@ function verdictOf(r: ReturnType<typeof check>): string {
  * handler ran for `vector`. Counts the end states seen.
  */
 function mustDeliver(m: SystemModel, vcpu: number, vector: number) {
-  const GOT_NOTHING = 1000;
-  const ends = { count: 0 };
-  const model: CheckModel = {
-    words: m.words,
-    maxActions: m.maxActions,
-    init: (s) => m.init(s),
-    enabled: (s, out) => m.enabled(s, out),
-    step: (s, a) => m.step(s, a),
-    invariant: (s) => m.invariant(s),
-    terminal: (s) => {
-      ends.count++;
-      const base = m.terminal(s);
-      if (base !== 0) return base;
-      m.w.m = s;
-      const running = vcpuRunningOn(m.w, vcpu) >= 0;
-      return running && regTest(s, m.w.L.vcpu[vcpu] + VCPU.DELIVERED, vector) ? 0 : GOT_NOTHING;
-    },
-  };
-  return { model, ends, GOT_NOTHING };
+  return withEndCheck(
+    m,
+    (s) => vcpuRunningOn(m.w, vcpu) >= 0 && regTest(s, m.w.L.vcpu[vcpu] + VCPU.DELIVERED, vector),
+  );
 }
 
 describe('seed verdicts (issue 3)', () => {

@@ -48,3 +48,27 @@ export function modelOf(p: Preset, properties?: readonly string[], memory?: Memo
 export function check(model: CheckModel, strategy: 'bfs' | 'dfs' = 'bfs'): ExploreResult {
   return explore(model, { strategy, bounds: CLI_BOUNDS, now: () => performance.now() });
 }
+
+/**
+ * The model with an extra terminal check: at every end state without a violation of its own, `ok`
+ * must hold (else the end state is a violation with code 1000). Counts the end states seen.
+ */
+export function withEndCheck(m: SystemModel, ok: (s: Uint32Array) => boolean) {
+  const ends = { count: 0 };
+  const model: CheckModel = {
+    words: m.words,
+    maxActions: m.maxActions,
+    init: (s) => m.init(s),
+    enabled: (s, out) => m.enabled(s, out),
+    step: (s, a) => m.step(s, a),
+    invariant: (s) => m.invariant(s),
+    terminal: (s) => {
+      ends.count++;
+      const base = m.terminal(s);
+      if (base !== 0) return base;
+      m.w.m = s;
+      return ok(s) ? 0 : 1000;
+    },
+  };
+  return { model, ends };
+}

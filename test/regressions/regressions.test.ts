@@ -37,6 +37,8 @@ const EXPECTED: Record<string, string> = {
   'mode-store-fence.mutation-no-mb-after-mode': 'no-stuck-pir',
   'seed-004-loop.before': 'no-stuck-pir',
   'ipiv-wakeup.mutation-no-wakeup-vector-with-ipiv': 'no-lost-wakeup',
+  'avic-ipi-block.mutation-no-wake-not-in-guest': 'no-lost-wakeup',
+  'avic-ga-log-wakeup.mutation-no-ga-log-intr': 'no-lost-wakeup',
 };
 
 interface Trace {

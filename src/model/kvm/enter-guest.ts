@@ -143,7 +143,8 @@ export function emitEnterGuest(b: ProgramBuilder, v: Variant, x: number, then?: 
     if (tso) b.step(fn, 'smp_mb__after_srcu_read_unlock', () => NEXT).barriers(1);
     else b.barriers(1);
   }
-  emitSyncPirToIrr(b, v, x);
+  // SVM has no PIR to sync: the AVIC backing page is the APIC page, and VMRUN evaluates it.
+  if (!b.avic) emitSyncPirToIrr(b, v, x);
   vmEntryStep(b, x, tTop, then);
 }
 
@@ -165,7 +166,7 @@ export function vmEntryStep(
   cancel?: { pc: number },
   then?: { pc: number },
 ): void {
-  b.step('vmx_vcpu_run', 'vmentry', (w, a, sink) => {
+  b.step(vcpuRun(b), 'vmentry', (w, a, sink) => {
     const k = kvmVcpu(w, x);
     if (
       cancel !== undefined &&
@@ -189,10 +190,15 @@ export function vmEntryStep(
   });
 }
 
+/** The function that runs the guest: vmx_vcpu_run, or svm_vcpu_run (VMRUN) on AMD AVIC. */
+function vcpuRun(b: ProgramBuilder): string {
+  return b.avic ? 'svm_vcpu_run' : 'vmx_vcpu_run';
+}
+
 /** A VM exit that KVM handles in the full path: back to root mode, OUTSIDE_GUEST_MODE, IRQs on. */
 export function emitExit(b: ProgramBuilder, x: number, reason: number): void {
   b.step(
-    'vmx_vcpu_run',
+    vcpuRun(b),
     'vmexit',
     (w, _a, sink) => {
       vmExit(w, sink, x, reason, 0);

@@ -14,6 +14,7 @@ import { EXIT_REASON } from '../system/events.ts';
 import { ipivPostTo, vmExit } from '../system/hardware.ts';
 import { PCPU } from '../system/layout.ts';
 import { vcpuRunningOn, type World } from '../system/world.ts';
+import { emitAvicIcrWrite } from './avic.ts';
 import { emitDeliverPostedInterrupt } from './deliver.ts';
 import { emitEnterGuest, emitSyncPirToIrr, vmEntryStep } from './enter-guest.ts';
 import { kvmVcpu } from './load-put.ts';
@@ -24,8 +25,20 @@ import type { Variant } from './variants.ts';
 /**
  * Emits the handling of a guest ICR write by vCPU x of a fixed, physical IPI to vCPU `target`.
  * With IPIv the x2APIC ICR is not intercepted: the CPU posts the IPI itself, without a VM exit.
+ * With AMD AVIC the CPU sends it too, and exits only when the target is not running (avic.ts).
  */
-export function emitIcrWrite(b: ProgramBuilder, v: Variant, x: number, target: number, vector: number): void {
+export function emitIcrWrite(
+  b: ProgramBuilder,
+  v: Variant,
+  x: number,
+  target: number,
+  dest: number,
+  vector: number,
+): void {
+  if (b.avic) {
+    emitAvicIcrWrite(b, v, x, target, dest, vector);
+    return;
+  }
   if (b.features.ipiv) {
     emitIpivIcrWrite(b, x, target, vector);
     return;
@@ -41,7 +54,7 @@ export function emitIcrWrite(b: ProgramBuilder, v: Variant, x: number, target: n
   ).exits();
   if (v.icrWrite === 'fastpath') {
     // handle_fastpath_wrmsr -> kvm_x2apic_icr_write_fast: still IRQs off, still IN_GUEST_MODE.
-    emitDeliverPostedInterrupt(b, target, vector, x);
+    emitDeliverPostedInterrupt(b, v, target, vector, x);
     if (v.fastpathReentrySync === 'present') emitSyncPirToIrr(b, v, x);
     // EXIT_FASTPATH_REENTER_GUEST re-enters unless kvm_vcpu_exit_request; then the exit is handled
     // in the full path, which ends in a new vcpu_enter_guest.
@@ -62,7 +75,7 @@ export function emitIcrWrite(b: ProgramBuilder, v: Variant, x: number, target: n
     return NEXT;
   });
   b.step('vcpu_enter_guest', 'srcu_read_lock', () => NEXT).barriers(2);
-  emitDeliverPostedInterrupt(b, target, vector, x);
+  emitDeliverPostedInterrupt(b, v, target, vector, x);
   emitEnterGuest(b, v, x);
 }
 

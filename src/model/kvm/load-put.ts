@@ -214,9 +214,15 @@ export function emitPiPut(b: ProgramBuilder, v: Variant, x: number, preempted: b
   emitEnableWakeupHandler(b, v, x);
   if (both) setSnStep();
   b.mark(release);
+  emitFinishTaskSwitch(b, x);
+}
+
+/** The end of a sched-out: the pCPU runs the next task, with IRQs on; vCPU x is no longer loaded. */
+export function emitFinishTaskSwitch(b: ProgramBuilder, x: number): void {
   b.step('context_switch', 'finish_task_switch', (w) => {
-    w.m[w.L.pcpu[cpu(w)] + PCPU.HOST_IF] = 1;
-    w.m[kvmVcpu(w, x) + KVM_VCPU.LOADED] = 0;
+    const k = kvmVcpu(w, x);
+    w.m[w.L.pcpu[w.m[k + KVM_VCPU.LOADED] - 1] + PCPU.HOST_IF] = 1;
+    w.m[k + KVM_VCPU.LOADED] = 0;
     return NEXT;
   });
 }

@@ -83,10 +83,13 @@ export class ProgramBuilder {
   readonly code: Instr[] = [];
   private readonly marks = new Map<string, number>();
   /**
-   * Whether the vCPUs' APICv is active (the machine's `apicv` feature): when it is not, senders
-   * fall back to vIRR, KVM_REQ_EVENT and a kick, and vcpu_enter_guest injects (deliver.ts).
+   * Whether the vCPUs' APIC virtualization is active (the machine's `apicv` feature, or AMD AVIC):
+   * when it is not, senders fall back to vIRR, KVM_REQ_EVENT and a kick, and vcpu_enter_guest
+   * injects (deliver.ts).
    */
   readonly apicv: boolean;
+  /** AMD AVIC (`features.avic`): KVM's SVM paths (avic.ts) instead of the VMX ones. */
+  readonly avic: boolean;
   /** The machine's features: which hardware posts (VT-d, IPIv) and whether it is AMD AVIC. */
   readonly features: Features;
   /** The memory model: 'tso' sends the plain stores that tso.ts names through a store buffer. */
@@ -94,7 +97,8 @@ export class ProgramBuilder {
 
   constructor(features: Features = INTEL_APICV, memory: MemoryModel = 'sc') {
     this.features = features;
-    this.apicv = features.apicv;
+    this.apicv = features.apicv || features.avic;
+    this.avic = features.avic;
     this.memory = memory;
   }
 

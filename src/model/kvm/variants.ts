@@ -45,6 +45,16 @@ export const KNOBS = {
    * needed when the VM uses IPIv or VT-d posting; `missing` asks only for VT-d posting.
    */
   piWakeupWithIpiv: ['present', 'missing'],
+  /**
+   * Mutation (AMD AVIC): avic_vcpu_blocking without GALogIntr in the vCPU's IRTEs, so a device
+   * interrupt to a blocked vCPU only sets IRR and logs nothing (kvm/avic.ts).
+   */
+  avicBlockingGaLogIntr: ['present', 'missing'],
+  /**
+   * Mutation (AMD AVIC): svm_complete_interrupt_delivery without kvm_vcpu_wake_up for a target that
+   * is not in guest mode (a software sender, or the AVIC_INCOMPLETE_IPI handler) (kvm/avic.ts).
+   */
+  avicWakeNotInGuest: ['present', 'missing'],
 } as const;
 
 export type KnobName = keyof typeof KNOBS;
@@ -62,6 +72,8 @@ export const DEFAULT_VARIANT: Variant = {
   ndstWhileBlocked: 'kept',
   fastpathReentrySync: 'present',
   piWakeupWithIpiv: 'present',
+  avicBlockingGaLogIntr: 'present',
+  avicWakeNotInGuest: 'present',
 };
 
 export function isKnob(k: string): k is KnobName {
