@@ -4,6 +4,7 @@
  */
 import { hex } from '../model/hw/bits.ts';
 import { inhibitBit } from '../model/kvm/apicv.ts';
+import { emitAvicDevicePost, emitAvicLoad, emitAvicPut } from '../model/kvm/avic.ts';
 import { emitHaltAndBlock } from '../model/kvm/block.ts';
 import { emitDeliverPostedInterrupt } from '../model/kvm/deliver.ts';
 import { emitAsyncExitHandler, emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
@@ -14,6 +15,7 @@ import { emitPiLoad, emitPiPut } from '../model/kvm/load-put.ts';
 import { emitPostedMsiHandler, postedMsiBlockName, vtdPostMsi } from '../model/kvm/posted-msi.ts';
 import { type MemoryModel, NEXT, ProgramBuilder } from '../model/kvm/program.ts';
 import { DEFAULT_VARIANT, type Variant } from '../model/kvm/variants.ts';
+import { avicGuestEoi, avicGuestSelfIpi, avicGuestTpr } from '../model/system/avic-steps.ts';
 import { EXIT_REASON } from '../model/system/events.ts';
 import { guestEoi, guestSelfIpi, guestSetIf, guestWriteTpr, vtdPostTo } from '../model/system/hardware.ts';
 import { type ActorProgram, propertyCode, SystemModel } from '../model/system/system.ts';
@@ -34,12 +36,15 @@ function emitStep(
   pcpu: number,
 ): void {
   const inGuest = (w: World) => vcpuRunningOn(w, vcpu) >= 0;
+  const avic = b.avic;
   switch (st.do) {
     case 'kvm.load':
-      emitPiLoad(b, v, vcpu, st.pcpu);
+      if (b.avic) emitAvicLoad(b, vcpu, st.pcpu);
+      else emitPiLoad(b, v, vcpu, st.pcpu);
       return;
     case 'kvm.put':
-      emitPiPut(b, v, vcpu, st.preempted);
+      if (b.avic) emitAvicPut(b, v, vcpu, st.preempted);
+      else emitPiPut(b, v, vcpu, st.preempted);
       return;
     case 'kvm.enter':
       emitEnterGuest(b, v, vcpu);
@@ -48,9 +53,14 @@ function emitStep(
       emitExit(b, vcpu, EXIT_REASON.HLT);
       return;
     case 'kvm.deliver':
-      emitDeliverPostedInterrupt(b, st.vcpu, st.vector);
+      emitDeliverPostedInterrupt(b, v, st.vcpu, st.vector);
       return;
     case 'device.post': {
+      if (b.avic) {
+        // The schema asks for a GA-mode IRTE on an AVIC machine.
+        emitAvicDevicePost(b, st.irte!);
+        return;
+      }
       const e =
         st.irte !== undefined
           ? sc.machine.irtes[st.irte]
@@ -75,7 +85,8 @@ function emitStep(
         'guest',
         `write TPR ${hex(st.value)}`,
         (w, _a, sink) => {
-          guestWriteTpr(w, sink, vcpu, st.value);
+          if (avic) avicGuestTpr(w, sink, vcpu, st.value);
+          else guestWriteTpr(w, sink, vcpu, st.value);
           return NEXT;
         },
         inGuest,
@@ -86,7 +97,8 @@ function emitStep(
         'guest',
         'write EOI',
         (w, _a, sink) => {
-          guestEoi(w, sink, vcpu);
+          if (avic) avicGuestEoi(w, sink, vcpu);
+          else guestEoi(w, sink, vcpu);
           return NEXT;
         },
         inGuest,
@@ -97,7 +109,8 @@ function emitStep(
         'guest',
         `SELF_IPI ${hex(st.vector)}`,
         (w, _a, sink) => {
-          guestSelfIpi(w, sink, vcpu, st.vector);
+          if (avic) avicGuestSelfIpi(w, sink, vcpu, st.vector);
+          else guestSelfIpi(w, sink, vcpu, st.vector);
           return NEXT;
         },
         inGuest,
@@ -105,7 +118,7 @@ function emitStep(
       return;
     case 'guest.icr': {
       const target = machineOf(sc).vcpus.findIndex((c) => c.apicId === st.dest);
-      emitIcrWrite(b, v, vcpu, target, st.vector);
+      emitIcrWrite(b, v, vcpu, target, st.dest, st.vector);
       return;
     }
     case 'guest.hlt':
@@ -156,7 +169,7 @@ function buildProgramsWithCosts(
 ): { programs: ActorProgram[]; costs: PostingPathCost[] } {
   const costs: PostingPathCost[] = [];
   const programs = (sc.actors ?? []).map((a) => {
-    const b = new ProgramBuilder(sc.machine.features.apicv, memory, sc.machine.features.avic);
+    const b = new ProgramBuilder(sc.machine.features, memory);
     const icrStarts: number[] = [];
     let pcpu = a.vcpu === undefined ? -1 : sc.machine.vcpus[a.vcpu].pcpu;
     for (const st of a.steps) {
@@ -193,7 +206,7 @@ function buildProgramsWithCosts(
     return { name: a.name, vcpu: a.vcpu ?? -1, code, asyncExit };
   });
   for (const p of postedMsiPcpus(sc)) {
-    const b = new ProgramBuilder(sc.machine.features.apicv, memory);
+    const b = new ProgramBuilder(sc.machine.features, memory);
     emitPostedMsiHandler(b, v, p);
     programs.push({ name: `posted-msi-pcpu${p}`, vcpu: -1, code: b.build(), asyncExit: -1 });
   }

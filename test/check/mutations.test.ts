@@ -1,5 +1,5 @@
 /**
- * The mutations of the reference's checklist (kvm-semantics.md, X1-X6 as variant knobs): each has a
+ * The mutations of the reference's checklist (kvm-semantics.md, X1-X7 as variant knobs, and two of KVM's AVIC paths): each has a
  * built-in scenario with a preset that sets it, and the checker catches it there, while the same
  * scenario's presets without the mutation hold. Verdicts are computed here, not stored.
  */
@@ -18,6 +18,9 @@ const MUTATIONS: { knob: KnobName; value: string; property: string; checklist: s
   { knob: 'postedMsiFinalHarvest', value: 'missing', property: 'no-lost-msi', checklist: 'X5' },
   { knob: 'fastpathReentrySync', value: 'missing', property: 'no-stuck-pir', checklist: 'X6' },
   { knob: 'irqWindowRecompute', value: 'missing', property: 'apicv-activation', checklist: 'S002' },
+  { knob: 'piWakeupWithIpiv', value: 'missing', property: 'no-lost-wakeup', checklist: 'X7' },
+  { knob: 'avicBlockingGaLogIntr', value: 'missing', property: 'no-lost-wakeup', checklist: 'AVIC' },
+  { knob: 'avicWakeNotInGuest', value: 'missing', property: 'no-lost-wakeup', checklist: 'AVIC' },
 ];
 
 function presetsSetting(knob: KnobName, value: string): { name: string; preset: string }[] {

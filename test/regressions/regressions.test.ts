@@ -40,6 +40,9 @@ const EXPECTED: Record<string, string> = {
   'seed-000-posted-msi.mutation-no-final-harvest': 'no-lost-msi',
   'seed-002.before': 'no-irq-window-with-avic',
   'seed-002.mutation-no-irqwin-recompute': 'apicv-activation',
+  'ipiv-wakeup.mutation-no-wakeup-vector-with-ipiv': 'no-lost-wakeup',
+  'avic-ipi-block.mutation-no-wake-not-in-guest': 'no-lost-wakeup',
+  'avic-ga-log-wakeup.mutation-no-ga-log-intr': 'no-lost-wakeup',
 };
 
 interface Trace {

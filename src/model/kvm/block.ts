@@ -12,12 +12,17 @@
  * thread is switched out (kvm_sched_out, vmx_vcpu_pi_put: load-put.ts), sleeps until woken, is
  * switched back in (vmx_vcpu_pi_load, on the pCPU the scenario names: a migration if it differs)
  * and checks again. finish_rcuwait ends the block.
+ *
+ * On AMD AVIC (avic.ts) the block starts with avic_vcpu_blocking and ends with
+ * avic_vcpu_unblocking (kvm_arch_vcpu_blocking/unblocking), the check reads the backing page, and
+ * the sched-out and sched-in are avic_vcpu_put and avic_vcpu_load.
  */
 import { prioClass, regHighest } from '../hw/bits.ts';
 import { VAPIC } from '../hw/vapic.ts';
 import { EXIT_REASON } from '../system/events.ts';
 import { VCPU, VCPU_F_IF } from '../system/layout.ts';
 import type { World } from '../system/world.ts';
+import { avicVcpuRunnable, emitAvicBlocking, emitAvicLoad, emitAvicPut, emitAvicUnblocking } from './avic.ts';
 import { apicPpr, emitExit, emitSyncPirToIrr } from './enter-guest.ts';
 import { emitPiLoad, emitPiPut, kvmVcpu } from './load-put.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
@@ -41,6 +46,8 @@ export function haltedVcpuRunnable(w: World, x: number): boolean {
  */
 export function emitHaltAndBlock(b: ProgramBuilder, v: Variant, x: number, wakeOn: number): void {
   emitExit(b, x, EXIT_REASON.HLT);
+  const avic = b.avic;
+  if (avic) emitAvicBlocking(b, v, x);
   const fn = 'kvm_vcpu_block';
   const loop = b.fresh('block_loop');
   const tLoop = b.target(loop);
@@ -55,22 +62,23 @@ export function emitHaltAndBlock(b: ProgramBuilder, v: Variant, x: number, wakeO
     w.m[kvmVcpu(w, x) + KVM_VCPU.TASK] = TASK_INTERRUPTIBLE;
     return NEXT;
   });
-  emitSyncPirToIrr(b, v, x);
-  b.step('kvm_vcpu_check_block', 'kvm_arch_vcpu_runnable', (w) =>
-    haltedVcpuRunnable(w, x) ? tOut.pc : NEXT,
-  );
+  if (!avic) emitSyncPirToIrr(b, v, x);
+  const runnable = avic ? avicVcpuRunnable : haltedVcpuRunnable;
+  b.step('kvm_vcpu_check_block', 'kvm_arch_vcpu_runnable', (w) => (runnable(w, x) ? tOut.pc : NEXT));
   // __schedule: a task woken since set_current_state is still TASK_RUNNING and is not switched out.
   b.step('schedule', 'check_task_state', (w) =>
     w.m[kvmVcpu(w, x) + KVM_VCPU.TASK] === TASK_RUNNING ? tLoop.pc : NEXT,
   );
-  emitPiPut(b, v, x, false);
+  if (avic) emitAvicPut(b, v, x, false);
+  else emitPiPut(b, v, x, false);
   b.step(
     fn,
     'woken',
     () => NEXT,
     (w) => w.m[kvmVcpu(w, x) + KVM_VCPU.TASK] === TASK_RUNNING,
   );
-  emitPiLoad(b, v, x, wakeOn, tLoop);
+  if (avic) emitAvicLoad(b, x, wakeOn, tLoop);
+  else emitPiLoad(b, v, x, wakeOn, tLoop);
   b.mark(out);
   b.step(fn, 'finish_rcuwait', (w) => {
     const k = kvmVcpu(w, x);
@@ -78,4 +86,5 @@ export function emitHaltAndBlock(b: ProgramBuilder, v: Variant, x: number, wakeO
     w.m[k + KVM_VCPU.TASK] = TASK_RUNNING;
     return NEXT;
   });
+  if (avic) emitAvicUnblocking(b, x);
 }

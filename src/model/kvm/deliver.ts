@@ -11,17 +11,30 @@ import { sendPhysicalInterrupt } from '../system/hardware.ts';
 import { VCPU } from '../system/layout.ts';
 import { POSTED_INTR_VECTOR, RESCHEDULE_VECTOR } from '../system/machine.ts';
 import { pcpuApicId } from '../system/world.ts';
+import { emitSvmDeliverInterrupt } from './avic.ts';
 import { kvmVcpu } from './load-put.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
 import { KVM_REQ_EVENT, KVM_VCPU, MODE_EXITING_GUEST, MODE_IN_GUEST } from './state.ts';
+import type { Variant } from './variants.ts';
 import { kvmVcpuWakeUp } from './wakeup.ts';
 
 /**
  * `sender` is the vCPU whose thread sends (in its exit handler or fastpath), or -1 for another
  * context. A sender that is the target itself, running with IN_GUEST_MODE (the fastpath), sends no
  * IPI: the fastpath's re-entry syncs PIR instead (Wanpeng Li, 2020; kvm-semantics.md section 1).
+ * On AMD AVIC the sender is svm_deliver_interrupt (avic.ts).
  */
-export function emitDeliverPostedInterrupt(b: ProgramBuilder, x: number, vector: number, sender = -1): void {
+export function emitDeliverPostedInterrupt(
+  b: ProgramBuilder,
+  v: Variant,
+  x: number,
+  vector: number,
+  sender = -1,
+): void {
+  if (b.avic) {
+    emitSvmDeliverInterrupt(b, v, x, vector, sender);
+    return;
+  }
   if (!b.apicv) {
     emitDeliverWithoutApicv(b, x, vector, sender);
     return;

@@ -172,6 +172,7 @@ export function emitEnterGuest(b: ProgramBuilder, v: Variant, x: number, then?: 
     if (tso) b.step(fn, 'smp_mb__after_srcu_read_unlock', () => NEXT).barriers(1);
     else b.barriers(1);
   }
+  // SVM has no PIR to sync: the AVIC backing page is the APIC page, and VMRUN evaluates it.
   if (!b.avic) emitSyncPirToIrr(b, v, x);
   vmEntryStep(b, x, tTop, then);
 }
@@ -197,7 +198,7 @@ export function vmEntryStep(
   // VM entry is serializing: the step waits for the thread's store buffer to drain (tso.ts), so
   // its loads read memory. The cancelled entry's OUTSIDE_GUEST_MODE is a plain store again.
   const tso = b.memory === 'tso';
-  b.step('vmx_vcpu_run', 'vmentry', (w, a, sink) => {
+  b.step(vcpuRun(b), 'vmentry', (w, a, sink) => {
     const k = kvmVcpu(w, x);
     const p = w.m[k + KVM_VCPU.CPU] - 1;
     if (
@@ -222,10 +223,15 @@ export function vmEntryStep(
   });
 }
 
+/** The function that runs the guest: vmx_vcpu_run, or svm_vcpu_run (VMRUN) on AMD AVIC. */
+function vcpuRun(b: ProgramBuilder): string {
+  return b.avic ? 'svm_vcpu_run' : 'vmx_vcpu_run';
+}
+
 /** A VM exit that KVM handles in the full path: back to root mode, OUTSIDE_GUEST_MODE, IRQs on. */
 export function emitExit(b: ProgramBuilder, x: number, reason: number): void {
   b.step(
-    'vmx_vcpu_run',
+    vcpuRun(b),
     'vmexit',
     (w, _a, sink) => {
       vmExit(w, sink, x, reason, 0);

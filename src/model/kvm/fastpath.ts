@@ -11,15 +11,35 @@
  *   syncs PIR and re-enters (1e9e2622a149, then the 2020 "ultra fastpath").
  */
 import { EXIT_REASON } from '../system/events.ts';
-import { vmExit } from '../system/hardware.ts';
+import { ipivPostTo, vmExit } from '../system/hardware.ts';
 import { vcpuRunningOn } from '../system/world.ts';
+import { emitAvicIcrWrite } from './avic.ts';
 import { emitDeliverPostedInterrupt } from './deliver.ts';
 import { emitEnterGuest, emitExitToHost, emitSyncPirToIrr, vmEntryStep } from './enter-guest.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
 import type { Variant } from './variants.ts';
 
-/** Emits the handling of a guest ICR write by vCPU x of a fixed, physical IPI to `destApicId`. */
-export function emitIcrWrite(b: ProgramBuilder, v: Variant, x: number, target: number, vector: number): void {
+/**
+ * Emits the handling of a guest ICR write by vCPU x of a fixed, physical IPI to vCPU `target`.
+ * With IPIv the x2APIC ICR is not intercepted: the CPU posts the IPI itself, without a VM exit.
+ * With AMD AVIC the CPU sends it too, and exits only when the target is not running (avic.ts).
+ */
+export function emitIcrWrite(
+  b: ProgramBuilder,
+  v: Variant,
+  x: number,
+  target: number,
+  dest: number,
+  vector: number,
+): void {
+  if (b.avic) {
+    emitAvicIcrWrite(b, v, x, target, dest, vector);
+    return;
+  }
+  if (b.features.ipiv) {
+    emitIpivIcrWrite(b, x, target, vector);
+    return;
+  }
   b.step(
     'vmx_vcpu_run',
     'vmexit (WRMSR 0x830)',
@@ -31,7 +51,7 @@ export function emitIcrWrite(b: ProgramBuilder, v: Variant, x: number, target: n
   ).exits();
   if (v.icrWrite === 'fastpath') {
     // handle_fastpath_wrmsr -> kvm_x2apic_icr_write_fast: still IRQs off, still IN_GUEST_MODE.
-    emitDeliverPostedInterrupt(b, target, vector, x);
+    emitDeliverPostedInterrupt(b, v, target, vector, x);
     if (v.fastpathReentrySync === 'present') emitSyncPirToIrr(b, v, x);
     // EXIT_FASTPATH_REENTER_GUEST re-enters unless kvm_vcpu_exit_request; then the exit is handled
     // in the full path, which ends in a new vcpu_enter_guest.
@@ -45,6 +65,24 @@ export function emitIcrWrite(b: ProgramBuilder, v: Variant, x: number, target: n
   }
   emitExitToHost(b, x);
   b.step('vcpu_enter_guest', 'srcu_read_lock', () => NEXT).barriers(2);
-  emitDeliverPostedInterrupt(b, target, vector, x);
+  emitDeliverPostedInterrupt(b, v, target, vector, x);
   emitEnterGuest(b, v, x);
+}
+
+/**
+ * IPI virtualization (hw-semantics.md 4; KVM's IPIv series, Zeng Guang and Chao Gao, 5.19): KVM
+ * passes WRMSR 830H through, and a fixed, physical, unicast IPI to a vCPU in the PID-pointer table
+ * is posted by the sending CPU with the VT-d rule (PIR set; ON, and NV to NDST, only if ON and SN
+ * were clear), as one guest instruction.
+ */
+function emitIpivIcrWrite(b: ProgramBuilder, x: number, target: number, vector: number): void {
+  b.step(
+    'guest',
+    'WRMSR 0x830 (IPIv)',
+    (w, _a, sink) => {
+      ipivPostTo(w, sink, x, target, vector);
+      return NEXT;
+    },
+    (w) => vcpuRunningOn(w, x) >= 0,
+  );
 }

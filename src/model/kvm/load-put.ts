@@ -158,6 +158,18 @@ export function emitPiLoad(b: ProgramBuilder, v: Variant, x: number, p: number, 
 }
 
 /**
+ * vmx_needs_pi_wakeup (arch/x86/kvm/vmx/posted_intr.c): a blocked vCPU can be the target of a
+ * hardware posting, and so needs the wake-up vector, when the VM uses IPIv or VT-d posting (an
+ * assigned device: the machine's `vtdPosting`). Otherwise vmx_vcpu_pi_put returns at once: no
+ * wake-up handler and no SN (vmx_vcpu_pi_load still clears SN and fixes NV/NDST, "for
+ * simplicity"). The `piWakeupWithIpiv: missing` mutation (checklist X7) forgets IPIv.
+ */
+export function needsPiWakeup(b: ProgramBuilder, v: Variant): boolean {
+  const ipiv = b.features.ipiv && v.piWakeupWithIpiv === 'present';
+  return ipiv || b.features.vtdPosting;
+}
+
+/**
  * Sched-out of vCPU x: kvm_sched_out (called with IRQs off from prepare_task_switch) records
  * vcpu->preempted, then vmx_vcpu_pi_put decides between the wake-up vector and suppressing
  * notifications (seed 001 changed the rule). The pCPU is released, and runs the next task with
@@ -170,6 +182,7 @@ export function emitPiLoad(b: ProgramBuilder, v: Variant, x: number, p: number, 
  */
 export function emitPiPut(b: ProgramBuilder, v: Variant, x: number, preempted: boolean): void {
   const after = v.put === 'sn-unless-blocking';
+  const needed = needsPiWakeup(b, v);
   const setSn = b.fresh('set_sn');
   const tSetSn = b.target(setSn);
   const release = b.fresh('release');
@@ -188,6 +201,7 @@ export function emitPiPut(b: ProgramBuilder, v: Variant, x: number, preempted: b
   b.step('kvm_sched_out', preempted ? 'preempted' : 'put', (w) => {
     w.m[kvmVcpu(w, x) + KVM_VCPU.PREEMPTED] = preempted ? 1 : 0;
     w.m[w.L.pcpu[cpu(w)] + PCPU.HOST_IF] = 0;
+    if (!needed) return tRelease.pc;
     if (wantsWakeup(w) && !(after && preempted)) return both ? NEXT : tWake.pc;
     return sn ? tSetSn.pc : tRelease.pc;
   });
@@ -203,9 +217,15 @@ export function emitPiPut(b: ProgramBuilder, v: Variant, x: number, preempted: b
   emitEnableWakeupHandler(b, v, x);
   if (both) setSnStep();
   b.mark(release);
+  emitFinishTaskSwitch(b, x);
+}
+
+/** The end of a sched-out: the pCPU runs the next task, with IRQs on; vCPU x is no longer loaded. */
+export function emitFinishTaskSwitch(b: ProgramBuilder, x: number): void {
   b.step('context_switch', 'finish_task_switch', (w) => {
-    w.m[w.L.pcpu[cpu(w)] + PCPU.HOST_IF] = 1;
-    w.m[kvmVcpu(w, x) + KVM_VCPU.LOADED] = 0;
+    const k = kvmVcpu(w, x);
+    w.m[w.L.pcpu[w.m[k + KVM_VCPU.LOADED] - 1] + PCPU.HOST_IF] = 1;
+    w.m[k + KVM_VCPU.LOADED] = 0;
     return NEXT;
   });
 }

@@ -9,6 +9,7 @@
  */
 import { storeBufferWords } from '../hw/store-buffer.ts';
 import type { Sink } from '../system/events.ts';
+import type { Features } from '../system/machine.ts';
 import type { World } from '../system/world.ts';
 
 /**
@@ -78,6 +79,9 @@ export interface Instr {
   exec: (w: World, a: number, sink: Sink) => number;
 }
 
+/** The machine features a builder assumes when it is given none: Intel APICv with VT-d posting. */
+const INTEL_APICV: Features = { apicv: true, vtdPosting: true, ipiv: false, avic: false };
+
 /**
  * Builds a program with forward jumps: `target(name)` returns a getter of the pc that
  * `mark(name)` later fixes.
@@ -86,22 +90,26 @@ export class ProgramBuilder {
   readonly code: Instr[] = [];
   private readonly marks = new Map<string, number>();
   /**
-   * Whether the vCPUs' APICv is active (the machine's `apicv` feature): when it is not, senders
-   * fall back to vIRR, KVM_REQ_EVENT and a kick, and vcpu_enter_guest injects (deliver.ts).
+   * Whether the vCPUs' APIC virtualization is active (the machine's `apicv` feature, or AMD AVIC):
+   * when it is not, senders fall back to vIRR, KVM_REQ_EVENT and a kick, and vcpu_enter_guest
+   * injects (deliver.ts).
    */
   readonly apicv: boolean;
-  /** The memory model: 'tso' sends the plain stores that tso.ts names through a store buffer. */
-  readonly memory: MemoryModel;
   /**
-   * An AMD machine with AVIC (`features.avic`): vcpu_enter_guest serves KVM_REQ_APICV_UPDATE and
-   * has no PIR to sync (apicv.ts).
+   * AMD AVIC (`features.avic`): KVM's SVM paths (avic.ts) instead of the VMX ones; vcpu_enter_guest
+   * serves KVM_REQ_APICV_UPDATE and has no PIR to sync (apicv.ts).
    */
   readonly avic: boolean;
+  /** The machine's features: which hardware posts (VT-d, IPIv) and whether it is AMD AVIC. */
+  readonly features: Features;
+  /** The memory model: 'tso' sends the plain stores that tso.ts names through a store buffer. */
+  readonly memory: MemoryModel;
 
-  constructor(apicv = true, memory: MemoryModel = 'sc', avic = false) {
-    this.apicv = apicv;
+  constructor(features: Features = INTEL_APICV, memory: MemoryModel = 'sc') {
+    this.features = features;
+    this.apicv = features.apicv || features.avic;
+    this.avic = features.avic;
     this.memory = memory;
-    this.avic = avic;
   }
 
   step(fn: string, label: string, exec: Instr['exec'], enabled?: Instr['enabled'], cpu?: number): this {

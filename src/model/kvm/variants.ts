@@ -73,6 +73,22 @@ export const KNOBS = {
    * (checklist X5; arch/x86/kernel/irq.c sysvec_posted_msi_notification).
    */
   postedMsiFinalHarvest: ['present', 'missing'],
+  /**
+   * Mutation: vmx_needs_pi_wakeup ignoring IPIv (checklist X7). Since IPIv (KVM 5.19) a blocked vCPU
+   * can be the target of a hardware posting without any assigned device, so the wake-up vector is
+   * needed when the VM uses IPIv or VT-d posting; `missing` asks only for VT-d posting.
+   */
+  piWakeupWithIpiv: ['present', 'missing'],
+  /**
+   * Mutation (AMD AVIC): avic_vcpu_blocking without GALogIntr in the vCPU's IRTEs, so a device
+   * interrupt to a blocked vCPU only sets IRR and logs nothing (kvm/avic.ts).
+   */
+  avicBlockingGaLogIntr: ['present', 'missing'],
+  /**
+   * Mutation (AMD AVIC): svm_complete_interrupt_delivery without kvm_vcpu_wake_up for a target that
+   * is not in guest mode (a software sender, or the AVIC_INCOMPLETE_IPI handler) (kvm/avic.ts).
+   */
+  avicWakeNotInGuest: ['present', 'missing'],
 } as const;
 
 export type KnobName = keyof typeof KNOBS;
@@ -94,6 +110,9 @@ export const DEFAULT_VARIANT: Variant = {
   irqWindowInhibit: 'counter',
   irqWindowRecompute: 'present',
   postedMsiFinalHarvest: 'present',
+  piWakeupWithIpiv: 'present',
+  avicBlockingGaLogIntr: 'present',
+  avicWakeNotInGuest: 'present',
 };
 
 export function isKnob(k: string): k is KnobName {

@@ -301,9 +301,15 @@ export function gaLogInterruptPending(w: World): boolean {
  * (avic_ga_log_notifier), which finds the vCPU and calls kvm_vcpu_wake_up: the model clears the
  * vCPU's halted flag. Getting the woken vCPU back into the guest (avic.load, vm.entry) is up to the
  * scenario. After an overflow it restarts logging (amd_iommu_restart_ga_log). The interrupt is
- * modelled as this one host reaction, not as a vector on some pCPU.
+ * modelled as this one host reaction, not as a vector on some pCPU. With `wake` (the checker,
+ * whose KVM threads block in kvm_vcpu_block) the notifier calls it instead of clearing the flag;
+ * the event then says whether a sleeping thread was woken.
  */
-export function gaLogInterrupt(w: World, sink: Sink): void {
+export function gaLogInterrupt(
+  w: World,
+  sink: Sink,
+  wake?: (w: World, sink: Sink, x: number) => boolean,
+): void {
   const a = region(w);
   const m = w.m;
   gaLogClearInt(m, a.log);
@@ -313,6 +319,11 @@ export function gaLogInterrupt(w: World, sink: Sink): void {
     const x = tag & GATAG_VCPU_MASK;
     if (x >= nv) {
       sink.ev(EV.GA_LOG, -1, tag, popped[1], 0);
+      continue;
+    }
+    if (wake !== undefined) {
+      // The checker's KVM: kvm_vcpu_wake_up on the vCPU's thread (src/model/kvm/wakeup.ts).
+      sink.ev(EV.GA_LOG, x, tag, popped[1], wake(w, sink, x) ? 1 : 0);
       continue;
     }
     const flags = w.L.vcpu[x] + VCPU.FLAGS;
@@ -356,6 +367,16 @@ export function avicLoad(w: World, _sink: Sink, x: number, p: number): void {
  * silently, to be seen at its next VMRUN.
  */
 export function avicPut(w: World, _sink: Sink, x: number, blocking: boolean): void {
+  avicStopRunning(w, x, blocking);
+  if (blocking) w.m[w.L.vcpu[x] + VCPU.FLAGS] |= VCPU_F_HALTED;
+}
+
+/**
+ * The table and IRTE half of avic_vcpu_put (__avic_vcpu_put): IsRunning = 0 in vCPU x's table entry,
+ * IsRun = 0 in its IRTEs, and GALogIntr as asked (KVM sets it only when the vCPU starts blocking:
+ * AVIC_START_BLOCKING in avic_update_iommu_vcpu_affinity).
+ */
+export function avicStopRunning(w: World, x: number, gaLogIntr: boolean): void {
   const a = region(w);
   avicPhysClearRunning(w.m, a.table, vcpuApicId(w, x));
   const irtes = w.machine.irtes;
@@ -363,9 +384,13 @@ export function avicPut(w: World, _sink: Sink, x: number, blocking: boolean): vo
     if (irtes[i].vcpu !== x) continue;
     const o = avicIrteOffset(a, i);
     gaIrteSetRun(w.m, o, false, gaIrteDestination(w.m, o));
-    gaIrteSetGaLogIntr(w.m, o, blocking);
+    gaIrteSetGaLogIntr(w.m, o, gaLogIntr);
   }
-  if (blocking) w.m[w.L.vcpu[x] + VCPU.FLAGS] |= VCPU_F_HALTED;
+}
+
+/** vCPU x's table entry has IsRunning set (KVM reads its cached copy, svm->avic_physical_id_entry). */
+export function avicIsRunning(w: World, x: number): boolean {
+  return avicPhysIsRunning(w.m, region(w).table, vcpuApicId(w, x));
 }
 
 /**

@@ -86,6 +86,18 @@ export function vtdPostTo(w: World, sink: Sink, x: number, vector: number, urg: 
   if (notified) notify(w, sink, x);
 }
 
+/**
+ * An IPI posted by vCPU x's CPU to vCPU t's descriptor through the PID-pointer table (IPIv,
+ * hw-semantics.md 4): one atomic update with the VT-d rule (SN honoured, no URG), then the
+ * notification, NV to NDST, if the update asked for one. No VM exit.
+ */
+export function ipivPostTo(w: World, sink: Sink, x: number, t: number, vector: number): void {
+  const notified = ipivPost(w.m, w.L.pid[t], vector);
+  regSet(w.m, w.L.vcpu[t] + VCPU.POSTED, vector);
+  sink.ev(EV.IPIV_POST, t, vector, notified ? 1 : 0, x);
+  if (notified) notify(w, sink, t);
+}
+
 /** A pCPU's APIC has a vector to dispatch and the core takes it now (guest mode, or host IRQs on). */
 export function pcpuDispatchEnabled(w: World, p: number): boolean {
   if (lapicHighestDeliverable(w.m, w.L.lapic[p]) < 0) return false;
@@ -274,10 +286,7 @@ export function guestWriteIcr(w: World, sink: Sink, x: number, icr: IcrWrite): v
         sink.ev(EV.ILLEGAL_VECTOR, x, icr.vector, 0, 0);
         return;
       }
-      const notified = ipivPost(w.m, w.L.pid[t], icr.vector);
-      regSet(w.m, w.L.vcpu[t] + VCPU.POSTED, icr.vector);
-      sink.ev(EV.IPIV_POST, t, icr.vector, notified ? 1 : 0, x);
-      if (notified) notify(w, sink, t);
+      ipivPostTo(w, sink, x, t, icr.vector);
       return;
     }
   }

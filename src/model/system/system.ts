@@ -5,6 +5,7 @@
  * The checker and the runner drive the same `enabled` and `step`; the property monitors look only
  * at states and at trace events, never inside a step (ARCHITECTURE.md principle 5).
  */
+import { AVIC_BACKING } from '../hw/avic.ts';
 import { prioClass, regEmpty, regHighest, regTest } from '../hw/bits.ts';
 import { LAPIC } from '../hw/lapic.ts';
 import { PID, piNv } from '../hw/pid.ts';
@@ -29,6 +30,7 @@ import { ACTOR, type Instr, type MemoryModel, NEXT } from '../kvm/program.ts';
 import { KVM_VCPU, KVM_VCPU_FIELDS, TASK_INTERRUPTIBLE } from '../kvm/state.ts';
 import { drainStoreBuffer, storeBufferEmpty, storeBufferFull } from '../kvm/tso.ts';
 import { kvmHostHandler, ndstPcpu } from '../kvm/wakeup.ts';
+import { avicAutoEoiEnabled, avicDeliverEnabled, avicDeliverStep, avicGuestEoi } from './avic-steps.ts';
 import { EV, type EventKind, type Sink } from './events.ts';
 import {
   guestEoi,
@@ -41,7 +43,7 @@ import {
 import type { ExtraBlock, FieldDesc } from './layout.ts';
 import { VCPU, VCPU_F_IF } from './layout.ts';
 import { type Machine, POSTED_INTR_VECTOR, POSTED_INTR_WAKEUP_VECTOR } from './machine.ts';
-import { initWorld, vcpuRunningOn, type World } from './world.ts';
+import { avicPage, initWorld, vcpuRunningOn, type World } from './world.ts';
 
 /** Properties, as violation codes. Invariants exit 12, liveness 13 (TLC's split). */
 export const PROP = {
@@ -200,6 +202,13 @@ export class SystemModel {
 
   /** Offsets of the posted-MSI blocks of the pCPUs that have one (host posted MSI, posted-msi.ts). */
   private readonly postedMsi: number[];
+  /**
+   * AMD AVIC: the guest-side hardware is the backing page's (avic-steps.ts). The properties that
+   * speak of Intel structures (PIR, the notification vector, RVI, wake-up lists) have nothing to
+   * look at there and hold trivially; no-lost-interrupt and no-lost-wakeup watch the same POSTED
+   * and DELIVERED instrumentation, which the AVIC paths record too.
+   */
+  private readonly avic: boolean;
 
   constructor(
     machine: Machine,
@@ -210,6 +219,7 @@ export class SystemModel {
   ) {
     this.tso = memory === 'tso';
     const postedMsi = options.postedMsi ?? [];
+    this.avic = machine.features.avic;
     const extras: ExtraBlock[] = machine.vcpus.map((_, x) => ({
       name: `kvm.vcpu${x}`,
       prefix: `vcpu${x}`,
@@ -293,7 +303,10 @@ export class SystemModel {
     for (let p = 0; p < w.machine.pcpus; p++) if (pcpuDispatchEnabled(w, p)) pcpuReady |= 1 << p;
     let vcpuReady = 0;
     for (let x = 0; x < w.machine.vcpus.length; x++) {
-      if (vcpuDeliverEnabled(w, x) || vcpuAutoEoiEnabled(w, x)) vcpuReady |= 1 << x;
+      const ready = this.avic
+        ? avicDeliverEnabled(w, x) || avicAutoEoiEnabled(w, x)
+        : vcpuDeliverEnabled(w, x) || vcpuAutoEoiEnabled(w, x);
+      if (ready) vcpuReady |= 1 << x;
     }
     let n = 0;
     for (let i = 0; i < this.actors.length; i++) {
@@ -353,7 +366,10 @@ export class SystemModel {
       pcpuDispatch(w, sink, action - A);
     } else if (action < A + w.machine.pcpus + w.machine.vcpus.length) {
       const x = action - A - w.machine.pcpus;
-      if (vcpuDeliverEnabled(w, x)) vcpuDeliver(w, sink, x);
+      if (this.avic) {
+        if (avicDeliverEnabled(w, x)) avicDeliverStep(w, sink, x);
+        else avicGuestEoi(w, sink, x);
+      } else if (vcpuDeliverEnabled(w, x)) vcpuDeliver(w, sink, x);
       else guestEoi(w, sink, x);
     } else {
       drainStoreBuffer(s, this.actorBase[action - A - w.machine.pcpus - w.machine.vcpus.length]);
@@ -461,7 +477,8 @@ export class SystemModel {
   private undeliveredAboveTpr(x: number): boolean {
     const w = this.w;
     const s = w.m;
-    const tprClass = prioClass(s[w.L.vapic[x] + VAPIC.VTPR]);
+    const tpr = this.avic ? s[avicPage(w, x) + AVIC_BACKING.TPR] : s[w.L.vapic[x] + VAPIC.VTPR];
+    const tprClass = prioClass(tpr & 0xff);
     for (let v = 16; v < 256; v++) {
       if (regTest(s, w.L.vcpu[x] + VCPU.POSTED, v) && !regTest(s, w.L.vcpu[x] + VCPU.DELIVERED, v)) {
         if (prioClass(v) > tprClass) return true;
