@@ -13,6 +13,7 @@
 import { LAPIC } from '../model/hw/lapic.ts';
 import { PID } from '../model/hw/pid.ts';
 import { VAPIC } from '../model/hw/vapic.ts';
+import { KVM_APICV_EXTRA } from '../model/kvm/apicv.ts';
 import { ACTOR } from '../model/kvm/program.ts';
 import { KVM_VCPU } from '../model/kvm/state.ts';
 import { type Layout, PCPU, VCPU } from '../model/system/layout.ts';
@@ -50,6 +51,7 @@ export const words = {
   pcpu: (L: Layout, p: number, ...f: (keyof typeof PCPU)[]) =>
     f.length === 0 ? range(L.pcpu[p], PCPU.SIZE) : f.map((k) => L.pcpu[p] + PCPU[k]),
   actor: (a: number) => range(a, ACTOR.SIZE),
+  apicv: (L: Layout) => range(L.extra.get(KVM_APICV_EXTRA.name)!, KVM_APICV_EXTRA.size),
 };
 
 /** Everything a vCPU's own state holds: descriptor, virtual-APIC page, guest state, KVM state. */
@@ -129,6 +131,10 @@ const RULES: readonly Rule[] = [
   { fn: 'vcpu_enter_guest', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
   // PIR to vIRR and RVI before entry, on the vCPU's own descriptor and page.
   { fn: 'vmx_sync_pir_to_irr', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
+  // The word-by-word harvest (harvest.ts, seed 000): loads and exchanges of the own PIR, merged
+  // into the own vIRR.
+  { fn: 'pi_harvest_pir', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
+  { fn: '__kvm_apic_update_irr', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
   { fn: 'kvm_apic_update_irr', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
   { fn: 'vmx_set_rvi', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
   // Load, put and the wake-up handler set-up: the own descriptor and KVM state, the VMCS and LAPIC
@@ -148,20 +154,28 @@ const RULES: readonly Rule[] = [
   },
   { fn: 'vmx_vcpu_pi_put', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
   // VM entry and the exits the program asks for: the own vCPU and the pCPU's mode and VMCS.
-  { fn: 'vmx_vcpu_run', own: true, fp: (c) => ({ w: [...ownVcpu(c), ...myPcpus(c)] }) },
+  // The VM-entry monitors also read the VM-wide APICv state (apicv-activation, seed 002).
+  {
+    fn: 'vmx_vcpu_run',
+    own: true,
+    fp: (c) => ({ r: words.apicv(c.L), w: [...ownVcpu(c), ...myPcpus(c)] }),
+  },
   // Senders.
   { fn: 'vmx_deliver_posted_interrupt', own: false, fp: sender },
   { fn: 'kvm_vcpu_trigger_posted_interrupt', own: false, fp: sender },
   { fn: 'kvm_vcpu_kick', own: false, fp: sender },
   { fn: 'vmx_deliver_interrupt', own: false, fp: sender },
-  { fn: 'iommu', label: /^post /, own: false, fp: sender },
+  { fn: 'VT-d', label: /^post /, own: false, fp: sender },
 ];
 
 /**
  * The footprint of a step run by the actor of `c`, or null (touches everything) for a step no
- * rule names. Every footprint includes the actor's own block: its pc, locals and store buffer.
+ * rule names, or on an AVIC machine. Every footprint includes the actor's own block: its pc, locals and store buffer.
  */
 export function stepFootprint(fn: string, label: string, c: StepScope): Footprint | null {
+  // On an AMD AVIC machine the same kernel functions also touch the backing pages, the physical
+  // APIC ID table and the GA-mode IRTEs (avic.ts): none of those steps is annotated.
+  if (c.L.avic !== undefined) return null;
   const rule = RULES.find((r) => r.fn === fn && (r.label === undefined || r.label.test(label)));
   if (rule === undefined || (rule.own && c.vcpu < 0)) return null;
   const { r = [], w = [] } = rule.fp(c);
