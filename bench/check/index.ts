@@ -4,22 +4,27 @@
  *
  * For every built-in scenario with actors and every preset (as `irqlab check --all` runs them):
  * verdict, distinct and generated states, depth, the median time to verdict over a few runs after
- * warm-up runs, and generated and distinct states per second. Then scaled scenarios generated
- * here (not built-ins): seed 004 on n vCPUs, where each of n preempted vCPUs (SN=1) is scheduled
- * back in and enters the guest while a device posts one vector to each and a software sender posts
- * one more through vmx_deliver_posted_interrupt. The 2-vCPU one is a small data point and the
- * warm-up for the 3-vCPU one; --quick skips the 3-vCPU one. The checker is single-threaded; the
- * core count is printed for context.
+ * warm-up runs, and generated and distinct states per second; then the same search with
+ * partial-order reduction (`--reduce ample`, src/check/reduced.ts): the reduced search's distinct
+ * states, the generated states and time of the whole work (including the unreduced re-run the
+ * reduction needs for a shortest trace or for fair cycles), and why it re-ran. Then scaled
+ * scenarios generated here (not built-ins): seed 004 on n vCPUs, where each of n preempted vCPUs
+ * (SN=1) is scheduled back in and enters the guest while a device posts one vector to each and a
+ * software sender posts one more through vmx_deliver_posted_interrupt (n + 1 vectors). The 2-vCPU
+ * one is a small data point and the warm-up for the 3-vCPU ones, which run under sequential
+ * consistency and under x86-TSO; --quick runs the 2-vCPU one under both instead. The checker is
+ * single-threaded; the core count is printed for context.
  *
  * Time to verdict is explore() alone, timed with performance.now() on every run: building the
- * model (a few milliseconds) is not included. The full run takes 25-30 s on a 2-core machine, most
- * of it the 3-vCPU scenario (several hundred thousand distinct states of ~1.5 KB each; the process
- * peaks at about 2 GB resident).
+ * model (a few milliseconds) is not included. Most of a full run is the 3-vCPU scenarios (about a
+ * million distinct states of ~1.5 KB each; the process peaks at a few GB resident).
  */
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { buildModel } from '../../src/check/build.ts';
 import { type Bounds, type ExploreResult, explore } from '../../src/check/explorer.ts';
+import { exploreReduced } from '../../src/check/reduced.ts';
 import { builtinNames, loadScenario } from '../../src/cli/files.ts';
+import type { MemoryModel } from '../../src/model/kvm/program.ts';
 import { DEFAULT_VARIANT, type Variant, withKnobs } from '../../src/model/kvm/variants.ts';
 import { PROP_INFO } from '../../src/model/system/system.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
@@ -38,9 +43,26 @@ interface Plan {
   readonly reps: number;
 }
 
+/** The same search with `--reduce ample`: one measured run. */
+export interface ReducedRow {
+  /** Distinct states of the reduced search. */
+  readonly distinct: number;
+  /** States expanded through one step alone. */
+  readonly ampleStates: number;
+  /** Generated states of the whole work, the unreduced re-run included. */
+  readonly generated: number;
+  readonly ms: number;
+  readonly statesPerSecond: number;
+  /** Why an unreduced search ran after the reduced one, or null. */
+  readonly rerun: 'shortest-trace' | 'liveness' | null;
+  /** The verdict equals the unreduced one (it must: test/check/reduction.test.ts). */
+  readonly sameVerdict: boolean;
+}
+
 export interface CheckBenchRow {
   readonly scenario: string;
   readonly preset: string;
+  readonly memory: MemoryModel;
   readonly verdict: 'holds' | 'violated' | 'incomplete';
   /** The violated property's name, else null. */
   readonly property: string | null;
@@ -58,6 +80,7 @@ export interface CheckBenchRow {
   readonly statesPerSecond: number;
   /** Distinct states per second of median time. */
   readonly distinctPerSecond: number;
+  readonly reduced: ReducedRow;
 }
 
 export interface CheckBenchResult {
@@ -72,9 +95,10 @@ export interface CheckBenchResult {
   readonly strategy: 'bfs';
   readonly bounds: Bounds;
   readonly plan: { readonly builtin: Plan; readonly scaled2: Plan; readonly scaled3: Plan | null };
+  /** The memory models of the scaled scenarios: sc and tso (3 vCPUs; 2 with --quick). */
   /** One row per built-in scenario with actors and preset (`current` when it has none). */
   readonly builtins: readonly CheckBenchRow[];
-  /** The generated seed-004 scenarios on 2 vCPUs, and 3 unless quick. */
+  /** The generated seed-004 scenarios: 2 vCPUs; then 3 vCPUs under sc and tso, or 2 under tso with --quick. */
   readonly scaled: readonly CheckBenchRow[];
   /** Over all rows: generated states, summed median time to verdict, and their ratio. */
   readonly totals: {
@@ -90,7 +114,7 @@ const BOUNDS: Bounds = { maxStates: 5_000_000, maxDepth: 10_000, maxTimeMs: 600_
 const FULL = {
   builtin: { warmup: 3, reps: 7 },
   scaled2: { warmup: 2, reps: 3 },
-  scaled3: { warmup: 0, reps: 2 },
+  scaled3: { warmup: 0, reps: 1 },
 } as const;
 
 const QUICK = {
@@ -99,11 +123,34 @@ const QUICK = {
   scaled3: null,
 } as const;
 
-function run(sc: Scenario, v: Variant): { res: ExploreResult; ms: number } {
-  const model = buildModel(sc, v);
+function run(sc: Scenario, v: Variant, memory?: MemoryModel): { res: ExploreResult; ms: number } {
+  const model = buildModel(sc, v, undefined, memory);
   const t0 = performance.now();
   const res = explore(model, { strategy: 'bfs', bounds: BOUNDS, now: () => performance.now() });
   return { res, ms: performance.now() - t0 };
+}
+
+/** One run with --reduce ample. */
+function runReduced(sc: Scenario, v: Variant, memory: MemoryModel, unreduced: ExploreResult): ReducedRow {
+  const model = buildModel(sc, v, undefined, memory);
+  const t0 = performance.now();
+  const res = exploreReduced(model, sc, 'ample', {
+    strategy: 'bfs',
+    bounds: BOUNDS,
+    now: () => performance.now(),
+  });
+  const ms = performance.now() - t0;
+  const same = (a: ExploreResult['outcome'], b: ExploreResult['outcome']) =>
+    a.kind === b.kind && (a.kind !== 'violated' || (b.kind === 'violated' && a.code === b.code));
+  return {
+    distinct: res.reduction.reduced?.distinct ?? res.distinct,
+    ampleStates: res.reduction.reduced?.ampleStates ?? 0,
+    generated: res.generated,
+    ms,
+    statesPerSecond: res.generated / (ms / 1000),
+    rerun: res.reduction.rerun?.reason ?? null,
+    sameVerdict: same(res.outcome, unreduced.outcome),
+  };
 }
 
 function median(xs: readonly number[]): number {
@@ -112,12 +159,13 @@ function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function measure(sc: Scenario, preset: string, v: Variant, plan: Plan): CheckBenchRow {
-  for (let i = 0; i < plan.warmup; i++) run(sc, v);
+function measure(sc: Scenario, preset: string, v: Variant, plan: Plan, memory?: MemoryModel): CheckBenchRow {
+  const mm = memory ?? sc.memory ?? 'sc';
+  for (let i = 0; i < plan.warmup; i++) run(sc, v, mm);
   const runsMs: number[] = [];
   let last: ExploreResult | undefined;
   for (let i = 0; i < plan.reps; i++) {
-    const { res, ms } = run(sc, v);
+    const { res, ms } = run(sc, v, mm);
     runsMs.push(ms);
     last = res;
   }
@@ -127,6 +175,7 @@ function measure(sc: Scenario, preset: string, v: Variant, plan: Plan): CheckBen
   return {
     scenario: sc.name,
     preset,
+    memory: mm,
     verdict: o.kind,
     property: o.kind === 'violated' ? PROP_INFO[o.code].name : null,
     reason: o.kind === 'incomplete' ? o.reason : null,
@@ -138,6 +187,7 @@ function measure(sc: Scenario, preset: string, v: Variant, plan: Plan): CheckBen
     medianMs,
     statesPerSecond: last.generated / (medianMs / 1000),
     distinctPerSecond: last.distinct / (medianMs / 1000),
+    reduced: runReduced(sc, v, mm, last),
   };
 }
 
@@ -195,12 +245,19 @@ export function runCheckBench(opts: CheckBenchOptions): CheckBenchResult {
 
   const scaled: CheckBenchRow[] = [];
   const scaled2 = scaledScenario(2);
-  progress(`check: ${scaled2.name}: ${runs(plan.scaled2)}`);
-  scaled.push(measure(scaled2, 'current', DEFAULT_VARIANT, plan.scaled2));
-  if (plan.scaled3 !== null) {
+  progress(`check: ${scaled2.name} sc: ${runs(plan.scaled2)}`);
+  scaled.push(measure(scaled2, 'current', DEFAULT_VARIANT, plan.scaled2, 'sc'));
+  if (plan.scaled3 === null) {
+    progress(`check: ${scaled2.name} tso: ${runs(plan.scaled2)}`);
+    scaled.push(measure(scaled2, 'current', DEFAULT_VARIANT, plan.scaled2, 'tso'));
+  } else {
     const scaled3 = scaledScenario(3);
-    progress(`check: ${scaled3.name}: ${runs(plan.scaled3)} (the longest row)`);
-    scaled.push(measure(scaled3, 'current', DEFAULT_VARIANT, plan.scaled3));
+    for (const mm of ['sc', 'tso'] as const) {
+      progress(
+        `check: ${scaled3.name} ${mm}: ${runs(plan.scaled3)}, then one reduced run (the longest rows)`,
+      );
+      scaled.push(measure(scaled3, 'current', DEFAULT_VARIANT, plan.scaled3, mm));
+    }
   }
 
   const all = [...builtins, ...scaled];
@@ -237,9 +294,11 @@ function verdictText(r: CheckBenchRow): string {
 }
 
 function table(rows: readonly CheckBenchRow[]): string {
+  const ms = (x: number) => (x < 10 ? x.toFixed(2) : int(x));
   const head = [
     'scenario',
     'preset',
+    'mem',
     'verdict',
     'distinct',
     'generated',
@@ -248,21 +307,34 @@ function table(rows: readonly CheckBenchRow[]): string {
     'generated/s',
     'distinct/s',
     'runs',
+    'ample: distinct',
+    'alone',
+    'generated',
+    'ms',
+    'generated/s',
+    're-run',
   ];
   const body = rows.map((r) => [
     r.scenario,
     r.preset,
+    r.memory,
     verdictText(r),
     int(r.distinct),
     int(r.generated),
     String(r.depth),
-    r.medianMs < 10 ? r.medianMs.toFixed(2) : int(r.medianMs),
+    ms(r.medianMs),
     int(r.statesPerSecond),
     int(r.distinctPerSecond),
     String(r.runsMs.length),
+    int(r.reduced.distinct),
+    int(r.reduced.ampleStates),
+    int(r.reduced.generated),
+    ms(r.reduced.ms),
+    int(r.reduced.statesPerSecond),
+    `${r.reduced.rerun ?? '-'}${r.reduced.sameVerdict ? '' : ' VERDICT DIFFERS'}`,
   ]);
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const left = new Set([0, 1, 2]);
+  const left = new Set([0, 1, 2, 3, 16]);
   const line = (cells: string[]) =>
     `| ${cells.map((c, i) => (left.has(i) ? c.padEnd(width[i]) : c.padStart(width[i]))).join(' | ')} |`;
   const rule = `|${width.map((w, i) => (left.has(i) ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
@@ -280,14 +352,15 @@ export function formatCheckBench(r: CheckBenchResult): string {
   const m = r.machine;
   const scaled =
     r.plan.scaled3 === null
-      ? `scaled: 2 vCPUs only, ${planText(r.plan.scaled2)} (3 vCPUs skipped with --quick)`
-      : `scaled: 2 vCPUs ${planText(r.plan.scaled2)}; 3 vCPUs median of ${r.plan.scaled3.reps} runs after the 2-vCPU warm-up`;
+      ? `scaled: 2 vCPUs under sc and tso, ${planText(r.plan.scaled2)} (3 vCPUs skipped with --quick)`
+      : `scaled: 2 vCPUs ${planText(r.plan.scaled2)}; 3 vCPUs (4 vectors) under sc and tso, median of ${r.plan.scaled3.reps} runs after the 2-vCPU warm-up`;
   const out = [
     `irqlab bench check (${r.mode}${r.mode === 'quick' ? ': smoke run, figures not meaningful' : ''}) · node ${m.node} · ${m.cores} cores (${m.cpu}) · ${Math.round(m.totalMemoryBytes / 2 ** 30)} GiB · checker single-threaded, BFS`,
     `built-ins: ${planText(r.plan.builtin)}; ${scaled}`,
     '',
     table([...r.builtins, ...r.scaled]),
     '',
+    "ample: the same search with --reduce ample, one run: the reduced search's distinct states, the states it expanded through one step alone, and the generated states and time of the whole work, including the unreduced re-run for a shortest trace or for fair cycles (re-run).",
     `all rows: ${int(r.totals.generated)} generated states in ${int(r.totals.medianMs)} ms of median time to verdict (${int(r.totals.statesPerSecond)} generated/s); bench wall time ${(r.elapsedMs / 1000).toFixed(1)} s`,
   ];
   return `${out.join('\n')}\n`;

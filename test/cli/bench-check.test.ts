@@ -14,7 +14,7 @@ const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BUILTIN_DIR = join(ROOT, 'src/scenarios/builtin');
 const CLI = ['--import', 'tsx', 'src/cli/main.ts', 'bench', 'check'];
-const OPTS = { cwd: ROOT, timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } };
+const OPTS = { cwd: ROOT, timeout: 300_000, env: { ...process.env, NO_COLOR: '1' } };
 
 /** `scenario preset` for every built-in with actors and each of its presets (`current` if none). */
 function expectedRows(): string[] {
@@ -41,6 +41,16 @@ interface Row {
   medianMs: number;
   statesPerSecond: number;
   distinctPerSecond: number;
+  memory: string;
+  reduced: {
+    distinct: number;
+    ampleStates: number;
+    generated: number;
+    ms: number;
+    statesPerSecond: number;
+    rerun: string | null;
+    sameVerdict: boolean;
+  };
 }
 
 function assertRow(r: Row): void {
@@ -59,6 +69,16 @@ function assertRow(r: Row): void {
   );
   assert.ok(r.statesPerSecond > 0, `${at}: statesPerSecond ${r.statesPerSecond}`);
   assert.ok(r.distinctPerSecond > 0, `${at}: distinctPerSecond ${r.distinctPerSecond}`);
+  assert.ok(['sc', 'tso'].includes(r.memory), `${at}: memory ${r.memory}`);
+  const x = r.reduced;
+  assert.ok(
+    Number.isInteger(x.distinct) && x.distinct > 0 && x.distinct <= r.distinct,
+    `${at}: reduced distinct`,
+  );
+  assert.ok(Number.isInteger(x.ampleStates) && x.ampleStates >= 0, `${at}: ample states`);
+  assert.ok(Number.isInteger(x.generated) && x.generated >= 0 && x.ms > 0, `${at}: reduced run measured`);
+  assert.ok(x.rerun === null || ['shortest-trace', 'liveness'].includes(x.rerun), `${at}: re-run ${x.rerun}`);
+  assert.equal(x.sameVerdict, true, `${at}: the reduction keeps the verdict`);
 }
 
 test('irqlab bench check --quick --json: one row per built-in actor scenario and preset', async () => {
@@ -81,10 +101,10 @@ test('irqlab bench check --quick --json: one row per built-in actor scenario and
   assert.deepEqual(rows.map((x) => `${x.scenario} ${x.preset}`).sort(), expectedRows());
   for (const row of rows) assertRow(row);
 
-  // --quick keeps the 2-vCPU scaled scenario and skips the 3-vCPU one.
+  // --quick runs the 2-vCPU scaled scenario under sc and tso and skips the 3-vCPU ones.
   assert.deepEqual(
-    r.scaled.map((x: Row) => x.scenario),
-    ['bench-scaled-2vcpu'],
+    r.scaled.map((x: Row) => `${x.scenario} ${x.memory}`),
+    ['bench-scaled-2vcpu sc', 'bench-scaled-2vcpu tso'],
   );
   for (const row of r.scaled) assertRow(row);
   assert.equal(
@@ -99,7 +119,17 @@ test('irqlab bench check --quick prints the machine context and the table', asyn
   const lines = stdout.split('\n');
   assert.match(lines[0], /^irqlab bench check \(quick: smoke run, figures not meaningful\)/);
   assert.match(lines[0], /node v\d+\.\d+\.\d+ · \d+ cores \(.*\) · \d+ GiB/);
-  for (const col of ['distinct', 'generated', 'depth', 'median ms', 'generated/s', 'distinct/s', 'runs']) {
+  for (const col of [
+    'distinct',
+    'generated',
+    'depth',
+    'median ms',
+    'generated/s',
+    'distinct/s',
+    'runs',
+    'ample: distinct',
+    're-run',
+  ]) {
     assert.ok(stdout.includes(col), `missing column: ${col}`);
   }
   for (const row of expectedRows()) {
