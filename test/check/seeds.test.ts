@@ -273,30 +273,18 @@ describe('seed-004-loop: liveness over fair cycles', () => {
 describe('seed-002: IRQ windows and the APICv inhibits', () => {
   test('after: at every end state both windows closed, no inhibit is left and both vCPUs run with AVIC active', () => {
     const m = modelOf(preset('seed-002', 'after'));
-    const STUCK = 1000;
-    let ends = 0;
-    const model: CheckModel = {
-      words: m.words,
-      maxActions: m.maxActions,
-      init: (s) => m.init(s),
-      enabled: (s, out) => m.enabled(s, out),
-      step: (s, a) => m.step(s, a),
-      invariant: (s) => m.invariant(s),
-      terminal: (s) => {
-        ends++;
-        m.w.m = s;
-        const k = m.apicv;
-        if (s[k + KVM_APICV.INHIBITS] !== 0 || s[k + KVM_APICV.NR_IRQ_WINDOW_REQ] !== 0) return STUCK;
-        for (let x = 0; x < 2; x++) {
-          const kv = m.w.L.kvmVcpu[x];
-          if (s[kv + KVM_VCPU.VINTR] !== 0 || s[kv + KVM_VCPU.APICV_ACTIVE] !== 1) return STUCK;
-          if (vcpuRunningOn(m.w, x) < 0) return STUCK;
-        }
-        return 0;
-      },
-    };
+    const { model, ends } = withEndCheck(m, (s) => {
+      const k = m.apicv;
+      if (s[k + KVM_APICV.INHIBITS] !== 0 || s[k + KVM_APICV.NR_IRQ_WINDOW_REQ] !== 0) return false;
+      for (let x = 0; x < 2; x++) {
+        const kv = m.w.L.kvmVcpu[x];
+        if (s[kv + KVM_VCPU.VINTR] !== 0 || s[kv + KVM_VCPU.APICV_ACTIVE] !== 1) return false;
+        if (vcpuRunningOn(m.w, x) < 0) return false;
+      }
+      return true;
+    });
     assert.equal(verdictOf(check(model)), 'holds');
-    assert.ok(ends > 0);
+    assert.ok(ends.count > 0);
   });
 
   test('the mutation also lets a waiting vCPU enter with AVIC active (no-irq-window-with-avic alone)', () => {
