@@ -228,17 +228,32 @@ function vcpuRun(b: ProgramBuilder): string {
   return b.avic ? 'svm_vcpu_run' : 'vmx_vcpu_run';
 }
 
-/** A VM exit that KVM handles in the full path: back to root mode, OUTSIDE_GUEST_MODE, IRQs on. */
-export function emitExit(b: ProgramBuilder, x: number, reason: number): void {
+/**
+ * A VM exit of vCPU x that the program handles itself, with its reason and qualification; by
+ * default it can happen whenever the vCPU runs in guest mode.
+ */
+export function emitVmExitStep(
+  b: ProgramBuilder,
+  x: number,
+  label: string,
+  reason: number,
+  qualification: number,
+  enabled: (w: World) => boolean = (w) => vcpuRunningOn(w, x) >= 0,
+): void {
   b.step(
     vcpuRun(b),
-    'vmexit',
+    label,
     (w, _a, sink) => {
-      vmExit(w, sink, x, reason, 0);
+      vmExit(w, sink, x, reason, qualification);
       return NEXT;
     },
-    (w) => vcpuRunningOn(w, x) >= 0,
+    enabled,
   ).exits();
+}
+
+/** A VM exit that KVM handles in the full path: back to root mode, OUTSIDE_GUEST_MODE, IRQs on. */
+export function emitExit(b: ProgramBuilder, x: number, reason: number): void {
+  emitVmExitStep(b, x, 'vmexit', reason, 0);
   emitExitToHost(b, x);
 }
 

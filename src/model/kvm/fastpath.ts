@@ -11,11 +11,17 @@
  *   syncs PIR and re-enters (1e9e2622a149, then the 2020 "ultra fastpath").
  */
 import { EXIT_REASON } from '../system/events.ts';
-import { ipivPostTo, vmExit } from '../system/hardware.ts';
+import { ipivPostTo } from '../system/hardware.ts';
 import { vcpuRunningOn } from '../system/world.ts';
 import { emitAvicIcrWrite } from './avic.ts';
 import { emitDeliverPostedInterrupt } from './deliver.ts';
-import { emitEnterGuest, emitExitToHost, emitSyncPirToIrr, vmEntryStep } from './enter-guest.ts';
+import {
+  emitEnterGuest,
+  emitExitToHost,
+  emitSyncPirToIrr,
+  emitVmExitStep,
+  vmEntryStep,
+} from './enter-guest.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
 import type { Variant } from './variants.ts';
 
@@ -40,15 +46,7 @@ export function emitIcrWrite(
     emitIpivIcrWrite(b, x, target, vector);
     return;
   }
-  b.step(
-    'vmx_vcpu_run',
-    'vmexit (WRMSR 0x830)',
-    (w, _a, sink) => {
-      vmExit(w, sink, x, EXIT_REASON.MSR_WRITE, 0x830);
-      return NEXT;
-    },
-    (w) => vcpuRunningOn(w, x) >= 0,
-  ).exits();
+  emitVmExitStep(b, x, 'vmexit (WRMSR 0x830)', EXIT_REASON.MSR_WRITE, 0x830);
   if (v.icrWrite === 'fastpath') {
     // handle_fastpath_wrmsr -> kvm_x2apic_icr_write_fast: still IRQs off, still IN_GUEST_MODE.
     emitDeliverPostedInterrupt(b, v, target, vector, x);

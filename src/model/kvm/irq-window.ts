@@ -16,7 +16,6 @@
  * when the ExtINT is injected; the model makes it right after the window exit.
  */
 import { EXIT_REASON } from '../system/events.ts';
-import { vmExit } from '../system/hardware.ts';
 import { VCPU, VCPU_F_IF } from '../system/layout.ts';
 import { vcpuRunningOn, type World } from '../system/world.ts';
 import {
@@ -30,7 +29,7 @@ import {
   INHIBIT_IRQWIN,
   KVM_APICV,
 } from './apicv.ts';
-import { emitExitToHost } from './enter-guest.ts';
+import { emitExitToHost, emitVmExitStep } from './enter-guest.ts';
 import { ACTOR, NEXT, type ProgramBuilder } from './program.ts';
 import { KVM_VCPU } from './state.ts';
 import type { Variant } from './variants.ts';
@@ -124,23 +123,15 @@ export function emitEnableIrqWindow(b: ProgramBuilder, v: Variant, x: number): v
  * and the exit never comes (the no-irq-window-with-avic property stops at the entry before).
  */
 export function emitIrqWindowExit(b: ProgramBuilder, v: Variant, x: number): void {
-  b.step(
-    'svm_vcpu_run',
-    'vmexit (VINTR)',
-    (w, _a, sink) => {
-      vmExit(w, sink, x, EXIT_REASON.INTERRUPT_WINDOW, 0);
-      return NEXT;
-    },
-    (w) => {
-      const kv = w.L.kvmVcpu[x];
-      return (
-        vcpuRunningOn(w, x) >= 0 &&
-        w.m[kv + KVM_VCPU.VINTR] === 1 &&
-        w.m[kv + KVM_VCPU.APICV_ACTIVE] === 0 &&
-        (w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) !== 0
-      );
-    },
-  ).exits();
+  emitVmExitStep(b, x, 'vmexit (VINTR)', EXIT_REASON.INTERRUPT_WINDOW, 0, (w) => {
+    const kv = w.L.kvmVcpu[x];
+    return (
+      vcpuRunningOn(w, x) >= 0 &&
+      w.m[kv + KVM_VCPU.VINTR] === 1 &&
+      w.m[kv + KVM_VCPU.APICV_ACTIVE] === 0 &&
+      (w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) !== 0
+    );
+  });
   emitExitToHost(b, x);
   b.step('interrupt_window_interception', 'svm_clear_vintr', (w) => {
     w.m[w.L.kvmVcpu[x] + KVM_VCPU.VINTR] = 0;
