@@ -10,7 +10,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { buildModel } from '../src/check/build.ts';
+import { buildModel } from '../src/scenarios/compile.ts';
 import { explore } from '../src/check/explorer.ts';
 import { builtinNames, loadScenario } from '../src/cli/files.ts';
 import { DEFAULT_VARIANT, withKnobs } from '../src/model/kvm/variants.ts';

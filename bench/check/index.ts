@@ -21,7 +21,7 @@
  * each; the process peaks at about 4 GB resident.
  */
 import { availableParallelism, cpus, totalmem } from 'node:os';
-import { buildModel } from '../../src/check/build.ts';
+import { buildModel } from '../../src/scenarios/compile.ts';
 import { type Bounds, type ExploreResult, explore } from '../../src/check/explorer.ts';
 import { exploreReduced } from '../../src/check/reduced.ts';
 import { builtinNames, loadScenario } from '../../src/cli/files.ts';

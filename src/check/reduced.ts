@@ -13,7 +13,7 @@
 
 import type { SystemModel } from '../model/system/system.ts';
 import type { Scenario } from '../scenarios/schema.ts';
-import { buildModel } from './build.ts';
+import { buildModel } from '../scenarios/compile.ts';
 import { type ExploreOptions, type ExploreResult, explore } from './explorer.ts';
 import { AmpleReducer, type ReductionName } from './reduction.ts';
 

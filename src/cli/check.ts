@@ -6,7 +6,7 @@ import {
   harvestCosts,
   type PostingPathCost,
   postingPathCosts,
-} from '../check/build.ts';
+} from '../scenarios/compile.ts';
 import { replay } from '../check/counterexample.ts';
 import type { Progress } from '../check/explorer.ts';
 import { type IrqWindowCost, irqWindowCost } from '../check/irq-window-cost.ts';

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { buildModel } from '../../src/check/build.ts';
+import { buildModel } from '../../src/scenarios/compile.ts';
 import { replay } from '../../src/check/counterexample.ts';
 import { type CheckModel, type ExploreOptions, explore } from '../../src/check/explorer.ts';
 import { lassoViolation, Tarjan } from '../../src/check/liveness.ts';

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildModel } from '../../src/check/build.ts';
+import { buildModel } from '../../src/scenarios/compile.ts';
 import { type ExploreOptions, explore } from '../../src/check/explorer.ts';
 import { stepFootprint } from '../../src/check/footprints.ts';
 import { exploreReduced } from '../../src/check/reduced.ts';

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { harvestCosts, postingPathCosts } from '../../src/check/build.ts';
+import { harvestCosts, postingPathCosts } from '../../src/scenarios/compile.ts';
 import type { CheckModel } from '../../src/check/explorer.ts';
 import { irqWindowCost } from '../../src/check/irq-window-cost.ts';
 import { regTest } from '../../src/model/hw/bits.ts';

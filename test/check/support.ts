@@ -3,7 +3,7 @@
  * built-in scenario, resolve one of its presets the way `irqlab check --variant` does, build the
  * model and explore it with the CLI's default bounds.
  */
-import { buildModel } from '../../src/check/build.ts';
+import { buildModel } from '../../src/scenarios/compile.ts';
 import { type CheckModel, type ExploreResult, explore } from '../../src/check/explorer.ts';
 import { builtinNames, loadScenario } from '../../src/cli/files.ts';
 import type { MemoryModel } from '../../src/model/kvm/program.ts';

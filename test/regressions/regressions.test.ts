@@ -14,7 +14,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { buildModel } from '../../src/check/build.ts';
+import { buildModel } from '../../src/scenarios/compile.ts';
 import { replay } from '../../src/check/counterexample.ts';
 import { loadScenario } from '../../src/cli/files.ts';
 import { UserError } from '../../src/errors.ts';

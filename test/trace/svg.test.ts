@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { buildModel } from '../../src/check/build.ts';
+import { buildModel } from '../../src/scenarios/compile.ts';
 import { replay } from '../../src/check/counterexample.ts';
 import { explore } from '../../src/check/explorer.ts';
 import { builtinNames, loadScenario } from '../../src/cli/files.ts';

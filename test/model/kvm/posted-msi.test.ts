@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { buildModel } from '../../../src/check/build.ts';
+import { buildModel } from '../../../src/scenarios/compile.ts';
 import { UserError } from '../../../src/errors.ts';
 import { regEmpty, regTest } from '../../../src/model/hw/bits.ts';
 import { LAPIC } from '../../../src/model/hw/lapic.ts';

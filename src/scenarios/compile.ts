@@ -20,8 +20,8 @@ import { EXIT_REASON } from '../model/system/events.ts';
 import { guestEoi, guestSelfIpi, guestSetIf, guestWriteTpr, vtdPostTo } from '../model/system/hardware.ts';
 import { type ActorProgram, propertyCode, SystemModel } from '../model/system/system.ts';
 import { vcpuRunningOn, type World } from '../model/system/world.ts';
-import { machineOf } from '../scenarios/loader.ts';
-import { type ActorStep, PROPERTIES, type Scenario } from '../scenarios/schema.ts';
+import { machineOf } from './loader.ts';
+import { type ActorStep, PROPERTIES, type Scenario } from './schema.ts';
 
 /**
  * Emits one scenario step. `pcpu` is the pCPU the actor's vCPU is loaded on at this point of its
