@@ -12,8 +12,8 @@
  */
 
 import type { SystemModel } from '../model/system/system.ts';
-import type { Scenario } from '../scenarios/schema.ts';
 import { buildModel } from '../scenarios/compile.ts';
+import type { Scenario } from '../scenarios/schema.ts';
 import { type ExploreOptions, type ExploreResult, explore } from './explorer.ts';
 import { AmpleReducer, type ReductionName } from './reduction.ts';
 

@@ -1,12 +1,5 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import {
-  buildModel,
-  type HarvestCosts,
-  harvestCosts,
-  type PostingPathCost,
-  postingPathCosts,
-} from '../scenarios/compile.ts';
 import { replay } from '../check/counterexample.ts';
 import type { Progress } from '../check/explorer.ts';
 import { type IrqWindowCost, irqWindowCost } from '../check/irq-window-cost.ts';
@@ -17,8 +10,15 @@ import { UserError } from '../errors.ts';
 import { MEMORY_MODELS, type MemoryModel } from '../model/kvm/program.ts';
 import { DEFAULT_VARIANT, describeVariant, isKnob, type Variant, withKnobs } from '../model/kvm/variants.ts';
 import { PROP_INFO } from '../model/system/system.ts';
-import type { TraceEntry } from '../run/runner.ts';
+import {
+  buildModel,
+  type HarvestCosts,
+  harvestCosts,
+  type PostingPathCost,
+  postingPathCosts,
+} from '../scenarios/compile.ts';
 import { PROPERTIES, type Scenario } from '../scenarios/schema.ts';
+import type { TraceEntry } from '../trace/record.ts';
 import { traceToSvg } from '../trace/svg.ts';
 import { renderEntries } from '../trace/text.ts';
 import { EXIT } from './exit.ts';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
-import { runScenario } from '../run/runner.ts';
+import { runScenario } from '../run/run.ts';
 import { traceToSvg } from '../trace/svg.ts';
 import { renderEntries } from '../trace/text.ts';
 import { EXIT } from './exit.ts';

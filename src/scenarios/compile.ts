@@ -22,6 +22,7 @@ import { type ActorProgram, propertyCode, SystemModel } from '../model/system/sy
 import { vcpuRunningOn, type World } from '../model/system/world.ts';
 import { machineOf } from './loader.ts';
 import { type ActorStep, PROPERTIES, type Scenario } from './schema.ts';
+import { emitScriptStep } from './script.ts';
 
 /**
  * Emits one scenario step. `pcpu` is the pCPU the actor's vCPU is loaded on at this point of its
@@ -168,13 +169,15 @@ function buildProgramsWithCosts(
   memory: MemoryModel = 'sc',
 ): { programs: ActorProgram[]; costs: PostingPathCost[] } {
   const costs: PostingPathCost[] = [];
-  const programs = (sc.actors ?? []).map((a) => {
+  const programs: ActorProgram[] = (sc.actors ?? []).map((a): ActorProgram => {
     const b = new ProgramBuilder(sc.machine.features, memory);
     const icrStarts: number[] = [];
+    const stepOfPc: number[] = [];
     let pcpu = a.vcpu === undefined ? -1 : sc.machine.vcpus[a.vcpu].pcpu;
-    for (const st of a.steps) {
+    for (const [j, st] of a.steps.entries()) {
       if (st.do === 'guest.icr') icrStarts.push(b.code.length);
       emitStep(b, v, sc, a.vcpu ?? -1, st, pcpu);
+      while (stepOfPc.length < b.code.length) stepOfPc.push(j);
       if (st.do === 'kvm.load') pcpu = st.pcpu;
       if (st.do === 'guest.hlt' && st.wakeOn !== undefined) pcpu = st.wakeOn;
     }
@@ -203,8 +206,17 @@ function buildProgramsWithCosts(
       }
       if (pc < code.length) costs.push({ actor: a.name, steps, barriers });
     }
-    return { name: a.name, vcpu: a.vcpu ?? -1, code, asyncExit };
+    return {
+      name: a.name,
+      vcpu: a.vcpu ?? -1,
+      code,
+      asyncExit,
+      stepOfPc,
+      notes: a.steps.map((st) => st.note),
+    };
   });
+  // The script (`steps`) is actor 0: its steps fire in order under `irqlab run`'s chooser.
+  if (sc.steps.length > 0) programs.unshift(scriptProgram(sc, v, memory));
   for (const p of postedMsiPcpus(sc)) {
     const b = new ProgramBuilder(sc.machine.features, memory);
     emitPostedMsiHandler(b, v, p);
@@ -212,6 +224,21 @@ function buildProgramsWithCosts(
   }
   return { programs, costs };
 }
+
+/** The scenario's `steps` as the program of the script actor (script.ts). */
+function scriptProgram(sc: Scenario, v: Variant, memory: MemoryModel): ActorProgram {
+  const b = new ProgramBuilder(sc.machine.features, memory);
+  const stepOfPc: number[] = [];
+  const machine = machineOf(sc);
+  for (const [i, st] of sc.steps.entries()) {
+    emitScriptStep(b, v, machine, st);
+    while (stepOfPc.length < b.code.length) stepOfPc.push(i);
+  }
+  return { name: SCRIPT_ACTOR, vcpu: -1, code: b.build(), stepOfPc, notes: sc.steps.map((st) => st.note) };
+}
+
+/** The name of the actor that runs a scenario's `steps`. */
+export const SCRIPT_ACTOR = 'script';
 
 /** The pCPUs into whose posted-MSI descriptor some actor posts, ascending (host posted MSI). */
 export function postedMsiPcpus(sc: Scenario): number[] {

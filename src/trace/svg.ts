@@ -13,7 +13,7 @@
  * same bytes), and sized from a monospace font's advance so that layout needs no text measuring.
  */
 import { EXIT_REASON_NAMES } from '../model/system/events.ts';
-import type { TraceEntry, TraceEvent } from '../run/runner.ts';
+import type { TraceEntry, TraceEvent } from './record.ts';
 
 export interface SvgOptions {
   /** The chart's heading, e.g. "seed-004 · before [load=clear-sn]". */
@@ -731,7 +731,7 @@ export function traceToSvg(entries: readonly TraceEntry[], opts: SvgOptions): st
     return {
       entry: e,
       lane,
-      hw: e.step === null,
+      hw: e.hardware,
       wrong: e.events.some((ev) => ev.kind === 'pi_wrong_vcpu'),
       labelLines: [],
       labelFull: null,

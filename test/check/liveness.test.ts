@@ -14,7 +14,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { buildModel } from '../../src/scenarios/compile.ts';
 import { replay } from '../../src/check/counterexample.ts';
 import { type CheckModel, type ExploreOptions, explore } from '../../src/check/explorer.ts';
 import { lassoViolation, Tarjan } from '../../src/check/liveness.ts';
@@ -22,6 +21,7 @@ import { renderLasso } from '../../src/cli/check.ts';
 import { loadScenario } from '../../src/cli/files.ts';
 import { UserError } from '../../src/errors.ts';
 import { DEFAULT_VARIANT, withKnobs } from '../../src/model/kvm/variants.ts';
+import { buildModel } from '../../src/scenarios/compile.ts';
 
 const SEED = 0x11fe;
 const LIVE = 13;

@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildModel } from '../../src/scenarios/compile.ts';
 import { type ExploreOptions, explore } from '../../src/check/explorer.ts';
 import { stepFootprint } from '../../src/check/footprints.ts';
 import { exploreReduced } from '../../src/check/reduced.ts';
@@ -15,6 +14,7 @@ import { AmpleReducer } from '../../src/check/reduction.ts';
 import { builtinNames, loadScenario } from '../../src/cli/files.ts';
 import { MEMORY_MODELS } from '../../src/model/kvm/program.ts';
 import { DEFAULT_VARIANT, type Variant, withKnobs } from '../../src/model/kvm/variants.ts';
+import { buildModel } from '../../src/scenarios/compile.ts';
 import type { Scenario } from '../../src/scenarios/schema.ts';
 import { recordingView } from './record.ts';
 

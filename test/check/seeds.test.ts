@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { harvestCosts, postingPathCosts } from '../../src/scenarios/compile.ts';
 import type { CheckModel } from '../../src/check/explorer.ts';
 import { irqWindowCost } from '../../src/check/irq-window-cost.ts';
 import { regTest } from '../../src/model/hw/bits.ts';
@@ -16,6 +15,7 @@ import { EV, EXIT_REASON } from '../../src/model/system/events.ts';
 import { VCPU } from '../../src/model/system/layout.ts';
 import { PROP_INFO, type SystemModel } from '../../src/model/system/system.ts';
 import { vcpuRunningOn } from '../../src/model/system/world.ts';
+import { harvestCosts, postingPathCosts } from '../../src/scenarios/compile.ts';
 import { check, concurrentBuiltins, modelOf, preset, withEndCheck } from './support.ts';
 
 type Expected = { verdict: 'holds' } | { verdict: 'violated'; property: string; maxSteps?: number };

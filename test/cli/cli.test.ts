@@ -189,9 +189,14 @@ describe('irqlab CLI', { concurrency: 2 }, () => {
       'actor',
       'changes',
       'events',
+      'fn',
+      'hardware',
+      'label',
       'n',
       'note',
+      'reads',
       'step',
+      'vcpu',
     ]);
     assert.equal(doc.trace[0].step, 0);
   });
@@ -216,10 +221,12 @@ describe('irqlab CLI', { concurrency: 2 }, () => {
     const doc = JSON.parse(json.stdout);
     const kinds = doc.trace.flatMap((e: { events: { kind: string }[] }) => e.events.map((ev) => ev.kind));
     for (const k of ['vmexit', 'ga_post', 'ga_log', 'vmentry', 'deliver']) assert.ok(kinds.includes(k), k);
-    const wake = doc.trace.find((e: { action: string }) => e.action === 'GA log: wake vcpu0');
+    // The host's GA-log handler runs as the second instruction of the posting step.
+    const wake = doc.trace.find((e: { action: string }) => e.action.includes('GA log: wake vcpu0'));
     assert.ok(wake, 'a trace entry for the GA-log wake-up');
     assert.equal(wake.actor, 'host');
-    assert.equal(wake.step, null);
+    assert.equal(wake.fn, 'avic_ga_log_notifier');
+    assert.equal(wake.hardware, false);
   });
 
   test('run <file.yaml> runs a scenario file', async () => {

@@ -14,12 +14,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { buildModel } from '../../src/scenarios/compile.ts';
 import { replay } from '../../src/check/counterexample.ts';
 import { loadScenario } from '../../src/cli/files.ts';
 import { UserError } from '../../src/errors.ts';
 import { DEFAULT_VARIANT, withKnobs } from '../../src/model/kvm/variants.ts';
 import { PROP_INFO, type SystemModel } from '../../src/model/system/system.ts';
+import { buildModel } from '../../src/scenarios/compile.ts';
 import { check, concurrentBuiltins, modelOf, preset } from '../check/support.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

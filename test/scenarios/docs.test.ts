@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { runScenario } from '../../src/run/runner.ts';
+import { runScenario } from '../../src/run/run.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
 import { renderEntries } from '../../src/trace/text.ts';
 

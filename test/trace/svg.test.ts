@@ -11,13 +11,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { buildModel } from '../../src/scenarios/compile.ts';
 import { replay } from '../../src/check/counterexample.ts';
 import { explore } from '../../src/check/explorer.ts';
 import { builtinNames, loadScenario } from '../../src/cli/files.ts';
 import { DEFAULT_VARIANT, describeVariant, withKnobs } from '../../src/model/kvm/variants.ts';
 import { PROP_INFO } from '../../src/model/system/system.ts';
-import { runScenario, type TraceEntry } from '../../src/run/runner.ts';
+import { runScenario } from '../../src/run/run.ts';
+import { buildModel } from '../../src/scenarios/compile.ts';
+import type { TraceEntry } from '../../src/trace/record.ts';
 import { type SvgOptions, traceToSvg } from '../../src/trace/svg.ts';
 
 const GOLDEN = fileURLToPath(new URL('./golden/seed-004-before.svg', import.meta.url));
@@ -244,7 +245,19 @@ function expectedParticipants(entries: readonly TraceEntry[]): Set<string> {
 }
 
 function entry(n: number, actor: string, action: string, events: TraceEntry['events'] = []): TraceEntry {
-  return { n, actor, action, step: n - 1, events, changes: [] };
+  return {
+    n,
+    actor,
+    vcpu: null,
+    fn: '',
+    label: '',
+    hardware: false,
+    action,
+    step: n - 1,
+    events,
+    reads: [],
+    changes: [],
+  };
 }
 
 function ev(kind: string, a = 0, b = 0, c = 0, d = 0) {
@@ -390,6 +403,11 @@ describe('traceToSvg', () => {
       {
         n: 1,
         actor: 'dev<&>',
+        vcpu: null,
+        fn: '',
+        label: '',
+        hardware: false,
+        reads: [],
         action: nasty,
         step: 0,
         note: 'note <&>',
@@ -469,7 +487,24 @@ describe('traceToSvg', () => {
       to: `{${'0x41, '.repeat(20)}0x42}`,
     }));
     const action = Array.from({ length: 60 }, (_, k) => `word${k}`).join(' ');
-    const svg = traceToSvg([{ n: 1, actor: 'vcpu0', action, step: 0, events: [], changes }], { title: 't' });
+    const svg = traceToSvg(
+      [
+        {
+          n: 1,
+          actor: 'vcpu0',
+          vcpu: 0,
+          fn: '',
+          label: '',
+          hardware: false,
+          action,
+          step: 0,
+          events: [],
+          reads: [],
+          changes,
+        },
+      ],
+      { title: 't' },
+    );
     const doc = parseXml(svg);
     const titles = all(doc, (n) => n.name === 'title').map((n) => n.text);
     assert.ok(titles.some((t) => t.includes(changes[29].field) && t.includes(changes[0].to)));

@@ -26,7 +26,7 @@
  * The APICv-inactive path of svm_complete_interrupt_delivery (KVM_REQ_EVENT and a kick while AVIC
  * is inhibited) is not modelled: on an AVIC machine the vCPUs' AVIC is always active here.
  */
-import { AVIC_BACKING, avicHighestDeliverable } from '../hw/avic.ts';
+import { avicHighestDeliverable, avicSetIrr } from '../hw/avic.ts';
 import { regSet } from '../hw/bits.ts';
 import {
   avicDevicePost,
@@ -79,9 +79,11 @@ export function emitSvmDeliverInterrupt(
   x: number,
   vector: number,
   sender: number,
+  level = false,
 ): void {
   b.step('svm_deliver_interrupt', 'kvm_lapic_set_irr', (w) => {
-    regSet(w.m, avicPage(w, x) + AVIC_BACKING.IRR, vector);
+    // __apic_accept_irq: IRR, and TMR set for a level-triggered vector, cleared for an edge one.
+    avicSetIrr(w.m, avicPage(w, x), vector, level);
     regSet(w.m, w.L.vcpu[x] + VCPU.POSTED, vector);
     return NEXT;
   }).barriers(1);

@@ -61,6 +61,19 @@ export interface Instr {
   cpu?: number;
   /** Whether the step can run now (false while waiting: a lock, a wake-up). Default: always. */
   enabled?: (w: World, a: number) => boolean;
+  /**
+   * Why the step cannot run in this state, for a driver of one schedule that finds it stuck
+   * (`irqlab run`: "vcpu1 is not running in guest mode"). Only steps whose `enabled` is a
+   * precondition of the scenario rather than a wait have one.
+   */
+  why?: (w: World, a: number) => string;
+  /**
+   * Who performs the step when it is not the program's own thread, for traces: a scenario script
+   * step is done by a guest ("vcpu0"), the IOMMU, the host or a CPU, not by the script.
+   */
+  actor?: string;
+  /** The vCPU the step acts as or on when it is not the program's (a script step's vCPU). */
+  vcpu?: number;
   /** Full memory barriers the step implies (a locked RMW, smp_mb); for path-cost reports. */
   barriers?: number;
   /**

@@ -122,6 +122,10 @@ export interface ActorProgram {
    * none; the thread then stays where it was and its guest steps wait).
    */
   asyncExit?: number;
+  /** Per pc: the index of the scenario step the instruction belongs to (-1: none), for traces. */
+  stepOfPc?: readonly number[];
+  /** Per scenario step index: its note, for traces. */
+  notes?: readonly (string | undefined)[];
 }
 
 /** Records the first violation a step's events reveal; allocation-free. */
@@ -525,17 +529,24 @@ export class SystemModel {
 
   readonly livenessCode = PROP.NO_LOST_INTERRUPT;
 
-  /** Who performs an action and what it is, for traces. */
-  describe(s: Uint32Array, action: number): { actor: string; fn: string; label: string } {
+  /** Who performs an action and what it is, and the vCPU it acts as or on (-1: none), for traces. */
+  describe(s: Uint32Array, action: number): { actor: string; vcpu: number; fn: string; label: string } {
     const A = this.actors.length;
     if (action < A) {
       const ins = this.actors[action].code[s[this.actorBase[action] + ACTOR.PC]];
-      return { actor: this.actors[action].name, fn: ins.fn, label: ins.label };
+      return {
+        actor: ins.actor ?? this.actors[action].name,
+        vcpu: ins.vcpu ?? this.actors[action].vcpu,
+        fn: ins.fn,
+        label: ins.label,
+      };
     }
     if (action < A + this.w.machine.pcpus)
-      return { actor: `pcpu${action - A}`, fn: 'lapic', label: 'dispatch' };
+      return { actor: `pcpu${action - A}`, vcpu: -1, fn: 'lapic', label: 'dispatch' };
     const x = action - A - this.w.machine.pcpus;
-    if (x < this.w.machine.vcpus.length) return { actor: `vcpu${x}`, fn: 'guest', label: 'interrupt' };
-    return { actor: this.actors[x - this.w.machine.vcpus.length].name, fn: 'store buffer', label: 'drain' };
+    if (x < this.w.machine.vcpus.length)
+      return { actor: `vcpu${x}`, vcpu: x, fn: 'guest', label: 'interrupt' };
+    const i = x - this.w.machine.vcpus.length;
+    return { actor: this.actors[i].name, vcpu: this.actors[i].vcpu, fn: 'store buffer', label: 'drain' };
   }
 }

@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { buildModel } from '../../../src/scenarios/compile.ts';
 import { UserError } from '../../../src/errors.ts';
 import { regEmpty, regTest } from '../../../src/model/hw/bits.ts';
 import { LAPIC } from '../../../src/model/hw/lapic.ts';
@@ -14,6 +13,7 @@ import { FIRST_SYSTEM_VECTOR, POSTED_MSI, postedMsiBlockName } from '../../../sr
 import { DEFAULT_VARIANT, withKnobs } from '../../../src/model/kvm/variants.ts';
 import { PCPU } from '../../../src/model/system/layout.ts';
 import { PROP_INFO, type SystemModel } from '../../../src/model/system/system.ts';
+import { buildModel } from '../../../src/scenarios/compile.ts';
 import { parseScenarioText } from '../../../src/scenarios/loader.ts';
 import { check, modelOf, preset, withEndCheck } from '../../check/support.ts';
 

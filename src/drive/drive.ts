@@ -1,0 +1,100 @@
+/**
+ * The one interpreter loop of every driver of one schedule (run, replay, random simulation, the
+ * simulator): one schedule through the compiled model: at each state, the chooser picks one enabled action and
+ * the model steps it. The monitors are the checker's (step monitors, invariants, and the
+ * end-state check at a state where nothing is enabled), so a violation found on one schedule is
+ * the same verdict the checker would give, and its path replays like any other trace.
+ */
+import type { SystemModel } from '../model/system/system.ts';
+import { recordStep, type TraceEntry } from '../trace/record.ts';
+import type { Chooser } from './chooser.ts';
+
+export interface DriveOptions {
+  /** Stop after this many steps (the schedule is then `bound`). */
+  maxSteps: number;
+  /** Record a trace entry per step (slow: reads and changes per step). */
+  record?: boolean;
+  /**
+   * The scenario step (and its note) each actor step belongs to, for trace entries: called before
+   * the step runs, with the actor's index and pc.
+   */
+  stepOf?: (actor: number, pc: number) => { step: number | null; note?: string };
+  /** Called between steps; returning true stops the schedule (`interrupted`). */
+  interrupted?: () => boolean;
+}
+
+export type DriveEnd =
+  /** Nothing is enabled any more. */
+  | 'quiescent'
+  /** The chooser ended the schedule (a replayed path is done, a script is stuck). */
+  | 'stopped'
+  | 'bound'
+  | 'violation'
+  | 'interrupted';
+
+export interface DriveResult {
+  end: DriveEnd;
+  /** The action ids taken, in order. */
+  path: number[];
+  /** The violation code (0: none) and the step after which it showed (its index in `path`). */
+  violation: number;
+  entries: TraceEntry[];
+  final: Uint32Array;
+}
+
+export function drive(model: SystemModel, chooser: Chooser, opts: DriveOptions): DriveResult {
+  const s = new Uint32Array(model.words);
+  model.init(s);
+  const acts = new Int32Array(model.maxActions);
+  const path: number[] = [];
+  const entries: TraceEntry[] = [];
+  let violation = model.invariant(s);
+  let end: DriveEnd = violation !== 0 ? 'violation' : 'bound';
+  while (violation === 0) {
+    if (path.length >= opts.maxSteps) {
+      end = 'bound';
+      break;
+    }
+    if (opts.interrupted?.() === true) {
+      end = 'interrupted';
+      break;
+    }
+    const n = model.enabled(s, acts);
+    const k = chooser.choose(s, acts, n, path.length);
+    if (k < 0) {
+      if (n === 0) {
+        violation = model.terminal(s);
+        end = violation !== 0 ? 'violation' : 'quiescent';
+      } else end = 'stopped';
+      break;
+    }
+    const action = acts[k];
+    if (opts.record === true) {
+      const at =
+        action < model.actors.length && opts.stepOf !== undefined
+          ? opts.stepOf(action, s[model.actorBase[action]])
+          : { step: null };
+      const r = recordStep(model, s, action, entries.length + 1, at.step, at.note);
+      entries.push(r.entry);
+      violation = r.violation;
+    } else violation = model.step(s, action);
+    path.push(action);
+    if (violation === 0) violation = model.invariant(s);
+    if (violation !== 0) end = 'violation';
+  }
+  return { end, path, violation, entries, final: s };
+}
+
+/** Trace metadata of an actor's step: the scenario step it belongs to, and its note at its first pc. */
+export function stepOf(
+  model: SystemModel,
+): (actor: number, pc: number) => { step: number | null; note?: string } {
+  return (actor, pc) => {
+    const p = model.actors[actor];
+    const i = p.stepOfPc?.[pc] ?? -1;
+    if (i < 0) return { step: null };
+    const first = pc === 0 || p.stepOfPc?.[pc - 1] !== i;
+    const note = first ? p.notes?.[i] : undefined;
+    return note === undefined ? { step: i } : { step: i, note };
+  };
+}

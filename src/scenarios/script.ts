@@ -1,0 +1,301 @@
+/**
+ * A scenario's `steps` as a program: the script actor, whose steps fire in order (ARCHITECTURE.md:
+ * `run` is the same model with a chooser that follows a script). Each script step is emitted once,
+ * here, as instructions of the same kind as an actor's: hardware operations (a guest register
+ * write, a VM entry or exit, a physical interrupt, an I/O APIC line) are one step each; the AMD
+ * AVIC operations are KVM's own stepped paths (kvm/avic.ts), the same the checker runs.
+ *
+ * A step that the state at that point makes impossible (a VM exit of a vCPU that is not in guest
+ * mode, a VM entry on a pCPU that already runs a vCPU) is not enabled there, and says why
+ * (Instr.why): `irqlab run` then stops with that reason, and the checker never takes it.
+ */
+import { hex } from '../model/hw/bits.ts';
+import {
+  ndstForApicId,
+  PID,
+  piClearSn,
+  piControlLo,
+  piSetOn,
+  piSetSn,
+  piTestOn,
+  piTestSn,
+} from '../model/hw/pid.ts';
+import {
+  emitAvicBlocking,
+  emitAvicDevicePost,
+  emitAvicLoad,
+  emitAvicPut,
+  emitSvmDeliverInterrupt,
+} from '../model/kvm/avic.ts';
+import { type Instr, NEXT, type ProgramBuilder } from '../model/kvm/program.ts';
+import { KVM_VCPU, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from '../model/kvm/state.ts';
+import type { Variant } from '../model/kvm/variants.ts';
+import { avicGuestEoi, avicGuestIcr, avicGuestSelfIpi, avicGuestTpr } from '../model/system/avic-steps.ts';
+import { EXIT_REASON } from '../model/system/events.ts';
+import {
+  guestEoi,
+  guestHlt,
+  guestSelfIpi,
+  guestSetIf,
+  guestWriteIcr,
+  guestWriteTpr,
+  hostEoi,
+  hostSetIf,
+  type IcrWrite,
+  sendPhysicalInterrupt,
+  vmEntry,
+  vmExit,
+  vtdPostTo,
+} from '../model/system/hardware.ts';
+import { ioapicLineStep, ioapicMaskStep } from '../model/system/ioapic-steps.ts';
+import { PCPU, VCPU } from '../model/system/layout.ts';
+import type { Machine } from '../model/system/machine.ts';
+import { pcpuApicId, runningVcpu, vcpuRunningOn, type World } from '../model/system/world.ts';
+import type { Step } from './schema.ts';
+
+const DELIVERY_MODE = { fixed: 0, lowest: 1, smi: 2, nmi: 4, init: 5, sipi: 6 } as const;
+const SHORTHAND = { none: 0, self: 1, all: 2, others: 3 } as const;
+
+/** The kernel-function slot of a one-instruction script step: its label says what it does. */
+export const SCRIPT_FN = 'script';
+
+/** A precondition: null when the step can run, else why not. */
+type Pre = (w: World) => string | null;
+
+/**
+ * Makes the instructions from `start` on wait for `pre` at their first step, which then says why
+ * it cannot run.
+ */
+function guard(b: ProgramBuilder, start: number, pre: Pre): void {
+  const first: Instr = b.code[start];
+  const inner = first.enabled;
+  first.enabled = (w, a) => pre(w) === null && (inner === undefined || inner(w, a));
+  first.why = (w) => pre(w) ?? 'it waits for another actor';
+}
+
+function notInGuest(x: number, step?: string): Pre {
+  return (w) => {
+    const on = vcpuRunningOn(w, x);
+    if (on < 0) return null;
+    return step === undefined
+      ? `vcpu${x} already runs in guest mode on pcpu${on}`
+      : `vcpu${x} runs in guest mode on pcpu${on}: ${step} needs it in root mode`;
+  };
+}
+
+function pcpuFree(p: number): Pre {
+  return (w) => {
+    const other = runningVcpu(w, p);
+    return other >= 0 ? `pcpu${p} already runs vcpu${other} in guest mode` : null;
+  };
+}
+
+function both(a: Pre, b: Pre): Pre {
+  return (w) => a(w) ?? b(w);
+}
+
+/** One script step as instructions appended to `b` (the script actor's program). */
+export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, st: Step): void {
+  const avic = b.avic;
+  const start = b.code.length;
+  // A script step is one instruction done by `actor` (a guest, the IOMMU, the host, a CPU).
+  const one = (actor: string, label: string, exec: Instr['exec']) => {
+    b.step(SCRIPT_FN, label, exec);
+    const ins = b.code[b.code.length - 1];
+    ins.actor = actor;
+    if ('vcpu' in st && st.vcpu !== undefined) ins.vcpu = st.vcpu;
+  };
+  /** The instructions emitted from `start` on (a KVM path) are done by `actor` on `vcpu`. */
+  const by = (actor: string, vcpu: number) => {
+    for (let pc = start; pc < b.code.length; pc++) {
+      b.code[pc].actor = actor;
+      b.code[pc].vcpu = vcpu;
+    }
+  };
+  switch (st.do) {
+    case 'device.post': {
+      const i = st.irte;
+      const e =
+        i !== undefined ? machine.irtes[i] : { vcpu: st.vcpu!, vector: st.vector!, urg: st.urg ?? false };
+      if (avic) {
+        // The loader lets only the IRTE form through on an AVIC machine. The IOMMU posts, and the
+        // host's GA-log handler runs as the next step (the same steps as a device actor's).
+        emitAvicDevicePost(b, i!);
+        b.code[start].actor = 'iommu';
+        b.code[start].fn = SCRIPT_FN;
+        b.code[start].label = `post ${hex(e.vector)} to vcpu${e.vcpu} via GA IRTE ${i}`;
+        b.code[start + 1].actor = 'host';
+        return;
+      }
+      const via = i !== undefined ? ` via IRTE ${i}` : '';
+      one('iommu', `post ${hex(e.vector)} to vcpu${e.vcpu}${via}${e.urg ? ' (URG)' : ''}`, (w, _a, sink) => {
+        vtdPostTo(w, sink, e.vcpu, e.vector, e.urg);
+        return NEXT;
+      });
+      return;
+    }
+    case 'guest.tpr':
+      one(`vcpu${st.vcpu}`, `guest writes TPR ${hex(st.value)}`, (w, _a, sink) => {
+        if (avic) avicGuestTpr(w, sink, st.vcpu, st.value);
+        else guestWriteTpr(w, sink, st.vcpu, st.value);
+        return NEXT;
+      });
+      return;
+    case 'guest.eoi':
+      one(`vcpu${st.vcpu}`, 'guest writes EOI', (w, _a, sink) => {
+        if (avic) avicGuestEoi(w, sink, st.vcpu);
+        else guestEoi(w, sink, st.vcpu);
+        return NEXT;
+      });
+      return;
+    case 'guest.selfIpi':
+      one(`vcpu${st.vcpu}`, `guest writes SELF_IPI ${hex(st.vector)}`, (w, _a, sink) => {
+        if (avic) avicGuestSelfIpi(w, sink, st.vcpu, st.vector);
+        else guestSelfIpi(w, sink, st.vcpu, st.vector);
+        return NEXT;
+      });
+      return;
+    case 'guest.icr': {
+      const icr: IcrWrite = {
+        vector: st.vector ?? 0,
+        deliveryMode: DELIVERY_MODE[st.deliveryMode],
+        logical: st.destMode === 'logical',
+        levelTriggered: st.trigger === 'level',
+        shorthand: SHORTHAND[st.shorthand],
+        dest: st.dest ?? 0,
+      };
+      const to = st.shorthand === 'none' ? `dest ${st.dest}` : `shorthand ${st.shorthand}`;
+      one(
+        `vcpu${st.vcpu}`,
+        `guest writes ICR: ${st.deliveryMode} ${hex(st.vector ?? 0)} ${to}`,
+        (w, _a, sink) => {
+          if (avic) avicGuestIcr(w, sink, st.vcpu, icr);
+          else guestWriteIcr(w, sink, st.vcpu, icr);
+          return NEXT;
+        },
+      );
+      return;
+    }
+    case 'guest.sti':
+    case 'guest.cli':
+      one(`vcpu${st.vcpu}`, st.do === 'guest.sti' ? 'guest STI' : 'guest CLI', (w) => {
+        guestSetIf(w, st.vcpu, st.do === 'guest.sti');
+        return NEXT;
+      });
+      return;
+    case 'guest.hlt':
+      one(`vcpu${st.vcpu}`, 'guest HLT', (w) => {
+        guestHlt(w, st.vcpu);
+        return NEXT;
+      });
+      return;
+    case 'vm.entry': {
+      const x = st.vcpu;
+      const p = st.pcpu;
+      one(`vcpu${x}`, `VM entry on pcpu${p}`, (w, _a, sink) => {
+        // A VMCS is current on one pCPU at a time: before loading it on another pCPU, KVM VMCLEARs
+        // it on the old one (vmx_vcpu_load_vmcs, loaded_vmcs_clear).
+        const was = w.m[w.L.vcpu[x] + VCPU.PCPU] - 1;
+        if (was >= 0 && was !== p && w.m[w.L.pcpu[was] + PCPU.VMCS] === x + 1)
+          w.m[w.L.pcpu[was] + PCPU.VMCS] = 0;
+        vmEntry(w, sink, x, p);
+        // KVM's own view of the entry (vcpu_enter_guest): the vCPU is loaded there and in guest
+        // mode, so that KVM's paths run by later steps (AVIC delivery, load, put) read it.
+        const k = w.L.kvmVcpu[x];
+        w.m[k + KVM_VCPU.MODE] = MODE_IN_GUEST;
+        w.m[k + KVM_VCPU.LOADED] = p + 1;
+        w.m[k + KVM_VCPU.CPU] = p + 1;
+        return NEXT;
+      });
+      guard(b, start, both(notInGuest(x), pcpuFree(p)));
+      return;
+    }
+    case 'vm.exit': {
+      const x = st.vcpu;
+      one(`vcpu${x}`, `VM exit ${st.reason}`, (w, _a, sink) => {
+        vmExit(w, sink, x, EXIT_REASON[st.reason], 0);
+        w.m[w.L.kvmVcpu[x] + KVM_VCPU.MODE] = MODE_OUTSIDE_GUEST;
+        return NEXT;
+      });
+      guard(b, start, (w) => (vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode` : null));
+      return;
+    }
+    case 'pid.set': {
+      const parts = [
+        st.on !== undefined ? `ON=${st.on ? 1 : 0}` : '',
+        st.sn !== undefined ? `SN=${st.sn ? 1 : 0}` : '',
+        st.nv !== undefined ? `NV=${hex(st.nv)}` : '',
+        st.ndst !== undefined ? `NDST=pcpu${st.ndst}` : '',
+      ].filter(Boolean);
+      one('host', `software sets vcpu${st.vcpu} PID ${parts.join(' ')}`, (w) => {
+        const pid = w.L.pid[st.vcpu];
+        if (st.on === true) piSetOn(w.m, pid);
+        if (st.on === false) w.m[pid + PID.CONTROL] &= ~1;
+        if (st.sn === true) piSetSn(w.m, pid);
+        if (st.sn === false) piClearSn(w.m, pid);
+        if (st.nv !== undefined)
+          w.m[pid + PID.CONTROL] = piControlLo(piTestOn(w.m, pid), piTestSn(w.m, pid), st.nv);
+        if (st.ndst !== undefined) w.m[pid + PID.NDST] = ndstForApicId(pcpuApicId(st.ndst), w.machine.x2apic);
+        return NEXT;
+      });
+      return;
+    }
+    case 'cpu.interrupt':
+      one(`pcpu${st.pcpu}`, `physical interrupt ${hex(st.vector)} arrives`, (w, _a, sink) => {
+        sendPhysicalInterrupt(w, sink, pcpuApicId(st.pcpu), st.vector, -1);
+        return NEXT;
+      });
+      return;
+    case 'ioapic.line':
+      one('ioapic', `line ${st.pin} ${st.level ? 'asserted' : 'deasserted'}`, (w, _a, sink) => {
+        ioapicLineStep(w, sink, st.pin, st.level);
+        return NEXT;
+      });
+      return;
+    case 'ioapic.mask':
+      one('host', `${st.masked ? 'masks' : 'unmasks'} I/O APIC pin ${st.pin}`, (w, _a, sink) => {
+        ioapicMaskStep(w, sink, st.pin, st.masked);
+        return NEXT;
+      });
+      return;
+    case 'host.sti':
+    case 'host.cli':
+      one(`pcpu${st.pcpu}`, st.do === 'host.sti' ? 'host enables IRQs' : 'host disables IRQs', (w) => {
+        hostSetIf(w, st.pcpu, st.do === 'host.sti');
+        return NEXT;
+      });
+      return;
+    case 'host.eoi':
+      one(`pcpu${st.pcpu}`, 'host writes EOI', (w, _a, sink) => {
+        hostEoi(w, sink, st.pcpu);
+        return NEXT;
+      });
+      return;
+    case 'avic.load':
+      emitAvicLoad(b, st.vcpu, st.pcpu);
+      by('host', st.vcpu);
+      guard(b, start, both(notInGuest(st.vcpu, 'avic.load'), pcpuFree(st.pcpu)));
+      return;
+    case 'avic.put': {
+      const x = st.vcpu;
+      // A blocking put is avic_vcpu_blocking (GALogIntr set), which leaves the vCPU loaded while it
+      // sleeps in kvm_vcpu_block; any other is kvm_sched_out's avic_vcpu_put and the task switch.
+      if (st.blocking) {
+        emitAvicBlocking(b, v, x);
+      } else emitAvicPut(b, v, x, true);
+      by('host', x);
+      guard(
+        b,
+        start,
+        (w) =>
+          notInGuest(x, 'avic.put')(w) ??
+          (w.m[w.L.kvmVcpu[x] + KVM_VCPU.LOADED] === 0 ? `vcpu${x} is not loaded on a pCPU` : null),
+      );
+      return;
+    }
+    case 'avic.deliver':
+      emitSvmDeliverInterrupt(b, v, st.vcpu, st.vector, -1, st.trigger === 'level');
+      by('host', st.vcpu);
+      return;
+  }
+}
