@@ -359,19 +359,6 @@ export function avicLoad(w: World, _sink: Sink, x: number, p: number): void {
 }
 
 /**
- * KVM's avic_vcpu_put of vCPU x (sched-out, preemption or blocking): IsRunning = 0 in its table
- * entry (the host APIC ID is kept) and IsRun = 0 in its IRTEs (Destination kept). A blocking put
- * (the vCPU halts in kvm_vcpu_block) also sets GALogIntr, so that the IOMMU logs a device interrupt
- * and the host can wake the vCPU; the model marks the vCPU halted (KVM's mp_state HALTED), which
- * the GA-log wake-up clears. A preempted vCPU gets GALogIntr = 0: its device interrupts set IRR
- * silently, to be seen at its next VMRUN.
- */
-export function avicPut(w: World, _sink: Sink, x: number, blocking: boolean): void {
-  avicStopRunning(w, x, blocking);
-  if (blocking) w.m[w.L.vcpu[x] + VCPU.FLAGS] |= VCPU_F_HALTED;
-}
-
-/**
  * The table and IRTE half of avic_vcpu_put (__avic_vcpu_put): IsRunning = 0 in vCPU x's table entry,
  * IsRun = 0 in its IRTEs, and GALogIntr as asked (KVM sets it only when the vCPU starts blocking:
  * AVIC_START_BLOCKING in avic_update_iommu_vcpu_affinity).
@@ -391,31 +378,4 @@ export function avicStopRunning(w: World, x: number, gaLogIntr: boolean): void {
 /** vCPU x's table entry has IsRunning set (KVM reads its cached copy, svm->avic_physical_id_entry). */
 export function avicIsRunning(w: World, x: number): boolean {
   return avicPhysIsRunning(w.m, region(w).table, vcpuApicId(w, x));
-}
-
-/**
- * KVM delivers an interrupt to vCPU x in software (svm_deliver_interrupt, e.g. for an emulated
- * I/O APIC or an IPI KVM emulates): it sets IRR[vector], and TMR for a level-triggered vector, in
- * the backing page (kvm_lapic_set_irr), then, in svm_complete_interrupt_delivery, rings the
- * doorbell of the pCPU the vCPU runs on if it is in guest mode (avic_ring_doorbell), or else wakes
- * it (kvm_vcpu_wake_up: the halted flag is cleared; the vector waits for the next VMRUN).
- * Returns true when it rang a doorbell.
- */
-export function avicSoftwareDeliver(
-  w: World,
-  sink: Sink,
-  x: number,
-  vector: number,
-  level: boolean,
-): boolean {
-  avicSetIrr(w.m, page(w, x), vector, level);
-  markPosted(w, x, vector);
-  const p = vcpuRunningOn(w, x);
-  if (p >= 0) {
-    avicRingDoorbell(w, sink, pcpuApicId(p), x);
-    return true;
-  }
-  w.m[w.L.vcpu[x] + VCPU.FLAGS] &= ~VCPU_F_HALTED;
-  sink.ev(EV.WAKE_UP, x, 0, 0, 0);
-  return false;
 }

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AVIC_IPI_FAILURE, GA_LOG_CAPACITY, GA_POST } from '../../../src/model/hw/avic.ts';
+import { AVIC_IPI_FAILURE, avicSetIrr, GA_LOG_CAPACITY, GA_POST } from '../../../src/model/hw/avic.ts';
 import {
   avicAutoEoiEnabled,
   avicDeliverEnabled,
@@ -17,18 +17,17 @@ import {
   avicGuestSelfIpi,
   avicGuestTpr,
   avicLoad,
-  avicPut,
   avicRingDoorbell,
-  avicSoftwareDeliver,
+  avicStopRunning,
   gaLogInterrupt,
   gaLogInterruptPending,
 } from '../../../src/model/system/avic-steps.ts';
 import { EVENT_NAMES, type EventKind, EXIT_REASON, type Sink } from '../../../src/model/system/events.ts';
 import { type FieldValue, fieldNames, findField, readField } from '../../../src/model/system/fields.ts';
-import { type IcrWrite, vmEntry, vmExit } from '../../../src/model/system/hardware.ts';
+import { guestHlt, type IcrWrite, vmEntry, vmExit } from '../../../src/model/system/hardware.ts';
 import { PCPU, PCPU_MODE_GUEST, PCPU_MODE_ROOT } from '../../../src/model/system/layout.ts';
 import type { IrteConfig, Machine, VcpuConfig } from '../../../src/model/system/machine.ts';
-import { initWorld, type World } from '../../../src/model/system/world.ts';
+import { avicPage, initWorld, pcpuApicId, type World } from '../../../src/model/system/world.ts';
 
 function vcpu(c: Partial<VcpuConfig>, apicId: number): VcpuConfig {
   return {
@@ -330,9 +329,11 @@ describe('delivery, EOI and TPR in the backing page', () => {
   test('an edge EOI is accelerated and re-evaluates; a level EOI is AVIC_NOACCEL at 0B0H, page untouched', () => {
     const w = initWorld(machine([{ pcpu: 0, running: true, autoEoi: true }]));
     const s = new ListSink();
-    avicSoftwareDeliver(w, s, 0, 0x51, true);
+    avicSetIrr(w.m, avicPage(w, 0), 0x51, true);
+    avicRingDoorbell(w, s, pcpuApicId(0), 0);
     avicDeliverStep(w, s, 0);
-    avicSoftwareDeliver(w, s, 0, 0x61, false);
+    avicSetIrr(w.m, avicPage(w, 0), 0x61, false);
+    avicRingDoorbell(w, s, pcpuApicId(0), 0);
     avicDeliverStep(w, s, 0);
     assert.deepEqual(val(w, 'vcpu0.avic.ISR'), [0x51, 0x61]);
     assert.equal(avicAutoEoiEnabled(w, 0), true);
@@ -379,7 +380,7 @@ describe('GA-mode IRTEs, load / put and the GA log', () => {
   test('a preempted put: IsRun=0 and GALogIntr=0, so the posting is silent', () => {
     const w = oneVcpu();
     vmExit(w, new ListSink(), 0, EXIT_REASON.EXTERNAL_INTERRUPT, 0xec);
-    avicPut(w, new ListSink(), 0, false);
+    avicStopRunning(w, 0, false);
     assert.equal(val(w, 'vcpu0.avic.IsRunning'), false);
     assert.equal(val(w, 'vcpu0.avic.hostApicId'), 1, 'kept');
     assert.equal(val(w, 'irte0.IsRun'), false);
@@ -395,7 +396,9 @@ describe('GA-mode IRTEs, load / put and the GA log', () => {
   test('a blocking put logs; the GA-log interrupt wakes the vCPU; a load turns logging off again', () => {
     const w = oneVcpu();
     vmExit(w, new ListSink(), 0, EXIT_REASON.HLT, 0);
-    avicPut(w, new ListSink(), 0, true);
+    // avic_vcpu_blocking's half of the put (GALogIntr) after the guest's HLT.
+    avicStopRunning(w, 0, true);
+    guestHlt(w, 0);
     assert.equal(val(w, 'irte0.GALogIntr'), true);
     assert.equal(val(w, 'vcpu0.halted'), true);
     const s = new ListSink();
@@ -419,7 +422,9 @@ describe('GA-mode IRTEs, load / put and the GA log', () => {
 
   test('a full GA log drops the entry and stops logging; the handler drains it and restarts logging', () => {
     const w = initWorld(machine([{}], [{ vcpu: 0, vector: 0x51 }]));
-    avicPut(w, new ListSink(), 0, true);
+    // avic_vcpu_blocking's half of the put (GALogIntr) after the guest's HLT.
+    avicStopRunning(w, 0, true);
+    guestHlt(w, 0);
     const s = new ListSink();
     for (let i = 0; i <= GA_LOG_CAPACITY; i++) avicDevicePost(w, s, 0);
     assert.equal(s.events.at(-1)!.c, GA_POST.LOG_DROPPED);
@@ -449,25 +454,5 @@ describe('GA-mode IRTEs, load / put and the GA log', () => {
     assert.equal(val(w, 'irte1.IsRun'), true);
     assert.equal(val(w, 'irte1.dest'), 0);
     assert.equal(val(w, 'vcpu0.avic.IsRunning'), false);
-  });
-});
-
-describe("KVM's software delivery (svm_deliver_interrupt)", () => {
-  test("to a vCPU in guest mode: IRR (and TMR for level), then its pCPU's doorbell", () => {
-    const w = twoRunning();
-    const s = new ListSink();
-    assert.equal(avicSoftwareDeliver(w, s, 1, 0x51, true), true);
-    assert.deepEqual(s.events, [{ kind: 'avic_doorbell', a: 1, b: 1, c: 0x51, d: 1 }]);
-    assert.deepEqual(val(w, 'vcpu1.avic.TMR'), [0x51]);
-  });
-
-  test('to a vCPU that is not in guest mode: kvm_vcpu_wake_up, which ends its halt', () => {
-    const w = initWorld(machine([{ halted: true }]));
-    const s = new ListSink();
-    assert.equal(avicSoftwareDeliver(w, s, 0, 0x51, false), false);
-    assert.deepEqual(s.events, [{ kind: 'wake_up', a: 0, b: 0, c: 0, d: 0 }]);
-    assert.equal(val(w, 'vcpu0.halted'), false);
-    assert.deepEqual(val(w, 'vcpu0.avic.IRR'), [0x51]);
-    assert.deepEqual(val(w, 'vcpu0.avic.TMR'), []);
   });
 });
