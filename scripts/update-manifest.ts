@@ -11,10 +11,10 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { explore } from '../src/check/explorer.ts';
-import { builtinNames, loadScenario } from '../src/cli/files.ts';
 import { DEFAULT_VARIANT, withKnobs } from '../src/model/kvm/variants.ts';
 import { PROP_INFO } from '../src/model/system/system.ts';
 import { buildModel } from '../src/scenarios/compile.ts';
+import { builtinNames, loadScenario } from '../src/scenarios/files.ts';
 import type { Scenario } from '../src/scenarios/schema.ts';
 
 export const MANIFEST_FILE = fileURLToPath(new URL('../src/scenarios/manifest.json', import.meta.url));

@@ -23,11 +23,11 @@
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { type Bounds, type ExploreResult, explore } from '../../src/check/explorer.ts';
 import { exploreReduced } from '../../src/check/reduced.ts';
-import { builtinNames, loadScenario } from '../../src/cli/files.ts';
 import type { MemoryModel } from '../../src/model/kvm/program.ts';
 import { DEFAULT_VARIANT, type Variant, withKnobs } from '../../src/model/kvm/variants.ts';
 import { PROP_INFO } from '../../src/model/system/system.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
+import { builtinNames, loadScenario } from '../../src/scenarios/files.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
 import type { Scenario } from '../../src/scenarios/schema.ts';
 

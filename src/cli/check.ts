@@ -1,28 +1,34 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { replay } from '../check/counterexample.ts';
+import { replayTraceFile } from '../check/counterexample.ts';
 import type { Progress } from '../check/explorer.ts';
-import { type IrqWindowCost, irqWindowCost } from '../check/irq-window-cost.ts';
-import { lassoViolation } from '../check/liveness.ts';
-import { exploreReduced, type ReductionReport } from '../check/reduced.ts';
+import type { ReductionReport } from '../check/reduced.ts';
 import { REDUCTIONS, type ReductionName } from '../check/reduction.ts';
+import {
+  type CheckOptions,
+  type CheckResult,
+  checkScenario,
+  combinedVerdict,
+  isConcurrent,
+  presetsOf,
+  resolveVariant,
+  type SimulateResult,
+  simulateScenario,
+  traceFileOf,
+  variantsOf,
+} from '../check/session.ts';
 import { UserError } from '../errors.ts';
 import { MEMORY_MODELS, type MemoryModel } from '../model/kvm/program.ts';
-import { DEFAULT_VARIANT, describeVariant, isKnob, type Variant, withKnobs } from '../model/kvm/variants.ts';
+import { DEFAULT_VARIANT, describeVariant } from '../model/kvm/variants.ts';
 import { PROP_INFO } from '../model/system/system.ts';
-import {
-  buildModel,
-  type HarvestCosts,
-  harvestCosts,
-  type PostingPathCost,
-  postingPathCosts,
-} from '../scenarios/compile.ts';
+import { builtinNames, loadScenario } from '../scenarios/files.ts';
+import manifest from '../scenarios/manifest.json' with { type: 'json' };
 import { PROPERTIES, type Scenario } from '../scenarios/schema.ts';
+import { parseTraceFile } from '../trace/file.ts';
 import type { TraceEntry } from '../trace/record.ts';
 import { traceToSvg } from '../trace/svg.ts';
 import { renderEntries } from '../trace/text.ts';
 import { EXIT } from './exit.ts';
-import { builtinNames, loadScenario } from './files.ts';
 import { paintFor } from './paint.ts';
 import { VERSION } from './run.ts';
 import { writeSvg } from './svg-file.ts';
@@ -40,43 +46,14 @@ interface CheckOpts {
   svg?: string;
   memory?: string;
   reduce?: string;
+  againstManifest?: boolean;
+  simulate?: boolean;
+  seed?: string;
+  runs: string;
+  depth: string;
 }
 
-interface NamedVariant {
-  name: string;
-  variant: Variant;
-}
-
-/** A preset name of the scenario, "current", or a knob list "k=v,k=v". */
-function resolveVariant(sc: Scenario, spec: string): NamedVariant {
-  if (spec === 'current') return { name: 'current', variant: DEFAULT_VARIANT };
-  const preset = sc.presets?.[spec];
-  if (preset)
-    return { name: spec, variant: withKnobs(DEFAULT_VARIANT, preset, `${sc.name}: preset ${spec}`) };
-  if (spec.includes('=')) {
-    const knobs: Record<string, string> = {};
-    for (const kv of spec.split(',')) {
-      const [k, v] = kv.split('=');
-      if (!k || v === undefined || !isKnob(k))
-        throw new UserError(`--variant: "${kv}" is not knob=value (knobs are in docs/variants.md)`);
-      knobs[k] = v;
-    }
-    return { name: spec, variant: withKnobs(DEFAULT_VARIANT, knobs, '--variant') };
-  }
-  const names = ['current', ...Object.keys(sc.presets ?? {})];
-  throw new UserError(
-    `--variant: ${sc.name} has no preset "${spec}" (presets: ${names.join(', ')}; or give knob=value pairs)`,
-  );
-}
-
-function variantsFor(sc: Scenario, opts: CheckOpts): NamedVariant[] {
-  if (opts.variant) return [resolveVariant(sc, opts.variant)];
-  const presets = Object.keys(sc.presets ?? {});
-  if ((opts.allVariants || opts.all) && presets.length > 0) return presets.map((p) => resolveVariant(sc, p));
-  return [{ name: 'current', variant: DEFAULT_VARIANT }];
-}
-
-/** --memory sc|tso (or a trace's memory), checked; undefined when not given. */
+/** --memory sc|tso, checked; undefined when not given. */
 function memoryOf(m: string | undefined, where = '--memory'): MemoryModel | undefined {
   if (m === undefined) return undefined;
   if (!(MEMORY_MODELS as readonly string[]).includes(m))
@@ -85,15 +62,14 @@ function memoryOf(m: string | undefined, where = '--memory'): MemoryModel | unde
 }
 
 /** --properties a,b narrows the scenario's properties (default: the scenario's, or all). */
-function propertiesOf(sc: Scenario, opts: CheckOpts): readonly string[] | undefined {
-  if (!opts.properties) return undefined;
+function propertiesOf(opts: CheckOpts): readonly string[] | undefined {
+  if (opts.properties === undefined) return undefined;
   const names = opts.properties.split(',');
   for (const n of names) {
     if (!(PROPERTIES as readonly string[]).includes(n)) {
       throw new UserError(`--properties: unknown property "${n}" (properties: ${PROPERTIES.join(', ')})`);
     }
   }
-  void sc;
   return names;
 }
 
@@ -101,39 +77,6 @@ function positiveInt(flag: string, s: string): number {
   const n = Number(s);
   if (!Number.isInteger(n) || n <= 0) throw new UserError(`${flag}: expected a positive integer, got "${s}"`);
   return n;
-}
-
-export interface CheckRow {
-  scenario: string;
-  variant: string;
-  knobs: string;
-  verdict: 'holds' | 'violated' | 'incomplete';
-  property?: string;
-  kind?: 'invariant' | 'liveness';
-  reason?: string;
-  generated: number;
-  distinct: number;
-  depth: number;
-  timeMs: number;
-  collisionProbability: number;
-  /** With loopStart: a lasso, whose steps loopStart+1.. repeat forever (a fair-cycle violation). */
-  counterexample?: { path: number[]; steps: TraceEntry[]; loopStart?: number };
-  /** Per guest ICR write: steps and full barriers from the VM exit to setting the PIR bit. */
-  postingPath?: PostingPathCost[];
-  /**
-   * For a scenario that opens SVM IRQ windows: apicv_update_lock write acquisitions per window,
-   * least and most over every end state (seed 002).
-   */
-  irqWindowLocks?: IrqWindowCost;
-  /** PIR loads and xchgs per harvest in this variant (scenarios about harvesting; seed 000). */
-  harvest?: HarvestCosts;
-  fullVariant: Variant;
-  /** The properties this check looked at (recorded in traces so replay checks the same ones). */
-  properties: readonly string[];
-  /** The memory model explored (recorded in traces so replay uses the same one). */
-  memory: MemoryModel;
-  /** The partial-order reduction that was active, and the state counts of each search. */
-  reduction?: ReductionReport;
 }
 
 let interrupted = false;
@@ -148,63 +91,23 @@ function progressPrinter(label: string): (p: Progress) => void {
   };
 }
 
-export function checkOne(sc: Scenario, nv: NamedVariant, opts: CheckOpts): CheckRow {
-  if (!sc.actors || sc.actors.length === 0) {
-    throw new UserError(`${sc.name}: has no actors to interleave (irqlab run executes its steps instead)`);
-  }
+function checkOptions(opts: CheckOpts, label: string): CheckOptions {
   const strategy = opts.strategy === 'dfs' ? 'dfs' : opts.strategy === 'bfs' ? 'bfs' : null;
   if (!strategy) throw new UserError(`--strategy: expected bfs or dfs, got "${opts.strategy}"`);
-  const properties = propertiesOf(sc, opts) ?? sc.properties ?? PROPERTIES;
-  const memory = memoryOf(opts.memory) ?? sc.memory ?? 'sc';
-  const model = buildModel(sc, nv.variant, properties, memory);
-  const label = `${sc.name} · ${nv.name}`;
-  const reduce = reductionOf(opts.reduce);
-  const res = exploreReduced(model, sc, reduce, {
+  return {
     strategy,
     bounds: {
       maxStates: positiveInt('--max-states', opts.maxStates),
       maxDepth: positiveInt('--max-depth', opts.maxDepth),
       maxTimeMs: positiveInt('--max-time', opts.maxTime) * 1000,
     },
-    now: () => performance.now(),
+    properties: propertiesOf(opts),
+    memory: memoryOf(opts.memory),
+    reduce: reductionOf(opts.reduce),
     onProgress: opts.json ? undefined : progressPrinter(label),
     progressEveryMs: process.stderr.isTTY ? 1000 : 10_000,
     shouldStop: () => interrupted,
-  });
-  if (res.elapsedMs > 1000 && process.stderr.isTTY && !opts.json) process.stderr.write('\n');
-  const row: CheckRow = {
-    scenario: sc.name,
-    variant: nv.name,
-    knobs: describeVariant(nv.variant),
-    verdict: res.outcome.kind,
-    generated: res.generated,
-    distinct: res.distinct,
-    depth: res.depth,
-    timeMs: Math.round(res.elapsedMs),
-    collisionProbability: res.collisionProbability,
-    fullVariant: nv.variant,
-    properties,
-    memory,
-    reduction: res.reduction,
   };
-  if (res.outcome.kind === 'violated') {
-    const info = PROP_INFO[res.outcome.code];
-    row.property = info.name;
-    row.kind = info.kind;
-    const { path, loopStart } = res.outcome;
-    row.counterexample = { path, steps: replay(model, path, loopStart).entries };
-    if (loopStart !== undefined) row.counterexample.loopStart = loopStart;
-  }
-  if (res.outcome.kind === 'incomplete') row.reason = res.outcome.reason;
-  const costs = postingPathCosts(sc, nv.variant);
-  if (costs.length > 0) row.postingPath = costs;
-  if (opensIrqWindows(sc) && res.outcome.kind !== 'incomplete') {
-    const c = irqWindowCost(model, positiveInt('--max-states', opts.maxStates));
-    if (c !== undefined) row.irqWindowLocks = c;
-  }
-  const harvest = harvestCosts(sc, nv.variant);
-  if (harvest) row.harvest = harvest;
-  return row;
 }
 
 function reductionOf(r: string | undefined): ReductionName {
@@ -227,26 +130,25 @@ function reductionText(x: ReductionReport): string {
   return `${head} · then unreduced (${why}): ${x.rerun.distinct} distinct, ${x.rerun.generated} generated`;
 }
 
-function opensIrqWindows(sc: Scenario): boolean {
-  return (sc.actors ?? []).some((a) => a.steps.some((st) => st.do === 'svm.irqWindow.open'));
-}
-
 /** "2" or "0-2", with at most two decimals. */
 function range(r: { min: number; max: number }): string {
   const f = (x: number) => String(Math.round(x * 100) / 100);
   return r.min === r.max ? f(r.min) : `${f(r.min)}-${f(r.max)}`;
 }
 
-function exitCodeFor(rows: CheckRow[], all: boolean): number {
-  if (rows.some((r) => r.verdict === 'incomplete'))
-    return rows.some((r) => r.reason === 'interrupted') ? EXIT.interrupted : EXIT.incomplete;
-  if (all) return EXIT.ok;
-  if (rows.some((r) => r.kind === 'invariant')) return EXIT.invariant;
-  if (rows.some((r) => r.kind === 'liveness')) return EXIT.liveness;
-  return EXIT.ok;
+/**
+ * The exit code of one command's checks (docs/cli.md): a violation over an incomplete check over
+ * holds (combinedVerdict). `--all` is a survey whose violations are findings: it exits 0 when every
+ * check completed, and with --against-manifest 1 when a verdict differs from the manifest.
+ */
+function exitCodeFor(rows: readonly CheckResult[], all: boolean): number {
+  const v = combinedVerdict(rows);
+  if (v.verdict === 'incomplete') return v.reason === 'interrupted' ? EXIT.interrupted : EXIT.incomplete;
+  if (all || v.verdict === 'holds') return EXIT.ok;
+  return v.kind === 'invariant' ? EXIT.invariant : EXIT.liveness;
 }
 
-function renderRow(r: CheckRow, paint: ReturnType<typeof paintFor>, withTrace: boolean): string {
+function renderRow(r: CheckResult, paint: ReturnType<typeof paintFor>, withTrace: boolean): string {
   const out: string[] = [];
   const verdict =
     r.verdict === 'holds'
@@ -255,7 +157,7 @@ function renderRow(r: CheckRow, paint: ReturnType<typeof paintFor>, withTrace: b
         ? paint.red(`violated: ${r.property} (${r.kind})`)
         : paint.red(`incomplete: ${r.reason} bound hit`);
   out.push(
-    `${paint.bold(r.scenario)} · ${r.variant} [${r.knobs}]: ${verdict} · ${r.distinct} distinct states, ${r.generated} generated, depth ${r.depth}, ${(r.timeMs / 1000).toFixed(2)} s`,
+    `${paint.bold(r.scenario)} · ${r.variant.name} [${describeVariant(r.variant.variant)}]: ${verdict} · ${r.distinct} distinct states, ${r.generated} generated, depth ${r.depth}, ${(r.timeMs / 1000).toFixed(2)} s`,
   );
   if (r.reduction !== undefined && r.reduction.name !== 'none')
     out.push(paint.dim(`  ${reductionText(r.reduction)}`));
@@ -285,7 +187,7 @@ function renderRow(r: CheckRow, paint: ReturnType<typeof paintFor>, withTrace: b
     );
   }
   if (withTrace && r.counterexample) {
-    const { steps, loopStart } = r.counterexample;
+    const { entries: steps, loopStart } = r.counterexample;
     out.push(
       loopStart === undefined
         ? `  counterexample, ${steps.length} steps (shortest with BFS):`
@@ -325,23 +227,70 @@ const PROP_INFO_BY_NAME: Record<string, string> = Object.fromEntries(
   Object.values(PROP_INFO).map((i) => [i.name, i.what]),
 );
 
-function jsonRow(r: CheckRow, file: string | undefined) {
-  const { fullVariant, ...rest } = r;
+function jsonRow(r: CheckResult, file: string | undefined) {
+  const { variant, counterexample, ...rest } = r;
   return {
     ...rest,
-    trace: r.counterexample
-      ? {
-          kind: 'irqlab-trace',
-          scenario: r.scenario,
-          file,
-          variant: fullVariant,
-          properties: r.properties,
-          memory: r.memory,
-          path: r.counterexample.path,
-          loopStart: r.counterexample.loopStart,
-        }
-      : undefined,
+    variant: variant.name,
+    knobs: describeVariant(variant.variant),
+    counterexample: counterexample && {
+      ...counterexample,
+      steps: counterexample.entries,
+      entries: undefined,
+    },
+    trace: traceFileOf(r, file),
   };
+}
+
+/** Draws the first counterexample; says on stderr when there is none or the file cannot be written. */
+function drawFirst(rows: readonly CheckResult[], scenarios: Map<string, Scenario>, file: string): void {
+  const r = rows.find((x) => x.counterexample);
+  if (!r) {
+    process.stderr.write(`irqlab: --svg ${file}: nothing to draw: no check found a counterexample\n`);
+    return;
+  }
+  const sc = scenarios.get(r.scenario)!;
+  const actorVcpus = Object.fromEntries(
+    (sc.actors ?? []).filter((a) => a.vcpu !== undefined).map((a) => [a.name, a.vcpu!]),
+  );
+  const info = Object.values(PROP_INFO).find((i) => i.name === r.property)!;
+  try {
+    writeSvg(
+      file,
+      traceToSvg(r.counterexample!.entries, {
+        title: `${r.scenario} · ${r.variant.name} [${describeVariant(r.variant.variant)}]`,
+        violation: { property: info.name, what: info.what },
+        actorVcpus,
+        loopStart: r.counterexample!.loopStart,
+      }),
+    );
+  } catch (e) {
+    process.stderr.write(`irqlab: ${(e as Error).message}\n`);
+  }
+}
+
+interface ManifestRow {
+  name: string;
+  presets: { preset: string; verdict: string; property?: string }[];
+}
+
+/** The checks whose verdict or property differs from src/scenarios/manifest.json. */
+function manifestDiffs(rows: readonly CheckResult[]): string[] {
+  const m = manifest as { scenarios: ManifestRow[] };
+  const out: string[] = [];
+  for (const r of rows) {
+    const want = m.scenarios
+      .find((s) => s.name === r.scenario)
+      ?.presets.find((p) => p.preset === r.variant.name);
+    const got = r.property ? `${r.verdict} ${r.property}` : r.verdict;
+    if (want === undefined) out.push(`${r.scenario} · ${r.variant.name}: ${got}, not in the manifest`);
+    else {
+      const expected = want.property ? `${want.verdict} ${want.property}` : want.verdict;
+      if (expected !== got)
+        out.push(`${r.scenario} · ${r.variant.name}: ${got}, the manifest says ${expected}`);
+    }
+  }
+  return out;
 }
 
 export function registerCheck(program: Command): void {
@@ -357,6 +306,10 @@ export function registerCheck(program: Command): void {
     )
     .option('--all-variants', 'check every preset of the scenario')
     .option('--all', 'check every built-in scenario with actors, in every preset, and print a table')
+    .option(
+      '--against-manifest',
+      'with --all: exit 1 when a verdict differs from src/scenarios/manifest.json',
+    )
     .option('--json', 'print one JSON document')
     .option('--svg <file>', 'draw the (first) counterexample as an SVG sequence diagram')
     .option('--properties <list>', `properties to check, separated by commas (${PROPERTIES.join(', ')})`)
@@ -370,50 +323,48 @@ export function registerCheck(program: Command): void {
     .option('--max-states <n>', 'stop after this many distinct states', '2000000')
     .option('--max-depth <n>', 'do not explore deeper than this', '10000')
     .option('--max-time <seconds>', 'stop after this many seconds', '600')
+    .option('--simulate', 'walk random interleavings instead of all of them (no proof: see docs/cli.md)')
+    .option('--seed <n>', 'with --simulate: the seed of the first run (default: from the clock, and printed)')
+    .option('--runs <n>', 'with --simulate: how many runs', '1000')
+    .option('--depth <n>', 'with --simulate: steps per run at most', '1000')
     .action((arg: string | undefined, opts: CheckOpts) => {
       process.on('SIGINT', () => {
         interrupted = true;
       });
+      if (opts.all && arg !== undefined) throw new UserError('give either a scenario or --all, not both');
+      if (opts.againstManifest && !opts.all) throw new UserError('--against-manifest goes with --all');
+      if (opts.all && (opts.variant !== undefined || opts.allVariants))
+        throw new UserError('--all checks every preset: give no --variant or --all-variants with it');
       const targets = opts.all
         ? builtinNames()
             .map((n) => loadScenario(n))
-            .filter((l) => (l.scenario.actors?.length ?? 0) > 0)
+            .filter((l) => isConcurrent(l.scenario))
         : arg !== undefined
           ? [loadScenario(arg)]
           : null;
       if (!targets) throw new UserError('check needs a scenario (a file or a built-in name) or --all');
-      if (opts.all && arg !== undefined) throw new UserError('give either a scenario or --all, not both');
-      const rows: CheckRow[] = [];
+      if (opts.simulate) {
+        simulateCommand(targets[0].scenario, opts, targets.length > 1);
+        return;
+      }
+      const rows: CheckResult[] = [];
       const files = new Map<string, string | undefined>();
+      const scenarios = new Map<string, Scenario>();
       for (const t of targets) {
         files.set(t.scenario.name, t.builtin ? undefined : t.file);
-        for (const nv of variantsFor(t.scenario, opts)) {
-          rows.push(checkOne(t.scenario, nv, opts));
+        scenarios.set(t.scenario.name, t.scenario);
+        const variants = opts.all
+          ? presetsOf(t.scenario).map((p) => resolveVariant(t.scenario, p))
+          : variantsOf(t.scenario, opts);
+        for (const nv of variants) {
+          rows.push(checkScenario(t.scenario, nv, checkOptions(opts, `${t.scenario.name} · ${nv.name}`)));
           if (interrupted) break;
         }
         if (interrupted) break;
       }
-      if (opts.svg) {
-        const r = rows.find((x) => x.counterexample);
-        if (!r) throw new UserError('--svg: no counterexample to draw: every check held or was incomplete');
-        const sc = targets.find((t) => t.scenario.name === r.scenario)!.scenario;
-        const actorVcpus = Object.fromEntries(
-          (sc.actors ?? []).filter((a) => a.vcpu !== undefined).map((a) => [a.name, a.vcpu!]),
-        );
-        const info = Object.values(PROP_INFO).find((i) => i.name === r.property)!;
-        writeSvg(
-          opts.svg,
-          traceToSvg(r.counterexample!.steps, {
-            title: `${r.scenario} · ${r.variant} [${r.knobs}]`,
-            violation: { property: info.name, what: info.what },
-            actorVcpus,
-            loopStart: r.counterexample!.loopStart,
-          }),
-        );
-      }
       if (opts.json) {
         const doc = {
-          schemaVersion: 1,
+          schemaVersion: 2,
           tool: 'irqlab',
           version: VERSION,
           command: 'check',
@@ -432,12 +383,18 @@ export function registerCheck(program: Command): void {
           ),
         );
       }
+      if (opts.svg) drawFirst(rows, scenarios, opts.svg);
       process.exitCode = exitCodeFor(rows, Boolean(opts.all));
+      if (opts.againstManifest && process.exitCode === EXIT.ok) {
+        const diffs = manifestDiffs(rows);
+        for (const d of diffs) process.stderr.write(`irqlab: ${d}\n`);
+        if (diffs.length > 0) process.exitCode = EXIT.expectationFailed;
+      }
     });
 
   program
     .command('replay')
-    .description('re-execute a counterexample trace file (from check --json) exactly, and print it')
+    .description('re-execute a counterexample trace file (from check --json) and say whether it reproduces')
     .argument('<trace>', 'a JSON file: a check --json document or one of its results[].trace')
     .action((file: string) => {
       let doc: unknown;
@@ -446,65 +403,108 @@ export function registerCheck(program: Command): void {
       } catch (e) {
         throw new UserError(`${file}: cannot read a JSON trace: ${(e as Error).message.split('\n')[0]}`);
       }
-      const d = doc as { results?: { trace?: unknown }[]; kind?: string };
-      const trace = (d.kind === 'irqlab-trace' ? d : d.results?.find((r) => r.trace)?.trace) as
-        | {
-            scenario: string;
-            file?: string;
-            variant: Record<string, string>;
-            properties?: string[];
-            memory?: string;
-            path: number[];
-            loopStart?: number;
-          }
-        | undefined;
-      if (!trace || !Array.isArray(trace.path) || typeof trace.scenario !== 'string') {
-        throw new UserError(
-          `${file}: no irqlab trace in it (expected kind "irqlab-trace" with scenario, variant and path)`,
-        );
-      }
+      const trace = parseTraceFile(doc, file);
       const { scenario } = loadScenario(trace.file ?? trace.scenario);
-      const variant = withKnobs(DEFAULT_VARIANT, trace.variant ?? {}, `${file}: variant`);
-      for (const p of trace.properties ?? []) {
-        if (!(PROPERTIES as readonly string[]).includes(p))
-          throw new UserError(`${file}: unknown property "${p}" in the trace`);
-      }
-      const { loopStart } = trace;
-      if (loopStart !== undefined && typeof loopStart !== 'number')
-        throw new UserError(`${file}: loopStart must be a step index, got ${JSON.stringify(loopStart)}`);
-      const model = buildModel(
-        scenario,
-        variant,
-        trace.properties,
-        memoryOf(trace.memory, `${file}: memory`),
-      );
-      const r = replay(model, trace.path, loopStart);
+      const r = replayTraceFile(trace, scenario);
+      if (!r.reproduced) throw new UserError(`${file}: did not reproduce: ${r.why}`);
       const paint = paintFor(process.stdout, false);
       process.stdout.write(
-        `${paint.bold(scenario.name)} [${describeVariant(variant)}]: replayed ${r.entries.length} steps\n`,
+        `${paint.bold(scenario.name)} [${describeKnobs(trace.variant)}]: replayed ${r.entries.length} of ${trace.steps.length} steps\n`,
       );
-      process.stdout.write(`${renderLasso(r.entries, paint, loopStart)}\n`);
-      // A lasso's verdict is about the loop as a whole (replay checked that it closes).
-      const code =
-        r.stepViolation ||
-        model.invariant(r.final) ||
-        (loopStart === undefined
-          ? terminalCode(model, r.final)
-          : lassoViolation(model, trace.path, loopStart));
-      if (code) {
-        process.stdout.write(`${paint.red('×')} ${PROP_INFO[code].name}: ${PROP_INFO[code].what}\n`);
-        process.exitCode = PROP_INFO[code].kind === 'invariant' ? EXIT.invariant : EXIT.liveness;
-      } else if (loopStart !== undefined) {
-        process.stdout.write(
-          'the loop closes, but it is not a fair cycle that leaves an obligation unmet in this model\n',
-        );
-      } else {
-        process.stdout.write('no property is violated at the end of this trace\n');
-      }
+      process.stdout.write(`${renderLasso(r.entries, paint, trace.loopStart)}\n`);
+      process.stdout.write(`${paint.red('×')} reproduced: ${r.property}: ${PROP_INFO_BY_NAME[r.property]}\n`);
+      process.exitCode = r.kind === 'invariant' ? EXIT.invariant : EXIT.liveness;
     });
 }
 
-function terminalCode(model: ReturnType<typeof buildModel>, s: Uint32Array): number {
-  const acts = new Int32Array(model.maxActions);
-  return model.enabled(s, acts) === 0 ? model.terminal(s) : 0;
+function describeKnobs(k: Record<string, string>): string {
+  return (
+    Object.entries(k)
+      .filter(([name, v]) => (DEFAULT_VARIANT as Record<string, string>)[name] !== v)
+      .map(([name, v]) => `${name}=${v}`)
+      .join(',') || 'current'
+  );
+}
+
+/** `check --simulate`: random runs of one scenario in each variant asked for. */
+function simulateCommand(sc: Scenario, opts: CheckOpts, all: boolean): void {
+  if (all) throw new UserError('--simulate checks one scenario: give its name, not --all');
+  const seed = opts.seed === undefined ? Date.now() % 2 ** 31 : Number(opts.seed);
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 31)
+    throw new UserError(`--seed: expected an integer 0..2147483647, got "${opts.seed}"`);
+  const runs = positiveInt('--runs', opts.runs);
+  const depth = positiveInt('--depth', opts.depth);
+  const paint = paintFor(process.stdout, Boolean(opts.json));
+  const results = variantsOf(sc, opts).map((nv) =>
+    simulateScenario(sc, nv, {
+      seed,
+      runs,
+      depth,
+      properties: propertiesOf(opts),
+      memory: memoryOf(opts.memory),
+      shouldStop: () => interrupted,
+    }),
+  );
+  if (opts.json) {
+    const doc = {
+      schemaVersion: 2,
+      tool: 'irqlab',
+      version: VERSION,
+      command: 'check --simulate',
+      results: results.map((r) => {
+        const { variant, violation, ...rest } = r;
+        return {
+          ...rest,
+          variant: variant.name,
+          knobs: describeVariant(variant.variant),
+          violation: violation && { ...violation, steps: violation.entries, entries: undefined },
+          trace: violation && traceFileOf(asCheckResult(r), undefined),
+        };
+      }),
+    };
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  } else {
+    for (const r of results) {
+      const head = `${paint.bold(r.scenario)} · ${r.variant.name} [${describeVariant(r.variant.variant)}]: seed ${r.seed}, ${r.runs} run(s), ${r.steps} steps (${r.quiescent} ended quiescent, ${r.bounded} cut at depth ${depth}), ${(r.timeMs / 1000).toFixed(2)} s`;
+      process.stdout.write(`${head}\n`);
+      if (r.violation) {
+        const v = r.violation;
+        process.stdout.write(
+          `  ${paint.red(`violated: ${v.property} (${v.kind})`)} in run ${v.run} (seed ${r.seed + v.run}), ${v.path.length} steps:\n`,
+        );
+        process.stdout.write(
+          `${renderEntries(v.entries, paint)
+            .split('\n')
+            .map((l) => `    ${l}`)
+            .join('\n')}\n`,
+        );
+        process.stdout.write(`    ${paint.red('×')} ${v.property}: ${PROP_INFO_BY_NAME[v.property]}\n`);
+      } else if (r.interrupted) process.stdout.write(`  ${paint.red('incomplete: interrupted')}\n`);
+      else process.stdout.write(`  ${paint.green('no violation found')} (random simulation: not a proof)\n`);
+    }
+  }
+  const rows = results.map(asCheckResult);
+  process.exitCode = exitCodeFor(rows, false);
+}
+
+/** A simulation result in the shape of a check's, for the exit code and the trace file. */
+function asCheckResult(r: SimulateResult): CheckResult {
+  const v = r.violation;
+  return {
+    scenario: r.scenario,
+    variant: r.variant,
+    verdict: v ? 'violated' : r.interrupted ? 'incomplete' : 'holds',
+    property: v?.property,
+    kind: v?.kind,
+    reason: r.interrupted ? 'interrupted' : undefined,
+    generated: r.steps,
+    distinct: 0,
+    depth: 0,
+    timeMs: r.timeMs,
+    collisionProbability: 0,
+    counterexample: v && { path: v.path, entries: v.entries },
+    properties: r.properties,
+    memory: r.memory,
+    reduction: { name: 'none' },
+  };
 }

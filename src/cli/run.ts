@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import { runScenario } from '../run/run.ts';
+import { builtinNames, loadAllBuiltins, loadScenario } from '../scenarios/files.ts';
 import { traceToSvg } from '../trace/svg.ts';
 import { renderEntries } from '../trace/text.ts';
 import { EXIT } from './exit.ts';
-import { builtinNames, loadAllBuiltins, loadScenario } from './files.ts';
 import { paintFor } from './paint.ts';
 import { writeSvg } from './svg-file.ts';
 

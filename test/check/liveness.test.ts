@@ -18,10 +18,10 @@ import { replay } from '../../src/check/counterexample.ts';
 import { type CheckModel, type ExploreOptions, explore } from '../../src/check/explorer.ts';
 import { lassoViolation, Tarjan } from '../../src/check/liveness.ts';
 import { renderLasso } from '../../src/cli/check.ts';
-import { loadScenario } from '../../src/cli/files.ts';
 import { UserError } from '../../src/errors.ts';
 import { DEFAULT_VARIANT, withKnobs } from '../../src/model/kvm/variants.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
+import { loadScenario } from '../../src/scenarios/files.ts';
 
 const SEED = 0x11fe;
 const LIVE = 13;

@@ -11,10 +11,10 @@ import { type ExploreOptions, explore } from '../../src/check/explorer.ts';
 import { stepFootprint } from '../../src/check/footprints.ts';
 import { exploreReduced } from '../../src/check/reduced.ts';
 import { AmpleReducer } from '../../src/check/reduction.ts';
-import { builtinNames, loadScenario } from '../../src/cli/files.ts';
 import { MEMORY_MODELS } from '../../src/model/kvm/program.ts';
 import { DEFAULT_VARIANT, type Variant, withKnobs } from '../../src/model/kvm/variants.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
+import { builtinNames, loadScenario } from '../../src/scenarios/files.ts';
 import type { Scenario } from '../../src/scenarios/schema.ts';
 import { recordingView } from './record.ts';
 

@@ -5,11 +5,11 @@
  */
 
 import { type CheckModel, type ExploreResult, explore } from '../../src/check/explorer.ts';
-import { builtinNames, loadScenario } from '../../src/cli/files.ts';
 import type { MemoryModel } from '../../src/model/kvm/program.ts';
 import { DEFAULT_VARIANT, type Variant, withKnobs } from '../../src/model/kvm/variants.ts';
 import type { SystemModel } from '../../src/model/system/system.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
+import { builtinNames, loadScenario } from '../../src/scenarios/files.ts';
 import type { Scenario } from '../../src/scenarios/schema.ts';
 
 /** The CLI's defaults (src/cli/check.ts): 2 000 000 states, depth 10 000, 600 s. */

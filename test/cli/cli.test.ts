@@ -279,19 +279,22 @@ describe('irqlab CLI', { concurrency: 2 }, () => {
     });
   });
 
-  test('replay of a lasso trace (loopStart): a loop that does not close, or a bad loopStart, exits 2', async () => {
+  test('replay of a tampered trace (loopStart, a step deleted): exit 2, "did not reproduce"; untouched: reproduced, exit 12', async () => {
     const trace = JSON.parse(readFileSync(join(ROOT, 'test/regressions/seed-004.before.trace.json'), 'utf8'));
-    const [open, outside, notNumber, plain] = await Promise.all([
+    const n = trace.steps.length;
+    const [open, outside, notNumber, deleted, plain] = await Promise.all([
       cli('replay', tmpFile('open-loop.json', JSON.stringify({ ...trace, loopStart: 0 }))),
-      cli('replay', tmpFile('outside.json', JSON.stringify({ ...trace, loopStart: trace.path.length }))),
+      cli('replay', tmpFile('outside.json', JSON.stringify({ ...trace, loopStart: n }))),
       cli('replay', tmpFile('not-number.json', JSON.stringify({ ...trace, loopStart: 'x' }))),
+      cli('replay', tmpFile('deleted.json', JSON.stringify({ ...trace, steps: trace.steps.slice(0, -1) }))),
       cli('replay', tmpFile('plain.json', JSON.stringify(trace))),
     ]);
-    assertUsageError(open, ['the loop does not close', `after step ${trace.path.length}`, 'after step 0']);
-    assertUsageError(outside, ['loopStart', 'the loop would be empty']);
-    assertUsageError(notNumber, ['loopStart must be a step index']);
-    // Without loopStart the output has no loop marker.
+    assertUsageError(open, ['did not reproduce']);
+    assertUsageError(outside, ['did not reproduce', 'loopStart']);
+    assertUsageError(notNumber, ['loopStart']);
+    assertUsageError(deleted, ['did not reproduce']);
     assert.equal(plain.code, 12);
+    assert.match(plain.stdout, /reproduced: no-stuck-pir/);
     assert.ok(!plain.stdout.includes('── loop'));
   });
 

@@ -14,12 +14,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { replay } from '../../src/check/counterexample.ts';
-import { loadScenario } from '../../src/cli/files.ts';
+import { replay, replayTraceFile } from '../../src/check/counterexample.ts';
+import { modelFor, resolveVariant } from '../../src/check/session.ts';
 import { UserError } from '../../src/errors.ts';
-import { DEFAULT_VARIANT, withKnobs } from '../../src/model/kvm/variants.ts';
 import { PROP_INFO, type SystemModel } from '../../src/model/system/system.ts';
-import { buildModel } from '../../src/scenarios/compile.ts';
+import { loadScenario } from '../../src/scenarios/files.ts';
+import type { Scenario } from '../../src/scenarios/schema.ts';
+import { parseTraceFile, type TraceFile } from '../../src/trace/file.ts';
 import { check, concurrentBuiltins, modelOf, preset } from '../check/support.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -45,30 +46,21 @@ const EXPECTED: Record<string, string> = {
   'avic-ga-log-wakeup.mutation-no-ga-log-intr': 'no-lost-wakeup',
 };
 
-interface Trace {
-  kind: string;
-  scenario: string;
-  file?: string;
-  variant: Record<string, string>;
-  memory?: 'sc' | 'tso';
-  path: number[];
-}
-
 const files = readdirSync(DIR)
   .filter((f) => f.endsWith('.trace.json'))
   .sort();
 
-function load(file: string): { trace: Trace; model: SystemModel } {
-  const trace = JSON.parse(readFileSync(join(DIR, file), 'utf8')) as Trace;
-  // As `irqlab replay` does it: the scenario by name, the recorded knobs, the default properties.
+function load(file: string): { trace: TraceFile; path: number[]; scenario: Scenario; model: SystemModel } {
+  const trace = parseTraceFile(JSON.parse(readFileSync(join(DIR, file), 'utf8')), file);
   const { scenario } = loadScenario(trace.file ?? trace.scenario);
-  const model = buildModel(
+  const variant = resolveVariant(
     scenario,
-    withKnobs(DEFAULT_VARIANT, trace.variant, file),
-    undefined,
-    trace.memory,
+    Object.entries(trace.variant)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
   );
-  return { trace, model };
+  const model = modelFor(scenario, variant.variant, { properties: trace.properties, memory: trace.memory });
+  return { trace, path: trace.steps.map((st) => st.action), scenario, model };
 }
 
 /** Step monitor of the last step, else the invariant, else the terminal check if nothing is enabled. */
@@ -82,7 +74,7 @@ function violationAtEnd(model: SystemModel, path: readonly number[]): number {
 
 const rerecord = (name: string) => {
   const [sc, ...p] = name.split('.');
-  return `if the model changed on purpose, re-record it: node --import tsx src/cli/main.ts check ${sc} --variant ${p.join('.')} --json, and save results[0].trace as test/regressions/${name}.trace.json`;
+  return `if the model changed on purpose, re-record it: npm run regressions (scripts/record-regressions.ts re-runs check ${sc} --variant ${p.join('.')})`;
 };
 
 describe('regression traces', () => {
@@ -113,27 +105,29 @@ describe('regression traces', () => {
     const presetName = rest.join('.');
 
     describe(name, () => {
-      test('is a check --json trace of that scenario and preset', () => {
+      test('is a trace file of that scenario and preset, claiming the expected property', () => {
         const { trace } = load(file);
-        assert.equal(trace.kind, 'irqlab-trace');
         assert.equal(trace.scenario, scenarioName);
-        assert.ok(Array.isArray(trace.path) && trace.path.every((a) => Number.isInteger(a) && a >= 0));
-        // Knobs added after the trace was recorded take their defaults, as in `irqlab replay`.
+        assert.equal(trace.claim.property, EXPECTED[name]);
         assert.deepEqual(
-          withKnobs(DEFAULT_VARIANT, trace.variant, file),
+          resolveVariant(load(file).scenario, presetName).variant,
           preset(scenarioName, presetName).variant,
-          'the knobs of the preset',
+        );
+        assert.deepEqual(
+          trace.variant,
+          { ...preset(scenarioName, presetName).variant },
+          'every knob, as the preset sets it',
         );
       });
 
-      test(`replays to a violation of ${EXPECTED[name]} at the last step, and not before`, () => {
-        const { trace, model } = load(file);
-        const code = violationAtEnd(model, trace.path);
-        assert.notEqual(code, 0, `no property is violated at the end any more; ${rerecord(name)}`);
-        assert.equal(PROP_INFO[code].name, EXPECTED[name], rerecord(name));
-        for (let k = 0; k < trace.path.length; k++) {
+      test(`reproduces ${EXPECTED[name]} at the last step, and not before`, () => {
+        const { trace, scenario, model, path } = load(file);
+        const r = replayTraceFile(trace, scenario);
+        assert.ok(r.reproduced, `${r.reproduced ? '' : r.why}; ${rerecord(name)}`);
+        assert.equal(r.property, EXPECTED[name]);
+        for (let k = 0; k < path.length; k++) {
           assert.equal(
-            violationAtEnd(model, trace.path.slice(0, k)),
+            violationAtEnd(model, path.slice(0, k)),
             0,
             `already violated after ${k} steps; ${rerecord(name)}`,
           );
@@ -141,29 +135,25 @@ describe('regression traces', () => {
       });
 
       test('is still the counterexample the checker finds first', () => {
-        const { trace } = load(file);
+        const { path } = load(file);
         const r = check(modelOf(preset(scenarioName, presetName)));
         assert.equal(r.outcome.kind, 'violated', rerecord(name));
         if (r.outcome.kind !== 'violated') return;
         assert.equal(PROP_INFO[r.outcome.code].name, EXPECTED[name], rerecord(name));
-        assert.deepEqual(
-          r.outcome.path,
-          trace.path,
-          `the shortest counterexample changed; ${rerecord(name)}`,
-        );
+        assert.deepEqual(r.outcome.path, path, `the shortest counterexample changed; ${rerecord(name)}`);
       });
 
       test('replay throws a UserError when a recorded action is not enabled', () => {
-        const { trace, model } = load(file);
+        const { path, model } = load(file);
         const acts = new Int32Array(model.maxActions);
-        for (const k of [0, trace.path.length >> 1, trace.path.length - 1]) {
+        for (const k of [0, path.length >> 1, path.length - 1]) {
           // The state the trace reaches before step k + 1, and an action not enabled there.
-          const s = replay(model, trace.path.slice(0, k)).final;
+          const s = replay(model, path.slice(0, k)).final;
           const n = model.enabled(s, acts);
           const enabled = new Set(acts.subarray(0, n));
           let bad = 0;
           while (enabled.has(bad)) bad++;
-          const corrupt = trace.path.slice();
+          const corrupt = path.slice();
           corrupt[k] = bad;
           assert.throws(
             () => replay(model, corrupt),
@@ -172,36 +162,39 @@ describe('regression traces', () => {
           );
         }
         // An action id no model has.
-        assert.throws(() => replay(model, [...trace.path.slice(0, 1), 9999]), UserError);
+        assert.throws(() => replay(model, [...path.slice(0, 1), 9999]), UserError);
       });
     });
   }
 
   test('irqlab replay re-executes each file and exits 12 (invariant) or 13 (liveness), naming the property', async () => {
+    // Two at a time: each is a whole process, and the suite shares two cores.
+    const one = (file: string) =>
+      new Promise<void>((resolve, reject) => {
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', 'src/cli/main.ts', 'replay', join(DIR, file)],
+          { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 },
+          (err, stdout) => {
+            try {
+              const name = file.slice(0, -'.trace.json'.length);
+              const liveness =
+                Object.values(PROP_INFO).find((i) => i.name === EXPECTED[name])?.kind === 'liveness';
+              assert.equal(err?.code, liveness ? 13 : 12, `${file}: exit code`);
+              assert.match(stdout, new RegExp(`× reproduced: ${EXPECTED[name]}:`));
+              assert.match(stdout, /replayed (\d+) of \1 steps/);
+              resolve();
+            } catch (e) {
+              reject(e);
+            }
+          },
+        );
+      });
+    const queue = [...files];
     await Promise.all(
-      files.map(
-        (file) =>
-          new Promise<void>((resolve, reject) => {
-            execFile(
-              process.execPath,
-              ['--import', 'tsx', 'src/cli/main.ts', 'replay', join(DIR, file)],
-              { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, timeout: 20_000 },
-              (err, stdout) => {
-                try {
-                  const name = file.slice(0, -'.trace.json'.length);
-                  const liveness =
-                    Object.values(PROP_INFO).find((i) => i.name === EXPECTED[name])?.kind === 'liveness';
-                  assert.equal(err?.code, liveness ? 13 : 12, `${file}: exit code`);
-                  assert.match(stdout, new RegExp(`× ${EXPECTED[name]}:`));
-                  assert.match(stdout, /replayed \d+ steps/);
-                  resolve();
-                } catch (e) {
-                  reject(e);
-                }
-              },
-            );
-          }),
-      ),
+      [0, 1].map(async () => {
+        for (let f = queue.shift(); f !== undefined; f = queue.shift()) await one(f);
+      }),
     );
   });
 });

@@ -13,11 +13,11 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { replay } from '../../src/check/counterexample.ts';
 import { explore } from '../../src/check/explorer.ts';
-import { builtinNames, loadScenario } from '../../src/cli/files.ts';
 import { DEFAULT_VARIANT, describeVariant, withKnobs } from '../../src/model/kvm/variants.ts';
 import { PROP_INFO } from '../../src/model/system/system.ts';
 import { runScenario } from '../../src/run/run.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
+import { builtinNames, loadScenario } from '../../src/scenarios/files.ts';
 import type { TraceEntry } from '../../src/trace/record.ts';
 import { type SvgOptions, traceToSvg } from '../../src/trace/svg.ts';
 

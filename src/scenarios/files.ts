@@ -5,10 +5,10 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
-import { parseScenarioText } from '../scenarios/loader.ts';
-import type { Scenario } from '../scenarios/schema.ts';
+import { parseScenarioText } from './loader.ts';
+import type { Scenario } from './schema.ts';
 
-export const BUILTIN_DIR = fileURLToPath(new URL('../scenarios/builtin/', import.meta.url));
+export const BUILTIN_DIR = fileURLToPath(new URL('./builtin/', import.meta.url));
 
 /** Names of the built-in scenarios, sorted. */
 export function builtinNames(): string[] {
