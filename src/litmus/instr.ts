@@ -175,7 +175,7 @@ function widthOf(ctx: InstrContext, raw: RawInstr, sized: RawOperand[], bad: (wh
     const c = ctx.cell(m.addr.cell);
     if (c.width !== w)
       bad(
-        `a ${w}-byte access to ${c.name}, which is ${ctx.cellType(m.addr.cell)} (${c.width} bytes): mixed-size accesses are not supported`,
+        `${w === 8 ? 'an' : 'a'} ${w}-byte access to ${c.name}, which is ${ctx.cellType(m.addr.cell)} (${c.width} bytes): mixed-size accesses are not supported`,
       );
   }
   return w;

@@ -147,7 +147,10 @@ export function readInstr(ctx: OperandContext, cell: string, thread: number, lin
       line,
       `P${thread}: unsupported instruction "${cell}" (supported: ${SUPPORTED_MNEMONICS})`,
     );
-  const written = splitOperands(parts.rest);
+  // X86 tests print their registers in upper case, as herd does.
+  const written = splitOperands(parts.rest).map((o) =>
+    ctx.arch === 'X86' && lookupReg('X86', o) !== undefined ? o.toUpperCase() : o,
+  );
   const text = `${parts.lock ? (ctx.arch === 'X86' ? 'LOCK ' : 'lock ') : ''}${ctx.arch === 'X86' ? parts.mnemonic.toUpperCase() : parts.mnemonic}${written.length ? ` ${written.join(',')}` : ''}`;
   // NOP's operands are never evaluated (LLVM's padding `nopl 0(%rax,%rax,1)`, herd's A004/A005).
   if (mn.base === 'nop') return { ...mn, lock: parts.lock, ops: [], text };

@@ -45,7 +45,10 @@ export interface RegPart {
 }
 
 const TABLE = new Map<string, RegPart>();
-for (const w of [8, 4, 2, 1] as const) BY_WIDTH[w].forEach((name, reg) => TABLE.set(name, { reg, width: w }));
+for (const w of [8, 4, 2, 1] as const)
+  BY_WIDTH[w].forEach((name, reg) => {
+    TABLE.set(name, { reg, width: w });
+  });
 TABLE.set('rip', { reg: REG_RIP, width: 8 });
 TABLE.set('cs', { reg: REG_CS, width: 2 });
 
