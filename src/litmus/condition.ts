@@ -19,8 +19,10 @@ interface Token {
 
 /** How the parser turns names into indices (parse.ts owns the tables). */
 export interface NameResolver {
-  /** The cell of location `name`. */
+  /** The cell of location `name` (its first element if it is an array). */
   mem(name: string, line: number): number;
+  /** The cell of element `index` of array `name`. */
+  element(name: string, index: number, line: number): number;
   reg(thread: number, name: string, line: number): { reg: number; width: Width };
   /**
    * A value as the test writes it (decimal or 0x hex, maybe negative, or a location's name for its
@@ -73,7 +75,7 @@ class Tokens {
 const THREAD_REG = /^(\d+):([A-Za-z]\w*)$/;
 const NAME = /^[A-Za-z_]\w*$/;
 
-/** A location: `x`, `[x]` or `N:REG`. */
+/** A location: `x`, `[x]`, `t[1]` or `N:REG`. */
 function parseLoc(ts: Tokens): Loc {
   const tok = ts.next('a location');
   if (tok.t === '[') {
@@ -84,6 +86,14 @@ function parseLoc(ts: Tokens): Loc {
   }
   const m = THREAD_REG.exec(tok.t);
   if (m) return { kind: 'reg', thread: Number(m[1]), ...ts.r.reg(Number(m[1]), m[2], tok.line) };
+  if (NAME.test(tok.t) && ts.peek() === '[') {
+    // An array element: t[1]
+    ts.next('[');
+    const k = ts.next('an index');
+    if (!/^\d+$/.test(k.t)) ts.r.fail(k.line, `"${k.t}" is not an array index`);
+    ts.expect(']');
+    return { kind: 'mem', cell: ts.r.element(tok.t, Number(k.t), tok.line) };
+  }
   if (NAME.test(tok.t)) return { kind: 'mem', cell: ts.r.mem(tok.t, tok.line) };
   return ts.r.fail(tok.line, `expected a location (x, [x], 0:EAX or 0:rax) in the condition, got "${tok.t}"`);
 }

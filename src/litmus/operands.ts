@@ -206,7 +206,7 @@ const ATT_MEM = /^(?:%([a-z]+)\s*:\s*)?([-\w]*)\s*\(\s*([^()]*)\)$/i;
 
 function attOperand(ctx: OperandContext, o: string, thread: number, line: number, text: string): RawOperand {
   const fail = (why: string): never => ctx.fail(line, `P${thread}: ${text}: ${why}`);
-  if (o.startsWith('%')) return register(ctx, o.slice(1), thread, line, text);
+  if (o.startsWith('%') && !o.includes('(')) return register(ctx, o.slice(1), thread, line, text);
   if (o.startsWith('$')) {
     const v = o.slice(1).trim();
     if (isIntegerText(v)) return { kind: 'imm', value: ctx.integer(v, line) };

@@ -158,6 +158,12 @@ class Parser implements NameResolver, InstrContext {
     return this.symbols[this.symbolIndex(name, line)].firstCell;
   }
 
+  element(name: string, index: number, line: number): number {
+    const sym = this.symbols[this.symbolIndex(name, line)];
+    if (index >= sym.count) this.fail(line, `${name}[${index}]: ${name} has ${sym.count} element(s)`);
+    return sym.firstCell + index;
+  }
+
   cellOf(name: string, line: number): number {
     return this.mem(name, line);
   }
