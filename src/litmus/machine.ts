@@ -62,6 +62,8 @@ export class LitmusMachine implements CheckModel {
   /** Per thread: the word of its pc; its flags, registers and store buffer follow. */
   readonly base: number[];
   readonly depth: number[];
+  /** Per thread: the word of its store buffer. */
+  readonly sbWord: number[] = [];
   /** Per cell: its (first) memory word. */
   readonly cellWord: Int32Array;
   /** Per memory word: the cell it holds (part of). */
@@ -123,6 +125,7 @@ export class LitmusMachine implements CheckModel {
       const depth =
         memory === 'tso' ? prog.reduce((n, i) => n + (isStore(i) ? (i.width === 8 ? 2 : 1) : 0), 0) : 0;
       this.depth.push(depth);
+      this.sbWord.push(w + 2 + 2 * test.usedRegs[t].length);
       w += 2 + 2 * test.usedRegs[t].length + storeBufferWords(depth);
     });
     this.words = w;
@@ -131,7 +134,7 @@ export class LitmusMachine implements CheckModel {
 
   /** The word of thread t's store buffer. */
   sb(t: number): number {
-    return this.base[t] + 2 + 2 * this.test.usedRegs[t].length;
+    return this.sbWord[t];
   }
 
   init(s: Uint32Array): void {

@@ -102,7 +102,7 @@ export const JCC: Record<string, string> = {
 };
 const UNSIZED = ['mfence', 'lfence', 'sfence', 'endbr64', 'ret', 'jmp', ...Object.keys(JCC)];
 
-export const SUPPORTED_MNEMONICS = `${[...SIZED, ...UNSIZED.slice(0, 6)].join(', ')} and Jcc`;
+export const SUPPORTED_MNEMONICS = `${[...SIZED, 'mfence', 'lfence', 'sfence', 'endbr64', 'ret', 'jmp'].join(', ')} and Jcc`;
 
 /** Splits at commas outside parentheses and brackets. */
 function splitOperands(text: string): string[] {
