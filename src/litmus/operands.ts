@@ -123,7 +123,7 @@ function splitOperands(text: string): string[] {
 
 /** `[lock[;]] mnemonic operands` of a cell, or undefined if it does not look like one. */
 function splitInstr(cell: string): { lock: boolean; mnemonic: string; rest: string } | undefined {
-  const m = /^(lock\s*;?\s+)?([A-Za-z][A-Za-z0-9]*)\b\s*(.*)$/i.exec(cell);
+  const m = /^(lock(?:\s*;\s*|\s+))?([A-Za-z][A-Za-z0-9]*)\b\s*(.*)$/i.exec(cell);
   if (!m) return undefined;
   return { lock: m[1] !== undefined, mnemonic: m[2], rest: m[3].trim() };
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { UserError } from '../../src/errors.ts';
 import { parseLitmus } from '../../src/litmus/parse.ts';
 import { type ModelResult, runLitmus } from '../../src/litmus/run.ts';
@@ -234,6 +235,68 @@ exists (0:rax=0 /\\ 1:RAX=0)
     assert.deepEqual(
       r.witness!.steps.map((s) => s.text),
       ['movq $-1,(x) (buffered)', 'flush x=18446744073709551615'],
+    );
+  });
+});
+
+type Op = { k: 'st' | 'ld' | 'xchg' | 'inc' | 'add'; loc: 'x' | 'y'; v: number } | { k: 'mfence' };
+
+/** The same program in both syntaxes; its outcome lists x, y and every register. */
+function bothSyntaxes(threads: Op[][]): [string, string] {
+  const regs = ['EAX', 'EBX', 'ECX'];
+  const out = (arch: 'X86' | 'X86_64') =>
+    threads.map((ops) => {
+      let r = 0;
+      return ops.map((o) => {
+        const reg = regs[r % 3];
+        const att = `%${reg.toLowerCase()}`;
+        if (o.k === 'mfence') return arch === 'X86' ? 'MFENCE' : 'mfence';
+        if (o.k === 'st') return arch === 'X86' ? `MOV [${o.loc}],$${o.v}` : `movl $${o.v},(${o.loc})`;
+        if (o.k === 'inc') return arch === 'X86' ? `LOCK INC [${o.loc}]` : `lock incl (${o.loc})`;
+        if (o.k === 'add')
+          return arch === 'X86' ? `LOCK ADD [${o.loc}],$${o.v}` : `lock; addl $${o.v},(${o.loc})`;
+        r++;
+        if (o.k === 'ld') return arch === 'X86' ? `MOV ${reg},[${o.loc}]` : `movl (${o.loc}),${att}`;
+        return arch === 'X86' ? `XCHG [${o.loc}],${reg}` : `xchgl ${att},(${o.loc})`;
+      });
+    });
+  const text = (arch: 'X86' | 'X86_64') => {
+    const cells = out(arch);
+    const rows = Math.max(...cells.map((c) => c.length));
+    const table = [threads.map((_, t) => `P${t}`).join(' | ')];
+    for (let k = 0; k < rows; k++) table.push(cells.map((c) => c[k] ?? '').join(' | '));
+    const places = ['x', 'y', ...threads.flatMap((_, t) => regs.map((r) => `${t}:${r}`))];
+    const init = threads.map((_, t) => `${t}:EAX=${5 + t};`).join(' ');
+    return `${arch} T\n{ ${init} }\n${table.map((row) => ` ${row} ;`).join('\n')}\nlocations [${places.join(';')}]\nforall (true)\n`;
+  };
+  return [text('X86'), text('X86_64')];
+}
+
+describe('the same program in Intel (X86) and AT&T (X86_64) syntax', () => {
+  const loc = fc.constantFrom('x' as const, 'y' as const);
+  const v = fc.integer({ min: 1, max: 2 });
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ k: fc.constant('st' as const), loc, v }) },
+    { weight: 4, arbitrary: fc.record({ k: fc.constant('ld' as const), loc, v }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('mfence' as const) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({ k: fc.constantFrom('xchg' as const, 'inc' as const, 'add' as const), loc, v }),
+    },
+  );
+  const program = fc.array(fc.array(op, { minLength: 1, maxLength: 3 }), { minLength: 2, maxLength: 3 });
+
+  it('has the same outcomes under x86-TSO and under SC', () => {
+    fc.assert(
+      fc.property(program, fc.constantFrom('tso' as const, 'sc' as const), (threads, memory) => {
+        const [intel, att] = bothSyntaxes(threads);
+        const values = (text: string) =>
+          runLitmus(parseLitmus(text, 't.litmus'), memory)
+            .outcomes.map((o) => JSON.stringify(Object.values(o.values)))
+            .sort();
+        assert.deepEqual(values(att), values(intel), `${intel}\n${att}`);
+      }),
+      { numRuns: 150 },
     );
   });
 });
