@@ -38,7 +38,7 @@ export function readLitmus(file: string): LitmusTest {
 
 const QUANTIFIER_WORD = { exists: 'exists', 'not-exists': '~exists', forall: 'forall' } as const;
 
-function outcomeText(values: Record<string, number>): string {
+function outcomeText(values: Record<string, number | string>): string {
   return Object.entries(values)
     .map(([k, v]) => `${k}=${v}`)
     .join('; ');
@@ -71,7 +71,7 @@ function renderModel(t: LitmusTest, r: ModelResult, paint: Paint): string {
 }
 
 function renderTest(t: LitmusTest, results: ModelResult[], paint: Paint): string {
-  const head = `${paint.bold(`X86 ${t.name}`)} (${t.file}): ${QUANTIFIER_WORD[t.condition.quantifier]} ${t.condition.text.replace(/^~?\s*(exists|forall)\s*/, '')}`;
+  const head = `${paint.bold(`${t.arch} ${t.name}`)} (${t.file}): ${QUANTIFIER_WORD[t.condition.quantifier]} ${t.condition.text.replace(/^~?\s*(exists|forall)\s*/, '')}`;
   return [head, ...results.map((r) => renderModel(t, r, paint))].join('\n');
 }
 
@@ -79,7 +79,7 @@ export function registerLitmus(program: Command): void {
   program
     .command('litmus')
     .description('run x86 litmus tests (herdtools7 format) under x86-TSO and sequential consistency')
-    .argument('<files...>', 'litmus test files (X86)')
+    .argument('<files...>', 'litmus test files (X86 or X86_64)')
     .option('--memory <model>', 'sc, tso or both', 'both')
     .option('--json', 'print one JSON document')
     .action((files: string[], opts: LitmusOpts) => {

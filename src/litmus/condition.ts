@@ -1,10 +1,11 @@
 /**
  * The final condition of a litmus test and its `locations [...]` line: a proposition over the
- * final values of memory locations (`x=1`, `[x]=1`) and registers (`0:EAX=1`), built with `~`,
- * `/\`, `\/`, parentheses, `true` and `false`, under `exists`, `~exists` or `forall` (the
- * herdtools7 syntax; `~` binds tighter than `/\`, which binds tighter than `\/`).
+ * final values of memory locations (`x=1`, `[x]=1`) and registers (`0:EAX=1`, `0:rax=1`,
+ * `0:RAX=1`), built with `~`, `/\`, `\/`, parentheses, `true` and `false`, under `exists`,
+ * `~exists` or `forall` (the herdtools7 syntax; `~` binds tighter than `/\`, which binds tighter
+ * than `\/`). A value is an integer or the name of a location (its address).
  */
-import type { Condition, Loc, Prop, Quantifier } from './test.ts';
+import type { Condition, Loc, Prop, Quantifier, Value, Width } from './test.ts';
 
 export interface SourceLine {
   text: string;
@@ -18,10 +19,18 @@ interface Token {
 
 /** How the parser turns names into indices (parse.ts owns the tables). */
 export interface NameResolver {
+  /** The cell of location `name` (its first element if it is an array). */
   mem(name: string, line: number): number;
-  reg(thread: number, name: string, line: number): number;
-  /** Parses a number as the test writes it (decimal or 0x hex, maybe negative) into a 32-bit word. */
-  value(text: string, line: number): number;
+  /** The cell of element `index` of array `name`. */
+  element(name: string, index: number, line: number): number;
+  reg(thread: number, name: string, line: number): { reg: number; width: Width };
+  /**
+   * A value as the test writes it (decimal or 0x hex, maybe negative, or a location's name for its
+   * address), truncated to `width` bytes.
+   */
+  value(text: string, line: number, width: Width): Value;
+  /** How many bytes a place holds. */
+  widthOf(at: Loc): Width;
   fail(line: number, msg: string): never;
 }
 
@@ -66,19 +75,27 @@ class Tokens {
 const THREAD_REG = /^(\d+):([A-Za-z]\w*)$/;
 const NAME = /^[A-Za-z_]\w*$/;
 
-/** A location: `x`, `[x]` or `N:REG`. */
+/** A location: `x`, `[x]`, `t[1]` or `N:REG`. */
 function parseLoc(ts: Tokens): Loc {
   const tok = ts.next('a location');
   if (tok.t === '[') {
     const name = ts.next('a location name');
     if (!NAME.test(name.t)) ts.r.fail(name.line, `"${name.t}" is not a location name`);
     ts.expect(']');
-    return { kind: 'mem', loc: ts.r.mem(name.t, name.line) };
+    return { kind: 'mem', cell: ts.r.mem(name.t, name.line) };
   }
   const m = THREAD_REG.exec(tok.t);
-  if (m) return { kind: 'reg', thread: Number(m[1]), reg: ts.r.reg(Number(m[1]), m[2], tok.line) };
-  if (NAME.test(tok.t)) return { kind: 'mem', loc: ts.r.mem(tok.t, tok.line) };
-  return ts.r.fail(tok.line, `expected a location (x, [x] or 0:EAX) in the condition, got "${tok.t}"`);
+  if (m) return { kind: 'reg', thread: Number(m[1]), ...ts.r.reg(Number(m[1]), m[2], tok.line) };
+  if (NAME.test(tok.t) && ts.peek() === '[') {
+    // An array element: t[1]
+    ts.next('[');
+    const k = ts.next('an index');
+    if (!/^\d+$/.test(k.t)) ts.r.fail(k.line, `"${k.t}" is not an array index`);
+    ts.expect(']');
+    return { kind: 'mem', cell: ts.r.element(tok.t, Number(k.t), tok.line) };
+  }
+  if (NAME.test(tok.t)) return { kind: 'mem', cell: ts.r.mem(tok.t, tok.line) };
+  return ts.r.fail(tok.line, `expected a location (x, [x], 0:EAX or 0:rax) in the condition, got "${tok.t}"`);
 }
 
 function parseAtom(ts: Tokens): Prop {
@@ -100,7 +117,7 @@ function parseAtom(ts: Tokens): Prop {
   const at = parseLoc(ts);
   ts.expect('=');
   const v = ts.next('a value');
-  return { kind: 'eq', at, value: ts.r.value(v.t, v.line) };
+  return { kind: 'eq', at, value: ts.r.value(v.t, v.line, ts.r.widthOf(at)) };
 }
 
 /** A left-associated chain of `sub`s joined by `op`. */
@@ -162,19 +179,19 @@ export function parseLocations(line: SourceLine, r: NameResolver): Loc[] {
   return out;
 }
 
-/** Evaluates a proposition; `read` gives a place's final value. Allocates nothing. */
-export function evalProp(p: Prop, read: (at: Loc) => number): boolean {
+/** Evaluates a proposition; `eq` says whether a place's final value is `value`. Allocates nothing. */
+export function evalProp(p: Prop, eq: (at: Loc, value: Value) => boolean): boolean {
   switch (p.kind) {
     case 'const':
       return p.value;
     case 'eq':
-      return read(p.at) === p.value;
+      return eq(p.at, p.value);
     case 'not':
-      return !evalProp(p.p, read);
+      return !evalProp(p.p, eq);
     case 'and':
-      return evalProp(p.a, read) && evalProp(p.b, read);
+      return evalProp(p.a, eq) && evalProp(p.b, eq);
     case 'or':
-      return evalProp(p.a, read) || evalProp(p.b, read);
+      return evalProp(p.a, eq) || evalProp(p.b, eq);
   }
 }
 
@@ -184,8 +201,8 @@ export function propLocs(p: Prop, out: Loc[] = []): Loc[] {
     const same = (l: Loc) =>
       l.kind === p.at.kind &&
       (l.kind === 'mem'
-        ? p.at.kind === 'mem' && l.loc === p.at.loc
-        : p.at.kind === 'reg' && l.thread === p.at.thread && l.reg === p.at.reg);
+        ? p.at.kind === 'mem' && l.cell === p.at.cell
+        : p.at.kind === 'reg' && l.thread === p.at.thread && l.reg === p.at.reg && l.width === p.at.width);
     if (!out.some(same)) out.push(p.at);
   } else if (p.kind === 'not') propLocs(p.p, out);
   else if (p.kind === 'and' || p.kind === 'or') {

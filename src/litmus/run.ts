@@ -6,13 +6,27 @@
  * these explorations only.
  */
 import { type Bounds, explore } from '../check/explorer.ts';
-import { sbLoad } from '../model/hw/store-buffer.ts';
-import { LitmusMachine, type LitmusMemory } from './machine.ts';
-import { type LitmusTest, locName, REGISTERS } from './test.ts';
+import { UserError } from '../errors.ts';
+import { condHolds } from './alu.ts';
+import { faultOf, LitmusMachine, type LitmusMemory } from './machine.ts';
+import {
+  fullWidth,
+  type LitmusTest,
+  type Loc,
+  locName,
+  REG_CS,
+  REG_RIP,
+  type Value,
+  type Width,
+} from './test.ts';
+import { fromBig, jsonValue, showValue } from './value.ts';
 
 export interface Outcome {
-  /** Observed place -> final value, in the order of LitmusTest.observed. */
-  values: Record<string, number>;
+  /**
+   * Observed place -> final value, in the order of LitmusTest.observed: a number, or a string
+   * for an address (`t+8`) or an integer beyond 2^53 (herd prints values the same way).
+   */
+  values: Record<string, number | string>;
   /** Whether the condition's body holds for it. */
   satisfies: boolean;
 }
@@ -31,7 +45,7 @@ export interface Witness {
   path: number[];
   steps: WitnessStep[];
   /** Every memory location and every register a thread names, at the end. */
-  final: Record<string, number>;
+  final: Record<string, number | string>;
 }
 
 export interface ModelResult {
@@ -59,27 +73,45 @@ export interface ModelResult {
 
 export const DEFAULT_BOUNDS: Bounds = { maxStates: 5_000_000, maxDepth: 100_000, maxTimeMs: 600_000 };
 
-/** A value as herd prints it: a signed 32-bit integer. */
-export function showValue(v: number): string {
-  return String(v | 0);
+/** A place's width and signedness: a cell's declared type; registers are signed. */
+function placeType(t: LitmusTest, at: Loc): { width: Width; signed: boolean } {
+  return at.kind === 'mem' ? t.cells[at.cell] : { width: at.width, signed: true };
 }
 
-function formatValues(m: LitmusMachine, s: Uint32Array): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const at of m.test.observed) out[locName(m.test, at)] = m.valueAt(s, at) | 0;
+function showPlace(t: LitmusTest, at: Loc, v: Value): string {
+  const { width, signed } = placeType(t, at);
+  return showValue(v, width, signed, t.symbols);
+}
+
+function jsonPlace(t: LitmusTest, at: Loc, v: Value): number | string {
+  const { width, signed } = placeType(t, at);
+  return jsonValue(v, width, signed, t.symbols);
+}
+
+function formatValues(m: LitmusMachine, s: Uint32Array): Record<string, number | string> {
+  const out: Record<string, number | string> = {};
+  for (const at of m.test.observed) out[locName(m.test, at)] = jsonPlace(m.test, at, m.valueAt(s, at));
   return out;
 }
 
+/** A register as a whole: 64 bits in X86_64 tests, 32 in X86 ones; RIP 64, CS 16. */
+function wholeReg(t: LitmusTest, thread: number, reg: number): Loc {
+  const width: Width = reg === REG_RIP ? 8 : reg === REG_CS ? 2 : fullWidth(t.arch);
+  return { kind: 'reg', thread, reg, width };
+}
+
 /** The final values of every location and every register a thread names. */
-function finalValues(m: LitmusMachine, s: Uint32Array): Record<string, number> {
+function finalValues(m: LitmusMachine, s: Uint32Array): Record<string, number | string> {
   const t = m.test;
-  const out: Record<string, number> = {};
+  const out: Record<string, number | string> = {};
   t.usedRegs.forEach((regs, th) => {
-    for (const r of regs)
-      out[`${th}:${REGISTERS[r]}`] = m.valueAt(s, { kind: 'reg', thread: th, reg: r }) | 0;
+    for (const r of regs) {
+      const at = wholeReg(t, th, r);
+      out[locName(t, at)] = jsonPlace(t, at, m.valueAt(s, at));
+    }
   });
-  t.locations.forEach((name, k) => {
-    out[name] = s[k] | 0;
+  t.cells.forEach((c, k) => {
+    out[c.name] = jsonPlace(t, { kind: 'mem', cell: k }, m.valueAt(s, { kind: 'mem', cell: k }));
   });
   return out;
 }
@@ -87,11 +119,18 @@ function finalValues(m: LitmusMachine, s: Uint32Array): Record<string, number> {
 /** One line per action, computed from the state before it. */
 export function describeAction(m: LitmusMachine, s: Uint32Array, action: number): WitnessStep {
   const T = m.threadCount;
+  const test = m.test;
   if (action >= T) {
     const t = action - T;
     const b = m.sb(t);
-    const at = s[b + 1] - 1;
-    return { n: 0, thread: t, text: `flush ${m.test.locations[at]}=${showValue(s[b + 2])}` };
+    const word = s[b + 1] - 1;
+    const cell = m.wordCell[word];
+    const v = { lo: s[b + 2], hi: m.wideLow[word] ? s[b + 4] : 0 };
+    return {
+      n: 0,
+      thread: t,
+      text: `flush ${test.cells[cell].name}=${showPlace(test, { kind: 'mem', cell }, v)}`,
+    };
   }
   const t = action;
   const i = m.next(s, t)!;
@@ -99,28 +138,40 @@ export function describeAction(m: LitmusMachine, s: Uint32Array, action: number)
     case 'store':
       return { n: 0, thread: t, text: m.memory === 'tso' ? `${i.text} (buffered)` : i.text };
     case 'load': {
-      const v = sbLoad(s, m.sb(t), i.loc);
-      const forwarded = bufferHas(m, s, t, i.loc);
+      const cell = m.cellAt(s, t, i.addr, i.width);
+      const out = new Uint32Array(2);
+      m.readCell(s, t, cell, out);
+      const v = { lo: out[0], hi: out[1] };
+      const forwarded = bufferHas(m, s, t, m.cellWord[cell]);
+      const shown = showPlace(test, { kind: 'reg', thread: t, reg: i.reg, width: i.width }, v);
       return {
         n: 0,
         thread: t,
-        text: `${i.text} -> ${showValue(v)}${forwarded ? ' (from its own store buffer)' : ''}`,
+        text: `${i.text} -> ${shown}${forwarded ? ' (from its own store buffer)' : ''}`,
       };
     }
-    case 'rmw':
+    case 'rmw': {
+      const cell = m.cellAt(s, t, i.addr, i.width);
+      const at: Loc = { kind: 'mem', cell };
       return {
         n: 0,
         thread: t,
-        text: `${i.text} (locked, read ${m.test.locations[i.loc]}=${showValue(s[i.loc])})`,
+        text: `${i.text} (locked, read ${test.cells[cell].name}=${showPlace(test, at, m.valueAt(s, at))})`,
       };
+    }
+    case 'jump': {
+      if (i.cond === null) return { n: 0, thread: t, text: i.text };
+      const taken = condHolds(i.cond, s[m.base[t] + 1]);
+      return { n: 0, thread: t, text: `${i.text} (${taken ? 'taken' : 'not taken'})` };
+    }
     default:
       return { n: 0, thread: t, text: i.text };
   }
 }
 
-function bufferHas(m: LitmusMachine, s: Uint32Array, t: number, loc: number): boolean {
+function bufferHas(m: LitmusMachine, s: Uint32Array, t: number, word: number): boolean {
   const b = m.sb(t);
-  for (let k = 0; k < s[b]; k++) if (s[b + 1 + 2 * k] === loc + 1) return true;
+  for (let k = 0; k < s[b]; k++) if (s[b + 1 + 2 * k] === word + 1) return true;
   return false;
 }
 
@@ -133,6 +184,27 @@ function replayWitness(m: LitmusMachine, path: readonly number[], satisfies: boo
     return { ...d, n: k + 1 };
   });
   return { satisfies, path: [...path], steps, final: finalValues(m, s) };
+}
+
+/** A fault (an address that is not a location) as the one-line error of bad input. */
+function faultError(m: LitmusMachine, path: readonly number[], code: number): UserError {
+  const s = new Uint32Array(m.words);
+  m.init(s);
+  for (const a of path.slice(0, -1)) m.step(s, a);
+  const { thread, pc } = faultOf(code);
+  const i = m.test.threads[thread][pc];
+  let where = 'its address';
+  const addrs = i.op === 'alu' ? [i.dst, i.src].filter((o) => o.kind === 'mem').map((o) => o.addr) : [];
+  const addr = i.op === 'store' || i.op === 'load' || i.op === 'rmw' ? i.addr : addrs[0];
+  const width = 'width' in i ? i.width : 8;
+  if (addr?.kind === 'computed') {
+    const a = m.addressAt(s, thread, addr);
+    const v = fromBig(BigInt(a));
+    where = `the address ${showValue(v, 8, false, m.test.symbols)}${a < 0 ? ` (${a})` : ''}`;
+  }
+  return new UserError(
+    `${m.test.file}:${i.line}: P${thread}: ${i.text}: ${where} is not a ${width}-byte location of the test`,
+  );
 }
 
 export function runLitmus(
@@ -157,6 +229,7 @@ export function runLitmus(
     depth: all.depth,
     timeMs: Math.round(all.elapsedMs),
   };
+  if (all.outcome.kind === 'violated') throw faultError(m, all.outcome.path, all.outcome.code);
   if (all.outcome.kind === 'incomplete') {
     return {
       ...base,
@@ -193,9 +266,15 @@ export function runLitmus(
   return result;
 }
 
-function compareOutcomes(a: Record<string, number>, b: Record<string, number>): number {
+function compareOutcomes(a: Record<string, number | string>, b: Record<string, number | string>): number {
   const ka = Object.values(a);
   const kb = Object.values(b);
-  for (let k = 0; k < ka.length; k++) if (ka[k] !== kb[k]) return ka[k] - kb[k];
+  for (let k = 0; k < ka.length; k++) {
+    const x = ka[k];
+    const y = kb[k];
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    return String(x) < String(y) ? -1 : 1;
+  }
   return 0;
 }

@@ -67,6 +67,29 @@ describe('irqlab litmus', () => {
     assert.match(o.stderr, /^irqlab: .*bad\.litmus:5: P0: unsupported instruction "BTS \[x\],\$1"/);
   });
 
+  it('X86_64 tests in AT&T syntax: the architecture in the header, registers as herd names them', () => {
+    const o = litmus('test/litmus/x86_64/MP+spin.litmus', 'test/litmus/x86_64/spinlock.litmus');
+    assert.equal(o.code, 0, o.stderr);
+    assert.match(
+      o.stdout,
+      /^X86_64 MP\+spin \(test\/litmus\/x86_64\/MP\+spin\.litmus\): exists \(1:rbx=0\)$/m,
+    );
+    assert.match(o.stdout, /^ {2}TSO Forbidden No · Observation MP\+spin Never 0 1 · 1 outcome\(s\)/m);
+    assert.match(o.stdout, /^ {2}SC +Forbidden No · Observation spinlock Never 0 1/m);
+  });
+
+  it('an AT&T construct irqlab refuses: exit 2, one line naming the file, the line and the construct', () => {
+    const bad = join(tmp, 'mixed.litmus');
+    writeFileSync(bad, 'X86_64 mixed\n{ int x; }\n P0 ;\n endbr64 ;\n movq $1,(x) ;\nexists ([x]=1)\n');
+    const o = litmus(bad);
+    assert.equal(o.code, 2);
+    assert.equal(o.stdout, '');
+    assert.match(
+      o.stderr,
+      /^irqlab: .*mixed\.litmus:5: P0: movq \$1,\(x\): an 8-byte access to x, which is an int \(4 bytes\): mixed-size accesses are not supported\n$/,
+    );
+  });
+
   it('bad options and missing files: exit 2, one line', () => {
     const m = litmus('--memory', 'pso', 'test/litmus/SB.litmus');
     assert.equal(m.code, 2);

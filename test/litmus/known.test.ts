@@ -12,7 +12,8 @@ import { evalProp } from '../../src/litmus/condition.ts';
 import { LitmusMachine } from '../../src/litmus/machine.ts';
 import { parseLitmus } from '../../src/litmus/parse.ts';
 import { runLitmus } from '../../src/litmus/run.ts';
-import { type LitmusTest, locName } from '../../src/litmus/test.ts';
+import { type LitmusTest, type Loc, locName, type Value } from '../../src/litmus/test.ts';
+import { jsonValue } from '../../src/litmus/value.ts';
 
 const DIR = fileURLToPath(new URL('./', import.meta.url));
 
@@ -74,7 +75,7 @@ describe('the shipped litmus tests', () => {
       assert.equal(tso.verdict, known.tso);
       assert.equal(sc.verdict, 'forbidden');
       // Every SC outcome is a TSO outcome (SC executions are TSO executions that flush at once).
-      const key = (o: { values: Record<string, number> }) => JSON.stringify(o.values);
+      const key = (o: { values: Record<string, number | string> }) => JSON.stringify(o.values);
       const tsoKeys = new Set(tso.outcomes.map(key));
       for (const o of sc.outcomes) assert.ok(tsoKeys.has(key(o)), `SC outcome ${key(o)} is a TSO outcome`);
       if (known.tso === 'allowed') assert.ok(tso.witness, 'an allowed outcome has a witness');
@@ -100,8 +101,11 @@ describe('witnesses', () => {
         }
         assert.equal(m.enabled(s, acts), 0, `${name}/${memory}: the witness ends in a final state`);
         assert.ok(m.holds(s), `${name}/${memory}: the witness ends in the condition`);
-        const read = (at: Parameters<typeof locName>[1]) => r.witness!.final[locName(t, at)];
-        assert.ok(evalProp(t.condition.body, read), `${name}/${memory}: the printed final values satisfy it`);
+        const eq = (at: Loc, v: Value) => {
+          const { width, signed } = at.kind === 'mem' ? t.cells[at.cell] : { width: at.width, signed: true };
+          return r.witness!.final[locName(t, at)] === jsonValue(v, width, signed, t.symbols);
+        };
+        assert.ok(evalProp(t.condition.body, eq), `${name}/${memory}: the printed final values satisfy it`);
       }
     }
   });

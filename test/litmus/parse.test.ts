@@ -30,8 +30,12 @@ describe('parseLitmus', () => {
     assert.equal(t.name, 'SB');
     assert.equal(t.doc, 'Fre PodWR Fre PodWR');
     assert.equal(t.meta.Com, 'Fr Fr');
-    assert.deepEqual(t.locations, ['x', 'y']);
-    assert.equal(t.initRegs[0][0], 7);
+    assert.equal(t.arch, 'X86');
+    assert.deepEqual(
+      t.cells.map((c) => c.name),
+      ['x', 'y'],
+    );
+    assert.deepEqual(t.initRegs[0][0], { lo: 7, hi: 0 });
     assert.deepEqual(
       t.threads.map((p) => p.map((i) => i.text)),
       [
@@ -44,8 +48,8 @@ describe('parseLitmus', () => {
     assert.equal(t.condition.text, 'exists (0:EAX=0 /\\ 1:EAX=0)');
     // locations first, then the condition's places
     assert.deepEqual(
-      t.observed.map((o) => (o.kind === 'mem' ? t.locations[o.loc] : `${o.thread}:${o.reg}`)),
-      ['x', '0:0', '1:0'],
+      t.observed.map((o) => (o.kind === 'mem' ? t.cells[o.cell].name : `${o.thread}:${o.reg}/${o.width}`)),
+      ['x', '0:0/4', '1:0/4'],
     );
   });
 
@@ -65,12 +69,12 @@ forall (true)
     assert.deepEqual(
       t.threads.map((p) => p.map((i) => (i.op === 'rmw' ? i.rmw : i.op))),
       [
-        ['add', 'add', 'xadd', 'mov'],
+        ['add', 'inc', 'xadd', 'mov'],
         ['xchg', 'cmpxchg', 'mfence'],
       ],
     );
     const mov = t.threads[0][3];
-    assert.ok(mov.op === 'mov' && mov.src.imm === 0xffffffff);
+    assert.ok(mov.op === 'mov' && mov.src.kind === 'imm' && mov.src.value.lo === 0xffffffff);
   });
 
   it('gives ~exists and forall herd meanings: Ok / No and the Observation', () => {
@@ -101,15 +105,20 @@ describe('errors: one line, file:line', () => {
     ['X86 T\n{ x=1;\n P0 ;\n', 'unclosed init', /^bad\.litmus:2: the initial state "\{" is never closed/],
     ['X86 T\n{}\n P0 | P2 ;\n', 'header', /^bad\.litmus:3: thread 1 of the table header should be "P1"/],
     [
-      'X86 T\n{}\n P0 ;\n JMP L0 ;\nexists (x=1)\n',
+      'X86 T\n{}\n P0 ;\n BTS [x],$1 ;\nexists (x=1)\n',
       'unsupported instruction',
-      /^bad\.litmus:4: P0: unsupported instruction "JMP L0"/,
+      /^bad\.litmus:4: P0: unsupported instruction "BTS \[x\],\$1"/,
+    ],
+    [
+      'X86 T\n{}\n P0 ;\n JMP L0 ;\nexists (x=1)\n',
+      'unknown label',
+      /^bad\.litmus:4: P0: no label "L0" in P0/,
     ],
     ['X86 T\n{}\n P0 ;\n ADD [x],$1 ;\nexists (x=1)\n', 'unlocked RMW', /^bad\.litmus:4: .*without LOCK/],
     [
       'X86 T\n{}\n P0 ;\n MOV R9,[x] ;\nexists (x=1)\n',
       'register',
-      /^bad\.litmus:4: "R9" is not a supported register/,
+      /^bad\.litmus:4: P0: MOV R9,\[x\]: "R9" is not a supported register \(EAX, /,
     ],
     ['X86 T\n{}\n P0 | P1 ;\n MOV [x],$1 ;\nexists (x=1)\n', 'cells', /^bad\.litmus:4: this row has 1 cell/],
     [
@@ -134,9 +143,9 @@ describe('errors: one line, file:line', () => {
     ],
     ['X86 T\n{}\n P0 ;\n MOV [x],$1 ;\nexists (x=1) junk\n', 'trailing', /^bad\.litmus:5: unexpected "junk"/],
     [
-      'X86 T\n{ x=y; }\n P0 ;\n',
-      'pointer init',
-      /^bad\.litmus:2: "y" as a value \(an address\) is not supported/,
+      'X86_64 T\n{ int x; }\n P0 ;\n movq $1,(x) ;\nexists ([x]=1)\n',
+      'mixed-size access',
+      /^bad\.litmus:4: P0: movq \$1,\(x\): an 8-byte access to x, which is an int \(4 bytes\): mixed-size accesses are not supported$/,
     ],
     ['X86 T\n(* open\n{}\n', 'comment', /^bad\.litmus:2: comment "\(\*" is never closed/],
     [
