@@ -7,8 +7,10 @@
  *
  * A model that declares obligations (`pending`, `ready`, `livenessCode`) gets a second phase after
  * a complete exploration without violations: a search for fair cycles that leave an obligation
- * unmet (liveness.ts), reported as a lasso.
+ * unmet (liveness.ts), reported as a lasso. BFS keeps the edges it computes (edges.ts) so that the
+ * phase runs only when the graph has a cycle, and only on the states that may lie on one.
  */
+import { cyclicPart, EdgeLog } from './edges.ts';
 import { collisionProbability, FingerprintSet, fingerprint, fpHi, fpLo } from './fingerprint.ts';
 import { findFairCycle, isLiveModel } from './liveness.ts';
 import type { Reducer } from './reduction.ts';
@@ -205,8 +207,11 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
   let head = 0;
   let depthLimited = false;
   let pending: Outcome | null = null;
-  let mayHaveCycle = false;
   let pendingLength = 0;
+  // BFS of a model with obligations keeps its edges, to decide exactly whether a cycle exists
+  // (edges.ts) and so whether the fair-cycle phase has anything to look at.
+  const live = isLiveModel(model);
+  const edges = live && opts.strategy === 'bfs' ? new EdgeLog() : null;
 
   for (;;) {
     let i: number;
@@ -237,6 +242,7 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
     // A violation found one level deeper is reported only once every state of this level has had
     // its terminal check: a quiescent end state here would give a shorter counterexample.
     if (pending !== null && d >= pendingLength) return result(pending);
+    edges?.begin();
     arena.load(i, cur);
     const n = model.enabled(cur, acts);
     if (n === 0) {
@@ -268,14 +274,12 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
       fingerprint(next, 0, W);
       const found = seen.findOrInsert(fpHi, fpLo, arena.count);
       if (found < 0 && arena.count >= maxStates) return result({ kind: 'incomplete', reason: 'states' });
-      // Under BFS every edge goes at most one level deeper, so a cycle needs an edge that does not
-      // go deeper: without one the state graph is acyclic and has no fair cycle to look for.
-      if (found >= 0 && arena.depth[found] <= d) mayHaveCycle = true;
       if (found >= 0 && limit === 1 && n > 1) {
         limit = n;
         reducedStates--;
       }
       const j = found < 0 ? arena.push(next, i, acts[k], d + 1) : -1;
+      edges?.add(found < 0 ? j : found);
       if (j >= 0 && d + 1 > maxSeenDepth) maxSeenDepth = d + 1;
       let code = sv;
       if (code === 0 && j >= 0) code = model.invariant(next);
@@ -292,7 +296,11 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
   }
   if (pending !== null) return result(pending);
   if (depthLimited) return result({ kind: 'incomplete', reason: 'depth' });
-  if (isLiveModel(model) && (mayHaveCycle || opts.strategy === 'dfs')) {
+  // The states that may lie on a cycle: all of them after DFS (no edges kept), none when the BFS
+  // graph is acyclic.
+  let part: Uint8Array | null | undefined;
+  if (live) part = edges?.ok ? cyclicPart(edges, arena.count) : undefined;
+  if (live && part !== null) {
     if (reducer !== undefined) {
       cycleUnchecked = true;
       return result({ kind: 'holds' });
@@ -301,7 +309,7 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
       if (opts.shouldStop?.()) return 'interrupted' as const;
       return opts.now() - t0 > maxTimeMs ? ('time' as const) : null;
     };
-    const f = findFairCycle(model, arena, seen, poll);
+    const f = findFairCycle(model, arena, seen, poll, part);
     if (f.kind === 'stopped') return result({ kind: 'incomplete', reason: f.reason });
     if (f.kind === 'found') {
       const stem = arena.path(f.entry);

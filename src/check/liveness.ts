@@ -92,6 +92,7 @@ function buildGraph(
   seen: FingerprintSet,
   poll: Poll | undefined,
   stopped: { reason: 'time' | 'interrupted' | null },
+  within: Uint8Array | undefined,
 ): StateGraph | null {
   const n = states.count;
   const W = model.words;
@@ -106,6 +107,10 @@ function buildGraph(
     if ((v & 0xff) === 0 && poll) {
       stopped.reason = poll();
       if (stopped.reason !== null) return null;
+    }
+    if (within !== undefined && within[v] === 0) {
+      off[v + 1] = off[v];
+      continue;
     }
     states.load(v, cur);
     const p = model.pending(cur) | 0;
@@ -310,15 +315,20 @@ function someReady(g: StateGraph, t: Tarjan, c: number, bit: number): boolean {
  * complete exploration (every successor of a stored state is stored). Of all violating components
  * it reports the one whose shallowest state is shallowest, so that with BFS the lasso's stem is
  * short.
+ *
+ * `within` (1 per state) limits the search to the states that may lie on a cycle (edges.ts): the
+ * others are treated as having no obligation. That changes no nontrivial component, since every
+ * state of one lies on a cycle, and so no verdict and no lasso.
  */
 export function findFairCycle(
   model: LiveModel,
   states: StateStore,
   seen: FingerprintSet,
   poll?: Poll,
+  within?: Uint8Array,
 ): FairCycleResult {
   const stopped: { reason: 'time' | 'interrupted' | null } = { reason: null };
-  const g = buildGraph(model, states, seen, poll, stopped);
+  const g = buildGraph(model, states, seen, poll, stopped, within);
   if (g === null) return { kind: 'stopped', reason: stopped.reason ?? 'interrupted' };
   let candidates = 0;
   for (let v = 0; v < g.n; v++) candidates |= g.rdy[v];
