@@ -32,6 +32,10 @@ export class EdgeLog {
     if (this.tgt.length >= 0x7fffffff) this.ok = false;
     else this.tgt.push(target);
   }
+
+  bytes(): number {
+    return this.tgt.bytes() + this.first.bytes();
+  }
 }
 
 /**
