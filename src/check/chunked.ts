@@ -5,8 +5,8 @@
  * content while growing, and copied everything on each doubling).
  */
 
-/** log2 of the entries per chunk: 2^18 entries, 1 MiB per chunk. */
-export const CHUNK_BITS = 18;
+/** log2 of the entries per chunk: 2^16 entries, 256 KiB per chunk. */
+export const CHUNK_BITS = 16;
 const CHUNK = 1 << CHUNK_BITS;
 const MASK = CHUNK - 1;
 
