@@ -36,6 +36,11 @@ export interface CheckBenchOptions {
   readonly quick: boolean;
   /** Progress lines (to stderr in the CLI). */
   readonly progress?: (line: string) => void;
+  /**
+   * Also the 4-vCPU scaled scenario (5 vectors, 68.6 million states under sc): one run, without the
+   * reduced run, with the state bound raised to 200 million. Tens of minutes and several GB.
+   */
+  readonly scaled4?: boolean;
 }
 
 /** Warm-up runs and measured runs of one row. */
@@ -81,7 +86,10 @@ export interface CheckBenchRow {
   readonly statesPerSecond: number;
   /** Distinct states per second of median time. */
   readonly distinctPerSecond: number;
-  readonly reduced: ReducedRow;
+  /** The same search with --reduce ample; null for the 4-vCPU row (not run: too long). */
+  readonly reduced: ReducedRow | null;
+  /** Bytes the state store held at the end, per distinct state (ExploreResult.storeBytes). */
+  readonly storeBytesPerState: number;
 }
 
 export interface CheckBenchResult {
@@ -124,10 +132,18 @@ const QUICK = {
   scaled3: null,
 } as const;
 
-function run(sc: Scenario, v: Variant, memory?: MemoryModel): { res: ExploreResult; ms: number } {
+/** The 4-vCPU scaled scenario's bounds: 68.6 million states, depth 80. */
+const BOUNDS4: Bounds = { maxStates: 200_000_000, maxDepth: 10_000, maxTimeMs: 4 * 3600_000 };
+
+function run(
+  sc: Scenario,
+  v: Variant,
+  memory?: MemoryModel,
+  bounds: Bounds = BOUNDS,
+): { res: ExploreResult; ms: number } {
   const model = buildModel(sc, v, undefined, memory);
   const t0 = performance.now();
-  const res = explore(model, { strategy: 'bfs', bounds: BOUNDS, now: () => performance.now() });
+  const res = explore(model, { strategy: 'bfs', bounds, now: () => performance.now() });
   return { res, ms: performance.now() - t0 };
 }
 
@@ -160,13 +176,21 @@ function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function measure(sc: Scenario, preset: string, v: Variant, plan: Plan, memory?: MemoryModel): CheckBenchRow {
+function measure(
+  sc: Scenario,
+  preset: string,
+  v: Variant,
+  plan: Plan,
+  memory?: MemoryModel,
+  big = false,
+): CheckBenchRow {
   const mm = memory ?? sc.memory ?? 'sc';
-  for (let i = 0; i < plan.warmup; i++) run(sc, v, mm);
+  const bounds = big ? BOUNDS4 : BOUNDS;
+  for (let i = 0; i < plan.warmup; i++) run(sc, v, mm, bounds);
   const runsMs: number[] = [];
   let last: ExploreResult | undefined;
   for (let i = 0; i < plan.reps; i++) {
-    const { res, ms } = run(sc, v, mm);
+    const { res, ms } = run(sc, v, mm, bounds);
     runsMs.push(ms);
     last = res;
   }
@@ -188,7 +212,8 @@ function measure(sc: Scenario, preset: string, v: Variant, plan: Plan, memory?: 
     medianMs,
     statesPerSecond: last.generated / (medianMs / 1000),
     distinctPerSecond: last.distinct / (medianMs / 1000),
-    reduced: runReduced(sc, v, mm, last),
+    reduced: big ? null : runReduced(sc, v, mm, last),
+    storeBytesPerState: last.storeBytes / Math.max(1, last.distinct),
   };
 }
 
@@ -260,6 +285,11 @@ export function runCheckBench(opts: CheckBenchOptions): CheckBenchResult {
       scaled.push(measure(scaled3, 'current', DEFAULT_VARIANT, plan.scaled3, mm));
     }
   }
+  if (opts.scaled4 === true) {
+    const scaled4 = scaledScenario(4);
+    progress(`check: ${scaled4.name} sc: 1 run, no reduced run (tens of minutes)`);
+    scaled.push(measure(scaled4, 'current', DEFAULT_VARIANT, { warmup: 0, reps: 1 }, 'sc', true));
+  }
 
   const all = [...builtins, ...scaled];
   const generated = all.reduce((a, r) => a + r.generated, 0);
@@ -308,6 +338,7 @@ function table(rows: readonly CheckBenchRow[]): string {
     'generated/s',
     'distinct/s',
     'runs',
+    'store B/state',
     'ample: distinct',
     'alone',
     'generated',
@@ -327,15 +358,20 @@ function table(rows: readonly CheckBenchRow[]): string {
     int(r.statesPerSecond),
     int(r.distinctPerSecond),
     String(r.runsMs.length),
-    int(r.reduced.distinct),
-    int(r.reduced.ampleStates),
-    int(r.reduced.generated),
-    ms(r.reduced.ms),
-    int(r.reduced.statesPerSecond),
-    `${r.reduced.rerun ?? '-'}${r.reduced.sameVerdict ? '' : ' VERDICT DIFFERS'}`,
+    int(r.storeBytesPerState),
+    ...(r.reduced === null
+      ? ['-', '-', '-', '-', '-', 'not run']
+      : [
+          int(r.reduced.distinct),
+          int(r.reduced.ampleStates),
+          int(r.reduced.generated),
+          ms(r.reduced.ms),
+          int(r.reduced.statesPerSecond),
+          `${r.reduced.rerun ?? '-'}${r.reduced.sameVerdict ? '' : ' VERDICT DIFFERS'}`,
+        ]),
   ]);
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const left = new Set([0, 1, 2, 3, 16]);
+  const left = new Set([0, 1, 2, 3, 17]);
   const line = (cells: string[]) =>
     `| ${cells.map((c, i) => (left.has(i) ? c.padEnd(width[i]) : c.padStart(width[i]))).join(' | ')} |`;
   const rule = `|${width.map((w, i) => (left.has(i) ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;

@@ -7,14 +7,15 @@ import { checkBenchJson, formatCheckBench, runCheckBench } from './index.ts';
 
 const args = process.argv.slice(2);
 for (const a of args) {
-  if (a !== '--quick' && a !== '--json') {
-    process.stderr.write(`bench/check: unknown argument ${a} (expected --quick, --json)\n`);
+  if (a !== '--quick' && a !== '--json' && a !== '--scaled4') {
+    process.stderr.write(`bench/check: unknown argument ${a} (expected --quick, --json, --scaled4)\n`);
     process.exit(2);
   }
 }
 const json = args.includes('--json');
 const r = runCheckBench({
   quick: args.includes('--quick'),
+  scaled4: args.includes('--scaled4'),
   progress: json ? undefined : (line) => process.stderr.write(`${line}\n`),
 });
 if (json) {

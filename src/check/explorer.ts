@@ -1,17 +1,21 @@
 /**
  * Explicit-state exploration of every interleaving of a model. Breadth-first by default, so the
  * first violation found has a shortest trace; depth-first as an option. States are packed
- * Uint32Arrays kept in one growable arena that is also the BFS queue; each keeps its parent's index
- * and the action that led to it, so a counterexample is rebuilt by replaying actions from the
- * initial state. The hot loop copies words and hashes them; it allocates nothing per state.
+ * Uint32Arrays, stored tree-compressed (tree-store.ts: exact, a few words per state) in an order
+ * that is also the BFS queue; each keeps its parent's index and the action that led to it, so a
+ * counterexample is rebuilt by replaying actions from the initial state. A successor is stepped in
+ * place and only the tree nodes above the words it changed are looked up; the hot loop allocates
+ * nothing per state.
  *
  * A model that declares obligations (`pending`, `ready`, `livenessCode`) gets a second phase after
  * a complete exploration without violations: a search for fair cycles that leave an obligation
- * unmet (liveness.ts), reported as a lasso.
+ * unmet (liveness.ts), reported as a lasso. BFS keeps the edges it computes (edges.ts) so that the
+ * phase runs only when the graph has a cycle, and only on the states that may lie on one.
  */
-import { collisionProbability, FingerprintSet, fingerprint, fpHi, fpLo } from './fingerprint.ts';
+import { cyclicPart, EdgeLog } from './edges.ts';
 import { findFairCycle, isLiveModel } from './liveness.ts';
 import type { Reducer } from './reduction.ts';
+import { TreeStore } from './tree-store.ts';
 
 /** What the explorer needs from a model. All methods work in place on caller-owned buffers. */
 export interface CheckModel {
@@ -103,61 +107,8 @@ export interface ExploreResult {
    * cycle, so the fair-cycle phase was not run.
    */
   cycleUnchecked: boolean;
-}
-
-class Arena {
-  data: Uint32Array;
-  parent: Int32Array;
-  action: Int32Array;
-  depth: Uint32Array;
-  count = 0;
-  readonly words: number;
-  constructor(words: number, cap: number) {
-    this.words = words;
-    this.data = new Uint32Array(words * cap);
-    this.parent = new Int32Array(cap);
-    this.action = new Int32Array(cap);
-    this.depth = new Uint32Array(cap);
-  }
-  push(s: Uint32Array, parent: number, action: number, depth: number): number {
-    if (this.count === this.parent.length) this.grow();
-    const i = this.count++;
-    const base = i * this.words;
-    for (let k = 0; k < this.words; k++) this.data[base + k] = s[k];
-    this.parent[i] = parent;
-    this.action[i] = action;
-    this.depth[i] = depth;
-    return i;
-  }
-  load(i: number, into: Uint32Array): void {
-    const base = i * this.words;
-    for (let k = 0; k < this.words; k++) into[k] = this.data[base + k];
-  }
-  private grow(): void {
-    const cap = this.parent.length * 2;
-    const d = new Uint32Array(this.words * cap);
-    d.set(this.data);
-    this.data = d;
-    const p = new Int32Array(cap);
-    p.set(this.parent);
-    this.parent = p;
-    const a = new Int32Array(cap);
-    a.set(this.action);
-    this.action = a;
-    const dp = new Uint32Array(cap);
-    dp.set(this.depth);
-    this.depth = dp;
-  }
-  /** Actions from the initial state to state i. */
-  path(i: number): number[] {
-    const out: number[] = [];
-    for (let j = i; this.parent[j] >= 0; j = this.parent[j]) out.push(this.action[j]);
-    return out.reverse();
-  }
-}
-
-function copy(dst: Uint32Array, src: Uint32Array, n: number): void {
-  for (let k = 0; k < n; k++) dst[k] = src[k];
+  /** Bytes held by the state store and the kept edges at the end (tables, chunks, slot arrays). */
+  storeBytes: number;
 }
 
 /**
@@ -165,12 +116,10 @@ function copy(dst: Uint32Array, src: Uint32Array, n: number): void {
  * step monitors on every transition, and terminal checks on every state without successors.
  */
 export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult {
-  const W = model.words;
   const { maxStates, maxDepth, maxTimeMs } = opts.bounds;
-  const arena = new Arena(W, 1024);
-  const seen = new FingerprintSet(1 << 12);
-  const cur = new Uint32Array(W);
-  const next = new Uint32Array(W);
+  const store = new TreeStore(model.words);
+  const cur = store.cur;
+  const next = store.next;
   const acts = new Int32Array(model.maxActions);
   const t0 = opts.now();
   let lastProgress = t0;
@@ -180,38 +129,42 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
   const reducer = opts.strategy === 'bfs' ? opts.reducer : undefined;
   let reducedStates = 0;
   let cycleUnchecked = false;
+  // BFS of a model with obligations keeps its edges, to decide exactly whether a cycle exists
+  // (edges.ts) and so whether the fair-cycle phase has anything to look at.
+  const live = isLiveModel(model);
+  const edges = live && opts.strategy === 'bfs' ? new EdgeLog() : null;
 
   const result = (outcome: Outcome): ExploreResult => ({
     outcome,
     generated,
-    distinct: arena.count,
+    distinct: store.count,
     depth: maxSeenDepth,
     elapsedMs: opts.now() - t0,
-    collisionProbability: collisionProbability(arena.count),
+    // The tree store is exact: equal indices mean equal states.
+    collisionProbability: 0,
     reducedStates,
     cycleUnchecked,
+    storeBytes: store.bytes() + (edges?.bytes() ?? 0),
   });
 
-  model.init(cur);
-  fingerprint(cur, 0, W);
-  seen.findOrInsert(fpHi, fpLo, 0);
-  arena.push(cur, -1, -1, 0);
+  const init = new Uint32Array(model.words);
+  model.init(init);
+  store.init(init);
   const v0 = model.invariant(cur);
   if (v0 !== 0) return result({ kind: 'violated', code: v0, path: [], atTerminal: false });
 
-  // BFS walks the arena in insertion order; DFS keeps a stack of arena indices.
+  // BFS walks the store in insertion order; DFS keeps a stack of state indices.
   const stack: number[] = [];
   if (opts.strategy === 'dfs') stack.push(0);
   let head = 0;
   let depthLimited = false;
   let pending: Outcome | null = null;
-  let mayHaveCycle = false;
   let pendingLength = 0;
 
   for (;;) {
     let i: number;
     if (opts.strategy === 'bfs') {
-      if (head === arena.count) break;
+      if (head === store.count) break;
       i = head++;
     } else {
       if (stack.length === 0) break;
@@ -223,25 +176,26 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
       if (t - t0 > maxTimeMs) return result({ kind: 'incomplete', reason: 'time' });
       if (opts.onProgress && t - lastProgress >= every) {
         lastProgress = t;
-        const queue = opts.strategy === 'bfs' ? arena.count - head : stack.length;
+        const queue = opts.strategy === 'bfs' ? store.count - head : stack.length;
         opts.onProgress({
           states: generated,
-          distinct: arena.count,
+          distinct: store.count,
           queue,
           depth: maxSeenDepth,
           elapsedMs: t - t0,
         });
       }
     }
-    const d = arena.depth[i];
+    const d = store.depthOf(i);
     // A violation found one level deeper is reported only once every state of this level has had
     // its terminal check: a quiescent end state here would give a shorter counterexample.
     if (pending !== null && d >= pendingLength) return result(pending);
-    arena.load(i, cur);
+    edges?.begin();
+    store.load(i);
     const n = model.enabled(cur, acts);
     if (n === 0) {
       const v = model.terminal(cur);
-      if (v !== 0) return result({ kind: 'violated', code: v, path: arena.path(i), atTerminal: true });
+      if (v !== 0) return result({ kind: 'violated', code: v, path: store.path(i), atTerminal: true });
       continue;
     }
     if (pending !== null) continue;
@@ -262,25 +216,22 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
       }
     }
     for (let k = 0; k < limit; k++) {
-      copy(next, cur, W);
+      store.fresh();
       const sv = model.step(next, acts[k]);
       generated++;
-      fingerprint(next, 0, W);
-      const found = seen.findOrInsert(fpHi, fpLo, arena.count);
-      if (found < 0 && arena.count >= maxStates) return result({ kind: 'incomplete', reason: 'states' });
-      // Under BFS every edge goes at most one level deeper, so a cycle needs an edge that does not
-      // go deeper: without one the state graph is acyclic and has no fair cycle to look for.
-      if (found >= 0 && arena.depth[found] <= d) mayHaveCycle = true;
+      const found = store.lookup();
+      if (found < 0 && store.count >= maxStates) return result({ kind: 'incomplete', reason: 'states' });
       if (found >= 0 && limit === 1 && n > 1) {
         limit = n;
         reducedStates--;
       }
-      const j = found < 0 ? arena.push(next, i, acts[k], d + 1) : -1;
+      const j = found < 0 ? store.insert(i, acts[k], d + 1) : -1;
+      edges?.add(found < 0 ? j : found);
       if (j >= 0 && d + 1 > maxSeenDepth) maxSeenDepth = d + 1;
       let code = sv;
       if (code === 0 && j >= 0) code = model.invariant(next);
       if (code !== 0) {
-        const path = j >= 0 ? arena.path(j) : [...arena.path(i), acts[k]];
+        const path = j >= 0 ? store.path(j) : [...store.path(i), acts[k]];
         const outcome: Outcome = { kind: 'violated', code, path, atTerminal: false };
         if (opts.strategy === 'dfs') return result(outcome);
         pending = outcome;
@@ -292,7 +243,11 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
   }
   if (pending !== null) return result(pending);
   if (depthLimited) return result({ kind: 'incomplete', reason: 'depth' });
-  if (isLiveModel(model) && (mayHaveCycle || opts.strategy === 'dfs')) {
+  // The states that may lie on a cycle: all of them after DFS (no edges kept), none when the BFS
+  // graph is acyclic.
+  let part: Uint8Array | null | undefined;
+  if (live) part = edges?.ok ? cyclicPart(edges, store.count) : undefined;
+  if (live && part !== null) {
     if (reducer !== undefined) {
       cycleUnchecked = true;
       return result({ kind: 'holds' });
@@ -301,10 +256,10 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
       if (opts.shouldStop?.()) return 'interrupted' as const;
       return opts.now() - t0 > maxTimeMs ? ('time' as const) : null;
     };
-    const f = findFairCycle(model, arena, seen, poll);
+    const f = findFairCycle(model, store, poll, part);
     if (f.kind === 'stopped') return result({ kind: 'incomplete', reason: f.reason });
     if (f.kind === 'found') {
-      const stem = arena.path(f.entry);
+      const stem = store.path(f.entry);
       return result({
         kind: 'violated',
         code: f.code,

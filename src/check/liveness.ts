@@ -32,7 +32,6 @@
  * of one entry per enabled action of a pending state). Nothing is allocated per state.
  */
 import type { CheckModel } from './explorer.ts';
-import { type FingerprintSet, fingerprint, fpHi, fpLo } from './fingerprint.ts';
 
 /** A model with the three liveness members present. */
 export type LiveModel = CheckModel & {
@@ -45,12 +44,16 @@ export function isLiveModel(m: CheckModel): m is LiveModel {
   return m.pending !== undefined && m.ready !== undefined && m.livenessCode !== undefined;
 }
 
-/** The explored states, by index (the explorer's arena). */
+/** The explored states, by index (the explorer's tree store). */
 export interface StateStore {
   readonly count: number;
-  /** Depth of each state in the search tree (its path's length). */
-  readonly depth: Uint32Array;
-  load(i: number, into: Uint32Array): void;
+  /** Depth of state i in the search tree (its path's length). */
+  depthOf(i: number): number;
+  /** Loads state i into `cur`. */
+  load(i: number): void;
+  readonly cur: Uint32Array;
+  /** The index of a stored state, or -1. */
+  find(s: Uint32Array): number;
 }
 
 export type FairCycleResult =
@@ -89,13 +92,13 @@ export interface StateGraph {
 function buildGraph(
   model: LiveModel,
   states: StateStore,
-  seen: FingerprintSet,
   poll: Poll | undefined,
   stopped: { reason: 'time' | 'interrupted' | null },
+  within: Uint8Array | undefined,
 ): StateGraph | null {
   const n = states.count;
   const W = model.words;
-  const cur = new Uint32Array(W);
+  const cur = states.cur;
   const next = new Uint32Array(W);
   const acts = new Int32Array(model.maxActions);
   const pend = new Int32Array(n);
@@ -107,7 +110,11 @@ function buildGraph(
       stopped.reason = poll();
       if (stopped.reason !== null) return null;
     }
-    states.load(v, cur);
+    if (within !== undefined && within[v] === 0) {
+      off[v + 1] = off[v];
+      continue;
+    }
+    states.load(v);
     const p = model.pending(cur) | 0;
     pend[v] = p;
     let deg = 0;
@@ -126,7 +133,7 @@ function buildGraph(
       stopped.reason = poll();
       if (stopped.reason !== null) return null;
     }
-    states.load(v, cur);
+    states.load(v);
     const k = model.enabled(cur, acts);
     const e0 = off[v];
     for (let j = 0; j < k; j++) {
@@ -134,8 +141,7 @@ function buildGraph(
       if (a < 0) throw new Error(`liveness: negative action id ${a}`);
       for (let w = 0; w < W; w++) next[w] = cur[w];
       model.step(next, a);
-      fingerprint(next, 0, W);
-      const t = seen.find(fpHi, fpLo);
+      const t = states.find(next);
       if (t < 0) throw new Error(`liveness: a successor of state ${v} was never explored`);
       tgt[e0 + j] = t;
       act[e0 + j] = a;
@@ -310,15 +316,19 @@ function someReady(g: StateGraph, t: Tarjan, c: number, bit: number): boolean {
  * complete exploration (every successor of a stored state is stored). Of all violating components
  * it reports the one whose shallowest state is shallowest, so that with BFS the lasso's stem is
  * short.
+ *
+ * `within` (1 per state) limits the search to the states that may lie on a cycle (edges.ts): the
+ * others are treated as having no obligation. That changes no nontrivial component, since every
+ * state of one lies on a cycle, and so no verdict and no lasso.
  */
 export function findFairCycle(
   model: LiveModel,
   states: StateStore,
-  seen: FingerprintSet,
   poll?: Poll,
+  within?: Uint8Array,
 ): FairCycleResult {
   const stopped: { reason: 'time' | 'interrupted' | null } = { reason: null };
-  const g = buildGraph(model, states, seen, poll, stopped);
+  const g = buildGraph(model, states, poll, stopped, within);
   if (g === null) return { kind: 'stopped', reason: stopped.reason ?? 'interrupted' };
   let candidates = 0;
   for (let v = 0; v < g.n; v++) candidates |= g.rdy[v];
@@ -338,12 +348,13 @@ export function findFairCycle(
       let e = t.order[t.start[c]];
       for (let i = t.start[c] + 1; i < t.start[c + 1]; i++) {
         const v = t.order[i];
-        if (states.depth[v] < states.depth[e] || (states.depth[v] === states.depth[e] && v < e)) e = v;
+        if (states.depthOf(v) < states.depthOf(e) || (states.depthOf(v) === states.depthOf(e) && v < e))
+          e = v;
       }
       if (
         best < 0 ||
-        states.depth[e] < states.depth[best] ||
-        (states.depth[e] === states.depth[best] && e < best)
+        states.depthOf(e) < states.depthOf(best) ||
+        (states.depthOf(e) === states.depthOf(best) && e < best)
       ) {
         best = e;
         bestBit = bit;

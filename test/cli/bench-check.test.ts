@@ -127,6 +127,7 @@ test('irqlab bench check --quick prints the machine context and the table', asyn
     'generated/s',
     'distinct/s',
     'runs',
+    'store B/state',
     'ample: distinct',
     're-run',
   ]) {

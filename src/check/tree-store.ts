@@ -1,0 +1,355 @@
+/**
+ * The explored states, stored by tree compression (Laarman, van de Pol, Weber, "Parallel Recursive
+ * State Compression for Free", SPIN 2011; LTSmin's tree database), and the search's visited set
+ * in one (decision 0121).
+ *
+ * A state of W words is the leaf row of a binary tree: level 0 is the words, a node of level l + 1
+ * interns the pair of its two children of level l in that level's table (a missing right child is
+ * 0), and the two nodes of the top level form the root pair, interned in the root table, whose
+ * entry number is the state's index. Equal subtrees are stored once: of the scaled seed 004's 433
+ * words only about 60 ever vary, so the lower tables stay small and a state costs about the root
+ * entry (two words) plus its share of the tables just below. The set is exact: two states have
+ * the same index only if they are equal, so there is no fingerprint collision to estimate.
+ *
+ * Incremental by design: `next` is stepped in place, `lookup` finds the words that differ from the
+ * loaded state `cur` and re-interns only the nodes above them (a step changes a few words, so
+ * about log2(W) lookups each, instead of hashing all W words); `load` descends only into the
+ * subtrees that differ from the state loaded before. Nothing is allocated per state: every
+ * scratch array is sized once, the tables grow in chunks (chunked.ts) and only their slot arrays
+ * are rehashed.
+ */
+import { ChunkedInt32 } from './chunked.ts';
+
+/** 32-bit mix of a pair (murmur3's fmix32 over a multiplicative combine). */
+function mix(a: number, b: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ b;
+  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
+  h = Math.imul(h ^ (h >>> 12), 0x297a2d39);
+  return h ^ (h >>> 15);
+}
+
+/**
+ * Interned pairs of 32-bit values: entry e is (pairs[2e], pairs[2e+1]). Open addressing with
+ * linear probing over a slot array of entry + 1 (0: empty), grown at 3/4 load.
+ */
+export class PairTable {
+  readonly pairs = new ChunkedInt32();
+  private slots: Int32Array;
+  private mask: number;
+  size = 0;
+  /** The slot where the last unsuccessful `find` stopped. */
+  private slot = 0;
+
+  constructor(capacityPow2 = 1 << 4) {
+    this.slots = new Int32Array(capacityPow2);
+    this.mask = capacityPow2 - 1;
+  }
+
+  /** The entry of (a, b), or -1. */
+  find(a: number, b: number): number {
+    const slots = this.slots;
+    const pairs = this.pairs;
+    let i = mix(a, b) & this.mask;
+    for (;;) {
+      const e = slots[i] - 1;
+      if (e < 0) {
+        this.slot = i;
+        return -1;
+      }
+      if (pairs.get(2 * e) === a && pairs.get(2 * e + 1) === b) return e;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** Adds (a, b) right after a `find` of it returned -1; returns its entry. */
+  add(a: number, b: number): number {
+    if ((this.size + 1) * 4 > (this.mask + 1) * 3) {
+      this.grow();
+      this.find(a, b);
+    }
+    this.slots[this.slot] = this.size + 1;
+    this.pairs.push(a);
+    this.pairs.push(b);
+    return this.size++;
+  }
+
+  intern(a: number, b: number): number {
+    const e = this.find(a, b);
+    return e >= 0 ? e : this.add(a, b);
+  }
+
+  left(e: number): number {
+    return this.pairs.get(2 * e);
+  }
+
+  right(e: number): number {
+    return this.pairs.get(2 * e + 1);
+  }
+
+  bytes(): number {
+    return this.pairs.bytes() + this.slots.byteLength;
+  }
+
+  private grow(): void {
+    const cap = (this.mask + 1) * 2;
+    const slots = new Int32Array(cap);
+    const mask = cap - 1;
+    for (let e = 0; e < this.size; e++) {
+      let i = mix(this.pairs.get(2 * e), this.pairs.get(2 * e + 1)) & mask;
+      while (slots[i] !== 0) i = (i + 1) & mask;
+      slots[i] = e + 1;
+    }
+    this.slots = slots;
+    this.mask = mask;
+  }
+}
+
+/** Explored states with their search tree (parent, action, depth), by index. */
+export class TreeStore {
+  readonly words: number;
+  /** The state loaded last (by `init` or `load`). Read-only for the caller. */
+  readonly cur: Uint32Array;
+  /** Equal to `cur` after `load` and after `fresh`; the caller steps it, then calls `lookup`. */
+  readonly next: Uint32Array;
+  /** Index of the state in `cur`. */
+  at = -1;
+
+  /** Nodes per level (level 0: the words); the last level has 1 or 2 nodes. */
+  private readonly len: number[];
+  /** Level l's nodes of `cur` (level 0 is `cur` itself, so index 0 is unused). */
+  private readonly lv: Int32Array[];
+  /** Level l's nodes of `next`: equal to lv except at the positions in `dirty[l]`. */
+  private readonly nlv: Int32Array[];
+  /** Per level: positions where `next` differs from `cur` after the last `lookup`. */
+  private readonly dirty: Int32Array[];
+  private readonly ndirty: number[];
+  /** The pair tables of levels 1..top. */
+  private readonly tables: PairTable[];
+  private readonly top: number;
+  private readonly root = new PairTable(1 << 12);
+  private rootA = 0;
+  private rootB = 0;
+
+  readonly parent = new ChunkedInt32();
+  readonly action = new ChunkedInt32();
+  readonly depth = new ChunkedInt32();
+  /** Scratch rows for `find`. */
+  private readonly findScratch: Int32Array;
+  private readonly findScratch2: Int32Array;
+
+  constructor(words: number) {
+    this.words = words;
+    this.findScratch = new Int32Array(Math.max(1, words));
+    this.findScratch2 = new Int32Array(Math.max(1, words));
+    this.cur = new Uint32Array(words);
+    this.next = new Uint32Array(words);
+    const len = [words];
+    while (len[len.length - 1] > 2) len.push(Math.ceil(len[len.length - 1] / 2));
+    this.len = len;
+    this.top = len.length - 1;
+    this.lv = len.map((n, l) => (l === 0 ? new Int32Array(0) : new Int32Array(n)));
+    this.nlv = len.map((n, l) => (l === 0 ? new Int32Array(0) : new Int32Array(n)));
+    this.dirty = len.map((n) => new Int32Array(n));
+    this.ndirty = len.map(() => 0);
+    this.tables = len.map(() => new PairTable());
+  }
+
+  get count(): number {
+    return this.root.size;
+  }
+
+  /** Node q of level l of `next`. */
+  private nval(l: number, q: number): number {
+    return l === 0 ? this.next[q] | 0 : this.nlv[l][q];
+  }
+
+  /** Stores s as the initial state (index 0, no parent) and loads it. */
+  init(s: Uint32Array): number {
+    this.fresh();
+    this.next.set(s);
+    this.cur.set(s);
+    for (let l = 1; l <= this.top; l++) {
+      const below = this.len[l - 1];
+      for (let q = 0; q < this.len[l]; q++) {
+        const a = this.nval(l - 1, 2 * q);
+        const b = 2 * q + 1 < below ? this.nval(l - 1, 2 * q + 1) : 0;
+        const v = this.tables[l].intern(a, b);
+        this.nlv[l][q] = v;
+        this.lv[l][q] = v;
+      }
+    }
+    this.rootPair();
+    if (this.root.find(this.rootA, this.rootB) < 0) this.insert(-1, -1, 0);
+    this.at = 0;
+    return 0;
+  }
+
+  private rootPair(): void {
+    const t = this.top;
+    this.rootA = this.nval(t, 0);
+    this.rootB = this.len[t] > 1 ? this.nval(t, 1) : 0;
+  }
+
+  /** Undoes the caller's step on `next` (after `lookup`): `next` equals `cur` again. */
+  fresh(): void {
+    const d0 = this.dirty[0];
+    for (let i = 0; i < this.ndirty[0]; i++) this.next[d0[i]] = this.cur[d0[i]];
+    this.ndirty[0] = 0;
+    for (let l = 1; l <= this.top; l++) {
+      const d = this.dirty[l];
+      const nl = this.nlv[l];
+      const ll = this.lv[l];
+      for (let i = 0; i < this.ndirty[l]; i++) nl[d[i]] = ll[d[i]];
+      this.ndirty[l] = 0;
+    }
+  }
+
+  /**
+   * The index of the state in `next`, or -1 if it is new (then `insert` stores it). Interns the
+   * nodes above the words that differ from `cur`. Call `fresh` before stepping `next` again.
+   */
+  lookup(): number {
+    const W = this.words;
+    const next = this.next;
+    const cur = this.cur;
+    const d0 = this.dirty[0];
+    let n = 0;
+    for (let k = 0; k < W; k++) if (next[k] !== cur[k]) d0[n++] = k;
+    this.ndirty[0] = n;
+    if (n === 0) return this.at;
+    for (let l = 1; l <= this.top; l++) {
+      const below = this.dirty[l - 1];
+      const nb = this.ndirty[l - 1];
+      const d = this.dirty[l];
+      const nl = this.nlv[l];
+      const ll = this.lv[l];
+      const t = this.tables[l];
+      const lenBelow = this.len[l - 1];
+      let m = 0;
+      for (let i = 0; i < nb; i++) {
+        const q = below[i] >>> 1;
+        if (m > 0 && d[m - 1] === q) continue;
+        const a = this.nval(l - 1, 2 * q);
+        const b = 2 * q + 1 < lenBelow ? this.nval(l - 1, 2 * q + 1) : 0;
+        const v = t.intern(a, b);
+        nl[q] = v;
+        d[m++] = q;
+        // Pairs are interned exactly, so a child that changed always changes its parent.
+        if (v === ll[q]) throw new Error('tree store: a changed node kept its value');
+      }
+      this.ndirty[l] = m;
+    }
+    this.rootPair();
+    return this.root.find(this.rootA, this.rootB);
+  }
+
+  /** Stores the state of the last `lookup` that returned -1; returns its index. */
+  insert(parent: number, action: number, depth: number): number {
+    const i = this.root.add(this.rootA, this.rootB);
+    this.parent.push(parent);
+    this.action.push(action);
+    this.depth.push(depth);
+    return i;
+  }
+
+  /** Loads state i into `cur` and `next`, descending only where it differs from `cur`. */
+  load(i: number): void {
+    this.fresh();
+    if (i === this.at) return;
+    this.at = i;
+    const t = this.top;
+    const d = this.dirty;
+    // The dirty lists serve as scratch for the positions that change, level by level.
+    let m = 0;
+    const ra = this.root.left(i);
+    const rb = this.root.right(i);
+    if (t === 0) {
+      this.setWord(0, ra);
+      if (this.len[0] > 1) this.setWord(1, rb);
+      return;
+    }
+    if (this.lv[t][0] !== ra) {
+      this.lv[t][0] = this.nlv[t][0] = ra;
+      d[t][m++] = 0;
+    }
+    if (this.len[t] > 1 && this.lv[t][1] !== rb) {
+      this.lv[t][1] = this.nlv[t][1] = rb;
+      d[t][m++] = 1;
+    }
+    for (let l = t; l >= 1; l--) {
+      const tab = this.tables[l];
+      const ll = this.lv[l];
+      const lenBelow = this.len[l - 1];
+      let mb = 0;
+      for (let k = 0; k < m; k++) {
+        const q = d[l][k];
+        const e = ll[q];
+        const c = 2 * q;
+        const x = tab.left(e);
+        if (l === 1) {
+          this.setWord(c, x);
+          if (c + 1 < lenBelow) this.setWord(c + 1, tab.right(e));
+          continue;
+        }
+        const below = this.lv[l - 1];
+        if (below[c] !== x) {
+          below[c] = this.nlv[l - 1][c] = x;
+          d[l - 1][mb++] = c;
+        }
+        if (c + 1 < lenBelow) {
+          const y = tab.right(e);
+          if (below[c + 1] !== y) {
+            below[c + 1] = this.nlv[l - 1][c + 1] = y;
+            d[l - 1][mb++] = c + 1;
+          }
+        }
+      }
+      m = mb;
+    }
+  }
+
+  private setWord(k: number, v: number): void {
+    this.cur[k] = v;
+    this.next[k] = v;
+  }
+
+  /** Actions from the initial state to state i. */
+  path(i: number): number[] {
+    const out: number[] = [];
+    for (let j = i; this.parent.get(j) >= 0; j = this.parent.get(j)) out.push(this.action.get(j));
+    return out.reverse();
+  }
+
+  depthOf(i: number): number {
+    return this.depth.get(i);
+  }
+
+  /**
+   * The index of state s, or -1 if it was never stored, without storing anything. Encodes s from
+   * scratch (for the fair-cycle phase, which looks up successors it recomputes).
+   */
+  find(s: Uint32Array): number {
+    let row = this.findScratch;
+    let n = this.words;
+    for (let k = 0; k < n; k++) row[k] = s[k] | 0;
+    for (let l = 1; l <= this.top; l++) {
+      const out = row === this.findScratch ? this.findScratch2 : this.findScratch;
+      const m = this.len[l];
+      for (let q = 0; q < m; q++) {
+        const e = this.tables[l].find(row[2 * q], 2 * q + 1 < n ? row[2 * q + 1] : 0);
+        if (e < 0) return -1;
+        out[q] = e;
+      }
+      row = out;
+      n = m;
+    }
+    return this.root.find(row[0], n > 1 ? row[1] : 0);
+  }
+
+  /** Bytes held by the tables and the per-state arrays (allocated chunks and slot arrays). */
+  bytes(): number {
+    let b = this.root.bytes() + this.parent.bytes() + this.action.bytes() + this.depth.bytes();
+    for (const t of this.tables) b += t.bytes();
+    return b;
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The tree store against a plain Map of state keys: random walks over states of random widths
+ * (1 to 40 words, values from a small alphabet so that subtrees repeat, and from the whole 32-bit
+ * range), stepping `next` in place as the explorer does. Every state gets the index the Map gives
+ * it, `load` brings back exactly the stored words in any order, `find` agrees without storing,
+ * and `path` follows the recorded parents.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { TreeStore } from '../../src/check/tree-store.ts';
+
+const SEED = 0x7ee5;
+
+const word = fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 0xffffffff }));
+
+const caseArb = fc.integer({ min: 1, max: 40 }).chain((w) =>
+  fc.record({
+    w: fc.constant(w),
+    init: fc.array(word, { minLength: w, maxLength: w }),
+    // Each move: which stored state to expand (a fraction of the count), and the words it writes.
+    moves: fc.array(
+      fc.record({
+        from: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        writes: fc.array(fc.tuple(fc.nat(w - 1), word), { maxLength: 4 }),
+      }),
+      { maxLength: 200 },
+    ),
+  }),
+);
+
+describe('tree store', () => {
+  test('indices, load, find and path agree with a Map of the states', () => {
+    fc.assert(
+      fc.property(caseArb, ({ w, init, moves }) => {
+        const st = new TreeStore(w);
+        const byKey = new Map<string, number>();
+        const states: number[][] = [];
+        st.init(Uint32Array.from(init));
+        byKey.set(init.join(','), 0);
+        states.push(init);
+        const parents = [-1];
+        const actionOf = [-1];
+        for (const [k, m] of moves.entries()) {
+          const from = Math.floor(m.from * states.length);
+          st.load(from);
+          assert.deepEqual(Array.from(st.cur), states[from]);
+          assert.deepEqual(Array.from(st.next), states[from]);
+          st.fresh();
+          for (const [i, v] of m.writes) st.next[i] = v;
+          const succ = Array.from(st.next);
+          const key = succ.join(',');
+          const found = st.lookup();
+          assert.equal(found, byKey.get(key) ?? -1);
+          assert.equal(st.find(st.next), found);
+          if (found < 0) {
+            const j = st.insert(from, k, 0);
+            assert.equal(j, states.length);
+            byKey.set(key, j);
+            states.push(succ);
+            parents.push(from);
+            actionOf.push(k);
+          }
+        }
+        assert.equal(st.count, states.length);
+        // Load every state, in reverse order, and once more at random.
+        for (let i = states.length - 1; i >= 0; i--) {
+          st.load(i);
+          assert.deepEqual(Array.from(st.cur), states[i]);
+          assert.equal(st.find(Uint32Array.from(states[i])), i);
+        }
+        const last = states.length - 1;
+        const path: number[] = [];
+        for (let j = last; parents[j] >= 0; j = parents[j]) path.push(actionOf[j]);
+        assert.deepEqual(st.path(last), path.reverse());
+      }),
+      { seed: SEED, numRuns: 300 },
+    );
+  });
+
+  test('a state never stored is not found', () => {
+    const st = new TreeStore(5);
+    st.init(Uint32Array.from([1, 2, 3, 4, 5]));
+    assert.equal(st.find(Uint32Array.from([1, 2, 3, 4, 6])), -1);
+    assert.equal(st.find(Uint32Array.from([1, 2, 3, 4, 5])), 0);
+  });
+});
