@@ -24,7 +24,9 @@ test('pops in (time, priority, insertion) order, like a stable sort', () => {
   fc.assert(
     fc.property(fc.array(ev, { maxLength: 300 }), fc.integer({ min: 1, max: 8 }), (evs, cap) => {
       const q = new EventQueue(cap);
-      evs.forEach((e, i) => q.push(e.time, e.prio, e.a, i));
+      evs.forEach((e, i) => {
+        q.push(e.time, e.prio, e.a, i);
+      });
       const out: number[] = [];
       while (q.pop()) out.push(q.outA);
       assert.deepEqual(out, referenceOrder(evs));
