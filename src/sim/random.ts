@@ -103,10 +103,11 @@ export interface Arrivals {
 
 /** Poisson arrivals: exponential gaps with the given mean (1 / rate). */
 export class PoissonArrivals implements Arrivals {
-  constructor(
-    private readonly rng: Stream,
-    private readonly meanGap: number,
-  ) {
+  private readonly rng: Stream;
+  private readonly meanGap: number;
+  constructor(rng: Stream, meanGap: number) {
+    this.rng = rng;
+    this.meanGap = meanGap;
     if (!(meanGap > 0)) throw new RangeError(`mean gap must be positive, got ${meanGap}`);
   }
   next(t: number): number {
@@ -121,12 +122,15 @@ export class PoissonArrivals implements Arrivals {
  */
 export class PeriodicArrivals implements Arrivals {
   private k = 0;
-  constructor(
-    private readonly rng: Stream,
-    private readonly period: number,
-    private readonly jitter = 0,
-    private readonly phase = 0,
-  ) {
+  private readonly rng: Stream;
+  private readonly period: number;
+  private readonly jitter: number;
+  private readonly phase: number;
+  constructor(rng: Stream, period: number, jitter = 0, phase = 0) {
+    this.rng = rng;
+    this.period = period;
+    this.jitter = jitter;
+    this.phase = phase;
     if (!(period > 0)) throw new RangeError(`period must be positive, got ${period}`);
     if (!(jitter >= 0 && jitter <= period / 2))
       throw new RangeError(`jitter must be 0..period/2, got ${jitter} for period ${period}`);
@@ -147,12 +151,15 @@ export class PeriodicArrivals implements Arrivals {
  */
 export class BurstyArrivals implements Arrivals {
   private onUntil: number;
-  constructor(
-    private readonly rng: Stream,
-    private readonly meanGap: number,
-    private readonly meanOn: number,
-    private readonly meanOff: number,
-  ) {
+  private readonly rng: Stream;
+  private readonly meanGap: number;
+  private readonly meanOn: number;
+  private readonly meanOff: number;
+  constructor(rng: Stream, meanGap: number, meanOn: number, meanOff: number) {
+    this.rng = rng;
+    this.meanGap = meanGap;
+    this.meanOn = meanOn;
+    this.meanOff = meanOff;
     if (!(meanGap > 0 && meanOn > 0 && meanOff >= 0))
       throw new RangeError('bursty arrivals need meanGap > 0, meanOn > 0 and meanOff >= 0');
     this.onUntil = rng.exponential(meanOn);
@@ -172,11 +179,13 @@ export class BurstyArrivals implements Arrivals {
 
 /** Uniform gaps on [lo, hi). */
 export class UniformArrivals implements Arrivals {
-  constructor(
-    private readonly rng: Stream,
-    private readonly lo: number,
-    private readonly hi: number,
-  ) {
+  private readonly rng: Stream;
+  private readonly lo: number;
+  private readonly hi: number;
+  constructor(rng: Stream, lo: number, hi: number) {
+    this.rng = rng;
+    this.lo = lo;
+    this.hi = hi;
     if (!(lo >= 0 && hi > lo)) throw new RangeError(`uniform gaps need 0 <= lo < hi, got ${lo}, ${hi}`);
   }
   next(t: number): number {
