@@ -326,3 +326,68 @@ export function resolveEvent(t: CostTable, name: string): StepCost | undefined {
 export function cyclesToNs(t: CostTable, c: number): number {
   return c / t.clockGHz.value;
 }
+
+/** The lines in a fixed order: bit i of a `local` mask is LINE_NAMES[i]. */
+export const LINE_NAMES = Object.keys(LINES) as Line[];
+
+/**
+ * A cost table compiled for one model: the cost of each of its step keys (an instruction, or an
+ * event kind) as typed arrays, so that pricing a step at run time is a few array reads and
+ * allocates nothing. `fixed[i]` is the cycles that do not depend on cache lines (per-vCPU terms
+ * already multiplied by the VM's vCPU count); the owned accesses of key i are entries
+ * ownedStart[i] .. ownedStart[i+1]-1 of ownedLine, ownedLocal and ownedTransfer.
+ */
+export class CompiledCosts {
+  readonly fixed: Float64Array;
+  readonly ownedStart: Int32Array;
+  readonly ownedLine: Uint8Array;
+  readonly ownedLocal: Float64Array;
+  readonly ownedTransfer: Float64Array;
+
+  /**
+   * `keys[i]` is resolved with `resolve` (resolveStep for instructions, resolveEvent for events);
+   * a key the table does not price is an error naming it (the step map must cover the model).
+   */
+  constructor(t: CostTable, keys: readonly string[], vcpus: number, resolve = resolveStep) {
+    this.fixed = new Float64Array(keys.length);
+    this.ownedStart = new Int32Array(keys.length + 1);
+    const line: number[] = [];
+    const local: number[] = [];
+    const transfer: number[] = [];
+    keys.forEach((k, i) => {
+      const s = resolve(t, k);
+      if (!s)
+        throw new UserError(`cost table ${t.name}: no price for step "${k}" (add it to steps or events)`);
+      this.ownedStart[i] = line.length;
+      for (const term of s.terms) {
+        if (term.kind === 'fixed') {
+          this.fixed[i] += t.primitives[term.primitive].cycles * term.count * (term.perVcpu ? vcpus : 1);
+        } else {
+          const [l, x] = OWNED_PRIMITIVE[term.access];
+          line.push(LINE_NAMES.indexOf(term.line));
+          local.push(t.primitives[l].cycles * term.count);
+          transfer.push(t.primitives[x].cycles * term.count);
+        }
+      }
+    });
+    this.ownedStart[keys.length] = line.length;
+    this.ownedLine = Uint8Array.from(line);
+    this.ownedLocal = Float64Array.from(local);
+    this.ownedTransfer = Float64Array.from(transfer);
+  }
+
+  /** The cycles of key i; bit b of `localLines` says this CPU wrote LINE_NAMES[b] last. */
+  cycles(i: number, localLines: number): number {
+    let c = this.fixed[i];
+    for (let j = this.ownedStart[i]; j < this.ownedStart[i + 1]; j++)
+      c += ((localLines >>> this.ownedLine[j]) & 1) !== 0 ? this.ownedLocal[j] : this.ownedTransfer[j];
+    return c;
+  }
+
+  /** The lines key i accesses, as a bitmask over LINE_NAMES (the driver updates their owners). */
+  lines(i: number): number {
+    let m = 0;
+    for (let j = this.ownedStart[i]; j < this.ownedStart[i + 1]; j++) m |= 1 << this.ownedLine[j];
+    return m;
+  }
+}

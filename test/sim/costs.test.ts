@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import fc from 'fast-check';
 import { buildPrograms } from '../../src/check/build.ts';
 import { builtinCostTables, loadCostTable } from '../../src/cli/costs.ts';
 import { UserError } from '../../src/errors.ts';
@@ -17,7 +18,9 @@ import { DEFAULT_VARIANT, withKnobs } from '../../src/model/kvm/variants.ts';
 import { EVENT_NAMES } from '../../src/model/system/events.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
 import {
+  CompiledCosts,
   type CostTable,
+  LINE_NAMES,
   PRIMITIVE_NAMES,
   parseCostText,
   parseTerm,
@@ -226,4 +229,31 @@ test('irqlab costs: prints a table with sources; a bad file exits 2 with one lin
       return true;
     },
   );
+});
+
+test('compiled costs equal the reference sum for every step key and every set of local lines', () => {
+  for (const name of builtinCostTables()) {
+    const t = loadCostTable(name);
+    const keys = t.steps.map((s) => s.key);
+    const vcpus = 3;
+    const c = new CompiledCosts(t, keys, vcpus);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: keys.length - 1 }),
+        fc.nat(2 ** LINE_NAMES.length - 1),
+        (i, mask) => {
+          const s = resolveStep(t, keys[i])!;
+          const want = stepCycles(t, s, vcpus, (l) => ((mask >>> LINE_NAMES.indexOf(l)) & 1) === 1);
+          assert.equal(c.cycles(i, mask), want);
+        },
+      ),
+    );
+    const ev = new CompiledCosts(t, ['vmexit', 'phys_irq'], vcpus, resolveEvent);
+    assert.equal(ev.cycles(0, 0), t.primitives.vm_exit.cycles);
+    assert.equal(ev.cycles(1, 0), t.primitives.ipi_icr_to_irr.cycles);
+  }
+  const t = loadCostTable('intel-skylake-sp');
+  const c = new CompiledCosts(t, ['pi_enable_wakeup_handler/wakeup_list_add'], 1);
+  assert.equal(c.lines(0), 1 << LINE_NAMES.indexOf('wakeup_list'));
+  assert.throws(() => new CompiledCosts(t, ['nope/nothing'], 1), /no price for step "nope\/nothing"/);
 });
