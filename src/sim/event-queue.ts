@@ -1,9 +1,11 @@
 /**
- * The simulator's pending events: a binary min-heap over parallel typed arrays, ordered by
- * (time, priority, sequence). The sequence number is the order of insertion, so events due at the
- * same time with the same priority come out first in, first out, and a run is deterministic
- * (docs/decisions/0152-event-queue.md). Push and pop allocate nothing; the arrays double when full,
- * which happens O(log n) times in a run.
+ * The simulator's pending events: a binary min-heap ordered by (time, priority, sequence). The
+ * sequence number is the order of insertion, so events due at the same time with the same priority
+ * come out first in, first out, and a run is deterministic (docs/decisions/0152-event-queue.md).
+ *
+ * Events live in slots of parallel typed arrays (time, priority, sequence, a, b); the heap orders
+ * slot numbers, so sifting moves one integer per level. Freed slots are reused through a free list.
+ * Push and pop allocate nothing; the arrays double when full, O(log n) times in a run.
  *
  * An event carries two integers, `a` and `b` (an actor or source index, and a kind or argument),
  * chosen by the driver. There is no cancel: a driver that must retract an event (an actor
@@ -13,11 +15,16 @@
 export class EventQueue {
   private time: Float64Array;
   private prio: Int32Array;
+  /** Sequence numbers are exact in a double up to 2^53 insertions. */
   private seq: Float64Array;
   private ea: Int32Array;
   private eb: Int32Array;
+  /** heap[0..n-1]: slot numbers in heap order. */
+  private heap: Int32Array;
+  /** free[0..nFree-1]: slots not in use. */
+  private free: Int32Array;
+  private nFree: number;
   private n = 0;
-  /** Sequence numbers are exact in a double up to 2^53 insertions. */
   private nextSeq = 0;
 
   /** The event the last pop removed. */
@@ -34,6 +41,10 @@ export class EventQueue {
     this.seq = new Float64Array(c);
     this.ea = new Int32Array(c);
     this.eb = new Int32Array(c);
+    this.heap = new Int32Array(c);
+    this.free = new Int32Array(c);
+    for (let i = 0; i < c; i++) this.free[i] = c - 1 - i;
+    this.nFree = c;
   }
 
   get size(): number {
@@ -42,60 +53,57 @@ export class EventQueue {
 
   /** The time of the earliest event (Infinity when empty). */
   peekTime(): number {
-    return this.n === 0 ? Number.POSITIVE_INFINITY : this.time[0];
+    return this.n === 0 ? Number.POSITIVE_INFINITY : this.time[this.heap[0]];
   }
 
   /** Adds an event due at `time` (lower priority numbers go first among equal times). */
   push(time: number, priority: number, a: number, b: number): void {
     if (Number.isNaN(time)) throw new RangeError('event time is NaN');
-    if (this.n === this.time.length) this.grow();
+    if (this.nFree === 0) this.grow();
+    const slot = this.free[--this.nFree];
+    this.time[slot] = time;
+    this.prio[slot] = priority;
+    this.seq[slot] = this.nextSeq++;
+    this.ea[slot] = a;
+    this.eb[slot] = b;
+    const heap = this.heap;
     let i = this.n++;
-    const s = this.nextSeq++;
     // Sift up: move parents that come after the new event down into the hole.
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.before(time, priority, s, p)) break;
-      this.move(p, i);
+      if (!this.less(slot, heap[p])) break;
+      heap[i] = heap[p];
       i = p;
     }
-    this.time[i] = time;
-    this.prio[i] = priority;
-    this.seq[i] = s;
-    this.ea[i] = a;
-    this.eb[i] = b;
+    heap[i] = slot;
   }
 
   /** Removes the earliest event into out*; false when the queue is empty. */
   pop(): boolean {
     if (this.n === 0) return false;
-    this.outTime = this.time[0];
-    this.outPriority = this.prio[0];
-    this.outSeq = this.seq[0];
-    this.outA = this.ea[0];
-    this.outB = this.eb[0];
+    const heap = this.heap;
+    const top = heap[0];
+    this.outTime = this.time[top];
+    this.outPriority = this.prio[top];
+    this.outSeq = this.seq[top];
+    this.outA = this.ea[top];
+    this.outB = this.eb[top];
+    this.free[this.nFree++] = top;
     const last = --this.n;
     if (last === 0) return true;
-    const t = this.time[last];
-    const pr = this.prio[last];
-    const s = this.seq[last];
-    const a = this.ea[last];
-    const b = this.eb[last];
-    // Sift down the former last element from the root.
+    const moving = heap[last];
+    // Sift down the former last slot from the root.
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= last) break;
       const r = l + 1;
-      const c = r < last && this.less(r, l) ? r : l;
-      if (!this.childFirst(c, t, pr, s)) break;
-      this.move(c, i);
-      i = c;
+      const c = r < last && this.less(heap[r], heap[l]) ? heap[r] : heap[l];
+      if (!this.less(c, moving)) break;
+      heap[i] = c;
+      i = c === heap[l] ? l : r;
     }
-    this.time[i] = t;
-    this.prio[i] = pr;
-    this.seq[i] = s;
-    this.ea[i] = a;
-    this.eb[i] = b;
+    heap[i] = moving;
     return true;
   }
 
@@ -103,54 +111,44 @@ export class EventQueue {
   clear(): void {
     this.n = 0;
     this.nextSeq = 0;
+    const c = this.time.length;
+    for (let i = 0; i < c; i++) this.free[i] = c - 1 - i;
+    this.nFree = c;
   }
 
-  /** Whether (t, pr, s) comes before the event at slot j. */
-  private before(t: number, pr: number, s: number, j: number): boolean {
-    const tj = this.time[j];
-    if (t !== tj) return t < tj;
-    const pj = this.prio[j];
-    if (pr !== pj) return pr < pj;
-    return s < this.seq[j];
-  }
-
-  /** Whether the event at slot c comes before (t, pr, s). */
-  private childFirst(c: number, t: number, pr: number, s: number): boolean {
-    const tc = this.time[c];
-    if (tc !== t) return tc < t;
-    const pc = this.prio[c];
-    if (pc !== pr) return pc < pr;
-    return this.seq[c] < s;
-  }
-
-  private less(i: number, j: number): boolean {
-    return this.before(this.time[i], this.prio[i], this.seq[i], j);
-  }
-
-  private move(from: number, to: number): void {
-    this.time[to] = this.time[from];
-    this.prio[to] = this.prio[from];
-    this.seq[to] = this.seq[from];
-    this.ea[to] = this.ea[from];
-    this.eb[to] = this.eb[from];
+  /** Whether the event in slot x comes before the one in slot y. */
+  private less(x: number, y: number): boolean {
+    const tx = this.time[x];
+    const ty = this.time[y];
+    if (tx !== ty) return tx < ty;
+    const px = this.prio[x];
+    const py = this.prio[y];
+    if (px !== py) return px < py;
+    return this.seq[x] < this.seq[y];
   }
 
   private grow(): void {
-    const c = this.time.length * 2;
-    const t = new Float64Array(c);
-    t.set(this.time);
-    this.time = t;
-    const p = new Int32Array(c);
-    p.set(this.prio);
-    this.prio = p;
-    const s = new Float64Array(c);
-    s.set(this.seq);
-    this.seq = s;
-    const a = new Int32Array(c);
-    a.set(this.ea);
-    this.ea = a;
-    const b = new Int32Array(c);
-    b.set(this.eb);
-    this.eb = b;
+    const old = this.time.length;
+    const c = old * 2;
+    const f64 = (a: Float64Array) => {
+      const x = new Float64Array(c);
+      x.set(a);
+      return x;
+    };
+    const i32 = (a: Int32Array) => {
+      const x = new Int32Array(c);
+      x.set(a);
+      return x;
+    };
+    this.time = f64(this.time);
+    this.seq = f64(this.seq);
+    this.prio = i32(this.prio);
+    this.ea = i32(this.ea);
+    this.eb = i32(this.eb);
+    this.heap = i32(this.heap);
+    this.free = new Int32Array(c);
+    // Only called when every old slot is in use: the new ones are free.
+    for (let i = 0; i < c - old; i++) this.free[i] = c - 1 - i;
+    this.nFree = c - old;
   }
 }
