@@ -257,3 +257,18 @@ test('compiled costs equal the reference sum for every step key and every set of
   assert.equal(c.lines(0), 1 << LINE_NAMES.indexOf('wakeup_list'));
   assert.throws(() => new CompiledCosts(t, ['nope/nothing'], 1), /no price for step "nope\/nothing"/);
 });
+
+test('docs/sim.md lists each primitive with the built-in tables’ cycles and sources', () => {
+  const doc = readFileSync(join(ROOT, 'docs/sim.md'), 'utf8');
+  const tables: [string, CostTable][] = [
+    ['Intel', loadCostTable('intel-skylake-sp')],
+    ['AMD', loadCostTable('amd-epyc')],
+  ];
+  for (const p of PRIMITIVE_NAMES) {
+    assert.ok(doc.includes(`- \`${p}\`: `), `docs/sim.md does not list ${p}`);
+    for (const [who, t] of tables) {
+      const line = `  - ${who}, ${t.primitives[p].cycles} cycles: ${t.primitives[p].source}.`;
+      assert.ok(doc.includes(line), `docs/sim.md is out of date for ${who} ${p}: want\n${line}`);
+    }
+  }
+});
