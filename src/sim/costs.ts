@@ -48,7 +48,7 @@ export const PRIMITIVES = {
   guest_irq_delivery: 'virtual-interrupt delivery into the guest’s handler (IDT vectoring in non-root mode)',
   posted_interrupt_processing: 'the CPU’s posted-interrupt processing: ON cleared, PIR into vIRR, RVI, EOI',
   iommu_post: 'the IOMMU posting an interrupt into a descriptor (VT-d posting, AMD GA mode)',
-  srcu_read_lock: 'srcu_read_lock: per-CPU counter increment and its full barrier',
+  srcu_read_lock: 'srcu_read_lock as KVM re-takes it after an exit (its counter update and barriers)',
   rwsem_down_write: 'an uncontended rwsem write acquisition (one cmpxchg on the lock word)',
   kick_vcpu_request: 'kvm_make_all_cpus_request, per vCPU: request bit, kick IPI, the target’s exit, the ack',
   remote_tlb_flush: 'a remote TLB flush, per vCPU (kvm_flush_remote_tlbs on an APIC-access page zap)',
