@@ -183,15 +183,6 @@ function parseYamlText(text: string, file: string): unknown {
   }
 }
 
-/** The issues of a cost file as one line, naming an unknown primitive as such. */
-function costIssues(file: string, issues: readonly z.core.$ZodIssue[]): string {
-  const first = issues[0];
-  if (first.code === 'unrecognized_keys' && first.path.length === 1 && first.path[0] === 'primitives') {
-    return `${file}: at primitives: unknown primitive "${first.keys[0]}" (primitives: ${PRIMITIVE_NAMES.join(', ')})`;
-  }
-  return formatIssues(file, issues);
-}
-
 const EVENT_KEYS = Object.values(EVENT_NAMES);
 
 function checkedSteps(raw: Record<string, string[]>, file: string): StepCost[] {
@@ -248,7 +239,7 @@ export function parseCostText(
     }
   }
   const r = costFile.safeParse(raw);
-  if (!r.success) throw new UserError(costIssues(file, r.error.issues));
+  if (!r.success) throw new UserError(formatIssues(file, r.error.issues));
   const f = r.data;
   let base: CostTable | undefined;
   if (f.base !== undefined) {
