@@ -18,7 +18,7 @@
 import { POSTED_MSI_NOTIFICATION_VECTOR } from '../model/kvm/posted-msi.ts';
 import { EV, type EventKind, EXIT_REASON_NAMES, type Sink } from '../model/system/events.ts';
 import { POSTED_INTR_VECTOR, POSTED_INTR_WAKEUP_VECTOR } from '../model/system/machine.ts';
-import { LogHistogram } from './stats.ts';
+import { LogHistogram, Welford } from './stats.ts';
 
 /** Exit reasons are below 0x500 (VMX basic reasons < 100, SVM AVIC codes 0x401, 0x402). */
 const REASONS = 0x500;
@@ -156,5 +156,68 @@ export class StepCounts {
       if (re.test(k)) s += this.counts[i];
     });
     return s;
+  }
+}
+
+/** Where a pCPU's time goes (the issue's host, guest and exit-handling shares), in cycles. */
+export const CPU_TIME = { guest: 0, exitHandling: 1, host: 2, idle: 3 } as const;
+export type CpuTimeKind = keyof typeof CPU_TIME;
+const CPU_TIME_KINDS = Object.keys(CPU_TIME) as CpuTimeKind[];
+
+export class CpuShares {
+  /** cycles[p * 4 + kind]. */
+  readonly cycles: Float64Array;
+  readonly pcpus: number;
+  constructor(pcpus: number) {
+    this.pcpus = pcpus;
+    this.cycles = new Float64Array(pcpus * CPU_TIME_KINDS.length);
+  }
+  add(pcpu: number, kind: number, cycles: number): void {
+    this.cycles[pcpu * CPU_TIME_KINDS.length + kind] += cycles;
+  }
+  /** Each kind's share of pCPU p's accounted time (0..1; NaN when none was accounted). */
+  shares(p: number): Record<CpuTimeKind, number> {
+    const base = p * CPU_TIME_KINDS.length;
+    let total = 0;
+    for (let k = 0; k < CPU_TIME_KINDS.length; k++) total += this.cycles[base + k];
+    const out = {} as Record<CpuTimeKind, number>;
+    CPU_TIME_KINDS.forEach((k, i) => {
+      out[k] = total === 0 ? Number.NaN : this.cycles[base + i] / total;
+    });
+    return out;
+  }
+}
+
+/**
+ * Acquisitions, hold and wait times of one lock (apicv_update_lock's read and write sides): the
+ * driver reports when an actor starts waiting, acquires and releases. Hold and wait times go to
+ * Welford accumulators; nothing is allocated per call.
+ */
+export class LockTimes {
+  acquisitions = 0;
+  readonly hold = new Welford();
+  readonly wait = new Welford();
+  private readonly waitingSince: Float64Array;
+  private readonly heldSince: Float64Array;
+  constructor(actors: number) {
+    this.waitingSince = new Float64Array(actors).fill(Number.NaN);
+    this.heldSince = new Float64Array(actors).fill(Number.NaN);
+  }
+  /** Actor a found the lock taken at time t (a second call while waiting keeps the first time). */
+  blocked(a: number, t: number): void {
+    if (Number.isNaN(this.waitingSince[a])) this.waitingSince[a] = t;
+  }
+  acquired(a: number, t: number): void {
+    this.acquisitions++;
+    const w = this.waitingSince[a];
+    this.wait.add(Number.isNaN(w) ? 0 : t - w);
+    this.waitingSince[a] = Number.NaN;
+    this.heldSince[a] = t;
+  }
+  released(a: number, t: number): void {
+    const h = this.heldSince[a];
+    if (Number.isNaN(h)) throw new RangeError(`actor ${a} released a lock it did not hold`);
+    this.hold.add(t - h);
+    this.heldSince[a] = Number.NaN;
   }
 }

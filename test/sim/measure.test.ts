@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { EV, type EventKind, EXIT_REASON } from '../../src/model/system/events.ts';
 import { runScenario } from '../../src/run/runner.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
-import { Measurements, StepCounts } from '../../src/sim/measure.ts';
+import { CPU_TIME, CpuShares, LockTimes, Measurements, StepCounts } from '../../src/sim/measure.ts';
 
 const CODE: Record<string, EventKind> = Object.fromEntries(
   Object.entries(EV).map(([k, v]) => [k.toLowerCase(), v as EventKind]),
@@ -102,4 +102,28 @@ test('step counts sum by pattern', () => {
   assert.equal(s.sum('*/down_write'), 3);
   assert.equal(s.sum('x/*'), 1);
   assert.equal(s.sum('nothing'), 0);
+});
+
+test('CPU shares add up to 1 per pCPU', () => {
+  const c = new CpuShares(2);
+  c.add(0, CPU_TIME.guest, 600);
+  c.add(0, CPU_TIME.exitHandling, 300);
+  c.add(0, CPU_TIME.host, 100);
+  assert.deepEqual(c.shares(0), { guest: 0.6, exitHandling: 0.3, host: 0.1, idle: 0 });
+  assert.ok(Number.isNaN(c.shares(1).guest));
+});
+
+test('lock hold and wait times: a waiter waits from its first block to its acquisition', () => {
+  const l = new LockTimes(2);
+  l.acquired(0, 100);
+  l.blocked(1, 120);
+  l.blocked(1, 150);
+  l.released(0, 200);
+  l.acquired(1, 210);
+  l.released(1, 260);
+  assert.equal(l.acquisitions, 2);
+  assert.equal(l.hold.n, 2);
+  assert.equal(l.hold.mean, 75);
+  assert.equal(l.wait.mean, 45);
+  assert.throws(() => l.released(1, 300), RangeError);
 });
