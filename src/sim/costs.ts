@@ -31,8 +31,9 @@ import { formatIssues, pathString, yamlErrorLine } from '../scenarios/loader.ts'
 
 /** The primitive operations a table prices, each with what it covers. */
 export const PRIMITIVES = {
-  vm_exit: 'VM exit: guest to host, state saved and host state loaded (with KVM’s minimal share of the path)',
-  vm_entry: 'VM entry: host to guest (with KVM’s minimal share of the path)',
+  vm_exit:
+    'VM exit: guest to host, guest state saved, host state loaded (each source says whether KVM’s minimal exit path is in)',
+  vm_entry: 'VM entry: host to guest (each source says whether KVM’s minimal entry path is in)',
   exit_to_userspace: 'KVM_RUN returns to the VMM in userspace and is called again (beyond an in-kernel exit)',
   vmread: 'one VMREAD of a VMCS field (AMD: a VMCB field, plain memory)',
   vmwrite: 'one VMWRITE of a VMCS field (AMD: a VMCB field, plain memory)',
