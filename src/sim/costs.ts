@@ -108,7 +108,9 @@ export const costFile = z
     cpu: z.string().min(1).describe('the part the numbers are for'),
     base: z.string().optional().describe('a built-in table whose primitives and steps this one extends'),
     clockGHz: z.object({ value: z.number().positive(), source }).strict().optional(),
-    primitives: z.record(z.string(), primitiveEntry).default({}),
+    primitives: z
+      .partialRecord(z.enum(PRIMITIVE_NAMES as [Primitive, ...Primitive[]]), primitiveEntry)
+      .default({}),
     steps: z.record(z.string(), stepTerms).default({}),
     events: z.record(z.string(), stepTerms).default({}),
     published: z.array(published).default([]),
