@@ -6,7 +6,7 @@
  *
  *   node --import tsx bench/spin/irqlab-run.ts <n vCPUs> [sc|tso]
  */
-import { buildModel } from '../../src/check/build.ts';
+import { buildModel } from '../../src/scenarios/compile.ts';
 import { explore } from '../../src/check/explorer.ts';
 import { DEFAULT_VARIANT } from '../../src/model/kvm/variants.ts';
 import { scaledScenario } from '../check/index.ts';

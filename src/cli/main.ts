@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors.ts';
 import { registerBench } from './bench.ts';
 import { registerCheck } from './check.ts';
+import { registerCosts } from './costs.ts';
 import { EXIT } from './exit.ts';
 import { registerLitmus } from './litmus.ts';
 import { registerRun } from './run.ts';
@@ -24,6 +25,7 @@ registerRun(program);
 registerCheck(program);
 registerBench(program);
 registerLitmus(program);
+registerCosts(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -90,7 +90,7 @@ export function formatIssues(file: string, issues: readonly Issue[]): string {
 }
 
 /** The message of a YAML syntax error as one line: "<what> at line L, column C". */
-function yamlErrorLine(e: unknown): string {
+export function yamlErrorLine(e: unknown): string {
   const first = (e as Error).message.split('\n')[0].replace(/:\s*$/, '');
   if (e instanceof YAMLError && e.linePos !== undefined && !/ at line \d+, column \d+$/.test(first)) {
     return `${first} at line ${e.linePos[0].line}, column ${e.linePos[0].col}`;

@@ -1,0 +1,234 @@
+/**
+ * The workload of a simulation (docs/sim.md, "Workloads"): what the environment does to the machine
+ * of a scenario, over simulated time. Device interrupt sources, guest IPI patterns, guest halts and
+ * idle polling, host overcommit (time slices, preemption, migration, exits to userspace), the PIT
+ * with PIT_REINJ and its ExtINT windows, the simulated duration and the warm-up.
+ *
+ * Times are strings with a unit ("250us", "10ms", "1.5s", "800ns") and rates are events per second
+ * ("20kHz", "1.5MHz", "5000/s", or a plain number per second); the schema turns both into numbers
+ * (nanoseconds, events per second). The simulator turns them into cycles with the cost table's
+ * clock. Not yet a field of the scenario format: `parseWorkload` validates a workload on its own,
+ * and `checkWorkloadMachine` checks its indices against a scenario's machine.
+ */
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { UserError } from '../errors.ts';
+import { formatIssues, pathString, yamlErrorLine } from './loader.ts';
+import { type Scenario, vector } from './schema.ts';
+
+const TIME_UNITS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9 };
+const TIME_RE = /^(\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*(ns|us|µs|ms|s)$/;
+const TIME_MSG = 'expected a time with a unit: ns, us, ms or s (e.g. "250us")';
+
+/** A time with a unit, in nanoseconds. */
+export const time = z
+  .string({ error: TIME_MSG })
+  .regex(TIME_RE, TIME_MSG)
+  .transform((s) => {
+    const m = TIME_RE.exec(s)!;
+    return Number(m[1]) * TIME_UNITS[m[2]];
+  });
+
+const RATE_RE = /^(\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*(Hz|kHz|MHz|\/s)$/;
+const RATE_MSG = 'expected a rate: a number per second, or with Hz, kHz, MHz or /s (e.g. "20kHz")';
+const RATE_UNITS: Record<string, number> = { Hz: 1, '/s': 1, kHz: 1e3, MHz: 1e6 };
+
+/** Events per second. */
+export const rate = z
+  .union([
+    z.number({ error: RATE_MSG }),
+    z
+      .string({ error: RATE_MSG })
+      .regex(RATE_RE, RATE_MSG)
+      .transform((s) => {
+        const m = RATE_RE.exec(s)!;
+        return Number(m[1]) * RATE_UNITS[m[2]];
+      }),
+  ])
+  .pipe(z.number().positive('a rate must be positive').finite());
+
+const index = z.number().int().min(0);
+
+/**
+ * When a source's events happen (src/sim/random.ts): `poisson` (exponential gaps, the default),
+ * `periodic` (a grid of period 1/rate, each event moved by up to ±jitter), `bursty` (on/off: Poisson
+ * at `rate` during on periods of mean `on`, silent during off periods of mean `off`).
+ */
+const arrivalFields = {
+  rate,
+  arrivals: z.enum(['poisson', 'periodic', 'bursty']).default('poisson'),
+  jitter: time.optional().describe('periodic only: each event moves by up to this much either way'),
+  on: time.optional().describe('bursty only: mean length of a burst'),
+  off: time.optional().describe('bursty only: mean silence between bursts'),
+};
+
+export const deviceSource = z
+  .object({
+    name: z.string().optional(),
+    ...arrivalFields,
+    vector,
+    delivery: z
+      .enum(['vtd', 'posted-msi'])
+      .default('vtd')
+      .describe('vtd: VT-d posting into a vCPU’s descriptor; posted-msi: host posted MSI on a pCPU'),
+    vcpu: index.optional().describe('the target vCPU (delivery vtd)'),
+    pcpu: index.optional().describe('the pCPU whose posted-MSI descriptor receives it (delivery posted-msi)'),
+    irte: index
+      .optional()
+      .describe('the IRTE of machine.irtes it goes through (default: by vcpu and vector)'),
+  })
+  .strict();
+
+export const ipiPattern = z
+  .object({
+    name: z.string().optional(),
+    ...arrivalFields,
+    vector,
+    from: z
+      .union([index, z.literal('any')])
+      .default('any')
+      .describe('the sending vCPU, or any (uniform)'),
+    pattern: z
+      .enum(['single', 'broadcast', 'self'])
+      .default('single')
+      .describe('single: one target; broadcast: all but self (shorthand); self: the sender'),
+    to: index.optional().describe('single only: the target (default: a uniformly chosen other vCPU)'),
+  })
+  .strict();
+
+export const haltPattern = z
+  .object({
+    vcpu: z.union([index, z.literal('all')]).default('all'),
+    busy: time.describe('mean guest work between idle periods (exponential)'),
+    idle: time.describe(
+      'mean idle period (exponential): the guest halts or polls until an interrupt, or this long',
+    ),
+    guestPoll: time
+      .default(0)
+      .describe('guest idle polling (cpuidle-haltpoll) before HLT: a wake-up inside it costs no exit'),
+    hostPoll: time.default(0).describe('KVM halt polling (halt_poll_ns) before the vCPU thread blocks'),
+  })
+  .strict();
+
+export const overcommit = z
+  .object({
+    vcpusPerPcpu: z.number().min(1).describe('runnable vCPU threads per pCPU (1: no overcommit)'),
+    timeSlice: time.describe('how long a vCPU thread runs before the host scheduler may switch'),
+    preemption: z
+      .boolean()
+      .default(true)
+      .describe('a running vCPU is preempted at the end of its slice (kvm_sched_out with preempted)'),
+    migration: rate.optional().describe('per vCPU: how often its thread moves to another pCPU'),
+    userspaceExits: rate.optional().describe('per vCPU: exits to the VMM in userspace (MMIO, port I/O)'),
+  })
+  .strict();
+
+export const pit = z
+  .object({
+    rate: rate.describe('PIT interrupts per second (the guest’s programmed frequency)'),
+    reinject: z
+      .boolean()
+      .default(true)
+      .describe('the in-kernel PIT in re-inject mode: APICV_INHIBIT_REASON_PIT_REINJ set for the VM’s life'),
+    vcpu: index.default(0).describe('the vCPU that takes the ExtINT (the BSP)'),
+    window: time.describe('mean time the vCPU runs with IF=0 before its IRQ window opens (exponential)'),
+  })
+  .strict();
+
+export const workload = z
+  .object({
+    duration: time.describe('simulated time measured, after the warm-up'),
+    warmup: time.default(0).describe('simulated time run first and not measured'),
+    devices: z.array(deviceSource).default([]),
+    ipis: z.array(ipiPattern).default([]),
+    halts: z.array(haltPattern).default([]),
+    overcommit: overcommit.optional(),
+    pit: pit.optional(),
+  })
+  .strict()
+  .superRefine((w, ctx) => {
+    const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (!(w.duration > 0)) issue(['duration'], 'duration must be positive');
+    const arrivals = (where: string, i: number, a: z.output<z.ZodObject<typeof arrivalFields>>) => {
+      const at = [where, i];
+      if (a.arrivals !== 'periodic' && a.jitter !== undefined)
+        issue([...at, 'jitter'], 'jitter is for periodic arrivals');
+      if (a.arrivals === 'periodic' && a.jitter !== undefined && a.jitter > 1e9 / a.rate / 2)
+        issue([...at, 'jitter'], 'jitter must be at most half the period (1 / rate)');
+      if (a.arrivals === 'bursty' && (a.on === undefined || a.off === undefined))
+        issue(at, 'bursty arrivals need on and off (mean burst and silence lengths)');
+      if (a.arrivals !== 'bursty' && (a.on !== undefined || a.off !== undefined))
+        issue(at, 'on and off are for bursty arrivals');
+    };
+    w.devices.forEach((d, i) => {
+      arrivals('devices', i, d);
+      if (d.delivery === 'vtd' && d.vcpu === undefined)
+        issue(['devices', i], 'delivery vtd needs vcpu (the target)');
+      if (d.delivery === 'vtd' && d.pcpu !== undefined)
+        issue(['devices', i, 'pcpu'], 'pcpu is for delivery posted-msi (VT-d posting targets a vcpu)');
+      if (d.delivery === 'posted-msi' && d.pcpu === undefined)
+        issue(['devices', i], 'delivery posted-msi needs pcpu (host posted MSI targets a pCPU)');
+      if (d.delivery === 'posted-msi' && d.vcpu !== undefined)
+        issue(['devices', i, 'vcpu'], 'vcpu is for delivery vtd (host posted MSI targets a pcpu)');
+    });
+    w.ipis.forEach((p, i) => {
+      arrivals('ipis', i, p);
+      if (p.pattern !== 'single' && p.to !== undefined)
+        issue(['ipis', i, 'to'], `to is for pattern single, not ${p.pattern}`);
+    });
+  });
+
+export type Workload = z.output<typeof workload>;
+export type WorkloadInput = z.input<typeof workload>;
+
+/** Parses and validates a workload document (JSON or YAML text); one-line UserErrors. */
+export function parseWorkload(text: string, file: string): Workload {
+  let raw: unknown;
+  try {
+    raw = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+  } catch (e) {
+    if (/\.ya?ml$/i.test(file)) throw new UserError(`${file}: not valid YAML: ${yamlErrorLine(e)}`);
+    throw new UserError(`${file}: not valid JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const r = workload.safeParse(raw);
+  if (!r.success) throw new UserError(formatIssues(file, r.error.issues));
+  return r.data;
+}
+
+/**
+ * Checks a workload's indices against a scenario's machine (vCPUs, pCPUs, IRTEs) and the features
+ * its sources need; throws a one-line UserError at `where` (e.g. "s.yaml: at workload").
+ */
+export function checkWorkloadMachine(w: Workload, m: Scenario['machine'], where: string): void {
+  const at = (path: PropertyKey[]) => `${where}.${pathString(path)}`;
+  const nv = m.vcpus.length;
+  const vcpuOk = (v: number | 'all' | 'any', path: PropertyKey[]) => {
+    if (typeof v === 'number' && v >= nv)
+      throw new UserError(`${at(path)}: vCPU ${v} does not exist (machine.vcpus has ${nv})`);
+  };
+  w.devices.forEach((d, i) => {
+    if (d.vcpu !== undefined) vcpuOk(d.vcpu, ['devices', i, 'vcpu']);
+    if (d.pcpu !== undefined && d.pcpu >= m.pcpus)
+      throw new UserError(
+        `${at(['devices', i, 'pcpu'])}: pCPU ${d.pcpu} does not exist (machine.pcpus is ${m.pcpus})`,
+      );
+    if (d.irte !== undefined && d.irte >= m.irtes.length)
+      throw new UserError(
+        `${at(['devices', i, 'irte'])}: IRTE ${d.irte} does not exist (machine.irtes has ${m.irtes.length})`,
+      );
+    if (d.delivery === 'vtd' && !m.features.vtdPosting)
+      throw new UserError(
+        `${at(['devices', i, 'delivery'])}: delivery vtd needs machine.features.vtdPosting`,
+      );
+  });
+  w.ipis.forEach((p, i) => {
+    vcpuOk(p.from, ['ipis', i, 'from']);
+    if (p.to !== undefined) vcpuOk(p.to, ['ipis', i, 'to']);
+    if (p.pattern === 'single' && nv < 2 && p.to === undefined)
+      throw new UserError(`${at(['ipis', i])}: a single-target IPI needs a second vCPU`);
+  });
+  w.halts.forEach((h, i) => {
+    vcpuOk(h.vcpu, ['halts', i, 'vcpu']);
+  });
+  if (w.pit) vcpuOk(w.pit.vcpu, ['pit', 'vcpu']);
+}
