@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
-import { buildPrograms } from '../../src/check/build.ts';
+import { buildPrograms } from '../../src/scenarios/compile.ts';
 import { builtinCostTables, loadCostTable } from '../../src/cli/costs.ts';
 import { UserError } from '../../src/errors.ts';
 import { DEFAULT_VARIANT, withKnobs } from '../../src/model/kvm/variants.ts';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { EV, type EventKind, EXIT_REASON } from '../../src/model/system/events.ts';
-import { runScenario } from '../../src/run/runner.ts';
+import { runScenario } from '../../src/run/run.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
 import { CPU_TIME, CpuShares, LockTimes, Measurements, StepCounts } from '../../src/sim/measure.ts';
 
