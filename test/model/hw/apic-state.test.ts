@@ -37,7 +37,8 @@ const DISABLED = base;
 const XAPIC = base | APIC_BASE_EN;
 const X2APIC = base | APIC_BASE_EN | APIC_BASE_EXTD;
 const INVALID = base | APIC_BASE_EXTD;
-const gp = (from: bigint, to: bigint, o = OPTS) => apicBaseWriteFault(from, to, o) !== null;
+const gp = (from: bigint, to: bigint, o: Parameters<typeof apicBaseWriteFault>[2] = OPTS) =>
+  apicBaseWriteFault(from, to, o) !== null;
 
 test('IA32_APIC_BASE transitions, every report of kvm-unit-tests apic.c test_enable_x2apic (SDM 11.12.5)', () => {
   assert.equal(gp(X2APIC, INVALID), true, 'x2apic enabled to invalid state');

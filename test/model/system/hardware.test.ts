@@ -240,7 +240,14 @@ describe('guest APIC writes without APICv (no virtual-interrupt delivery)', () =
 });
 
 describe('guest ICR self IPI with APICv (SDM x.5, x.4.3.3; issue 13)', () => {
-  const selfIcr = { vector: 0x31, deliveryMode: 0, logical: false, levelTriggered: false, shorthand: 1, dest: 0 };
+  const selfIcr = {
+    vector: 0x31,
+    deliveryMode: 0,
+    logical: false,
+    levelTriggered: false,
+    shorthand: 1,
+    dest: 0,
+  };
   test('x2APIC without IPIv: WRMSR 830H is not virtualized, even for shorthand self: MSR-write exit, vIRR clear', () => {
     const w = guest(true, true);
     const sink = new ListSink();
