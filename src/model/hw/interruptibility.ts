@@ -102,3 +102,17 @@ export function coreHalted(s: number): boolean {
 export function guestInterruptibility(s: number): number {
   return s & 0xf;
 }
+
+/** VM-exit reason of interrupt-window exiting (SDM Vol. 3D appendix C). */
+export const EXIT_REASON_INTERRUPT_WINDOW = 7;
+
+/**
+ * Interrupt-window exiting (primary processor-based control bit 2; SDM Vol. 3C 26.7.5): with the
+ * control set, a VM exit happens before an instruction when RFLAGS.IF = 1 and there is no blocking
+ * by STI or MOV SS, the same condition that lets a maskable interrupt in. It can happen right after
+ * VM entry and takes the core out of HLT. kvm-unit-tests vmx_tests.c vmx_intr_window_test checks
+ * the STI case: the exit comes one instruction after STI.
+ */
+export function interruptWindowExit(controlSet: boolean, s: number): boolean {
+  return controlSet && maskableInterruptAllowed(s);
+}

@@ -10,6 +10,7 @@ import {
   coreExecute,
   coreHalted,
   guestInterruptibility,
+  interruptWindowExit,
   maskableInterruptAllowed,
   nmiAllowed,
   type ShadowInsn,
@@ -80,4 +81,12 @@ test('IF = 0 with no shadow blocks maskable interrupts but not NMIs', () => {
       assert.equal(nmiAllowed(s), true);
     }),
   );
+});
+
+test('interrupt-window exiting: none in the STI shadow, one instruction later it exits (SDM 26.7.5; vmx_intr_window_test)', () => {
+  const sti = coreExecute(CORE_RESET, 'sti');
+  assert.equal(interruptWindowExit(true, sti), false);
+  assert.equal(interruptWindowExit(true, coreExecute(sti, 'other')), true);
+  assert.equal(interruptWindowExit(false, coreExecute(sti, 'other')), false);
+  assert.equal(interruptWindowExit(true, coreExecute(coreExecute(sti, 'other'), 'cli')), false, 'IF = 0');
 });
