@@ -425,3 +425,40 @@ export function kvmLowestPriorityTarget(
   }
   return best;
 }
+
+/**
+ * The destinations of an IPI as KVM computes them for an intercepted ICR write
+ * (kvm_apic_send_ipi -> kvm_irq_delivery_to_apic, kvm_apic_match_dest): shorthands go by vCPU
+ * identity, not by APIC ID (self is the sender, all-excluding-self every other vCPU, even one that
+ * shares the sender's xAPIC ID); without a shorthand each APIC is matched with
+ * `kvmApicMatchDest`. For a lowest-priority message the candidates are then narrowed to one with
+ * `kvmLowestPriorityTarget`. `sender` is an index into `apics`. Returns ascending indices.
+ */
+export function kvmIpiDestinations(
+  msg: IcrDest & { deliveryMode: DeliveryMode; vector: number },
+  format: ApicMode,
+  sender: number,
+  apics: readonly LapicInfo[],
+  swEnabled: readonly boolean[],
+  opts: { vectorHashing: boolean; arbPrio?: readonly number[] },
+): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < apics.length; i++) {
+    switch (msg.shorthand) {
+      case SHORTHAND.SELF:
+        if (i === sender) out.push(i);
+        break;
+      case SHORTHAND.ALL_INCLUDING_SELF:
+        out.push(i);
+        break;
+      case SHORTHAND.ALL_EXCLUDING_SELF:
+        if (i !== sender) out.push(i);
+        break;
+      default:
+        if (kvmApicMatchDest(apics[i], msg.destMode, msg.dest, format)) out.push(i);
+    }
+  }
+  if (msg.deliveryMode !== DELIVERY_MODE.LOWEST_PRIORITY) return out;
+  const t = kvmLowestPriorityTarget(out, msg.vector, swEnabled, opts);
+  return t < 0 ? [] : [t];
+}

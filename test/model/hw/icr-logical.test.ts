@@ -7,6 +7,7 @@ import {
   DFR_CLUSTER,
   DFR_FLAT,
   kvmApicMatchDest,
+  kvmIpiDestinations,
   kvmLowestPriorityTarget,
   kvmVectorToIndex,
   type LapicInfo,
@@ -141,4 +142,64 @@ test('KVM lowest priority without vector hashing: smallest arbitration priority,
     1,
   );
   assert.equal(kvmLowestPriorityTarget([0, 1, 2], 0x40, en, { vectorHashing: false }), 0);
+});
+
+test('KVM IPI destinations: shorthands by identity, so all-but-self reaches a vCPU sharing the sender ID', () => {
+  const apics = [xapic(0, 1, false), xapic(0, 2, false), xapic(3, 4, false)];
+  const en = [true, true, true];
+  const hash = { vectorHashing: true };
+  const ipi = (shorthand: 0 | 1 | 2 | 3, dest: number, deliveryMode: 0 | 1 = 0, destMode: 0 | 1 = 0) =>
+    kvmIpiDestinations(
+      { shorthand, dest, deliveryMode, destMode, vector: 0x31 },
+      'xapic',
+      0,
+      apics,
+      en,
+      hash,
+    );
+  assert.deepEqual(ipi(SHORTHAND.SELF, 0), [0]);
+  assert.deepEqual(ipi(SHORTHAND.ALL_EXCLUDING_SELF, 0), [1, 2]);
+  assert.deepEqual(ipi(SHORTHAND.ALL_INCLUDING_SELF, 0), [0, 1, 2]);
+  assert.deepEqual(ipi(SHORTHAND.NONE, 0), [0, 1], 'aliased physical ID');
+  assert.deepEqual(ipi(SHORTHAND.NONE, 0x6, 0, 1), [1, 2], 'flat logical mask');
+  assert.deepEqual(
+    ipi(SHORTHAND.NONE, 0xff, 1),
+    [0x31 % 3],
+    'lowest priority broadcast: one, by vector hashing',
+  );
+});
+
+test('KVM IPI destinations: a lowest-priority message reaches exactly one software-enabled matching APIC, fixed ones reach all', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 0xff }), fc.boolean()), { minLength: 1, maxLength: 8 }),
+      fc.integer({ min: 16, max: 255 }),
+      fc.integer({ min: 0, max: 0xff }),
+      fc.boolean(),
+      (xs, v, dest, hashing) => {
+        const apics = xs.map(([l], i) => xapic(i, l, false));
+        const en = xs.map(([, e]) => e);
+        const opts = { vectorHashing: hashing };
+        const fixed = kvmIpiDestinations(
+          { shorthand: 0, dest, deliveryMode: 0, destMode: 1, vector: v },
+          'xapic',
+          0,
+          apics,
+          en,
+          opts,
+        );
+        const lowest = kvmIpiDestinations(
+          { shorthand: 0, dest, deliveryMode: 1, destMode: 1, vector: v },
+          'xapic',
+          0,
+          apics,
+          en,
+          opts,
+        );
+        const eligible = fixed.filter((i) => en[i]);
+        assert.equal(lowest.length, eligible.length > 0 ? 1 : 0);
+        if (lowest.length) assert.ok(eligible.includes(lowest[0]));
+      },
+    ),
+  );
 });
