@@ -87,17 +87,20 @@ export function x2apicMsrOffset(msr: number): number {
 }
 
 /**
- * The MSRs whose RDMSR is virtualized (read from the virtual-APIC page) when APIC-register
- * virtualization is 1 (SDM x.5): ID, version, TPR, PPR, LDR, SVR, ISR, TMR, IRR, ESR, LVT CMCI,
- * ICR (as one 64-bit value from offsets 300H/310H), the LVTs 832H-837H, the timer's initial count
- * and divide configuration. Not the current count (839H), nor the write-only EOI and SELF IPI.
+ * The x2APIC MSRs KVM lets a guest read under APICv (kvm_lapic_readable_reg_mask): ID, version,
+ * TPR, PPR, LDR, SVR, ISR, TMR, IRR, ESR, LVT CMCI, ICR (one 64-bit value), the LVTs 832H-837H,
+ * the timer's initial count and divide configuration. The current count (839H) is readable too,
+ * but KVM intercepts it anyway because it computes it from its hrtimer. Not the write-only EOI and
+ * SELF IPI, nor unallocated MSRs: the hardware would read those from the virtual-APIC page without
+ * a fault (SDM x.5), so KVM intercepts them to raise the #GP itself (commit "KVM: VMX: Intercept
+ * reads to invalid and write-only x2APIC registers").
  */
-export function x2apicMsrReadVirtualized(msr: number): boolean {
+export function kvmX2apicReadableMsr(msr: number): boolean {
   if (msr === X2APIC_MSR.ID || msr === X2APIC_MSR.VERSION || msr === X2APIC_MSR.TPR) return true;
   if (msr === X2APIC_MSR.PPR || msr === X2APIC_MSR.LDR || msr === X2APIC_MSR.SVR) return true;
   if (msr >= X2APIC_MSR.ISR0 && msr <= X2APIC_MSR.ESR) return true; // ISR, TMR, IRR, ESR
   if (msr === X2APIC_MSR.LVT_CMCI || msr === X2APIC_MSR.ICR) return true;
-  if (msr >= X2APIC_MSR.LVT_TIMER && msr <= X2APIC_MSR.TIMER_INITIAL_COUNT) return true;
+  if (msr >= X2APIC_MSR.LVT_TIMER && msr <= X2APIC_MSR.TIMER_CURRENT_COUNT) return true;
   return msr === X2APIC_MSR.TIMER_DIVIDE;
 }
 
@@ -135,8 +138,10 @@ export function icrWriteEmulation(ctl: ApicVirtControls, lo: number): X2apicMsrO
  * - 830H (ICR), with IPI virtualization: a reserved bit (31:20, 17:16, 13) is #GP; otherwise the
  *   value is written to the virtual ICR and goes through `icrWriteEmulation`.
  * - every other MSR, and these without their control: operates normally (physical).
- * RDMSR: with APIC-register virtualization the MSRs of `x2apicMsrReadVirtualized` read the
- * virtual-APIC page; without it only 808H does (the VTPR).
+ * RDMSR: with APIC-register virtualization every MSR of 800H-8FFH reads 8 bytes of the
+ * virtual-APIC page at offset (ECX & FFH) << 4, whatever the register (even one that does not
+ * exist or is write-only, and even if the local APIC is not in x2APIC mode); without it only 808H
+ * does (the VTPR), and the others operate normally.
  */
 export function x2apicMsrAccess(
   ctl: ApicVirtControls,
@@ -151,8 +156,7 @@ export function x2apicMsrAccess(
   const l = lo >>> 0;
   const h = hi >>> 0;
   if (!write) {
-    if (ctl.apicRegisterVirtualization)
-      return x2apicMsrReadVirtualized(msr) ? 'read-virtual-apic' : 'physical';
+    if (ctl.apicRegisterVirtualization) return 'read-virtual-apic';
     return msr === X2APIC_MSR.TPR ? 'read-virtual-apic' : 'physical';
   }
   switch (msr) {
@@ -192,9 +196,8 @@ export interface KvmX2apicBitmapMode {
 /**
  * KVM's MSR bitmap for the x2APIC range (vmx_update_msr_bitmap_x2apic, and before it the
  * enable_apicv loop of vmx.c's hardware setup): in x2APIC mode the TPR is passed through for reads
- * and writes; with APICv the reads of the registers the CPU virtualizes are passed through
- * (kvm_lapic_readable_reg_mask, since "KVM: VMX: Intercept reads to invalid and write-only x2APIC
- * registers"; the timer's current count 839H stays intercepted, KVM computes it from its hrtimer),
+ * and writes; with APICv the reads of the readable registers are passed through
+ * (`kvmX2apicReadableMsr`) except the timer's current count 839H, which KVM computes,
  * and the EOI and SELF IPI writes are passed through; with
  * IPIv the ICR is passed through both ways. Everything else is intercepted.
  */
@@ -203,7 +206,7 @@ export function kvmX2apicMsrIntercepted(mode: KvmX2apicBitmapMode, msr: number, 
   if (msr === X2APIC_MSR.TPR) return false;
   if (!mode.apicv) return true;
   if (mode.ipiv && msr === X2APIC_MSR.ICR) return false;
-  if (!write) return !x2apicMsrReadVirtualized(msr);
+  if (!write) return msr === X2APIC_MSR.TIMER_CURRENT_COUNT || !kvmX2apicReadableMsr(msr);
   return msr !== X2APIC_MSR.EOI && msr !== X2APIC_MSR.SELF_IPI;
 }
 

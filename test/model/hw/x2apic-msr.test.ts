@@ -135,21 +135,18 @@ test('reads under KVM APICv: the virtual-APIC page except the current count, whi
     X2APIC_MSR.TIMER_DIVIDE,
   ])
     assert.equal(kvmX2apicMsrAccess(APICV, m, false), 'read-virtual-apic');
-  // EOI and SELF IPI are write-only: never read from the page; KVM's open bitmap lets them reach hardware.
-  assert.equal(
-    x2apicMsrAccess(
-      {
-        virtualizeX2apicMode: true,
-        apicRegisterVirtualization: true,
-        virtualInterruptDelivery: true,
-        ipiVirtualization: false,
-      },
-      false,
-      X2APIC_MSR.EOI,
-      false,
-    ),
-    'physical',
-  );
+  // EOI and SELF IPI are write-only and 800H does not exist: KVM intercepts the reads to raise #GP,
+  // because the hardware would read the virtual-APIC page for them (SDM x.5).
+  for (const m of [X2APIC_MSR.EOI, X2APIC_MSR.SELF_IPI, 0x800, 0x831, 0x8ff])
+    assert.equal(kvmX2apicMsrAccess(APICV, m, false), 'msr-read-exit');
+  const arv = {
+    virtualizeX2apicMode: true,
+    apicRegisterVirtualization: true,
+    virtualInterruptDelivery: true,
+    ipiVirtualization: false,
+  };
+  for (let m = 0x800; m <= 0x8ff; m++)
+    assert.equal(x2apicMsrAccess(arv, false, m, false), 'read-virtual-apic');
   assert.equal(kvmX2apicMsrAccess(NO_APICV, X2APIC_MSR.TPR, false), 'read-virtual-apic');
   assert.equal(kvmX2apicMsrAccess(NO_APICV, X2APIC_MSR.PPR, false), 'msr-read-exit');
 });
