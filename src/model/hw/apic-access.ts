@@ -5,8 +5,8 @@
  * fault-like) or an APIC-write VM exit (reason 56, trap-like, qualification = page offset).
  * Source: Intel SDM Vol. 3C chapter "APIC Virtualization and Virtual Interrupts": x.4.2
  * "Virtualizing Reads from the APIC-Access Page", x.4.3.1 "Determining Whether a Write Access is
- * Virtualized", x.4.3.2 "APIC-Write Emulation", x.4.3.3 "APIC-Write VM Exits"; the VICR_HI rule is
- * Bochs's (cpu/vapic.cc), as in hw-semantics.md 2.6. The peer check is kvm-unit-tests vmx_tests.c
+ * Virtualized", x.4.3.2 "APIC-Write Emulation" (310H: bytes 2:0 of VICR_HI cleared, no exit),
+ * x.4.3.3 "APIC-Write VM Exits". The peer check is kvm-unit-tests vmx_tests.c
  * apic_reg_virt_test. Only linear data accesses that are 32 bits or narrower are modelled; an
  * access with "virtualize APIC accesses" on and "use TPR shadow" off, or a wider one, exits.
  */
