@@ -363,3 +363,102 @@ export function lowestPriorityTarget(
   }
   return best;
 }
+
+/**
+ * Destination matching as KVM does it (lapic.c kvm_apic_match_dest, kvm_apic_match_logical_addr,
+ * kvm_apic_match_physical_addr), for the peer tests that run on KVM. It differs from
+ * `apicMatchesDest` in one place: in the xAPIC cluster model KVM compares the cluster (dest 7:4)
+ * with LDR 31:28 and has no "cluster 0xF reaches every cluster" rule, so only the full broadcast
+ * 0xFF reaches every cluster (kvm-unit-tests apic.c test_logical_ipi_xapic uses clusters 0-14
+ * only). Everything else (broadcast in both modes, flat model, x2APIC clusters, physical IDs and
+ * their aliasing) is the same.
+ */
+export function kvmApicMatchDest(
+  apic: LapicInfo,
+  destMode: DestMode,
+  dest: number,
+  format: ApicMode,
+): boolean {
+  const d = dest >>> 0;
+  if (
+    destMode === DEST_MODE.LOGICAL &&
+    apic.mode === 'xapic' &&
+    apic.dfr >>> 28 === 0 &&
+    !isBroadcast(d, format)
+  ) {
+    const lid = (apic.ldr >>> 24) & 0xff;
+    return d >>> 4 === lid >>> 4 && (lid & d & 0xf) !== 0;
+  }
+  return apicMatchesDest(apic, destMode, d, format);
+}
+
+/**
+ * KVM's vector hashing for lowest-priority delivery (kvm_vector_to_index): among the candidate
+ * vCPUs, ascending by vCPU index, the one at position `vector % count`. Returns -1 for an empty
+ * set. Used when kvm.vector_hashing is on (its default).
+ */
+export function kvmVectorToIndex(vector: number, candidates: readonly number[]): number {
+  if (candidates.length === 0) return -1;
+  return candidates[(vector >>> 0) % candidates.length];
+}
+
+/**
+ * How KVM resolves a lowest-priority message (kvm_irq_delivery_to_apic and the APIC-map fast path
+ * kvm_apic_map_get_dest_lapic): only software-enabled APICs among the matching ones are candidates
+ * (`swEnabled[i]`); with vector hashing the pick is `kvmVectorToIndex`, otherwise the candidate
+ * with the smallest arbitration priority `arbPrio[i]` (kvm_apic_compare_prio; KVM increments a
+ * vCPU's apic_arb_prio each time it accepts a lowest-priority interrupt, which rotates the choice),
+ * the lowest index on a tie. `candidates` must be ascending (as resolveDest returns them). The PPR
+ * plays no part, unlike the SDM's arbitration (`lowestPriorityTarget`). Returns -1 when none.
+ */
+export function kvmLowestPriorityTarget(
+  candidates: readonly number[],
+  vector: number,
+  swEnabled: readonly boolean[],
+  opts: { vectorHashing: boolean; arbPrio?: readonly number[] },
+): number {
+  const enabled = candidates.filter((i) => swEnabled[i]);
+  if (opts.vectorHashing) return kvmVectorToIndex(vector, enabled);
+  let best = -1;
+  for (const i of enabled) {
+    if (best < 0 || (opts.arbPrio?.[i] ?? 0) < (opts.arbPrio?.[best] ?? 0)) best = i;
+  }
+  return best;
+}
+
+/**
+ * The destinations of an IPI as KVM computes them for an intercepted ICR write
+ * (kvm_apic_send_ipi -> kvm_irq_delivery_to_apic, kvm_apic_match_dest): shorthands go by vCPU
+ * identity, not by APIC ID (self is the sender, all-excluding-self every other vCPU, even one that
+ * shares the sender's xAPIC ID); without a shorthand each APIC is matched with
+ * `kvmApicMatchDest`. For a lowest-priority message the candidates are then narrowed to one with
+ * `kvmLowestPriorityTarget`. `sender` is an index into `apics`. Returns ascending indices.
+ */
+export function kvmIpiDestinations(
+  msg: IcrDest & { deliveryMode: DeliveryMode; vector: number },
+  format: ApicMode,
+  sender: number,
+  apics: readonly LapicInfo[],
+  swEnabled: readonly boolean[],
+  opts: { vectorHashing: boolean; arbPrio?: readonly number[] },
+): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < apics.length; i++) {
+    switch (msg.shorthand) {
+      case SHORTHAND.SELF:
+        if (i === sender) out.push(i);
+        break;
+      case SHORTHAND.ALL_INCLUDING_SELF:
+        out.push(i);
+        break;
+      case SHORTHAND.ALL_EXCLUDING_SELF:
+        if (i !== sender) out.push(i);
+        break;
+      default:
+        if (kvmApicMatchDest(apics[i], msg.destMode, msg.dest, format)) out.push(i);
+    }
+  }
+  if (msg.deliveryMode !== DELIVERY_MODE.LOWEST_PRIORITY) return out;
+  const t = kvmLowestPriorityTarget(out, msg.vector, swEnabled, opts);
+  return t < 0 ? [] : [t];
+}

@@ -268,14 +268,18 @@ export function vcpuByApicId(w: World, apicId: number): number {
 }
 
 /**
- * The guest writes the ICR. Self-IPIs (shorthand self, fixed, edge) are virtualized; with IPIv a
+ * The guest writes the ICR. Self-IPIs (shorthand self, fixed, edge) are virtualized in xAPIC mode
+ * (APIC-write emulation at 300H) and in x2APIC mode only with IPIv; with IPIv a
  * physical, fixed, edge, unicast IPI to a vCPU in the PID-pointer table is posted by this CPU;
  * everything else leaves the guest: an MSR-write exit for the x2APIC ICR (KVM intercepts 830H
  * without IPIv) or an APIC-write exit at offset 300H for the xAPIC page.
  */
 export function guestWriteIcr(w: World, sink: Sink, x: number, icr: IcrWrite): void {
   const fixedEdge = icr.deliveryMode === 0 && !icr.levelTriggered;
-  if (icr.shorthand === 1 && fixedEdge && w.machine.features.apicv) {
+  // An x2APIC WRMSR 830H is virtualized only under IPI virtualization; with APICv alone KVM's MSR
+  // bitmap intercepts it, self IPI included (SDM x.5; x2apic-msr.ts, kvmX2apicMsrAccess).
+  const icrVirtualized = w.machine.features.apicv && (!w.machine.x2apic || w.machine.features.ipiv);
+  if (icr.shorthand === 1 && fixedEdge && icrVirtualized) {
     guestSelfIpi(w, sink, x, icr.vector);
     return;
   }

@@ -238,3 +238,28 @@ describe('guest APIC writes without APICv (no virtual-interrupt delivery)', () =
     assert.deepEqual(regVectors(w.m, w.L.vapic[0] + VAPIC.VIRR), [0x31]);
   });
 });
+
+describe('guest ICR self IPI with APICv (SDM x.5, x.4.3.3; issue 13)', () => {
+  const selfIcr = {
+    vector: 0x31,
+    deliveryMode: 0,
+    logical: false,
+    levelTriggered: false,
+    shorthand: 1,
+    dest: 0,
+  };
+  test('x2APIC without IPIv: WRMSR 830H is not virtualized, even for shorthand self: MSR-write exit, vIRR clear', () => {
+    const w = guest(true, true);
+    const sink = new ListSink();
+    guestWriteIcr(w, sink, 0, selfIcr);
+    assert.deepEqual(exitsOf(sink), [[EXIT_REASON.MSR_WRITE, 0x830]]);
+    assert.deepEqual(regVectors(w.m, w.L.vapic[0] + VAPIC.VIRR), []);
+  });
+  test('xAPIC: the write to 300H goes through APIC-write emulation: self-IPI virtualization, no exit', () => {
+    const w = guest(true, false);
+    const sink = new ListSink();
+    guestWriteIcr(w, sink, 0, selfIcr);
+    assert.deepEqual(exitsOf(sink), []);
+    assert.deepEqual(regVectors(w.m, w.L.vapic[0] + VAPIC.VIRR), [0x31]);
+  });
+});
