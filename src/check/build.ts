@@ -4,6 +4,7 @@
  */
 import { hex } from '../model/hw/bits.ts';
 import { inhibitBit } from '../model/kvm/apicv.ts';
+import { emitStartAssignment, KVM_ASSIGN_EXTRA } from '../model/kvm/assignment.ts';
 import { emitAvicDevicePost, emitAvicLoad, emitAvicPut } from '../model/kvm/avic.ts';
 import { emitHaltAndBlock } from '../model/kvm/block.ts';
 import { emitDeliverPostedInterrupt } from '../model/kvm/deliver.ts';
@@ -133,6 +134,9 @@ function emitStep(
     case 'svm.irqWindow.close':
       emitIrqWindowExit(b, v, vcpu);
       return;
+    case 'kvm.startAssignment':
+      emitStartAssignment(b, v, sc.machine.vcpus.length);
+      return;
     case 'guest.sti':
     case 'guest.cli':
       b.step(
@@ -170,6 +174,7 @@ function buildProgramsWithCosts(
   const costs: PostingPathCost[] = [];
   const programs = (sc.actors ?? []).map((a) => {
     const b = new ProgramBuilder(sc.machine.features, memory);
+    b.dynamicAssignment = assignsLate(sc);
     const icrStarts: number[] = [];
     let pcpu = a.vcpu === undefined ? -1 : sc.machine.vcpus[a.vcpu].pcpu;
     for (const st of a.steps) {
@@ -211,6 +216,11 @@ function buildProgramsWithCosts(
     programs.push({ name: `posted-msi-pcpu${p}`, vcpu: -1, code: b.build(), asyncExit: -1 });
   }
   return { programs, costs };
+}
+
+/** Whether the VM starts without an assigned device and an actor assigns one (assignment.ts). */
+export function assignsLate(sc: Scenario): boolean {
+  return (sc.actors ?? []).some((a) => a.steps.some((st) => st.do === 'kvm.startAssignment'));
 }
 
 /** The pCPUs into whose posted-MSI descriptor some actor posts, ascending (host posted MSI). */
@@ -270,5 +280,6 @@ export function buildModel(
   return new SystemModel(machineOf(sc), buildPrograms(sc, v, mm), props, mm, {
     irqWindowCounted: v.irqWindowInhibit === 'counter',
     postedMsi: postedMsiPcpus(sc),
+    extras: assignsLate(sc) ? [KVM_ASSIGN_EXTRA] : [],
   });
 }

@@ -369,6 +369,12 @@ export const actorStep = z.discriminatedUnion('do', [
     .describe(
       'the guest opens the window and the VINTR intercept exits (never while AVIC is active on the vCPU); interrupt_window_interception, svm_clear_vintr and the IRQWIN clear or decrement (features.avic)',
     ),
+  z
+    .object({ do: z.literal('kvm.startAssignment'), note })
+    .strict()
+    .describe(
+      'VFIO assigns a device to the VM (kvm_arch_start_assignment, per the startAssignment knob); with this step the VM starts without an assigned device (features.vtdPosting, not avic)',
+    ),
 ]);
 
 const actor = z
@@ -524,7 +530,10 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
     a.steps.forEach((st, j) => {
       const path = ['actors', i, 'steps', j];
       if (
-        (st.do.startsWith('kvm.') && st.do !== 'kvm.deliver' && st.do !== 'kvm.inhibit') ||
+        (st.do.startsWith('kvm.') &&
+          st.do !== 'kvm.deliver' &&
+          st.do !== 'kvm.inhibit' &&
+          st.do !== 'kvm.startAssignment') ||
         st.do.startsWith('guest.') ||
         st.do.startsWith('svm.')
       ) {
@@ -668,6 +677,11 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
     });
     s.actors?.forEach((a, i) => {
       a.steps.forEach((st, j) => {
+        if (st.do === 'kvm.startAssignment')
+          issue(
+            ['actors', i, 'steps', j],
+            'machine has no VT-d posting: kvm.startAssignment needs features.vtdPosting',
+          );
         if (st.do === 'device.post') issue(['actors', i, 'steps', j], noPosting);
         if (st.do === 'device.postMsi')
           issue(
@@ -710,6 +724,11 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
         issue(
           ['actors', i, 'steps', j],
           'with features.avic, device.post needs irte (a GA-mode IRTE of machine.irtes)',
+        );
+      if (st.do === 'kvm.startAssignment')
+        issue(
+          ['actors', i, 'steps', j],
+          'kvm.startAssignment is modelled on Intel (vmx_pi_start_assignment): not with features.avic',
         );
     });
   });

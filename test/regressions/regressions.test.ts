@@ -43,6 +43,7 @@ const EXPECTED: Record<string, string> = {
   'ipiv-wakeup.mutation-no-wakeup-vector-with-ipiv': 'no-lost-wakeup',
   'avic-ipi-block.mutation-no-wake-not-in-guest': 'no-lost-wakeup',
   'avic-ga-log-wakeup.mutation-no-ga-log-intr': 'no-lost-wakeup',
+  'assign-while-halted.before': 'no-lost-wakeup',
 };
 
 interface Trace {

@@ -104,6 +104,12 @@ export class ProgramBuilder {
   readonly features: Features;
   /** The memory model: 'tso' sends the plain stores that tso.ts names through a store buffer. */
   readonly memory: MemoryModel;
+  /**
+   * The VM starts without an assigned device and a scenario step assigns one
+   * (kvm_arch_start_assignment, assignment.ts): vmx_needs_pi_wakeup then reads the VM's count at
+   * each put, and kvm_vcpu_check_block tests KVM_REQ_UNBLOCK.
+   */
+  dynamicAssignment = false;
 
   constructor(features: Features = INTEL_APICV, memory: MemoryModel = 'sc') {
     this.features = features;

@@ -89,6 +89,14 @@ export const KNOBS = {
    * is not in guest mode (a software sender, or the AVIC_INCOMPLETE_IPI handler) (kvm/avic.ts).
    */
   avicWakeNotInGuest: ['present', 'missing'],
+  /**
+   * What kvm_arch_start_assignment does when a VM gets its first assigned device (assignment.ts).
+   * `none`: only the count (before 5.13); `kick-unblock`: vmx_pi_start_assignment requests
+   * KVM_REQ_UNBLOCK of every vCPU, so a vCPU that blocked without the wake-up vector blocks again
+   * with it (a2486020a82e "KVM: VMX: update vcpu posted-interrupt descriptor when assigning device",
+   * 5.13, 2021).
+   */
+  startAssignment: ['none', 'kick-unblock'],
 } as const;
 
 export type KnobName = keyof typeof KNOBS;
@@ -113,6 +121,7 @@ export const DEFAULT_VARIANT: Variant = {
   piWakeupWithIpiv: 'present',
   avicBlockingGaLogIntr: 'present',
   avicWakeNotInGuest: 'present',
+  startAssignment: 'kick-unblock',
 };
 
 export function isKnob(k: string): k is KnobName {

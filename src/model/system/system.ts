@@ -180,6 +180,11 @@ export interface SystemOptions {
    * notification handler; their actors are among the programs.
    */
   postedMsi?: readonly number[];
+  /**
+   * More blocks in the World that some KVM path needs (the VM's assigned-device count, lock words
+   * and the lock-order graph), each initialised by its `init` once the World is laid out.
+   */
+  extras?: readonly (ExtraBlock & { init?: (m: Uint32Array, base: number) => void })[];
 }
 
 export class SystemModel {
@@ -234,11 +239,13 @@ export class SystemModel {
         size: POSTED_MSI.SIZE,
         fields: POSTED_MSI_FIELDS,
       });
+    for (const e of options.extras ?? []) extras.push(e);
     // Program counters and locals are not listed as fields: a trace line already names the step.
     const pcField: FieldDesc[] = [];
     for (const a of actors)
       extras.push({ name: `actor.${a.name}`, prefix: a.name, size: ACTOR.SIZE, fields: pcField });
     this.w = initWorld(machine, extras);
+    for (const e of options.extras ?? []) e.init?.(this.w.m, this.w.L.extra.get(e.name)!);
     this.postedMsi = postedMsi.map((p) => this.w.L.extra.get(postedMsiBlockName(p))!);
     const msiOf = Array.from({ length: machine.pcpus }, (_, p) => {
       const i = postedMsi.indexOf(p);
