@@ -13,6 +13,7 @@ import { emitIcrWrite } from '../model/kvm/fastpath.ts';
 import { type HarvestCost, harvestCost } from '../model/kvm/harvest.ts';
 import { emitEnableIrqWindow, emitInhibitIoctl, emitIrqWindowExit } from '../model/kvm/irq-window.ts';
 import { emitPiLoad, emitPiPut } from '../model/kvm/load-put.ts';
+import { emitLock, emitUnlock, LockTable, locksExtra } from '../model/kvm/locks.ts';
 import { emitPostedMsiHandler, postedMsiBlockName, vtdPostMsi } from '../model/kvm/posted-msi.ts';
 import { type MemoryModel, NEXT, ProgramBuilder } from '../model/kvm/program.ts';
 import { DEFAULT_VARIANT, type Variant } from '../model/kvm/variants.ts';
@@ -134,6 +135,12 @@ function emitStep(
     case 'svm.irqWindow.close':
       emitIrqWindowExit(b, v, vcpu);
       return;
+    case 'lock':
+      emitLock(b, 'spin_lock', st.lock);
+      return;
+    case 'unlock':
+      emitUnlock(b, 'spin_unlock', st.lock);
+      return;
     case 'kvm.startAssignment':
       emitStartAssignment(b, v, sc.machine.vcpus.length);
       return;
@@ -152,8 +159,13 @@ function emitStep(
   }
 }
 
-export function buildPrograms(sc: Scenario, v: Variant, memory: MemoryModel = 'sc'): ActorProgram[] {
-  return buildProgramsWithCosts(sc, v, memory).programs;
+export function buildPrograms(
+  sc: Scenario,
+  v: Variant,
+  memory: MemoryModel = 'sc',
+  locks: LockTable = new LockTable(),
+): ActorProgram[] {
+  return buildProgramsWithCosts(sc, v, memory, locks).programs;
 }
 
 /** The first step of a software posting: S1 with APICv, the vIRR update without. */
@@ -170,11 +182,14 @@ function buildProgramsWithCosts(
   sc: Scenario,
   v: Variant,
   memory: MemoryModel = 'sc',
+  locks: LockTable = new LockTable(),
 ): { programs: ActorProgram[]; costs: PostingPathCost[] } {
   const costs: PostingPathCost[] = [];
-  const programs = (sc.actors ?? []).map((a) => {
+  const programs = (sc.actors ?? []).map((a, actorIndex) => {
     const b = new ProgramBuilder(sc.machine.features, memory);
     b.dynamicAssignment = assignsLate(sc);
+    b.locks = locks;
+    b.actor = actorIndex;
     const icrStarts: number[] = [];
     let pcpu = a.vcpu === undefined ? -1 : sc.machine.vcpus[a.vcpu].pcpu;
     for (const st of a.steps) {
@@ -194,6 +209,7 @@ function buildProgramsWithCosts(
         () => NEXT,
         () => false,
       );
+      b.code[b.code.length - 1].final = true;
       asyncExit = b.code.length;
       emitAsyncExitHandler(b, v, a.vcpu);
     }
@@ -277,9 +293,18 @@ export function buildModel(
 ): SystemModel {
   const props = (properties ?? sc.properties ?? PROPERTIES).map(propertyCode);
   const mm = memory ?? sc.memory ?? 'sc';
-  return new SystemModel(machineOf(sc), buildPrograms(sc, v, mm), props, mm, {
+  const locks = new LockTable();
+  const programs = buildPrograms(sc, v, mm, locks);
+  return new SystemModel(machineOf(sc), programs, props, mm, {
     irqWindowCounted: v.irqWindowInhibit === 'counter',
     postedMsi: postedMsiPcpus(sc),
-    extras: assignsLate(sc) ? [KVM_ASSIGN_EXTRA] : [],
+    extras: [
+      ...(assignsLate(sc) ? [KVM_ASSIGN_EXTRA] : []),
+      ...locksExtra(
+        locks,
+        programs.map((p) => p.name),
+      ),
+    ],
+    locks: locks.names,
   });
 }

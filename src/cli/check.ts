@@ -11,6 +11,7 @@ import { replay } from '../check/counterexample.ts';
 import type { Progress } from '../check/explorer.ts';
 import { type IrqWindowCost, irqWindowCost } from '../check/irq-window-cost.ts';
 import { lassoViolation } from '../check/liveness.ts';
+import { type LockEdge, lockOrderCycle } from '../check/lock-order.ts';
 import { exploreReduced, type ReductionReport } from '../check/reduced.ts';
 import { REDUCTIONS, type ReductionName } from '../check/reduction.ts';
 import { UserError } from '../errors.ts';
@@ -134,6 +135,8 @@ export interface CheckRow {
   memory: MemoryModel;
   /** The partial-order reduction that was active, and the state counts of each search. */
   reduction?: ReductionReport;
+  /** A lock-order violation: the cycle, each edge with the steps that made it (lock-order.ts). */
+  lockCycle?: LockEdge[];
 }
 
 let interrupted = false;
@@ -194,6 +197,7 @@ export function checkOne(sc: Scenario, nv: NamedVariant, opts: CheckOpts): Check
     const { path, loopStart } = res.outcome;
     row.counterexample = { path, steps: replay(model, path, loopStart).entries };
     if (loopStart !== undefined) row.counterexample.loopStart = loopStart;
+    if (info.name === 'lock-order') row.lockCycle = lockOrderCycle(model, path);
   }
   if (res.outcome.kind === 'incomplete') row.reason = res.outcome.reason;
   const costs = postingPathCosts(sc, nv.variant);
@@ -298,8 +302,21 @@ function renderRow(r: CheckRow, paint: ReturnType<typeof paintFor>, withTrace: b
         .join('\n'),
     );
     out.push(`    ${paint.red('×')} ${r.property}: ${PROP_INFO_BY_NAME[r.property!]}`);
+    if (r.lockCycle !== undefined) out.push(...lockCycleLines(r.lockCycle));
   }
   return out.join('\n');
+}
+
+/** A lock-order cycle as lockdep's "Chain exists of" line, then one line per edge. */
+function lockCycleLines(c: LockEdge[]): string[] {
+  const chain = [...c.map((e) => e.held), c[0]?.held].join(' → ');
+  return [
+    `    lock-order cycle: ${chain}`,
+    ...c.map(
+      (e) =>
+        `      ${e.held} → ${e.taken}: ${e.actor} took ${e.held} at step ${e.heldAt} and ${e.taken} at step ${e.takenAt} (${e.fn})`,
+    ),
+  ];
 }
 
 /**

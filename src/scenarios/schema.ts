@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { APICV_INHIBIT_NAMES } from '../model/kvm/apicv.ts';
+import { MAX_LOCKS } from '../model/kvm/locks.ts';
 import { FIRST_EXTERNAL_VECTOR, FIRST_SYSTEM_VECTOR } from '../model/kvm/posted-msi.ts';
 import { EXIT_REASON } from '../model/system/events.ts';
 import { avicTableSize } from '../model/system/layout.ts';
@@ -370,6 +371,14 @@ export const actorStep = z.discriminatedUnion('do', [
       'the guest opens the window and the VINTR intercept exits (never while AVIC is active on the vCPU); interrupt_window_interception, svm_clear_vintr and the IRQWIN clear or decrement (features.avic)',
     ),
   z
+    .object({ do: z.literal('lock'), lock: z.string().min(1).describe("the lock's name"), note })
+    .strict()
+    .describe('spin_lock: wait until the lock is free, then take it (lock-order and deadlock properties)'),
+  z
+    .object({ do: z.literal('unlock'), lock: z.string().min(1), note })
+    .strict()
+    .describe('spin_unlock'),
+  z
     .object({ do: z.literal('kvm.startAssignment'), note })
     .strict()
     .describe(
@@ -406,6 +415,8 @@ export const PROPERTIES = [
   'apicv-activation',
   'no-irq-window-with-avic',
   'no-lost-msi',
+  'lock-order',
+  'deadlock',
 ] as const;
 
 const vectorList = z.array(vector);
@@ -586,6 +597,7 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
       }
     });
   });
+  lockRules(s, ctx);
   s.machine.ioapic.forEach((p, i) => {
     badPcpu(p.dest, ['machine', 'ioapic', i, 'dest']);
   });
@@ -659,6 +671,33 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
 });
 
 type Ctx = z.core.$RefinementCtx<z.output<typeof scenarioObject>>;
+
+/**
+ * Lock steps (locks.ts): at most MAX_LOCKS names in a scenario, and an actor unlocks only a lock
+ * it took before and has not released (its steps run in order), and never takes a lock it holds.
+ */
+function lockRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
+  const names = new Set<string>();
+  s.actors?.forEach((a, i) => {
+    const held = new Set<string>();
+    a.steps.forEach((st, j) => {
+      const path = ['actors', i, 'steps', j, 'lock'];
+      if (st.do === 'lock') {
+        names.add(st.lock);
+        if (names.size > MAX_LOCKS)
+          ctx.addIssue({ code: 'custom', path, message: `more than ${MAX_LOCKS} locks in one scenario` });
+        if (held.has(st.lock))
+          ctx.addIssue({ code: 'custom', path, message: `${a.name} already holds ${st.lock}` });
+        held.add(st.lock);
+      }
+      if (st.do === 'unlock') {
+        if (!held.has(st.lock))
+          ctx.addIssue({ code: 'custom', path, message: `${a.name} does not hold ${st.lock} here` });
+        held.delete(st.lock);
+      }
+    });
+  });
+}
 
 /**
  * The rules that `machine.features` imposes: what a machine without VT-d posting cannot do, which

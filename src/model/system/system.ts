@@ -17,6 +17,7 @@ import {
   KVM_APICV_BLOCK,
   KVM_APICV_EXTRA,
 } from '../kvm/apicv.ts';
+import { LOCKS, LOCKS_BLOCK, lockOrderCycle } from '../kvm/locks.ts';
 import {
   POSTED_MSI,
   POSTED_MSI_FIELDS,
@@ -56,6 +57,8 @@ export const PROP = {
   NO_LOST_MSI: 7,
   APICV_ACTIVATION: 8,
   NO_IRQ_WINDOW_WITH_AVIC: 9,
+  LOCK_ORDER: 10,
+  DEADLOCK: 11,
 } as const;
 
 export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'liveness'; what: string }> = {
@@ -103,6 +106,16 @@ export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'live
     name: 'no-irq-window-with-avic',
     kind: 'invariant',
     what: 'a vCPU waiting for an IRQ window entered the guest with AVIC active, which ignores V_IRQ: the window exit never comes',
+  },
+  [PROP.LOCK_ORDER]: {
+    name: 'lock-order',
+    kind: 'invariant',
+    what: "the locks were taken in orders that form a cycle (lockdep's circular locking dependency): a possible deadlock, whether or not this schedule deadlocked",
+  },
+  [PROP.DEADLOCK]: {
+    name: 'deadlock',
+    kind: 'invariant',
+    what: 'every actor that is not done waits for a lock that another (or itself) holds',
   },
 };
 
@@ -185,6 +198,8 @@ export interface SystemOptions {
    * and the lock-order graph), each initialised by its `init` once the World is laid out.
    */
   extras?: readonly (ExtraBlock & { init?: (m: Uint32Array, base: number) => void })[];
+  /** The names of the model's locks, by index (locks.ts); their block is among the extras. */
+  locks?: readonly string[];
 }
 
 export class SystemModel {
@@ -214,6 +229,9 @@ export class SystemModel {
    * and DELIVERED instrumentation, which the AVIC paths record too.
    */
   private readonly avic: boolean;
+  /** Offset of the `locks` block (locks.ts), and how many locks it has (0: none). */
+  readonly locks: number;
+  readonly lockNames: readonly string[];
 
   constructor(
     machine: Machine,
@@ -292,6 +310,8 @@ export class SystemModel {
     this.sink.checkActivation = this.props.has(PROP.APICV_ACTIVATION);
     this.sink.checkIrqWindow = this.props.has(PROP.NO_IRQ_WINDOW_WITH_AVIC);
     this.sink.apicv = this.apicv;
+    this.lockNames = options.locks ?? [];
+    this.locks = this.lockNames.length === 0 ? -1 : this.w.L.extra.get(LOCKS_BLOCK)!;
   }
 
   init(s: Uint32Array): void {
@@ -414,7 +434,29 @@ export class SystemModel {
       )
         return PROP.APICV_ACTIVATION;
     }
+    if (this.locks >= 0) {
+      if (this.props.has(PROP.DEADLOCK) && this.deadlocked(s)) return PROP.DEADLOCK;
+      if (this.props.has(PROP.LOCK_ORDER) && lockOrderCycle(s, this.locks, this.lockNames.length))
+        return PROP.LOCK_ORDER;
+    }
     return 0;
+  }
+
+  /**
+   * Deadlock: some actor is not done, and every actor that is not done is at a step that takes a
+   * lock which is held (a waiter has no enabled step; locks.ts).
+   */
+  private deadlocked(s: Uint32Array): boolean {
+    let waiting = 0;
+    for (let i = 0; i < this.actors.length; i++) {
+      const code = this.actors[i].code;
+      const pc = s[this.actorBase[i] + ACTOR.PC];
+      if (pc >= code.length || code[pc].final === true) continue;
+      const k = code[pc].acquires;
+      if (k === undefined || s[this.locks + LOCKS.HOLDER + k] === 0) return false;
+      waiting++;
+    }
+    return waiting > 0;
   }
 
   /**
