@@ -6,6 +6,7 @@ import { hex } from '../model/hw/bits.ts';
 import { inhibitBit } from '../model/kvm/apicv.ts';
 import { emitStartAssignment, KVM_ASSIGN_EXTRA } from '../model/kvm/assignment.ts';
 import { emitAvicDevicePost, emitAvicLoad, emitAvicPut } from '../model/kvm/avic.ts';
+import { emitAvicPiUpdateIrte, emitIrqSetAffinity, irListExtra } from '../model/kvm/avic-irte.ts';
 import { emitHaltAndBlock } from '../model/kvm/block.ts';
 import { emitDeliverPostedInterrupt } from '../model/kvm/deliver.ts';
 import { emitAsyncExitHandler, emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
@@ -141,6 +142,12 @@ function emitStep(
     case 'unlock':
       emitUnlock(b, 'spin_unlock', st.lock);
       return;
+    case 'avic.updateIrte':
+      emitAvicPiUpdateIrte(b, v, st.irte, sc.machine.irtes[st.irte].vcpu);
+      return;
+    case 'host.irqSetAffinity':
+      emitIrqSetAffinity(b, st.irte);
+      return;
     case 'kvm.startAssignment':
       emitStartAssignment(b, v, sc.machine.vcpus.length);
       return;
@@ -190,6 +197,7 @@ function buildProgramsWithCosts(
     b.dynamicAssignment = assignsLate(sc);
     b.locks = locks;
     b.actor = actorIndex;
+    b.avicIrList = routedIrtes(sc) !== undefined;
     const icrStarts: number[] = [];
     let pcpu = a.vcpu === undefined ? -1 : sc.machine.vcpus[a.vcpu].pcpu;
     for (const st of a.steps) {
@@ -234,9 +242,24 @@ function buildProgramsWithCosts(
   return { programs, costs };
 }
 
+/**
+ * The IRTEs a scenario routes itself (avic.updateIrte), or undefined when it neither routes IRTEs
+ * nor changes a host IRQ's affinity (then the AVIC paths take no locks).
+ */
+export function routedIrtes(sc: Scenario): number[] | undefined {
+  const steps = (sc.actors ?? []).flatMap((a) => a.steps);
+  if (!steps.some((st) => st.do === 'avic.updateIrte' || st.do === 'host.irqSetAffinity')) return undefined;
+  return steps.flatMap((st) => (st.do === 'avic.updateIrte' ? [st.irte] : []));
+}
+
 /** Whether the VM starts without an assigned device and an actor assigns one (assignment.ts). */
 export function assignsLate(sc: Scenario): boolean {
   return (sc.actors ?? []).some((a) => a.steps.some((st) => st.do === 'kvm.startAssignment'));
+}
+
+function irListExtras(sc: Scenario) {
+  const routed = routedIrtes(sc);
+  return routed === undefined ? [] : [irListExtra(sc.machine.irtes.length, routed)];
 }
 
 /** The pCPUs into whose posted-MSI descriptor some actor posts, ascending (host posted MSI). */
@@ -300,6 +323,7 @@ export function buildModel(
     postedMsi: postedMsiPcpus(sc),
     extras: [
       ...(assignsLate(sc) ? [KVM_ASSIGN_EXTRA] : []),
+      ...irListExtras(sc),
       ...locksExtra(
         locks,
         programs.map((p) => p.name),

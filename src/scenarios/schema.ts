@@ -379,6 +379,18 @@ export const actorStep = z.discriminatedUnion('do', [
     .strict()
     .describe('spin_unlock'),
   z
+    .object({ do: z.literal('avic.updateIrte'), irte: index.describe('index into machine.irtes'), note })
+    .strict()
+    .describe(
+      "KVM routes the IRTE's host IRQ to its vCPU (kvm_pi_update_irte -> avic_pi_update_irte: GA mode with the vCPU's pCPU and IsRunning, then the vCPU's ir_list, per the irteUpdateLock knob); the IRTE starts in remapped mode and on no list (features.avic)",
+    ),
+  z
+    .object({ do: z.literal('host.irqSetAffinity'), irte: index.describe('index into machine.irtes'), note })
+    .strict()
+    .describe(
+      "the host changes the affinity of the IRTE's host IRQ (irq_set_affinity under the IRQ descriptor's lock, which wakes the IRQ thread: the runqueue lock) (features.avic)",
+    ),
+  z
     .object({ do: z.literal('kvm.startAssignment'), note })
     .strict()
     .describe(
@@ -417,6 +429,7 @@ export const PROPERTIES = [
   'no-lost-msi',
   'lock-order',
   'deadlock',
+  'irte-affinity',
 ] as const;
 
 const vectorList = z.array(vector);
@@ -587,6 +600,11 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
           message: `a posted MSI carries a device vector 0x${FIRST_EXTERNAL_VECTOR.toString(16)}-0x${(FIRST_SYSTEM_VECTOR - 1).toString(16)} (below the posted-MSI notification vector 0x${FIRST_SYSTEM_VECTOR.toString(16)})`,
         });
       }
+      if (
+        (st.do === 'avic.updateIrte' || st.do === 'host.irqSetAffinity') &&
+        st.irte >= s.machine.irtes.length
+      )
+        ctx.addIssue({ code: 'custom', path: [...path, 'irte'], message: `unknown IRTE ${st.irte}` });
       if (st.do === 'device.post') {
         if (st.irte !== undefined && st.irte >= s.machine.irtes.length) {
           ctx.addIssue({ code: 'custom', path: [...path, 'irte'], message: `unknown IRTE ${st.irte}` });
@@ -744,7 +762,12 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
       );
     s.actors?.forEach((a, i) => {
       a.steps.forEach((st, j) => {
-        if (st.do === 'kvm.inhibit' || st.do.startsWith('svm.'))
+        if (
+          st.do === 'kvm.inhibit' ||
+          st.do.startsWith('svm.') ||
+          st.do === 'avic.updateIrte' ||
+          st.do === 'host.irqSetAffinity'
+        )
           issue(['actors', i, 'steps', j], `${st.do} needs features.avic`);
       });
     });

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { lockOrderCycle } from '../../src/check/lock-order.ts';
 import type { MemoryModel } from '../../src/model/kvm/program.ts';
 import { PROP_INFO } from '../../src/model/system/system.ts';
 import { check, modelOf, preset } from './support.ts';
@@ -18,6 +19,18 @@ const EXPECTED: Record<string, Record<string, Expected>> = {
   'assign-while-halted': {
     before: { verdict: 'violated', property: 'no-lost-wakeup' },
     after: { verdict: 'holds' },
+  },
+  // c3d591c91f9c (6.17): with ir_list_lock only around the list add, the vCPU blocks between the
+  // read of its pCPU/IsRunning and the list add, and the IRTE keeps IsRun for a sleeping vCPU.
+  'avic-irte-update-race': {
+    before: { verdict: 'violated', property: 'irte-affinity' },
+    after: { verdict: 'holds' },
+  },
+  // The same fix nests irq_desc_lock inside ir_list_lock: with irq_set_affinity (irq_desc_lock ->
+  // rq->__lock) and a preempted vCPU (rq->__lock -> ir_list_lock), the cycle lockdep reported.
+  'avic-irte-lock-order': {
+    before: { verdict: 'holds' },
+    after: { verdict: 'violated', property: 'lock-order' },
   },
 };
 
@@ -46,4 +59,49 @@ describe('KVM history 2021-2026 (issue 14)', () => {
       }
     }
   }
+});
+
+describe('case 2: the IRTE update and the vCPU that blocks meanwhile', () => {
+  test('before, the device interrupt is lost too: the vCPU sleeps (no-lost-wakeup); after, it is woken', () => {
+    const props = ['no-lost-wakeup', 'no-lost-interrupt'];
+    assert.match(
+      verdictOf(check(modelOf(preset('avic-irte-update-race', 'before'), props))),
+      /^violated: no-lost-wakeup after \d+ steps$/,
+    );
+    assert.equal(verdictOf(check(modelOf(preset('avic-irte-update-race', 'after'), props))), 'holds');
+  });
+});
+
+describe('case 3: the lock-order cycle of the 6.19-rc2 lockdep report', () => {
+  test('the cycle is irq_desc_lock -> rq->__lock -> ir_list_lock -> irq_desc_lock, one edge per actor', () => {
+    const p = preset('avic-irte-lock-order', 'after');
+    const r = check(modelOf(p));
+    assert.equal(r.outcome.kind, 'violated');
+    if (r.outcome.kind !== 'violated') return;
+    const edges = lockOrderCycle(modelOf(p), r.outcome.path).map(
+      (e) => `${e.actor}: ${e.held} -> ${e.taken}`,
+    );
+    assert.deepEqual(edges.sort(), [
+      'irqbalance: irq_desc_lock(irte0) -> rq->__lock',
+      'irqfd: ir_list_lock(vcpu0) -> irq_desc_lock(irte0)',
+      'target: rq->__lock -> ir_list_lock(vcpu0)',
+    ]);
+  });
+
+  test('the cycle is a real deadlock in some schedule after the fix, and in none before', () => {
+    assert.match(
+      verdictOf(check(modelOf(preset('avic-irte-lock-order', 'after'), ['deadlock']))),
+      /^violated: deadlock after \d+ steps$/,
+    );
+    assert.equal(verdictOf(check(modelOf(preset('avic-irte-lock-order', 'before'), ['deadlock']))), 'holds');
+  });
+
+  test('case 2 holds in the lock-order scenario after the fix, and its race shows before', () => {
+    const props = ['irte-affinity', 'no-lost-interrupt'];
+    assert.equal(verdictOf(check(modelOf(preset('avic-irte-lock-order', 'after'), props))), 'holds');
+    assert.match(
+      verdictOf(check(modelOf(preset('avic-irte-lock-order', 'before'), props))),
+      /^violated: irte-affinity after \d+ steps$/,
+    );
+  });
 });

@@ -44,6 +44,8 @@ const EXPECTED: Record<string, string> = {
   'avic-ipi-block.mutation-no-wake-not-in-guest': 'no-lost-wakeup',
   'avic-ga-log-wakeup.mutation-no-ga-log-intr': 'no-lost-wakeup',
   'assign-while-halted.before': 'no-lost-wakeup',
+  'avic-irte-update-race.before': 'irte-affinity',
+  'avic-irte-lock-order.after': 'lock-order',
 };
 
 interface Trace {

@@ -40,8 +40,10 @@ import {
 import type { IcrWrite } from '../system/hardware.ts';
 import { PCPU, VCPU, VCPU_F_IF } from '../system/layout.ts';
 import { avicPage, pcpuApicId, vcpuRunningOn, type World } from '../system/world.ts';
+import { emitAvicPutLocked, irListLock } from './avic-irte.ts';
 import { emitEnterGuest, emitExitToHost } from './enter-guest.ts';
 import { emitFinishTaskSwitch, kvmVcpu, pcpuOccupied } from './load-put.ts';
+import { emitLock, emitUnlock } from './locks.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
 import { KVM_VCPU, MODE_IN_GUEST } from './state.ts';
 import type { Variant } from './variants.ts';
@@ -136,6 +138,7 @@ export function emitAvicIcrWrite(
  * `then`, the last step jumps there.
  */
 export function emitAvicLoad(b: ProgramBuilder, x: number, p: number, then?: { pc: number }): void {
+  if (b.avicIrList) emitLock(b, 'avic_vcpu_load', irListLock(x));
   b.step(
     'avic_vcpu_load',
     'set_is_running',
@@ -151,6 +154,7 @@ export function emitAvicLoad(b: ProgramBuilder, x: number, p: number, then?: { p
     (w) => !pcpuOccupied(w, p, x),
     p,
   );
+  if (b.avicIrList) emitUnlock(b, 'avic_vcpu_load', irListLock(x));
   b.step('kvm_arch_vcpu_load', 'vcpu_cpu_store', (w) => {
     w.m[kvmVcpu(w, x) + KVM_VCPU.CPU] = p + 1;
     return then === undefined ? NEXT : then.pc;
@@ -163,6 +167,10 @@ export function emitAvicLoad(b: ProgramBuilder, x: number, p: number, then?: { p
  * cleared, with GALogIntr only for a vCPU that is blocking. Then the context switch.
  */
 export function emitAvicPut(b: ProgramBuilder, v: Variant, x: number, preempted: boolean): void {
+  if (b.avicIrList) {
+    emitAvicPutLocked(b, v, x, preempted);
+    return;
+  }
   const gaLog = v.avicBlockingGaLogIntr === 'present';
   b.step('kvm_sched_out', preempted ? 'preempted' : 'put', (w) => {
     const k = kvmVcpu(w, x);
@@ -184,18 +192,22 @@ export function emitAvicPut(b: ProgramBuilder, v: Variant, x: number, preempted:
  */
 export function emitAvicBlocking(b: ProgramBuilder, v: Variant, x: number): void {
   const gaLog = v.avicBlockingGaLogIntr === 'present';
+  if (b.avicIrList) emitLock(b, 'avic_vcpu_blocking', irListLock(x));
   b.step('avic_vcpu_blocking', 'avic_vcpu_put', (w) => {
     if (avicIsRunning(w, x)) avicStopRunning(w, x, gaLog);
     return NEXT;
   });
+  if (b.avicIrList) emitUnlock(b, 'avic_vcpu_blocking', irListLock(x));
 }
 
 /** avic_vcpu_unblocking, after finish_rcuwait: avic_vcpu_load on vcpu->cpu. */
 export function emitAvicUnblocking(b: ProgramBuilder, x: number): void {
+  if (b.avicIrList) emitLock(b, 'avic_vcpu_unblocking', irListLock(x));
   b.step('avic_vcpu_unblocking', 'avic_vcpu_load', (w, _a, sink) => {
     avicLoad(w, sink, x, w.m[kvmVcpu(w, x) + KVM_VCPU.CPU] - 1);
     return NEXT;
   });
+  if (b.avicIrList) emitUnlock(b, 'avic_vcpu_unblocking', irListLock(x));
 }
 
 /**

@@ -117,6 +117,11 @@ export class ProgramBuilder {
   dynamicAssignment = false;
   /** The model's locks, shared by every actor's builder (locks.ts); set by the scenario builder. */
   locks: LockTable | undefined = undefined;
+  /**
+   * The scenario routes AVIC IRTEs itself (avic-irte.ts): avic_vcpu_load/put and the block hooks
+   * take ir_list_lock, and the sched-out holds the runqueue lock.
+   */
+  avicIrList = false;
   /** The index of the actor whose program this is (-1: not known); lock holders are recorded by it. */
   actor = -1;
 

@@ -97,6 +97,15 @@ export const KNOBS = {
    * 5.13, 2021).
    */
   startAssignment: ['none', 'kick-unblock'],
+  /**
+   * How much of avic_pi_update_irte runs under the vCPU's ir_list_lock (avic-irte.ts).
+   * `list-add-only`: only the list add, so the vCPU can be put or migrated between the read of its
+   * pCPU/IsRunning and the list add; `across-irte-update`: from before irq_set_vcpu_affinity to
+   * the list add (c3d591c91f9c "KVM: SVM: Take and hold ir_list_lock across IRTE updates in IOMMU",
+   * 6.17), which nests the IRQ descriptor's lock inside ir_list_lock (the lock-order cycle lockdep
+   * reported on 6.19-rc2).
+   */
+  irteUpdateLock: ['across-irte-update', 'list-add-only'],
 } as const;
 
 export type KnobName = keyof typeof KNOBS;
@@ -122,6 +131,7 @@ export const DEFAULT_VARIANT: Variant = {
   avicBlockingGaLogIntr: 'present',
   avicWakeNotInGuest: 'present',
   startAssignment: 'kick-unblock',
+  irteUpdateLock: 'across-irte-update',
 };
 
 export function isKnob(k: string): k is KnobName {

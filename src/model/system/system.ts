@@ -17,6 +17,7 @@ import {
   KVM_APICV_BLOCK,
   KVM_APICV_EXTRA,
 } from '../kvm/apicv.ts';
+import { irteAffinityHolds } from '../kvm/avic-irte.ts';
 import { LOCKS, LOCKS_BLOCK, lockOrderCycle } from '../kvm/locks.ts';
 import {
   POSTED_MSI,
@@ -59,6 +60,7 @@ export const PROP = {
   NO_IRQ_WINDOW_WITH_AVIC: 9,
   LOCK_ORDER: 10,
   DEADLOCK: 11,
+  IRTE_AFFINITY: 12,
 } as const;
 
 export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'liveness'; what: string }> = {
@@ -116,6 +118,11 @@ export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'live
     name: 'deadlock',
     kind: 'invariant',
     what: 'every actor that is not done waits for a lock that another (or itself) holds',
+  },
+  [PROP.IRTE_AFFINITY]: {
+    name: 'irte-affinity',
+    kind: 'invariant',
+    what: "at an end state, a GA-mode IRTE that posts to a vCPU disagrees with the vCPU's physical-ID entry: IsRun differs from IsRunning, or the vCPU runs on another pCPU than the Destination (AMD AVIC)",
   },
 };
 
@@ -197,7 +204,7 @@ export interface SystemOptions {
    * More blocks in the World that some KVM path needs (the VM's assigned-device count, lock words
    * and the lock-order graph), each initialised by its `init` once the World is laid out.
    */
-  extras?: readonly (ExtraBlock & { init?: (m: Uint32Array, base: number) => void })[];
+  extras?: readonly (ExtraBlock & { init?: (w: World, base: number) => void })[];
   /** The names of the model's locks, by index (locks.ts); their block is among the extras. */
   locks?: readonly string[];
 }
@@ -263,7 +270,7 @@ export class SystemModel {
     for (const a of actors)
       extras.push({ name: `actor.${a.name}`, prefix: a.name, size: ACTOR.SIZE, fields: pcField });
     this.w = initWorld(machine, extras);
-    for (const e of options.extras ?? []) e.init?.(this.w.m, this.w.L.extra.get(e.name)!);
+    for (const e of options.extras ?? []) e.init?.(this.w, this.w.L.extra.get(e.name)!);
     this.postedMsi = postedMsi.map((p) => this.w.L.extra.get(postedMsiBlockName(p))!);
     const msiOf = Array.from({ length: machine.pcpus }, (_, p) => {
       const i = postedMsi.indexOf(p);
@@ -505,6 +512,7 @@ export class SystemModel {
   terminal(s: Uint32Array): number {
     const w = this.w;
     w.m = s;
+    if (this.avic && this.props.has(PROP.IRTE_AFFINITY) && !irteAffinityHolds(w)) return PROP.IRTE_AFFINITY;
     if (this.props.has(PROP.NO_LOST_MSI)) {
       for (const o of this.postedMsi) if (postedMsiLost(s, o)) return PROP.NO_LOST_MSI;
     }
