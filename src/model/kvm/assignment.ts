@@ -99,7 +99,7 @@ export function emitCheckUnblock(b: ProgramBuilder, x: number, again: { pc: numb
   const tLeave = b.target(leave);
   const stay = b.fresh('stay_blocked');
   const tStay = b.target(stay);
-  b.step('kvm_vcpu_check_block', 'kvm_check_request(KVM_REQ_UNBLOCK)', (w) => {
+  b.step('kvm_check_request', 'KVM_REQ_UNBLOCK', (w) => {
     const k = kvmVcpu(w, x);
     if ((w.m[k + KVM_VCPU.REQUESTS] & KVM_REQ_UNBLOCK) === 0) return tStay.pc;
     w.m[k + KVM_VCPU.REQUESTS] &= ~KVM_REQ_UNBLOCK;
