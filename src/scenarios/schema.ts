@@ -430,6 +430,7 @@ export const PROPERTIES = [
   'lock-order',
   'deadlock',
   'irte-affinity',
+  'irte-guest-mode',
 ] as const;
 
 const vectorList = z.array(vector);

@@ -46,6 +46,7 @@ const EXPECTED: Record<string, string> = {
   'assign-while-halted.before': 'no-lost-wakeup',
   'avic-irte-update-race.before': 'irte-affinity',
   'avic-irte-lock-order.after': 'lock-order',
+  'avic-irte-inhibited.before': 'irte-guest-mode',
 };
 
 interface Trace {

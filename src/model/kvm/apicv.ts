@@ -13,6 +13,7 @@ import { sendPhysicalInterrupt } from '../system/hardware.ts';
 import type { ExtraBlock, FieldDesc } from '../system/layout.ts';
 import { RESCHEDULE_VECTOR } from '../system/machine.ts';
 import { pcpuApicId, vcpuRunningOn, type World } from '../system/world.ts';
+import { emitAvicSetPiIrteMode } from './avic-irte.ts';
 import { ACTOR, NEXT, type ProgramBuilder } from './program.ts';
 import { KVM_REQ_APICV_UPDATE, KVM_VCPU, MODE_EXITING_GUEST, MODE_IN_GUEST } from './state.ts';
 
@@ -254,6 +255,7 @@ export function emitVcpuUpdateApicv(b: ProgramBuilder, x: number): void {
     w.m[w.L.kvmVcpu[x] + KVM_VCPU.APICV_ACTIVE] = active ? 1 : 0;
     return NEXT;
   });
+  if (b.avicIrList) emitAvicSetPiIrteMode(b, x);
   emitUpRead(b, fn);
   b.mark(skip);
 }

@@ -47,7 +47,7 @@ import { avicIsRunning, avicStopRunning } from '../system/avic-steps.ts';
 import type { ExtraBlock, FieldDesc } from '../system/layout.ts';
 import { avicIrteOffset, PCPU } from '../system/layout.ts';
 import type { World } from '../system/world.ts';
-import { IR_LIST_BLOCK } from './ir-list.ts';
+import { IR_LIST_BLOCK, IR_LIST_ROUTED, IR_LIST_VCPU } from './ir-list.ts';
 import { emitFinishTaskSwitch, kvmVcpu } from './load-put.ts';
 import { emitLock, emitUnlock } from './locks.ts';
 import { ACTOR, NEXT, type ProgramBuilder } from './program.ts';
@@ -77,11 +77,10 @@ export function irListExtra(
 ): ExtraBlock & {
   init: (w: World, base: number) => void;
 } {
-  const fields: FieldDesc[] = Array.from({ length: irtes }, (_, i) => ({
-    name: `irte${i}.onIrListOf`,
-    offset: i,
-    kind: 'index1',
-  }));
+  const fields: FieldDesc[] = Array.from({ length: irtes }, (_, i) => [
+    { name: `irte${i}.onIrListOf`, offset: i, kind: 'index1', mask: IR_LIST_VCPU, shift: 0 } as FieldDesc,
+    { name: `irte${i}.routed`, offset: i, kind: 'bool', mask: 1, shift: 8 } as FieldDesc,
+  ]).flat();
   return {
     name: IR_LIST_BLOCK,
     prefix: 'kvm',
@@ -98,6 +97,22 @@ export function irListExtra(
       }
     },
   };
+}
+
+/** The IRTE in remapped mode (amd_iommu_deactivate_guest_mode): the IOMMU no longer posts through it. */
+function irteRemapped(m: Uint32Array, o: number): void {
+  m[o + GA_IRTE.W0] &= ~(GA_IRTE_BITS.GUEST_MODE | GA_IRTE_BITS.IS_RUN | GA_IRTE_BITS.GA_LOG_INTR);
+}
+
+/**
+ * The IRTE in guest mode (amd_iommu_activate_guest_mode with the pCPU info): IsRun and Destination
+ * from the vCPU's physical-ID entry; GALogIntr while it is not running (set by the 6.17 IOMMU
+ * driver whenever IsRun is clear; case 5's GA_LOG_INTR refinement is not modelled here).
+ */
+function irteGuestMode(m: Uint32Array, o: number, running: boolean, host: number): void {
+  m[o + GA_IRTE.W0] |= GA_IRTE_BITS.GUEST_MODE;
+  gaIrteSetRun(m, o, running, running ? host : gaIrteDestination(m, o));
+  gaIrteSetGaLogIntr(m, o, !running);
 }
 
 function irList(w: World): number {
@@ -121,23 +136,27 @@ export function emitAvicPiUpdateIrte(b: ProgramBuilder, v: Variant, i: number, x
     const id = w.machine.vcpus[x].apicId;
     w.m[a + ACTOR.L0] = avicPhysIsRunning(w.m, t, id) ? 1 : 0;
     w.m[a + ACTOR.L1] = avicPhysHostApicId(w.m, t, id);
+    // kvm_vcpu_apicv_active: with AVIC inhibited the IRTE stays in remapped mode (case 4).
+    w.m[a + ACTOR.L2] = w.m[kvmVcpu(w, x) + KVM_VCPU.APICV_ACTIVE];
     return NEXT;
   });
   emitLock(b, 'irq_set_vcpu_affinity', irqDescLock(i));
-  b.step('amd_ir_set_vcpu_affinity', `irte${i} guest mode`, (w, a) => {
+  b.step('amd_ir_set_vcpu_affinity', `program irte${i}`, (w, a) => {
     const o = avicIrteOffset(w.L.avic!, i);
-    const running = w.m[a + ACTOR.L0] === 1;
-    w.m[o + GA_IRTE.W0] |= GA_IRTE_BITS.GUEST_MODE;
-    gaIrteSetRun(w.m, o, running, running ? w.m[a + ACTOR.L1] : gaIrteDestination(w.m, o));
-    gaIrteSetGaLogIntr(w.m, o, !running);
+    if (w.m[a + ACTOR.L2] === 0) irteRemapped(w.m, o);
+    else irteGuestMode(w.m, o, w.m[a + ACTOR.L0] === 1, w.m[a + ACTOR.L1]);
     w.m[a + ACTOR.L0] = 0;
     w.m[a + ACTOR.L1] = 0;
     return NEXT;
   });
   emitUnlock(b, 'irq_set_vcpu_affinity', irqDescLock(i));
   if (!across) emitLock(b, fn, irListLock(x));
-  b.step(fn, 'list_add(ir_list)', (w) => {
-    w.m[irList(w) + i] = x + 1;
+  // Before 6df262f915ab an IRQ routed while AVIC is inhibited is not tracked on the list.
+  const track = v.irteWhileInhibited === 'track-on-list';
+  b.step(fn, 'list_add(ir_list)', (w, a) => {
+    const active = w.m[a + ACTOR.L2] !== 0;
+    w.m[irList(w) + i] = (active || track ? x + 1 : 0) | IR_LIST_ROUTED;
+    w.m[a + ACTOR.L2] = 0;
     return NEXT;
   });
   emitUnlock(b, fn, irListLock(x));
@@ -204,6 +223,51 @@ export function irteAffinityHolds(w: World): boolean {
     const running = avicPhysIsRunning(m, a.table, id);
     if (((w0 & GA_IRTE_BITS.IS_RUN) !== 0) !== running) return false;
     if (running && gaIrteDestination(m, o) !== avicPhysHostApicId(m, a.table, id)) return false;
+  }
+  return true;
+}
+
+/**
+ * avic_set_pi_irte_mode (from __kvm_vcpu_update_apicv -> avic_refresh_apicv_exec_ctrl), after
+ * vCPU x's apicv_active changed: under ir_list_lock, every IRTE on x's list goes to guest mode
+ * (with the pCPU info of the physical-ID entry) when AVIC is now active, or to remapped mode when
+ * it is inhibited. An IRTE routed while AVIC was inhibited is switched only if it is on the list
+ * (case 4, 6df262f915ab).
+ */
+export function emitAvicSetPiIrteMode(b: ProgramBuilder, x: number): void {
+  const fn = 'avic_set_pi_irte_mode';
+  emitLock(b, fn, irListLock(x));
+  b.step(fn, 'walk ir_list', (w) => {
+    const a = w.L.avic!;
+    const id = w.machine.vcpus[x].apicId;
+    const active = w.m[kvmVcpu(w, x) + KVM_VCPU.APICV_ACTIVE] !== 0;
+    const running = avicPhysIsRunning(w.m, a.table, id);
+    const host = avicPhysHostApicId(w.m, a.table, id);
+    for (let i = 0; i < w.machine.irtes.length; i++) {
+      if ((w.m[irList(w) + i] & IR_LIST_VCPU) !== x + 1) continue;
+      const o = avicIrteOffset(a, i);
+      if (active) irteGuestMode(w.m, o, running, host);
+      else irteRemapped(w.m, o);
+    }
+    return NEXT;
+  });
+  emitUnlock(b, fn, irListLock(x));
+}
+
+/**
+ * Property irte-guest-mode (case 4), at an end state: an IRTE KVM routed as postable to vCPU x is
+ * in guest mode whenever x's AVIC is active (otherwise its interrupts keep going through the host
+ * and KVM's software injection although they could be posted).
+ */
+export function irteGuestModeHolds(w: World): boolean {
+  const a = w.L.avic;
+  const l = w.L.extra.get(IR_LIST_BLOCK);
+  if (a === undefined || l === undefined) return true;
+  for (let i = 0; i < w.machine.irtes.length; i++) {
+    if ((w.m[l + i] & IR_LIST_ROUTED) === 0) continue;
+    const x = w.machine.irtes[i].vcpu;
+    if (w.m[kvmVcpu(w, x) + KVM_VCPU.APICV_ACTIVE] === 0) continue;
+    if ((w.m[avicIrteOffset(a, i) + GA_IRTE.W0] & GA_IRTE_BITS.GUEST_MODE) === 0) return false;
   }
   return true;
 }

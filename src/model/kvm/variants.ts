@@ -106,6 +106,14 @@ export const KNOBS = {
    * reported on 6.19-rc2).
    */
   irteUpdateLock: ['across-irte-update', 'list-add-only'],
+  /**
+   * What avic_pi_update_irte does with an IRQ it could post while the vCPU's AVIC is inhibited
+   * (avic-irte.ts). `not-tracked`: the IRTE goes to remapped mode and is not put on the vCPU's
+   * ir_list, so lifting the inhibit never switches it to guest mode (before 6.17);
+   * `track-on-list`: remapped mode, but on the list (6df262f915ab "iommu/amd: KVM: SVM: Add IRTE
+   * metadata to affined vCPU's list if AVIC is inhibited", 6.17).
+   */
+  irteWhileInhibited: ['track-on-list', 'not-tracked'],
 } as const;
 
 export type KnobName = keyof typeof KNOBS;
@@ -132,6 +140,7 @@ export const DEFAULT_VARIANT: Variant = {
   avicWakeNotInGuest: 'present',
   startAssignment: 'kick-unblock',
   irteUpdateLock: 'across-irte-update',
+  irteWhileInhibited: 'track-on-list',
 };
 
 export function isKnob(k: string): k is KnobName {

@@ -45,7 +45,7 @@ import {
   iommuGaPost,
 } from '../hw/avic.ts';
 import { regEmpty, regHighest, regSet } from '../hw/bits.ts';
-import { IR_LIST_BLOCK } from '../kvm/ir-list.ts';
+import { IR_LIST_BLOCK, IR_LIST_VCPU } from '../kvm/ir-list.ts';
 import { EV, EXIT_REASON, type Sink } from './events.ts';
 import { guestHandlerRuns, type IcrWrite, vmExit } from './hardware.ts';
 import {
@@ -197,7 +197,7 @@ const selfIcr: IcrWrite = {
  */
 function onIrList(w: World, i: number, x: number): boolean {
   const l = w.L.extra.get(IR_LIST_BLOCK);
-  return l === undefined ? w.machine.irtes[i].vcpu === x : w.m[l + i] === x + 1;
+  return l === undefined ? w.machine.irtes[i].vcpu === x : (w.m[l + i] & IR_LIST_VCPU) === x + 1;
 }
 
 function vcpuApicId(w: World, x: number): number {

@@ -17,7 +17,7 @@ import {
   KVM_APICV_BLOCK,
   KVM_APICV_EXTRA,
 } from '../kvm/apicv.ts';
-import { irteAffinityHolds } from '../kvm/avic-irte.ts';
+import { irteAffinityHolds, irteGuestModeHolds } from '../kvm/avic-irte.ts';
 import { LOCKS, LOCKS_BLOCK, lockOrderCycle } from '../kvm/locks.ts';
 import {
   POSTED_MSI,
@@ -61,6 +61,7 @@ export const PROP = {
   LOCK_ORDER: 10,
   DEADLOCK: 11,
   IRTE_AFFINITY: 12,
+  IRTE_GUEST_MODE: 13,
 } as const;
 
 export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'liveness'; what: string }> = {
@@ -123,6 +124,11 @@ export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'live
     name: 'irte-affinity',
     kind: 'invariant',
     what: "at an end state, a GA-mode IRTE that posts to a vCPU disagrees with the vCPU's physical-ID entry: IsRun differs from IsRunning, or the vCPU runs on another pCPU than the Destination (AMD AVIC)",
+  },
+  [PROP.IRTE_GUEST_MODE]: {
+    name: 'irte-guest-mode',
+    kind: 'invariant',
+    what: 'at an end state, an IRQ KVM routed as postable to a vCPU whose AVIC is active still goes through a remapped-mode IRTE (AMD AVIC)',
   },
 };
 
@@ -513,6 +519,8 @@ export class SystemModel {
     const w = this.w;
     w.m = s;
     if (this.avic && this.props.has(PROP.IRTE_AFFINITY) && !irteAffinityHolds(w)) return PROP.IRTE_AFFINITY;
+    if (this.avic && this.props.has(PROP.IRTE_GUEST_MODE) && !irteGuestModeHolds(w))
+      return PROP.IRTE_GUEST_MODE;
     if (this.props.has(PROP.NO_LOST_MSI)) {
       for (const o of this.postedMsi) if (postedMsiLost(s, o)) return PROP.NO_LOST_MSI;
     }
