@@ -7,6 +7,7 @@ import { inhibitBit } from '../model/kvm/apicv.ts';
 import { emitStartAssignment, KVM_ASSIGN_EXTRA } from '../model/kvm/assignment.ts';
 import { emitAvicDevicePost, emitAvicLoad, emitAvicPut } from '../model/kvm/avic.ts';
 import { emitAvicPiUpdateIrte, emitIrqSetAffinity, irListExtra } from '../model/kvm/avic-irte.ts';
+import { emitCreateVcpu, vmcbExtra } from '../model/kvm/avic-vmcb.ts';
 import { emitHaltAndBlock } from '../model/kvm/block.ts';
 import { emitDeliverPostedInterrupt } from '../model/kvm/deliver.ts';
 import { emitAsyncExitHandler, emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
@@ -148,6 +149,9 @@ function emitStep(
     case 'host.irqSetAffinity':
       emitIrqSetAffinity(b, st.irte);
       return;
+    case 'kvm.createVcpu':
+      emitCreateVcpu(b, v, vcpu);
+      return;
     case 'kvm.startAssignment':
       emitStartAssignment(b, v, sc.machine.vcpus.length);
       return;
@@ -198,6 +202,7 @@ function buildProgramsWithCosts(
     b.locks = locks;
     b.actor = actorIndex;
     b.avicIrList = routedIrtes(sc) !== undefined;
+    b.avicVmcb = createsVcpu(sc);
     const icrStarts: number[] = [];
     let pcpu = a.vcpu === undefined ? -1 : sc.machine.vcpus[a.vcpu].pcpu;
     for (const st of a.steps) {
@@ -255,6 +260,11 @@ export function routedIrtes(sc: Scenario): number[] | undefined {
 /** Whether the VM starts without an assigned device and an actor assigns one (assignment.ts). */
 export function assignsLate(sc: Scenario): boolean {
   return (sc.actors ?? []).some((a) => a.steps.some((st) => st.do === 'kvm.startAssignment'));
+}
+
+/** Whether an actor creates its vCPU (kvm.createVcpu; avic-vmcb.ts). */
+export function createsVcpu(sc: Scenario): boolean {
+  return (sc.actors ?? []).some((a) => a.steps.some((st) => st.do === 'kvm.createVcpu'));
 }
 
 function irListExtras(sc: Scenario) {
@@ -324,6 +334,7 @@ export function buildModel(
     extras: [
       ...(assignsLate(sc) ? [KVM_ASSIGN_EXTRA] : []),
       ...irListExtras(sc),
+      ...(createsVcpu(sc) ? [vmcbExtra(sc.machine.vcpus.length)] : []),
       ...locksExtra(
         locks,
         programs.map((p) => p.name),

@@ -391,6 +391,12 @@ export const actorStep = z.discriminatedUnion('do', [
       "the host changes the affinity of the IRTE's host IRQ (irq_set_affinity under the IRQ descriptor's lock, which wakes the IRQ thread: the runqueue lock) (features.avic)",
     ),
   z
+    .object({ do: z.literal('kvm.createVcpu'), note })
+    .strict()
+    .describe(
+      "KVM_CREATE_VCPU for the actor's vCPU: kvm_create_lapic (apicv_active set speculatively, KVM_REQ_APICV_UPDATE) and init_vmcb's AVIC fields per the avicVmcbInit knob; the vCPU then needs a kvm.load and a kvm.enter (features.avic)",
+    ),
+  z
     .object({ do: z.literal('kvm.startAssignment'), note })
     .strict()
     .describe(
@@ -431,6 +437,7 @@ export const PROPERTIES = [
   'deadlock',
   'irte-affinity',
   'irte-guest-mode',
+  'avic-vmcb',
 ] as const;
 
 const vectorList = z.array(vector);
@@ -767,7 +774,8 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
           st.do === 'kvm.inhibit' ||
           st.do.startsWith('svm.') ||
           st.do === 'avic.updateIrte' ||
-          st.do === 'host.irqSetAffinity'
+          st.do === 'host.irqSetAffinity' ||
+          st.do === 'kvm.createVcpu'
         )
           issue(['actors', i, 'steps', j], `${st.do} needs features.avic`);
       });

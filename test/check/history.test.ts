@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { lockOrderCycle } from '../../src/check/lock-order.ts';
 import type { MemoryModel } from '../../src/model/kvm/program.ts';
+import { withKnobs } from '../../src/model/kvm/variants.ts';
 import { PROP_INFO } from '../../src/model/system/system.ts';
 import { check, modelOf, preset } from './support.ts';
 
@@ -36,6 +37,12 @@ const EXPECTED: Record<string, Record<string, Expected>> = {
   // so lifting the inhibit left its IRTE in remapped mode.
   'avic-irte-inhibited': {
     before: { verdict: 'violated', property: 'irte-guest-mode' },
+    after: { verdict: 'holds' },
+  },
+  // 3989a6d036c8 (2026): a vCPU created while inhibited kept AVIC disabled in its VMCB when the
+  // inhibit was lifted before its first KVM_RUN.
+  'avic-create-vcpu-inhibited': {
+    before: { verdict: 'violated', property: 'avic-vmcb' },
     after: { verdict: 'holds' },
   },
 };
@@ -109,5 +116,25 @@ describe('case 3: the lock-order cycle of the 6.19-rc2 lockdep report', () => {
       verdictOf(check(modelOf(preset('avic-irte-lock-order', 'before'), props))),
       /^violated: irte-affinity after \d+ steps$/,
     );
+  });
+});
+
+describe('case 7: the two parts of 3989a6d036c8', () => {
+  // The commit: configuring the VMCB only when AVIC is active "works" only because
+  // kvm_create_lapic sets apicv_active speculatively, so init_vmcb's old test is always true when
+  // AVIC is enabled; what goes wrong is that avic_init_vmcb followed the VM's activation instead
+  // of the vCPU's apicv_active, which the first KVM_REQ_APICV_UPDATE then does not correct.
+  const with_ = (value: string) => {
+    const p = preset('avic-create-vcpu-inhibited', 'after');
+    return { ...p, variant: withKnobs(p.variant, { avicVmcbInit: value }, 'test') };
+  };
+  test('the fields always, AVIC enabled iff the VM is activated: still avic-vmcb', () => {
+    assert.match(
+      verdictOf(check(modelOf(with_('init-always-enable-if-vm-activated')))),
+      /^violated: avic-vmcb/,
+    );
+  });
+  test("the old init condition, AVIC enabled iff the vCPU's apicv_active: holds (the speculative apicv_active)", () => {
+    assert.equal(verdictOf(check(modelOf(with_('init-if-active-enable-if-vcpu-active')))), 'holds');
   });
 });

@@ -47,6 +47,7 @@ const EXPECTED: Record<string, string> = {
   'avic-irte-update-race.before': 'irte-affinity',
   'avic-irte-lock-order.after': 'lock-order',
   'avic-irte-inhibited.before': 'irte-guest-mode',
+  'avic-create-vcpu-inhibited.before': 'avic-vmcb',
 };
 
 interface Trace {

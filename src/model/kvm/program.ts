@@ -122,6 +122,11 @@ export class ProgramBuilder {
    * take ir_list_lock, and the sched-out holds the runqueue lock.
    */
   avicIrList = false;
+  /**
+   * The scenario creates a vCPU (avic-vmcb.ts): the VMCB's AVIC enable is tracked, and serving
+   * KVM_REQ_APICV_UPDATE refreshes it only when apicv_active changes.
+   */
+  avicVmcb = false;
   /** The index of the actor whose program this is (-1: not known); lock holders are recorded by it. */
   actor = -1;
 

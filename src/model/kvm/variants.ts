@@ -114,6 +114,21 @@ export const KNOBS = {
    * metadata to affined vCPU's list if AVIC is inhibited", 6.17).
    */
   irteWhileInhibited: ['track-on-list', 'not-tracked'],
+  /**
+   * When init_vmcb sets up a new vCPU's AVIC fields (avic-vmcb.ts). `if-apicv-active`: only if the
+   * vCPU's APICv is active, with AVIC enabled iff the VM has no inhibit (before 2026);
+   * `if-avic-possible`: whenever AVIC is enabled with an in-kernel APIC, with AVIC enabled iff the
+   * vCPU's apicv_active (3989a6d036c8 "KVM: SVM: Initialize AVIC VMCB fields if AVIC is enabled
+   * with in-kernel APIC", 2026). The fix has two parts; each alone is a mutation:
+   * `init-always-enable-if-vm-activated` (the fields always, AVIC enabled iff no VM inhibit) and
+   * `init-if-active-enable-if-vcpu-active` (the fields iff apicv_active, AVIC enabled iff it).
+   */
+  avicVmcbInit: [
+    'if-avic-possible',
+    'if-apicv-active',
+    'init-always-enable-if-vm-activated',
+    'init-if-active-enable-if-vcpu-active',
+  ],
 } as const;
 
 export type KnobName = keyof typeof KNOBS;
@@ -141,6 +156,7 @@ export const DEFAULT_VARIANT: Variant = {
   startAssignment: 'kick-unblock',
   irteUpdateLock: 'across-irte-update',
   irteWhileInhibited: 'track-on-list',
+  avicVmcbInit: 'if-avic-possible',
 };
 
 export function isKnob(k: string): k is KnobName {

@@ -18,6 +18,7 @@ import {
   KVM_APICV_EXTRA,
 } from '../kvm/apicv.ts';
 import { irteAffinityHolds, irteGuestModeHolds } from '../kvm/avic-irte.ts';
+import { avicVmcbHolds } from '../kvm/avic-vmcb.ts';
 import { LOCKS, LOCKS_BLOCK, lockOrderCycle } from '../kvm/locks.ts';
 import {
   POSTED_MSI,
@@ -62,6 +63,7 @@ export const PROP = {
   DEADLOCK: 11,
   IRTE_AFFINITY: 12,
   IRTE_GUEST_MODE: 13,
+  AVIC_VMCB: 14,
 } as const;
 
 export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'liveness'; what: string }> = {
@@ -129,6 +131,11 @@ export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'live
     name: 'irte-guest-mode',
     kind: 'invariant',
     what: 'at an end state, an IRQ KVM routed as postable to a vCPU whose AVIC is active still goes through a remapped-mode IRTE (AMD AVIC)',
+  },
+  [PROP.AVIC_VMCB]: {
+    name: 'avic-vmcb',
+    kind: 'invariant',
+    what: "a vCPU runs in guest mode with apicv_active set while AVIC is disabled in its VMCB: KVM's doorbells and backing-page IRR go unseen (AMD AVIC)",
   },
 };
 
@@ -447,6 +454,7 @@ export class SystemModel {
       )
         return PROP.APICV_ACTIVATION;
     }
+    if (this.avic && this.props.has(PROP.AVIC_VMCB) && !avicVmcbHolds(this.w)) return PROP.AVIC_VMCB;
     if (this.locks >= 0) {
       if (this.props.has(PROP.DEADLOCK) && this.deadlocked(s)) return PROP.DEADLOCK;
       if (this.props.has(PROP.LOCK_ORDER) && lockOrderCycle(s, this.locks, this.lockNames.length))
