@@ -19,6 +19,7 @@ import { emitLock, emitUnlock, LockTable, locksExtra } from '../model/kvm/locks.
 import { emitPostedMsiHandler, postedMsiBlockName, vtdPostMsi } from '../model/kvm/posted-msi.ts';
 import { type MemoryModel, NEXT, ProgramBuilder } from '../model/kvm/program.ts';
 import { DEFAULT_VARIANT, type Variant } from '../model/kvm/variants.ts';
+import { emitVtdSetAffinity, emitVtdSetVcpuAffinity, vtdIrteExtra } from '../model/kvm/vtd-irte-mode.ts';
 import { avicGuestEoi, avicGuestSelfIpi, avicGuestTpr } from '../model/system/avic-steps.ts';
 import { EXIT_REASON } from '../model/system/events.ts';
 import { guestEoi, guestSelfIpi, guestSetIf, guestWriteTpr, vtdPostTo } from '../model/system/hardware.ts';
@@ -147,7 +148,11 @@ function emitStep(
       emitAvicPiUpdateIrte(b, v, st.irte, sc.machine.irtes[st.irte].vcpu);
       return;
     case 'host.irqSetAffinity':
-      emitIrqSetAffinity(b, st.irte);
+      if (b.avic) emitIrqSetAffinity(b, st.irte);
+      else emitVtdSetAffinity(b, v, st.irte);
+      return;
+    case 'vtd.irqSetVcpuAffinity':
+      emitVtdSetVcpuAffinity(b, v, st.irte, st.post);
       return;
     case 'kvm.createVcpu':
       emitCreateVcpu(b, v, vcpu);
@@ -253,6 +258,7 @@ function buildProgramsWithCosts(
  */
 export function routedIrtes(sc: Scenario): number[] | undefined {
   const steps = (sc.actors ?? []).flatMap((a) => a.steps);
+  if (!sc.machine.features.avic) return undefined;
   if (!steps.some((st) => st.do === 'avic.updateIrte' || st.do === 'host.irqSetAffinity')) return undefined;
   return steps.flatMap((st) => (st.do === 'avic.updateIrte' ? [st.irte] : []));
 }
@@ -260,6 +266,13 @@ export function routedIrtes(sc: Scenario): number[] | undefined {
 /** Whether the VM starts without an assigned device and an actor assigns one (assignment.ts). */
 export function assignsLate(sc: Scenario): boolean {
   return (sc.actors ?? []).some((a) => a.steps.some((st) => st.do === 'kvm.startAssignment'));
+}
+
+/** Whether a VT-d scenario changes IRTE modes (vtd.irqSetVcpuAffinity, or a host affinity change). */
+export function vtdIrteModes(sc: Scenario): boolean {
+  if (sc.machine.features.avic) return false;
+  const steps = (sc.actors ?? []).flatMap((a) => a.steps);
+  return steps.some((st) => st.do === 'vtd.irqSetVcpuAffinity' || st.do === 'host.irqSetAffinity');
 }
 
 /** Whether an actor creates its vCPU (kvm.createVcpu; avic-vmcb.ts). */
@@ -335,6 +348,7 @@ export function buildModel(
       ...(assignsLate(sc) ? [KVM_ASSIGN_EXTRA] : []),
       ...irListExtras(sc),
       ...(createsVcpu(sc) ? [vmcbExtra(sc.machine.vcpus.length)] : []),
+      ...(vtdIrteModes(sc) ? [vtdIrteExtra(sc.machine.irtes.length)] : []),
       ...locksExtra(
         locks,
         programs.map((p) => p.name),

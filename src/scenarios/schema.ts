@@ -388,13 +388,24 @@ export const actorStep = z.discriminatedUnion('do', [
     .object({ do: z.literal('host.irqSetAffinity'), irte: index.describe('index into machine.irtes'), note })
     .strict()
     .describe(
-      "the host changes the affinity of the IRTE's host IRQ (irq_set_affinity under the IRQ descriptor's lock, which wakes the IRQ thread: the runqueue lock) (features.avic)",
+      "the host changes the affinity of the IRTE's host IRQ: on AVIC, irq_set_affinity under the IRQ descriptor's lock, which wakes the IRQ thread (the runqueue lock); on VT-d, intel_ir_set_affinity rewrites the IRTE for posted MSI (per vtdAffinityChange)",
     ),
   z
     .object({ do: z.literal('kvm.createVcpu'), note })
     .strict()
     .describe(
       "KVM_CREATE_VCPU for the actor's vCPU: kvm_create_lapic (apicv_active set speculatively, KVM_REQ_APICV_UPDATE) and init_vmcb's AVIC fields per the avicVmcbInit knob; the vCPU then needs a kvm.load and a kvm.enter (features.avic)",
+    ),
+  z
+    .object({
+      do: z.literal('vtd.irqSetVcpuAffinity'),
+      irte: index.describe('index into machine.irtes'),
+      post: z.boolean().describe("true: post to the IRTE's vCPU; false: give the IRTE back to the host"),
+      note,
+    })
+    .strict()
+    .describe(
+      "KVM's vmx_pi_update_irte -> intel_ir_set_vcpu_affinity: the IRTE posts to its vCPU, or goes back to the host (per vtdVcpuPostingOff); the host uses posted MSIs (features.vtdPosting, not avic)",
     ),
   z
     .object({ do: z.literal('kvm.startAssignment'), note })
@@ -438,6 +449,7 @@ export const PROPERTIES = [
   'irte-affinity',
   'irte-guest-mode',
   'avic-vmcb',
+  'irte-owner',
 ] as const;
 
 const vectorList = z.array(vector);
@@ -609,7 +621,9 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
         });
       }
       if (
-        (st.do === 'avic.updateIrte' || st.do === 'host.irqSetAffinity') &&
+        (st.do === 'avic.updateIrte' ||
+          st.do === 'host.irqSetAffinity' ||
+          st.do === 'vtd.irqSetVcpuAffinity') &&
         st.irte >= s.machine.irtes.length
       )
         ctx.addIssue({ code: 'custom', path: [...path, 'irte'], message: `unknown IRTE ${st.irte}` });
@@ -742,6 +756,8 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
     });
     s.actors?.forEach((a, i) => {
       a.steps.forEach((st, j) => {
+        if (st.do === 'vtd.irqSetVcpuAffinity' || st.do === 'host.irqSetAffinity')
+          issue(['actors', i, 'steps', j], `machine has no VT-d posting: ${st.do} needs features.vtdPosting`);
         if (st.do === 'kvm.startAssignment')
           issue(
             ['actors', i, 'steps', j],
@@ -774,7 +790,6 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
           st.do === 'kvm.inhibit' ||
           st.do.startsWith('svm.') ||
           st.do === 'avic.updateIrte' ||
-          st.do === 'host.irqSetAffinity' ||
           st.do === 'kvm.createVcpu'
         )
           issue(['actors', i, 'steps', j], `${st.do} needs features.avic`);
@@ -795,6 +810,11 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
         issue(
           ['actors', i, 'steps', j],
           'with features.avic, device.post needs irte (a GA-mode IRTE of machine.irtes)',
+        );
+      if (st.do === 'vtd.irqSetVcpuAffinity')
+        issue(
+          ['actors', i, 'steps', j],
+          'vtd.irqSetVcpuAffinity is VT-d: not with features.avic (use avic.updateIrte)',
         );
       if (st.do === 'kvm.startAssignment')
         issue(

@@ -45,6 +45,12 @@ const EXPECTED: Record<string, Record<string, Expected>> = {
     before: { verdict: 'violated', property: 'avic-vmcb' },
     after: { verdict: 'holds' },
   },
+  // 688124cc541f and 2454823e97a6 (6.15): a host affinity change clobbered a vCPU-posted IRTE, and
+  // giving the IRQ back to the host left it remapped instead of posted MSI.
+  'vtd-irte-owner': {
+    before: { verdict: 'violated', property: 'irte-owner' },
+    after: { verdict: 'holds' },
+  },
 };
 
 function verdictOf(r: ReturnType<typeof check>): string {
@@ -136,5 +142,30 @@ describe('case 7: the two parts of 3989a6d036c8', () => {
   });
   test("the old init condition, AVIC enabled iff the vCPU's apicv_active: holds (the speculative apicv_active)", () => {
     assert.equal(verdictOf(check(modelOf(with_('init-if-active-enable-if-vcpu-active')))), 'holds');
+  });
+});
+
+describe('case 6: each of the two VT-d fixes is needed', () => {
+  const with_ = (knobs: Record<string, string>) => {
+    const p = preset('vtd-irte-owner', 'after');
+    return { ...p, variant: withKnobs(p.variant, knobs, 'test') };
+  };
+  const run = (knobs: Record<string, string>) => check(modelOf(with_(knobs)));
+  test('without 688124cc541f: the affinity change clobbers the vCPU-posted IRTE', () => {
+    const r = run({ vtdAffinityChange: 'clobbers-vcpu-irte' });
+    assert.equal(r.outcome.kind, 'violated');
+    if (r.outcome.kind !== 'violated') return;
+    const m = modelOf(with_({ vtdAffinityChange: 'clobbers-vcpu-irte' }));
+    const s = new Uint32Array(m.words);
+    m.init(s);
+    const who = r.outcome.path.map((a) => {
+      const d = m.describe(s, a);
+      m.step(s, a);
+      return `${d.actor}: ${d.fn}`;
+    });
+    assert.deepEqual(who, ['kvm: intel_ir_set_vcpu_affinity', 'irqbalance: intel_ir_set_affinity']);
+  });
+  test('without 2454823e97a6: giving the IRQ back to the host leaves it remapped', () => {
+    assert.match(verdictOf(run({ vtdVcpuPostingOff: 'remapped' })), /^violated: irte-owner after 2 steps$/);
   });
 });

@@ -48,6 +48,7 @@ const EXPECTED: Record<string, string> = {
   'avic-irte-lock-order.after': 'lock-order',
   'avic-irte-inhibited.before': 'irte-guest-mode',
   'avic-create-vcpu-inhibited.before': 'avic-vmcb',
+  'vtd-irte-owner.before': 'irte-owner',
 };
 
 interface Trace {

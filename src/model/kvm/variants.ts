@@ -129,6 +129,20 @@ export const KNOBS = {
     'init-always-enable-if-vm-activated',
     'init-if-active-enable-if-vcpu-active',
   ],
+  /**
+   * What a host IRQ affinity change does to a VT-d IRTE that posts to a vCPU (vtd-irte-mode.ts).
+   * `clobbers-vcpu-irte`: rewrites it in posted-MSI format (6.10 to 6.14); `keeps-vcpu-irte`:
+   * leaves it (688124cc541f "iommu/vt-d: Don't clobber posted vCPU IRTE when host IRQ affinity
+   * changes", 6.15).
+   */
+  vtdAffinityChange: ['keeps-vcpu-irte', 'clobbers-vcpu-irte'],
+  /**
+   * The format a VT-d IRTE gets back when KVM stops posting it to a vCPU (vtd-irte-mode.ts).
+   * `remapped`: the plain remapped entry, posted MSI off for the IRQ (6.10 to 6.14);
+   * `posted-msi`: reconfigured for the host (2454823e97a6 "iommu/vt-d: Put IRTE back into posted
+   * MSI mode if vCPU posting is disabled", 6.15).
+   */
+  vtdVcpuPostingOff: ['posted-msi', 'remapped'],
 } as const;
 
 export type KnobName = keyof typeof KNOBS;
@@ -157,6 +171,8 @@ export const DEFAULT_VARIANT: Variant = {
   irteUpdateLock: 'across-irte-update',
   irteWhileInhibited: 'track-on-list',
   avicVmcbInit: 'if-avic-possible',
+  vtdAffinityChange: 'keeps-vcpu-irte',
+  vtdVcpuPostingOff: 'posted-msi',
 };
 
 export function isKnob(k: string): k is KnobName {

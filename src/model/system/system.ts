@@ -32,6 +32,7 @@ import {
 import { ACTOR, type Instr, type MemoryModel, NEXT } from '../kvm/program.ts';
 import { KVM_VCPU, KVM_VCPU_FIELDS, TASK_INTERRUPTIBLE } from '../kvm/state.ts';
 import { drainStoreBuffer, storeBufferEmpty, storeBufferFull } from '../kvm/tso.ts';
+import { vtdIrteOwnerHolds } from '../kvm/vtd-irte-mode.ts';
 import { kvmHostHandler, ndstPcpu } from '../kvm/wakeup.ts';
 import { avicAutoEoiEnabled, avicDeliverEnabled, avicDeliverStep, avicGuestEoi } from './avic-steps.ts';
 import { EV, type EventKind, type Sink } from './events.ts';
@@ -64,6 +65,7 @@ export const PROP = {
   IRTE_AFFINITY: 12,
   IRTE_GUEST_MODE: 13,
   AVIC_VMCB: 14,
+  IRTE_OWNER: 15,
 } as const;
 
 export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'liveness'; what: string }> = {
@@ -136,6 +138,11 @@ export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'live
     name: 'avic-vmcb',
     kind: 'invariant',
     what: "a vCPU runs in guest mode with apicv_active set while AVIC is disabled in its VMCB: KVM's doorbells and backing-page IRR go unseen (AMD AVIC)",
+  },
+  [PROP.IRTE_OWNER]: {
+    name: 'irte-owner',
+    kind: 'invariant',
+    what: 'a VT-d IRTE is not in the mode its latest owner asked for: posting to a vCPU for KVM, posted MSI for the host',
   },
 };
 
@@ -454,6 +461,7 @@ export class SystemModel {
       )
         return PROP.APICV_ACTIVATION;
     }
+    if (this.props.has(PROP.IRTE_OWNER) && !vtdIrteOwnerHolds(this.w)) return PROP.IRTE_OWNER;
     if (this.avic && this.props.has(PROP.AVIC_VMCB) && !avicVmcbHolds(this.w)) return PROP.AVIC_VMCB;
     if (this.locks >= 0) {
       if (this.props.has(PROP.DEADLOCK) && this.deadlocked(s)) return PROP.DEADLOCK;
