@@ -12,6 +12,7 @@ import { emitHaltAndBlock } from '../model/kvm/block.ts';
 import { emitDeliverPostedInterrupt } from '../model/kvm/deliver.ts';
 import { emitAsyncExitHandler, emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
 import { emitIcrWrite } from '../model/kvm/fastpath.ts';
+import { GA_LOG_COST_EXTRA } from '../model/kvm/ga-log-cost.ts';
 import { type HarvestCost, harvestCost } from '../model/kvm/harvest.ts';
 import { emitEnableIrqWindow, emitInhibitIoctl, emitIrqWindowExit } from '../model/kvm/irq-window.ts';
 import { emitPiLoad, emitPiPut } from '../model/kvm/load-put.ts';
@@ -268,6 +269,13 @@ export function assignsLate(sc: Scenario): boolean {
   return (sc.actors ?? []).some((a) => a.steps.some((st) => st.do === 'kvm.startAssignment'));
 }
 
+/** A scenario about GA-log interrupts: its presets set avicGaLogIntr (ga-log-cost.ts). */
+export function countsGaLog(sc: Scenario): boolean {
+  return (
+    sc.machine.features.avic && Object.values(sc.presets ?? {}).some((p) => Object.hasOwn(p, 'avicGaLogIntr'))
+  );
+}
+
 /** Whether a VT-d scenario changes IRTE modes (vtd.irqSetVcpuAffinity, or a host affinity change). */
 export function vtdIrteModes(sc: Scenario): boolean {
   if (sc.machine.features.avic) return false;
@@ -349,6 +357,7 @@ export function buildModel(
       ...irListExtras(sc),
       ...(createsVcpu(sc) ? [vmcbExtra(sc.machine.vcpus.length)] : []),
       ...(vtdIrteModes(sc) ? [vtdIrteExtra(sc.machine.irtes.length)] : []),
+      ...(countsGaLog(sc) ? [GA_LOG_COST_EXTRA] : []),
       ...locksExtra(
         locks,
         programs.map((p) => p.name),

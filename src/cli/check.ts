@@ -9,6 +9,7 @@ import {
 } from '../check/build.ts';
 import { replay } from '../check/counterexample.ts';
 import type { Progress } from '../check/explorer.ts';
+import { type GaLogCost, gaLogCost } from '../check/ga-log-cost.ts';
 import { type IrqWindowCost, irqWindowCost } from '../check/irq-window-cost.ts';
 import { lassoViolation } from '../check/liveness.ts';
 import { type LockEdge, lockOrderCycle } from '../check/lock-order.ts';
@@ -137,6 +138,8 @@ export interface CheckRow {
   reduction?: ReductionReport;
   /** A lock-order violation: the cycle, each edge with the steps that made it (lock-order.ts). */
   lockCycle?: LockEdge[];
+  /** For a scenario about GA-log interrupts (case 5): GA-log entries handled over the end states. */
+  gaLog?: GaLogCost;
 }
 
 let interrupted = false;
@@ -205,6 +208,10 @@ export function checkOne(sc: Scenario, nv: NamedVariant, opts: CheckOpts): Check
   if (opensIrqWindows(sc) && res.outcome.kind !== 'incomplete') {
     const c = irqWindowCost(model, positiveInt('--max-states', opts.maxStates));
     if (c !== undefined) row.irqWindowLocks = c;
+  }
+  if (res.outcome.kind !== 'incomplete') {
+    const g = gaLogCost(model, positiveInt('--max-states', opts.maxStates));
+    if (g !== undefined) row.gaLog = g;
   }
   const harvest = harvestCosts(sc, nv.variant);
   if (harvest) row.harvest = harvest;
@@ -275,6 +282,14 @@ function renderRow(r: CheckRow, paint: ReturnType<typeof paintFor>, withTrace: b
     out.push(
       paint.dim(
         `  IRQ windows: ${range(wl.windows)} opened, ${range(wl.writeLocks)} apicv_update_lock write acquisitions for them, ${range(wl.perWindow)} per window (over ${wl.endStates} end state${wl.endStates === 1 ? '' : 's'})`,
+      ),
+    );
+  }
+  if (r.gaLog !== undefined) {
+    const g = r.gaLog;
+    out.push(
+      paint.dim(
+        `  GA log: ${range(g.entries)} entries handed to KVM (GA-log interrupt work, kvm_vcpu_wake_up) over ${g.endStates} end state${g.endStates === 1 ? '' : 's'}`,
       ),
     );
   }

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { gaLogCost } from '../../src/check/ga-log-cost.ts';
 import { lockOrderCycle } from '../../src/check/lock-order.ts';
 import type { MemoryModel } from '../../src/model/kvm/program.ts';
 import { withKnobs } from '../../src/model/kvm/variants.ts';
@@ -49,6 +50,11 @@ const EXPECTED: Record<string, Record<string, Expected>> = {
   // giving the IRQ back to the host left it remapped instead of posted MSI.
   'vtd-irte-owner': {
     before: { verdict: 'violated', property: 'irte-owner' },
+    after: { verdict: 'holds' },
+  },
+  // b9e53f9ff4a8 and b03500f03ea0 (6.17): GA-log interrupts only for a blocking vCPU. Both hold.
+  'avic-ga-log-preempted': {
+    before: { verdict: 'holds' },
     after: { verdict: 'holds' },
   },
 };
@@ -167,5 +173,16 @@ describe('case 6: each of the two VT-d fixes is needed', () => {
   });
   test('without 2454823e97a6: giving the IRQ back to the host leaves it remapped', () => {
     assert.match(verdictOf(run({ vtdVcpuPostingOff: 'remapped' })), /^violated: irte-owner after 2 steps$/);
+  });
+});
+
+describe('case 5: the cost of GA-log interrupts for a vCPU that is only preempted', () => {
+  test('before, a posting during the preemption is logged in some end state; after, in none', () => {
+    const before = gaLogCost(modelOf(preset('avic-ga-log-preempted', 'before')));
+    const after = gaLogCost(modelOf(preset('avic-ga-log-preempted', 'after')));
+    assert.ok(before && after);
+    assert.equal(before.entries.min, 0, 'a posting while the vCPU runs rings the doorbell');
+    assert.equal(before.entries.max, 1);
+    assert.equal(after.entries.max, 0);
   });
 });

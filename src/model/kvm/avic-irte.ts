@@ -183,6 +183,7 @@ export function emitIrqSetAffinity(b: ProgramBuilder, i: number): void {
  */
 export function emitAvicPutLocked(b: ProgramBuilder, v: Variant, x: number, preempted: boolean): void {
   const gaLog = v.avicBlockingGaLogIntr === 'present';
+  const everyPut = v.avicGaLogIntr === 'every-put';
   const skip = b.fresh('put_not_running');
   const tSkip = b.target(skip);
   emitLock(b, 'prepare_task_switch', RQ_LOCK);
@@ -194,7 +195,7 @@ export function emitAvicPutLocked(b: ProgramBuilder, v: Variant, x: number, pree
   });
   emitLock(b, 'avic_vcpu_put', irListLock(x));
   b.step('avic_vcpu_put', '__avic_vcpu_put', (w) => {
-    avicStopRunning(w, x, gaLog && w.m[kvmVcpu(w, x) + KVM_VCPU.BLOCKING] === 1);
+    avicStopRunning(w, x, everyPut || (gaLog && w.m[kvmVcpu(w, x) + KVM_VCPU.BLOCKING] === 1));
     return NEXT;
   });
   emitUnlock(b, 'avic_vcpu_put', irListLock(x));

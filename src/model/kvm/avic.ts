@@ -42,6 +42,7 @@ import { PCPU, VCPU, VCPU_F_IF } from '../system/layout.ts';
 import { avicPage, pcpuApicId, vcpuRunningOn, type World } from '../system/world.ts';
 import { emitAvicPutLocked, irListLock } from './avic-irte.ts';
 import { emitEnterGuest, emitExitToHost } from './enter-guest.ts';
+import { countGaLogEntries } from './ga-log-cost.ts';
 import { emitFinishTaskSwitch, kvmVcpu, pcpuOccupied } from './load-put.ts';
 import { emitLock, emitUnlock } from './locks.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
@@ -172,11 +173,13 @@ export function emitAvicPut(b: ProgramBuilder, v: Variant, x: number, preempted:
     return;
   }
   const gaLog = v.avicBlockingGaLogIntr === 'present';
+  // Before b03500f03ea0 every put left GALogIntr set (case 5, ga-log-cost.ts).
+  const everyPut = v.avicGaLogIntr === 'every-put';
   b.step('kvm_sched_out', preempted ? 'preempted' : 'put', (w) => {
     const k = kvmVcpu(w, x);
     w.m[k + KVM_VCPU.PREEMPTED] = preempted ? 1 : 0;
     w.m[w.L.pcpu[w.m[k + KVM_VCPU.LOADED] - 1] + PCPU.HOST_IF] = 0;
-    if (avicIsRunning(w, x)) avicStopRunning(w, x, gaLog && w.m[k + KVM_VCPU.BLOCKING] === 1);
+    if (avicIsRunning(w, x)) avicStopRunning(w, x, everyPut || (gaLog && w.m[k + KVM_VCPU.BLOCKING] === 1));
     return NEXT;
   });
   emitFinishTaskSwitch(b, x);
@@ -232,6 +235,7 @@ export function emitAvicDevicePost(b: ProgramBuilder, i: number): void {
     return NEXT;
   });
   b.step('avic_ga_log_notifier', 'kvm_vcpu_wake_up', (w, _a, sink) => {
+    countGaLogEntries(w);
     gaLogInterrupt(w, sink, kvmVcpuWakeUp);
     return NEXT;
   });

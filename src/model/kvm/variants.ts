@@ -143,6 +143,12 @@ export const KNOBS = {
    * MSI mode if vCPU posting is disabled", 6.15).
    */
   vtdVcpuPostingOff: ['posted-msi', 'remapped'],
+  /**
+   * When avic_vcpu_put leaves GALogIntr set in the vCPU's IRTEs (ga-log-cost.ts). `every-put`: on
+   * every put, preemptions included (before 6.17); `only-blocking`: only when the vCPU blocks
+   * (b9e53f9ff4a8 and b03500f03ea0, 6.17). Both hold; `irqlab check` counts the GA-log entries.
+   */
+  avicGaLogIntr: ['only-blocking', 'every-put'],
 } as const;
 
 export type KnobName = keyof typeof KNOBS;
@@ -173,6 +179,7 @@ export const DEFAULT_VARIANT: Variant = {
   avicVmcbInit: 'if-avic-possible',
   vtdAffinityChange: 'keeps-vcpu-irte',
   vtdVcpuPostingOff: 'posted-msi',
+  avicGaLogIntr: 'only-blocking',
 };
 
 export function isKnob(k: string): k is KnobName {
