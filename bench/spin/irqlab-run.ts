@@ -6,9 +6,10 @@
  *
  *   node --import tsx bench/spin/irqlab-run.ts <n vCPUs> [sc|tso]
  */
-import { buildModel } from '../../src/scenarios/compile.ts';
+
 import { explore } from '../../src/check/explorer.ts';
 import { DEFAULT_VARIANT } from '../../src/model/kvm/variants.ts';
+import { buildModel } from '../../src/scenarios/compile.ts';
 import { scaledScenario } from '../check/index.ts';
 
 const n = Number(process.argv[2]);

@@ -14,6 +14,7 @@ import { LAPIC } from '../model/hw/lapic.ts';
 import { PID } from '../model/hw/pid.ts';
 import { VAPIC } from '../model/hw/vapic.ts';
 import { KVM_APICV_EXTRA } from '../model/kvm/apicv.ts';
+import { KVM_ASSIGN, KVM_ASSIGN_BLOCK } from '../model/kvm/assignment.ts';
 import { ACTOR } from '../model/kvm/program.ts';
 import { KVM_VCPU } from '../model/kvm/state.ts';
 import { type Layout, PCPU, VCPU } from '../model/system/layout.ts';
@@ -52,6 +53,11 @@ export const words = {
     f.length === 0 ? range(L.pcpu[p], PCPU.SIZE) : f.map((k) => L.pcpu[p] + PCPU[k]),
   actor: (a: number) => range(a, ACTOR.SIZE),
   apicv: (L: Layout) => range(L.extra.get(KVM_APICV_EXTRA.name)!, KVM_APICV_EXTRA.size),
+  /** The VM's assigned-device count, when the scenario assigns a device late (assignment.ts). */
+  assign: (L: Layout) => {
+    const o = L.extra.get(KVM_ASSIGN_BLOCK);
+    return o === undefined ? [] : range(o, KVM_ASSIGN.SIZE);
+  },
 };
 
 /** Everything a vCPU's own state holds: descriptor, virtual-APIC page, guest state, KVM state. */
@@ -114,7 +120,11 @@ const RULES: readonly Rule[] = [
   {
     fn: 'kvm_sched_out',
     own: true,
-    fp: (c) => ({ r: [...kvm(c), ...words.vcpu(c.L, c.vcpu)], w: [...kvm(c, 'PREEMPTED'), ...myHostIf(c)] }),
+    // With late device assignment, vmx_needs_pi_wakeup also reads the VM's assigned-device count.
+    fp: (c) => ({
+      r: [...kvm(c), ...words.vcpu(c.L, c.vcpu), ...words.assign(c.L)],
+      w: [...kvm(c, 'PREEMPTED'), ...myHostIf(c)],
+    }),
   },
   { fn: 'kvm_vcpu_block', own: true, fp: (c) => ({ w: kvm(c, 'BLOCKING', 'TASK') }) },
   { fn: 'schedule', label: /^check_task_state$/, own: true, fp: (c) => ({ r: kvm(c, 'TASK') }) },

@@ -25,7 +25,9 @@ import { TRACE_FORMAT_VERSION, type TraceFile } from '../trace/file.ts';
 import type { TraceEntry } from '../trace/record.ts';
 import { replay } from './counterexample.ts';
 import type { Bounds, Progress } from './explorer.ts';
+import { type GaLogCost, gaLogCost } from './ga-log-cost.ts';
 import { type IrqWindowCost, irqWindowCost } from './irq-window-cost.ts';
+import { type LockEdge, lockOrderCycle } from './lock-order.ts';
 import { exploreReduced, type ReductionReport } from './reduced.ts';
 import type { ReductionName } from './reduction.ts';
 
@@ -129,6 +131,10 @@ export interface CheckResult {
   irqWindowLocks?: IrqWindowCost;
   /** PIR loads and xchgs per harvest in this variant (seed 000). */
   harvest?: HarvestCosts;
+  /** A lock-order violation: the cycle, each edge with the steps that made it (lock-order.ts). */
+  lockCycle?: LockEdge[];
+  /** For a scenario about GA-log interrupts: GA-log entries handled over the end states. */
+  gaLog?: GaLogCost;
 }
 
 /** The model of one check, as `checkScenario` builds it (for callers that drive it themselves). */
@@ -176,6 +182,7 @@ export function checkScenario(sc: Scenario, nv: NamedVariant, o: CheckOptions = 
     const { path, loopStart } = res.outcome;
     r.counterexample = { path, entries: replay(model, path, loopStart).entries };
     if (loopStart !== undefined) r.counterexample.loopStart = loopStart;
+    if (info.name === 'lock-order') r.lockCycle = lockOrderCycle(model, path);
   }
   if (res.outcome.kind === 'incomplete') r.reason = res.outcome.reason;
   const costs = postingPathCosts(sc, nv.variant);
@@ -183,6 +190,10 @@ export function checkScenario(sc: Scenario, nv: NamedVariant, o: CheckOptions = 
   if (opensIrqWindows(sc) && res.outcome.kind !== 'incomplete') {
     const c = irqWindowCost(model, bounds.maxStates);
     if (c !== undefined) r.irqWindowLocks = c;
+  }
+  if (res.outcome.kind !== 'incomplete') {
+    const g = gaLogCost(model, bounds.maxStates);
+    if (g !== undefined) r.gaLog = g;
   }
   const harvest = harvestCosts(sc, nv.variant);
   if (harvest) r.harvest = harvest;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { replayTraceFile } from '../check/counterexample.ts';
 import type { Progress } from '../check/explorer.ts';
+import type { LockEdge } from '../check/lock-order.ts';
 import type { ReductionReport } from '../check/reduced.ts';
 import { REDUCTIONS, type ReductionName } from '../check/reduction.ts';
 import {
@@ -176,6 +177,14 @@ function renderRow(r: CheckResult, paint: ReturnType<typeof paintFor>, withTrace
       ),
     );
   }
+  if (r.gaLog !== undefined) {
+    const g = r.gaLog;
+    out.push(
+      paint.dim(
+        `  GA log: ${range(g.entries)} entries handed to KVM (GA-log interrupt work, kvm_vcpu_wake_up) over ${g.endStates} end state${g.endStates === 1 ? '' : 's'}`,
+      ),
+    );
+  }
   if (r.harvest) {
     const h = r.harvest;
     const cost = (c: { loads: number; xchgs: number }) => `${c.loads} loads + ${c.xchgs} xchg`;
@@ -200,8 +209,21 @@ function renderRow(r: CheckResult, paint: ReturnType<typeof paintFor>, withTrace
         .join('\n'),
     );
     out.push(`    ${paint.red('×')} ${r.property}: ${PROP_INFO_BY_NAME[r.property!]}`);
+    if (r.lockCycle !== undefined) out.push(...lockCycleLines(r.lockCycle));
   }
   return out.join('\n');
+}
+
+/** A lock-order cycle as lockdep's "Chain exists of" line, then one line per edge. */
+function lockCycleLines(c: LockEdge[]): string[] {
+  const chain = [...c.map((e) => e.held), c[0]?.held].join(' → ');
+  return [
+    `    lock-order cycle: ${chain}`,
+    ...c.map(
+      (e) =>
+        `      ${e.held} → ${e.taken}: ${e.actor} took ${e.held} at step ${e.heldAt} and ${e.taken} at step ${e.takenAt} (${e.fn})`,
+    ),
+  ];
 }
 
 /**

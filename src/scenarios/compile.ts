@@ -4,17 +4,23 @@
  */
 import { hex } from '../model/hw/bits.ts';
 import { inhibitBit } from '../model/kvm/apicv.ts';
+import { emitStartAssignment, KVM_ASSIGN_EXTRA } from '../model/kvm/assignment.ts';
 import { emitAvicDevicePost, emitAvicLoad, emitAvicPut } from '../model/kvm/avic.ts';
+import { emitAvicPiUpdateIrte, emitIrqSetAffinity, irListExtra } from '../model/kvm/avic-irte.ts';
+import { emitCreateVcpu, vmcbExtra } from '../model/kvm/avic-vmcb.ts';
 import { emitHaltAndBlock } from '../model/kvm/block.ts';
 import { emitDeliverPostedInterrupt } from '../model/kvm/deliver.ts';
 import { emitAsyncExitHandler, emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
 import { emitIcrWrite } from '../model/kvm/fastpath.ts';
+import { GA_LOG_COST_EXTRA } from '../model/kvm/ga-log-cost.ts';
 import { type HarvestCost, harvestCost } from '../model/kvm/harvest.ts';
 import { emitEnableIrqWindow, emitInhibitIoctl, emitIrqWindowExit } from '../model/kvm/irq-window.ts';
 import { emitPiLoad, emitPiPut } from '../model/kvm/load-put.ts';
+import { emitLock, emitUnlock, LockTable, locksExtra } from '../model/kvm/locks.ts';
 import { emitPostedMsiHandler, postedMsiBlockName, vtdPostMsi } from '../model/kvm/posted-msi.ts';
 import { type MemoryModel, NEXT, ProgramBuilder } from '../model/kvm/program.ts';
 import { DEFAULT_VARIANT, type Variant } from '../model/kvm/variants.ts';
+import { emitVtdSetAffinity, emitVtdSetVcpuAffinity, vtdIrteExtra } from '../model/kvm/vtd-irte-mode.ts';
 import { avicGuestEoi, avicGuestSelfIpi, avicGuestTpr } from '../model/system/avic-steps.ts';
 import { EXIT_REASON } from '../model/system/events.ts';
 import { guestEoi, guestSelfIpi, guestSetIf, guestWriteTpr, vtdPostTo } from '../model/system/hardware.ts';
@@ -134,6 +140,28 @@ function emitStep(
     case 'svm.irqWindow.close':
       emitIrqWindowExit(b, v, vcpu);
       return;
+    case 'lock':
+      emitLock(b, 'spin_lock', st.lock);
+      return;
+    case 'unlock':
+      emitUnlock(b, 'spin_unlock', st.lock);
+      return;
+    case 'avic.updateIrte':
+      emitAvicPiUpdateIrte(b, v, st.irte, sc.machine.irtes[st.irte].vcpu);
+      return;
+    case 'host.irqSetAffinity':
+      if (b.avic) emitIrqSetAffinity(b, st.irte);
+      else emitVtdSetAffinity(b, v, st.irte);
+      return;
+    case 'vtd.irqSetVcpuAffinity':
+      emitVtdSetVcpuAffinity(b, v, st.irte, st.post);
+      return;
+    case 'kvm.createVcpu':
+      emitCreateVcpu(b, v, vcpu);
+      return;
+    case 'kvm.startAssignment':
+      emitStartAssignment(b, v, sc.machine.vcpus.length);
+      return;
     case 'guest.sti':
     case 'guest.cli':
       b.step(
@@ -149,8 +177,13 @@ function emitStep(
   }
 }
 
-export function buildPrograms(sc: Scenario, v: Variant, memory: MemoryModel = 'sc'): ActorProgram[] {
-  return buildProgramsWithCosts(sc, v, memory).programs;
+export function buildPrograms(
+  sc: Scenario,
+  v: Variant,
+  memory: MemoryModel = 'sc',
+  locks: LockTable = new LockTable(),
+): ActorProgram[] {
+  return buildProgramsWithCosts(sc, v, memory, locks).programs;
 }
 
 /** The first step of a software posting: S1 with APICv, the vIRR update without. */
@@ -167,10 +200,18 @@ function buildProgramsWithCosts(
   sc: Scenario,
   v: Variant,
   memory: MemoryModel = 'sc',
+  locks: LockTable = new LockTable(),
 ): { programs: ActorProgram[]; costs: PostingPathCost[] } {
   const costs: PostingPathCost[] = [];
-  const programs: ActorProgram[] = (sc.actors ?? []).map((a): ActorProgram => {
+  // Actor indices in the model: the script, when there is one, is actor 0.
+  const first = sc.steps.length > 0 ? 1 : 0;
+  const programs: ActorProgram[] = (sc.actors ?? []).map((a, actorIndex): ActorProgram => {
     const b = new ProgramBuilder(sc.machine.features, memory);
+    b.dynamicAssignment = assignsLate(sc);
+    b.locks = locks;
+    b.actor = first + actorIndex;
+    b.avicIrList = routedIrtes(sc) !== undefined;
+    b.avicVmcb = createsVcpu(sc);
     const icrStarts: number[] = [];
     const stepOfPc: number[] = [];
     let pcpu = a.vcpu === undefined ? -1 : sc.machine.vcpus[a.vcpu].pcpu;
@@ -192,6 +233,7 @@ function buildProgramsWithCosts(
         () => NEXT,
         () => false,
       );
+      b.code[b.code.length - 1].final = true;
       asyncExit = b.code.length;
       emitAsyncExitHandler(b, v, a.vcpu);
     }
@@ -239,6 +281,46 @@ function scriptProgram(sc: Scenario, v: Variant, memory: MemoryModel): ActorProg
 
 /** The name of the actor that runs a scenario's `steps`. */
 export const SCRIPT_ACTOR = 'script';
+
+/**
+ * The IRTEs a scenario routes itself (avic.updateIrte), or undefined when it neither routes IRTEs
+ * nor changes a host IRQ's affinity (then the AVIC paths take no locks).
+ */
+export function routedIrtes(sc: Scenario): number[] | undefined {
+  const steps = (sc.actors ?? []).flatMap((a) => a.steps);
+  if (!sc.machine.features.avic) return undefined;
+  if (!steps.some((st) => st.do === 'avic.updateIrte' || st.do === 'host.irqSetAffinity')) return undefined;
+  return steps.flatMap((st) => (st.do === 'avic.updateIrte' ? [st.irte] : []));
+}
+
+/** Whether the VM starts without an assigned device and an actor assigns one (assignment.ts). */
+export function assignsLate(sc: Scenario): boolean {
+  return (sc.actors ?? []).some((a) => a.steps.some((st) => st.do === 'kvm.startAssignment'));
+}
+
+/** A scenario about GA-log interrupts: its presets set avicGaLogIntr (ga-log-cost.ts). */
+export function countsGaLog(sc: Scenario): boolean {
+  return (
+    sc.machine.features.avic && Object.values(sc.presets ?? {}).some((p) => Object.hasOwn(p, 'avicGaLogIntr'))
+  );
+}
+
+/** Whether a VT-d scenario changes IRTE modes (vtd.irqSetVcpuAffinity, or a host affinity change). */
+export function vtdIrteModes(sc: Scenario): boolean {
+  if (sc.machine.features.avic) return false;
+  const steps = (sc.actors ?? []).flatMap((a) => a.steps);
+  return steps.some((st) => st.do === 'vtd.irqSetVcpuAffinity' || st.do === 'host.irqSetAffinity');
+}
+
+/** Whether an actor creates its vCPU (kvm.createVcpu; avic-vmcb.ts). */
+export function createsVcpu(sc: Scenario): boolean {
+  return (sc.actors ?? []).some((a) => a.steps.some((st) => st.do === 'kvm.createVcpu'));
+}
+
+function irListExtras(sc: Scenario) {
+  const routed = routedIrtes(sc);
+  return routed === undefined ? [] : [irListExtra(sc.machine.irtes.length, routed)];
+}
 
 /** The pCPUs into whose posted-MSI descriptor some actor posts, ascending (host posted MSI). */
 export function postedMsiPcpus(sc: Scenario): number[] {
@@ -294,8 +376,22 @@ export function buildModel(
 ): SystemModel {
   const props = (properties ?? sc.properties ?? PROPERTIES).map(propertyCode);
   const mm = memory ?? sc.memory ?? 'sc';
-  return new SystemModel(machineOf(sc), buildPrograms(sc, v, mm), props, mm, {
+  const locks = new LockTable();
+  const programs = buildPrograms(sc, v, mm, locks);
+  return new SystemModel(machineOf(sc), programs, props, mm, {
     irqWindowCounted: v.irqWindowInhibit === 'counter',
     postedMsi: postedMsiPcpus(sc),
+    extras: [
+      ...(assignsLate(sc) ? [KVM_ASSIGN_EXTRA] : []),
+      ...irListExtras(sc),
+      ...(createsVcpu(sc) ? [vmcbExtra(sc.machine.vcpus.length)] : []),
+      ...(vtdIrteModes(sc) ? [vtdIrteExtra(sc.machine.irtes.length)] : []),
+      ...(countsGaLog(sc) ? [GA_LOG_COST_EXTRA] : []),
+      ...locksExtra(
+        locks,
+        programs.map((p) => p.name),
+      ),
+    ],
+    locks: locks.names,
   });
 }

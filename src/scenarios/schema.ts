@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { APICV_INHIBIT_NAMES } from '../model/kvm/apicv.ts';
+import { MAX_LOCKS } from '../model/kvm/locks.ts';
 import { FIRST_EXTERNAL_VECTOR, FIRST_SYSTEM_VECTOR } from '../model/kvm/posted-msi.ts';
 import { EXIT_REASON } from '../model/system/events.ts';
 import { avicTableSize } from '../model/system/layout.ts';
@@ -369,6 +370,49 @@ export const actorStep = z.discriminatedUnion('do', [
     .describe(
       'the guest opens the window and the VINTR intercept exits (never while AVIC is active on the vCPU); interrupt_window_interception, svm_clear_vintr and the IRQWIN clear or decrement (features.avic)',
     ),
+  z
+    .object({ do: z.literal('lock'), lock: z.string().min(1).describe("the lock's name"), note })
+    .strict()
+    .describe('spin_lock: wait until the lock is free, then take it (lock-order and deadlock properties)'),
+  z
+    .object({ do: z.literal('unlock'), lock: z.string().min(1), note })
+    .strict()
+    .describe('spin_unlock'),
+  z
+    .object({ do: z.literal('avic.updateIrte'), irte: index.describe('index into machine.irtes'), note })
+    .strict()
+    .describe(
+      "KVM routes the IRTE's host IRQ to its vCPU (kvm_pi_update_irte -> avic_pi_update_irte: GA mode with the vCPU's pCPU and IsRunning, then the vCPU's ir_list, per the irteUpdateLock knob); the IRTE starts in remapped mode and on no list (features.avic)",
+    ),
+  z
+    .object({ do: z.literal('host.irqSetAffinity'), irte: index.describe('index into machine.irtes'), note })
+    .strict()
+    .describe(
+      "the host changes the affinity of the IRTE's host IRQ: on AVIC, irq_set_affinity under the IRQ descriptor's lock, which wakes the IRQ thread (the runqueue lock); on VT-d, intel_ir_set_affinity rewrites the IRTE for posted MSI (per vtdAffinityChange)",
+    ),
+  z
+    .object({ do: z.literal('kvm.createVcpu'), note })
+    .strict()
+    .describe(
+      "KVM_CREATE_VCPU for the actor's vCPU: kvm_create_lapic (apicv_active set speculatively, KVM_REQ_APICV_UPDATE) and init_vmcb's AVIC fields per the avicVmcbInit knob; the vCPU then needs a kvm.load and a kvm.enter (features.avic)",
+    ),
+  z
+    .object({
+      do: z.literal('vtd.irqSetVcpuAffinity'),
+      irte: index.describe('index into machine.irtes'),
+      post: z.boolean().describe("true: post to the IRTE's vCPU; false: give the IRTE back to the host"),
+      note,
+    })
+    .strict()
+    .describe(
+      "KVM's vmx_pi_update_irte -> intel_ir_set_vcpu_affinity: the IRTE posts to its vCPU, or goes back to the host (per vtdVcpuPostingOff); the host uses posted MSIs (features.vtdPosting, not avic)",
+    ),
+  z
+    .object({ do: z.literal('kvm.startAssignment'), note })
+    .strict()
+    .describe(
+      'VFIO assigns a device to the VM (kvm_arch_start_assignment, per the startAssignment knob); with this step the VM starts without an assigned device (features.vtdPosting, not avic)',
+    ),
 ]);
 
 const actor = z
@@ -400,6 +444,12 @@ export const PROPERTIES = [
   'apicv-activation',
   'no-irq-window-with-avic',
   'no-lost-msi',
+  'lock-order',
+  'deadlock',
+  'irte-affinity',
+  'irte-guest-mode',
+  'avic-vmcb',
+  'irte-owner',
 ] as const;
 
 const vectorList = z.array(vector);
@@ -524,7 +574,10 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
     a.steps.forEach((st, j) => {
       const path = ['actors', i, 'steps', j];
       if (
-        (st.do.startsWith('kvm.') && st.do !== 'kvm.deliver' && st.do !== 'kvm.inhibit') ||
+        (st.do.startsWith('kvm.') &&
+          st.do !== 'kvm.deliver' &&
+          st.do !== 'kvm.inhibit' &&
+          st.do !== 'kvm.startAssignment') ||
         st.do.startsWith('guest.') ||
         st.do.startsWith('svm.')
       ) {
@@ -567,6 +620,13 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
           message: `a posted MSI carries a device vector 0x${FIRST_EXTERNAL_VECTOR.toString(16)}-0x${(FIRST_SYSTEM_VECTOR - 1).toString(16)} (below the posted-MSI notification vector 0x${FIRST_SYSTEM_VECTOR.toString(16)})`,
         });
       }
+      if (
+        (st.do === 'avic.updateIrte' ||
+          st.do === 'host.irqSetAffinity' ||
+          st.do === 'vtd.irqSetVcpuAffinity') &&
+        st.irte >= s.machine.irtes.length
+      )
+        ctx.addIssue({ code: 'custom', path: [...path, 'irte'], message: `unknown IRTE ${st.irte}` });
       if (st.do === 'device.post') {
         if (st.irte !== undefined && st.irte >= s.machine.irtes.length) {
           ctx.addIssue({ code: 'custom', path: [...path, 'irte'], message: `unknown IRTE ${st.irte}` });
@@ -577,6 +637,7 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
       }
     });
   });
+  lockRules(s, ctx);
   s.machine.ioapic.forEach((p, i) => {
     badPcpu(p.dest, ['machine', 'ioapic', i, 'dest']);
   });
@@ -652,6 +713,33 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
 type Ctx = z.core.$RefinementCtx<z.output<typeof scenarioObject>>;
 
 /**
+ * Lock steps (locks.ts): at most MAX_LOCKS names in a scenario, and an actor unlocks only a lock
+ * it took before and has not released (its steps run in order), and never takes a lock it holds.
+ */
+function lockRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
+  const names = new Set<string>();
+  s.actors?.forEach((a, i) => {
+    const held = new Set<string>();
+    a.steps.forEach((st, j) => {
+      const path = ['actors', i, 'steps', j, 'lock'];
+      if (st.do === 'lock') {
+        names.add(st.lock);
+        if (names.size > MAX_LOCKS)
+          ctx.addIssue({ code: 'custom', path, message: `more than ${MAX_LOCKS} locks in one scenario` });
+        if (held.has(st.lock))
+          ctx.addIssue({ code: 'custom', path, message: `${a.name} already holds ${st.lock}` });
+        held.add(st.lock);
+      }
+      if (st.do === 'unlock') {
+        if (!held.has(st.lock))
+          ctx.addIssue({ code: 'custom', path, message: `${a.name} does not hold ${st.lock} here` });
+        held.delete(st.lock);
+      }
+    });
+  });
+}
+
+/**
  * The rules that `machine.features` imposes: what a machine without VT-d posting cannot do, which
  * features AVIC excludes, and what an AVIC machine has instead of the Intel structures.
  */
@@ -668,6 +756,13 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
     });
     s.actors?.forEach((a, i) => {
       a.steps.forEach((st, j) => {
+        if (st.do === 'vtd.irqSetVcpuAffinity' || st.do === 'host.irqSetAffinity')
+          issue(['actors', i, 'steps', j], `machine has no VT-d posting: ${st.do} needs features.vtdPosting`);
+        if (st.do === 'kvm.startAssignment')
+          issue(
+            ['actors', i, 'steps', j],
+            'machine has no VT-d posting: kvm.startAssignment needs features.vtdPosting',
+          );
         if (st.do === 'device.post') issue(['actors', i, 'steps', j], noPosting);
         if (st.do === 'device.postMsi')
           issue(
@@ -691,7 +786,12 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
       );
     s.actors?.forEach((a, i) => {
       a.steps.forEach((st, j) => {
-        if (st.do === 'kvm.inhibit' || st.do.startsWith('svm.'))
+        if (
+          st.do === 'kvm.inhibit' ||
+          st.do.startsWith('svm.') ||
+          st.do === 'avic.updateIrte' ||
+          st.do === 'kvm.createVcpu'
+        )
           issue(['actors', i, 'steps', j], `${st.do} needs features.avic`);
       });
     });
@@ -710,6 +810,16 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
         issue(
           ['actors', i, 'steps', j],
           'with features.avic, device.post needs irte (a GA-mode IRTE of machine.irtes)',
+        );
+      if (st.do === 'vtd.irqSetVcpuAffinity')
+        issue(
+          ['actors', i, 'steps', j],
+          'vtd.irqSetVcpuAffinity is VT-d: not with features.avic (use avic.updateIrte)',
+        );
+      if (st.do === 'kvm.startAssignment')
+        issue(
+          ['actors', i, 'steps', j],
+          'kvm.startAssignment is modelled on Intel (vmx_pi_start_assignment): not with features.avic',
         );
     });
   });

@@ -44,6 +44,12 @@ const EXPECTED: Record<string, string> = {
   'ipiv-wakeup.mutation-no-wakeup-vector-with-ipiv': 'no-lost-wakeup',
   'avic-ipi-block.mutation-no-wake-not-in-guest': 'no-lost-wakeup',
   'avic-ga-log-wakeup.mutation-no-ga-log-intr': 'no-lost-wakeup',
+  'assign-while-halted.before': 'no-lost-wakeup',
+  'avic-irte-update-race.before': 'irte-affinity',
+  'avic-irte-lock-order.after': 'lock-order',
+  'avic-irte-inhibited.before': 'irte-guest-mode',
+  'avic-create-vcpu-inhibited.before': 'avic-vmcb',
+  'vtd-irte-owner.before': 'irte-owner',
 };
 
 const files = readdirSync(DIR)

@@ -11,11 +11,11 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
-import { buildPrograms } from '../../src/scenarios/compile.ts';
 import { builtinCostTables, loadCostTable } from '../../src/cli/costs.ts';
 import { UserError } from '../../src/errors.ts';
 import { DEFAULT_VARIANT, withKnobs } from '../../src/model/kvm/variants.ts';
 import { EVENT_NAMES } from '../../src/model/system/events.ts';
+import { buildPrograms } from '../../src/scenarios/compile.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
 import {
   CompiledCosts,

@@ -13,6 +13,8 @@ import { sendPhysicalInterrupt } from '../system/hardware.ts';
 import type { ExtraBlock, FieldDesc } from '../system/layout.ts';
 import { RESCHEDULE_VECTOR } from '../system/machine.ts';
 import { pcpuApicId, vcpuRunningOn, type World } from '../system/world.ts';
+import { emitAvicSetPiIrteMode } from './avic-irte.ts';
+import { emitRefreshApicvExecCtrl } from './avic-vmcb.ts';
 import { ACTOR, NEXT, type ProgramBuilder } from './program.ts';
 import { KVM_REQ_APICV_UPDATE, KVM_VCPU, MODE_EXITING_GUEST, MODE_IN_GUEST } from './state.ts';
 
@@ -249,11 +251,13 @@ export function emitVcpuUpdateApicv(b: ProgramBuilder, x: number): void {
     return NEXT;
   });
   emitDownRead(b, fn);
+  if (b.avicVmcb) emitRefreshApicvExecCtrl(b, x);
   b.step(fn, 'apicv_active', (w) => {
     const active = w.m[apicvBase(w) + KVM_APICV.INHIBITS] === 0;
     w.m[w.L.kvmVcpu[x] + KVM_VCPU.APICV_ACTIVE] = active ? 1 : 0;
     return NEXT;
   });
+  if (b.avicIrList) emitAvicSetPiIrteMode(b, x);
   emitUpRead(b, fn);
   b.mark(skip);
 }

@@ -40,8 +40,11 @@ import {
 import type { IcrWrite } from '../system/hardware.ts';
 import { PCPU, VCPU, VCPU_F_IF } from '../system/layout.ts';
 import { avicPage, pcpuApicId, vcpuRunningOn, type World } from '../system/world.ts';
+import { emitAvicPutLocked, irListLock } from './avic-irte.ts';
 import { emitEnterGuest, emitExitToHost } from './enter-guest.ts';
+import { countGaLogEntries } from './ga-log-cost.ts';
 import { emitFinishTaskSwitch, kvmVcpu, pcpuOccupied } from './load-put.ts';
+import { emitLock, emitUnlock } from './locks.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
 import { KVM_VCPU, MODE_IN_GUEST } from './state.ts';
 import type { Variant } from './variants.ts';
@@ -138,6 +141,7 @@ export function emitAvicIcrWrite(
  * `then`, the last step jumps there.
  */
 export function emitAvicLoad(b: ProgramBuilder, x: number, p: number, then?: { pc: number }): void {
+  if (b.avicIrList) emitLock(b, 'avic_vcpu_load', irListLock(x));
   b.step(
     'avic_vcpu_load',
     'set_is_running',
@@ -153,6 +157,7 @@ export function emitAvicLoad(b: ProgramBuilder, x: number, p: number, then?: { p
     (w) => !pcpuOccupied(w, p, x),
     p,
   );
+  if (b.avicIrList) emitUnlock(b, 'avic_vcpu_load', irListLock(x));
   b.step('kvm_arch_vcpu_load', 'vcpu_cpu_store', (w) => {
     w.m[kvmVcpu(w, x) + KVM_VCPU.CPU] = p + 1;
     return then === undefined ? NEXT : then.pc;
@@ -165,12 +170,18 @@ export function emitAvicLoad(b: ProgramBuilder, x: number, p: number, then?: { p
  * cleared, with GALogIntr only for a vCPU that is blocking. Then the context switch.
  */
 export function emitAvicPut(b: ProgramBuilder, v: Variant, x: number, preempted: boolean): void {
+  if (b.avicIrList) {
+    emitAvicPutLocked(b, v, x, preempted);
+    return;
+  }
   const gaLog = v.avicBlockingGaLogIntr === 'present';
+  // Before b03500f03ea0 every put left GALogIntr set (case 5, ga-log-cost.ts).
+  const everyPut = v.avicGaLogIntr === 'every-put';
   b.step('kvm_sched_out', preempted ? 'preempted' : 'put', (w) => {
     const k = kvmVcpu(w, x);
     w.m[k + KVM_VCPU.PREEMPTED] = preempted ? 1 : 0;
     w.m[w.L.pcpu[w.m[k + KVM_VCPU.LOADED] - 1] + PCPU.HOST_IF] = 0;
-    if (avicIsRunning(w, x)) avicStopRunning(w, x, gaLog && w.m[k + KVM_VCPU.BLOCKING] === 1);
+    if (avicIsRunning(w, x)) avicStopRunning(w, x, everyPut || (gaLog && w.m[k + KVM_VCPU.BLOCKING] === 1));
     return NEXT;
   });
   emitFinishTaskSwitch(b, x);
@@ -186,18 +197,22 @@ export function emitAvicPut(b: ProgramBuilder, v: Variant, x: number, preempted:
  */
 export function emitAvicBlocking(b: ProgramBuilder, v: Variant, x: number): void {
   const gaLog = v.avicBlockingGaLogIntr === 'present';
+  if (b.avicIrList) emitLock(b, 'avic_vcpu_blocking', irListLock(x));
   b.step('avic_vcpu_blocking', 'avic_vcpu_put', (w) => {
     if (avicIsRunning(w, x)) avicStopRunning(w, x, gaLog);
     return NEXT;
   });
+  if (b.avicIrList) emitUnlock(b, 'avic_vcpu_blocking', irListLock(x));
 }
 
 /** avic_vcpu_unblocking, after finish_rcuwait: avic_vcpu_load on vcpu->cpu. */
 export function emitAvicUnblocking(b: ProgramBuilder, x: number): void {
+  if (b.avicIrList) emitLock(b, 'avic_vcpu_unblocking', irListLock(x));
   b.step('avic_vcpu_unblocking', 'avic_vcpu_load', (w, _a, sink) => {
     avicLoad(w, sink, x, w.m[kvmVcpu(w, x) + KVM_VCPU.CPU] - 1);
     return NEXT;
   });
+  if (b.avicIrList) emitUnlock(b, 'avic_vcpu_unblocking', irListLock(x));
 }
 
 /**
@@ -222,6 +237,7 @@ export function emitAvicDevicePost(b: ProgramBuilder, i: number): void {
     return NEXT;
   });
   b.step('avic_ga_log_notifier', 'kvm_vcpu_wake_up', (w, _a, sink) => {
+    countGaLogEntries(w);
     gaLogInterrupt(w, sink, kvmVcpuWakeUp);
     return NEXT;
   });

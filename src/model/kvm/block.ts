@@ -22,6 +22,7 @@ import { VAPIC } from '../hw/vapic.ts';
 import { EXIT_REASON } from '../system/events.ts';
 import { VCPU, VCPU_F_IF } from '../system/layout.ts';
 import type { World } from '../system/world.ts';
+import { emitCheckUnblock } from './assignment.ts';
 import { avicVcpuRunnable, emitAvicBlocking, emitAvicLoad, emitAvicPut, emitAvicUnblocking } from './avic.ts';
 import { apicPpr, emitExit, emitSyncPirToIrr } from './enter-guest.ts';
 import { emitPiLoad, emitPiPut, kvmVcpu } from './load-put.ts';
@@ -53,6 +54,9 @@ export function emitHaltAndBlock(b: ProgramBuilder, v: Variant, x: number, wakeO
   const tLoop = b.target(loop);
   const out = b.fresh('block_out');
   const tOut = b.target(out);
+  const halt = b.fresh('halt');
+  const tHalt = b.target(halt);
+  b.mark(halt);
   b.step(fn, 'prepare_to_rcuwait', (w) => {
     w.m[kvmVcpu(w, x) + KVM_VCPU.BLOCKING] = 1;
     return NEXT;
@@ -65,6 +69,7 @@ export function emitHaltAndBlock(b: ProgramBuilder, v: Variant, x: number, wakeO
   if (!avic) emitSyncPirToIrr(b, v, x);
   const runnable = avic ? avicVcpuRunnable : haltedVcpuRunnable;
   b.step('kvm_vcpu_check_block', 'kvm_arch_vcpu_runnable', (w) => (runnable(w, x) ? tOut.pc : NEXT));
+  if (b.dynamicAssignment && v.startAssignment === 'kick-unblock') emitCheckUnblock(b, x, tHalt);
   // __schedule: a task woken since set_current_state is still TASK_RUNNING and is not switched out.
   b.step('schedule', 'check_task_state', (w) =>
     w.m[kvmVcpu(w, x) + KVM_VCPU.TASK] === TASK_RUNNING ? tLoop.pc : NEXT,

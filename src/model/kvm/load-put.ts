@@ -21,6 +21,7 @@ import {
 import { PCPU, VCPU, VCPU_F_IF } from '../system/layout.ts';
 import { POSTED_INTR_VECTOR, POSTED_INTR_WAKEUP_VECTOR } from '../system/machine.ts';
 import { pcpuApicId, type World } from '../system/world.ts';
+import { hasAssignedDevice } from './assignment.ts';
 import { ACTOR, NEXT, type ProgramBuilder } from './program.ts';
 import { KVM_VCPU } from './state.ts';
 import { plainStore } from './tso.ts';
@@ -170,6 +171,21 @@ export function needsPiWakeup(b: ProgramBuilder, v: Variant): boolean {
 }
 
 /**
+ * vmx_needs_pi_wakeup at the time of the put, for a VM whose devices are assigned while it runs
+ * (ProgramBuilder.dynamicAssignment): VT-d posting counts only once kvm_arch_has_assigned_device
+ * (assignment.ts).
+ */
+function needsPiWakeupNow(b: ProgramBuilder, v: Variant): (w: World) => boolean {
+  const ipiv = b.features.ipiv && v.piWakeupWithIpiv === 'present';
+  if (!b.dynamicAssignment) {
+    const needed = needsPiWakeup(b, v);
+    return () => needed;
+  }
+  const vtd = b.features.vtdPosting;
+  return (w) => ipiv || (vtd && hasAssignedDevice(w));
+}
+
+/**
  * Sched-out of vCPU x: kvm_sched_out (called with IRQs off from prepare_task_switch) records
  * vcpu->preempted, then vmx_vcpu_pi_put decides between the wake-up vector and suppressing
  * notifications (seed 001 changed the rule). The pCPU is released, and runs the next task with
@@ -182,7 +198,7 @@ export function needsPiWakeup(b: ProgramBuilder, v: Variant): boolean {
  */
 export function emitPiPut(b: ProgramBuilder, v: Variant, x: number, preempted: boolean): void {
   const after = v.put === 'sn-unless-blocking';
-  const needed = needsPiWakeup(b, v);
+  const needed = needsPiWakeupNow(b, v);
   const setSn = b.fresh('set_sn');
   const tSetSn = b.target(setSn);
   const release = b.fresh('release');
@@ -201,7 +217,7 @@ export function emitPiPut(b: ProgramBuilder, v: Variant, x: number, preempted: b
   b.step('kvm_sched_out', preempted ? 'preempted' : 'put', (w) => {
     w.m[kvmVcpu(w, x) + KVM_VCPU.PREEMPTED] = preempted ? 1 : 0;
     w.m[w.L.pcpu[cpu(w)] + PCPU.HOST_IF] = 0;
-    if (!needed) return tRelease.pc;
+    if (!needed(w)) return tRelease.pc;
     if (wantsWakeup(w) && !(after && preempted)) return both ? NEXT : tWake.pc;
     return sn ? tSetSn.pc : tRelease.pc;
   });

@@ -11,6 +11,7 @@ import { storeBufferWords } from '../hw/store-buffer.ts';
 import type { Sink } from '../system/events.ts';
 import type { Features } from '../system/machine.ts';
 import type { World } from '../system/world.ts';
+import type { LockTable } from './locks.ts';
 
 /**
  * Entries in a thread's store buffer. Two suffice for the model's buffered stores: the most a path
@@ -90,6 +91,10 @@ export interface Instr {
    */
   passesStores?: boolean;
   exec: (w: World, a: number, sink: Sink) => number;
+  /** The step takes a lock (locks.ts): the lock's index. The deadlock property looks at it. */
+  acquires?: number;
+  /** The step marks the end of the actor's own steps (a vCPU thread's "done"): the actor is done. */
+  final?: boolean;
 }
 
 /** The machine features a builder assumes when it is given none: Intel APICv with VT-d posting. */
@@ -117,6 +122,26 @@ export class ProgramBuilder {
   readonly features: Features;
   /** The memory model: 'tso' sends the plain stores that tso.ts names through a store buffer. */
   readonly memory: MemoryModel;
+  /**
+   * The VM starts without an assigned device and a scenario step assigns one
+   * (kvm_arch_start_assignment, assignment.ts): vmx_needs_pi_wakeup then reads the VM's count at
+   * each put, and kvm_vcpu_check_block tests KVM_REQ_UNBLOCK.
+   */
+  dynamicAssignment = false;
+  /** The model's locks, shared by every actor's builder (locks.ts); set by the scenario builder. */
+  locks: LockTable | undefined = undefined;
+  /**
+   * The scenario routes AVIC IRTEs itself (avic-irte.ts): avic_vcpu_load/put and the block hooks
+   * take ir_list_lock, and the sched-out holds the runqueue lock.
+   */
+  avicIrList = false;
+  /**
+   * The scenario creates a vCPU (avic-vmcb.ts): the VMCB's AVIC enable is tracked, and serving
+   * KVM_REQ_APICV_UPDATE refreshes it only when apicv_active changes.
+   */
+  avicVmcb = false;
+  /** The index of the actor whose program this is (-1: not known); lock holders are recorded by it. */
+  actor = -1;
 
   constructor(features: Features = INTEL_APICV, memory: MemoryModel = 'sc') {
     this.features = features;

@@ -90,7 +90,7 @@ export const KVM_VCPU_FIELDS: readonly FieldDesc[] = [
     name: 'requests',
     offset: KVM_VCPU.REQUESTS,
     kind: 'flags',
-    bits: ['KVM_REQ_EVENT', 'KVM_REQ_APICV_UPDATE'],
+    bits: ['KVM_REQ_EVENT', 'KVM_REQ_APICV_UPDATE', 'KVM_REQ_UNBLOCK'],
   },
   { name: 'inject', offset: KVM_VCPU.INJECT, kind: 'u8' },
   {

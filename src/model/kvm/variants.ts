@@ -89,6 +89,66 @@ export const KNOBS = {
    * is not in guest mode (a software sender, or the AVIC_INCOMPLETE_IPI handler) (kvm/avic.ts).
    */
   avicWakeNotInGuest: ['present', 'missing'],
+  /**
+   * What kvm_arch_start_assignment does when a VM gets its first assigned device (assignment.ts).
+   * `none`: only the count (before 5.13); `kick-unblock`: vmx_pi_start_assignment requests
+   * KVM_REQ_UNBLOCK of every vCPU, so a vCPU that blocked without the wake-up vector blocks again
+   * with it (a2486020a82e "KVM: VMX: update vcpu posted-interrupt descriptor when assigning device",
+   * 5.13, 2021).
+   */
+  startAssignment: ['none', 'kick-unblock'],
+  /**
+   * How much of avic_pi_update_irte runs under the vCPU's ir_list_lock (avic-irte.ts).
+   * `list-add-only`: only the list add, so the vCPU can be put or migrated between the read of its
+   * pCPU/IsRunning and the list add; `across-irte-update`: from before irq_set_vcpu_affinity to
+   * the list add (c3d591c91f9c "KVM: SVM: Take and hold ir_list_lock across IRTE updates in IOMMU",
+   * 6.17), which nests the IRQ descriptor's lock inside ir_list_lock (the lock-order cycle lockdep
+   * reported on 6.19-rc2).
+   */
+  irteUpdateLock: ['across-irte-update', 'list-add-only'],
+  /**
+   * What avic_pi_update_irte does with an IRQ it could post while the vCPU's AVIC is inhibited
+   * (avic-irte.ts). `not-tracked`: the IRTE goes to remapped mode and is not put on the vCPU's
+   * ir_list, so lifting the inhibit never switches it to guest mode (before 6.17);
+   * `track-on-list`: remapped mode, but on the list (6df262f915ab "iommu/amd: KVM: SVM: Add IRTE
+   * metadata to affined vCPU's list if AVIC is inhibited", 6.17).
+   */
+  irteWhileInhibited: ['track-on-list', 'not-tracked'],
+  /**
+   * When init_vmcb sets up a new vCPU's AVIC fields (avic-vmcb.ts). `if-apicv-active`: only if the
+   * vCPU's APICv is active, with AVIC enabled iff the VM has no inhibit (before 2026);
+   * `if-avic-possible`: whenever AVIC is enabled with an in-kernel APIC, with AVIC enabled iff the
+   * vCPU's apicv_active (3989a6d036c8 "KVM: SVM: Initialize AVIC VMCB fields if AVIC is enabled
+   * with in-kernel APIC", 2026). The fix has two parts; each alone is a mutation:
+   * `init-always-enable-if-vm-activated` (the fields always, AVIC enabled iff no VM inhibit) and
+   * `init-if-active-enable-if-vcpu-active` (the fields iff apicv_active, AVIC enabled iff it).
+   */
+  avicVmcbInit: [
+    'if-avic-possible',
+    'if-apicv-active',
+    'init-always-enable-if-vm-activated',
+    'init-if-active-enable-if-vcpu-active',
+  ],
+  /**
+   * What a host IRQ affinity change does to a VT-d IRTE that posts to a vCPU (vtd-irte-mode.ts).
+   * `clobbers-vcpu-irte`: rewrites it in posted-MSI format (6.10 to 6.14); `keeps-vcpu-irte`:
+   * leaves it (688124cc541f "iommu/vt-d: Don't clobber posted vCPU IRTE when host IRQ affinity
+   * changes", 6.15).
+   */
+  vtdAffinityChange: ['keeps-vcpu-irte', 'clobbers-vcpu-irte'],
+  /**
+   * The format a VT-d IRTE gets back when KVM stops posting it to a vCPU (vtd-irte-mode.ts).
+   * `remapped`: the plain remapped entry, posted MSI off for the IRQ (6.10 to 6.14);
+   * `posted-msi`: reconfigured for the host (2454823e97a6 "iommu/vt-d: Put IRTE back into posted
+   * MSI mode if vCPU posting is disabled", 6.15).
+   */
+  vtdVcpuPostingOff: ['posted-msi', 'remapped'],
+  /**
+   * When avic_vcpu_put leaves GALogIntr set in the vCPU's IRTEs (ga-log-cost.ts). `every-put`: on
+   * every put, preemptions included (before 6.17); `only-blocking`: only when the vCPU blocks
+   * (b9e53f9ff4a8 and b03500f03ea0, 6.17). Both hold; `irqlab check` counts the GA-log entries.
+   */
+  avicGaLogIntr: ['only-blocking', 'every-put'],
 } as const;
 
 export type KnobName = keyof typeof KNOBS;
@@ -113,6 +173,13 @@ export const DEFAULT_VARIANT: Variant = {
   piWakeupWithIpiv: 'present',
   avicBlockingGaLogIntr: 'present',
   avicWakeNotInGuest: 'present',
+  startAssignment: 'kick-unblock',
+  irteUpdateLock: 'across-irte-update',
+  irteWhileInhibited: 'track-on-list',
+  avicVmcbInit: 'if-avic-possible',
+  vtdAffinityChange: 'keeps-vcpu-irte',
+  vtdVcpuPostingOff: 'posted-msi',
+  avicGaLogIntr: 'only-blocking',
 };
 
 export function isKnob(k: string): k is KnobName {

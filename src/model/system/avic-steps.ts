@@ -45,6 +45,7 @@ import {
   iommuGaPost,
 } from '../hw/avic.ts';
 import { regEmpty, regHighest, regSet } from '../hw/bits.ts';
+import { IR_LIST_BLOCK, IR_LIST_VCPU } from '../kvm/ir-list.ts';
 import { EV, EXIT_REASON, type Sink } from './events.ts';
 import { guestHandlerRuns, type IcrWrite, vmExit } from './hardware.ts';
 import {
@@ -189,6 +190,15 @@ const selfIcr: IcrWrite = {
   shorthand: 1,
   dest: 0,
 };
+
+/**
+ * IRTE i is on vCPU x's ir_list, the IRTEs avic_vcpu_load/put update: the IRTEs of machine.irtes
+ * that target x, unless the scenario routes IRTEs itself (`kvm.ir_list` block, kvm/ir-list.ts).
+ */
+function onIrList(w: World, i: number, x: number): boolean {
+  const l = w.L.extra.get(IR_LIST_BLOCK);
+  return l === undefined ? w.machine.irtes[i].vcpu === x : (w.m[l + i] & IR_LIST_VCPU) === x + 1;
+}
 
 function vcpuApicId(w: World, x: number): number {
   return w.machine.vcpus[x].apicId;
@@ -351,7 +361,7 @@ export function avicLoad(w: World, _sink: Sink, x: number, p: number): void {
   avicPhysSetRunning(w.m, a.table, vcpuApicId(w, x), host);
   const irtes = w.machine.irtes;
   for (let i = 0; i < irtes.length; i++) {
-    if (irtes[i].vcpu !== x) continue;
+    if (!onIrList(w, i, x)) continue;
     const o = avicIrteOffset(a, i);
     gaIrteSetRun(w.m, o, true, host);
     gaIrteSetGaLogIntr(w.m, o, false);
@@ -368,7 +378,7 @@ export function avicStopRunning(w: World, x: number, gaLogIntr: boolean): void {
   avicPhysClearRunning(w.m, a.table, vcpuApicId(w, x));
   const irtes = w.machine.irtes;
   for (let i = 0; i < irtes.length; i++) {
-    if (irtes[i].vcpu !== x) continue;
+    if (!onIrList(w, i, x)) continue;
     const o = avicIrteOffset(a, i);
     gaIrteSetRun(w.m, o, false, gaIrteDestination(w.m, o));
     gaIrteSetGaLogIntr(w.m, o, gaLogIntr);

@@ -17,6 +17,9 @@ import {
   KVM_APICV_BLOCK,
   KVM_APICV_EXTRA,
 } from '../kvm/apicv.ts';
+import { irteAffinityHolds, irteGuestModeHolds } from '../kvm/avic-irte.ts';
+import { avicVmcbHolds } from '../kvm/avic-vmcb.ts';
+import { LOCKS, LOCKS_BLOCK, lockOrderCycle } from '../kvm/locks.ts';
 import {
   POSTED_MSI,
   POSTED_MSI_FIELDS,
@@ -29,6 +32,7 @@ import {
 import { ACTOR, type Instr, type MemoryModel, NEXT } from '../kvm/program.ts';
 import { KVM_VCPU, KVM_VCPU_FIELDS, TASK_INTERRUPTIBLE } from '../kvm/state.ts';
 import { drainStoreBuffer, storeBufferEmpty, storeBufferFull } from '../kvm/tso.ts';
+import { vtdIrteOwnerHolds } from '../kvm/vtd-irte-mode.ts';
 import { kvmHostHandler, ndstPcpu } from '../kvm/wakeup.ts';
 import { avicAutoEoiEnabled, avicDeliverEnabled, avicDeliverStep, avicGuestEoi } from './avic-steps.ts';
 import { EV, type EventKind, type Sink } from './events.ts';
@@ -56,6 +60,12 @@ export const PROP = {
   NO_LOST_MSI: 7,
   APICV_ACTIVATION: 8,
   NO_IRQ_WINDOW_WITH_AVIC: 9,
+  LOCK_ORDER: 10,
+  DEADLOCK: 11,
+  IRTE_AFFINITY: 12,
+  IRTE_GUEST_MODE: 13,
+  AVIC_VMCB: 14,
+  IRTE_OWNER: 15,
 } as const;
 
 export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'liveness'; what: string }> = {
@@ -103,6 +113,36 @@ export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'live
     name: 'no-irq-window-with-avic',
     kind: 'invariant',
     what: 'a vCPU waiting for an IRQ window entered the guest with AVIC active, which ignores V_IRQ: the window exit never comes',
+  },
+  [PROP.LOCK_ORDER]: {
+    name: 'lock-order',
+    kind: 'invariant',
+    what: "the locks were taken in orders that form a cycle (lockdep's circular locking dependency): a possible deadlock, whether or not this schedule deadlocked",
+  },
+  [PROP.DEADLOCK]: {
+    name: 'deadlock',
+    kind: 'invariant',
+    what: 'every actor that is not done waits for a lock that another (or itself) holds',
+  },
+  [PROP.IRTE_AFFINITY]: {
+    name: 'irte-affinity',
+    kind: 'invariant',
+    what: "at an end state, a GA-mode IRTE that posts to a vCPU disagrees with the vCPU's physical-ID entry: IsRun differs from IsRunning, or the vCPU runs on another pCPU than the Destination (AMD AVIC)",
+  },
+  [PROP.IRTE_GUEST_MODE]: {
+    name: 'irte-guest-mode',
+    kind: 'invariant',
+    what: 'at an end state, an IRQ KVM routed as postable to a vCPU whose AVIC is active still goes through a remapped-mode IRTE (AMD AVIC)',
+  },
+  [PROP.AVIC_VMCB]: {
+    name: 'avic-vmcb',
+    kind: 'invariant',
+    what: "a vCPU runs in guest mode with apicv_active set while AVIC is disabled in its VMCB: KVM's doorbells and backing-page IRR go unseen (AMD AVIC)",
+  },
+  [PROP.IRTE_OWNER]: {
+    name: 'irte-owner',
+    kind: 'invariant',
+    what: 'a VT-d IRTE is not in the mode its latest owner asked for: posting to a vCPU for KVM, posted MSI for the host',
   },
 };
 
@@ -184,6 +224,13 @@ export interface SystemOptions {
    * notification handler; their actors are among the programs.
    */
   postedMsi?: readonly number[];
+  /**
+   * More blocks in the World that some KVM path needs (the VM's assigned-device count, lock words
+   * and the lock-order graph), each initialised by its `init` once the World is laid out.
+   */
+  extras?: readonly (ExtraBlock & { init?: (w: World, base: number) => void })[];
+  /** The names of the model's locks, by index (locks.ts); their block is among the extras. */
+  locks?: readonly string[];
 }
 
 export class SystemModel {
@@ -213,6 +260,9 @@ export class SystemModel {
    * and DELIVERED instrumentation, which the AVIC paths record too.
    */
   private readonly avic: boolean;
+  /** Offset of the `locks` block (locks.ts), and how many locks it has (0: none). */
+  readonly locks: number;
+  readonly lockNames: readonly string[];
 
   constructor(
     machine: Machine,
@@ -238,11 +288,13 @@ export class SystemModel {
         size: POSTED_MSI.SIZE,
         fields: POSTED_MSI_FIELDS,
       });
+    for (const e of options.extras ?? []) extras.push(e);
     // Program counters and locals are not listed as fields: a trace line already names the step.
     const pcField: FieldDesc[] = [];
     for (const a of actors)
       extras.push({ name: `actor.${a.name}`, prefix: a.name, size: ACTOR.SIZE, fields: pcField });
     this.w = initWorld(machine, extras);
+    for (const e of options.extras ?? []) e.init?.(this.w, this.w.L.extra.get(e.name)!);
     this.postedMsi = postedMsi.map((p) => this.w.L.extra.get(postedMsiBlockName(p))!);
     const msiOf = Array.from({ length: machine.pcpus }, (_, p) => {
       const i = postedMsi.indexOf(p);
@@ -289,6 +341,8 @@ export class SystemModel {
     this.sink.checkActivation = this.props.has(PROP.APICV_ACTIVATION);
     this.sink.checkIrqWindow = this.props.has(PROP.NO_IRQ_WINDOW_WITH_AVIC);
     this.sink.apicv = this.apicv;
+    this.lockNames = options.locks ?? [];
+    this.locks = this.lockNames.length === 0 ? -1 : this.w.L.extra.get(LOCKS_BLOCK)!;
   }
 
   init(s: Uint32Array): void {
@@ -411,7 +465,31 @@ export class SystemModel {
       )
         return PROP.APICV_ACTIVATION;
     }
+    if (this.props.has(PROP.IRTE_OWNER) && !vtdIrteOwnerHolds(this.w)) return PROP.IRTE_OWNER;
+    if (this.avic && this.props.has(PROP.AVIC_VMCB) && !avicVmcbHolds(this.w)) return PROP.AVIC_VMCB;
+    if (this.locks >= 0) {
+      if (this.props.has(PROP.DEADLOCK) && this.deadlocked(s)) return PROP.DEADLOCK;
+      if (this.props.has(PROP.LOCK_ORDER) && lockOrderCycle(s, this.locks, this.lockNames.length))
+        return PROP.LOCK_ORDER;
+    }
     return 0;
+  }
+
+  /**
+   * Deadlock: some actor is not done, and every actor that is not done is at a step that takes a
+   * lock which is held (a waiter has no enabled step; locks.ts).
+   */
+  private deadlocked(s: Uint32Array): boolean {
+    let waiting = 0;
+    for (let i = 0; i < this.actors.length; i++) {
+      const code = this.actors[i].code;
+      const pc = s[this.actorBase[i] + ACTOR.PC];
+      if (pc >= code.length || code[pc].final === true) continue;
+      const k = code[pc].acquires;
+      if (k === undefined || s[this.locks + LOCKS.HOLDER + k] === 0) return false;
+      waiting++;
+    }
+    return waiting > 0;
   }
 
   /**
@@ -460,6 +538,9 @@ export class SystemModel {
   terminal(s: Uint32Array): number {
     const w = this.w;
     w.m = s;
+    if (this.avic && this.props.has(PROP.IRTE_AFFINITY) && !irteAffinityHolds(w)) return PROP.IRTE_AFFINITY;
+    if (this.avic && this.props.has(PROP.IRTE_GUEST_MODE) && !irteGuestModeHolds(w))
+      return PROP.IRTE_GUEST_MODE;
     if (this.props.has(PROP.NO_LOST_MSI)) {
       for (const o of this.postedMsi) if (postedMsiLost(s, o)) return PROP.NO_LOST_MSI;
     }
