@@ -281,16 +281,24 @@ function unionIssue(i: Issue & { code: 'invalid_union' }): { issue: Issue; path:
   return { issue: { ...i, message: `{field} must be ${expected.join(' or ')}` }, path: [] };
 }
 
-/** One line for the first issue, with a count of the others. */
-export function formatIssues(file: string, issues: readonly Issue[]): string {
-  const first = issues[0];
-  let path: PropertyKey[] = [...first.path];
-  let msg = first.message;
-  if (first.code === 'invalid_union' && !('note' in first && first.note === 'No matching discriminator')) {
-    const inner = unionIssue(first);
+/** Where an issue is and what it says, in project words. */
+function placeAndMessage(i: Issue): string {
+  let path: PropertyKey[] = [...i.path];
+  let msg = i.message;
+  if (i.code === 'invalid_union' && !('note' in i && i.note === 'No matching discriminator')) {
+    const inner = unionIssue(i);
     path = [...path, ...inner.path];
     msg = inner.issue.message;
   }
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
-  return `${file}: at ${pathString(path)}: ${msg.replaceAll('{field}', fieldName(path))}${more}`;
+  return `at ${pathString(path)}: ${msg.replaceAll('{field}', fieldName(path))}`;
+}
+
+/**
+ * One line for the first issue, with a count of the others (an issue that reads the same as
+ * another, such as the two bounds a huge integer breaks, is counted once).
+ */
+export function formatIssues(file: string, issues: readonly Issue[]): string {
+  const lines = [...new Set(issues.map(placeAndMessage))];
+  const more = lines.length > 1 ? ` (and ${lines.length - 1} more)` : '';
+  return `${file}: ${lines[0]}${more}`;
 }

@@ -389,7 +389,12 @@ export const actorStep = z.discriminatedUnion('do', [
 
 const actor = z
   .object({
-    name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'lower-case letters, digits, "_" and "-"'),
+    name: z
+      .string()
+      .regex(
+        /^[a-z][a-z0-9_-]*$/,
+        'an actor name must be a lower-case letter, then lower-case letters, digits, "_" and "-"',
+      ),
     vcpu: vcpuRef
       .optional()
       .describe('the vCPU whose thread and guest this actor is (for kvm.* and guest.* steps)'),
@@ -451,7 +456,12 @@ export const expectations = z
 const scenarioObject = z
   .object({
     $schema: z.string().optional(),
-    name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ".", "_" and "-"'),
+    name: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9._-]*$/,
+        'name must be lower-case letters, digits, ".", "_" and "-", starting with a letter or digit',
+      ),
     description: z.string().min(1),
     source: z.string().min(1).describe('where the behaviour is documented (SDM/VT-d section, kernel commit)'),
     machine,
@@ -459,7 +469,12 @@ const scenarioObject = z
     actors: z.array(actor).optional().describe('concurrent actors whose interleavings irqlab check explores'),
     presets: z
       .record(
-        z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a preset name is lower-case letters, digits and "-"'),
+        z
+          .string()
+          .regex(
+            /^[a-z0-9][a-z0-9-]*$/,
+            'a preset name must be lower-case letters, digits and "-", starting with a letter or digit',
+          ),
         z.record(z.string(), z.string()),
       )
       .optional()
