@@ -100,7 +100,7 @@ export function parseScenarioText(text: string, file: string): Scenario {
   const dup = yaml ? undefined : duplicateKey(body);
   if (dup !== undefined)
     throw new UserError(
-      `${file}: at ${pathString(dup.path)}: duplicate key "${dup.key}" (line ${dup.line}, column ${dup.column})`,
+      `${file}: at ${pathString(dup.path)}: duplicate key ${JSON.stringify(dup.key)} (line ${dup.line}, column ${dup.column})`,
     );
   const r = scenario.safeParse(raw, { error: scenarioErrorMap });
   if (!r.success) throw new UserError(formatIssues(file, r.error.issues));

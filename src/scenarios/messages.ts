@@ -178,7 +178,7 @@ export function scenarioErrorMap(iss: RawIssue): string {
     case 'unrecognized_keys': {
       const shape = (schema as { shape?: Record<string, unknown> } | undefined)?.shape ?? {};
       const allowed = Object.keys(shape);
-      return `unknown field ${iss.keys.map((k) => `"${k}"${didYouMean(k, allowed)}`).join(', ')}`;
+      return `unknown field ${iss.keys.map((k) => `${JSON.stringify(k)}${didYouMean(k, allowed)}`).join(', ')}`;
     }
     case 'invalid_union': {
       if (iss.note !== 'No matching discriminator') return 'Invalid input';

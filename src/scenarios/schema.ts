@@ -570,7 +570,9 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
         message: 'an actor without a vcpu needs steps',
       });
     // The pCPU the actor's vCPU is loaded on as its steps go (a guest.hlt sleeps and wakes there).
-    let loadedOn = a.vcpu !== undefined && a.vcpu < nv ? s.machine.vcpus[a.vcpu].pcpu : -1;
+    // (zod runs this refinement even when a.vcpu failed its own check: it may be any number.)
+    const own = a.vcpu !== undefined ? s.machine.vcpus[a.vcpu] : undefined;
+    let loadedOn = own?.pcpu ?? -1;
     a.steps.forEach((st, j) => {
       const path = ['actors', i, 'steps', j];
       if (
