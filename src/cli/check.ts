@@ -15,7 +15,13 @@ import { exploreReduced, type ReductionReport } from '../check/reduced.ts';
 import { REDUCTIONS, type ReductionName } from '../check/reduction.ts';
 import { UserError } from '../errors.ts';
 import { MEMORY_MODELS, type MemoryModel } from '../model/kvm/program.ts';
-import { DEFAULT_VARIANT, describeVariant, isKnob, type Variant, withKnobs } from '../model/kvm/variants.ts';
+import {
+  DEFAULT_VARIANT,
+  describeVariant,
+  parseKnobList,
+  type Variant,
+  withKnobs,
+} from '../model/kvm/variants.ts';
 import { PROP_INFO } from '../model/system/system.ts';
 import type { TraceEntry } from '../run/runner.ts';
 import { PROPERTIES, type Scenario } from '../scenarios/schema.ts';
@@ -53,16 +59,12 @@ function resolveVariant(sc: Scenario, spec: string): NamedVariant {
   const preset = sc.presets?.[spec];
   if (preset)
     return { name: spec, variant: withKnobs(DEFAULT_VARIANT, preset, `${sc.name}: preset ${spec}`) };
-  if (spec.includes('=')) {
-    const knobs: Record<string, string> = {};
-    for (const kv of spec.split(',')) {
-      const [k, v] = kv.split('=');
-      if (!k || v === undefined || !isKnob(k))
-        throw new UserError(`--variant: "${kv}" is not knob=value (knobs are in docs/variants.md)`);
-      knobs[k] = v;
-    }
-    return { name: spec, variant: withKnobs(DEFAULT_VARIANT, knobs, '--variant') };
-  }
+  if (spec.trim() === '')
+    throw new UserError(
+      '--variant: empty value (give a preset of the scenario, "current", or knob=value pairs)',
+    );
+  if (spec.includes('='))
+    return { name: spec, variant: withKnobs(DEFAULT_VARIANT, parseKnobList(spec, '--variant'), '--variant') };
   const names = ['current', ...Object.keys(sc.presets ?? {})];
   throw new UserError(
     `--variant: ${sc.name} has no preset "${spec}" (presets: ${names.join(', ')}; or give knob=value pairs)`,
@@ -70,7 +72,7 @@ function resolveVariant(sc: Scenario, spec: string): NamedVariant {
 }
 
 function variantsFor(sc: Scenario, opts: CheckOpts): NamedVariant[] {
-  if (opts.variant) return [resolveVariant(sc, opts.variant)];
+  if (opts.variant !== undefined) return [resolveVariant(sc, opts.variant)];
   const presets = Object.keys(sc.presets ?? {});
   if ((opts.allVariants || opts.all) && presets.length > 0) return presets.map((p) => resolveVariant(sc, p));
   return [{ name: 'current', variant: DEFAULT_VARIANT }];
@@ -383,6 +385,8 @@ export function registerCheck(program: Command): void {
           : null;
       if (!targets) throw new UserError('check needs a scenario (a file or a built-in name) or --all');
       if (opts.all && arg !== undefined) throw new UserError('give either a scenario or --all, not both');
+      if (opts.variant !== undefined && opts.allVariants)
+        throw new UserError('give either --variant or --all-variants, not both');
       const rows: CheckRow[] = [];
       const files = new Map<string, string | undefined>();
       for (const t of targets) {
