@@ -32,16 +32,23 @@ export function pathString(path: readonly PropertyKey[]): string {
   return s || '(top level)';
 }
 
-/** Levenshtein distance, case-insensitive (a name differing only in case is distance 0). */
+/**
+ * Edit distance with adjacent transpositions ("eio" for "eoi" is one slip), case-insensitive (a
+ * name differing only in case is distance 0): the optimal string alignment distance.
+ */
 function distance(a: string, b: string): number {
   const x = a.toLowerCase();
   const y = b.toLowerCase();
+  let before: number[] = [];
   let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
   for (let i = 1; i <= x.length; i++) {
     const row = [i];
     for (let j = 1; j <= y.length; j++) {
       row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1])
+        row[j] = Math.min(row[j], before[j - 2] + 1);
     }
+    before = prev;
     prev = row;
   }
   return prev[y.length];

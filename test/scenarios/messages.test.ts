@@ -340,6 +340,11 @@ describe('did you mean', () => {
     assert.equal(closest('guest.hlr', ['guest.eoi', 'guest.hlt']), 'guest.hlt');
     assert.equal(closest('gust.hlt', ['guest.hlt']), 'guest.hlt');
     assert.equal(closest('guest.nmi', ['guest.eoi', 'guest.hlt']), undefined);
+    assert.equal(
+      closest('guest.eio', ['guest.eoi', 'guest.hlt']),
+      'guest.eoi',
+      'a transposition is one slip',
+    );
     assert.equal(closest('guest', ['guest.hlt']), undefined);
   });
 });
