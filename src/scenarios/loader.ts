@@ -11,7 +11,7 @@ import type { FieldDesc } from '../model/system/layout.ts';
 import type { Machine } from '../model/system/machine.ts';
 import { initWorld } from '../model/system/world.ts';
 import { duplicateKey } from './json-keys.ts';
-import { formatIssues, pathString, scenarioErrorMap } from './messages.ts';
+import { didYouMean, formatIssues, pathString, scenarioErrorMap } from './messages.ts';
 import { type Scenario, scenario } from './schema.ts';
 
 export { formatIssues, pathString };
@@ -112,7 +112,12 @@ export function parseScenarioText(text: string, file: string): Scenario {
     const at = `${file}: at ${pathString(['expect', 'state', name])}`;
     const found = findField(L, name);
     if (!found) {
-      throw new UserError(`${at}: unknown field (fields look like ${looksLike})`);
+      // Suggested only within the same vCPU, pCPU or unit: "vcpu0.vIRR" is no slip of "pcpu0.IRR".
+      const unit = name.split('.')[0];
+      const names = L.blocks
+        .filter((b) => b.prefix === unit)
+        .flatMap((b) => b.fields.map((f) => `${b.prefix}.${f.name}`));
+      throw new UserError(`${at}: unknown field${didYouMean(name, names)} (fields look like ${looksLike})`);
     }
     const e = expectedFieldValue(found.field, want);
     if ('error' in e) throw new UserError(`${at}: ${e.error}`);

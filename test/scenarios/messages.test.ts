@@ -327,6 +327,17 @@ describe('no zod wording reaches the user', () => {
 });
 
 describe('did you mean', () => {
+  test('a misspelt field name in expect.state', () => {
+    assert.equal(
+      messageFor((s) => (s.expect.state = { 'vcpu0.PID.NO': true })),
+      'bad.json: at expect.state."vcpu0.PID.NO": unknown field (did you mean "vcpu0.PID.ON"?) (fields look like vcpu0.PID.ON, vcpu0.vIRR, pcpu0.IRR)',
+    );
+    assert.equal(
+      messageFor((s) => (s.expect.state = { 'vcpu0.colour': true })),
+      'bad.json: at expect.state."vcpu0.colour": unknown field (fields look like vcpu0.PID.ON, vcpu0.vIRR, pcpu0.IRR)',
+    );
+  });
+
   test('one slip in a short name, a third of the letters in a long one, case is free', () => {
     assert.equal(closest('tprr', ['tpr', 'pcpu']), 'tpr');
     assert.equal(closest('cpus', ['pcpus', 'vcpus']), 'pcpus');
