@@ -11,7 +11,7 @@ import { RandomChooser } from '../drive/chooser.ts';
 import { drive } from '../drive/drive.ts';
 import { UserError } from '../errors.ts';
 import type { MemoryModel } from '../model/kvm/program.ts';
-import { DEFAULT_VARIANT, KNOBS, type Variant, withKnobs } from '../model/kvm/variants.ts';
+import { DEFAULT_VARIANT, parseKnobList, type Variant, withKnobs } from '../model/kvm/variants.ts';
 import { PROP_INFO, type SystemModel } from '../model/system/system.ts';
 import {
   buildModel,
@@ -47,26 +47,15 @@ export interface NamedVariant {
  */
 export function resolveVariant(sc: Scenario, spec: string, where = '--variant'): NamedVariant {
   if (spec.trim() === '')
-    throw new UserError(`${where}: empty (a preset of ${sc.name}, "current", or knob=value pairs)`);
+    throw new UserError(
+      `${where}: empty value (give a preset of the scenario, "current", or knob=value pairs)`,
+    );
   if (spec === 'current') return { name: 'current', variant: DEFAULT_VARIANT };
   const preset = sc.presets?.[spec];
   if (preset)
     return { name: spec, variant: withKnobs(DEFAULT_VARIANT, preset, `${sc.name}: preset ${spec}`) };
-  if (spec.includes('=')) {
-    const knobs: Record<string, string> = {};
-    for (const kv of spec.split(',')) {
-      const eq = kv.indexOf('=');
-      const k = eq < 0 ? kv : kv.slice(0, eq);
-      const v = eq < 0 ? '' : kv.slice(eq + 1);
-      if (k === '' || v === '')
-        throw new UserError(`${where}: "${kv}" is not knob=value (knobs are in docs/variants.md)`);
-      if (!Object.hasOwn(KNOBS, k))
-        throw new UserError(`${where}: unknown knob ${k} (knobs: ${Object.keys(KNOBS).join(', ')})`);
-      if (Object.hasOwn(knobs, k)) throw new UserError(`${where}: knob ${k} is given twice`);
-      knobs[k] = v;
-    }
-    return { name: spec, variant: withKnobs(DEFAULT_VARIANT, knobs, where) };
-  }
+  if (spec.includes('='))
+    return { name: spec, variant: withKnobs(DEFAULT_VARIANT, parseKnobList(spec, where), where) };
   const names = ['current', ...Object.keys(sc.presets ?? {})];
   throw new UserError(
     `${where}: ${sc.name} has no preset "${spec}" (presets: ${names.join(', ')}; or give knob=value pairs)`,

@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { UserError } from '../errors.ts';
 import { DEFAULT_HARVEST_ALGORITHM } from '../runtime/consumer.ts';
 import {
   HARVEST_ALGORITHMS,
@@ -12,6 +13,7 @@ export function registerBench(program: Command): void {
   const bench = program.command('bench').description('run a benchmark and print its figures');
   registerRuntimeBench(bench);
   registerCheckBench(bench);
+  registerStartupBench(bench);
 }
 
 interface RuntimeBenchFlags {
@@ -101,6 +103,41 @@ function registerCheckBench(bench: Command): void {
         json
           ? `${JSON.stringify(checkBenchJson(result, root.version() ?? 'unknown'), null, 2)}\n`
           : formatCheckBench(result),
+      );
+    });
+}
+
+interface StartupBenchFlags {
+  readonly runs: string;
+  readonly json?: boolean;
+}
+
+/** `irqlab bench startup [--runs N] [--json]`: whole-process start-up time against `node -e 0`. */
+function registerStartupBench(bench: Command): void {
+  bench
+    .command('startup')
+    .description(
+      'start-up: median whole-process time of irqlab --version, irqlab list and node -e 0, and the ratios',
+    )
+    .option('--runs <n>', 'runs of each command', '20')
+    .option('--json', 'print one JSON document to stdout instead of the table')
+    .action(async (flags: StartupBenchFlags, cmd: Command) => {
+      if (!/^[1-9]\d*$/.test(flags.runs))
+        throw new UserError(`--runs: expected a positive integer, got "${flags.runs}"`);
+      const { formatStartupBench, runStartupBench, startupBenchJson } = await import(
+        '../../bench/startup/index.ts'
+      );
+      const json = flags.json === true;
+      const result = runStartupBench({
+        runs: Number(flags.runs),
+        progress: json ? undefined : (line) => process.stderr.write(`${line}\n`),
+      });
+      let root: Command = cmd;
+      while (root.parent !== null) root = root.parent;
+      process.stdout.write(
+        json
+          ? `${JSON.stringify(startupBenchJson(result, root.version() ?? 'unknown'), null, 2)}\n`
+          : formatStartupBench(result),
       );
     });
 }

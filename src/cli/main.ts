@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { UserError } from '../errors.ts';
+import { escapeControl, UserError } from '../errors.ts';
 import { registerBench } from './bench.ts';
 import { registerCheck } from './check.ts';
 import { registerCosts } from './costs.ts';
@@ -19,7 +19,8 @@ program
   .description('x86 interrupt virtualization: model, checker, simulator')
   .version('0.1.0')
   .exitOverride()
-  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  // Commander's errors quote the arguments: escape control characters in them (lines kept).
+  .configureOutput({ writeErr: (s) => process.stderr.write(s.split('\n').map(escapeControl).join('\n')) });
 
 registerRun(program);
 registerCheck(program);
@@ -39,7 +40,7 @@ try {
     process.exit(EXIT.usage);
   }
   const err = e as Error;
-  process.stderr.write(`irqlab: internal error: ${err?.message ?? String(e)}\n`);
+  process.stderr.write(`irqlab: internal error: ${escapeControl(err?.message ?? String(e))}\n`);
   if (process.env.IRQLAB_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
   process.exit(EXIT.internal);
 }

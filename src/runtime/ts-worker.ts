@@ -1,6 +1,8 @@
 /**
  * Starting worker threads whose entry is a TypeScript file, for code that runs from source under
- * tsx (tests, benchmarks, examples). Compiled JavaScript should use `new Worker(url)` directly.
+ * tsx (tests, examples) and from the build in dist/ (the CLI's benchmarks). In the build, this
+ * module is ts-worker.js and the entry `x.ts` is compiled to `x.js` beside it: the worker runs that
+ * (docs/decisions/0110-compiled-cli.md).
  */
 import { Worker, type WorkerOptions, workerData } from 'node:worker_threads';
 
@@ -20,7 +22,9 @@ export function startTsWorker<T>(
   data: T,
   options: Omit<WorkerOptions, 'workerData'> = {},
 ): Worker {
-  const wd: TsWorkerData<T> = { tsEntry: entry.href, data };
+  const compiled = import.meta.url.endsWith('.js') && entry.pathname.endsWith('.ts');
+  const href = compiled ? entry.href.replace(/\.ts$/, '.js') : entry.href;
+  const wd: TsWorkerData<T> = { tsEntry: href, data };
   return new Worker(new URL('./ts-worker-bootstrap.mjs', import.meta.url), { ...options, workerData: wd });
 }
 

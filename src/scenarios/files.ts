@@ -25,8 +25,20 @@ export interface LoadedScenario {
 }
 
 export function loadScenario(arg: string): LoadedScenario {
-  if (existsSync(arg) && statSync(arg).isFile()) {
-    return { file: arg, scenario: parseScenarioText(readFileSync(arg, 'utf8'), arg), builtin: false };
+  if (existsSync(arg)) {
+    if (statSync(arg).isDirectory())
+      throw new UserError(
+        `${arg}: is a directory; give a scenario file (.json, .yaml) or a built-in name ('irqlab list' shows them)`,
+      );
+    let text: string;
+    try {
+      text = readFileSync(arg, 'utf8');
+    } catch (e) {
+      throw new UserError(
+        `${arg}: cannot read it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
+    }
+    return { file: arg, scenario: parseScenarioText(text, arg), builtin: false };
   }
   const file = join(BUILTIN_DIR, `${arg}.json`);
   if (/^[a-z0-9][a-z0-9._-]*$/.test(arg) && existsSync(file)) {

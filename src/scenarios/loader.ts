@@ -3,7 +3,6 @@
  * that name the file, the field path and what is wrong.
  */
 import { parse as parseYaml, YAMLError } from 'yaml';
-import type { z } from 'zod';
 import { UserError } from '../errors.ts';
 import { inhibitBit } from '../model/kvm/apicv.ts';
 import { DEFAULT_VARIANT, withKnobs } from '../model/kvm/variants.ts';
@@ -11,83 +10,11 @@ import { type FieldValue, findField } from '../model/system/fields.ts';
 import type { FieldDesc } from '../model/system/layout.ts';
 import type { Machine } from '../model/system/machine.ts';
 import { initWorld } from '../model/system/world.ts';
+import { duplicateKey } from './json-keys.ts';
+import { didYouMean, formatIssues, pathString, scenarioErrorMap } from './messages.ts';
 import { type Scenario, scenario } from './schema.ts';
 
-/**
- * A field path as the messages print it: `steps[4].vector`, `expect.delivered.0`. A key that is not
- * a plain word (a field name such as "vcpu0.vIRR" contains dots) is quoted: `expect.state."vcpu0.vIRR"`.
- */
-export function pathString(path: readonly PropertyKey[]): string {
-  let s = '';
-  for (const p of path) {
-    if (typeof p === 'number') {
-      s += `[${p}]`;
-      continue;
-    }
-    const key = String(p);
-    const shown = /^[A-Za-z0-9_$-]+$/.test(key) ? key : JSON.stringify(key);
-    s += s ? `.${shown}` : shown;
-  }
-  return s || '(top level)';
-}
-
-type Issue = z.core.$ZodIssue;
-
-/** The value did not have the type a union branch wants (nested unions: no branch's type). */
-function typeMismatch(i: Issue): boolean {
-  if (i.code === 'invalid_type') return true;
-  return i.code === 'invalid_union' && i.errors.every((branch) => branch.every(typeMismatch));
-}
-
-/**
- * The issue to show for a union that nothing matched, and its path inside the union. zod's own
- * message for it is "Invalid input". A branch whose type the value has ("49" is a string, but not a
- * hex one) failed for the reason worth showing; when the value has no branch's type (1.5, true),
- * the union's own message says what is expected.
- */
-function unionIssue(i: Issue & { code: 'invalid_union' }): { issue: Issue; path: PropertyKey[] } {
-  for (const branch of i.errors) {
-    const inner = branch.find((b) => !typeMismatch(b));
-    if (inner === undefined) continue;
-    if (inner.code === 'invalid_union' && inner.errors.length > 0) {
-      const deeper = unionIssue(inner);
-      return { issue: deeper.issue, path: [...inner.path, ...deeper.path] };
-    }
-    return { issue: inner, path: [...inner.path] };
-  }
-  if (i.message !== 'Invalid input' || i.errors.length === 0) return { issue: i, path: [] };
-  const expected = [
-    ...new Set(
-      i.errors
-        .flat()
-        .flatMap((b) => (b.code === 'invalid_type' ? [b.expected === 'int' ? 'integer' : b.expected] : [])),
-    ),
-  ];
-  return { issue: { ...i, message: `expected ${expected.join(' or ')}` }, path: [] };
-}
-
-function issueMessage(i: Issue): string {
-  if (i.code === 'unrecognized_keys') return `unknown field ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-  return i.message;
-}
-
-/** One line for the first issue, with a count of the others. */
-export function formatIssues(file: string, issues: readonly Issue[]): string {
-  const first = issues[0];
-  let path: PropertyKey[] = [...first.path];
-  let msg = issueMessage(first);
-  if (first.code === 'invalid_union') {
-    if ('note' in first && first.note === 'No matching discriminator') {
-      msg = 'unknown step kind in "do"';
-    } else {
-      const inner = unionIssue(first);
-      path = [...path, ...inner.path];
-      msg = issueMessage(inner.issue);
-    }
-  }
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
-  return `${file}: at ${pathString(path)}: ${msg}${more}`;
-}
+export { formatIssues, pathString };
 
 /** The message of a YAML syntax error as one line: "<what> at line L, column C". */
 export function yamlErrorLine(e: unknown): string {
@@ -156,14 +83,26 @@ export function expectedFieldValue(f: FieldDesc, want: unknown): { value: FieldV
 }
 
 export function parseScenarioText(text: string, file: string): Scenario {
+  // A UTF-8 byte order mark, as some editors write one, is not part of the document.
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const yaml = /\.ya?ml$/i.test(file);
+  if (body.trim() === '')
+    throw new UserError(`${file}: the file is empty; a scenario is an object (docs/scenario-format.md)`);
   let raw: unknown;
   try {
-    raw = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+    // yaml refuses a repeated key in a mapping (its uniqueKeys option, on by default).
+    raw = yaml ? parseYaml(body, { uniqueKeys: true }) : JSON.parse(body);
   } catch (e) {
-    if (/\.ya?ml$/i.test(file)) throw new UserError(`${file}: not valid YAML: ${yamlErrorLine(e)}`);
+    if (yaml) throw new UserError(`${file}: not valid YAML: ${yamlErrorLine(e)}`);
     throw new UserError(`${file}: not valid JSON: ${(e as Error).message.split('\n')[0]}`);
   }
-  const r = scenario.safeParse(raw);
+  // JSON.parse keeps the last of two equal keys without a word: a scenario would silently lose one.
+  const dup = yaml ? undefined : duplicateKey(body);
+  if (dup !== undefined)
+    throw new UserError(
+      `${file}: at ${pathString(dup.path)}: duplicate key ${JSON.stringify(dup.key)} (line ${dup.line}, column ${dup.column})`,
+    );
+  const r = scenario.safeParse(raw, { error: scenarioErrorMap });
   if (!r.success) throw new UserError(formatIssues(file, r.error.issues));
   const L = initWorld(machineOf(r.data)).L;
   const looksLike = r.data.machine.features.avic
@@ -173,7 +112,12 @@ export function parseScenarioText(text: string, file: string): Scenario {
     const at = `${file}: at ${pathString(['expect', 'state', name])}`;
     const found = findField(L, name);
     if (!found) {
-      throw new UserError(`${at}: unknown field (fields look like ${looksLike})`);
+      // Suggested only within the same vCPU, pCPU or unit: "vcpu0.vIRR" is no slip of "pcpu0.IRR".
+      const unit = name.split('.')[0];
+      const names = L.blocks
+        .filter((b) => b.prefix === unit)
+        .flatMap((b) => b.fields.map((f) => `${b.prefix}.${f.name}`));
+      throw new UserError(`${at}: unknown field${didYouMean(name, names)} (fields look like ${looksLike})`);
     }
     const e = expectedFieldValue(found.field, want);
     if ('error' in e) throw new UserError(`${at}: ${e.error}`);

@@ -26,13 +26,29 @@ const hexOrInt = z.union(
   { error: HEX_OR_INT },
 );
 
-export const vector = hexOrInt.pipe(
-  z.number().min(0, 'vector out of range 0-255').max(255, 'vector out of range 0-255'),
-);
-const byte = hexOrInt.pipe(
-  z.number().min(0, 'value out of range 0-255').max(255, 'value out of range 0-255'),
-);
-const u32 = hexOrInt.pipe(z.number().min(0).max(0xffffffff));
+/**
+ * An integer lo-hi, written as a number or a hex string, with one message for every way to get it
+ * wrong. `{field}` in a message stands for the field's name (src/scenarios/messages.ts).
+ */
+function hexOrIntIn(what: string, lo: number, hi: number, hiText = String(hi)) {
+  const message = `${what} must be an integer ${lo}-${hiText} or a hex string such as "0x31"`;
+  return z
+    .union(
+      [
+        z.number().int({ error: message }),
+        z
+          .string()
+          .regex(/^0x[0-9a-fA-F]+$/, message)
+          .transform((s) => Number.parseInt(s, 16)),
+      ],
+      { error: message },
+    )
+    .pipe(z.number().min(lo, message).max(hi, message));
+}
+
+export const vector = hexOrIntIn('vector', 0, 255);
+const byte = hexOrIntIn('{field}', 0, 255);
+const u32 = hexOrIntIn('{field}', 0, 0xffffffff, '0xffffffff');
 const index = z.number().int().min(0);
 const vcpuRef = index.describe('vCPU index (position in machine.vcpus)');
 const pcpuRef = index.describe('pCPU index (0 .. machine.pcpus-1)');
@@ -417,7 +433,12 @@ export const actorStep = z.discriminatedUnion('do', [
 
 const actor = z
   .object({
-    name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'lower-case letters, digits, "_" and "-"'),
+    name: z
+      .string()
+      .regex(
+        /^[a-z][a-z0-9_-]*$/,
+        'an actor name must be a lower-case letter, then lower-case letters, digits, "_" and "-"',
+      ),
     vcpu: vcpuRef
       .optional()
       .describe('the vCPU whose thread and guest this actor is (for kvm.* and guest.* steps)'),
@@ -485,14 +506,27 @@ export const expectations = z
 const scenarioObject = z
   .object({
     $schema: z.string().optional(),
-    name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ".", "_" and "-"'),
+    name: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9._-]*$/,
+        'name must be lower-case letters, digits, ".", "_" and "-", starting with a letter or digit',
+      ),
     description: z.string().min(1),
     source: z.string().min(1).describe('where the behaviour is documented (SDM/VT-d section, kernel commit)'),
     machine,
     steps: z.array(step).default([]).describe('a sequential script for irqlab run'),
     actors: z.array(actor).optional().describe('concurrent actors whose interleavings irqlab check explores'),
     presets: z
-      .record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), z.record(z.string(), z.string()))
+      .record(
+        z
+          .string()
+          .regex(
+            /^[a-z0-9][a-z0-9-]*$/,
+            'a preset name must be lower-case letters, digits and "-", starting with a letter or digit',
+          ),
+        z.record(z.string(), z.string()),
+      )
       .optional()
       .describe('named variants: knob settings on top of the current kernel (docs/variants.md)'),
     properties: z.array(z.enum(PROPERTIES)).optional().describe('properties to check (default: all)'),
@@ -550,6 +584,22 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
     }
     runningOn.set(c.pcpu, i);
   });
+  // APIC IDs are unique per processor (SDM Vol. 3A, APIC chapter, "Local APIC ID"), and everything that
+  // routes by APIC ID assumes it: the ICR destination, IPIv's PID-pointer table and AVIC's physical
+  // APIC ID table have one entry per ID. KVM does not take a duplicate on trust either: its optimized
+  // APIC map is disabled for it (kvm_recalculate_apic_map), which irqlab does not model.
+  const apicIdOwner = new Map<number, number>();
+  s.machine.vcpus.forEach((c, i) => {
+    const id = c.apicId ?? i;
+    const other = apicIdOwner.get(id);
+    if (other !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['machine', 'vcpus', i, 'apicId'],
+        message: `APIC ID ${id} is vCPU ${other}'s too: each vCPU needs its own APIC ID`,
+      });
+    else apicIdOwner.set(id, i);
+  });
   if (s.steps.length === 0 && !s.actors) {
     ctx.addIssue({
       code: 'custom',
@@ -570,7 +620,9 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
         message: 'an actor without a vcpu needs steps',
       });
     // The pCPU the actor's vCPU is loaded on as its steps go (a guest.hlt sleeps and wakes there).
-    let loadedOn = a.vcpu !== undefined && a.vcpu < nv ? s.machine.vcpus[a.vcpu].pcpu : -1;
+    // (zod runs this refinement even when a.vcpu failed its own check: it may be any number.)
+    const own = a.vcpu !== undefined ? s.machine.vcpus[a.vcpu] : undefined;
+    let loadedOn = own?.pcpu ?? -1;
     a.steps.forEach((st, j) => {
       const path = ['actors', i, 'steps', j];
       if (
@@ -824,21 +876,15 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
     });
   });
   const size = avicTableSize(s.machine.x2apic);
-  const owner = new Map<number, number>();
   s.machine.vcpus.forEach((c, i) => {
     const id = c.apicId ?? i;
+    // A duplicate ID is refused on every machine (above).
     if (id >= size) {
       issue(
         ['machine', 'vcpus', i, 'apicId'],
         `APIC ID ${id} is outside AVIC's physical APIC ID table (0-0x${(size - 1).toString(16)} in ${s.machine.x2apic ? 'x2APIC' : 'xAPIC'} mode)`,
       );
-    } else if (owner.has(id)) {
-      issue(
-        ['machine', 'vcpus', i, 'apicId'],
-        `APIC ID ${id} is vCPU ${owner.get(id)}'s too: each AVIC table entry belongs to one vCPU`,
-      );
     }
-    owner.set(id, i);
     if (c.eoiExit.length > 0)
       issue(
         ['machine', 'vcpus', i, 'eoiExit'],

@@ -265,7 +265,11 @@ describe('irqlab CLI', { concurrency: 2 }, () => {
     const cases: [string, string, string[]][] = [
       ['broken.json', '{ "name": "x",', ['broken.json', 'not valid JSON']],
       ['unknown-field.json', JSON.stringify(unknownField), ['unknown-field.json', 'steps[2]', '"valu"']],
-      ['bad-vector.json', JSON.stringify(badVector), ['bad-vector.json', 'steps[1].vector', 'out of range']],
+      [
+        'bad-vector.json',
+        JSON.stringify(badVector),
+        ['bad-vector.json', 'steps[1].vector', 'vector must be an integer 0-255'],
+      ],
       ['broken.yaml', 'name: [x\nsteps: ]\n', ['broken.yaml', 'not valid YAML']],
       [
         'unknown-kind.yaml',

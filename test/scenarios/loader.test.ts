@@ -204,17 +204,17 @@ describe('bad files: one-line errors naming file, path and problem', () => {
     rejectsJson(
       edited((s) => (s.machine.pcpus = 'two')),
       'machine.pcpus',
-      /expected number, received string/,
+      /: pcpus must be an integer 1-32, not "two"$/,
     );
     rejectsJson(
       edited((s) => (s.machine.x2apic = 'yes')),
       'machine.x2apic',
-      /expected boolean, received string/,
+      /: x2apic must be true or false, not "yes"$/,
     );
     rejectsJson(
       edited((s) => (s.steps = {})),
       'steps',
-      /expected array, received object/,
+      /: steps must be a list, not an object$/,
     );
   });
 
@@ -223,7 +223,7 @@ describe('bad files: one-line errors naming file, path and problem', () => {
       rejectsJson(
         edited((s) => (s.steps[1].vector = v)),
         'steps[1].vector',
-        /vector out of range 0-255/,
+        /vector must be an integer 0-255 or a hex string such as "0x31"/,
       );
     });
   }
@@ -240,7 +240,7 @@ describe('bad files: one-line errors naming file, path and problem', () => {
         rejectsJson(
           edited((s) => (s.machine.irtes[0].vector = written)),
           'machine.irtes[0].vector',
-          /vector out of range 0-255/,
+          /vector must be an integer 0-255 or a hex string such as "0x31"/,
         );
       }),
       { numRuns: 60 },
@@ -252,7 +252,7 @@ describe('bad files: one-line errors naming file, path and problem', () => {
       const msg = rejectsJson(
         edited((s) => (s.steps[1].vector = v)),
         'steps[1].vector',
-        /: expected an integer or a hex string such as "0x31"$/,
+        /: vector must be an integer 0-255 or a hex string such as "0x31"$/,
       );
       assert.ok(!msg.includes('Invalid input'), msg);
     }
@@ -262,22 +262,22 @@ describe('bad files: one-line errors naming file, path and problem', () => {
     rejectsJson(
       edited((s) => (s.machine.vcpus[0].virr = ['0x31', '49'])),
       'machine.vcpus[0].virr[1]',
-      /: expected an integer or a hex string such as "0x31"$/,
+      /: vector must be an integer 0-255 or a hex string such as "0x31"$/,
     );
     rejectsJson(
       edited((s) => (s.expect.delivered['0'] = [1.5])),
       'expect.delivered.0[0]',
-      /: expected an integer or a hex string such as "0x31"$/,
+      /: vector must be an integer 0-255 or a hex string such as "0x31"$/,
     );
     rejectsJson(
       edited((s) => (s.expect.state['vcpu0.vIRR'] = ['0x31', '49'])),
       'expect.state."vcpu0.vIRR"[1]',
-      /: expected an integer or a hex string such as "0x31"$/,
+      /: vector must be an integer 0-255 or a hex string such as "0x31"$/,
     );
     rejectsJson(
       edited((s) => (s.expect.state['vcpu0.vIRR'] = [300])),
       'expect.state."vcpu0.vIRR"[0]',
-      /: vector out of range 0-255$/,
+      /: vector must be an integer 0-255 or a hex string such as "0x31"$/,
     );
     const msg = rejectsJson(
       edited((s) => (s.expect.state['vcpu0.SVI'] = 1.5)),
@@ -343,7 +343,7 @@ describe('bad files: one-line errors naming file, path and problem', () => {
     rejectsJson(
       edited((s) => (s.steps[1].do = 'guest.nmi')),
       'steps[1].do',
-      /unknown step kind in "do"/,
+      /: unknown step kind "guest.nmi" \(kinds: device\.post, guest\.tpr, .*, avic\.deliver\)$/,
     );
   });
 
@@ -466,13 +466,13 @@ describe('bad files: one-line errors naming file, path and problem', () => {
     const empty = rejectsJson(
       edited((s) => (s.machine.vcpus = [])),
       'machine.vcpus',
-      /Too small: expected array to have >=1 items$/,
+      /: vcpus must have at least 1 entry$/,
     );
     assert.ok(!empty.includes('unknown vCPU'), empty);
     const zero = rejectsJson(
       edited((s) => (s.machine.pcpus = 0)),
       'machine.pcpus',
-      /Too small: expected number to be >=1$/,
+      /: pcpus must be an integer 1-32, not 0$/,
     );
     assert.ok(!zero.includes('unknown pCPU'), zero);
   });
@@ -500,7 +500,7 @@ describe('bad files: one-line errors naming file, path and problem', () => {
 
   test('invalid JSON', () => {
     rejects('{ "name": "x", ', 'broken.json', null, /^broken\.json: not valid JSON: /);
-    rejects('', 'empty.json', null, /^empty\.json: not valid JSON: /);
+    rejects('{', 'open.json', null, /^open\.json: not valid JSON: /);
   });
 
   test('invalid YAML: the message and where, with no dangling colon', () => {
@@ -516,8 +516,17 @@ describe('bad files: one-line errors naming file, path and problem', () => {
   });
 
   test('a document that is not an object', () => {
-    rejects('[]', 'list.json', '(top level)', /expected object, received array/);
-    rejects('', 'empty.yaml', '(top level)', /expected object/);
+    rejects('[]', 'list.json', '(top level)', /: a scenario must be an object, not a list$/);
+    rejects('name: [x', 'list.yaml', null, /^list\.yaml: not valid YAML: /);
+    rejects('- 1\n', 'list.yaml', '(top level)', /: a scenario must be an object, not a list$/);
+    for (const f of ['empty.json', 'empty.yaml'])
+      for (const text of ['', ' \n', '\ufeff'])
+        rejects(
+          text,
+          f,
+          null,
+          /^empty\.(json|yaml): the file is empty; a scenario is an object \(docs\/scenario-format\.md\)$/,
+        );
   });
 
   test('errors name the file as given, path included', () => {

@@ -201,6 +201,29 @@ export function withKnobs(base: Variant, knobs: Record<string, string>, where: s
   return v as Variant;
 }
 
+/**
+ * Knob settings written as `knob=value` pairs separated by commas (`--variant`), with a one-line
+ * error for an empty pair, a pair without "=", an unknown knob, a knob given twice and a value the
+ * knob does not have. The values are checked here too, so the settings can be applied as they are.
+ */
+export function parseKnobList(spec: string, where: string): Record<string, string> {
+  const knobs: Record<string, string> = {};
+  for (const pair of spec.split(',')) {
+    const eq = pair.indexOf('=');
+    const k = (eq < 0 ? pair : pair.slice(0, eq)).trim();
+    const val = eq < 0 ? undefined : pair.slice(eq + 1).trim();
+    if (pair.trim() === '') throw new UserError(`${where}: empty knob=value pair in "${spec}"`);
+    if (val === undefined || k === '')
+      throw new UserError(`${where}: "${pair}" is not knob=value (knobs: ${Object.keys(KNOBS).join(', ')})`);
+    if (!isKnob(k))
+      throw new UserError(`${where}: unknown knob "${k}" (knobs: ${Object.keys(KNOBS).join(', ')})`);
+    if (Object.hasOwn(knobs, k)) throw new UserError(`${where}: knob ${k} is given twice`);
+    knobs[k] = val;
+  }
+  withKnobs(DEFAULT_VARIANT, knobs, where);
+  return knobs;
+}
+
 /** The knobs where a variant differs from the default, as "k=v" pairs (for output). */
 export function describeVariant(v: Variant): string {
   const diff = Object.entries(v).filter(([k, val]) => DEFAULT_VARIANT[k as KnobName] !== val);
