@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { stringify as stringifyYaml } from 'yaml';
-import { loadScenario } from '../../src/scenarios/files.ts';
 import { escapeControl, UserError } from '../../src/errors.ts';
+import { loadScenario } from '../../src/scenarios/files.ts';
 import { duplicateKey } from '../../src/scenarios/json-keys.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
 

@@ -28,7 +28,6 @@ import {
   avicPhysIsRunning,
   avicPhysSetRunning,
   avicPhysValid,
-  avicSetIrr,
   avicTprWrite,
   GA_LOG,
   GA_LOG_STATUS,
