@@ -11,7 +11,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { explore } from '../src/check/explorer.ts';
-import { DEFAULT_VARIANT, withKnobs } from '../src/model/kvm/variants.ts';
+import { isConcurrent, presetsOf, resolveVariant } from '../src/check/session.ts';
 import { PROP_INFO } from '../src/model/system/system.ts';
 import { buildModel } from '../src/scenarios/compile.ts';
 import { builtinNames, loadScenario } from '../src/scenarios/files.ts';
@@ -50,20 +50,14 @@ export interface Manifest {
 export function concurrentScenarios(): Scenario[] {
   return builtinNames()
     .map((n) => loadScenario(n).scenario)
-    .filter((s) => (s.actors?.length ?? 0) > 0);
+    .filter(isConcurrent);
 }
 
-/** The presets `check --all` runs: the scenario's, or "current" (today's kernel) if it has none. */
-export function presetsOf(sc: Scenario): string[] {
-  const names = Object.keys(sc.presets ?? {});
-  return names.length > 0 ? names : ['current'];
-}
+export { presetsOf };
 
 /** Explores one preset of a scenario and returns its manifest entry. */
 export function manifestEntry(sc: Scenario, preset: string): ManifestEntry {
-  const knobs = sc.presets?.[preset] ?? (preset === 'current' ? {} : undefined);
-  if (!knobs) throw new Error(`${sc.name} has no preset ${preset}`);
-  const variant = withKnobs(DEFAULT_VARIANT, knobs, `${sc.name}: preset ${preset}`);
+  const { variant } = resolveVariant(sc, preset);
   const r = explore(buildModel(sc, variant), {
     strategy: 'bfs',
     bounds: MANIFEST_BOUNDS,

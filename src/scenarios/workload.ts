@@ -14,6 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../errors.ts';
 import { formatIssues, pathString, yamlErrorLine } from './loader.ts';
+import { scenarioErrorMap } from './messages.ts';
 import { type Scenario, vector } from './schema.ts';
 
 const TIME_UNITS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9 };
@@ -190,7 +191,7 @@ export function parseWorkload(text: string, file: string): Workload {
     if (/\.ya?ml$/i.test(file)) throw new UserError(`${file}: not valid YAML: ${yamlErrorLine(e)}`);
     throw new UserError(`${file}: not valid JSON: ${(e as Error).message.split('\n')[0]}`);
   }
-  const r = workload.safeParse(raw);
+  const r = workload.safeParse(raw, { error: scenarioErrorMap });
   if (!r.success) throw new UserError(formatIssues(file, r.error.issues));
   return r.data;
 }

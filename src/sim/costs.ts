@@ -28,6 +28,7 @@ import { z } from 'zod';
 import { UserError } from '../errors.ts';
 import { EVENT_NAMES } from '../model/system/events.ts';
 import { formatIssues, pathString, yamlErrorLine } from '../scenarios/loader.ts';
+import { scenarioErrorMap } from '../scenarios/messages.ts';
 
 /** The primitive operations a table prices, each with what it covers. */
 export const PRIMITIVES = {
@@ -77,6 +78,7 @@ export const LINES = {
   wakeup_list: 'the per-pCPU wake-up list and its lock',
   msi_pid: 'the per-pCPU descriptor of host posted MSI',
   avic: 'the AVIC physical APIC ID table entry and backing page',
+  lock: 'a spinlock word: ir_list_lock, irq_desc_lock, rq->__lock (issue 14 cases)',
 } as const;
 export type Line = keyof typeof LINES;
 
@@ -208,7 +210,7 @@ function checkedEvents(raw: Record<string, string[]>, file: string): StepCost[] 
 
 /** Parses the shared step map. */
 export function parseStepMapText(text: string, file: string): StepMap {
-  const r = stepMapFile.safeParse(parseYamlText(text, file));
+  const r = stepMapFile.safeParse(parseYamlText(text, file), { error: scenarioErrorMap });
   if (!r.success) throw new UserError(formatIssues(file, r.error.issues));
   return { steps: checkedSteps(r.data.steps, file), events: checkedEvents(r.data.events, file) };
 }
@@ -241,7 +243,7 @@ export function parseCostText(
         );
     }
   }
-  const r = costFile.safeParse(raw);
+  const r = costFile.safeParse(raw, { error: scenarioErrorMap });
   if (!r.success) throw new UserError(formatIssues(file, r.error.issues));
   const f = r.data;
   let base: CostTable | undefined;

@@ -493,7 +493,8 @@ describe('fair cycles: random labelled graphs', () => {
 describe('fair cycles: replay and printing', () => {
   const trace = JSON.parse(
     readFileSync(new URL('../regressions/seed-004.before.trace.json', import.meta.url), 'utf8'),
-  ) as { scenario: string; variant: Record<string, string>; path: number[] };
+  ) as { scenario: string; variant: Record<string, string>; steps: { action: number }[]; path: number[] };
+  trace.path = trace.steps.map((st) => st.action);
   const model = () =>
     buildModel(loadScenario(trace.scenario).scenario, withKnobs(DEFAULT_VARIANT, trace.variant, 'trace'));
 

@@ -5,8 +5,9 @@
  */
 
 import { type CheckModel, type ExploreResult, explore } from '../../src/check/explorer.ts';
+import { isConcurrent, resolveVariant } from '../../src/check/session.ts';
 import type { MemoryModel } from '../../src/model/kvm/program.ts';
-import { DEFAULT_VARIANT, type Variant, withKnobs } from '../../src/model/kvm/variants.ts';
+import type { Variant } from '../../src/model/kvm/variants.ts';
 import type { SystemModel } from '../../src/model/system/system.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
 import { builtinNames, loadScenario } from '../../src/scenarios/files.ts';
@@ -24,20 +25,15 @@ export interface Preset {
 /** A preset of a built-in scenario, resolved as `check --variant <preset>` resolves it. */
 export function preset(name: string, presetName: string): Preset {
   const { scenario } = loadScenario(name);
-  const knobs = scenario.presets?.[presetName];
-  if (!knobs) throw new Error(`${name} has no preset ${presetName}`);
-  return {
-    scenario,
-    preset: presetName,
-    variant: withKnobs(DEFAULT_VARIANT, knobs, `${name}: preset ${presetName}`),
-  };
+  if (!scenario.presets?.[presetName]) throw new Error(`${name} has no preset ${presetName}`);
+  return { scenario, preset: presetName, variant: resolveVariant(scenario, presetName).variant };
 }
 
 /** Built-in scenarios with actors (the ones `check --all` explores) and their presets, sorted. */
 export function concurrentBuiltins(): { name: string; presets: string[] }[] {
   return builtinNames()
     .map((n) => loadScenario(n).scenario)
-    .filter((s) => (s.actors?.length ?? 0) > 0)
+    .filter(isConcurrent)
     .map((s) => ({ name: s.name, presets: Object.keys(s.presets ?? {}) }));
 }
 

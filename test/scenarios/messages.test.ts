@@ -50,7 +50,7 @@ function messageFor(edit: (s: Raw) => void, file = 'bad.json'): string {
 }
 
 const PROPERTIES =
-  'no-stuck-pir, no-wrong-vcpu, rvi-at-entry, no-lost-interrupt, wakeup-list, no-lost-wakeup, apicv-activation, no-irq-window-with-avic, no-lost-msi';
+  'no-stuck-pir, no-wrong-vcpu, rvi-at-entry, no-lost-interrupt, wakeup-list, no-lost-wakeup, apicv-activation, no-irq-window-with-avic, no-lost-msi, lock-order, deadlock, irte-affinity, irte-guest-mode, avic-vmcb, irte-owner';
 const REASONS =
   'EXTERNAL_INTERRUPT, INTERRUPT_WINDOW, HLT, MSR_WRITE, TPR_BELOW_THRESHOLD, EOI_INDUCED, APIC_WRITE, AVIC_INCOMPLETE_IPI, AVIC_NOACCEL';
 const STEP_KINDS =
