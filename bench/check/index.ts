@@ -23,8 +23,9 @@
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { type Bounds, type ExploreResult, explore } from '../../src/check/explorer.ts';
 import { exploreReduced } from '../../src/check/reduced.ts';
+import { isConcurrent, presetsOf, resolveVariant } from '../../src/check/session.ts';
 import type { MemoryModel } from '../../src/model/kvm/program.ts';
-import { DEFAULT_VARIANT, type Variant, withKnobs } from '../../src/model/kvm/variants.ts';
+import { DEFAULT_VARIANT, type Variant } from '../../src/model/kvm/variants.ts';
 import { PROP_INFO } from '../../src/model/system/system.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
 import { builtinNames, loadScenario } from '../../src/scenarios/files.ts';
@@ -261,9 +262,9 @@ export function runCheckBench(opts: CheckBenchOptions): CheckBenchResult {
   const builtins: CheckBenchRow[] = [];
   for (const name of builtinNames()) {
     const sc = loadScenario(name).scenario;
-    if ((sc.actors?.length ?? 0) === 0) continue;
-    for (const [preset, knobs] of Object.entries(sc.presets ?? { current: {} })) {
-      const v = withKnobs(DEFAULT_VARIANT, knobs, `${name}: preset ${preset}`);
+    if (!isConcurrent(sc)) continue;
+    for (const preset of presetsOf(sc)) {
+      const v = resolveVariant(sc, preset).variant;
       progress(`check: ${name} ${preset}: ${runs(plan.builtin)}`);
       builtins.push(measure(sc, preset, v, plan.builtin));
     }
