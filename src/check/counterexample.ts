@@ -41,18 +41,30 @@ export function replay(model: SystemModel, path: readonly number[], loopStart?: 
       stepOf: stepOf(model),
     });
     if (loopStart !== undefined && r.path.length === path.length) {
-      const head = drive(model, replayChooser(path.slice(0, loopStart)), { maxSteps: loopStart }).final;
-      const k = r.final.findIndex((w, j) => w !== head[j]);
-      if (k >= 0)
-        throw new UserError(
-          `replay: the loop does not close: the state after step ${path.length} differs from the state after step ${loopStart} (word ${k}: ${r.final[k]} vs ${head[k]})`,
-        );
+      const open = loopOpen(model, path, loopStart, r.final);
+      if (open !== null) throw new UserError(`replay: ${open}`);
     }
     return { entries: r.entries, stepViolation: r.violation, ran: r.path.length, final: r.final };
   } catch (e) {
     if (e instanceof PathDiverged) throw new UserError(`replay: ${e.message}`);
     throw e;
   }
+}
+
+/**
+ * Why a lasso's loop does not close (the state `final` after the whole path differs from the state
+ * after its first `loopStart` actions), or null when it closes.
+ */
+function loopOpen(
+  model: SystemModel,
+  path: readonly number[],
+  loopStart: number,
+  final: Uint32Array,
+): string | null {
+  const head = drive(model, replayChooser(path.slice(0, loopStart)), { maxSteps: loopStart }).final;
+  const k = final.findIndex((w, j) => w !== head[j]);
+  if (k < 0) return null;
+  return `the loop does not close: the state after step ${path.length} differs from the state after step ${loopStart} (word ${k}: ${final[k]} vs ${head[k]})`;
 }
 
 /** What replaying a trace file found: the claimed violation, or why it did not reproduce. */
@@ -124,12 +136,8 @@ export function replayTraceFile(t: TraceFile, sc: Scenario): ReplayVerdict {
   }
   let code = r.violation;
   if (loopStart !== undefined) {
-    const head = drive(model, replayChooser(path.slice(0, loopStart)), { maxSteps: loopStart }).final;
-    if (r.final.some((w, j) => w !== head[j]))
-      return none(
-        `the loop does not close: the state after step ${path.length} differs from the state after step ${loopStart}`,
-        r.entries,
-      );
+    const open = loopOpen(model, path, loopStart, r.final);
+    if (open !== null) return none(open, r.entries);
     if (code === 0) code = lassoViolation(model, path, loopStart);
   } else if (code === 0) {
     const acts = new Int32Array(model.maxActions);

@@ -5,7 +5,7 @@
  */
 import { KVM_APICV } from '../model/kvm/apicv.ts';
 import type { SystemModel } from '../model/system/system.ts';
-import { FingerprintSet, fingerprint, fpHi, fpLo } from './fingerprint.ts';
+import { forEachEndState } from './end-states.ts';
 
 export interface IrqWindowCost {
   /** End states seen. */
@@ -18,63 +18,27 @@ export interface IrqWindowCost {
   perWindow: { min: number; max: number };
 }
 
-/**
- * Explores every state of `model` depth-first (states are kept in one arena) and reads the counters
- * at each end state. `maxStates` bounds the search: beyond it the result is undefined.
- */
+/** The counters at every reachable end state (end-states.ts); undefined beyond `maxStates`. */
 export function irqWindowCost(model: SystemModel, maxStates = 2_000_000): IrqWindowCost | undefined {
-  const n = model.words;
-  const seen = new FingerprintSet();
-  let arena = new Uint32Array(n * 1024);
-  let top = 0;
-  const s = new Uint32Array(n);
-  const t = new Uint32Array(n);
-  const out = new Int32Array(model.maxActions);
   const cost: IrqWindowCost = {
     endStates: 0,
     windows: { min: Infinity, max: 0 },
     writeLocks: { min: Infinity, max: 0 },
     perWindow: { min: Infinity, max: 0 },
   };
-  const push = (x: Uint32Array) => {
-    fingerprint(x, 0, n);
-    if (seen.findOrInsert(fpHi, fpLo, 0) !== -1) return;
-    if ((top + 1) * n > arena.length) {
-      const bigger = new Uint32Array(arena.length * 2);
-      bigger.set(arena);
-      arena = bigger;
-    }
-    arena.set(x, top * n);
-    top++;
-  };
-  model.init(s);
-  push(s);
   const k = model.apicv;
-  while (top > 0) {
-    if (seen.size > maxStates) return undefined;
-    top--;
-    s.set(arena.subarray(top * n, (top + 1) * n));
-    const count = model.enabled(s, out);
-    if (count === 0) {
-      const windows = s[k + KVM_APICV.WINDOWS];
-      const locks = s[k + KVM_APICV.IRQWIN_WRITE_LOCKS];
-      cost.endStates++;
-      cost.windows.min = Math.min(cost.windows.min, windows);
-      cost.windows.max = Math.max(cost.windows.max, windows);
-      cost.writeLocks.min = Math.min(cost.writeLocks.min, locks);
-      cost.writeLocks.max = Math.max(cost.writeLocks.max, locks);
-      if (windows > 0) {
-        cost.perWindow.min = Math.min(cost.perWindow.min, locks / windows);
-        cost.perWindow.max = Math.max(cost.perWindow.max, locks / windows);
-      }
-      continue;
+  const complete = forEachEndState(model, maxStates, (s) => {
+    const windows = s[k + KVM_APICV.WINDOWS];
+    const locks = s[k + KVM_APICV.IRQWIN_WRITE_LOCKS];
+    cost.endStates++;
+    cost.windows.min = Math.min(cost.windows.min, windows);
+    cost.windows.max = Math.max(cost.windows.max, windows);
+    cost.writeLocks.min = Math.min(cost.writeLocks.min, locks);
+    cost.writeLocks.max = Math.max(cost.writeLocks.max, locks);
+    if (windows > 0) {
+      cost.perWindow.min = Math.min(cost.perWindow.min, locks / windows);
+      cost.perWindow.max = Math.max(cost.perWindow.max, locks / windows);
     }
-    // `step` leaves `out` alone: the ids stay valid through the loop.
-    for (let i = 0; i < count; i++) {
-      t.set(s);
-      model.step(t, out[i]);
-      push(t);
-    }
-  }
-  return cost;
+  });
+  return complete ? cost : undefined;
 }

@@ -141,7 +141,7 @@ export function checkScenario(sc: Scenario, nv: NamedVariant, o: CheckOptions = 
     throw new UserError(`${sc.name}: has no actors to interleave (irqlab run executes its steps instead)`);
   const properties = o.properties ?? sc.properties ?? PROPERTIES;
   const memory = o.memory ?? sc.memory ?? 'sc';
-  const model = buildModel(sc, nv.variant, properties, memory);
+  const model = modelFor(sc, nv.variant, { properties, memory });
   const bounds = o.bounds ?? DEFAULT_BOUNDS;
   const res = exploreReduced(model, sc, o.reduce ?? 'none', {
     strategy: o.strategy ?? 'bfs',
@@ -285,7 +285,7 @@ export function simulateScenario(sc: Scenario, nv: NamedVariant, o: SimulateOpti
     throw new UserError(`${sc.name}: has no actors to interleave (irqlab run executes its steps instead)`);
   const properties = o.properties ?? sc.properties ?? PROPERTIES;
   const memory = o.memory ?? sc.memory ?? 'sc';
-  const model = buildModel(sc, nv.variant, properties, memory);
+  const model = modelFor(sc, nv.variant, { properties, memory });
   const start = performance.now();
   const res: SimulateResult = {
     scenario: sc.name,

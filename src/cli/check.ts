@@ -20,7 +20,7 @@ import {
 } from '../check/session.ts';
 import { UserError } from '../errors.ts';
 import { MEMORY_MODELS, type MemoryModel } from '../model/kvm/program.ts';
-import { DEFAULT_VARIANT, describeVariant } from '../model/kvm/variants.ts';
+import { DEFAULT_VARIANT, describeVariant, withKnobs } from '../model/kvm/variants.ts';
 import { PROP_INFO } from '../model/system/system.ts';
 import { builtinNames, loadScenario } from '../scenarios/files.ts';
 import manifest from '../scenarios/manifest.json' with { type: 'json' };
@@ -431,21 +431,12 @@ export function registerCheck(program: Command): void {
       if (!r.reproduced) throw new UserError(`${file}: did not reproduce: ${r.why}`);
       const paint = paintFor(process.stdout, false);
       process.stdout.write(
-        `${paint.bold(scenario.name)} [${describeKnobs(trace.variant)}]: replayed ${r.entries.length} of ${trace.steps.length} steps\n`,
+        `${paint.bold(scenario.name)} [${describeVariant(withKnobs(DEFAULT_VARIANT, trace.variant, file))}]: replayed ${r.entries.length} of ${trace.steps.length} steps\n`,
       );
       process.stdout.write(`${renderLasso(r.entries, paint, trace.loopStart)}\n`);
       process.stdout.write(`${paint.red('×')} reproduced: ${r.property}: ${PROP_INFO_BY_NAME[r.property]}\n`);
       process.exitCode = r.kind === 'invariant' ? EXIT.invariant : EXIT.liveness;
     });
-}
-
-function describeKnobs(k: Record<string, string>): string {
-  return (
-    Object.entries(k)
-      .filter(([name, v]) => (DEFAULT_VARIANT as Record<string, string>)[name] !== v)
-      .map(([name, v]) => `${name}=${v}`)
-      .join(',') || 'current'
-  );
 }
 
 /** `check --simulate`: random runs of one scenario in each variant asked for. */
