@@ -11,7 +11,7 @@ import { RandomChooser } from '../drive/chooser.ts';
 import { drive } from '../drive/drive.ts';
 import { UserError } from '../errors.ts';
 import type { MemoryModel } from '../model/kvm/program.ts';
-import { DEFAULT_VARIANT, parseKnobList, type Variant, withKnobs } from '../model/kvm/variants.ts';
+import type { Variant } from '../model/kvm/variants.ts';
 import { PROP_INFO, type SystemModel } from '../model/system/system.ts';
 import {
   buildModel,
@@ -21,6 +21,7 @@ import {
   postingPathCosts,
 } from '../scenarios/compile.ts';
 import { PROPERTIES, type Scenario } from '../scenarios/schema.ts';
+import { type NamedVariant, presetsOf, resolveVariant, variantsOf } from '../scenarios/variants.ts';
 import { TRACE_FORMAT_VERSION, type TraceFile } from '../trace/file.ts';
 import type { TraceEntry } from '../trace/record.ts';
 import { replay } from './counterexample.ts';
@@ -32,50 +33,10 @@ import { exploreReduced, type ReductionReport } from './reduced.ts';
 import type { ReductionName } from './reduction.ts';
 
 /** The checker's default bounds (`irqlab check` without --max-*). */
+// Variant resolution moved down to src/scenarios/variants.ts (the simulator uses it too).
+export { type NamedVariant, presetsOf, resolveVariant, variantsOf };
+
 export const DEFAULT_BOUNDS: Bounds = { maxStates: 2_000_000, maxDepth: 10_000, maxTimeMs: 600_000 };
-
-export interface NamedVariant {
-  /** A preset's name, "current", or the knob list as given. */
-  name: string;
-  variant: Variant;
-}
-
-/**
- * A preset of the scenario, "current" (today's kernel), or knob=value pairs separated by commas
- * on top of today's kernel. An empty value, a pair that is not knob=value and a knob given twice
- * are errors; an unknown knob names the knobs.
- */
-export function resolveVariant(sc: Scenario, spec: string, where = '--variant'): NamedVariant {
-  if (spec.trim() === '')
-    throw new UserError(
-      `${where}: empty value (give a preset of the scenario, "current", or knob=value pairs)`,
-    );
-  if (spec === 'current') return { name: 'current', variant: DEFAULT_VARIANT };
-  const preset = sc.presets?.[spec];
-  if (preset)
-    return { name: spec, variant: withKnobs(DEFAULT_VARIANT, preset, `${sc.name}: preset ${spec}`) };
-  if (spec.includes('='))
-    return { name: spec, variant: withKnobs(DEFAULT_VARIANT, parseKnobList(spec, where), where) };
-  const names = ['current', ...Object.keys(sc.presets ?? {})];
-  throw new UserError(
-    `${where}: ${sc.name} has no preset "${spec}" (presets: ${names.join(', ')}; or give knob=value pairs)`,
-  );
-}
-
-/** The presets `--all` and `--all-variants` check: the scenario's, or "current" when it has none. */
-export function presetsOf(sc: Scenario): string[] {
-  const names = Object.keys(sc.presets ?? {});
-  return names.length > 0 ? names : ['current'];
-}
-
-/** The variants one check command covers for a scenario. */
-export function variantsOf(sc: Scenario, o: { variant?: string; allVariants?: boolean }): NamedVariant[] {
-  if (o.variant !== undefined && o.allVariants === true)
-    throw new UserError('give either --variant or --all-variants, not both');
-  if (o.variant !== undefined) return [resolveVariant(sc, o.variant)];
-  if (o.allVariants === true) return presetsOf(sc).map((p) => resolveVariant(sc, p));
-  return [{ name: 'current', variant: DEFAULT_VARIANT }];
-}
 
 /** A scenario the checker explores: one with actors (interleavings to explore). */
 export function isConcurrent(sc: Scenario): boolean {

@@ -14,6 +14,7 @@ export function registerBench(program: Command): void {
   registerRuntimeBench(bench);
   registerCheckBench(bench);
   registerStartupBench(bench);
+  registerSimBench(bench);
 }
 
 interface RuntimeBenchFlags {
@@ -138,6 +139,37 @@ function registerStartupBench(bench: Command): void {
         json
           ? `${JSON.stringify(startupBenchJson(result, root.version() ?? 'unknown'), null, 2)}\n`
           : formatStartupBench(result),
+      );
+    });
+}
+
+interface SimBenchFlags {
+  readonly quick?: boolean;
+  readonly json?: boolean;
+}
+
+/** `irqlab bench sim [--quick] [--json]`: model steps and events per CPU second, three durations. */
+function registerSimBench(bench: Command): void {
+  bench
+    .command('sim')
+    .description(
+      'simulator throughput on one core: model steps and events per CPU second for each built-in simulation scenario at three simulated durations (the cost must grow linearly)',
+    )
+    .option('--quick', 'smoke run of a few seconds (figures not meaningful)')
+    .option('--json', 'print one JSON document to stdout instead of the table')
+    .action(async (flags: SimBenchFlags, cmd: Command) => {
+      const { formatSimBench, runSimBench, simBenchJson } = await import('../../bench/sim/index.ts');
+      const json = flags.json === true;
+      const result = runSimBench({
+        quick: flags.quick === true,
+        progress: json ? undefined : (line) => process.stderr.write(`${line}\n`),
+      });
+      let root: Command = cmd;
+      while (root.parent !== null) root = root.parent;
+      process.stdout.write(
+        json
+          ? `${JSON.stringify(simBenchJson(result, root.version() ?? 'unknown'), null, 2)}\n`
+          : formatSimBench(result),
       );
     });
 }

@@ -6,6 +6,7 @@ import { registerCosts } from './costs.ts';
 import { EXIT } from './exit.ts';
 import { registerLitmus } from './litmus.ts';
 import { registerRun } from './run.ts';
+import { registerSim } from './sim.ts';
 
 // A reader that stops early (irqlab ... | head) is not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -27,6 +28,7 @@ registerCheck(program);
 registerBench(program);
 registerLitmus(program);
 registerCosts(program);
+registerSim(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -5,6 +5,7 @@
  * end-state check at a state where nothing is enabled), so a violation found on one schedule is
  * the same verdict the checker would give, and its path replays like any other trace.
  */
+import type { Sink } from '../model/system/events.ts';
 import type { SystemModel } from '../model/system/system.ts';
 import { recordStep, type TraceEntry } from '../trace/record.ts';
 import type { Chooser } from './chooser.ts';
@@ -21,6 +22,17 @@ export interface DriveOptions {
   stepOf?: (actor: number, pc: number) => { step: number | null; note?: string };
   /** Called between steps; returning true stops the schedule (`interrupted`). */
   interrupted?: () => boolean;
+  /** Receives the trace events of every step (the simulator's measurements and prices). */
+  sink?: Sink;
+  /** Called once with the initial state, before the first step (the simulator's set-up). */
+  start?: (s: Uint32Array) => void;
+  /** Called after each step with the action taken (the simulator's clock). */
+  stepped?: (action: number) => void;
+  /**
+   * Keep the path of action ids (default true). The simulator's schedules run to millions of steps
+   * and need no path: without it the loop allocates nothing per step.
+   */
+  keepPath?: boolean;
 }
 
 export type DriveEnd =
@@ -34,8 +46,10 @@ export type DriveEnd =
 
 export interface DriveResult {
   end: DriveEnd;
-  /** The action ids taken, in order. */
+  /** The action ids taken, in order (empty when keepPath is false). */
   path: number[];
+  /** How many steps were taken. */
+  steps: number;
   /** The violation code (0: none) and the step after which it showed (its index in `path`). */
   violation: number;
   entries: TraceEntry[];
@@ -45,13 +59,17 @@ export interface DriveResult {
 export function drive(model: SystemModel, chooser: Chooser, opts: DriveOptions): DriveResult {
   const s = new Uint32Array(model.words);
   model.init(s);
+  opts.start?.(s);
   const acts = new Int32Array(model.maxActions);
   const path: number[] = [];
+  const keepPath = opts.keepPath !== false;
+  const sink = opts.sink ?? null;
+  let steps = 0;
   const entries: TraceEntry[] = [];
   let violation = model.invariant(s);
   let end: DriveEnd = violation !== 0 ? 'violation' : 'bound';
   while (violation === 0) {
-    if (path.length >= opts.maxSteps) {
+    if (steps >= opts.maxSteps) {
       end = 'bound';
       break;
     }
@@ -60,7 +78,7 @@ export function drive(model: SystemModel, chooser: Chooser, opts: DriveOptions):
       break;
     }
     const n = model.enabled(s, acts);
-    const k = chooser.choose(s, acts, n, path.length);
+    const k = chooser.choose(s, acts, n, steps);
     if (k < 0) {
       if (n === 0) {
         violation = model.terminal(s);
@@ -77,12 +95,14 @@ export function drive(model: SystemModel, chooser: Chooser, opts: DriveOptions):
       const r = recordStep(model, s, action, entries.length + 1, at.step, at.note);
       entries.push(r.entry);
       violation = r.violation;
-    } else violation = model.step(s, action);
-    path.push(action);
+    } else violation = model.step(s, action, sink);
+    if (keepPath) path.push(action);
+    steps++;
+    opts.stepped?.(action);
     if (violation === 0) violation = model.invariant(s);
     if (violation !== 0) end = 'violation';
   }
-  return { end, path, violation, entries, final: s };
+  return { end, path, steps, violation, entries, final: s };
 }
 
 /** Trace metadata of an actor's step: the scenario step it belongs to, and its note at its first pc. */

@@ -9,13 +9,24 @@ import { parseScenarioText } from './loader.ts';
 import type { Scenario } from './schema.ts';
 
 export const BUILTIN_DIR = fileURLToPath(new URL('./builtin/', import.meta.url));
+/** The built-in simulation scenarios (`irqlab sim --all`): actors that repeat, and a workload. */
+export const SIM_DIR = fileURLToPath(new URL('./sim/', import.meta.url));
 
-/** Names of the built-in scenarios, sorted. */
-export function builtinNames(): string[] {
-  return readdirSync(BUILTIN_DIR)
+function namesIn(dir: string): string[] {
+  return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .map((f) => f.slice(0, -'.json'.length))
     .sort();
+}
+
+/** Names of the built-in scenarios, sorted. */
+export function builtinNames(): string[] {
+  return namesIn(BUILTIN_DIR);
+}
+
+/** Names of the built-in simulation scenarios, sorted. */
+export function simNames(): string[] {
+  return namesIn(SIM_DIR);
 }
 
 export interface LoadedScenario {
@@ -40,11 +51,14 @@ export function loadScenario(arg: string): LoadedScenario {
     }
     return { file: arg, scenario: parseScenarioText(text, arg), builtin: false };
   }
-  const file = join(BUILTIN_DIR, `${arg}.json`);
-  if (/^[a-z0-9][a-z0-9._-]*$/.test(arg) && existsSync(file)) {
-    const s = parseScenarioText(readFileSync(file, 'utf8'), `builtin:${arg}`);
-    if (s.name !== arg) throw new UserError(`builtin:${arg}: name "${s.name}" does not match its file name`);
-    return { file, scenario: s, builtin: true };
+  for (const dir of [BUILTIN_DIR, SIM_DIR]) {
+    const file = join(dir, `${arg}.json`);
+    if (/^[a-z0-9][a-z0-9._-]*$/.test(arg) && existsSync(file)) {
+      const s = parseScenarioText(readFileSync(file, 'utf8'), `builtin:${arg}`);
+      if (s.name !== arg)
+        throw new UserError(`builtin:${arg}: name "${s.name}" does not match its file name`);
+      return { file, scenario: s, builtin: true };
+    }
   }
   throw new UserError(
     `${arg}: no such file, and no built-in scenario of that name ('irqlab list' shows them)`,

@@ -13,6 +13,7 @@ import { initWorld } from '../model/system/world.ts';
 import { duplicateKey } from './json-keys.ts';
 import { didYouMean, formatIssues, pathString, scenarioErrorMap } from './messages.ts';
 import { type Scenario, scenario } from './schema.ts';
+import { type Workload, workload } from './workload.ts';
 
 export { formatIssues, pathString };
 
@@ -104,6 +105,8 @@ export function parseScenarioText(text: string, file: string): Scenario {
     );
   const r = scenario.safeParse(raw, { error: scenarioErrorMap });
   if (!r.success) throw new UserError(formatIssues(file, r.error.issues));
+  if (r.data.workload !== undefined)
+    checkWorkloadMachine(r.data.workload, r.data.machine, `${file}: at workload`);
   const L = initWorld(machineOf(r.data)).L;
   const looksLike = r.data.machine.features.avic
     ? 'vcpu0.avic.IRR, vcpu0.avic.IsRunning, irte0.IsRun, galog.count, pcpu0.IRR'
@@ -159,4 +162,56 @@ export function machineOf(s: Scenario): Machine {
       virr: c.virr,
     })),
   };
+}
+
+/** Parses and validates a workload document (JSON or YAML text); one-line UserErrors. */
+export function parseWorkload(text: string, file: string): Workload {
+  let raw: unknown;
+  try {
+    raw = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+  } catch (e) {
+    if (/\.ya?ml$/i.test(file)) throw new UserError(`${file}: not valid YAML: ${yamlErrorLine(e)}`);
+    throw new UserError(`${file}: not valid JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const r = workload.safeParse(raw, { error: scenarioErrorMap });
+  if (!r.success) throw new UserError(formatIssues(file, r.error.issues));
+  return r.data;
+}
+
+/**
+ * Checks a workload's indices against a scenario's machine (vCPUs, pCPUs, IRTEs) and the features
+ * its sources need; throws a one-line UserError at `where` (e.g. "s.yaml: at workload").
+ */
+export function checkWorkloadMachine(w: Workload, m: Scenario['machine'], where: string): void {
+  const at = (path: PropertyKey[]) => `${where}.${pathString(path)}`;
+  const nv = m.vcpus.length;
+  const vcpuOk = (v: number | 'all' | 'any', path: PropertyKey[]) => {
+    if (typeof v === 'number' && v >= nv)
+      throw new UserError(`${at(path)}: vCPU ${v} does not exist (machine.vcpus has ${nv})`);
+  };
+  w.devices.forEach((d, i) => {
+    if (d.vcpu !== undefined) vcpuOk(d.vcpu, ['devices', i, 'vcpu']);
+    if (d.pcpu !== undefined && d.pcpu >= m.pcpus)
+      throw new UserError(
+        `${at(['devices', i, 'pcpu'])}: pCPU ${d.pcpu} does not exist (machine.pcpus is ${m.pcpus})`,
+      );
+    if (d.irte !== undefined && d.irte >= m.irtes.length)
+      throw new UserError(
+        `${at(['devices', i, 'irte'])}: IRTE ${d.irte} does not exist (machine.irtes has ${m.irtes.length})`,
+      );
+    if (d.delivery === 'vtd' && !m.features.vtdPosting)
+      throw new UserError(
+        `${at(['devices', i, 'delivery'])}: delivery vtd needs machine.features.vtdPosting`,
+      );
+  });
+  w.ipis.forEach((p, i) => {
+    vcpuOk(p.from, ['ipis', i, 'from']);
+    if (p.to !== undefined) vcpuOk(p.to, ['ipis', i, 'to']);
+    if (p.pattern === 'single' && nv < 2 && p.to === undefined)
+      throw new UserError(`${at(['ipis', i])}: a single-target IPI needs a second vCPU`);
+  });
+  w.halts.forEach((h, i) => {
+    vcpuOk(h.vcpu, ['halts', i, 'vcpu']);
+  });
+  if (w.pit && w.pit.vcpu !== 'all') vcpuOk(w.pit.vcpu, ['pit', 'vcpu']);
 }

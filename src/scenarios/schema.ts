@@ -12,41 +12,11 @@ import { MAX_LOCKS } from '../model/kvm/locks.ts';
 import { FIRST_EXTERNAL_VECTOR, FIRST_SYSTEM_VECTOR } from '../model/kvm/posted-msi.ts';
 import { EXIT_REASON } from '../model/system/events.ts';
 import { avicTableSize } from '../model/system/layout.ts';
+import { hexOrInt, hexOrIntIn, vector } from './values.ts';
+import { workload } from './workload.ts';
 
-const HEX_OR_INT = 'expected an integer or a hex string such as "0x31"';
+export { vector };
 
-const hexOrInt = z.union(
-  [
-    z.number().int(),
-    z
-      .string()
-      .regex(/^0x[0-9a-fA-F]+$/, HEX_OR_INT)
-      .transform((s) => Number.parseInt(s, 16)),
-  ],
-  { error: HEX_OR_INT },
-);
-
-/**
- * An integer lo-hi, written as a number or a hex string, with one message for every way to get it
- * wrong. `{field}` in a message stands for the field's name (src/scenarios/messages.ts).
- */
-function hexOrIntIn(what: string, lo: number, hi: number, hiText = String(hi)) {
-  const message = `${what} must be an integer ${lo}-${hiText} or a hex string such as "0x31"`;
-  return z
-    .union(
-      [
-        z.number().int({ error: message }),
-        z
-          .string()
-          .regex(/^0x[0-9a-fA-F]+$/, message)
-          .transform((s) => Number.parseInt(s, 16)),
-      ],
-      { error: message },
-    )
-    .pipe(z.number().min(lo, message).max(hi, message));
-}
-
-export const vector = hexOrIntIn('vector', 0, 255);
 const byte = hexOrIntIn('{field}', 0, 255);
 const u32 = hexOrIntIn('{field}', 0, 0xffffffff, '0xffffffff');
 const index = z.number().int().min(0);
@@ -530,6 +500,9 @@ const scenarioObject = z
       .optional()
       .describe('named variants: knob settings on top of the current kernel (docs/variants.md)'),
     properties: z.array(z.enum(PROPERTIES)).optional().describe('properties to check (default: all)'),
+    workload: workload
+      .optional()
+      .describe('what the environment does over simulated time, for irqlab sim (docs/sim.md, "Workloads")'),
     memory: z
       .enum(['sc', 'tso'])
       .optional()

@@ -7,15 +7,11 @@
  * Times are strings with a unit ("250us", "10ms", "1.5s", "800ns") and rates are events per second
  * ("20kHz", "1.5MHz", "5000/s", or a plain number per second); the schema turns both into numbers
  * (nanoseconds, events per second). The simulator turns them into cycles with the cost table's
- * clock. Not yet a field of the scenario format: `parseWorkload` validates a workload on its own,
- * and `checkWorkloadMachine` checks its indices against a scenario's machine.
+ * clock. A scenario's `workload` field (schema.ts); the loader (loader.ts) checks its indices against
+ * the scenario's machine, and `parseWorkload` there reads a workload on its own.
  */
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { UserError } from '../errors.ts';
-import { formatIssues, pathString, yamlErrorLine } from './loader.ts';
-import { scenarioErrorMap } from './messages.ts';
-import { type Scenario, vector } from './schema.ts';
+import { vector } from './values.ts';
 
 const TIME_UNITS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9 };
 const TIME_RE = /^(\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*(ns|us|µs|ms|s)$/;
@@ -131,7 +127,12 @@ export const pit = z
       .boolean()
       .default(true)
       .describe('the in-kernel PIT in re-inject mode: APICV_INHIBIT_REASON_PIT_REINJ set for the VM’s life'),
-    vcpu: index.default(0).describe('the vCPU that takes the ExtINT (the BSP)'),
+    vcpu: z
+      .union([index, z.literal('all')])
+      .default(0)
+      .describe(
+        'the vCPU that takes the ExtINT (the BSP), or all: each vCPU has an interrupt needing an IRQ window at this rate',
+      ),
     window: time.describe('mean time the vCPU runs with IF=0 before its IRQ window opens (exponential)'),
   })
   .strict();
@@ -140,6 +141,9 @@ export const workload = z
   .object({
     duration: time.describe('simulated time measured, after the warm-up'),
     warmup: time.default(0).describe('simulated time run first and not measured'),
+    stranded: time
+      .default(1e6)
+      .describe('a vector posted and not delivered for longer than this is stranded (default 1ms)'),
     devices: z.array(deviceSource).default([]),
     ipis: z.array(ipiPattern).default([]),
     halts: z.array(haltPattern).default([]),
@@ -181,55 +185,3 @@ export const workload = z
 
 export type Workload = z.output<typeof workload>;
 export type WorkloadInput = z.input<typeof workload>;
-
-/** Parses and validates a workload document (JSON or YAML text); one-line UserErrors. */
-export function parseWorkload(text: string, file: string): Workload {
-  let raw: unknown;
-  try {
-    raw = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
-  } catch (e) {
-    if (/\.ya?ml$/i.test(file)) throw new UserError(`${file}: not valid YAML: ${yamlErrorLine(e)}`);
-    throw new UserError(`${file}: not valid JSON: ${(e as Error).message.split('\n')[0]}`);
-  }
-  const r = workload.safeParse(raw, { error: scenarioErrorMap });
-  if (!r.success) throw new UserError(formatIssues(file, r.error.issues));
-  return r.data;
-}
-
-/**
- * Checks a workload's indices against a scenario's machine (vCPUs, pCPUs, IRTEs) and the features
- * its sources need; throws a one-line UserError at `where` (e.g. "s.yaml: at workload").
- */
-export function checkWorkloadMachine(w: Workload, m: Scenario['machine'], where: string): void {
-  const at = (path: PropertyKey[]) => `${where}.${pathString(path)}`;
-  const nv = m.vcpus.length;
-  const vcpuOk = (v: number | 'all' | 'any', path: PropertyKey[]) => {
-    if (typeof v === 'number' && v >= nv)
-      throw new UserError(`${at(path)}: vCPU ${v} does not exist (machine.vcpus has ${nv})`);
-  };
-  w.devices.forEach((d, i) => {
-    if (d.vcpu !== undefined) vcpuOk(d.vcpu, ['devices', i, 'vcpu']);
-    if (d.pcpu !== undefined && d.pcpu >= m.pcpus)
-      throw new UserError(
-        `${at(['devices', i, 'pcpu'])}: pCPU ${d.pcpu} does not exist (machine.pcpus is ${m.pcpus})`,
-      );
-    if (d.irte !== undefined && d.irte >= m.irtes.length)
-      throw new UserError(
-        `${at(['devices', i, 'irte'])}: IRTE ${d.irte} does not exist (machine.irtes has ${m.irtes.length})`,
-      );
-    if (d.delivery === 'vtd' && !m.features.vtdPosting)
-      throw new UserError(
-        `${at(['devices', i, 'delivery'])}: delivery vtd needs machine.features.vtdPosting`,
-      );
-  });
-  w.ipis.forEach((p, i) => {
-    vcpuOk(p.from, ['ipis', i, 'from']);
-    if (p.to !== undefined) vcpuOk(p.to, ['ipis', i, 'to']);
-    if (p.pattern === 'single' && nv < 2 && p.to === undefined)
-      throw new UserError(`${at(['ipis', i])}: a single-target IPI needs a second vCPU`);
-  });
-  w.halts.forEach((h, i) => {
-    vcpuOk(h.vcpu, ['halts', i, 'vcpu']);
-  });
-  if (w.pit) vcpuOk(w.pit.vcpu, ['pit', 'vcpu']);
-}

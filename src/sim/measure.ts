@@ -102,6 +102,11 @@ export class Measurements implements Sink {
     }
   }
 
+  /** When the pending posting of vector on vcpu was first made (NaN: none pending). */
+  postedTime(vcpu: number, vector: number): number {
+    return this.postedAt[vcpu * 256 + vector];
+  }
+
   /** How many posted vectors have waited longer than `bound` cycles at `now` without delivery. */
   stranded(bound: number): number {
     let n = 0;
@@ -216,7 +221,8 @@ export class LockTimes {
   }
   released(a: number, t: number): void {
     const h = this.heldSince[a];
-    if (Number.isNaN(h)) throw new RangeError(`actor ${a} released a lock it did not hold`);
+    // Taken during the warm-up, before anything was measured: its hold is not counted.
+    if (Number.isNaN(h)) return;
     this.hold.add(t - h);
     this.heldSince[a] = Number.NaN;
   }

@@ -55,6 +55,8 @@ export interface SimResult {
   kind: 'irqlab-sim';
   scenario: string;
   file?: string;
+  /** A point of a sweep (`irqlab sim --all`): what was changed, e.g. "vCPUs 8". */
+  point?: string;
   /** sha256 of the scenario's canonical JSON, so a result names exactly what ran. */
   scenarioHash: string;
   seed: number;

@@ -109,21 +109,28 @@ export function workloadSources(
     }
     if (oc?.userspaceExits !== undefined) {
       const r = oc.userspaceExits;
-      add({ kind: 'userspace-exit', name: `userspace exits vcpu${x}`, entry: x, vcpu: x }, (rng) =>
-        arrivalsOf({ rate: r, arrivals: 'poisson' }, rng, clockGHz),
-      );
+      // Drawn as run times: the guest exits to userspace after an exponential time in guest mode.
+      add({
+        kind: 'userspace-exit',
+        name: `userspace exits vcpu${x}`,
+        entry: x,
+        vcpu: x,
+        meanA: (1e9 / r) * clockGHz,
+      });
     }
   }
   if (w.pit) {
     const p = w.pit;
-    add({ kind: 'pit', name: 'pit', entry: 0, vcpu: p.vcpu }, (rng) =>
-      arrivalsOf({ rate: p.rate, arrivals: 'periodic' }, rng, clockGHz),
-    );
+    const which = p.vcpu === 'all' ? Array.from({ length: vcpus }, (_, x) => x) : [p.vcpu];
+    for (const x of which)
+      add({ kind: 'pit', name: which.length > 1 ? `pit vcpu${x}` : 'pit', entry: 0, vcpu: x }, (rng) =>
+        arrivalsOf({ rate: p.rate, arrivals: 'periodic' }, rng, clockGHz),
+      );
     add({
       kind: 'pit-window',
       name: 'pit IF=0 window',
       entry: 0,
-      vcpu: p.vcpu,
+      vcpu: -1,
       meanA: nsToCycles(p.window, clockGHz),
     });
   }

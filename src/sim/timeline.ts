@@ -65,14 +65,17 @@ export class Timeline {
     this.events.push({ name, ph: 'M', ts: 0, pid, tid, args });
   }
 
-  /** The track of pCPU n, vCPU n or IOMMU n, named on first use ("pcpu0", "vcpu1", "iommu0"). */
-  track(group: TrackGroup, n: number): Track {
+  /**
+   * Track n of a group, named on first use: by default "pcpu0", "vcpu1", "iommu0"; the simulator
+   * names its per-actor and per-CPU interrupt tracks.
+   */
+  track(group: TrackGroup, n: number, name = `${group}${n}`): Track {
     const key = `${group}${n}`;
     let t = this.tracks.get(key);
     if (!t) {
       t = { pid: TRACK_GROUP[group], tid: n + 1 };
       this.tracks.set(key, t);
-      this.meta('thread_name', t.pid, t.tid, { name: key });
+      this.meta('thread_name', t.pid, t.tid, { name });
       this.meta('thread_sort_index', t.pid, t.tid, { sort_index: n });
     }
     return t;

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { UserError } from '../../src/errors.ts';
-import { parseScenarioText } from '../../src/scenarios/loader.ts';
-import { checkWorkloadMachine, parseWorkload } from '../../src/scenarios/workload.ts';
+import { checkWorkloadMachine, parseScenarioText, parseWorkload } from '../../src/scenarios/loader.ts';
 
 const FULL = `
 duration: 10ms

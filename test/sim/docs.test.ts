@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadCostTable } from '../../src/cli/costs.ts';
-import { parseWorkload } from '../../src/scenarios/workload.ts';
+import { parseWorkload } from '../../src/scenarios/loader.ts';
 import { parseCostText } from '../../src/sim/costs.ts';
 
 const md = readFileSync(fileURLToPath(new URL('../../docs/sim.md', import.meta.url)), 'utf8');

@@ -125,5 +125,7 @@ test('lock hold and wait times: a waiter waits from its first block to its acqui
   assert.equal(l.hold.n, 2);
   assert.equal(l.hold.mean, 75);
   assert.equal(l.wait.mean, 45);
-  assert.throws(() => l.released(1, 300), RangeError);
+  // A release of a lock taken before the measurement began (in the warm-up) adds no hold time.
+  l.released(1, 300);
+  assert.equal(l.hold.n, 2);
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseWorkload } from '../../src/scenarios/workload.ts';
+import { parseWorkload } from '../../src/scenarios/loader.ts';
 import { workloadSources } from '../../src/sim/sources.ts';
 
 const W = parseWorkload(

@@ -1,0 +1,304 @@
+/**
+ * A scenario compiled for the simulator (docs/sim.md, "The model of time"): the same SystemModel the
+ * checker explores, built by the same compiler, plus what time needs:
+ * - the workload's devices and guest IPI patterns become actors of their own that repeat one step
+ *   (`device.post`, `device.postMsi`, `guest.icr`), so the IOMMU's posting and the guest's ICR write
+ *   are the model's own steps;
+ * - each actor step gets its price (a key of the cost table's step map) and, where the workload
+ *   says so, a pace: the time the step waits for (an arrival, a busy period, a time slice, an IF=0
+ *   window) before it may start;
+ * - the steps that post by software (`kvm.deliver`, `guest.icr`) are marked, so that a delivery's
+ *   latency is measured from the sender's first step.
+ * Everything here is computed once per model; the simulation's hot path reads typed arrays.
+ */
+import { UserError } from '../errors.ts';
+import type { Variant } from '../model/kvm/variants.ts';
+import type { SystemModel } from '../model/system/system.ts';
+import { buildModel } from '../scenarios/compile.ts';
+import type { ActorStep, Scenario } from '../scenarios/schema.ts';
+import type { Workload } from '../scenarios/workload.ts';
+
+/** What a step waits for before it may start (beyond its actor's previous step). */
+export const PACE = {
+  NONE: 0,
+  /** The next event of a device or IPI source (absolute time). */
+  ARRIVAL: 1,
+  /** A guest busy period drawn from the halt pattern (exponential, mean `busy`). */
+  BUSY: 2,
+  /** The time slice of an overcommitted pCPU: the vCPU runs this long before it exits. */
+  SLICE: 3,
+  /** Off the CPU after a preemption: the other threads' slices, (vcpusPerPcpu - 1) * timeSlice. */
+  OFF_CPU: 4,
+  /** The guest runs with IF=0 this long (exponential, PIT `window`) before its IRQ window opens. */
+  WINDOW: 5,
+  /** The guest runs until its next exit to userspace: exponential, mean 1 / userspaceExits. */
+  RUN: 6,
+} as const;
+
+export interface SimModel {
+  model: SystemModel;
+  scenario: Scenario;
+  workload: Workload;
+  /** Step keys (`fn/label`) of every instruction and hardware action: index into CompiledCosts. */
+  keys: string[];
+  /** Per actor, per pc: the key index of its instruction. */
+  keyOf: Int32Array[];
+  /** Key index of each hardware action: pCPU dispatch, vCPU delivery, store-buffer drain. */
+  hwKeys: { dispatch: number; deliver: number; drain: number };
+  /** Per actor, per pc: PACE, and the index of the workload source it waits for (or -1). */
+  paceOf: Uint8Array[];
+  paceSource: Int32Array[];
+  /** Per actor: the source that paces its repeated step (devices, IPIs), or -1. */
+  actorSource: Int32Array;
+  /** Per actor, per pc: the vCPU a software posting starts for at this pc, and its vector (-1: none). */
+  postVcpu: Int32Array[];
+  postVector: Int32Array[];
+  /** Per actor, per pc: the index in STEP_KINDS of the scenario step that starts here, or -1. */
+  stepKind: Int32Array[];
+  stepKinds: string[];
+  /** Per actor: its vCPU, or -1. */
+  actorVcpu: Int32Array;
+  /** Names of the synthesized actors' sources, by actor (empty for the scenario's own). */
+  sourceName: string[];
+}
+
+/** The workload's actors: one per device, one per (sender, target) of an IPI pattern. */
+interface Synth {
+  name: string;
+  vcpu?: number;
+  step: ActorStep;
+  /** The workload source (workloadSources order) that paces it. */
+  source: number;
+}
+
+function synthesize(sc: Scenario, w: Workload, where: string): Synth[] {
+  const out: Synth[] = [];
+  const nv = sc.machine.vcpus.length;
+  const apicId = (x: number) => sc.machine.vcpus[x].apicId ?? x;
+  let source = 0;
+  w.devices.forEach((d, i) => {
+    const step: ActorStep =
+      d.delivery === 'posted-msi'
+        ? ({ do: 'device.postMsi', pcpu: d.pcpu!, vector: d.vector } as ActorStep)
+        : d.irte !== undefined
+          ? ({ do: 'device.post', irte: d.irte } as ActorStep)
+          : ({ do: 'device.post', vcpu: d.vcpu!, vector: d.vector } as ActorStep);
+    out.push({ name: `device${i}`, step, source: source++ });
+  });
+  w.ipis.forEach((p, i) => {
+    if (p.pattern === 'broadcast')
+      throw new UserError(
+        `${where}.ipis[${i}].pattern: broadcast IPIs are not simulated yet (the model's guest.icr step is single-target); use single or self`,
+      );
+    const senders = p.from === 'any' ? Array.from({ length: nv }, (_, x) => x) : [p.from];
+    for (const from of senders) {
+      const targets =
+        p.pattern === 'self'
+          ? [from]
+          : p.to !== undefined
+            ? [p.to]
+            : Array.from({ length: nv }, (_, x) => x).filter((x) => x !== from);
+      for (const to of targets) {
+        if (to === from && p.pattern !== 'self') continue;
+        out.push({
+          name: `ipi${i}-${from}to${to}`,
+          vcpu: from,
+          step: { do: 'guest.icr', dest: apicId(to), vector: p.vector } as ActorStep,
+          source,
+        });
+      }
+    }
+    source++;
+  });
+  return out;
+}
+
+/** The first pc of each scenario step of an actor (stepOfPc changes there). */
+function stepStarts(stepOfPc: readonly number[] | undefined, n: number): number[] {
+  const starts: number[] = [];
+  if (!stepOfPc) return starts;
+  for (let pc = 0; pc < n; pc++) {
+    const k = stepOfPc[pc];
+    if (k >= 0 && (pc === 0 || stepOfPc[pc - 1] !== k)) starts[k] = pc;
+  }
+  return starts;
+}
+
+/**
+ * Sources in workloadSources order (src/sim/sources.ts): devices, IPI patterns, halts (one per vCPU
+ * a pattern covers), per vCPU migration and userspace exits, then the PIT and its windows.
+ */
+function sourceIndex(w: Workload, nv: number) {
+  let n = w.devices.length + w.ipis.length;
+  const halt = new Int32Array(nv).fill(-1);
+  for (const h of w.halts) {
+    const which = h.vcpu === 'all' ? Array.from({ length: nv }, (_, x) => x) : [h.vcpu];
+    for (const x of which) halt[x] = n++;
+  }
+  const userspace = new Int32Array(nv).fill(-1);
+  for (let x = 0; x < nv; x++) {
+    if (w.overcommit?.migration !== undefined) n++;
+    if (w.overcommit?.userspaceExits !== undefined) userspace[x] = n++;
+  }
+  const pit = new Int32Array(nv).fill(-1);
+  let pitWindow = -1;
+  if (w.pit) {
+    const which = w.pit.vcpu === 'all' ? Array.from({ length: nv }, (_, x) => x) : [w.pit.vcpu];
+    for (const x of which) pit[x] = n++;
+    pitWindow = n++;
+  }
+  return { halt, userspace, pit, pitWindow };
+}
+
+export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel {
+  const w = sc.workload;
+  if (w === undefined)
+    throw new UserError(
+      `${where}: the scenario has no workload: irqlab sim needs one (docs/sim.md, "Workloads")`,
+    );
+  if (w.overcommit?.migration !== undefined)
+    throw new UserError(
+      `${where}.overcommit.migration: migration is not simulated yet; write the move as kvm.put and kvm.load steps of the vCPU's actor`,
+    );
+  const synth = synthesize(sc, w, where);
+  const augmented: Scenario = {
+    ...sc,
+    actors: [
+      ...(sc.actors ?? []),
+      ...synth.map((s) => ({
+        name: s.name,
+        ...(s.vcpu === undefined ? {} : { vcpu: s.vcpu }),
+        steps: [s.step],
+        repeat: true,
+      })),
+    ] as Scenario['actors'],
+  };
+  // The simulator measures; it checks no property (a run goes on through what would be a violation).
+  const model = buildModel(augmented, v, []);
+  const nv = sc.machine.vcpus.length;
+  const keyIndex = new Map<string, number>();
+  const keys: string[] = [];
+  const key = (k: string) => {
+    let i = keyIndex.get(k);
+    if (i === undefined) {
+      i = keys.length;
+      keys.push(k);
+      keyIndex.set(k, i);
+    }
+    return i;
+  };
+  const hwKeys = {
+    dispatch: key('lapic/dispatch'),
+    deliver: key('guest/interrupt'),
+    drain: key('store buffer/drain'),
+  };
+  const src = sourceIndex(w, nv);
+  const stepKinds: string[] = [];
+  const kindIndex = (k: string) => {
+    let i = stepKinds.indexOf(k);
+    if (i < 0) i = stepKinds.push(k) - 1;
+    return i;
+  };
+  const scenarioActors = augmented.actors ?? [];
+  const A = model.actors.length;
+  const keyOf: Int32Array[] = [];
+  const paceOf: Uint8Array[] = [];
+  const paceSource: Int32Array[] = [];
+  const postVcpu: Int32Array[] = [];
+  const postVector: Int32Array[] = [];
+  const stepKind: Int32Array[] = [];
+  const actorSource = new Int32Array(A).fill(-1);
+  const actorVcpu = new Int32Array(A);
+  const sourceName: string[] = [];
+  const vcpuOfApicId = (id: number) => sc.machine.vcpus.findIndex((c, x) => (c.apicId ?? x) === id);
+  const firstSynth = A - synth.length;
+  for (let i = 0; i < A; i++) {
+    const p = model.actors[i];
+    const n = p.code.length;
+    actorVcpu[i] = p.vcpu;
+    keyOf.push(Int32Array.from(p.code, (ins) => key(`${ins.fn}/${ins.label}`)));
+    const pace = new Uint8Array(n);
+    const paceSrc = new Int32Array(n).fill(-1);
+    const pv = new Int32Array(n).fill(-1);
+    const pvec = new Int32Array(n).fill(-1);
+    const kind = new Int32Array(n).fill(-1);
+    // The script actor (a scenario's `steps`) is not among scenario.actors; its steps are timed by
+    // their prices alone.
+    const sa = scenarioActors.find((a) => a.name === p.name);
+    const starts = stepStarts(p.stepOfPc, n);
+    const steps = sa?.steps ?? [];
+    steps.forEach((st, k) => {
+      const pc = starts[k];
+      if (pc === undefined) return;
+      kind[pc] = kindIndex(st.do);
+      if (st.do === 'kvm.deliver' && st.vcpu !== undefined && st.vector !== undefined) {
+        pv[pc] = st.vcpu;
+        pvec[pc] = st.vector;
+      }
+      if (st.do === 'guest.icr') {
+        pv[pc] = vcpuOfApicId(st.dest);
+        pvec[pc] = st.vector;
+      }
+      const prev = k > 0 ? steps[k - 1] : undefined;
+      if (st.do === 'kvm.load' && prev?.do === 'kvm.put' && prev.preempted === true && w.overcommit)
+        pace[pc] = PACE.OFF_CPU;
+      if (st.do === 'svm.irqWindow.close' && w.pit) {
+        pace[pc] = PACE.WINDOW;
+        paceSrc[pc] = src.pitWindow;
+      }
+    });
+    if (i >= firstSynth) {
+      const s = synth[i - firstSynth];
+      actorSource[i] = s.source;
+      pace[0] = PACE.ARRIVAL;
+      paceSrc[0] = s.source;
+      sourceName[i] = s.name;
+    } else if (sa?.repeat === true && p.vcpu >= 0 && steps.length > 0) {
+      // A vCPU's guest runs before its thread's loop leaves it: until the next userspace exit, for
+      // a busy period, for a time slice, or until the PIT's next tick. That wait is on the loop's
+      // first kvm.exit, guest.hlt or svm.irqWindow.open step, else on its first step (docs/sim.md,
+      // "Workloads").
+      const x = p.vcpu;
+      let k = steps.findIndex(
+        (st) => st.do === 'kvm.exit' || st.do === 'guest.hlt' || st.do === 'svm.irqWindow.open',
+      );
+      if (k < 0) k = 0;
+      const pc = starts[k];
+      if (pc !== undefined) {
+        if (src.userspace[x] >= 0) {
+          pace[pc] = PACE.RUN;
+          paceSrc[pc] = src.userspace[x];
+        } else if (src.halt[x] >= 0) {
+          pace[pc] = PACE.BUSY;
+          paceSrc[pc] = src.halt[x];
+        } else if (w.overcommit) pace[pc] = PACE.SLICE;
+        else if (src.pit[x] >= 0) {
+          pace[pc] = PACE.ARRIVAL;
+          paceSrc[pc] = src.pit[x];
+        }
+      }
+    }
+    paceOf.push(pace);
+    paceSource.push(paceSrc);
+    postVcpu.push(pv);
+    postVector.push(pvec);
+    stepKind.push(kind);
+  }
+  return {
+    model,
+    scenario: augmented,
+    workload: w,
+    keys,
+    keyOf,
+    hwKeys,
+    paceOf,
+    paceSource,
+    actorSource,
+    postVcpu,
+    postVector,
+    stepKind,
+    stepKinds,
+    actorVcpu,
+    sourceName,
+  };
+}
