@@ -18,6 +18,10 @@ import { SIM_FORMAT_VERSION } from '../sim/result.ts';
 import { runSuite, SUITE } from '../sim/suite.ts';
 import { Timeline } from '../sim/timeline.ts';
 import { defaultCostTable, loadCostTable } from './costs.ts';
+import { VERSION } from './run.ts';
+
+/** What every --json document of the CLI starts with (docs/cli.md). */
+const HEAD = { schemaVersion: 1, tool: 'irqlab', version: VERSION };
 
 export interface SimOpts {
   all?: boolean;
@@ -123,7 +127,7 @@ export function runSimJob(args: string[], o: SimOpts, io: SimIo): SimOutput {
       results: suite.results,
     };
     const stdout = o.json
-      ? `${JSON.stringify(doc, null, 2)}\n`
+      ? `${JSON.stringify({ ...HEAD, ...doc }, null, 2)}\n`
       : o.csv
         ? suite.results.map((r, i) => formatCsv(r, i === 0)).join('')
         : formatSuiteTable(suite);
@@ -165,7 +169,7 @@ export function runSimJob(args: string[], o: SimOpts, io: SimIo): SimOutput {
     }
   }
   const stdout = o.json
-    ? `${JSON.stringify(results.length === 1 ? results[0] : results, null, 2)}\n`
+    ? `${JSON.stringify(results.length === 1 ? { ...HEAD, ...results[0] } : { ...HEAD, results }, null, 2)}\n`
     : o.csv
       ? results.map((r, i) => formatCsv(r, i === 0)).join('')
       : results.map((r) => formatResult(r)).join('\n');

@@ -97,9 +97,9 @@ export const haltPattern = z
   .object({
     vcpu: z.union([index, z.literal('all')]).default('all'),
     busy: time.describe('mean guest work between idle periods (exponential)'),
-    idle: time.describe(
-      'mean idle period (exponential): the guest halts or polls until an interrupt, or this long',
-    ),
+    idle: time
+      .optional()
+      .describe('mean idle period (exponential): the guest halts or polls until an interrupt, or this long'),
     guestPoll: time
       .default(0)
       .describe('guest idle polling (cpuidle-haltpoll) before HLT: a wake-up inside it costs no exit'),

@@ -160,9 +160,25 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     throw new UserError(
       `${where}.overcommit.migration: migration is not simulated yet; write the move as kvm.put and kvm.load steps of the vCPU's actor`,
     );
+  // What the format can say and the simulator cannot do yet is refused, never dropped.
+  const notYet = (path: string, what: string) => {
+    throw new UserError(`${where}.${path}: ${what} is not simulated yet (docs/sim.md, "Workloads")`);
+  };
+  w.halts.forEach((h, i) => {
+    if (h.idle !== undefined) notYet(`halts[${i}].idle`, 'an idle period that ends without an interrupt');
+    if (h.guestPoll > 0) notYet(`halts[${i}].guestPoll`, 'guest idle polling');
+    if (h.hostPoll > 0) notYet(`halts[${i}].hostPoll`, 'KVM halt polling');
+  });
+  if (w.overcommit && !w.overcommit.preemption)
+    notYet('overcommit.preemption', 'an overcommitted pCPU without preemption');
   const synth = synthesize(sc, w, where);
+  // The in-kernel PIT in re-inject mode inhibits AVIC for the VM's life (seed 002; SVM's required
+  // inhibits include PIT_REINJ, VMX's do not: APICv keeps the EOI exit for the re-injected IRQ).
+  const inhibits = sc.machine.apicvInhibits;
+  const pitInhibit = w.pit?.reinject === true && sc.machine.features.avic && !inhibits.includes('PIT_REINJ');
   const augmented: Scenario = {
     ...sc,
+    machine: pitInhibit ? { ...sc.machine, apicvInhibits: [...inhibits, 'PIT_REINJ'] } : sc.machine,
     actors: [
       ...(sc.actors ?? []),
       ...synth.map((s) => ({

@@ -96,7 +96,7 @@ export function workloadSources(
         entry: i,
         vcpu: x,
         meanA: nsToCycles(h.busy, clockGHz),
-        meanB: nsToCycles(h.idle, clockGHz),
+        meanB: h.idle === undefined ? undefined : nsToCycles(h.idle, clockGHz),
       });
   });
   const oc = w.overcommit;
