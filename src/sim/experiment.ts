@@ -192,6 +192,16 @@ function figures(
   const total = [0, 0, 0, 0];
   for (let p = 0; p < P; p++) for (let k = 0; k < 4; k++) total[k] += ch.shares.cycles[p * 4 + k];
   const all = total[0] + total[1] + total[2] + total[3];
+  // Each pCPU's own shares too, when there are few enough to read.
+  if (P > 1 && P <= 4)
+    for (let p = 0; p < P; p++) {
+      const c = ch.shares.cycles;
+      const t = c[p * 4] + c[p * 4 + 1] + c[p * 4 + 2] + c[p * 4 + 3];
+      if (t === 0) continue;
+      put(`pcpu${p}_guest_share`, 'share', c[p * 4] / t);
+      put(`pcpu${p}_exit_handling_share`, 'share', c[p * 4 + 1] / t);
+      put(`pcpu${p}_host_share`, 'share', c[p * 4 + 2] / t);
+    }
   if (all > 0) {
     put('guest_share', 'share', total[0] / all);
     put('exit_handling_share', 'share', total[1] / all);
@@ -331,7 +341,12 @@ export function runExperiment(
       replications: o.replications,
       durationNs: o.durationNs ?? w.duration,
       warmupNs: o.warmupNs ?? w.warmup,
-      costs: { name: o.costs.name, cpu: o.costs.cpu, clockGHz: clock },
+      costs: {
+        name: o.costs.name,
+        cpu: o.costs.cpu,
+        clockGHz: clock,
+        primitives: Object.fromEntries(Object.entries(o.costs.primitives).map(([k, v]) => [k, v.cycles])),
+      },
       variants: out,
       differences,
     },

@@ -64,7 +64,8 @@ export interface SimResult {
   /** Simulated time measured per replication, and warm-up before it, in ns. */
   durationNs: number;
   warmupNs: number;
-  costs: { name: string; cpu: string; clockGHz: number };
+  /** The cost table: its name, part, clock and every primitive's cycles. */
+  costs: { name: string; cpu: string; clockGHz: number; primitives?: Record<string, number> };
   variants: VariantResult[];
   differences: Difference[];
 }

@@ -58,6 +58,9 @@ function lockRole(key: string): number {
   return LOCK_NONE;
 }
 
+/** The step where KVM's harvest of a vCPU's PIR begins (timeline flows only). */
+const HARVEST_START = /^vmx_sync_pir_to_irr\/pi_clear_on$/;
+
 const GUEST = 0;
 const EXIT_HANDLING = 1;
 const HOST = 2;
@@ -393,7 +396,11 @@ export class TimeOrderedChooser implements Chooser, Sink {
       this.loadedBefore = -1;
     }
     this.curKey = key;
-    if (this.timeline) this.curTrack = this.trackOf(action);
+    if (this.timeline) {
+      this.curTrack = this.trackOf(action);
+      // KVM's harvest (vmx_sync_pir_to_irr clearing ON) takes what was posted to this vCPU.
+      if (action < this.A && HARVEST_START.test(sm.keys[key])) this.flowSteps(this.ctxVcpu);
+    }
     this.cost = this.priced(this.stepCosts, key);
     if (this.meas.measuring) {
       this.keyCount[key]++;
@@ -562,8 +569,20 @@ export class TimeOrderedChooser implements Chooser, Sink {
       const id = this.flowOf[a * 256 + b];
       if (id !== 0) tl.flow('end', id, track, this.now);
       this.flowOf[a * 256 + b] = 0;
-    } else if (kind === EV.PHYS_IRQ && this.budget())
-      tl.instant(track, `IPI vector 0x${b.toString(16)} to pcpu${a}`, 'irq', this.now);
+    } else if (kind === EV.PHYS_IRQ) {
+      // A notification for vCPU c - 1 carries every vector that waits for it.
+      if (c > 0) this.flowSteps(c - 1);
+      if (this.budget()) tl.instant(track, `IPI vector 0x${b.toString(16)} to pcpu${a}`, 'irq', this.now);
+    }
+  }
+
+  /** A point on every flow that waits for vCPU x (a notification sent, a harvest begun). */
+  private flowSteps(x: number): void {
+    if (this.curTrack === null || x < 0 || x >= this.V) return;
+    for (let v = 0; v < 256; v++) {
+      const id = this.flowOf[x * 256 + v];
+      if (id !== 0 && this.budget()) this.timeline!.flow('step', id, this.curTrack, this.now);
+    }
   }
 
   private flowStart(x: number, vector: number): void {
