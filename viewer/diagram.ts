@@ -91,7 +91,8 @@ export function drawDiagram(t: TraceView, onPick: (step: number) => void): Diagr
   const lanes = orderLanes(laneKeys);
   const x = (lane: string) => LEFT + lanes.indexOf(lane) * LANE_W + LANE_W / 2;
   const y = (k: number) => TOP + (k - 1) * ROW + ROW / 2;
-  const width = LEFT + lanes.length * LANE_W + 8;
+  // Room on the right for the last lane's labels.
+  const width = LEFT + lanes.length * LANE_W + 110;
   const height = TOP + entries.length * ROW + 16;
   const svg = s('svg', {
     class: 'diagram',

@@ -45,23 +45,38 @@ function ciRows(vs: readonly VariantResult[], pick: (v: VariantResult) => Metric
   );
 }
 
-/** Means with their intervals, one facet row per group (a metric, or an exit reason). */
-function ciPlot(rows: Row[], caption: string): Element {
-  return Plot.plot({
-    caption,
-    marginLeft: 110,
-    width: 760,
-    height: Math.max(120, 34 * rows.length + 40),
-    x: { grid: true, label: 'mean, 95% CI', zero: true },
-    y: { label: null },
-    fy: { label: null },
-    color: { legend: true },
-    marks: [
-      Plot.ruleY(rows, { fy: 'group', y: 'variant', x1: 'lo', x2: 'hi', stroke: 'variant', strokeWidth: 2 }),
-      Plot.dot(rows, { fy: 'group', y: 'variant', x: 'mean', fill: 'variant', r: 4, tip: true }),
-    ],
-  });
+/**
+ * Means with their intervals: one small plot per group (a metric, or an exit reason), each on its
+ * own scale, since the groups' units and magnitudes differ.
+ */
+function ciPlots(rows: Row[], caption: string): HTMLElement {
+  const groups = [...new Set(rows.map((r) => r.group))];
+  const grid = h('div', { class: 'ci-grid' });
+  for (const g of groups) {
+    const rs = rows.filter((r) => r.group === g);
+    grid.append(
+      Plot.plot({
+        caption: g,
+        marginLeft: 70,
+        width: 360,
+        height: 40 + 28 * rs.length,
+        x: { grid: true, label: 'mean, 95% CI', nice: true },
+        y: { label: null },
+        color: { domain: VARIANTS },
+        marks: [
+          Plot.ruleY(rs, { y: 'variant', x1: 'lo', x2: 'hi', stroke: 'variant', strokeWidth: 2 }),
+          Plot.tickX(rs, { y: 'variant', x: 'lo', stroke: 'variant' }),
+          Plot.tickX(rs, { y: 'variant', x: 'hi', stroke: 'variant' }),
+          Plot.dot(rs, { y: 'variant', x: 'mean', fill: 'variant', r: 4, tip: true }),
+        ],
+      }),
+    );
+  }
+  return h('div', { class: 'ci' }, h('h4', {}, caption), grid);
 }
+
+/** The variants of the experiment being drawn, so every plot colours them alike. */
+let VARIANTS: string[] = [];
 
 const FIRST = [/lock.*wait|wait.*lock/i, /spurious/i];
 
@@ -71,6 +86,7 @@ function metricOrder(m: Metric): number {
 }
 
 function experiment(r: SimResult): HTMLElement {
+  VARIANTS = r.variants.map((v) => v.name);
   const cdf = r.variants.flatMap(latencyCdf);
   const sec = h(
     'section',
@@ -85,21 +101,21 @@ function experiment(r: SimResult): HTMLElement {
   if (cdf.length > 0)
     sec.append(
       Plot.plot({
-        caption: 'Delivery latency: cumulative share of interrupts delivered within x ns',
+        caption: 'Delivery latency: cumulative share of interrupts delivered within x ns (from the pooled histogram, linear within a bucket)',
         width: 760,
         height: 300,
         x: { type: 'log', label: 'latency (ns)', grid: true },
         y: { label: 'share', domain: [0, 1], grid: true },
-        color: { legend: true },
-        marks: [Plot.line(cdf, { x: 'ns', y: 'p', stroke: 'variant', curve: 'step-before', tip: true })],
+        color: { legend: true, domain: VARIANTS },
+        marks: [Plot.line(cdf, { x: 'ns', y: 'p', stroke: 'variant', tip: true })],
       }),
     );
   const exits = ciRows(r.variants, (v) => v.exitsByReason);
-  if (exits.length > 0) sec.append(ciPlot(exits, 'VM exits per second by reason'));
+  if (exits.length > 0) sec.append(ciPlots(exits, 'VM exits per second by reason'));
   const metrics = ciRows(r.variants, (v) => [...v.metrics].sort((a, b) => metricOrder(a) - metricOrder(b)));
   if (metrics.length > 0)
     sec.append(
-      ciPlot(metrics, 'Metrics (lock wait and spurious notifications first), each variant with its 95% CI'),
+      ciPlots(metrics, 'Metrics (lock wait and spurious notifications first), each variant with its 95% CI'),
     );
   if (r.differences.length > 0) {
     const t = h(

@@ -1,9 +1,9 @@
 /**
  * Debian's Chromium driven by playwright-core for the report's browser tests: never a downloaded
  * browser (.ci/run installs the `chromium` package when /usr/bin/chromium is missing), a fresh
- * profile per launch, and every network feature that would call out switched off. The page is
- * opened from file://; any request that is not for that file is recorded, and the tests say none
- * was made.
+ * profile per launch, and the features that would call out on their own switched off. Pages are
+ * opened from file://; any request that is not for the page's own file is recorded, and so is
+ * every console error and uncaught exception, for the tests to say there were none.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,24 +12,21 @@ import { pathToFileURL } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
-/** Screenshots are kept here (gitignored); CI keeps the folder as the tests' artefacts. */
+/** Screenshots are kept here (gitignored), as the tests' artefacts. */
 export const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'viewer');
 
-export interface Session {
+export interface Browser {
   context: BrowserContext;
-  page: Page;
-  consoleErrors: string[];
-  requests: string[];
   close(): Promise<void>;
 }
 
-export async function openPage(file: string, width = 1600, height = 1000): Promise<Session> {
+export async function launch(): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'irqlab-chromium-'));
-  // A fresh profile (--user-data-dir, which playwright passes for a persistent context).
+  // A persistent context is how playwright takes a fresh --user-data-dir.
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    viewport: { width, height },
+    viewport: { width: 1600, height: 1000 },
     args: [
       '--headless',
       '--no-sandbox',
@@ -41,7 +38,25 @@ export async function openPage(file: string, width = 1600, height = 1000): Promi
       '--disable-sync',
     ],
   });
-  const page = context.pages()[0] ?? (await context.newPage());
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Opened {
+  page: Page;
+  consoleErrors: string[];
+  /** Requests for anything but the page's own file. */
+  requests: string[];
+}
+
+export async function open(b: Browser, file: string): Promise<Opened> {
+  const page = await b.context.newPage();
   const consoleErrors: string[] = [];
   const requests: string[] = [];
   const url = pathToFileURL(file).href;
@@ -53,15 +68,5 @@ export async function openPage(file: string, width = 1600, height = 1000): Promi
     if (r.url() !== url) requests.push(r.url());
   });
   await page.goto(url);
-  mkdirSync(ARTIFACTS, { recursive: true });
-  return {
-    context,
-    page,
-    consoleErrors,
-    requests,
-    async close() {
-      await context.close();
-      rmSync(profile, { recursive: true, force: true });
-    },
-  };
+  return { page, consoleErrors, requests };
 }
