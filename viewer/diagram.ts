@@ -88,6 +88,8 @@ export function drawDiagram(t: TraceView, onPick: (step: number) => void): Diagr
   const arrows = entries.map(arrowsOf);
   for (const l of acting) laneKeys.add(l);
   for (const as of arrows) for (const a of as) laneKeys.add(a.to);
+  // The pCPU a vCPU enters the guest on gets a lane, for its guest-mode bar.
+  for (const e of entries) for (const ev of e.events) if (ev.kind === 'vmentry') laneKeys.add(`pcpu${ev.b}`);
   const lanes = orderLanes(laneKeys);
   const x = (lane: string) => LEFT + lanes.indexOf(lane) * LANE_W + LANE_W / 2;
   const y = (k: number) => TOP + (k - 1) * ROW + ROW / 2;

@@ -101,7 +101,8 @@ function experiment(r: SimResult): HTMLElement {
   if (cdf.length > 0)
     sec.append(
       Plot.plot({
-        caption: 'Delivery latency: cumulative share of interrupts delivered within x ns (from the pooled histogram, linear within a bucket)',
+        caption:
+          'Delivery latency: cumulative share of interrupts delivered within x ns (from the pooled histogram, linear within a bucket)',
         width: 760,
         height: 300,
         x: { type: 'log', label: 'latency (ns)', grid: true },

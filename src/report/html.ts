@@ -3,7 +3,7 @@
  * (scripts/build.mjs writes dist/viewer/), and the report's data, all inlined, so the file opens
  * from file:// with no server and no network. docs/decisions/0191-report-page-build.md.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import type { ReportData } from './data.ts';
@@ -16,7 +16,16 @@ export function pageAssets(): { js: string; css: string } {
   const css = join(dir, 'page.css');
   if (!existsSync(js) || !existsSync(css))
     throw new UserError(`${dir}: the report page is not built (run npm run build, or npm install)`);
+  staleWarning(join(packageRoot(), 'viewer'), statSync(js).mtimeMs);
   return { js: readFileSync(js, 'utf8'), css: readFileSync(css, 'utf8') };
+}
+
+/** In a checkout, says once on stderr when the page's sources are newer than its build. */
+function staleWarning(src: string, built: number): void {
+  if (!existsSync(src)) return;
+  const newer = readdirSync(src).some((f) => statSync(join(src, f)).mtimeMs > built);
+  if (newer)
+    process.stderr.write('irqlab: viewer/ is newer than dist/viewer (npm run build rebuilds the page)\n');
 }
 
 /** Text that cannot end the element it is inlined in ("</script" and "<!--" inside a script). */
