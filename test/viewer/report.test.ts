@@ -66,10 +66,7 @@ function longReport(file: string): void {
 }
 
 async function openTrace(page: Page, id: string): Promise<void> {
-  await page.evaluate((id) => {
-    const d = document.getElementById(`trace:${id}`) as HTMLDetailsElement;
-    d.open = true;
-  }, id);
+  await page.evaluate(`document.getElementById(${JSON.stringify(`trace:${id}`)}).open = true`);
   await page.waitForSelector(`.trace-viewer[data-trace="${id}"]`);
 }
 
@@ -141,9 +138,7 @@ describe('the report page in Chromium', () => {
   test('seed-001: before and after side by side', async () => {
     const o = await open(browser, report);
     const { page } = o;
-    await page.evaluate(() => {
-      (document.querySelector('details.pair[data-scenario="seed-001"]') as HTMLDetailsElement).open = true;
-    });
+    await page.evaluate(`document.querySelector('details.pair[data-scenario="seed-001"]').open = true`);
     const pair = page.locator('details.pair[data-scenario="seed-001"]');
     await pair.locator('.side.after .trace-viewer').waitFor();
     assert.match((await pair.locator('.side.before .verdict').textContent()) ?? '', /no-wrong-vcpu/);
@@ -206,11 +201,11 @@ describe('the report page in Chromium', () => {
   test('a 500-step trace: render and step times', async () => {
     const o = await open(browser, long);
     const { page } = o;
-    const load = await page.evaluate(() => {
-      const n = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
-      return n.loadEventEnd - n.startTime;
-    });
-    // A string, not a function: tsx would wrap named arrow functions in a helper the page lacks.
+    // In-page code is given as strings: the tests are typed without the DOM library, and tsx
+    // would wrap named arrow functions in a helper the page does not have.
+    const load = (await page.evaluate(
+      `(() => { const n = performance.getEntriesByType('navigation')[0]; return n.loadEventEnd - n.startTime; })()`,
+    )) as number;
     const openMs = (await page.evaluate(`(async () => {
       const t0 = performance.now();
       document.getElementById('trace:long').open = true;
@@ -222,18 +217,16 @@ describe('the report page in Chromium', () => {
       await new Promise((r) => requestAnimationFrame(() => r(null)));
       return performance.now() - t0;
     })()`)) as number;
-    const stepMs = await page.evaluate(() => {
-      const v = (
-        window as unknown as { irqlab: { viewers: Map<string, { go(k: number): void }> } }
-      ).irqlab.viewers.get('long')!;
-      const el = document.querySelector('.trace-viewer') as HTMLElement;
+    const stepMs = (await page.evaluate(`(() => {
+      const v = window.irqlab.viewers.get('long');
+      const el = document.querySelector('.trace-viewer');
       const t0 = performance.now();
       for (let k = 1; k <= 500; k++) {
         v.go(k);
         el.getBoundingClientRect();
       }
       return (performance.now() - t0) / 500;
-    });
+    })()`)) as number;
     const viewer = page.locator('.trace-viewer[data-trace="long"]');
     assert.equal(await viewer.getAttribute('data-step'), '500');
     await viewer.focus();
