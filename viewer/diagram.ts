@@ -15,8 +15,12 @@ const LEFT = 44;
 
 export interface Diagram {
   svg: SVGSVGElement;
-  /** The row band of step k (1-based), to highlight. */
+  /** The lanes' names, to keep in view above the rows (sticky; it overlays svg's own header). */
+  head: SVGSVGElement;
+  /** The row band of step k (1-based) is rows[k - 1], to highlight. */
   rows: SVGRectElement[];
+  /** Where step k's row starts, in the diagram's pixels. */
+  rowTop(k: number): number;
   lanes: string[];
 }
 
@@ -138,10 +142,16 @@ export function drawDiagram(t: TraceView, onPick: (step: number) => void): Diagr
     rows.push(band);
     svg.append(band);
   });
-  // Lifelines and headers.
+  // Lifelines, and the lanes' names in a header of their own.
+  const head = s('svg', {
+    class: 'diagram-head',
+    width,
+    height: TOP - 6,
+    viewBox: `0 0 ${width} ${TOP - 6}`,
+  });
   for (const l of lanes) {
     svg.append(s('line', { class: 'lifeline', x1: x(l), x2: x(l), y1: TOP - 4, y2: height - 8 }));
-    svg.append(s('text', { class: 'lane', x: x(l), y: 18, 'text-anchor': 'middle' }, l));
+    head.append(s('text', { class: 'lane', x: x(l), y: 18, 'text-anchor': 'middle' }, l));
   }
   // Guest mode: from a VM entry of vCPU a on pCPU b to its exit, on both lanes.
   const open = new Map<number, { k: number; pcpu: number }>();
@@ -176,6 +186,8 @@ export function drawDiagram(t: TraceView, onPick: (step: number) => void): Diagr
     svg.append(s('circle', { class: e.hardware ? 'dot hw' : 'dot', cx: x(from), cy: y(k), r: 4 }));
     svg.append(s('text', { class: 'num', x: 6, y: y(k) + 4 }, String(k)));
     const as = arrows[i].filter((a) => a.to !== from);
+    // Several arrows from one step are spread over the row's height.
+    const dy = (j: number) => (j - (as.length - 1) / 2) * 9;
     // The step's label beside its dot, unless an arrow leaving to the right takes that place.
     if (!as.some((a) => x(a.to) > x(from)))
       svg.append(s('text', { class: 'step', x: x(from) + 8, y: y(k) + 4 }, clip(label, 34)));
@@ -183,27 +195,28 @@ export function drawDiagram(t: TraceView, onPick: (step: number) => void): Diagr
       svg.append(
         s('text', { class: 'step', x: x(from) - 8, y: y(k) + 4, 'text-anchor': 'end' }, clip(label, 20)),
       );
-    for (const a of as) {
+    as.forEach((a, j) => {
       const x1 = x(from);
       const x2 = x(a.to);
+      const ya = y(k) + dy(j);
       svg.append(
         s('line', {
           class: `arrow ${a.cls}`,
           x1,
-          y1: y(k),
+          y1: ya,
           x2: x2 + (x2 > x1 ? -5 : 5),
-          y2: y(k),
+          y2: ya,
           'marker-end': 'url(#arrow)',
         }),
       );
       svg.append(
         s(
           'text',
-          { class: `step ${a.cls}`, x: (x1 + x2) / 2, y: y(k) - 3, 'text-anchor': 'middle' },
+          { class: `step ${a.cls}`, x: (x1 + x2) / 2, y: ya - 2, 'text-anchor': 'middle' },
           clip(a.label, 30),
         ),
       );
-    }
+    });
   });
   // The lasso: steps loopStart+1..n repeat forever.
   if (t.loopStart !== undefined) {
@@ -230,5 +243,5 @@ export function drawDiagram(t: TraceView, onPick: (step: number) => void): Diagr
       s('text', { class: 'violation', x: x(acting[k - 1]) - 16, y: y(k) + 5, 'text-anchor': 'middle' }, '×'),
     );
   }
-  return { svg, rows, lanes };
+  return { svg, head, rows, lanes, rowTop: (k) => TOP + (k - 1) * ROW };
 }

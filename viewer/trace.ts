@@ -5,7 +5,7 @@
  * and what it wrote (trace entries' reads and changes, src/trace/record.ts).
  */
 import type { TraceView } from '../src/report/data.ts';
-import { drawDiagram } from './diagram.ts';
+import { drawDiagram, ROW } from './diagram.ts';
 import { h } from './dom.ts';
 
 /** The field a read or change names, without a 256-bit register's vector (as src/trace/state-view.ts). */
@@ -23,6 +23,12 @@ function states(t: TraceView): string[][] {
     out.push(next);
   }
   return out;
+}
+
+/** Scrolls `pane` so that the band [top, top + height) of its content is visible, centred when it was not. */
+function reveal(pane: HTMLElement, top: number, height: number): void {
+  if (top >= pane.scrollTop && top + height <= pane.scrollTop + pane.clientHeight) return;
+  pane.scrollTop = Math.max(0, top - (pane.clientHeight - height) / 2);
 }
 
 export interface TraceViewer {
@@ -122,18 +128,14 @@ export function traceViewer(t: TraceView): TraceViewer {
       h('span', { class: 'written' }, 'written'),
     ),
   );
+  const diagramPane = h('div', { class: 'diagram-pane' }, diagram.head, diagram.svg);
+  const textPane = h('div', { class: 'text-pane' }, list);
   const el = h(
     'div',
     { class: 'trace-viewer', tabindex: 0, 'data-trace': t.id },
     header,
     controls,
-    h(
-      'div',
-      { class: 'panes' },
-      h('div', { class: 'diagram-pane' }, diagram.svg),
-      h('div', { class: 'text-pane' }, list),
-      inspector,
-    ),
+    h('div', { class: 'panes' }, diagramPane, textPane, inspector),
   );
   controls.querySelector('.prev')!.addEventListener('click', () => go(cur - 1));
   controls.querySelector('.next')!.addEventListener('click', () => go(cur + 1));
@@ -165,7 +167,9 @@ export function traceViewer(t: TraceView): TraceViewer {
     if (k >= 1) {
       diagram.rows[k - 1].classList.add('current');
       lines[k - 1].classList.add('current');
-      lines[k - 1].scrollIntoView({ block: 'nearest' });
+      // Keep the current step in view inside each pane (not the page: the viewer stays put).
+      reveal(diagramPane, diagram.rowTop(k), ROW);
+      reveal(textPane, lines[k - 1].offsetTop, lines[k - 1].offsetHeight);
     }
     const values = all[k];
     for (let i = 0; i < values.length; i++) valueCells[i].textContent = values[i];

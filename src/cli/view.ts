@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { replayTraceFile } from '../check/counterexample.ts';
 import { modelFor } from '../check/session.ts';
 import { UserError } from '../errors.ts';
-import { DEFAULT_VARIANT, withKnobs } from '../model/kvm/variants.ts';
+import { DEFAULT_VARIANT, describeVariant, withKnobs } from '../model/kvm/variants.ts';
 import { viewReport } from '../report/build.ts';
 import { reportHtml } from '../report/html.ts';
 import { loadScenario } from '../scenarios/files.ts';
@@ -31,7 +31,12 @@ export function writeView(file: string, out: string): string {
   if (!r.reproduced) throw new UserError(`${file}: did not reproduce: ${r.why}`);
   const variant = withKnobs(DEFAULT_VARIANT, trace.variant, file);
   const model = modelFor(scenario, variant, { properties: trace.properties, memory: trace.memory });
-  const data = viewReport(trace, scenario, model, { command: `irqlab view ${file}`, version: VERSION, file });
+  const data = viewReport(trace, scenario, model, {
+    command: `irqlab view ${file}`,
+    version: VERSION,
+    file,
+    knobs: describeVariant(variant),
+  });
   try {
     writeFileSync(out, reportHtml(data));
   } catch (e) {

@@ -172,17 +172,14 @@ export function viewReport(
   t: TraceFile,
   sc: Scenario,
   model: ReturnType<typeof modelFor>,
-  o: { command: string; version: string; file: string },
+  o: { command: string; version: string; file: string; knobs: string },
 ): ReportData {
-  const knobs = Object.entries(t.variant)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
   const meta: TraceMeta = {
     id: o.file,
-    title: `${t.scenario} · ${o.file}`,
+    title: `${t.scenario} [${o.knobs}] · ${o.file}`,
     scenario: t.scenario,
     variant: o.file,
-    knobs,
+    knobs: o.knobs,
     property: t.claim.property,
     kind: t.claim.kind,
     what: WHAT[t.claim.property],

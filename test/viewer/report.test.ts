@@ -239,6 +239,20 @@ describe('the report page in Chromium', () => {
     for (let i = 0; i < 20; i++) await page.keyboard.press('ArrowLeft');
     const keyMs = (performance.now() - t0) / 20;
     assert.equal(await viewer.getAttribute('data-step'), '480');
+    // Both panes followed the step: its row and its line are inside their panes' visible area.
+    const inView = await page.evaluate(`(() => {
+      const v = document.querySelector('.trace-viewer[data-trace="long"]');
+      const seen = (el, pane) => {
+        const a = el.getBoundingClientRect();
+        const b = pane.getBoundingClientRect();
+        return a.top >= b.top - 1 && a.bottom <= b.bottom + 1;
+      };
+      return [
+        seen(v.querySelector('.diagram .row.current'), v.querySelector('.diagram-pane')),
+        seen(v.querySelector('.text-trace li.current'), v.querySelector('.text-pane')),
+      ];
+    })()`);
+    assert.deepEqual(inView, [true, true]);
     console.log(
       `500-step trace: page load ${load.toFixed(0)} ms, viewer built and laid out ${openMs.toFixed(0)} ms, ` +
         `a step ${stepMs.toFixed(2)} ms (go + layout, mean of 500), a key press ${keyMs.toFixed(1)} ms round trip (mean of 20)`,
