@@ -2,9 +2,11 @@
 // Builds dist/: compiles src/ and bench/ with tsc (tsconfig.build.json rewrites the `.ts` import
 // extensions to `.js`) and copies every other file under them (built-in scenarios, the manifest,
 // harvest.wasm, the worker bootstrap) beside the compiled code, so code that finds a file through
-// import.meta.url finds it in dist/ as in src/. Runs on `npm install` (the `prepare` script) and as
-// `npm run build`. Plain JavaScript, so it needs nothing but Node and the TypeScript package.
-// Why: docs/decisions/0110-compiled-cli.md.
+// import.meta.url finds it in dist/ as in src/. Then bundles the report page (viewer/) with esbuild
+// into dist/viewer/page.js and page.css, which `irqlab report` inlines into its HTML file, so a
+// report needs no build step on the user's machine. Runs on `npm install` (the `prepare` script)
+// and as `npm run build`. Plain JavaScript, so it needs nothing but Node, TypeScript and esbuild.
+// Why: docs/decisions/0110-compiled-cli.md, 0191-report-page-build.md.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -35,5 +37,19 @@ for (const top of ['src', 'bench']) {
     copied++;
   }
 }
+// The report page: one script (the page's modules and Observable Plot) and its style.
+const esbuild = await import('esbuild');
+await esbuild.build({
+  entryPoints: [join(root, 'viewer', 'main.ts')],
+  bundle: true,
+  format: 'iife',
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  legalComments: 'inline',
+  outfile: join(dist, 'viewer', 'page.js'),
+  logLevel: 'warning',
+});
+copyFileSync(join(root, 'viewer', 'style.css'), join(dist, 'viewer', 'page.css'));
 writeFileSync(join(dist, STAMP), `${new Date().toISOString()}\n`);
 process.stderr.write(`build: dist/ compiled, ${copied} other files copied\n`);

@@ -5,8 +5,10 @@ import { registerCheck } from './check.ts';
 import { registerCosts } from './costs.ts';
 import { EXIT } from './exit.ts';
 import { registerLitmus } from './litmus.ts';
+import { registerReport } from './report.ts';
 import { registerRun } from './run.ts';
 import { registerSim } from './sim.ts';
+import { registerView } from './view.ts';
 
 // A reader that stops early (irqlab ... | head) is not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -29,6 +31,8 @@ registerBench(program);
 registerLitmus(program);
 registerCosts(program);
 registerSim(program);
+registerReport(program);
+registerView(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -169,7 +169,13 @@ export function runSimJob(args: string[], o: SimOpts, io: SimIo): SimOutput {
     }
   }
   const stdout = o.json
-    ? `${JSON.stringify(results.length === 1 ? { ...HEAD, ...results[0] } : { ...HEAD, results }, null, 2)}\n`
+    ? `${JSON.stringify(
+        results.length === 1
+          ? { ...HEAD, ...results[0] }
+          : { ...HEAD, formatVersion: SIM_FORMAT_VERSION, kind: 'irqlab-sim-suite', seed, results },
+        null,
+        2,
+      )}\n`
     : o.csv
       ? results.map((r, i) => formatCsv(r, i === 0)).join('')
       : results.map((r) => formatResult(r)).join('\n');

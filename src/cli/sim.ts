@@ -40,37 +40,45 @@ export function registerSim(program: Command): void {
     )
     .option('--progress', 'a line on stderr after each replication (default: when stderr is a terminal)')
     .action(async (args: string[], o: SimOpts) => {
-      const stop = new SharedArrayBuffer(4);
-      const data: SimWorkerData = {
-        args,
-        opts: o,
-        showProgress: o.progress === true || process.stderr.isTTY === true,
-        stop,
-      };
-      const worker = startTsWorker(new URL('./sim-worker.ts', import.meta.url), data);
-      const onSigint = () => Atomics.store(new Int32Array(stop), 0, 1);
-      process.on('SIGINT', onSigint);
-      try {
-        const end = await new Promise<Exclude<SimWorkerMessage, { kind: 'note' }>>((resolve, reject) => {
-          worker.on('message', (m: SimWorkerMessage) => {
-            if (m.kind === 'note') process.stderr.write(`${m.line}\n`);
-            else resolve(m);
-          });
-          worker.on('error', reject);
-          worker.on('exit', (c) => reject(new Error(`the simulation worker exited with ${c}`)));
-        });
-        if (end.kind === 'error') {
-          if (end.user) throw new UserError(end.message);
-          throw new Error(end.message);
-        }
-        process.stdout.write(end.stdout);
-        if (end.interrupted) {
-          process.stderr.write('irqlab: sim: interrupted; the figures above are what was measured so far\n');
-          process.exitCode = EXIT.interrupted;
-        }
-      } finally {
-        process.off('SIGINT', onSigint);
-        await worker.terminate();
+      const end = await runSimJobInWorker(args, o, o.progress === true || process.stderr.isTTY === true);
+      process.stdout.write(end.stdout);
+      if (end.interrupted) {
+        process.stderr.write('irqlab: sim: interrupted; the figures above are what was measured so far\n');
+        process.exitCode = EXIT.interrupted;
       }
     });
+}
+
+/**
+ * Runs one sim job (sim-job.ts) in a worker thread while this thread listens for Ctrl-C, which
+ * raises the shared flag the simulation polls. Used by `irqlab sim` and `irqlab report --sim`.
+ */
+export async function runSimJobInWorker(
+  args: string[],
+  o: SimOpts,
+  showProgress: boolean,
+): Promise<{ stdout: string; interrupted: boolean }> {
+  const stop = new SharedArrayBuffer(4);
+  const data: SimWorkerData = { args, opts: o, showProgress, stop };
+  const worker = startTsWorker(new URL('./sim-worker.ts', import.meta.url), data);
+  const onSigint = () => Atomics.store(new Int32Array(stop), 0, 1);
+  process.on('SIGINT', onSigint);
+  try {
+    const end = await new Promise<Exclude<SimWorkerMessage, { kind: 'note' }>>((resolve, reject) => {
+      worker.on('message', (m: SimWorkerMessage) => {
+        if (m.kind === 'note') process.stderr.write(`${m.line}\n`);
+        else resolve(m);
+      });
+      worker.on('error', reject);
+      worker.on('exit', (c) => reject(new Error(`the simulation worker exited with ${c}`)));
+    });
+    if (end.kind === 'error') {
+      if (end.user) throw new UserError(end.message);
+      throw new Error(end.message);
+    }
+    return end;
+  } finally {
+    process.off('SIGINT', onSigint);
+    await worker.terminate();
+  }
 }
