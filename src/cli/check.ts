@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { replayTraceFile } from '../check/counterexample.ts';
 import type { Progress } from '../check/explorer.ts';
 import type { LockEdge } from '../check/lock-order.ts';
 import type { ReductionReport } from '../check/reduced.ts';
@@ -25,7 +23,6 @@ import { PROP_INFO } from '../model/system/system.ts';
 import { builtinNames, loadScenario } from '../scenarios/files.ts';
 import manifest from '../scenarios/manifest.json' with { type: 'json' };
 import { PROPERTIES, type Scenario } from '../scenarios/schema.ts';
-import { parseTraceFile } from '../trace/file.ts';
 import type { TraceEntry } from '../trace/record.ts';
 import { traceToSvg } from '../trace/svg.ts';
 import { renderEntries } from '../trace/text.ts';
@@ -33,6 +30,7 @@ import { EXIT } from './exit.ts';
 import { paintFor } from './paint.ts';
 import { VERSION } from './run.ts';
 import { writeSvg } from './svg-file.ts';
+import { reproducedTrace } from './trace-input.ts';
 
 interface CheckOpts {
   variant?: string;
@@ -419,16 +417,7 @@ export function registerCheck(program: Command): void {
     .description('re-execute a counterexample trace file (from check --json) and say whether it reproduces')
     .argument('<trace>', 'a JSON file: a check --json document or one of its results[].trace')
     .action((file: string) => {
-      let doc: unknown;
-      try {
-        doc = JSON.parse(readFileSync(file, 'utf8'));
-      } catch (e) {
-        throw new UserError(`${file}: cannot read a JSON trace: ${(e as Error).message.split('\n')[0]}`);
-      }
-      const trace = parseTraceFile(doc, file);
-      const { scenario } = loadScenario(trace.file ?? trace.scenario);
-      const r = replayTraceFile(trace, scenario);
-      if (!r.reproduced) throw new UserError(`${file}: did not reproduce: ${r.why}`);
+      const { trace, scenario, replay: r } = reproducedTrace(file);
       const paint = paintFor(process.stdout, false);
       process.stdout.write(
         `${paint.bold(scenario.name)} [${describeVariant(withKnobs(DEFAULT_VARIANT, trace.variant, file))}]: replayed ${r.entries.length} of ${trace.steps.length} steps\n`,

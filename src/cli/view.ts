@@ -4,31 +4,20 @@
  * Prints the page's path; `--open` hands it to the system's opener.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { replayTraceFile } from '../check/counterexample.ts';
 import { modelFor } from '../check/session.ts';
 import { UserError } from '../errors.ts';
 import { DEFAULT_VARIANT, describeVariant, withKnobs } from '../model/kvm/variants.ts';
 import { viewReport } from '../report/build.ts';
 import { reportHtml } from '../report/html.ts';
-import { loadScenario } from '../scenarios/files.ts';
-import { parseTraceFile } from '../trace/file.ts';
 import { VERSION } from './run.ts';
+import { reproducedTrace } from './trace-input.ts';
 
 /** Writes the page of one trace file and returns the page's path. */
 export function writeView(file: string, out: string): string {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new UserError(`${file}: cannot read a JSON trace: ${(e as Error).message.split('\n')[0]}`);
-  }
-  const trace = parseTraceFile(doc, file);
-  const { scenario } = loadScenario(trace.file ?? trace.scenario);
-  const r = replayTraceFile(trace, scenario);
-  if (!r.reproduced) throw new UserError(`${file}: did not reproduce: ${r.why}`);
+  const { trace, scenario } = reproducedTrace(file);
   const variant = withKnobs(DEFAULT_VARIANT, trace.variant, file);
   const model = modelFor(scenario, variant, { properties: trace.properties, memory: trace.memory });
   const data = viewReport(trace, scenario, model, {

@@ -163,47 +163,13 @@ export const CSV_HEADER = 'scenario,point,variant,metric,unit,mean,half_width,lo
 /** One row per variant and metric (exits as exits.REASON), then one per paired difference. */
 export function formatCsv(r: SimResult, withHeader = true): string {
   const rows: (string | number)[][] = [];
+  const row = (variant: string, name: string, unit: string, i: Interval) =>
+    rows.push([r.scenario, r.point ?? '', variant, name, unit, i.mean, i.halfWidth, i.lo, i.hi, i.n]);
   for (const v of r.variants) {
-    for (const m of v.metrics)
-      rows.push([
-        r.scenario,
-        r.point ?? '',
-        v.name,
-        m.name,
-        m.unit,
-        m.ci.mean,
-        m.ci.halfWidth,
-        m.ci.lo,
-        m.ci.hi,
-        m.ci.n,
-      ]);
-    for (const m of v.exitsByReason)
-      rows.push([
-        r.scenario,
-        r.point ?? '',
-        v.name,
-        `exits.${m.name}`,
-        m.unit,
-        m.ci.mean,
-        m.ci.halfWidth,
-        m.ci.lo,
-        m.ci.hi,
-        m.ci.n,
-      ]);
+    for (const m of v.metrics) row(v.name, m.name, m.unit, m.ci);
+    for (const m of v.exitsByReason) row(v.name, `exits.${m.name}`, m.unit, m.ci);
   }
-  for (const d of r.differences)
-    rows.push([
-      r.scenario,
-      r.point ?? '',
-      `${d.to} - ${d.from}`,
-      d.metric,
-      d.unit,
-      d.ci.mean,
-      d.ci.halfWidth,
-      d.ci.lo,
-      d.ci.hi,
-      d.ci.n,
-    ]);
+  for (const d of r.differences) row(`${d.to} - ${d.from}`, d.metric, d.unit, d.ci);
   const body = rows.map((row) => row.map(csvCell).join(',')).join('\n');
   return `${withHeader ? `${CSV_HEADER}\n` : ''}${body}\n`;
 }
