@@ -3,9 +3,9 @@
  * handlers that ran and the VM exits, from the trace's events, and fields of the final state.
  */
 import { hex } from '../model/hw/bits.ts';
-import { EXIT_REASON_NAMES } from '../model/system/events.ts';
-import { type FieldValue, findField, formatValue, readField } from '../model/system/fields.ts';
-import type { World } from '../model/system/world.ts';
+import { EXIT_REASON_NAMES } from '../model/platform/events.ts';
+import { type FieldValue, findField, formatValue, readField } from '../model/platform/fields.ts';
+import type { World } from '../model/platform/world.ts';
 import { expectedFieldValue } from '../scenarios/loader.ts';
 import type { Scenario } from '../scenarios/schema.ts';
 import type { TraceEntry } from '../trace/record.ts';

@@ -10,8 +10,8 @@ import { z } from 'zod';
 import { APICV_INHIBIT_NAMES } from '../model/kvm/apicv.ts';
 import { MAX_LOCKS } from '../model/kvm/locks.ts';
 import { FIRST_EXTERNAL_VECTOR, FIRST_SYSTEM_VECTOR } from '../model/kvm/posted-msi.ts';
-import { EXIT_REASON } from '../model/system/events.ts';
-import { avicTableSize } from '../model/system/layout.ts';
+import { EXIT_REASON } from '../model/platform/events.ts';
+import { avicTableSize } from '../model/platform/layout.ts';
 
 const HEX_OR_INT = 'expected an integer or a hex string such as "0x31"';
 

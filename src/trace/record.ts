@@ -8,16 +8,16 @@
 import { GA_POST } from '../model/hw/avic.ts';
 import { hex } from '../model/hw/bits.ts';
 import { ACTOR } from '../model/kvm/program.ts';
-import { AVIC_IPI_FAILURE_NAMES } from '../model/system/avic-steps.ts';
+import { AVIC_IPI_FAILURE_NAMES } from '../model/platform/avic-steps.ts';
 import {
   EVENT_NAMES,
   type EventKind,
   EXIT_REASON,
   EXIT_REASON_NAMES,
   type Sink,
-} from '../model/system/events.ts';
-import { type Change, describeStore, diffWorlds, formatValue, readField } from '../model/system/fields.ts';
-import type { Layout } from '../model/system/layout.ts';
+} from '../model/platform/events.ts';
+import { type Change, describeStore, diffWorlds, formatValue, readField } from '../model/platform/fields.ts';
+import type { Layout } from '../model/platform/layout.ts';
 import type { SystemModel } from '../model/system/system.ts';
 import { recordingView, UnrecordedAccess } from './reads.ts';
 

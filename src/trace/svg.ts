@@ -12,7 +12,7 @@
  * The output is standalone (no fonts, images or scripts from outside), deterministic (same input,
  * same bytes), and sized from a monospace font's advance so that layout needs no text measuring.
  */
-import { EXIT_REASON_NAMES } from '../model/system/events.ts';
+import { EXIT_REASON_NAMES } from '../model/platform/events.ts';
 import type { TraceEntry, TraceEvent } from './record.ts';
 
 export interface SvgOptions {

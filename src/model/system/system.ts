@@ -20,6 +20,7 @@ import {
 import { irteAffinityHolds, irteGuestModeHolds } from '../kvm/avic-irte.ts';
 import { avicVmcbHolds } from '../kvm/avic-vmcb.ts';
 import { LOCKS, LOCKS_BLOCK, lockOrderCycle } from '../kvm/locks.ts';
+import { kvmHostHandler, ndstPcpu } from '../kvm/posted-intr.ts';
 import {
   POSTED_MSI,
   POSTED_MSI_FIELDS,
@@ -33,9 +34,13 @@ import { ACTOR, type Instr, type MemoryModel, NEXT } from '../kvm/program.ts';
 import { KVM_VCPU, KVM_VCPU_FIELDS, TASK_INTERRUPTIBLE } from '../kvm/state.ts';
 import { drainStoreBuffer, storeBufferEmpty, storeBufferFull } from '../kvm/tso.ts';
 import { vtdIrteOwnerHolds } from '../kvm/vtd-irte-mode.ts';
-import { kvmHostHandler, ndstPcpu } from '../kvm/wakeup.ts';
-import { avicAutoEoiEnabled, avicDeliverEnabled, avicDeliverStep, avicGuestEoi } from './avic-steps.ts';
-import { EV, type EventKind, type Sink } from './events.ts';
+import {
+  avicAutoEoiEnabled,
+  avicDeliverEnabled,
+  avicDeliverStep,
+  avicGuestEoi,
+} from '../platform/avic-steps.ts';
+import { EV, type EventKind, type Sink } from '../platform/events.ts';
 import {
   guestEoi,
   pcpuDispatch,
@@ -43,11 +48,11 @@ import {
   vcpuAutoEoiEnabled,
   vcpuDeliver,
   vcpuDeliverEnabled,
-} from './hardware.ts';
-import type { ExtraBlock, FieldDesc } from './layout.ts';
-import { VCPU, VCPU_F_IF } from './layout.ts';
-import { type Machine, POSTED_INTR_VECTOR, POSTED_INTR_WAKEUP_VECTOR } from './machine.ts';
-import { avicPage, initWorld, vcpuRunningOn, type World } from './world.ts';
+} from '../platform/hardware.ts';
+import type { ExtraBlock, FieldDesc } from '../platform/layout.ts';
+import { VCPU, VCPU_F_IF } from '../platform/layout.ts';
+import { type Machine, POSTED_INTR_VECTOR, POSTED_INTR_WAKEUP_VECTOR } from '../platform/machine.ts';
+import { avicPage, initWorld, vcpuRunningOn, type World } from '../platform/world.ts';
 
 /** Properties, as violation codes. Invariants exit 12, liveness 13 (TLC's split). */
 export const PROP = {

@@ -11,7 +11,7 @@ import { LAPIC } from '../../../src/model/hw/lapic.ts';
 import { PID, piTestOn } from '../../../src/model/hw/pid.ts';
 import { FIRST_SYSTEM_VECTOR, POSTED_MSI, postedMsiBlockName } from '../../../src/model/kvm/posted-msi.ts';
 import { DEFAULT_VARIANT, withKnobs } from '../../../src/model/kvm/variants.ts';
-import { PCPU } from '../../../src/model/system/layout.ts';
+import { PCPU } from '../../../src/model/platform/layout.ts';
 import { PROP_INFO, type SystemModel } from '../../../src/model/system/system.ts';
 import { buildModel } from '../../../src/scenarios/compile.ts';
 import { parseScenarioText } from '../../../src/scenarios/loader.ts';
