@@ -21,7 +21,7 @@ import {
 import { UserError } from '../errors.ts';
 import { MEMORY_MODELS, type MemoryModel } from '../model/kvm/program.ts';
 import { DEFAULT_VARIANT, describeVariant, withKnobs } from '../model/kvm/variants.ts';
-import { PROP_INFO } from '../model/system/system.ts';
+import { PROP_INFO } from '../model/system/properties.ts';
 import { builtinNames, loadScenario } from '../scenarios/files.ts';
 import manifest from '../scenarios/manifest.json' with { type: 'json' };
 import { PROPERTIES, type Scenario } from '../scenarios/schema.ts';
@@ -246,7 +246,7 @@ export function renderLasso(
 }
 
 const PROP_INFO_BY_NAME: Record<string, string> = Object.fromEntries(
-  Object.values(PROP_INFO).map((i) => [i.name, i.what]),
+  Object.values(PROP_INFO).map((i) => [i.name, i.meaning]),
 );
 
 function jsonRow(r: CheckResult, file: string | undefined) {
@@ -281,7 +281,7 @@ function drawFirst(rows: readonly CheckResult[], scenarios: Map<string, Scenario
       file,
       traceToSvg(r.counterexample!.entries, {
         title: `${r.scenario} · ${r.variant.name} [${describeVariant(r.variant.variant)}]`,
-        violation: { property: info.name, what: info.what },
+        violation: { property: info.name, what: info.meaning },
         actorVcpus,
         loopStart: r.counterexample!.loopStart,
       }),

@@ -25,7 +25,8 @@ import { avicGuestEoi, avicGuestSelfIpi, avicGuestTpr } from '../model/platform/
 import { EXIT_REASON } from '../model/platform/events.ts';
 import { guestEoi, guestSelfIpi, guestSetIf, guestWriteTpr, vtdPostTo } from '../model/platform/hardware.ts';
 import { vcpuRunningOn, type World } from '../model/platform/world.ts';
-import { type ActorProgram, propertyCode, SystemModel } from '../model/system/system.ts';
+import { propertyCode } from '../model/system/properties.ts';
+import { type ActorProgram, SystemModel } from '../model/system/system.ts';
 import { machineOf } from './loader.ts';
 import { type ActorStep, PROPERTIES, type Scenario } from './schema.ts';
 import { emitScriptStep } from './script.ts';

@@ -12,6 +12,7 @@ import { MAX_LOCKS } from '../model/kvm/locks.ts';
 import { FIRST_EXTERNAL_VECTOR, FIRST_SYSTEM_VECTOR } from '../model/kvm/posted-msi.ts';
 import { EXIT_REASON } from '../model/platform/events.ts';
 import { avicTableSize } from '../model/platform/layout.ts';
+import { PROPERTY_NAMES, type PropertyName } from '../model/system/properties.ts';
 
 const HEX_OR_INT = 'expected an integer or a hex string such as "0x31"';
 
@@ -455,23 +456,8 @@ const actor = z
   })
   .strict();
 
-export const PROPERTIES = [
-  'no-stuck-pir',
-  'no-wrong-vcpu',
-  'rvi-at-entry',
-  'no-lost-interrupt',
-  'wakeup-list',
-  'no-lost-wakeup',
-  'apicv-activation',
-  'no-irq-window-with-avic',
-  'no-lost-msi',
-  'lock-order',
-  'deadlock',
-  'irte-affinity',
-  'irte-guest-mode',
-  'avic-vmcb',
-  'irte-owner',
-] as const;
+/** The property names a scenario and `--properties` may give (src/model/system/properties.ts). */
+export const PROPERTIES = PROPERTY_NAMES;
 
 const vectorList = z.array(vector);
 
@@ -920,4 +906,4 @@ export type ScenarioInput = z.input<typeof scenario>;
 export type Scenario = z.output<typeof scenario>;
 export type Step = z.output<typeof step>;
 export type ActorStep = z.output<typeof actorStep>;
-export type Property = (typeof PROPERTIES)[number];
+export type Property = PropertyName;

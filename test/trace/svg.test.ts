@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { replay } from '../../src/check/counterexample.ts';
 import { explore } from '../../src/check/explorer.ts';
 import { DEFAULT_VARIANT, describeVariant, withKnobs } from '../../src/model/kvm/variants.ts';
-import { PROP_INFO } from '../../src/model/system/system.ts';
+import { PROP_INFO } from '../../src/model/system/properties.ts';
 import { runScenario } from '../../src/run/run.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
 import { builtinNames, loadScenario } from '../../src/scenarios/files.ts';
@@ -188,7 +188,7 @@ function checkerTrace(name: string, preset: string): { entries: TraceEntry[]; op
     entries: replay(model, res.outcome.path).entries,
     opts: {
       title: `${name} · ${preset} [${describeVariant(variant)}]`,
-      violation: { property: info.name, what: info.what },
+      violation: { property: info.name, what: info.meaning },
     },
   };
 }
