@@ -184,6 +184,16 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
       });
       return;
     case 'guest.hlt':
+      // With HLT exiting, HLT is a VM exit with basic reason HLT (SDM Vol. 3C, "Instructions That
+      // Cause VM Exits Conditionally"); without, the activity state becomes HLT. A script has no
+      // KVM thread to handle the exit: the step ends there, as a guest step's other exits do.
+      if (st.exiting) {
+        one(`vcpu${st.vcpu}`, 'guest HLT: HLT exit', (w, _a, sink) => {
+          vmExit(w, sink, st.vcpu, EXIT_REASON.HLT, 0);
+          return NEXT;
+        });
+        return;
+      }
       one(`vcpu${st.vcpu}`, 'guest HLT', (w) => {
         guestHlt(w, st.vcpu);
         return NEXT;
