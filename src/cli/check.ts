@@ -265,16 +265,12 @@ function jsonRow(r: CheckResult, file: string | undefined) {
 }
 
 /** Draws the first counterexample; says on stderr when there is none or the file cannot be written. */
-function drawFirst(rows: readonly CheckResult[], scenarios: Map<string, Scenario>, file: string): void {
+function drawFirst(rows: readonly CheckResult[], file: string): void {
   const r = rows.find((x) => x.counterexample);
   if (!r) {
     process.stderr.write(`irqlab: --svg ${file}: nothing to draw: no check found a counterexample\n`);
     return;
   }
-  const sc = scenarios.get(r.scenario)!;
-  const actorVcpus = Object.fromEntries(
-    (sc.actors ?? []).filter((a) => a.vcpu !== undefined).map((a) => [a.name, a.vcpu!]),
-  );
   const info = Object.values(PROP_INFO).find((i) => i.name === r.property)!;
   try {
     writeSvg(
@@ -282,7 +278,6 @@ function drawFirst(rows: readonly CheckResult[], scenarios: Map<string, Scenario
       traceToSvg(r.counterexample!.entries, {
         title: `${r.scenario} · ${r.variant.name} [${describeVariant(r.variant.variant)}]`,
         violation: { property: info.name, what: info.meaning },
-        actorVcpus,
         loopStart: r.counterexample!.loopStart,
       }),
     );
@@ -371,10 +366,8 @@ export function registerCheck(program: Command): void {
       }
       const rows: CheckResult[] = [];
       const files = new Map<string, string | undefined>();
-      const scenarios = new Map<string, Scenario>();
       for (const t of targets) {
         files.set(t.scenario.name, t.builtin ? undefined : t.file);
-        scenarios.set(t.scenario.name, t.scenario);
         const variants = opts.all
           ? presetsOf(t.scenario).map((p) => resolveVariant(t.scenario, p))
           : variantsOf(t.scenario, opts);
@@ -405,7 +398,7 @@ export function registerCheck(program: Command): void {
           ),
         );
       }
-      if (opts.svg) drawFirst(rows, scenarios, opts.svg);
+      if (opts.svg) drawFirst(rows, opts.svg);
       process.exitCode = exitCodeFor(rows, Boolean(opts.all));
       if (opts.againstManifest && process.exitCode === EXIT.ok) {
         const diffs = manifestDiffs(rows);
