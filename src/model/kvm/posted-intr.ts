@@ -1,6 +1,6 @@
 /**
- * KVM's VMX posted-interrupt code (arch/x86/kvm/vmx/posted_intr.c; kvm-semantics.md section 3), in
- * the file's own order:
+ * KVM's VMX posted-interrupt code (arch/x86/kvm/vmx/posted_intr.c; kvm-semantics.md section 3): the
+ * functions of that file the model takes, each as the steps below:
  *
  *   vmx_vcpu_pi_load           emitPiLoad (with emitReadControl, the read half of its CAS loop)
  *   vmx_needs_pi_wakeup        needsPiWakeup
