@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { explore } from '../src/check/explorer.ts';
 import { isConcurrent, presetsOf, resolveVariant } from '../src/check/session.ts';
-import { PROP_INFO } from '../src/model/system/system.ts';
+import { PROP_INFO } from '../src/model/system/properties.ts';
 import { buildModel } from '../src/scenarios/compile.ts';
 import { builtinNames, loadScenario } from '../src/scenarios/files.ts';
 import type { Scenario } from '../src/scenarios/schema.ts';

@@ -26,7 +26,7 @@ import { exploreReduced } from '../../src/check/reduced.ts';
 import { isConcurrent, presetsOf, resolveVariant } from '../../src/check/session.ts';
 import type { MemoryModel } from '../../src/model/kvm/program.ts';
 import { DEFAULT_VARIANT, type Variant } from '../../src/model/kvm/variants.ts';
-import { PROP_INFO } from '../../src/model/system/system.ts';
+import { PROP_INFO } from '../../src/model/system/properties.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
 import { builtinNames, loadScenario } from '../../src/scenarios/files.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';

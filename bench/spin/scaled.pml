@@ -14,7 +14,7 @@
  * Granularity: one d_step per irqlab instruction (src/model/kvm/*.ts emit* steps) and per hardware
  * action (SystemModel.enabled/step), so one Spin transition = one irqlab action. The vCPU threads
  * keep irqlab's explicit program counter (pc, same numbering as the emitted program) and its
- * locals L0 (harvest mask) and L2 (pi_is_pir_empty result, never cleared, as in load-put.ts).
+ * locals L0 (harvest mask) and L2 (pi_is_pir_empty result, never cleared, as in posted-intr.ts).
  *
  * State: only the World words that change on some reachable path are kept, each in a byte or a bit;
  * 256-bit registers become bitmasks over the N+1 vectors the scenario uses

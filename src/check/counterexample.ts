@@ -6,14 +6,15 @@
  */
 
 import { type Chooser, PathDiverged, replayChooser } from '../drive/chooser.ts';
-import { drive, stepOf } from '../drive/drive.ts';
+import { type DriveResult, drive, stepOf } from '../drive/drive.ts';
 import { UserError } from '../errors.ts';
 import { DEFAULT_VARIANT, KNOBS, type Variant, withKnobs } from '../model/kvm/variants.ts';
-import { PROP_INFO, type SystemModel } from '../model/system/system.ts';
+import { PROP_INFO } from '../model/system/properties.ts';
+import type { SystemModel } from '../model/system/system.ts';
 import { buildModel } from '../scenarios/compile.ts';
 import { PROPERTIES, type Scenario } from '../scenarios/schema.ts';
 import type { TraceFile } from '../trace/file.ts';
-import type { TraceEntry } from '../trace/record.ts';
+import { recordStep, type TraceEntry } from '../trace/record.ts';
 import { lassoViolation } from './liveness.ts';
 
 export interface Replayed {
@@ -37,7 +38,7 @@ export function replay(model: SystemModel, path: readonly number[], loopStart?: 
   try {
     const r = drive(model, replayChooser(path), {
       maxSteps: path.length,
-      record: true,
+      record: recordStep,
       stepOf: stepOf(model),
     });
     if (loopStart !== undefined && r.path.length === path.length) {
@@ -119,9 +120,9 @@ export function replayTraceFile(t: TraceFile, sc: Scenario): ReplayVerdict {
       return k;
     },
   };
-  let r: ReturnType<typeof drive>;
+  let r: DriveResult<TraceEntry>;
   try {
-    r = drive(model, chooser, { maxSteps: path.length, record: true, stepOf: stepOf(model) });
+    r = drive(model, chooser, { maxSteps: path.length, record: recordStep, stepOf: stepOf(model) });
   } catch (e) {
     if (e instanceof PathDiverged) return none(e.message);
     throw e;

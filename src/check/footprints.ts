@@ -17,7 +17,7 @@ import { KVM_APICV_EXTRA } from '../model/kvm/apicv.ts';
 import { KVM_ASSIGN, KVM_ASSIGN_BLOCK } from '../model/kvm/assignment.ts';
 import { ACTOR } from '../model/kvm/program.ts';
 import { KVM_VCPU } from '../model/kvm/state.ts';
-import { type Layout, PCPU, VCPU } from '../model/system/layout.ts';
+import { type Layout, PCPU, VCPU } from '../model/platform/layout.ts';
 
 /** Word indices a step may read and may write (a word it writes it may also read). */
 export interface Footprint {

@@ -28,9 +28,9 @@
 import { ACTOR, type Instr } from '../model/kvm/program.ts';
 import { KVM_VCPU } from '../model/kvm/state.ts';
 import { storeBufferEmpty } from '../model/kvm/tso.ts';
-import { VCPU } from '../model/system/layout.ts';
+import { VCPU } from '../model/platform/layout.ts';
+import { vcpuRunningOn } from '../model/platform/world.ts';
 import type { SystemModel } from '../model/system/system.ts';
-import { vcpuRunningOn } from '../model/system/world.ts';
 import type { Scenario } from '../scenarios/schema.ts';
 import { type Footprint, stepFootprint, words } from './footprints.ts';
 

@@ -12,7 +12,8 @@ import { drive } from '../drive/drive.ts';
 import { UserError } from '../errors.ts';
 import type { MemoryModel } from '../model/kvm/program.ts';
 import type { Variant } from '../model/kvm/variants.ts';
-import { PROP_INFO, type SystemModel } from '../model/system/system.ts';
+import { PROP_INFO } from '../model/system/properties.ts';
+import type { SystemModel } from '../model/system/system.ts';
 import {
   buildModel,
   type HarvestCosts,

@@ -19,7 +19,7 @@ import {
 import { UserError } from '../errors.ts';
 import { MEMORY_MODELS, type MemoryModel } from '../model/kvm/program.ts';
 import { DEFAULT_VARIANT, describeVariant, withKnobs } from '../model/kvm/variants.ts';
-import { PROP_INFO } from '../model/system/system.ts';
+import { PROP_INFO } from '../model/system/properties.ts';
 import { builtinNames, loadScenario } from '../scenarios/files.ts';
 import manifest from '../scenarios/manifest.json' with { type: 'json' };
 import { PROPERTIES, type Scenario } from '../scenarios/schema.ts';
@@ -244,7 +244,7 @@ export function renderLasso(
 }
 
 const PROP_INFO_BY_NAME: Record<string, string> = Object.fromEntries(
-  Object.values(PROP_INFO).map((i) => [i.name, i.what]),
+  Object.values(PROP_INFO).map((i) => [i.name, i.meaning]),
 );
 
 function jsonRow(r: CheckResult, file: string | undefined) {
@@ -263,24 +263,19 @@ function jsonRow(r: CheckResult, file: string | undefined) {
 }
 
 /** Draws the first counterexample; says on stderr when there is none or the file cannot be written. */
-function drawFirst(rows: readonly CheckResult[], scenarios: Map<string, Scenario>, file: string): void {
+function drawFirst(rows: readonly CheckResult[], file: string): void {
   const r = rows.find((x) => x.counterexample);
   if (!r) {
     process.stderr.write(`irqlab: --svg ${file}: nothing to draw: no check found a counterexample\n`);
     return;
   }
-  const sc = scenarios.get(r.scenario)!;
-  const actorVcpus = Object.fromEntries(
-    (sc.actors ?? []).filter((a) => a.vcpu !== undefined).map((a) => [a.name, a.vcpu!]),
-  );
   const info = Object.values(PROP_INFO).find((i) => i.name === r.property)!;
   try {
     writeSvg(
       file,
       traceToSvg(r.counterexample!.entries, {
         title: `${r.scenario} · ${r.variant.name} [${describeVariant(r.variant.variant)}]`,
-        violation: { property: info.name, what: info.what },
-        actorVcpus,
+        violation: { property: info.name, what: info.meaning },
         loopStart: r.counterexample!.loopStart,
       }),
     );
@@ -369,10 +364,8 @@ export function registerCheck(program: Command): void {
       }
       const rows: CheckResult[] = [];
       const files = new Map<string, string | undefined>();
-      const scenarios = new Map<string, Scenario>();
       for (const t of targets) {
         files.set(t.scenario.name, t.builtin ? undefined : t.file);
-        scenarios.set(t.scenario.name, t.scenario);
         const variants = opts.all
           ? presetsOf(t.scenario).map((p) => resolveVariant(t.scenario, p))
           : variantsOf(t.scenario, opts);
@@ -403,7 +396,7 @@ export function registerCheck(program: Command): void {
           ),
         );
       }
-      if (opts.svg) drawFirst(rows, scenarios, opts.svg);
+      if (opts.svg) drawFirst(rows, opts.svg);
       process.exitCode = exitCodeFor(rows, Boolean(opts.all));
       if (opts.againstManifest && process.exitCode === EXIT.ok) {
         const diffs = manifestDiffs(rows);

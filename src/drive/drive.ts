@@ -5,16 +5,29 @@
  * end-state check at a state where nothing is enabled), so a violation found on one schedule is
  * the same verdict the checker would give, and its path replays like any other trace.
  */
-import type { Sink } from '../model/system/events.ts';
+import type { Sink } from '../model/platform/events.ts';
 import type { SystemModel } from '../model/system/system.ts';
-import { recordStep, type TraceEntry } from '../trace/record.ts';
 import type { Chooser } from './chooser.ts';
 
-export interface DriveOptions {
+/**
+ * Applies `action` to `s` in place and returns the step's trace entry (numbered `n`) and the step
+ * monitors' violation code: src/trace/record.ts recordStep. The driver passes it in, so that the
+ * interpreter stays below the trace module (imports only go down).
+ */
+export type StepRecorder<E> = (
+  model: SystemModel,
+  s: Uint32Array,
+  action: number,
+  n: number,
+  step: number | null,
+  note?: string,
+) => { entry: E; violation: number };
+
+export interface DriveOptions<E = never> {
   /** Stop after this many steps (the schedule is then `bound`). */
   maxSteps: number;
-  /** Record a trace entry per step (slow: reads and changes per step). */
-  record?: boolean;
+  /** Record a trace entry per step with this recorder (slow: reads and changes per step). */
+  record?: StepRecorder<E>;
   /**
    * The scenario step (and its note) each actor step belongs to, for trace entries: called before
    * the step runs, with the actor's index and pc.
@@ -44,7 +57,7 @@ export type DriveEnd =
   | 'violation'
   | 'interrupted';
 
-export interface DriveResult {
+export interface DriveResult<E = never> {
   end: DriveEnd;
   /** The action ids taken, in order (empty when keepPath is false). */
   path: number[];
@@ -52,11 +65,15 @@ export interface DriveResult {
   steps: number;
   /** The violation code (0: none) and the step after which it showed (its index in `path`). */
   violation: number;
-  entries: TraceEntry[];
+  entries: E[];
   final: Uint32Array;
 }
 
-export function drive(model: SystemModel, chooser: Chooser, opts: DriveOptions): DriveResult {
+export function drive<E = never>(
+  model: SystemModel,
+  chooser: Chooser,
+  opts: DriveOptions<E>,
+): DriveResult<E> {
   const s = new Uint32Array(model.words);
   model.init(s);
   opts.start?.(s);
@@ -65,7 +82,7 @@ export function drive(model: SystemModel, chooser: Chooser, opts: DriveOptions):
   const keepPath = opts.keepPath !== false;
   const sink = opts.sink ?? null;
   let steps = 0;
-  const entries: TraceEntry[] = [];
+  const entries: E[] = [];
   let violation = model.invariant(s);
   let end: DriveEnd = violation !== 0 ? 'violation' : 'bound';
   while (violation === 0) {
@@ -87,12 +104,12 @@ export function drive(model: SystemModel, chooser: Chooser, opts: DriveOptions):
       break;
     }
     const action = acts[k];
-    if (opts.record === true) {
+    if (opts.record !== undefined) {
       const at =
         action < model.actors.length && opts.stepOf !== undefined
           ? opts.stepOf(action, s[model.actorBase[action]])
           : { step: null };
-      const r = recordStep(model, s, action, entries.length + 1, at.step, at.note);
+      const r = opts.record(model, s, action, entries.length + 1, at.step, at.note);
       entries.push(r.entry);
       violation = r.violation;
     } else violation = model.step(s, action, sink);

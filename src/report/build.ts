@@ -12,7 +12,7 @@ import {
   resolveVariant,
 } from '../check/session.ts';
 import { describeVariant } from '../model/kvm/variants.ts';
-import { PROP_INFO } from '../model/system/system.ts';
+import { PROP_INFO } from '../model/system/properties.ts';
 import type { LoadedScenario } from '../scenarios/files.ts';
 import type { Scenario } from '../scenarios/schema.ts';
 import type { SimSuite } from '../sim/result.ts';
@@ -38,7 +38,7 @@ export interface ReportOptions {
   simResults?: SimSuite;
 }
 
-const WHAT = Object.fromEntries(Object.values(PROP_INFO).map((i) => [i.name, i.what]));
+const WHAT = Object.fromEntries(Object.values(PROP_INFO).map((i) => [i.name, i.meaning]));
 
 /** Named actor → its vCPU, as the scenario declares it (the lane the actor shares). */
 export function actorVcpus(sc: Scenario): Record<string, number> {
@@ -153,7 +153,7 @@ function beforeAfter(
     parts.push(`violated along it: ${info.name}`);
     view.property = info.name;
     view.kind = info.kind;
-    view.what = info.what;
+    view.what = info.meaning;
   } else parts.push(`no property is violated along it (${before.property} held at every step)`);
   const pair: BeforeAfter = {
     scenario: sc.name,

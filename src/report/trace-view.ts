@@ -7,7 +7,7 @@
 import { type Chooser, replayChooser } from '../drive/chooser.ts';
 import { drive, stepOf } from '../drive/drive.ts';
 import type { SystemModel } from '../model/system/system.ts';
-import type { TraceEntry } from '../trace/record.ts';
+import { recordStep, type TraceEntry } from '../trace/record.ts';
 import { stateFields, stateValues } from '../trace/state-view.ts';
 import type { TraceView, ViewEntry } from './data.ts';
 
@@ -28,7 +28,7 @@ export function viewSchedule(
       return chooser.choose(s, acts, n, depth);
     },
   };
-  const r = drive(model, watching, { maxSteps, record: true, stepOf: stepOf(model) });
+  const r = drive(model, watching, { maxSteps, record: recordStep, stepOf: stepOf(model) });
   // The state after step k is the one the chooser saw at depth k, and the final one after the last.
   const after = (k: number) => (k < r.entries.length ? before[k] : stateValues(L, r.final));
   const initial = before[0] ?? stateValues(L, r.final);

@@ -3,11 +3,12 @@
  * handlers that ran and the VM exits, from the trace's events, and fields of the final state.
  */
 import { hex } from '../model/hw/bits.ts';
-import { EXIT_REASON_NAMES } from '../model/system/events.ts';
-import { type FieldValue, findField, formatValue, readField } from '../model/system/fields.ts';
-import type { World } from '../model/system/world.ts';
+import { EXIT_REASON_NAMES } from '../model/platform/events.ts';
+import { type FieldValue, findField, formatValue, readField } from '../model/platform/fields.ts';
+import type { World } from '../model/platform/world.ts';
 import { expectedFieldValue } from '../scenarios/loader.ts';
 import type { Scenario } from '../scenarios/schema.ts';
+import { decodeEvent } from '../trace/events.ts';
 import type { TraceEntry } from '../trace/record.ts';
 
 export interface ExpectationResult {
@@ -32,27 +33,27 @@ export function checkExpectations(
   entries: readonly TraceEntry[],
 ): ExpectationResult[] {
   const out: ExpectationResult[] = [];
-  const events = entries.flatMap((e) => e.events);
+  const events = entries.flatMap((e) => e.events.map(decodeEvent));
   const compare = (what: string, got: (number | string)[], want: readonly (number | string)[]) =>
     out.push({ what, ok: list(got) === list(want), expected: list(want), actual: list(got) });
   for (const [k, want] of Object.entries(sc.expect.delivered ?? {}))
     compare(
       `vcpu${k} handlers ran`,
-      events.filter((e) => e.kind === 'deliver' && e.a === Number(k)).map((e) => e.b),
+      events.flatMap((e) => (e.kind === 'deliver' && e.vcpu === Number(k) ? [e.vector] : [])),
       want,
     );
   for (const [k, want] of Object.entries(sc.expect.hostIrqs ?? {}))
     compare(
       `pcpu${k} host handlers ran`,
-      events.filter((e) => e.kind === 'host_irq' && e.a === Number(k)).map((e) => e.b),
+      events.flatMap((e) => (e.kind === 'host_irq' && e.pcpu === Number(k) ? [e.vector] : [])),
       want,
     );
   for (const [k, want] of Object.entries(sc.expect.exits ?? {}))
     compare(
       `vcpu${k} VM exits`,
-      events
-        .filter((e) => e.kind === 'vmexit' && e.a === Number(k))
-        .map((e) => EXIT_REASON_NAMES[e.c] ?? String(e.c)),
+      events.flatMap((e) =>
+        e.kind === 'vmexit' && e.vcpu === Number(k) ? [EXIT_REASON_NAMES[e.reason] ?? String(e.reason)] : [],
+      ),
       want,
     );
   for (const [name, want] of Object.entries(sc.expect.state ?? {})) {

@@ -10,11 +10,11 @@ import { drive, stepOf } from '../drive/drive.ts';
 import { UserError } from '../errors.ts';
 import { ACTOR } from '../model/kvm/program.ts';
 import { DEFAULT_VARIANT, type Variant } from '../model/kvm/variants.ts';
+import type { World } from '../model/platform/world.ts';
 import type { SystemModel } from '../model/system/system.ts';
-import type { World } from '../model/system/world.ts';
 import { buildModel, SCRIPT_ACTOR } from '../scenarios/compile.ts';
 import type { Scenario } from '../scenarios/schema.ts';
-import type { TraceEntry } from '../trace/record.ts';
+import { recordStep, type TraceEntry } from '../trace/record.ts';
 import { checkExpectations, type ExpectationResult } from './expect.ts';
 
 export type { ExpectationResult } from './expect.ts';
@@ -43,7 +43,7 @@ export function runScenario(
   const model = buildModel(sc, variant, [], sc.memory ?? 'sc');
   const r = drive(model, scriptedChooser(model.actors.length), {
     maxSteps: MAX_STEPS,
-    record: true,
+    record: recordStep,
     stepOf: stepOf(model),
   });
   if (r.end === 'bound') throw new Error(`run did not reach quiescence within ${MAX_STEPS} steps`);

@@ -10,8 +10,9 @@ import { z } from 'zod';
 import { APICV_INHIBIT_NAMES } from '../model/kvm/apicv.ts';
 import { MAX_LOCKS } from '../model/kvm/locks.ts';
 import { FIRST_EXTERNAL_VECTOR, FIRST_SYSTEM_VECTOR } from '../model/kvm/posted-msi.ts';
-import { EXIT_REASON } from '../model/system/events.ts';
-import { avicTableSize } from '../model/system/layout.ts';
+import { EXIT_REASON } from '../model/platform/events.ts';
+import { avicTableSize } from '../model/platform/layout.ts';
+import { PROPERTY_NAMES, type PropertyName } from '../model/system/properties.ts';
 import { hexOrInt, hexOrIntIn, vector } from './values.ts';
 import { workload } from './workload.ts';
 
@@ -120,286 +121,283 @@ export const machine = z
   .strict();
 
 const note = z.string().optional().describe('shown in the trace beside the step');
-const v = { vcpu: vcpuRef, note };
 
-export const step = z.discriminatedUnion('do', [
-  z
-    .object({
-      do: z.literal('device.post'),
-      irte: index.optional().describe('index into machine.irtes'),
-      vcpu: vcpuRef.optional(),
-      vector: vector.optional(),
-      urg: z.boolean().optional(),
-      note,
-    })
-    .strict()
-    .describe('a device interrupt is posted by VT-d (through an IRTE, or to vcpu/vector directly)'),
-  z
-    .object({ do: z.literal('guest.tpr'), value: byte, ...v })
-    .strict()
-    .describe('the guest writes its TPR'),
-  z
-    .object({ do: z.literal('guest.eoi'), ...v })
-    .strict()
-    .describe('the guest writes EOI'),
-  z
-    .object({ do: z.literal('guest.selfIpi'), vector, ...v })
-    .strict()
-    .describe('the guest writes the x2APIC SELF IPI MSR'),
-  z
-    .object({
-      do: z.literal('guest.icr'),
+/** The fields of one step kind, beside `do` and `note`. */
+type Fields = z.core.$ZodLooseShape;
+
+/**
+ * One step kind: what it means, and its fields where it may stand: in `steps` (the script, which
+ * `irqlab run` follows and `irqlab check` runs as actor 0) and in an actor's steps. A kind means the
+ * same wherever it stands. Where a vCPU does the step (its guest, or KVM on its thread), a script
+ * step names the vCPU (`vcpu`) and an actor's step is the actor's vCPU's; a VM exit a guest step
+ * causes is handled by that thread in an actor, and ends the step in the script.
+ */
+interface StepKind {
+  readonly meaning: string;
+  readonly script?: Fields;
+  readonly actor?: Fields;
+}
+
+const devicePost = {
+  irte: index.optional().describe('index into machine.irtes'),
+  vcpu: vcpuRef.optional(),
+  vector: vector.optional(),
+  urg: z.boolean().optional(),
+};
+
+const hltExiting = z
+  .boolean()
+  .default(true)
+  .describe('HLT exiting (the VM-execution control, which KVM sets): the HLT is a VM exit (default true)');
+
+/**
+ * Every step kind, declared once, in the order messages list them. Add a kind here: `step` and
+ * `actorStep` (and so the loader, the messages and the JSON Schema) take it from this list.
+ */
+export const STEP_KINDS = {
+  'kvm.load': {
+    meaning:
+      'sched-in on a pCPU: vmx_vcpu_load_vmcs, vmx_vcpu_pi_load (AVIC: avic_vcpu_load), vcpu->cpu = pcpu',
+    actor: { pcpu: pcpuRef },
+  },
+  'kvm.put': {
+    meaning:
+      'sched-out: kvm_sched_out, vmx_vcpu_pi_put (AVIC: avic_vcpu_put) (preempted, or a put to userspace)',
+    actor: { preempted: z.boolean().default(false) },
+  },
+  'kvm.enter': {
+    meaning: 'vcpu_enter_guest: IRQs off, IN_GUEST_MODE, vmx_sync_pir_to_irr, VM entry',
+    actor: {},
+  },
+  'kvm.exit': {
+    meaning: 'a VM exit handled in the full path: OUTSIDE_GUEST_MODE, IRQs on',
+    actor: {},
+  },
+  'kvm.deliver': {
+    meaning:
+      'vmx_deliver_posted_interrupt from another context (software posting; AVIC: svm_deliver_interrupt)',
+    actor: { vcpu: vcpuRef, vector },
+  },
+  'device.post': {
+    meaning:
+      'a device interrupt is posted by VT-d, through an IRTE or to vcpu/vector directly (AVIC: by the AMD IOMMU in GA mode, through irte)',
+    script: devicePost,
+    actor: devicePost,
+  },
+  'device.postMsi': {
+    meaning:
+      "VT-d posts a device MSI into a pCPU's own descriptor (host posted MSI, CONFIG_X86_POSTED_MSI); the pCPU's notification handler runs as a host actor",
+    actor: { pcpu: pcpuRef, vector },
+  },
+  'guest.tpr': {
+    meaning: 'the guest writes its TPR',
+    script: { value: byte, vcpu: vcpuRef },
+    actor: { value: byte },
+  },
+  'guest.eoi': {
+    meaning: 'the guest writes EOI',
+    script: { vcpu: vcpuRef },
+    actor: {},
+  },
+  'guest.selfIpi': {
+    meaning: 'the guest writes the x2APIC SELF IPI MSR',
+    script: { vector, vcpu: vcpuRef },
+    actor: { vector },
+  },
+  'guest.icr': {
+    meaning:
+      'the guest writes the ICR (in an actor: a fixed, physical, single-target x2APIC IPI, whose exit KVM handles per the icrWrite knob; with features.ipiv: posted by the CPU, no exit)',
+    script: {
       vector: vector.optional(),
       dest: u32.optional().describe('destination APIC ID'),
       deliveryMode: z.enum(['fixed', 'lowest', 'smi', 'nmi', 'init', 'sipi']).default('fixed'),
       destMode: z.enum(['physical', 'logical']).default('physical'),
       trigger: z.enum(['edge', 'level']).default('edge'),
       shorthand: z.enum(['none', 'self', 'all', 'others']).default('none'),
-      ...v,
-    })
-    .strict()
-    .describe('the guest writes the ICR'),
-  z
-    .object({ do: z.literal('guest.sti'), ...v })
-    .strict()
-    .describe('the guest sets RFLAGS.IF'),
-  z
-    .object({ do: z.literal('guest.cli'), ...v })
-    .strict()
-    .describe('the guest clears RFLAGS.IF'),
-  z
-    .object({ do: z.literal('guest.hlt'), ...v })
-    .strict()
-    .describe('the guest halts (activity state HLT)'),
-  z
-    .object({ do: z.literal('vm.entry'), pcpu: pcpuRef, ...v })
-    .strict()
-    .describe('VM entry of a vCPU on a pCPU'),
-  z
-    .object({
-      do: z.literal('vm.exit'),
+      vcpu: vcpuRef,
+    },
+    actor: { dest: u32.describe('destination APIC ID of a vCPU'), vector },
+  },
+  'guest.sti': {
+    meaning: 'the guest sets RFLAGS.IF',
+    script: { vcpu: vcpuRef },
+    actor: {},
+  },
+  'guest.cli': {
+    meaning: 'the guest clears RFLAGS.IF',
+    script: { vcpu: vcpuRef },
+    actor: {},
+  },
+  'guest.hlt': {
+    meaning:
+      'the guest executes HLT. With HLT exiting (the default) it is a HLT exit, after which KVM blocks the vCPU in kvm_vcpu_block until it is runnable (sleeping and waking through the wake-up vector) in an actor; without ("exiting": false, script only) the activity state becomes HLT until virtual-interrupt delivery wakes it',
+    script: { exiting: hltExiting, vcpu: vcpuRef },
+    actor: {
+      exiting: hltExiting,
+      wakeOn: pcpuRef
+        .optional()
+        .describe('the pCPU the vCPU is scheduled back on after each sleep (default: its own)'),
+    },
+  },
+  'vm.entry': {
+    meaning: 'VM entry of a vCPU on a pCPU',
+    script: { pcpu: pcpuRef, vcpu: vcpuRef },
+  },
+  'vm.exit': {
+    meaning: 'VM exit of a vCPU running in guest mode',
+    script: {
       reason: exitReason.default('HLT').describe('basic exit reason recorded for the exit (default HLT)'),
-      ...v,
-    })
-    .strict()
-    .describe('VM exit of a vCPU running in guest mode'),
-  z
-    .object({
-      do: z.literal('pid.set'),
+      vcpu: vcpuRef,
+    },
+  },
+  'pid.set': {
+    meaning: 'software rewrites fields of a descriptor (as KVM does on put/load)',
+    script: {
       on: z.boolean().optional(),
       sn: z.boolean().optional(),
       nv: byte.optional(),
       ndst: pcpuRef
         .optional()
         .describe("pCPU whose APIC ID NDST names (encoded for the machine's APIC mode)"),
-      ...v,
-    })
-    .strict()
-    .describe('software rewrites fields of a descriptor (as KVM does on put/load)'),
-  z
-    .object({ do: z.literal('cpu.interrupt'), pcpu: pcpuRef, vector, note })
-    .strict()
-    .describe('a physical interrupt message reaches a pCPU'),
-  z
-    .object({ do: z.literal('ioapic.line'), pin: z.number().int().min(0).max(23), level: z.boolean(), note })
-    .strict()
-    .describe('an I/O APIC input line is asserted (true) or deasserted'),
-  z
-    .object({ do: z.literal('ioapic.mask'), pin: z.number().int().min(0).max(23), masked: z.boolean(), note })
-    .strict()
-    .describe('software masks or unmasks an I/O APIC redirection entry'),
-  z
-    .object({ do: z.literal('host.sti'), pcpu: pcpuRef, note })
-    .strict()
-    .describe('the host enables IRQs on a pCPU'),
-  z
-    .object({ do: z.literal('host.cli'), pcpu: pcpuRef, note })
-    .strict()
-    .describe('the host disables IRQs on a pCPU'),
-  z
-    .object({ do: z.literal('host.eoi'), pcpu: pcpuRef, note })
-    .strict()
-    .describe('the host writes EOI on a pCPU'),
-  z
-    .object({ do: z.literal('avic.load'), pcpu: pcpuRef, ...v })
-    .strict()
-    .describe(
+      vcpu: vcpuRef,
+    },
+  },
+  'cpu.interrupt': {
+    meaning: 'a physical interrupt message reaches a pCPU',
+    script: { pcpu: pcpuRef, vector },
+  },
+  'ioapic.line': {
+    meaning: 'an I/O APIC input line is asserted (true) or deasserted',
+    script: { pin: z.number().int().min(0).max(23), level: z.boolean() },
+  },
+  'ioapic.mask': {
+    meaning: 'software masks or unmasks an I/O APIC redirection entry',
+    script: { pin: z.number().int().min(0).max(23), masked: z.boolean() },
+  },
+  'host.sti': {
+    meaning: 'the host enables IRQs on a pCPU',
+    script: { pcpu: pcpuRef },
+  },
+  'host.cli': {
+    meaning: 'the host disables IRQs on a pCPU',
+    script: { pcpu: pcpuRef },
+  },
+  'host.eoi': {
+    meaning: 'the host writes EOI on a pCPU',
+    script: { pcpu: pcpuRef },
+  },
+  'avic.load': {
+    meaning:
       "KVM's avic_vcpu_load: the vCPU's AVIC table entry gets IsRunning=1 and the pCPU's APIC ID, its GA IRTEs IsRun=1 (features.avic)",
-    ),
-  z
-    .object({
-      do: z.literal('avic.put'),
+    script: { pcpu: pcpuRef, vcpu: vcpuRef },
+  },
+  'avic.put': {
+    meaning:
+      "KVM's avic_vcpu_put: IsRunning=0 in the AVIC table entry, IsRun=0 in its GA IRTEs (features.avic)",
+    script: {
       blocking: z
         .boolean()
         .default(false)
         .describe('the vCPU blocks (halts): its GA IRTEs log device interrupts (GALogIntr=1)'),
-      ...v,
-    })
-    .strict()
-    .describe(
-      "KVM's avic_vcpu_put: IsRunning=0 in the AVIC table entry, IsRun=0 in its GA IRTEs (features.avic)",
-    ),
-  z
-    .object({
-      do: z.literal('avic.deliver'),
-      vector,
-      trigger: z.enum(['edge', 'level']).default('edge'),
-      ...v,
-    })
-    .strict()
-    .describe(
+      vcpu: vcpuRef,
+    },
+  },
+  'avic.deliver': {
+    meaning:
       'KVM delivers an interrupt in software (svm_deliver_interrupt): IRR (and TMR) in the backing page, then a doorbell or a wake-up (features.avic)',
-    ),
-]);
-
-/**
- * Steps of a concurrent actor (checked scenarios): each is a KVM function, a device posting or a
- * guest operation, expanded into atomic steps according to the variant.
- */
-export const actorStep = z.discriminatedUnion('do', [
-  z
-    .object({ do: z.literal('kvm.load'), pcpu: pcpuRef, note })
-    .strict()
-    .describe(
-      'sched-in on a pCPU: vmx_vcpu_load_vmcs, vmx_vcpu_pi_load (AVIC: avic_vcpu_load), vcpu->cpu = pcpu',
-    ),
-  z
-    .object({ do: z.literal('kvm.put'), preempted: z.boolean().default(false), note })
-    .strict()
-    .describe(
-      'sched-out: kvm_sched_out, vmx_vcpu_pi_put (AVIC: avic_vcpu_put) (preempted, or a put to userspace)',
-    ),
-  z
-    .object({ do: z.literal('kvm.enter'), note })
-    .strict()
-    .describe('vcpu_enter_guest: IRQs off, IN_GUEST_MODE, vmx_sync_pir_to_irr, VM entry'),
-  z
-    .object({ do: z.literal('kvm.exit'), note })
-    .strict()
-    .describe('a VM exit handled in the full path: OUTSIDE_GUEST_MODE, IRQs on'),
-  z
-    .object({ do: z.literal('kvm.deliver'), vcpu: vcpuRef, vector, note })
-    .strict()
-    .describe(
-      'vmx_deliver_posted_interrupt from another context (software posting; AVIC: svm_deliver_interrupt)',
-    ),
-  z
-    .object({
-      do: z.literal('device.post'),
-      irte: index.optional(),
-      vcpu: vcpuRef.optional(),
-      vector: vector.optional(),
-      urg: z.boolean().optional(),
-      note,
-    })
-    .strict()
-    .describe('VT-d posts a device interrupt (AVIC: the AMD IOMMU in GA mode, through irte)'),
-  z
-    .object({ do: z.literal('device.postMsi'), pcpu: pcpuRef, vector, note })
-    .strict()
-    .describe(
-      "VT-d posts a device MSI into a pCPU's own descriptor (host posted MSI, CONFIG_X86_POSTED_MSI); the pCPU's notification handler runs as a host actor",
-    ),
-  z
-    .object({ do: z.literal('guest.tpr'), value: byte, note })
-    .strict()
-    .describe('the guest writes its TPR'),
-  z
-    .object({ do: z.literal('guest.eoi'), note })
-    .strict()
-    .describe('the guest writes EOI'),
-  z
-    .object({ do: z.literal('guest.selfIpi'), vector, note })
-    .strict()
-    .describe('the guest writes SELF_IPI'),
-  z
-    .object({ do: z.literal('guest.icr'), dest: u32.describe('destination APIC ID of a vCPU'), vector, note })
-    .strict()
-    .describe(
-      'the guest writes the x2APIC ICR: a fixed, physical, single-target IPI, handled per the icrWrite knob (with features.ipiv: posted by the CPU, no exit)',
-    ),
-  z
-    .object({
-      do: z.literal('guest.hlt'),
-      wakeOn: pcpuRef
-        .optional()
-        .describe('the pCPU the vCPU is scheduled back on after each sleep (default: its own)'),
-      note,
-    })
-    .strict()
-    .describe(
-      'the guest executes HLT: HLT exit, then kvm_vcpu_block until the vCPU is runnable (sleeping and waking through the wake-up vector)',
-    ),
-  z
-    .object({ do: z.literal('guest.sti'), note })
-    .strict()
-    .describe('the guest sets RFLAGS.IF'),
-  z
-    .object({ do: z.literal('guest.cli'), note })
-    .strict()
-    .describe('the guest clears RFLAGS.IF'),
-  z
-    .object({ do: z.literal('kvm.inhibit'), reason: inhibitReason, set: z.boolean(), note })
-    .strict()
-    .describe(
+    script: { vector, trigger: z.enum(['edge', 'level']).default('edge'), vcpu: vcpuRef },
+  },
+  'kvm.inhibit': {
+    meaning:
       'a VM ioctl sets or clears an APICv inhibit (kvm_set_or_clear_apicv_inhibit under apicv_update_lock for write, e.g. the PIT leaving re-inject mode clears PIT_REINJ; features.avic)',
-    ),
-  z
-    .object({ do: z.literal('svm.irqWindow.open'), note })
-    .strict()
-    .describe(
+    actor: { reason: inhibitReason, set: z.boolean() },
+  },
+  'svm.irqWindow.open': {
+    meaning:
       'svm_enable_irq_window before VM entry: the IRQWIN inhibit (per the irqWindowInhibit knob), then V_IRQ and the VINTR intercept (features.avic)',
-    ),
-  z
-    .object({ do: z.literal('svm.irqWindow.close'), note })
-    .strict()
-    .describe(
+    actor: {},
+  },
+  'svm.irqWindow.close': {
+    meaning:
       'the guest opens the window and the VINTR intercept exits (never while AVIC is active on the vCPU); interrupt_window_interception, svm_clear_vintr and the IRQWIN clear or decrement (features.avic)',
-    ),
-  z
-    .object({ do: z.literal('lock'), lock: z.string().min(1).describe("the lock's name"), note })
-    .strict()
-    .describe('spin_lock: wait until the lock is free, then take it (lock-order and deadlock properties)'),
-  z
-    .object({ do: z.literal('unlock'), lock: z.string().min(1), note })
-    .strict()
-    .describe('spin_unlock'),
-  z
-    .object({ do: z.literal('avic.updateIrte'), irte: index.describe('index into machine.irtes'), note })
-    .strict()
-    .describe(
+    actor: {},
+  },
+  lock: {
+    meaning: 'spin_lock: wait until the lock is free, then take it (lock-order and deadlock properties)',
+    actor: { lock: z.string().min(1).describe("the lock's name") },
+  },
+  unlock: {
+    meaning: 'spin_unlock',
+    actor: { lock: z.string().min(1) },
+  },
+  'avic.updateIrte': {
+    meaning:
       "KVM routes the IRTE's host IRQ to its vCPU (kvm_pi_update_irte -> avic_pi_update_irte: GA mode with the vCPU's pCPU and IsRunning, then the vCPU's ir_list, per the irteUpdateLock knob); the IRTE starts in remapped mode and on no list (features.avic)",
-    ),
-  z
-    .object({ do: z.literal('host.irqSetAffinity'), irte: index.describe('index into machine.irtes'), note })
-    .strict()
-    .describe(
+    actor: { irte: index.describe('index into machine.irtes') },
+  },
+  'host.irqSetAffinity': {
+    meaning:
       "the host changes the affinity of the IRTE's host IRQ: on AVIC, irq_set_affinity under the IRQ descriptor's lock, which wakes the IRQ thread (the runqueue lock); on VT-d, intel_ir_set_affinity rewrites the IRTE for posted MSI (per vtdAffinityChange)",
-    ),
-  z
-    .object({ do: z.literal('kvm.createVcpu'), note })
-    .strict()
-    .describe(
+    actor: { irte: index.describe('index into machine.irtes') },
+  },
+  'kvm.createVcpu': {
+    meaning:
       "KVM_CREATE_VCPU for the actor's vCPU: kvm_create_lapic (apicv_active set speculatively, KVM_REQ_APICV_UPDATE) and init_vmcb's AVIC fields per the avicVmcbInit knob; the vCPU then needs a kvm.load and a kvm.enter (features.avic)",
-    ),
-  z
-    .object({
-      do: z.literal('vtd.irqSetVcpuAffinity'),
+    actor: {},
+  },
+  'vtd.irqSetVcpuAffinity': {
+    meaning:
+      "KVM's vmx_pi_update_irte -> intel_ir_set_vcpu_affinity: the IRTE posts to its vCPU, or goes back to the host (per vtdVcpuPostingOff); the host uses posted MSIs (features.vtdPosting, not avic)",
+    actor: {
       irte: index.describe('index into machine.irtes'),
       post: z.boolean().describe("true: post to the IRTE's vCPU; false: give the IRTE back to the host"),
-      note,
-    })
-    .strict()
-    .describe(
-      "KVM's vmx_pi_update_irte -> intel_ir_set_vcpu_affinity: the IRTE posts to its vCPU, or goes back to the host (per vtdVcpuPostingOff); the host uses posted MSIs (features.vtdPosting, not avic)",
-    ),
-  z
-    .object({ do: z.literal('kvm.startAssignment'), note })
-    .strict()
-    .describe(
+    },
+  },
+  'kvm.startAssignment': {
+    meaning:
       'VFIO assigns a device to the VM (kvm_arch_start_assignment, per the startAssignment knob); with this step the VM starts without an assigned device (features.vtdPosting, not avic)',
-    ),
-]);
+    actor: {},
+  },
+} as const satisfies Record<string, StepKind>;
+
+type Kinds = typeof STEP_KINDS;
+type KindName = keyof Kinds & string;
+type StepObject<K extends string, F extends Fields> = z.ZodObject<
+  { do: z.ZodLiteral<K>; note: typeof note } & F,
+  z.core.$strict
+>;
+/** The schema of each kind that may stand in `steps` (List 'script') or in an actor (List 'actor'). */
+type StepIn<List extends 'script' | 'actor'> = {
+  [K in KindName]: Kinds[K] extends { [L in List]: infer F extends Fields } ? StepObject<K, F> : never;
+}[KindName];
+
+/** The steps one list accepts: the kinds of STEP_KINDS that may stand there, in its order. */
+function stepsIn<List extends 'script' | 'actor'>(list: List): z.ZodDiscriminatedUnion<StepIn<List>[], 'do'> {
+  const options = Object.entries(STEP_KINDS as Record<string, StepKind>).flatMap(([kind, k]) => {
+    const fields = k[list];
+    return fields === undefined
+      ? []
+      : [
+          z
+            .object({ do: z.literal(kind), ...fields, note })
+            .strict()
+            .describe(k.meaning),
+        ];
+  });
+  return z.discriminatedUnion(
+    'do',
+    options as unknown as [StepIn<List>, ...StepIn<List>[]],
+  ) as unknown as z.ZodDiscriminatedUnion<StepIn<List>[], 'do'>;
+}
+
+/** A step of `steps`: the script, whose steps fire in order (irqlab run; actor 0 under irqlab check). */
+export const step = stepsIn('script');
+
+/**
+ * A step of a concurrent actor: each is a KVM function, a device posting or a guest operation,
+ * expanded into atomic steps according to the variant.
+ */
+export const actorStep = stepsIn('actor');
 
 const actor = z
   .object({
@@ -425,23 +423,8 @@ const actor = z
   })
   .strict();
 
-export const PROPERTIES = [
-  'no-stuck-pir',
-  'no-wrong-vcpu',
-  'rvi-at-entry',
-  'no-lost-interrupt',
-  'wakeup-list',
-  'no-lost-wakeup',
-  'apicv-activation',
-  'no-irq-window-with-avic',
-  'no-lost-msi',
-  'lock-order',
-  'deadlock',
-  'irte-affinity',
-  'irte-guest-mode',
-  'avic-vmcb',
-  'irte-owner',
-] as const;
+/** The property names a scenario and `--properties` may give (src/model/system/properties.ts). */
+export const PROPERTIES = PROPERTY_NAMES;
 
 const vectorList = z.array(vector);
 
@@ -613,6 +596,13 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
       if ('pcpu' in st) badPcpu(st.pcpu, [...path, 'pcpu']);
       if (st.do === 'kvm.load') loadedOn = st.pcpu;
       if (st.do === 'guest.hlt') {
+        if (!st.exiting)
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, 'exiting'],
+            message:
+              'an actor\'s guest.hlt has HLT exiting (KVM blocks the vCPU): "exiting": false is a step of "steps" (irqlab run)',
+          });
         badPcpu(st.wakeOn, [...path, 'wakeOn']);
         if (loadedOn < 0 && st.wakeOn === undefined && a.vcpu !== undefined)
           ctx.addIssue({
@@ -893,4 +883,4 @@ export type ScenarioInput = z.input<typeof scenario>;
 export type Scenario = z.output<typeof scenario>;
 export type Step = z.output<typeof step>;
 export type ActorStep = z.output<typeof actorStep>;
-export type Property = (typeof PROPERTIES)[number];
+export type Property = PropertyName;

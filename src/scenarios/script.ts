@@ -30,8 +30,8 @@ import {
 import { type Instr, NEXT, type ProgramBuilder } from '../model/kvm/program.ts';
 import { KVM_VCPU, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from '../model/kvm/state.ts';
 import type { Variant } from '../model/kvm/variants.ts';
-import { avicGuestEoi, avicGuestIcr, avicGuestSelfIpi, avicGuestTpr } from '../model/system/avic-steps.ts';
-import { EXIT_REASON } from '../model/system/events.ts';
+import { avicGuestEoi, avicGuestIcr, avicGuestSelfIpi, avicGuestTpr } from '../model/platform/avic-steps.ts';
+import { EXIT_REASON } from '../model/platform/events.ts';
 import {
   guestEoi,
   guestHlt,
@@ -46,11 +46,11 @@ import {
   vmEntry,
   vmExit,
   vtdPostTo,
-} from '../model/system/hardware.ts';
-import { ioapicLineStep, ioapicMaskStep } from '../model/system/ioapic-steps.ts';
-import { PCPU, VCPU } from '../model/system/layout.ts';
-import type { Machine } from '../model/system/machine.ts';
-import { pcpuApicId, runningVcpu, vcpuRunningOn, type World } from '../model/system/world.ts';
+} from '../model/platform/hardware.ts';
+import { ioapicLineStep, ioapicMaskStep } from '../model/platform/ioapic-steps.ts';
+import { PCPU, VCPU } from '../model/platform/layout.ts';
+import type { Machine } from '../model/platform/machine.ts';
+import { pcpuApicId, runningVcpu, vcpuRunningOn, type World } from '../model/platform/world.ts';
 import type { Step } from './schema.ts';
 
 const DELIVERY_MODE = { fixed: 0, lowest: 1, smi: 2, nmi: 4, init: 5, sipi: 6 } as const;
@@ -184,6 +184,16 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
       });
       return;
     case 'guest.hlt':
+      // With HLT exiting, HLT is a VM exit with basic reason HLT (SDM Vol. 3C, "Instructions That
+      // Cause VM Exits Conditionally"); without, the activity state becomes HLT. A script has no
+      // KVM thread to handle the exit: the step ends there, as a guest step's other exits do.
+      if (st.exiting) {
+        one(`vcpu${st.vcpu}`, 'guest HLT: HLT exit', (w, _a, sink) => {
+          vmExit(w, sink, st.vcpu, EXIT_REASON.HLT, 0);
+          return NEXT;
+        });
+        return;
+      }
       one(`vcpu${st.vcpu}`, 'guest HLT', (w) => {
         guestHlt(w, st.vcpu);
         return NEXT;

@@ -11,7 +11,7 @@
  * SystemModel.describe's `lapic/dispatch` and `guest/interrupt`). A `*` in a key matches any text,
  * so `pi_harvest_pir/READ_ONCE(pir[*])` covers the four loads. What a step does conditionally (a
  * VM exit, a notification IPI, posted-interrupt processing, a host interrupt) is priced by the
- * trace events it emits (`events`, keyed by the names of src/model/system/events.ts), so a step
+ * trace events it emits (`events`, keyed by the names of src/model/platform/events.ts), so a step
  * costs its `steps` entry plus the entries of the events it emitted.
  *
  * A term of a step's sum is one of:
@@ -26,7 +26,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../errors.ts';
-import { EVENT_NAMES } from '../model/system/events.ts';
+import { EVENT_NAMES } from '../model/platform/events.ts';
 import { formatIssues, pathString, yamlErrorLine } from '../scenarios/loader.ts';
 import { scenarioErrorMap } from '../scenarios/messages.ts';
 

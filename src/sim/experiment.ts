@@ -6,7 +6,7 @@
  */
 import { drive } from '../drive/drive.ts';
 import type { Variant } from '../model/kvm/variants.ts';
-import { EVENT_NAMES, EXIT_REASON_NAMES } from '../model/system/events.ts';
+import { EVENT_NAMES, EXIT_REASON_NAMES } from '../model/platform/events.ts';
 import type { Scenario } from '../scenarios/schema.ts';
 import { CompiledCosts, type CostTable, resolveEvent } from './costs.ts';
 import type { Difference, LatencySummary, Metric, SimResult, VariantResult } from './result.ts';

@@ -1,5 +1,5 @@
 /**
- * What a simulation measures from the model's trace events (src/model/system/events.ts), named as
+ * What a simulation measures from the model's trace events (src/model/platform/events.ts), named as
  * `perf kvm stat` and the kernel's counters name them (docs/sim.md, "Measurements"):
  * - VM exits by basic exit reason (EXIT_REASON_NAMES: EXTERNAL_INTERRUPT, HLT, MSR_WRITE, ...);
  * - notification IPIs sent: physical interrupts with a posted-interrupt notification vector
@@ -16,8 +16,8 @@
  */
 
 import { POSTED_MSI_NOTIFICATION_VECTOR } from '../model/kvm/posted-msi.ts';
-import { EV, type EventKind, EXIT_REASON_NAMES, type Sink } from '../model/system/events.ts';
-import { POSTED_INTR_VECTOR, POSTED_INTR_WAKEUP_VECTOR } from '../model/system/machine.ts';
+import { EV, type EventKind, EXIT_REASON_NAMES, type Sink } from '../model/platform/events.ts';
+import { POSTED_INTR_VECTOR, POSTED_INTR_WAKEUP_VECTOR } from '../model/platform/machine.ts';
 import { LogHistogram, Welford } from './stats.ts';
 
 /** Exit reasons are below 0x500 (VMX basic reasons < 100, SVM AVIC codes 0x401, 0x402). */

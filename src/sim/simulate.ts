@@ -19,7 +19,7 @@ import { PID } from '../model/hw/pid.ts';
 import { KVM_APICV } from '../model/kvm/apicv.ts';
 import { ACTOR } from '../model/kvm/program.ts';
 import { KVM_VCPU } from '../model/kvm/state.ts';
-import { EV, EVENT_NAMES, type EventKind, type Sink } from '../model/system/events.ts';
+import { EV, EVENT_NAMES, type EventKind, type Sink } from '../model/platform/events.ts';
 import { type CompiledCosts, LINE_NAMES } from './costs.ts';
 import { CpuShares, LockTimes, Measurements } from './measure.ts';
 import type { Arrivals } from './random.ts';

@@ -8,27 +8,19 @@
 import { GA_POST } from '../model/hw/avic.ts';
 import { hex } from '../model/hw/bits.ts';
 import { ACTOR } from '../model/kvm/program.ts';
-import { AVIC_IPI_FAILURE_NAMES } from '../model/system/avic-steps.ts';
+import { AVIC_IPI_FAILURE_NAMES } from '../model/platform/avic-steps.ts';
 import {
   EVENT_NAMES,
   type EventKind,
   EXIT_REASON,
   EXIT_REASON_NAMES,
   type Sink,
-} from '../model/system/events.ts';
-import { type Change, describeStore, diffWorlds, formatValue, readField } from '../model/system/fields.ts';
-import type { Layout } from '../model/system/layout.ts';
+} from '../model/platform/events.ts';
+import { type Change, describeStore, diffWorlds, formatValue, readField } from '../model/platform/fields.ts';
+import type { Layout } from '../model/platform/layout.ts';
 import type { SystemModel } from '../model/system/system.ts';
+import { decodeEvent, type Event, type TraceEvent } from './events.ts';
 import { recordingView, UnrecordedAccess } from './reads.ts';
-
-/** One event a step emitted (events.ts), by name, with its operands as the step gave them. */
-export interface TraceEvent {
-  kind: string;
-  a: number;
-  b: number;
-  c: number;
-  d: number;
-}
 
 /** A field a step read, with the value it had when the step read it. */
 export interface FieldRead {
@@ -199,12 +191,13 @@ const GA_POST_TEXT: Record<number, string> = {
   [GA_POST.LOG_DROPPED]: 'IsRun=0, GALogIntr=1, but the GA log is full or stopped: entry dropped',
 };
 
-function describeDoorbell(e: TraceEvent): string {
-  if (e.a < 0) return `doorbell for vcpu${e.d}: no pCPU has that APIC ID`;
-  if (e.b < 0) return `doorbell to pcpu${e.a}: pcpu${e.a} is not in guest mode, nothing happens`;
-  const what = e.c >= 0 ? `recognizes ${hex(e.c)}` : 'nothing deliverable';
-  const other = e.b === e.d ? '' : ` (rung for vcpu${e.d})`;
-  return `doorbell to pcpu${e.a}: vcpu${e.b} re-evaluates its backing page, ${what}${other}`;
+function describeDoorbell(e: Extract<Event, { kind: 'avic_doorbell' }>): string {
+  if (e.pcpu === null) return `doorbell for vcpu${e.forVcpu}: no pCPU has that APIC ID`;
+  if (e.running === null)
+    return `doorbell to pcpu${e.pcpu}: pcpu${e.pcpu} is not in guest mode, nothing happens`;
+  const what = e.recognized !== null ? `recognizes ${hex(e.recognized)}` : 'nothing deliverable';
+  const other = e.running === e.forVcpu ? '' : ` (rung for vcpu${e.forVcpu})`;
+  return `doorbell to pcpu${e.pcpu}: vcpu${e.running} re-evaluates its backing page, ${what}${other}`;
 }
 
 /** The name of a VM exit's basic reason as the SDM and the APM write it. */
@@ -214,54 +207,42 @@ export function exitReasonName(reason: number): string {
 
 /** Describes what a step's events did, in words ("VM exit HLT (0x0); host handler for 0xf2 runs"). */
 export function describeReaction(events: readonly TraceEvent[]): string {
-  const parts: string[] = [];
-  for (const e of events) {
-    switch (e.kind) {
-      case 'pi_process':
-        parts.push(
-          `posted-interrupt processing on vcpu${e.b}'s PID${e.c >= 0 ? ` (highest ${hex(e.c)})` : ' (PIR empty)'}`,
-        );
-        break;
-      case 'pi_wrong_vcpu':
-        parts.push(`notification meant for vCPU mask 0x${e.c.toString(16)} processed against vcpu${e.b}`);
-        break;
-      case 'deliver':
-        parts.push(
-          e.c === 1
-            ? `AVIC delivery from the backing page: guest handler ${hex(e.b)} runs`
-            : `virtual-interrupt delivery: guest handler ${hex(e.b)} runs`,
-        );
-        break;
-      case 'eoi':
-        parts.push(e.a >= 0 ? `guest handler writes EOI (${hex(e.b)})` : `EOI ${hex(e.b)}`);
-        break;
-      case 'vmexit':
-        parts.push(
-          e.c === EXIT_REASON.AVIC_INCOMPLETE_IPI
-            ? `VM exit AVIC_INCOMPLETE_IPI (${AVIC_IPI_FAILURE_NAMES[e.d] ?? e.d})`
-            : `VM exit ${exitReasonName(e.c)} (${hex(e.d)})`,
-        );
-        break;
-      case 'avic_doorbell':
-        parts.push(describeDoorbell(e));
-        break;
-      case 'ga_post':
-        parts.push(GA_POST_TEXT[e.c] ?? `GA posting outcome ${e.c}`);
-        break;
-      case 'ga_log':
-        parts.push(
-          e.a >= 0
-            ? `GA log: wake vcpu${e.a}${e.d === 1 ? '' : ' (it was not halted)'}`
-            : `GA log: GATag 0x${e.b.toString(16)} names no vCPU`,
-        );
-        break;
-      case 'host_irq':
-        parts.push(`host handler for ${hex(e.b)} runs`);
-        break;
-      case 'spurious':
-        parts.push(`spurious interrupt ${hex(e.b)}`);
-        break;
-    }
+  return events
+    .map((e) => describeEvent(decodeEvent(e)))
+    .filter((t) => t !== undefined)
+    .join('; ');
+}
+
+/** One event in words, for the events a step's line describes; undefined for the others. */
+export function describeEvent(e: Event): string | undefined {
+  switch (e.kind) {
+    case 'pi_process':
+      return `posted-interrupt processing on vcpu${e.vcpu}'s PID${e.highest !== null ? ` (highest ${hex(e.highest)})` : ' (PIR empty)'}`;
+    case 'pi_wrong_vcpu':
+      return `notification meant for vCPU mask 0x${e.mask.toString(16)} processed against vcpu${e.vcpu}`;
+    case 'deliver':
+      return e.avic
+        ? `AVIC delivery from the backing page: guest handler ${hex(e.vector)} runs`
+        : `virtual-interrupt delivery: guest handler ${hex(e.vector)} runs`;
+    case 'eoi':
+      return e.vcpu !== null ? `guest handler writes EOI (${hex(e.vector)})` : `EOI ${hex(e.vector)}`;
+    case 'vmexit':
+      return e.reason === EXIT_REASON.AVIC_INCOMPLETE_IPI
+        ? `VM exit AVIC_INCOMPLETE_IPI (${AVIC_IPI_FAILURE_NAMES[e.qualification] ?? e.qualification})`
+        : `VM exit ${exitReasonName(e.reason)} (${hex(e.qualification)})`;
+    case 'avic_doorbell':
+      return describeDoorbell(e);
+    case 'ga_post':
+      return GA_POST_TEXT[e.outcome] ?? `GA posting outcome ${e.outcome}`;
+    case 'ga_log':
+      return e.vcpu !== null
+        ? `GA log: wake vcpu${e.vcpu}${e.wasHalted ? '' : ' (it was not halted)'}`
+        : `GA log: GATag 0x${e.gaTag.toString(16)} names no vCPU`;
+    case 'host_irq':
+      return `host handler for ${hex(e.vector)} runs`;
+    case 'spurious':
+      return `spurious interrupt ${hex(e.vector)}`;
+    default:
+      return undefined;
   }
-  return parts.join('; ');
 }

@@ -7,8 +7,8 @@
  * VM's locks and APICv inhibits; then every other named field, so nothing the model holds is hidden.
  * Called once per replayed step for the report (src/report), never on a hot path.
  */
-import { formatValue, readField } from '../model/system/fields.ts';
-import type { FieldDesc, Layout } from '../model/system/layout.ts';
+import { formatValue, readField } from '../model/platform/fields.ts';
+import type { FieldDesc, Layout } from '../model/platform/layout.ts';
 
 /** One field of the view: its full name as traces write it ("vcpu0.PID.ON"), and a short label. */
 export interface StateField {

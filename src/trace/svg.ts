@@ -5,6 +5,9 @@
  * and IPIs as arrows, posted-interrupt processing as an arrow from the pCPU to the vCPU whose PID
  * was processed, deliveries and EOIs as marks, VM entries and exits as links between a vCPU and its
  * pCPU. Guest mode is an activation bar on the vCPU lane and on the pCPU lane, coloured by vCPU.
+ * A program step shows what it read, with the values it saw ("read vcpu0.PID.ON=0"), as the text
+ * trace does. A step stands on its actor's lane; a KVM thread's (a named actor with a vCPU) on its
+ * vCPU's, which the trace entry says (entry.vcpu). Events are read by name (events.ts).
  * A notification processed against the wrong vCPU is drawn in red; a violated property closes the
  * chart in a red band. A lasso (a fair-cycle counterexample) has its loop marked: a line before the
  * first step of the loop, and a bracket along the looping steps with an arrow back to that line.
@@ -12,20 +15,15 @@
  * The output is standalone (no fonts, images or scripts from outside), deterministic (same input,
  * same bytes), and sized from a monospace font's advance so that layout needs no text measuring.
  */
-import { EXIT_REASON_NAMES } from '../model/system/events.ts';
-import type { TraceEntry, TraceEvent } from './record.ts';
+import { EXIT_REASON_NAMES } from '../model/platform/events.ts';
+import { decodeEvent, type Event } from './events.ts';
+import { describeEvent, type TraceEntry } from './record.ts';
 
 export interface SvgOptions {
   /** The chart's heading, e.g. "seed-004 · before [load=clear-sn]". */
   title: string;
   /** The property the trace violates, drawn as a red band after the last step. */
   violation?: { property: string; what: string };
-  /**
-   * Which vCPU each named actor (a KVM vCPU thread such as "vcpu-a") drives, so that its steps share
-   * a lane with that vCPU's events. Without it, the vCPU is inferred from the actor's own events
-   * (VM entry/exit, EOI, self-IPI, IPIv) and, for actors named "vcpu…", from the fields it changes.
-   */
-  actorVcpus?: Readonly<Record<string, number>>;
   /**
    * For a lasso (a fair-cycle counterexample, the trace JSON's `loopStart`): the index of the first
    * entry of the loop, so entries[loopStart..] repeat forever (steps loopStart+1..n, numbered from 1).
@@ -57,6 +55,7 @@ const LABEL_CHARS = Math.floor(TEXT_W / (F_LABEL * ADVANCE));
 const SMALL_CHARS = Math.floor(TEXT_W / (F_SMALL * ADVANCE));
 const MAX_LABEL_LINES = 3;
 const MAX_CHANGE_LINES = 3;
+const MAX_READ_LINES = 3;
 const CHANGE_CHARS = 44;
 const MIN_GAP = 140;
 const MAX_GAP = 300;
@@ -85,6 +84,7 @@ const C = {
   iommuHead: '#fff1c7',
   otherHead: '#ffffff',
   loop: '#6f42c1',
+  read: '#57606a',
 } as const;
 
 /** Guest-mode colours, one per vCPU index (fill, stroke). */
@@ -197,12 +197,6 @@ function vectorName(v: number): string {
   return `IRQ ${hex(v)}`;
 }
 
-function maskVcpus(mask: number): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < 32; i++) if ((mask >>> i) & 1) out.push(i);
-  return out;
-}
-
 function n(v: number): string {
   return String(Math.round(v));
 }
@@ -230,79 +224,13 @@ function isStandard(actor: string): boolean {
   return VCPU_RE.test(actor) || PCPU_RE.test(actor) || STANDARD.has(actor);
 }
 
-/** vCPU indices an event shows its own actor (a vCPU thread or its guest) acting for. */
-function selfVcpuOf(e: TraceEvent): number {
-  switch (e.kind) {
-    case 'vmentry':
-    case 'vmexit':
-    case 'self_ipi':
-    case 'illegal_vector':
-      return e.a;
-    case 'eoi':
-      return e.a >= 0 ? e.a : -1;
-    case 'ipiv_post':
-      return e.d;
-    default:
-      return -1;
-  }
-}
-
-function pickMajority(votes: Map<number, number>): number {
-  let best = -1;
-  let bestN = 0;
-  let tie = false;
-  for (const [k, c] of [...votes].sort((p, q) => p[0] - q[0])) {
-    if (c > bestN) {
-      best = k;
-      bestN = c;
-      tie = false;
-    } else if (c === bestN) tie = true;
-  }
-  return tie ? -1 : best;
-}
-
-/** Named actor → the vCPU index whose lane it shares. */
-function actorVcpuMap(entries: readonly TraceEntry[], explicit?: Readonly<Record<string, number>>) {
-  const map = new Map<string, number>();
-  if (explicit) {
-    for (const [k, v] of Object.entries(explicit)) if (Number.isInteger(v) && v >= 0) map.set(k, v);
-  }
-  const order: string[] = [];
-  const eventVotes = new Map<string, Map<number, number>>();
-  const fieldVotes = new Map<string, Map<number, number>>();
-  const vote = (m: Map<string, Map<number, number>>, actor: string, x: number) => {
-    const v = m.get(actor) ?? new Map<number, number>();
-    m.set(actor, v);
-    v.set(x, (v.get(x) ?? 0) + 1);
-  };
-  for (const e of entries) {
-    if (isStandard(e.actor) || map.has(e.actor)) continue;
-    if (!order.includes(e.actor)) order.push(e.actor);
-    for (const ev of e.events) {
-      const x = selfVcpuOf(ev);
-      if (x >= 0) vote(eventVotes, e.actor, x);
-    }
-    if (/^vcpu/i.test(e.actor)) {
-      for (const c of e.changes) {
-        const m = /^vcpu(\d+)\./.exec(c.field);
-        if (m) vote(fieldVotes, e.actor, Number(m[1]));
-      }
-    }
-  }
-  const taken = new Set(map.values());
-  for (const actor of order) {
-    const ev = eventVotes.get(actor);
-    let x = ev ? pickMajority(ev) : -1;
-    if (x < 0 && !ev) {
-      const fv = fieldVotes.get(actor);
-      x = fv ? pickMajority(fv) : -1;
-    }
-    if (x >= 0 && !taken.has(x)) {
-      map.set(actor, x);
-      taken.add(x);
-    }
-  }
-  return map;
+/**
+ * The lane a step stands on: a CPU's, the IOMMU's, the I/O APIC's or the host's own; a named
+ * actor's vCPU's when the step acts as a vCPU (a KVM thread: entry.vcpu), else the actor's own.
+ */
+function laneOfEntry(e: TraceEntry): string {
+  if (isStandard(e.actor) || e.vcpu === null) return e.actor;
+  return `vcpu${e.vcpu}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -319,12 +247,16 @@ type MarkSymbol = 'diamond' | 'square' | 'hollow' | 'circle' | 'triangle';
 
 interface Row {
   entry: TraceEntry;
+  /** The entry's events, decoded once. */
+  events: Event[];
   lane: string;
   hw: boolean;
   wrong: boolean;
   labelLines: string[];
   labelFull: string | null;
   note: string | null;
+  readLines: string[];
+  readFull: string | null;
   changeLines: string[];
   changeFull: string | null;
   items: Item[];
@@ -335,7 +267,7 @@ interface Row {
 }
 
 function itemsOf(
-  e: TraceEntry,
+  events: readonly Event[],
   actorLane: string,
   vcpuLane: (x: number) => string,
   hasIoapic: boolean,
@@ -343,33 +275,34 @@ function itemsOf(
   const pcpuLane = (p: number) => `pcpu${p}`;
   const items: Item[] = [];
   let irqSource = actorLane;
-  for (const ev of e.events) {
-    const cls = `ev ev-${ev.kind.replace(/[^a-z0-9_-]/gi, '_')}`;
+  for (const ev of events) {
+    const kind = ev.kind === 'other' ? ev.name : ev.kind;
+    const cls = `ev ev-${kind.replace(/[^a-z0-9_-]/gi, '_')}`;
     switch (ev.kind) {
       case 'vtd_post':
         irqSource = 'iommu';
         items.push({
           t: 'arrow',
           from: 'iommu',
-          to: vcpuLane(ev.a),
-          label: `post ${hex(ev.b)} to PIR${ev.c ? '' : ', no notification'}`,
+          to: vcpuLane(ev.vcpu),
+          label: `post ${hex(ev.vector)} to PIR${ev.notified ? '' : ', no notification'}`,
           style: 'post',
           cls,
         });
         break;
       case 'ipiv_post': {
-        const from = vcpuLane(ev.d);
+        const from = vcpuLane(ev.sender);
         irqSource = from;
-        const label = `IPIv post ${hex(ev.b)}${ev.c ? '' : ', no notification'}`;
-        if (from === vcpuLane(ev.a)) items.push({ t: 'self', lane: from, label, style: 'post', cls });
-        else items.push({ t: 'arrow', from, to: vcpuLane(ev.a), label, style: 'post', cls });
+        const label = `IPIv post ${hex(ev.vector)}${ev.notified ? '' : ', no notification'}`;
+        if (from === vcpuLane(ev.vcpu)) items.push({ t: 'self', lane: from, label, style: 'post', cls });
+        else items.push({ t: 'arrow', from, to: vcpuLane(ev.vcpu), label, style: 'post', cls });
         break;
       }
       case 'phys_irq': {
-        const to = pcpuLane(ev.a);
-        const label = `${vectorName(ev.b)}${ev.c > 0 ? ` for vcpu${ev.c - 1}` : ''}`;
+        const to = pcpuLane(ev.pcpu);
+        const label = `${vectorName(ev.vector)}${ev.forVcpu !== null ? ` for vcpu${ev.forVcpu}` : ''}`;
         const style: Style =
-          ev.b === POSTED_INTR_VECTOR || ev.b === POSTED_INTR_WAKEUP_VECTOR ? 'notify' : 'irq';
+          ev.vector === POSTED_INTR_VECTOR || ev.vector === POSTED_INTR_WAKEUP_VECTOR ? 'notify' : 'irq';
         if (irqSource === to) items.push({ t: 'found', to, label: `${label} arrives`, style, cls });
         else items.push({ t: 'arrow', from: irqSource, to, label, style, cls });
         break;
@@ -378,20 +311,20 @@ function itemsOf(
         items.push({
           t: 'mark',
           lane: irqSource,
-          label: `${vectorName(ev.b)} to APIC ID ${ev.a}: nobody, dropped`,
+          label: `${vectorName(ev.vector)} to APIC ID ${ev.apicId}: nobody, dropped`,
           symbol: 'circle',
           color: C.irq,
           cls,
         });
         break;
       case 'pi_wrong_vcpu': {
-        const meant = maskVcpus(ev.c);
+        const meant = ev.meantFor;
         for (const x of meant) {
           items.push({
             t: 'arrow',
-            from: pcpuLane(ev.a),
+            from: pcpuLane(ev.pcpu),
             to: vcpuLane(x),
-            label: `× notification for vcpu${x} processed against vcpu${ev.b}`,
+            label: `× notification for vcpu${x} processed against vcpu${ev.vcpu}`,
             style: 'wrong',
             cls,
             cross: true,
@@ -400,8 +333,8 @@ function itemsOf(
         if (meant.length === 0)
           items.push({
             t: 'mark',
-            lane: pcpuLane(ev.a),
-            label: `× notification processed against vcpu${ev.b}`,
+            lane: pcpuLane(ev.pcpu),
+            label: `× notification processed against vcpu${ev.vcpu}`,
             symbol: 'circle',
             color: C.wrong,
             cls,
@@ -409,12 +342,14 @@ function itemsOf(
         break;
       }
       case 'pi_process': {
-        const wrong = e.events.some((w) => w.kind === 'pi_wrong_vcpu' && w.a === ev.a && w.b === ev.b);
+        const wrong = events.some(
+          (w) => w.kind === 'pi_wrong_vcpu' && w.pcpu === ev.pcpu && w.vcpu === ev.vcpu,
+        );
         items.push({
           t: 'arrow',
-          from: pcpuLane(ev.a),
-          to: vcpuLane(ev.b),
-          label: `PI processing: ${ev.c >= 0 ? `PIR→vIRR, max ${hex(ev.c)}` : 'PIR empty'}`,
+          from: pcpuLane(ev.pcpu),
+          to: vcpuLane(ev.vcpu),
+          label: `PI processing: ${ev.highest !== null ? `PIR→vIRR, max ${hex(ev.highest)}` : 'PIR empty'}`,
           style: wrong ? 'wrong' : 'process',
           cls,
         });
@@ -423,8 +358,8 @@ function itemsOf(
       case 'deliver':
         items.push({
           t: 'mark',
-          lane: vcpuLane(ev.a),
-          label: `guest handler ${hex(ev.b)} runs`,
+          lane: vcpuLane(ev.vcpu),
+          label: `guest handler ${hex(ev.vector)} runs`,
           symbol: 'diamond',
           color: C.process,
           cls,
@@ -432,21 +367,21 @@ function itemsOf(
         break;
       case 'eoi':
         // A host EOI is broadcast to the I/O APIC, which re-sends a level-triggered line still asserted.
-        if (ev.a < 0 && hasIoapic) irqSource = 'ioapic';
+        if (ev.pcpu !== null && hasIoapic) irqSource = 'ioapic';
         items.push(
-          ev.a >= 0
+          ev.vcpu !== null
             ? {
                 t: 'mark',
-                lane: vcpuLane(ev.a),
-                label: `EOI ${hex(ev.b)}`,
+                lane: vcpuLane(ev.vcpu),
+                label: `EOI ${hex(ev.vector)}`,
                 symbol: 'hollow',
                 color: C.link,
                 cls,
               }
             : {
                 t: 'mark',
-                lane: pcpuLane(-1 - ev.a),
-                label: `host EOI ${hex(ev.b)}`,
+                lane: pcpuLane(ev.pcpu ?? 0),
+                label: `host EOI ${hex(ev.vector)}`,
                 symbol: 'hollow',
                 color: C.link,
                 cls,
@@ -454,12 +389,12 @@ function itemsOf(
         );
         break;
       case 'vmexit': {
-        const reason = EXIT_REASON_NAMES[ev.c] ?? String(ev.c);
+        const reason = EXIT_REASON_NAMES[ev.reason] ?? String(ev.reason);
         items.push({
           t: 'link',
-          vcpu: vcpuLane(ev.a),
-          pcpu: ev.b >= 0 ? pcpuLane(ev.b) : null,
-          label: `VM exit: ${reason}${ev.d ? ` (${hex(ev.d)})` : ''}`,
+          vcpu: vcpuLane(ev.vcpu),
+          pcpu: ev.pcpu !== null ? pcpuLane(ev.pcpu) : null,
+          label: `VM exit: ${reason}${ev.qualification ? ` (${hex(ev.qualification)})` : ''}`,
           cls,
           entry: false,
         });
@@ -468,9 +403,9 @@ function itemsOf(
       case 'vmentry':
         items.push({
           t: 'link',
-          vcpu: vcpuLane(ev.a),
-          pcpu: ev.b >= 0 ? pcpuLane(ev.b) : null,
-          label: `VM entry on pcpu${ev.b}`,
+          vcpu: vcpuLane(ev.vcpu),
+          pcpu: ev.pcpu >= 0 ? pcpuLane(ev.pcpu) : null,
+          label: `VM entry on pcpu${ev.pcpu}`,
           cls,
           entry: true,
         });
@@ -478,12 +413,12 @@ function itemsOf(
       case 'host_irq':
         items.push({
           t: 'mark',
-          lane: pcpuLane(ev.a),
+          lane: pcpuLane(ev.pcpu),
           // The wake-up vector's handler names itself when the trace shows it waking a vCPU.
           label:
-            ev.b === POSTED_INTR_WAKEUP_VECTOR && e.events.some((w) => w.kind === 'wake_up')
-              ? `host handler for ${hex(ev.b)} runs: pi_wakeup_handler`
-              : `host handler for ${hex(ev.b)} runs`,
+            ev.vector === POSTED_INTR_WAKEUP_VECTOR && events.some((w) => w.kind === 'wake_up')
+              ? `host handler for ${hex(ev.vector)} runs: pi_wakeup_handler`
+              : `host handler for ${hex(ev.vector)} runs`,
           symbol: 'square',
           color: C.notify,
           cls,
@@ -492,31 +427,37 @@ function itemsOf(
       case 'spurious':
         items.push({
           t: 'mark',
-          lane: pcpuLane(ev.a),
-          label: `spurious interrupt ${hex(ev.b)}`,
+          lane: pcpuLane(ev.pcpu),
+          label: `spurious interrupt ${hex(ev.vector)}`,
           symbol: 'circle',
           color: C.irq,
           cls,
         });
         break;
       case 'self_ipi':
-        items.push({ t: 'self', lane: vcpuLane(ev.a), label: `self-IPI ${hex(ev.b)}`, style: 'post', cls });
+        items.push({
+          t: 'self',
+          lane: vcpuLane(ev.vcpu),
+          label: `self-IPI ${hex(ev.vector)}`,
+          style: 'post',
+          cls,
+        });
         break;
       case 'illegal_vector':
         items.push({
           t: 'mark',
-          lane: vcpuLane(ev.a),
-          label: `illegal vector ${hex(ev.b)}: not sent`,
+          lane: vcpuLane(ev.vcpu),
+          label: `illegal vector ${hex(ev.vector)}: not sent`,
           symbol: 'triangle',
           color: C.notify,
           cls,
         });
         break;
       case 'wake_up': {
-        const to = vcpuLane(ev.a);
-        // b = 1: a thread blocked in kvm_vcpu_block was woken (the checker's KVM model). The run
-        // model's AVIC steps always report 0, so 0 does not say that nothing happened.
-        const label = ev.b === 1 ? 'kvm_vcpu_wake_up: thread woken' : 'kvm_vcpu_wake_up';
+        const to = vcpuLane(ev.vcpu);
+        // A thread blocked in kvm_vcpu_block was woken (the checker's KVM model). The run model's
+        // AVIC steps always report no wake, so that does not say that nothing happened.
+        const label = ev.woken ? 'kvm_vcpu_wake_up: thread woken' : 'kvm_vcpu_wake_up';
         if (actorLane === to) items.push({ t: 'self', lane: to, label, style: 'wake', cls });
         else items.push({ t: 'arrow', from: actorLane, to, label, style: 'wake', cls });
         break;
@@ -525,7 +466,10 @@ function itemsOf(
         items.push({
           t: 'mark',
           lane: actorLane,
-          label: `${ev.kind} ${ev.a} ${ev.b} ${ev.c} ${ev.d}`,
+          label:
+            ev.kind === 'other'
+              ? `${ev.name} ${ev.a} ${ev.b} ${ev.c} ${ev.d}`
+              : (describeEvent(ev) ?? ev.kind),
           symbol: 'circle',
           color: C.irq,
           cls,
@@ -587,14 +531,14 @@ function guestBars(rows: readonly Row[], vcpuIndexOf: (lane: string) => number, 
         trans.get(x)!.push({ y, enter: it.entry, pcpu: it.pcpu });
       }
     });
-    for (const ev of r.entry.events) {
+    for (const ev of r.events) {
       let x = -1;
       let pcpu: string | null = null;
-      if (ev.kind === 'deliver' || ev.kind === 'self_ipi') x = ev.a;
-      else if (ev.kind === 'ipiv_post') x = ev.d;
+      if (ev.kind === 'deliver' || ev.kind === 'self_ipi') x = ev.vcpu;
+      else if (ev.kind === 'ipiv_post') x = ev.sender;
       else if (ev.kind === 'pi_process') {
-        x = ev.b;
-        pcpu = `pcpu${ev.a}`;
+        x = ev.vcpu;
+        pcpu = `pcpu${ev.pcpu}`;
       }
       if (x < 0 || trans.has(x)) continue;
       const prev = evidence.get(x);
@@ -717,25 +661,23 @@ export function traceToSvg(entries: readonly TraceEntry[], opts: SvgOptions): st
       `traceToSvg: loopStart ${loopStart} is not an entry index (0..${entries.length - 1}): the loop would be empty`,
     );
   // Participants.
-  const named = actorVcpuMap(entries, opts.actorVcpus);
   const vcpuLane = (x: number) => `vcpu${x}`;
-  const actorLane = (actor: string): string => {
-    const m = named.get(actor);
-    if (m !== undefined) return vcpuLane(m);
-    return actor;
-  };
   const hasIoapic = entries.some((e) => e.actor === 'ioapic');
   const rows: Row[] = entries.map((e) => {
-    const lane = actorLane(e.actor);
-    const items = itemsOf(e, lane, vcpuLane, hasIoapic);
+    const lane = laneOfEntry(e);
+    const events = e.events.map(decodeEvent);
+    const items = itemsOf(events, lane, vcpuLane, hasIoapic);
     return {
       entry: e,
+      events,
       lane,
       hw: e.hardware,
-      wrong: e.events.some((ev) => ev.kind === 'pi_wrong_vcpu'),
+      wrong: events.some((ev) => ev.kind === 'pi_wrong_vcpu'),
       labelLines: [],
       labelFull: null,
       note: e.note ? `# ${e.note}` : null,
+      readLines: [],
+      readFull: null,
       changeLines: [],
       changeFull: null,
       items,
@@ -749,12 +691,15 @@ export function traceToSvg(entries: readonly TraceEntry[], opts: SvgOptions): st
     laneKeys.add(r.lane);
     for (const it of r.items) for (const k of itemLanes(it)) laneKeys.add(k);
   }
+  // The named actors (KVM threads) that stand on a vCPU's lane, to name them in its head.
   const namesOf = new Map<number, string[]>();
-  for (const [actor, x] of [...named].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
-    if (!entries.some((e) => e.actor === actor)) continue;
-    if (!namesOf.has(x)) namesOf.set(x, []);
-    namesOf.get(x)!.push(actor);
+  for (const e of entries) {
+    if (isStandard(e.actor) || e.vcpu === null) continue;
+    const names = namesOf.get(e.vcpu) ?? [];
+    if (!names.includes(e.actor)) names.push(e.actor);
+    namesOf.set(e.vcpu, names);
   }
+  for (const names of namesOf.values()) names.sort();
   const lanes: Lane[] = [...laneKeys].map((key) => {
     const v = VCPU_RE.exec(key);
     if (v) {
@@ -818,6 +763,18 @@ export function traceToSvg(entries: readonly TraceEntry[], opts: SvgOptions): st
     const wl = wrapLabel(full, LABEL_CHARS, MAX_LABEL_LINES);
     r.labelLines = wl.lines;
     r.labelFull = wl.cut ? full : null;
+    // What a program step read, with the values it saw (a hardware reaction's reads are its unit's
+    // whole state and would only add noise), as the text trace shows it.
+    if (!e.hardware && e.reads.length > 0) {
+      const full = `read ${e.reads.map((x) => `${x.field}=${x.value}`).join(', ')}`;
+      const lines = wrapWords(full, SMALL_CHARS);
+      r.readFull = lines.length > MAX_READ_LINES ? full : null;
+      if (lines.length > MAX_READ_LINES) {
+        lines.length = MAX_READ_LINES;
+        lines[MAX_READ_LINES - 1] = `${lines[MAX_READ_LINES - 1]} …`;
+      }
+      r.readLines = lines;
+    }
     if (e.changes.length > 0) {
       const texts = e.changes.map((c) => `${c.field} ${c.from}→${c.to}`);
       let cut = false;
@@ -866,6 +823,7 @@ export function traceToSvg(entries: readonly TraceEntry[], opts: SvgOptions): st
   const rowTextW = (r: Row) =>
     Math.max(
       ...r.labelLines.map((l) => textW(l, F_LABEL)),
+      ...r.readLines.map((l) => textW(l, F_SMALL)),
       ...r.changeLines.map((l) => textW(l, F_SMALL)),
       r.note ? textW(r.note, F_SMALL) : 0,
     );
@@ -906,7 +864,7 @@ export function traceToSvg(entries: readonly TraceEntry[], opts: SvgOptions): st
   const guestShown = rows.some(
     (r) =>
       r.items.some((it) => it.t === 'link') ||
-      r.entry.events.some((ev) => ['deliver', 'self_ipi', 'ipiv_post', 'pi_process'].includes(ev.kind)),
+      r.events.some((ev) => ['deliver', 'self_ipi', 'ipiv_post', 'pi_process'].includes(ev.kind)),
   );
   if (guestShown)
     legend.push({
@@ -955,7 +913,12 @@ export function traceToSvg(entries: readonly TraceEntry[], opts: SvgOptions): st
       y += LOOP_H;
     }
     r.top = y;
-    let h = ROW_PAD + r.labelLines.length * LINE_L + (r.note ? LINE_S : 0) + r.changeLines.length * LINE_S;
+    let h =
+      ROW_PAD +
+      r.labelLines.length * LINE_L +
+      (r.note ? LINE_S : 0) +
+      r.readLines.length * LINE_S +
+      r.changeLines.length * LINE_S;
     if (r.items.length > 0) h += 4;
     for (const it of r.items) {
       r.itemY.push(h + (it.t === 'mark' || it.t === 'found' ? MARK_H / 2 : 17));
@@ -1106,6 +1069,17 @@ export function traceToSvg(entries: readonly TraceEntry[], opts: SvgOptions): st
     if (r.note) {
       out.push(textEl(tx, ty + 11, r.note, { size: F_SMALL, fill: C.dim, anchor, bg, italic: true }));
       ty += LINE_S;
+    }
+    if (r.readLines.length > 0) {
+      const lines = r.readLines.map((line, li) =>
+        textEl(tx, ty + 11 + li * LINE_S, line, { size: F_SMALL, fill: C.read, anchor, bg }),
+      );
+      out.push(
+        r.readFull
+          ? `<g class="reads"><title>${esc(r.readFull)}</title>${lines.join('')}</g>`
+          : `<g class="reads">${lines.join('')}</g>`,
+      );
+      ty += r.readLines.length * LINE_S;
     }
     if (r.changeLines.length > 0) {
       const lines = r.changeLines.map((line, li) =>

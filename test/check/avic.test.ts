@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { regTest } from '../../src/model/hw/bits.ts';
-import { VCPU } from '../../src/model/system/layout.ts';
+import { VCPU } from '../../src/model/platform/layout.ts';
 import { check, modelOf, preset, withEndCheck } from './support.ts';
 
 /** The model, with a terminal check that vCPU x's handler ran for each of `vectors`. */

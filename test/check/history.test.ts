@@ -10,7 +10,7 @@ import { gaLogCost } from '../../src/check/ga-log-cost.ts';
 import { lockOrderCycle } from '../../src/check/lock-order.ts';
 import type { MemoryModel } from '../../src/model/kvm/program.ts';
 import { withKnobs } from '../../src/model/kvm/variants.ts';
-import { PROP_INFO } from '../../src/model/system/system.ts';
+import { PROP_INFO } from '../../src/model/system/properties.ts';
 import { check, modelOf, preset } from './support.ts';
 
 type Expected = { verdict: 'holds' } | { verdict: 'violated'; property: string };

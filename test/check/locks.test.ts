@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { lockOrderCycle } from '../../src/check/lock-order.ts';
 import { cycleIn, cycleThrough } from '../../src/model/kvm/locks.ts';
 import { DEFAULT_VARIANT } from '../../src/model/kvm/variants.ts';
-import { PROP_INFO } from '../../src/model/system/system.ts';
+import { PROP_INFO } from '../../src/model/system/properties.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
 import { check } from './support.ts';

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { PROP_INFO } from '../../src/model/system/system.ts';
+import { PROP_INFO } from '../../src/model/system/properties.ts';
 import { check, concurrentBuiltins, modelOf, preset } from './support.ts';
 
 function verdict(name: string, p: string, memory: 'sc' | 'tso') {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { KNOBS, type KnobName } from '../../src/model/kvm/variants.ts';
-import { PROP_INFO } from '../../src/model/system/system.ts';
+import { PROP_INFO } from '../../src/model/system/properties.ts';
 import { check, concurrentBuiltins, modelOf, preset } from './support.ts';
 
 /** Knob, mutated value, and the property a run that catches it violates. */

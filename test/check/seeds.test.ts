@@ -11,10 +11,11 @@ import { regTest } from '../../src/model/hw/bits.ts';
 import { VAPIC } from '../../src/model/hw/vapic.ts';
 import { KVM_APICV } from '../../src/model/kvm/apicv.ts';
 import { KVM_VCPU } from '../../src/model/kvm/state.ts';
-import { EV, EXIT_REASON } from '../../src/model/system/events.ts';
-import { VCPU } from '../../src/model/system/layout.ts';
-import { PROP_INFO, type SystemModel } from '../../src/model/system/system.ts';
-import { vcpuRunningOn } from '../../src/model/system/world.ts';
+import { EV, EXIT_REASON } from '../../src/model/platform/events.ts';
+import { VCPU } from '../../src/model/platform/layout.ts';
+import { vcpuRunningOn } from '../../src/model/platform/world.ts';
+import { PROP_INFO } from '../../src/model/system/properties.ts';
+import type { SystemModel } from '../../src/model/system/system.ts';
 import { harvestCosts, postingPathCosts } from '../../src/scenarios/compile.ts';
 import { check, concurrentBuiltins, modelOf, preset, withEndCheck } from './support.ts';
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { checkScenario, modelFor, resolveVariant } from '../../src/check/session.ts';
-import { PROP_INFO } from '../../src/model/system/system.ts';
+import { PROP_INFO } from '../../src/model/system/properties.ts';
 import { followSchedule } from '../../src/report/same-schedule.ts';
 import { viewSchedule } from '../../src/report/trace-view.ts';
 import { loadScenario } from '../../src/scenarios/files.ts';

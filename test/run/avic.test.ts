@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { UserError } from '../../src/errors.ts';
 import { avicHighestDeliverable } from '../../src/model/hw/avic.ts';
-import { findField, readField } from '../../src/model/system/fields.ts';
-import { avicPage, vcpuRunningOn } from '../../src/model/system/world.ts';
+import { findField, readField } from '../../src/model/platform/fields.ts';
+import { avicPage, vcpuRunningOn } from '../../src/model/platform/world.ts';
 import { type RunResult, runScenario } from '../../src/run/run.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
 

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { UserError } from '../../src/errors.ts';
-import { findField, readField } from '../../src/model/system/fields.ts';
+import { findField, readField } from '../../src/model/platform/fields.ts';
 import { type RunResult, runScenario } from '../../src/run/run.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
 

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { builtinCostTables, loadCostTable } from '../../src/cli/costs.ts';
 import { UserError } from '../../src/errors.ts';
 import { DEFAULT_VARIANT, withKnobs } from '../../src/model/kvm/variants.ts';
-import { EVENT_NAMES } from '../../src/model/system/events.ts';
+import { EVENT_NAMES } from '../../src/model/platform/events.ts';
 import { buildPrograms } from '../../src/scenarios/compile.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
 import {

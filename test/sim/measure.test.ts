@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { EV, type EventKind, EXIT_REASON } from '../../src/model/system/events.ts';
+import { EV, type EventKind, EXIT_REASON } from '../../src/model/platform/events.ts';
 import { runScenario } from '../../src/run/run.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
 import { CPU_TIME, CpuShares, LockTimes, Measurements, StepCounts } from '../../src/sim/measure.ts';

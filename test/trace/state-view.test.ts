@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { replay } from '../../src/check/counterexample.ts';
 import { checkScenario, modelFor, resolveVariant } from '../../src/check/session.ts';
-import { fieldNames } from '../../src/model/system/fields.ts';
+import { fieldNames } from '../../src/model/platform/fields.ts';
 import { loadScenario } from '../../src/scenarios/files.ts';
 import { fieldOf, stateFields, stateValues, stateView } from '../../src/trace/state-view.ts';
 

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { replay } from '../../src/check/counterexample.ts';
 import { explore } from '../../src/check/explorer.ts';
 import { DEFAULT_VARIANT, describeVariant, withKnobs } from '../../src/model/kvm/variants.ts';
-import { PROP_INFO } from '../../src/model/system/system.ts';
+import { PROP_INFO } from '../../src/model/system/properties.ts';
 import { runScenario } from '../../src/run/run.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
 import { builtinNames, loadScenario } from '../../src/scenarios/files.ts';
@@ -188,7 +188,7 @@ function checkerTrace(name: string, preset: string): { entries: TraceEntry[]; op
     entries: replay(model, res.outcome.path).entries,
     opts: {
       title: `${name} · ${preset} [${describeVariant(variant)}]`,
-      violation: { property: info.name, what: info.what },
+      violation: { property: info.name, what: info.meaning },
     },
   };
 }
@@ -343,19 +343,38 @@ describe('traceToSvg', () => {
     }
   });
 
-  test('a named actor keeps its own lane unless its vCPU is known', () => {
+  test('a named actor stands on the lane of the vCPU its entries act as, else on its own', () => {
     const entries = [
       entry(1, 'worker', 'does something'),
       entry(2, 'iommu', 'post', [ev('vtd_post', 1, 0x41, 0)]),
     ];
     assert.deepEqual(lanesOf(parseXml(traceToSvg(entries, { title: 't' }))), ['vcpu1', 'iommu', 'worker']);
-    assert.deepEqual(lanesOf(parseXml(traceToSvg(entries, { title: 't', actorVcpus: { worker: 1 } }))), [
-      'vcpu1',
+    const asVcpu1 = [{ ...entries[0], vcpu: 1 }, entries[1]];
+    const doc = parseXml(traceToSvg(asVcpu1, { title: 't' }));
+    assert.deepEqual(lanesOf(doc), ['vcpu1', 'iommu']);
+    assert.deepEqual(all(doc, (n) => n.name === 'g' && hasClass(n, 'lane')).map(textOf), [
+      'workervcpu1',
       'iommu',
     ]);
-    // A vCPU thread is recognized by the VM entries it makes.
+    // The events of a step do not move it: a thread's VM entry without the entry's vCPU stays on
+    // the thread's lane.
     const thread = [entry(1, 'vcpu-x', 'vmentry', [ev('vmentry', 2, 0)])];
-    assert.deepEqual(lanesOf(parseXml(traceToSvg(thread, { title: 't' }))), ['vcpu2', 'pcpu0']);
+    assert.deepEqual(lanesOf(parseXml(traceToSvg(thread, { title: 't' }))), ['vcpu2', 'vcpu-x', 'pcpu0']);
+  });
+
+  test("shows what a step read: seed-004's pi_test_on sees ON=0", () => {
+    // seed-004: the IOMMU posts while SN=1, so it sets PIR but not ON and sends nothing (VT-d 5.2.3);
+    // the entry's vmx_sync_pir_to_irr then tests ON, finds it clear and skips the PIR harvest.
+    const doc = parseXml(traceToSvg(seed004.entries, seed004.opts));
+    const n = seed004.entries.find((e) => e.label === 'pi_test_on')?.n;
+    assert.ok(n !== undefined, 'the counterexample has a pi_test_on step');
+    const [row] = all(doc, (x) => x.name === 'g' && hasClass(x, 'step') && x.attrs['data-n'] === String(n));
+    const [reads] = all(row, (x) => x.name === 'g' && hasClass(x, 'reads'));
+    assert.ok(reads, 'the step shows its reads');
+    assert.match(textOf(reads), /^read .*vcpu0\.PID\.ON=0\b/);
+    // A hardware reaction shows no reads.
+    const hw = all(doc, (x) => x.name === 'g' && hasClass(x, 'step') && hasClass(x, 'hw'));
+    for (const h of hw) assert.equal(all(h, (x) => hasClass(x, 'reads')).length, 0);
   });
 
   test('draws an arrow with an arrowhead per posting and notification', () => {
@@ -595,7 +614,7 @@ describe('traceToSvg', () => {
     const t = checkerTrace('wakeup-migrate', 'mutation-ndst-rewritten-while-blocked');
     const woken = t.entries.find((e) => e.events.some((x) => x.kind === 'wake_up' && x.b === 1));
     assert.ok(woken, 'the trace wakes a blocked thread');
-    const doc = parseXml(traceToSvg(t.entries, { ...t.opts, actorVcpus: { vcpu0: 0 } }));
+    const doc = parseXml(traceToSvg(t.entries, t.opts));
     const [row] = all(
       doc,
       (n) => n.name === 'g' && hasClass(n, 'step') && n.attrs['data-n'] === String(woken!.n),

@@ -9,10 +9,10 @@
  * that mode, so a waiter is a thread with no enabled step (Linux's rwsem hand-off and writer
  * preference are not modelled: a reader may overtake a waiting writer).
  */
-import { sendPhysicalInterrupt } from '../system/hardware.ts';
-import type { ExtraBlock, FieldDesc } from '../system/layout.ts';
-import { RESCHEDULE_VECTOR } from '../system/machine.ts';
-import { pcpuApicId, vcpuRunningOn, type World } from '../system/world.ts';
+import { sendPhysicalInterrupt } from '../platform/hardware.ts';
+import type { ExtraBlock, FieldDesc } from '../platform/layout.ts';
+import { RESCHEDULE_VECTOR } from '../platform/machine.ts';
+import { pcpuApicId, vcpuRunningOn, type World } from '../platform/world.ts';
 import { emitAvicSetPiIrteMode } from './avic-irte.ts';
 import { emitRefreshApicvExecCtrl } from './avic-vmcb.ts';
 import { ACTOR, NEXT, type ProgramBuilder } from './program.ts';

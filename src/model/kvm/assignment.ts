@@ -16,14 +16,12 @@
  * request makes kvm_vcpu_check_block leave the block; the vCPU is still halted, so vcpu_run
  * blocks it again, and this time the put sees the device and installs the wake-up vector.
  */
-import type { Sink } from '../system/events.ts';
-import type { ExtraBlock, FieldDesc } from '../system/layout.ts';
-import type { World } from '../system/world.ts';
-import { kvmVcpu } from './load-put.ts';
+import type { Sink } from '../platform/events.ts';
+import type { ExtraBlock, FieldDesc } from '../platform/layout.ts';
+import type { World } from '../platform/world.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
-import { KVM_VCPU, TASK_RUNNING } from './state.ts';
+import { KVM_VCPU, kvmVcpu, kvmVcpuWakeUp, TASK_RUNNING } from './state.ts';
 import type { Variant } from './variants.ts';
-import { kvmVcpuWakeUp } from './wakeup.ts';
 
 /**
  * KVM_REQ_UNBLOCK: leave kvm_vcpu_block without changing the activity state (kvm_vcpu_check_block

@@ -43,15 +43,14 @@ import {
   gaIrteSetGaLogIntr,
   gaIrteSetRun,
 } from '../hw/avic.ts';
-import { avicIsRunning, avicStopRunning } from '../system/avic-steps.ts';
-import type { ExtraBlock, FieldDesc } from '../system/layout.ts';
-import { avicIrteOffset, PCPU } from '../system/layout.ts';
-import type { World } from '../system/world.ts';
-import { IR_LIST_BLOCK, IR_LIST_ROUTED, IR_LIST_VCPU } from './ir-list.ts';
-import { emitFinishTaskSwitch, kvmVcpu } from './load-put.ts';
+import type { ExtraBlock, FieldDesc } from '../platform/layout.ts';
+import { avicIrteOffset, PCPU } from '../platform/layout.ts';
+import type { World } from '../platform/world.ts';
+import { avicIsRunning, avicStopRunning, IR_LIST_BLOCK, IR_LIST_ROUTED, IR_LIST_VCPU } from './ir-list.ts';
 import { emitLock, emitUnlock } from './locks.ts';
 import { ACTOR, NEXT, type ProgramBuilder } from './program.ts';
-import { KVM_VCPU } from './state.ts';
+import { emitFinishTaskSwitch } from './sched.ts';
+import { KVM_VCPU, kvmVcpu } from './state.ts';
 import type { Variant } from './variants.ts';
 
 /** The runqueue lock of the pCPU the vCPU runs on (struct rq, __lock). */

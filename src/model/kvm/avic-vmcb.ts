@@ -19,12 +19,11 @@
  * skips the refresh when apicv_active does not change, as __kvm_vcpu_update_apicv does.
  */
 
-import type { ExtraBlock, FieldDesc } from '../system/layout.ts';
-import { vcpuRunningOn, type World } from '../system/world.ts';
+import type { ExtraBlock, FieldDesc } from '../platform/layout.ts';
+import { vcpuRunningOn, type World } from '../platform/world.ts';
 import { apicvBase, KVM_APICV } from './apicv.ts';
-import { kvmVcpu } from './load-put.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
-import { KVM_REQ_APICV_UPDATE, KVM_VCPU } from './state.ts';
+import { KVM_REQ_APICV_UPDATE, KVM_VCPU, kvmVcpu } from './state.ts';
 import type { Variant } from './variants.ts';
 
 export const SVM_VMCB_BLOCK = 'svm.vmcb';

@@ -2,7 +2,7 @@
  * KVM's AVIC code paths (arch/x86/kvm/svm/avic.c and svm.c; kvm-semantics.md section 7) as atomic
  * steps, for machines with `features.avic`. The hardware (backing pages, the physical APIC ID
  * table, GA-mode IRTEs, the GA log, the doorbell) is src/model/hw/avic.ts, wired to the World by
- * src/model/system/avic-steps.ts, which the runner uses too; this file adds the KVM threads around
+ * src/model/platform/avic-steps.ts, which the runner uses too; this file adds the KVM threads around
  * it:
  *
  *   svm_deliver_interrupt           kvm_lapic_set_irr in the target's backing page, a full barrier,
@@ -28,27 +28,19 @@
  */
 import { avicHighestDeliverable, avicSetIrr } from '../hw/avic.ts';
 import { regSet } from '../hw/bits.ts';
-import {
-  avicDevicePost,
-  avicGuestIcr,
-  avicIsRunning,
-  avicLoad,
-  avicRingDoorbell,
-  avicStopRunning,
-  gaLogInterrupt,
-} from '../system/avic-steps.ts';
-import type { IcrWrite } from '../system/hardware.ts';
-import { PCPU, VCPU, VCPU_F_IF } from '../system/layout.ts';
-import { avicPage, pcpuApicId, vcpuRunningOn, type World } from '../system/world.ts';
+import { avicDevicePost, avicGuestIcr, avicRingDoorbell, gaLogInterrupt } from '../platform/avic-steps.ts';
+import type { IcrWrite } from '../platform/hardware.ts';
+import { PCPU, VCPU, VCPU_F_IF } from '../platform/layout.ts';
+import { avicPage, pcpuApicId, vcpuRunningOn, type World } from '../platform/world.ts';
 import { emitAvicPutLocked, irListLock } from './avic-irte.ts';
 import { emitEnterGuest, emitExitToHost } from './enter-guest.ts';
 import { countGaLogEntries } from './ga-log-cost.ts';
-import { emitFinishTaskSwitch, kvmVcpu, pcpuOccupied } from './load-put.ts';
+import { avicIsRunning, avicLoad, avicStopRunning } from './ir-list.ts';
 import { emitLock, emitUnlock } from './locks.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
-import { KVM_VCPU, MODE_IN_GUEST } from './state.ts';
+import { emitFinishTaskSwitch, pcpuOccupied } from './sched.ts';
+import { KVM_VCPU, kvmVcpu, kvmVcpuWakeUp, MODE_IN_GUEST } from './state.ts';
 import type { Variant } from './variants.ts';
-import { kvmVcpuWakeUp } from './wakeup.ts';
 
 /**
  * svm_complete_interrupt_delivery for vCPU x, run by `sender`'s thread (-1: another context):

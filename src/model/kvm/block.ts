@@ -9,7 +9,7 @@
  * PIR into vIRR through kvm_apic_has_interrupt -> apic_has_interrupt_for_ppr and asks whether an
  * interrupt is pending and allowed); if so, leave; else schedule(). A wake-up between the check
  * and schedule() leaves the task TASK_RUNNING, and schedule() returns at once. Otherwise the
- * thread is switched out (kvm_sched_out, vmx_vcpu_pi_put: load-put.ts), sleeps until woken, is
+ * thread is switched out (kvm_sched_out, vmx_vcpu_pi_put: posted-intr.ts), sleeps until woken, is
  * switched back in (vmx_vcpu_pi_load, on the pCPU the scenario names: a migration if it differs)
  * and checks again. finish_rcuwait ends the block.
  *
@@ -19,15 +19,15 @@
  */
 import { prioClass, regHighest } from '../hw/bits.ts';
 import { VAPIC } from '../hw/vapic.ts';
-import { EXIT_REASON } from '../system/events.ts';
-import { VCPU, VCPU_F_IF } from '../system/layout.ts';
-import type { World } from '../system/world.ts';
+import { EXIT_REASON } from '../platform/events.ts';
+import { VCPU, VCPU_F_IF } from '../platform/layout.ts';
+import type { World } from '../platform/world.ts';
 import { emitCheckUnblock } from './assignment.ts';
 import { avicVcpuRunnable, emitAvicBlocking, emitAvicLoad, emitAvicPut, emitAvicUnblocking } from './avic.ts';
 import { apicPpr, emitExit, emitSyncPirToIrr } from './enter-guest.ts';
-import { emitPiLoad, emitPiPut, kvmVcpu } from './load-put.ts';
+import { emitPiLoad, emitPiPut } from './posted-intr.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
-import { KVM_VCPU, TASK_INTERRUPTIBLE, TASK_RUNNING } from './state.ts';
+import { KVM_VCPU, kvmVcpu, TASK_INTERRUPTIBLE, TASK_RUNNING } from './state.ts';
 import type { Variant } from './variants.ts';
 
 /**

@@ -7,16 +7,21 @@
 import { regSet } from '../hw/bits.ts';
 import { piTestAndSetOn, piTestAndSetPir } from '../hw/pid.ts';
 import { VAPIC } from '../hw/vapic.ts';
-import { sendPhysicalInterrupt } from '../system/hardware.ts';
-import { VCPU } from '../system/layout.ts';
-import { POSTED_INTR_VECTOR, RESCHEDULE_VECTOR } from '../system/machine.ts';
-import { pcpuApicId } from '../system/world.ts';
+import { sendPhysicalInterrupt } from '../platform/hardware.ts';
+import { VCPU } from '../platform/layout.ts';
+import { POSTED_INTR_VECTOR, RESCHEDULE_VECTOR } from '../platform/machine.ts';
+import { pcpuApicId } from '../platform/world.ts';
 import { emitSvmDeliverInterrupt } from './avic.ts';
-import { kvmVcpu } from './load-put.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
-import { KVM_REQ_EVENT, KVM_VCPU, MODE_EXITING_GUEST, MODE_IN_GUEST } from './state.ts';
+import {
+  KVM_REQ_EVENT,
+  KVM_VCPU,
+  kvmVcpu,
+  kvmVcpuWakeUp,
+  MODE_EXITING_GUEST,
+  MODE_IN_GUEST,
+} from './state.ts';
 import type { Variant } from './variants.ts';
-import { kvmVcpuWakeUp } from './wakeup.ts';
 
 /**
  * `sender` is the vCPU whose thread sends (in its exit handler or fastpath), or -1 for another

@@ -7,14 +7,20 @@
 import { prioClass, processorPriority, regClear, regHighest, regSet } from '../hw/bits.ts';
 import { PID, piClearOn, piIsPirEmpty, piTestOn } from '../hw/pid.ts';
 import { setRvi, VAPIC } from '../hw/vapic.ts';
-import { guestHandlerRuns, vmEntry, vmExit } from '../system/hardware.ts';
-import { PCPU, VCPU, VCPU_F_IF } from '../system/layout.ts';
-import { vcpuRunningOn, type World } from '../system/world.ts';
+import { guestHandlerRuns, vmEntry, vmExit } from '../platform/hardware.ts';
+import { PCPU, VCPU, VCPU_F_IF } from '../platform/layout.ts';
+import { vcpuRunningOn, type World } from '../platform/world.ts';
 import { emitVcpuUpdateApicv } from './apicv.ts';
 import { emitPirHarvest } from './harvest.ts';
-import { kvmVcpu } from './load-put.ts';
 import { ACTOR, NEXT, type ProgramBuilder, RESUME } from './program.ts';
-import { KVM_REQ_EVENT, KVM_VCPU, MODE_EXITING_GUEST, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from './state.ts';
+import {
+  KVM_REQ_EVENT,
+  KVM_VCPU,
+  kvmVcpu,
+  MODE_EXITING_GUEST,
+  MODE_IN_GUEST,
+  MODE_OUTSIDE_GUEST,
+} from './state.ts';
 import { ownLoad, plainStore } from './tso.ts';
 import type { Variant } from './variants.ts';
 

@@ -10,9 +10,9 @@
  *   handle_fastpath_wrmsr -> kvm_x2apic_icr_write_fast delivers at once; EXIT_FASTPATH_REENTER_GUEST
  *   syncs PIR and re-enters (1e9e2622a149, then the 2020 "ultra fastpath").
  */
-import { EXIT_REASON } from '../system/events.ts';
-import { ipivPostTo } from '../system/hardware.ts';
-import { vcpuRunningOn } from '../system/world.ts';
+import { EXIT_REASON } from '../platform/events.ts';
+import { ipivPostTo } from '../platform/hardware.ts';
+import { vcpuRunningOn } from '../platform/world.ts';
 import { emitAvicIcrWrite } from './avic.ts';
 import { emitDeliverPostedInterrupt } from './deliver.ts';
 import {

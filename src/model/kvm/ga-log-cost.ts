@@ -11,8 +11,8 @@
  * avic_ga_log_notifier handled. The block exists only in scenarios whose presets set the knob.
  */
 import { gaLogCount } from '../hw/avic.ts';
-import type { ExtraBlock } from '../system/layout.ts';
-import type { World } from '../system/world.ts';
+import type { ExtraBlock } from '../platform/layout.ts';
+import type { World } from '../platform/world.ts';
 
 export const GA_LOG_COST_BLOCK = 'kvm.ga_log_cost';
 

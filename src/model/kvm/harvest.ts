@@ -20,8 +20,8 @@
  * read non-zero (bit j: 64-bit word j; u32-interleaved uses bit 0 only, "found something"), and
  * clears it when the harvest ends, so that the state after a harvest does not depend on it.
  */
-import { NULL_SINK, type Sink } from '../system/events.ts';
-import type { World } from '../system/world.ts';
+import { NULL_SINK, type Sink } from '../platform/events.ts';
+import type { World } from '../platform/world.ts';
 import { ACTOR, type Instr, NEXT, ProgramBuilder } from './program.ts';
 import type { Variant } from './variants.ts';
 

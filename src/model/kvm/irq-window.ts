@@ -15,9 +15,9 @@
  * the setter for IRQWIN iff the count went 0->1 or 1->0. The decrement is made in svm_inject_irq
  * when the ExtINT is injected; the model makes it right after the window exit.
  */
-import { EXIT_REASON } from '../system/events.ts';
-import { VCPU, VCPU_F_IF } from '../system/layout.ts';
-import { vcpuRunningOn, type World } from '../system/world.ts';
+import { EXIT_REASON } from '../platform/events.ts';
+import { VCPU, VCPU_F_IF } from '../platform/layout.ts';
+import { vcpuRunningOn, type World } from '../platform/world.ts';
 import {
   apicvBase,
   emitDownRead,

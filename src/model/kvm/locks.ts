@@ -15,8 +15,8 @@
  *
  * The graph is one word of N*N bits, so a model has at most MAX_LOCKS locks.
  */
-import type { ExtraBlock, FieldDesc } from '../system/layout.ts';
-import type { World } from '../system/world.ts';
+import type { ExtraBlock, FieldDesc } from '../platform/layout.ts';
+import type { World } from '../platform/world.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
 
 export const MAX_LOCKS = 5;

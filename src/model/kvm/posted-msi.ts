@@ -22,10 +22,10 @@
 import { regSet } from '../hw/bits.ts';
 import { apicIdFromNdst, ndstForApicId, PID, piClearOn, pidInit, piNdst, piNv } from '../hw/pid.ts';
 import { vtdPost } from '../hw/vtd.ts';
-import { EV, type Sink } from '../system/events.ts';
-import { hostEoi, sendPhysicalInterrupt } from '../system/hardware.ts';
-import { type FieldDesc, PCPU, PID_FIELDS } from '../system/layout.ts';
-import { pcpuApicId, type World } from '../system/world.ts';
+import { EV, type Sink } from '../platform/events.ts';
+import { hostEoi, sendPhysicalInterrupt } from '../platform/hardware.ts';
+import { type FieldDesc, PCPU, PID_FIELDS } from '../platform/layout.ts';
+import { pcpuApicId, type World } from '../platform/world.ts';
 import { emitPirHarvest } from './harvest.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
 import type { Variant } from './variants.ts';

@@ -8,9 +8,9 @@
  * Instructions are built once per scenario and variant; executing one allocates nothing.
  */
 import { storeBufferWords } from '../hw/store-buffer.ts';
-import type { Sink } from '../system/events.ts';
-import type { Features } from '../system/machine.ts';
-import type { World } from '../system/world.ts';
+import type { Sink } from '../platform/events.ts';
+import type { Features } from '../platform/machine.ts';
+import type { World } from '../platform/world.ts';
 import type { LockTable } from './locks.ts';
 
 /**

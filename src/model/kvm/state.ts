@@ -2,7 +2,9 @@
  * KVM's software state per vCPU, kept in the World beside the hardware (kvm-semantics.md 0.2):
  * vcpu->mode, vcpu->cpu, whether it was preempted, and instrumentation the properties need.
  */
-import type { FieldDesc } from '../system/layout.ts';
+import { EV, type Sink } from '../platform/events.ts';
+import type { FieldDesc } from '../platform/layout.ts';
+import type { World } from '../platform/world.ts';
 
 export const KVM_VCPU = {
   /** vcpu->mode: MODE_OUTSIDE_GUEST, MODE_IN_GUEST, MODE_EXITING_GUEST. */
@@ -103,3 +105,22 @@ export const KVM_VCPU_FIELDS: readonly FieldDesc[] = [
   { name: 'vintr', offset: KVM_VCPU.VINTR, kind: 'u32' },
   { name: 'avicIrqWindow', offset: KVM_VCPU.AVIC_IRQ_WINDOW, kind: 'u32' },
 ];
+
+/** The offset of vCPU x's KVM state (struct kvm_vcpu) in the World. */
+export function kvmVcpu(w: World, x: number): number {
+  return w.L.kvmVcpu[x];
+}
+
+/**
+ * kvm_vcpu_wake_up: rcuwait_wake_up wakes the thread only while it is inside kvm_vcpu_block
+ * (between prepare_to_rcuwait and finish_rcuwait), and try_to_wake_up changes only a task that is
+ * TASK_INTERRUPTIBLE. Event WAKE_UP: a = vCPU, b = 1 if a sleeping or about-to-sleep task was woken
+ * (also the return value).
+ */
+export function kvmVcpuWakeUp(w: World, sink: Sink, x: number): boolean {
+  const k = kvmVcpu(w, x);
+  const woke = w.m[k + KVM_VCPU.BLOCKING] === 1 && w.m[k + KVM_VCPU.TASK] === TASK_INTERRUPTIBLE;
+  if (woke) w.m[k + KVM_VCPU.TASK] = TASK_RUNNING;
+  sink.ev(EV.WAKE_UP, x, woke ? 1 : 0, 0, 0);
+  return woke;
+}

@@ -29,7 +29,7 @@
  * plain acts as a fence.
  */
 import { sbDrainOldest, sbEmpty, sbLoad, sbPush } from '../hw/store-buffer.ts';
-import type { World } from '../system/world.ts';
+import type { World } from '../platform/world.ts';
 import { ACTOR, SB_DEPTH } from './program.ts';
 
 /** A plain store by the thread whose actor block is at `a`: buffered under TSO, else immediate. */

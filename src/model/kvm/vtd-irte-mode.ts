@@ -21,8 +21,8 @@
  * (both paths run under the IRQ descriptor's lock, so they do not interleave inside). Device
  * interrupts through these IRTEs are not modelled: the property is about the mode.
  */
-import type { ExtraBlock, FieldDesc } from '../system/layout.ts';
-import type { World } from '../system/world.ts';
+import type { ExtraBlock, FieldDesc } from '../platform/layout.ts';
+import type { World } from '../platform/world.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
 import type { Variant } from './variants.ts';
 

@@ -20,6 +20,7 @@ import {
 import { irteAffinityHolds, irteGuestModeHolds } from '../kvm/avic-irte.ts';
 import { avicVmcbHolds } from '../kvm/avic-vmcb.ts';
 import { LOCKS, LOCKS_BLOCK, lockOrderCycle } from '../kvm/locks.ts';
+import { kvmHostHandler, ndstPcpu } from '../kvm/posted-intr.ts';
 import {
   POSTED_MSI,
   POSTED_MSI_FIELDS,
@@ -33,9 +34,13 @@ import { ACTOR, type Instr, type MemoryModel, NEXT } from '../kvm/program.ts';
 import { KVM_VCPU, KVM_VCPU_FIELDS, TASK_INTERRUPTIBLE } from '../kvm/state.ts';
 import { drainStoreBuffer, storeBufferEmpty, storeBufferFull } from '../kvm/tso.ts';
 import { vtdIrteOwnerHolds } from '../kvm/vtd-irte-mode.ts';
-import { kvmHostHandler, ndstPcpu } from '../kvm/wakeup.ts';
-import { avicAutoEoiEnabled, avicDeliverEnabled, avicDeliverStep, avicGuestEoi } from './avic-steps.ts';
-import { EV, type EventKind, type Sink } from './events.ts';
+import {
+  avicAutoEoiEnabled,
+  avicDeliverEnabled,
+  avicDeliverStep,
+  avicGuestEoi,
+} from '../platform/avic-steps.ts';
+import { EV, type EventKind, type Sink } from '../platform/events.ts';
 import {
   guestEoi,
   pcpuDispatch,
@@ -43,114 +48,12 @@ import {
   vcpuAutoEoiEnabled,
   vcpuDeliver,
   vcpuDeliverEnabled,
-} from './hardware.ts';
-import type { ExtraBlock, FieldDesc } from './layout.ts';
-import { VCPU, VCPU_F_IF } from './layout.ts';
-import { type Machine, POSTED_INTR_VECTOR, POSTED_INTR_WAKEUP_VECTOR } from './machine.ts';
-import { avicPage, initWorld, vcpuRunningOn, type World } from './world.ts';
-
-/** Properties, as violation codes. Invariants exit 12, liveness 13 (TLC's split). */
-export const PROP = {
-  NO_STUCK_PIR: 1,
-  NO_WRONG_VCPU: 2,
-  RVI_AT_ENTRY: 3,
-  NO_LOST_INTERRUPT: 4,
-  WAKEUP_LIST: 5,
-  NO_LOST_WAKEUP: 6,
-  NO_LOST_MSI: 7,
-  APICV_ACTIVATION: 8,
-  NO_IRQ_WINDOW_WITH_AVIC: 9,
-  LOCK_ORDER: 10,
-  DEADLOCK: 11,
-  IRTE_AFFINITY: 12,
-  IRTE_GUEST_MODE: 13,
-  AVIC_VMCB: 14,
-  IRTE_OWNER: 15,
-} as const;
-
-export const PROP_INFO: Record<number, { name: string; kind: 'invariant' | 'liveness'; what: string }> = {
-  [PROP.NO_STUCK_PIR]: {
-    name: 'no-stuck-pir',
-    kind: 'invariant',
-    what: 'the guest runs with a vector in PIR and no notification on its way',
-  },
-  [PROP.NO_WRONG_VCPU]: {
-    name: 'no-wrong-vcpu',
-    kind: 'invariant',
-    what: "a notification meant for one vCPU was processed against another vCPU's descriptor",
-  },
-  [PROP.RVI_AT_ENTRY]: {
-    name: 'rvi-at-entry',
-    kind: 'invariant',
-    what: 'RVI differs from the highest vIRR vector at VM entry',
-  },
-  [PROP.NO_LOST_INTERRUPT]: {
-    name: 'no-lost-interrupt',
-    kind: 'liveness',
-    what: 'a posted, deliverable vector never reached the guest handler (at an end state, or forever along a fair cycle)',
-  },
-  [PROP.WAKEUP_LIST]: {
-    name: 'wakeup-list',
-    kind: 'invariant',
-    what: "a vCPU's wake-up lists disagree with its descriptor: on a list while NV or NDST point elsewhere, or NV is the wake-up vector and NDST's pCPU does not list it",
-  },
-  [PROP.NO_LOST_WAKEUP]: {
-    name: 'no-lost-wakeup',
-    kind: 'liveness',
-    what: 'a vCPU sleeps in kvm_vcpu_block with a posted, deliverable vector and nothing is left to wake it',
-  },
-  [PROP.NO_LOST_MSI]: {
-    name: 'no-lost-msi',
-    kind: 'liveness',
-    what: "a device MSI posted into a pCPU's posted-MSI descriptor never had its handler run, and nothing is left to run it",
-  },
-  [PROP.APICV_ACTIVATION]: {
-    name: 'apicv-activation',
-    kind: 'invariant',
-    what: "a vCPU entered with apicv_active differing from the VM's inhibits, or, with no writer holding apicv_update_lock, the inhibits disagree with the IRQ-window count (activated iff no inhibit but IRQWIN and a zero count)",
-  },
-  [PROP.NO_IRQ_WINDOW_WITH_AVIC]: {
-    name: 'no-irq-window-with-avic',
-    kind: 'invariant',
-    what: 'a vCPU waiting for an IRQ window entered the guest with AVIC active, which ignores V_IRQ: the window exit never comes',
-  },
-  [PROP.LOCK_ORDER]: {
-    name: 'lock-order',
-    kind: 'invariant',
-    what: "the locks were taken in orders that form a cycle (lockdep's circular locking dependency): a possible deadlock, whether or not this schedule deadlocked",
-  },
-  [PROP.DEADLOCK]: {
-    name: 'deadlock',
-    kind: 'invariant',
-    what: 'every actor that is not done waits for a lock that another (or itself) holds',
-  },
-  [PROP.IRTE_AFFINITY]: {
-    name: 'irte-affinity',
-    kind: 'invariant',
-    what: "at an end state, a GA-mode IRTE that posts to a vCPU disagrees with the vCPU's physical-ID entry: IsRun differs from IsRunning, or the vCPU runs on another pCPU than the Destination (AMD AVIC)",
-  },
-  [PROP.IRTE_GUEST_MODE]: {
-    name: 'irte-guest-mode',
-    kind: 'invariant',
-    what: 'at an end state, an IRQ KVM routed as postable to a vCPU whose AVIC is active still goes through a remapped-mode IRTE (AMD AVIC)',
-  },
-  [PROP.AVIC_VMCB]: {
-    name: 'avic-vmcb',
-    kind: 'invariant',
-    what: "a vCPU runs in guest mode with apicv_active set while AVIC is disabled in its VMCB: KVM's doorbells and backing-page IRR go unseen (AMD AVIC)",
-  },
-  [PROP.IRTE_OWNER]: {
-    name: 'irte-owner',
-    kind: 'invariant',
-    what: 'a VT-d IRTE is not in the mode its latest owner asked for: posting to a vCPU for KVM, posted MSI for the host',
-  },
-};
-
-export function propertyCode(name: string): number {
-  const e = Object.entries(PROP_INFO).find(([, i]) => i.name === name);
-  if (!e) throw new Error(`unknown property ${name}`);
-  return Number(e[0]);
-}
+} from '../platform/hardware.ts';
+import type { ExtraBlock, FieldDesc } from '../platform/layout.ts';
+import { VCPU, VCPU_F_IF } from '../platform/layout.ts';
+import { type Machine, POSTED_INTR_VECTOR, POSTED_INTR_WAKEUP_VECTOR } from '../platform/machine.ts';
+import { avicPage, initWorld, vcpuRunningOn, type World } from '../platform/world.ts';
+import { PROP } from './properties.ts';
 
 export interface ActorProgram {
   name: string;

@@ -9,8 +9,8 @@ import fc from 'fast-check';
 import { emitPirHarvest, type HarvestShape, harvestCost } from '../../../src/model/kvm/harvest.ts';
 import { ACTOR, NEXT, ProgramBuilder } from '../../../src/model/kvm/program.ts';
 import { KNOBS } from '../../../src/model/kvm/variants.ts';
-import { NULL_SINK } from '../../../src/model/system/events.ts';
-import type { World } from '../../../src/model/system/world.ts';
+import { NULL_SINK } from '../../../src/model/platform/events.ts';
+import type { World } from '../../../src/model/platform/world.ts';
 
 const SHAPES: readonly HarvestShape[] = KNOBS.harvest;
 const pirWords = fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffffffff })), {

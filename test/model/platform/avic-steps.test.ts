@@ -1,12 +1,13 @@
 /**
- * AVIC inside a machine (src/model/system/avic-steps.ts): the World's AVIC region at the start,
+ * AVIC inside a machine (src/model/platform/avic-steps.ts): the World's AVIC region at the start,
  * guest IPIs and their doorbells and exits, device interrupts through GA-mode IRTEs and the GA log,
- * KVM's load / put / software delivery, and the VM entry and exit of an AVIC vCPU. Fields are read
+ * KVM's load / put (src/model/kvm/ir-list.ts) and software delivery, and the VM entry and exit of an AVIC vCPU. Fields are read
  * by the names traces and expectations use.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { AVIC_IPI_FAILURE, avicSetIrr, GA_LOG_CAPACITY, GA_POST } from '../../../src/model/hw/avic.ts';
+import { avicLoad, avicStopRunning } from '../../../src/model/kvm/ir-list.ts';
 import {
   avicAutoEoiEnabled,
   avicDeliverEnabled,
@@ -16,18 +17,16 @@ import {
   avicGuestIcr,
   avicGuestSelfIpi,
   avicGuestTpr,
-  avicLoad,
   avicRingDoorbell,
-  avicStopRunning,
   gaLogInterrupt,
   gaLogInterruptPending,
-} from '../../../src/model/system/avic-steps.ts';
-import { EVENT_NAMES, type EventKind, EXIT_REASON, type Sink } from '../../../src/model/system/events.ts';
-import { type FieldValue, fieldNames, findField, readField } from '../../../src/model/system/fields.ts';
-import { guestHlt, type IcrWrite, vmEntry, vmExit } from '../../../src/model/system/hardware.ts';
-import { PCPU, PCPU_MODE_GUEST, PCPU_MODE_ROOT } from '../../../src/model/system/layout.ts';
-import type { IrteConfig, Machine, VcpuConfig } from '../../../src/model/system/machine.ts';
-import { avicPage, initWorld, pcpuApicId, type World } from '../../../src/model/system/world.ts';
+} from '../../../src/model/platform/avic-steps.ts';
+import { EVENT_NAMES, type EventKind, EXIT_REASON, type Sink } from '../../../src/model/platform/events.ts';
+import { type FieldValue, fieldNames, findField, readField } from '../../../src/model/platform/fields.ts';
+import { guestHlt, type IcrWrite, vmEntry, vmExit } from '../../../src/model/platform/hardware.ts';
+import { PCPU, PCPU_MODE_GUEST, PCPU_MODE_ROOT } from '../../../src/model/platform/layout.ts';
+import type { IrteConfig, Machine, VcpuConfig } from '../../../src/model/platform/machine.ts';
+import { avicPage, initWorld, pcpuApicId, type World } from '../../../src/model/platform/world.ts';
 
 function vcpu(c: Partial<VcpuConfig>, apicId: number): VcpuConfig {
   return {

@@ -1,11 +1,11 @@
 /**
- * vmx_needs_pi_wakeup (src/model/kvm/load-put.ts): the put only does descriptor work when a blocked
+ * vmx_needs_pi_wakeup (src/model/kvm/posted-intr.ts): the put only does descriptor work when a blocked
  * vCPU can be the target of a hardware posting, VT-d or IPIv; the X7 mutation forgets IPIv.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { needsPiWakeup } from '../../../src/model/kvm/load-put.ts';
+import { needsPiWakeup } from '../../../src/model/kvm/posted-intr.ts';
 import { ProgramBuilder } from '../../../src/model/kvm/program.ts';
 import { DEFAULT_VARIANT } from '../../../src/model/kvm/variants.ts';
 

@@ -7,17 +7,17 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { regVectors } from '../../../src/model/hw/bits.ts';
 import { VAPIC, VAPIC_F_RECOGNIZED } from '../../../src/model/hw/vapic.ts';
-import { EVENT_NAMES, type EventKind, EXIT_REASON, type Sink } from '../../../src/model/system/events.ts';
+import { EVENT_NAMES, type EventKind, EXIT_REASON, type Sink } from '../../../src/model/platform/events.ts';
 import {
   guestEoi,
   guestSelfIpi,
   guestWriteIcr,
   guestWriteTpr,
   vmExit,
-} from '../../../src/model/system/hardware.ts';
-import { PCPU, PCPU_MODE_GUEST, PCPU_MODE_ROOT, VCPU } from '../../../src/model/system/layout.ts';
-import type { Machine, VcpuConfig } from '../../../src/model/system/machine.ts';
-import { initWorld, runningVcpu, vcpuRunningOn, type World } from '../../../src/model/system/world.ts';
+} from '../../../src/model/platform/hardware.ts';
+import { PCPU, PCPU_MODE_GUEST, PCPU_MODE_ROOT, VCPU } from '../../../src/model/platform/layout.ts';
+import type { Machine, VcpuConfig } from '../../../src/model/platform/machine.ts';
+import { initWorld, runningVcpu, vcpuRunningOn, type World } from '../../../src/model/platform/world.ts';
 
 function vcpu(c: Partial<VcpuConfig>, apicId: number): VcpuConfig {
   return {

@@ -1,13 +1,34 @@
 /**
- * vmx_vcpu_pi_load and vmx_vcpu_pi_put (arch/x86/kvm/vmx/posted_intr.c), as atomic steps
- * (kvm-semantics.md section 3). A put is a preemption, a return to userspace, or the sched-out of
- * a thread that sleeps in kvm_vcpu_block (block.ts), which may switch the descriptor to the
- * wake-up vector (wakeup.ts).
+ * KVM's VMX posted-interrupt code (arch/x86/kvm/vmx/posted_intr.c; kvm-semantics.md section 3): the
+ * functions of that file the model takes, each as the steps below:
+ *
+ *   vmx_vcpu_pi_load           emitPiLoad (with emitReadControl, the read half of its CAS loop)
+ *   vmx_needs_pi_wakeup        needsPiWakeup
+ *   vmx_vcpu_pi_put            emitPiPut: a preemption, a return to userspace, or the sched-out of
+ *                              a thread that sleeps in kvm_vcpu_block (block.ts)
+ *   pi_enable_wakeup_handler   emitEnableWakeupHandler
+ *   pi_wakeup_handler          piWakeupHandler, and kvmHostHandler (the host handlers KVM installs)
+ *
+ * and ndstPcpu, which the wake-up-list invariant reads. kvm_vcpu_wake_up (virt/kvm/kvm_main.c)
+ * lives with the vCPU state it changes (state.ts); the scheduler's part of a sched-in and
+ * sched-out with the other scheduler steps (sched.ts).
+ *
+ * The wake-up lists are protected by a per-pCPU raw spinlock (wakeup_vcpus_on_cpu_lock), taken
+ * with IRQs disabled. Each critical section in KVM is one list operation (an add, a delete, or the
+ * handler's scan), so the model makes each one a single atomic step and keeps no lock word: by
+ * Lipton's reduction, a lock acquire moves right and a release moves left across the steps of
+ * other threads, so a critical section with at most one access to state that other threads touch
+ * outside the lock is equivalent to one atomic step. The handler's scan reads ON of every vCPU on
+ * the list; with more than one blocked vCPU per pCPU that is more than one such access, and the
+ * model then misses interleavings in which ON changes in the middle of a scan (each read still
+ * sees a value that ON had during the scan).
  */
 import {
+  apicIdFromNdst,
   ndstForApicId,
   PID,
   PID_ON,
+  PID_SN,
   piControlLo,
   piControlNv,
   piIsPirEmpty,
@@ -16,31 +37,20 @@ import {
   piSetOn,
   piSetSn,
   piTestAndClearSn,
+  piTestOn,
   piTryCasControl,
 } from '../hw/pid.ts';
-import { PCPU, VCPU, VCPU_F_IF } from '../system/layout.ts';
-import { POSTED_INTR_VECTOR, POSTED_INTR_WAKEUP_VECTOR } from '../system/machine.ts';
-import { pcpuApicId, type World } from '../system/world.ts';
+import type { Sink } from '../platform/events.ts';
+import { sendPhysicalInterrupt } from '../platform/hardware.ts';
+import { PCPU, VCPU, VCPU_F_IF } from '../platform/layout.ts';
+import { POSTED_INTR_VECTOR, POSTED_INTR_WAKEUP_VECTOR } from '../platform/machine.ts';
+import { pcpuApicId, pcpuByApicId, type World } from '../platform/world.ts';
 import { hasAssignedDevice } from './assignment.ts';
 import { ACTOR, NEXT, type ProgramBuilder } from './program.ts';
-import { KVM_VCPU } from './state.ts';
+import { emitFinishTaskSwitch, pcpuOccupied } from './sched.ts';
+import { KVM_VCPU, kvmVcpu, kvmVcpuWakeUp } from './state.ts';
 import { plainStore } from './tso.ts';
 import type { Variant } from './variants.ts';
-import { emitEnableWakeupHandler } from './wakeup.ts';
-
-export function kvmVcpu(w: World, x: number): number {
-  return w.L.kvmVcpu[x];
-}
-
-/** Whether a vCPU other than x is loaded on pCPU p. */
-export function pcpuOccupied(w: World, p: number, x: number): boolean {
-  for (let y = 0; y < w.machine.vcpus.length; y++) {
-    if (y === x) continue;
-    const k = kvmVcpu(w, y);
-    if (w.m[k + KVM_VCPU.LOADED] === p + 1) return true;
-  }
-  return false;
-}
 
 /**
  * The read half of a CAS loop on vCPU x's descriptor control word (both halves, as the 64-bit
@@ -106,7 +116,7 @@ export function emitPiLoad(b: ProgramBuilder, v: Variant, x: number, p: number, 
     piTestAndClearSn(w.m, w.L.pid[x]) && recompute ? tAfter.pc : finish(w),
   );
   // Slow path, IRQs off. A vCPU that blocked with the wake-up vector first leaves the wake-up list
-  // of the pCPU it blocked on (vcpu->cpu), under that list's lock (one step: wakeup.ts).
+  // of the pCPU it blocked on (vcpu->cpu), under that list's lock (one step: see above).
   b.mark(unlink);
   b.step(fn, 'wakeup_list_del', (w) => {
     const k = kvmVcpu(w, x);
@@ -236,12 +246,65 @@ export function emitPiPut(b: ProgramBuilder, v: Variant, x: number, preempted: b
   emitFinishTaskSwitch(b, x);
 }
 
-/** The end of a sched-out: the pCPU runs the next task, with IRQs on; vCPU x is no longer loaded. */
-export function emitFinishTaskSwitch(b: ProgramBuilder, x: number): void {
-  b.step('context_switch', 'finish_task_switch', (w) => {
+/**
+ * pi_wakeup_handler on pCPU p (the host's handler for POSTED_INTR_WAKEUP_VECTOR, entered with IRQs
+ * off): under the list lock, every vCPU on p's list with ON set is woken.
+ */
+export function piWakeupHandler(w: World, sink: Sink, p: number): void {
+  for (let x = 0; x < w.machine.vcpus.length; x++) {
+    const onList = (w.m[kvmVcpu(w, x) + KVM_VCPU.WAKEUP_LISTS] >>> p) & 1;
+    if (onList === 1 && piTestOn(w.m, w.L.pid[x])) kvmVcpuWakeUp(w, sink, x);
+  }
+}
+
+/** The host's interrupt handlers that KVM installs, for the World's host-handler hook. */
+export function kvmHostHandler(w: World, sink: Sink, p: number, vector: number): void {
+  // POSTED_INTR_VECTOR's handler (kvm_posted_intr_ipi) does nothing but count: the vCPU syncs PIR
+  // at its next entry. Only the wake-up vector acts.
+  if (vector === POSTED_INTR_WAKEUP_VECTOR) piWakeupHandler(w, sink, p);
+}
+
+/**
+ * pi_enable_wakeup_handler for vCPU x on the pCPU it is being put on, with IRQs disabled
+ * (sched-out): add x to the pCPU's wake-up list; CAS NV to the wake-up vector (NDST is this pCPU
+ * already: the vCPU ran here); if ON was set in the snapshot the CAS succeeded with, send the
+ * wake-up vector to this pCPU, where it is taken once IRQs are enabled after the context switch:
+ * an interrupt posted before NV changed went out on POSTED_INTR_VECTOR, whose host handler does
+ * nothing, and try_to_wake_up cannot be called from sched-out. The `wakeupOnRecheck: missing`
+ * mutation (checklist X3) leaves that last step out.
+ */
+export function emitEnableWakeupHandler(b: ProgramBuilder, v: Variant, x: number): void {
+  const fn = 'pi_enable_wakeup_handler';
+  const cpu = (w: World) => w.m[kvmVcpu(w, x) + KVM_VCPU.LOADED] - 1;
+  b.step(fn, 'wakeup_list_add', (w) => {
     const k = kvmVcpu(w, x);
-    w.m[w.L.pcpu[w.m[k + KVM_VCPU.LOADED] - 1] + PCPU.HOST_IF] = 1;
-    w.m[k + KVM_VCPU.LOADED] = 0;
+    w.m[k + KVM_VCPU.WAKEUP_LISTS] |= 1 << cpu(w);
+    w.m[k + KVM_VCPU.WAKEUP_UPDATING] = 1;
     return NEXT;
   });
+  const tRetry = emitReadControl(b, fn, x);
+  b.step(fn, 'pi_try_set_nv_wakeup', (w, a) => {
+    const old = w.m[a + ACTOR.L0];
+    const ndst = w.m[a + ACTOR.L1];
+    const nv = piControlLo((old & PID_ON) !== 0, (old & PID_SN) !== 0, POSTED_INTR_WAKEUP_VECTOR);
+    if (!piTryCasControl(w.m, w.L.pid[x], old, ndst, nv, ndst)) return tRetry.pc;
+    w.m[kvmVcpu(w, x) + KVM_VCPU.WAKEUP_UPDATING] = 0;
+    return NEXT;
+  });
+  b.barriers(1);
+  if (v.wakeupOnRecheck === 'present') {
+    b.step(fn, 'self_ipi_if_on', (w, a, sink) => {
+      // The snapshot the CAS succeeded with.
+      if ((w.m[a + ACTOR.L0] & PID_ON) !== 0) {
+        const p = cpu(w);
+        sendPhysicalInterrupt(w, sink, pcpuApicId(p), POSTED_INTR_WAKEUP_VECTOR, -1);
+      }
+      return NEXT;
+    });
+  }
+}
+
+/** The pCPU a descriptor's NDST names, or -1 (the wake-up-list invariant compares it with the list). */
+export function ndstPcpu(w: World, x: number): number {
+  return pcpuByApicId(w, apicIdFromNdst(piNdst(w.m, w.L.pid[x]), w.machine.x2apic));
 }

@@ -24,9 +24,7 @@ import {
   avicIcrOutSize,
   avicIcrWrite,
   avicPhysBackingPage,
-  avicPhysClearRunning,
   avicPhysIsRunning,
-  avicPhysSetRunning,
   avicPhysValid,
   avicTprWrite,
   GA_LOG,
@@ -34,8 +32,6 @@ import {
   GA_POST,
   gaIrteDestination,
   gaIrteRootPtr,
-  gaIrteSetGaLogIntr,
-  gaIrteSetRun,
   gaIrteVector,
   gaLogClearInt,
   gaLogCount,
@@ -44,7 +40,6 @@ import {
   iommuGaPost,
 } from '../hw/avic.ts';
 import { regEmpty, regHighest, regSet } from '../hw/bits.ts';
-import { IR_LIST_BLOCK, IR_LIST_VCPU } from '../kvm/ir-list.ts';
 import { EV, EXIT_REASON, type Sink } from './events.ts';
 import { guestHandlerRuns, type IcrWrite, vmExit } from './hardware.ts';
 import {
@@ -56,7 +51,7 @@ import {
   VCPU_F_HALTED,
   VCPU_F_IF,
 } from './layout.ts';
-import { pcpuApicId, pcpuByApicId, runningVcpu, vcpuRunningOn, type World } from './world.ts';
+import { pcpuByApicId, runningVcpu, vcpuRunningOn, type World } from './world.ts';
 
 /** Names of the AVIC_INCOMPLETE_IPI causes (EXITINFO2[63:32]), for traces. */
 export const AVIC_IPI_FAILURE_NAMES: Record<number, string> = Object.fromEntries(
@@ -77,14 +72,15 @@ const targets = new Uint32Array(MAX_TARGETS);
 const icrOut = new Uint32Array(avicIcrOutSize(MAX_TARGETS));
 const popped = new Uint32Array(2);
 
-function region(w: World): AvicRegion {
+/** The machine's AVIC region (layout.ts), or a fault when it has no AVIC. */
+export function avicRegion(w: World): AvicRegion {
   const a = w.L.avic;
   if (a === undefined) throw new Error('this machine has no AVIC (features.avic is false)');
   return a;
 }
 
 function page(w: World, x: number): number {
-  return avicPageOffset(region(w), x);
+  return avicPageOffset(avicRegion(w), x);
 }
 
 function guestIf(w: World, x: number): boolean {
@@ -190,16 +186,7 @@ const selfIcr: IcrWrite = {
   dest: 0,
 };
 
-/**
- * IRTE i is on vCPU x's ir_list, the IRTEs avic_vcpu_load/put update: the IRTEs of machine.irtes
- * that target x, unless the scenario routes IRTEs itself (`kvm.ir_list` block, kvm/ir-list.ts).
- */
-function onIrList(w: World, i: number, x: number): boolean {
-  const l = w.L.extra.get(IR_LIST_BLOCK);
-  return l === undefined ? w.machine.irtes[i].vcpu === x : (w.m[l + i] & IR_LIST_VCPU) === x + 1;
-}
-
-function vcpuApicId(w: World, x: number): number {
+export function vcpuApicId(w: World, x: number): number {
   return w.machine.vcpus[x].apicId;
 }
 
@@ -221,7 +208,7 @@ function vcpuApicId(w: World, x: number): number {
  */
 export function avicGuestIcr(w: World, sink: Sink, x: number, icr: IcrWrite): void {
   if (icr.logical) throw new Error('AVIC: logical ICR destinations are not modelled');
-  const a = region(w);
+  const a = avicRegion(w);
   const m = w.m;
   const x2apic = w.machine.x2apic;
   const lo =
@@ -286,7 +273,7 @@ export function avicGuestIcr(w: World, sink: Sink, x: number, icr: IcrWrite): vo
  * GALogIntr = 1, or nothing at all. The IRTE index serves as the device ID of a log entry.
  */
 export function avicDevicePost(w: World, sink: Sink, i: number): void {
-  const a = region(w);
+  const a = avicRegion(w);
   const o = avicIrteOffset(a, i);
   const x = gaIrteRootPtr(w.m, o);
   const v = gaIrteVector(w.m, o);
@@ -319,7 +306,7 @@ export function gaLogInterrupt(
   sink: Sink,
   wake?: (w: World, sink: Sink, x: number) => boolean,
 ): void {
-  const a = region(w);
+  const a = avicRegion(w);
   const m = w.m;
   gaLogClearInt(m, a.log);
   const nv = w.machine.vcpus.length;
@@ -331,7 +318,7 @@ export function gaLogInterrupt(
       continue;
     }
     if (wake !== undefined) {
-      // The checker's KVM: kvm_vcpu_wake_up on the vCPU's thread (src/model/kvm/wakeup.ts).
+      // The checker's KVM: kvm_vcpu_wake_up on the vCPU's thread (src/model/kvm/state.ts).
       sink.ev(EV.GA_LOG, x, tag, popped[1], wake(w, sink, x) ? 1 : 0);
       continue;
     }
@@ -341,50 +328,4 @@ export function gaLogInterrupt(
     sink.ev(EV.GA_LOG, x, tag, popped[1], halted);
   }
   if ((m[a.log + GA_LOG.STATUS] & GA_LOG_STATUS.OVERFLOW) !== 0) gaLogRestart(m, a.log);
-}
-
-// ---------------------------------------------------------------------------------------------
-// KVM: load, put, software delivery
-// ---------------------------------------------------------------------------------------------
-
-/**
- * KVM's avic_vcpu_load of vCPU x on pCPU p: the vCPU's physical APIC ID table entry gets p's host
- * APIC ID and IsRunning = 1 (one store of the entry), and each of its GA-mode IRTEs gets IsRun = 1
- * and Destination = p, with GALogIntr clear (amd_iommu_update_ga; since KVM's "GA_LOG_INTR"
- * rework, only a blocking put asks for GA-log entries). From then on IPIs and device interrupts
- * ring p's doorbell. KVM skips this while the vCPU is blocking; the model has no such state.
- */
-export function avicLoad(w: World, _sink: Sink, x: number, p: number): void {
-  const a = region(w);
-  const host = pcpuApicId(p);
-  avicPhysSetRunning(w.m, a.table, vcpuApicId(w, x), host);
-  const irtes = w.machine.irtes;
-  for (let i = 0; i < irtes.length; i++) {
-    if (!onIrList(w, i, x)) continue;
-    const o = avicIrteOffset(a, i);
-    gaIrteSetRun(w.m, o, true, host);
-    gaIrteSetGaLogIntr(w.m, o, false);
-  }
-}
-
-/**
- * The table and IRTE half of avic_vcpu_put (__avic_vcpu_put): IsRunning = 0 in vCPU x's table entry,
- * IsRun = 0 in its IRTEs, and GALogIntr as asked (KVM sets it only when the vCPU starts blocking:
- * AVIC_START_BLOCKING in avic_update_iommu_vcpu_affinity).
- */
-export function avicStopRunning(w: World, x: number, gaLogIntr: boolean): void {
-  const a = region(w);
-  avicPhysClearRunning(w.m, a.table, vcpuApicId(w, x));
-  const irtes = w.machine.irtes;
-  for (let i = 0; i < irtes.length; i++) {
-    if (!onIrList(w, i, x)) continue;
-    const o = avicIrteOffset(a, i);
-    gaIrteSetRun(w.m, o, false, gaIrteDestination(w.m, o));
-    gaIrteSetGaLogIntr(w.m, o, gaLogIntr);
-  }
-}
-
-/** vCPU x's table entry has IsRunning set (KVM reads its cached copy, svm->avic_physical_id_entry). */
-export function avicIsRunning(w: World, x: number): boolean {
-  return avicPhysIsRunning(w.m, region(w).table, vcpuApicId(w, x));
 }
