@@ -148,6 +148,8 @@ export function machineOf(s: Scenario): Machine {
     })),
     vcpus: m.vcpus.map((c, i) => ({
       apicId: c.apicId ?? i,
+      ldr: c.ldr << 24,
+      dfr: c.dfr,
       pcpu: c.pcpu,
       running: c.running,
       if: c.if,

@@ -97,6 +97,15 @@ const pid = z
 const vcpu = z
   .object({
     apicId: u32.optional().describe('guest APIC ID (default: the vCPU index)'),
+    ldr: byte
+      .default(0)
+      .describe(
+        'xAPIC logical APIC ID, LDR bits 31:24 (logical destination mode; x2APIC derives it from apicId)',
+      ),
+    dfr: z
+      .enum(['flat', 'cluster'])
+      .default('flat')
+      .describe('xAPIC destination format model (DFR bits 31:28: flat 1111b, cluster 0000b)'),
     pcpu: z.number().int().min(-1).default(-1).describe('pCPU the vCPU is loaded on, -1 for none'),
     running: z.boolean().default(false).describe('starts in guest mode on its pCPU'),
     if: z.boolean().default(true).describe('guest RFLAGS.IF'),
@@ -824,6 +833,12 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
       });
     });
   }
+  // The xAPIC ICR destination field is 8 bits (ICR bits 63:56; SDM Vol. 3A "Interrupt Command
+  // Register") on every machine, Intel as AMD.
+  s.steps.forEach((st, i) => {
+    if (st.do === 'guest.icr' && !s.machine.x2apic && st.dest !== undefined && st.dest > 0xff)
+      issue(['steps', i, 'dest'], 'in xAPIC mode the ICR destination is 8 bits (0-0xff)');
+  });
   const avicExit = (reason: string) => reason.startsWith('AVIC_');
   if (!f.avic) {
     s.steps.forEach((st, i) => {
@@ -911,8 +926,6 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
         ['steps', i, 'vector'],
         'vectors 0-15 cannot be delivered: avic.deliver needs a vector of 16-255',
       );
-    if (st.do === 'guest.icr' && !s.machine.x2apic && st.dest !== undefined && st.dest > 0xff)
-      issue(['steps', i, 'dest'], 'in xAPIC mode the ICR destination is 8 bits (0-0xff)');
   });
 }
 

@@ -27,6 +27,7 @@ import {
   emitAvicPut,
   emitSvmDeliverInterrupt,
 } from '../model/kvm/avic.ts';
+import { emitIcrExit, kvmIcrTargets } from '../model/kvm/fastpath.ts';
 import { type Instr, NEXT, type ProgramBuilder } from '../model/kvm/program.ts';
 import { KVM_VCPU, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from '../model/kvm/state.ts';
 import type { Variant } from '../model/kvm/variants.ts';
@@ -42,6 +43,7 @@ import {
   hostEoi,
   hostSetIf,
   type IcrWrite,
+  icrWritePath,
   sendPhysicalInterrupt,
   vmEntry,
   vmExit,
@@ -165,14 +167,26 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
         dest: st.dest ?? 0,
       };
       const to = st.shorthand === 'none' ? `dest ${st.dest}` : `shorthand ${st.shorthand}`;
-      one(
-        `vcpu${st.vcpu}`,
-        `guest writes ICR: ${st.deliveryMode} ${hex(st.vector ?? 0)} ${to}`,
-        (w, _a, sink) => {
+      const label = `guest writes ICR: ${st.deliveryMode} ${hex(st.vector ?? 0)} ${to}`;
+      if (avic || icrWritePath(machine, icr) !== 'exit') {
+        one(`vcpu${st.vcpu}`, label, (w, _a, sink) => {
           if (avic) avicGuestIcr(w, sink, st.vcpu, icr);
           else guestWriteIcr(w, sink, st.vcpu, icr);
           return NEXT;
-        },
+        });
+        return;
+      }
+      // The write exits, and KVM emulates it and re-enters the guest (fastpath.ts emitIcrExit):
+      // the same steps as a vCPU thread's ICR write in `irqlab check`, for every target KVM finds.
+      emitIcrExit(b, v, st.vcpu, kvmIcrTargets(machine, st.vcpu, icr), icr.vector, machine.x2apic);
+      by('host', st.vcpu);
+      b.code[start].actor = `vcpu${st.vcpu}`;
+      b.code[start].fn = SCRIPT_FN;
+      b.code[start].label = `${label} (exits)`;
+      guard(b, start, (w) =>
+        vcpuRunningOn(w, st.vcpu) < 0
+          ? `vcpu${st.vcpu} is not running in guest mode: it cannot write the ICR`
+          : null,
       );
       return;
     }

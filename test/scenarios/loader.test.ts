@@ -116,6 +116,8 @@ describe('good files', () => {
       features: { apicv: true, vtdPosting: true, ipiv: false, avic: false },
       vcpus: [
         {
+          ldr: 0,
+          dfr: 'flat',
           pcpu: -1,
           running: false,
           if: true,

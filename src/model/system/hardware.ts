@@ -7,6 +7,7 @@
  */
 import { avicVmexit, avicVmrun } from '../hw/avic.ts';
 import { regSet, regTest } from '../hw/bits.ts';
+import { CORE_BLOCK_STI, CORE_IF, coreExecute, maskableInterruptAllowed } from '../hw/interruptibility.ts';
 import { ipivPost } from '../hw/ipiv.ts';
 import {
   LAPIC,
@@ -41,8 +42,9 @@ import {
   VCPU_F_AUTO_EOI,
   VCPU_F_HALTED,
   VCPU_F_IF,
+  VCPU_F_STI_SHADOW,
 } from './layout.ts';
-import { POSTED_INTR_VECTOR } from './machine.ts';
+import { type Machine, POSTED_INTR_VECTOR } from './machine.ts';
 import { pcpuByApicId, runningVcpu, vcpuRunningOn, type World } from './world.ts';
 
 /**
@@ -155,8 +157,26 @@ export function hostEoi(w: World, sink: Sink, p: number): number {
   return v;
 }
 
-function guestInterruptible(w: World, x: number): boolean {
-  return (w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) !== 0;
+/**
+ * vCPU x's guest can take a maskable (or virtual, SDM 29.2.2) interrupt at this instruction
+ * boundary: RFLAGS.IF = 1 and no blocking by STI (interruptibility.ts maskableInterruptAllowed).
+ */
+export function guestInterruptible(w: World, x: number): boolean {
+  return maskableInterruptAllowed(vcpuCore(w, x));
+}
+
+/** vCPU x's flags as the core word of interruptibility.ts (IF and the STI shadow). */
+function vcpuCore(w: World, x: number): number {
+  const f = w.m[w.L.vcpu[x] + VCPU.FLAGS];
+  return ((f & VCPU_F_IF) !== 0 ? CORE_IF : 0) | ((f & VCPU_F_STI_SHADOW) !== 0 ? CORE_BLOCK_STI : 0);
+}
+
+/**
+ * vCPU x's guest completes an instruction: the STI shadow, if any, is over (SDM Vol. 3A 6.8.3:
+ * it lasts until the instruction after STI completes).
+ */
+export function guestEndStiShadow(w: World, x: number): void {
+  w.m[w.L.vcpu[x] + VCPU.FLAGS] &= ~VCPU_F_STI_SHADOW;
 }
 
 /** vCPU x runs in guest mode and has a recognized virtual interrupt it can take now. */
@@ -268,44 +288,67 @@ export function vcpuByApicId(w: World, apicId: number): number {
 }
 
 /**
- * The guest writes the ICR. Self-IPIs (shorthand self, fixed, edge) are virtualized in xAPIC mode
- * (APIC-write emulation at 300H) and in x2APIC mode only with IPIv; with IPIv a
- * physical, fixed, edge, unicast IPI to a vCPU in the PID-pointer table is posted by this CPU;
- * everything else leaves the guest: an MSR-write exit for the x2APIC ICR (KVM intercepts 830H
- * without IPIv) or an APIC-write exit at offset 300H for the xAPIC page.
+ * What the CPU does with a guest ICR write, decided by the machine and the message alone: `self`,
+ * self-IPI virtualization (shorthand self, fixed, edge: in xAPIC mode APIC-write emulation at 300H
+ * virtualizes it, SDM Vol. 3C 29.4.3.3; in x2APIC mode WRMSR 830H is virtualized only under IPI
+ * virtualization, 29.5, so with APICv alone KVM's MSR bitmap intercepts it, self IPI included;
+ * x2apic-msr.ts kvmX2apicMsrAccess); `ipiv`, posted by this CPU (a physical, fixed, edge, unicast
+ * IPI to a vCPU in the PID-pointer table); `exit`, everything else: an MSR-write exit for the
+ * x2APIC ICR or an APIC-write exit at offset 300H for the xAPIC page, which KVM emulates.
+ */
+export function icrWritePath(machine: Machine, icr: IcrWrite): 'self' | 'ipiv' | 'exit' {
+  const fixedEdge = icr.deliveryMode === 0 && !icr.levelTriggered;
+  const icrVirtualized = machine.features.apicv && (!machine.x2apic || machine.features.ipiv);
+  if (icr.shorthand === 1 && fixedEdge && icrVirtualized) return 'self';
+  if (
+    machine.features.ipiv &&
+    fixedEdge &&
+    icr.shorthand === 0 &&
+    !icr.logical &&
+    machine.vcpus.some((c) => c.apicId === icr.dest)
+  )
+    return 'ipiv';
+  return 'exit';
+}
+
+/**
+ * The guest writes the ICR (icrWritePath says how the CPU takes it). This step stops at the exit;
+ * KVM's emulation of an exiting write is the program's next steps (fastpath.ts emitIcrExit).
  */
 export function guestWriteIcr(w: World, sink: Sink, x: number, icr: IcrWrite): void {
-  const fixedEdge = icr.deliveryMode === 0 && !icr.levelTriggered;
-  // An x2APIC WRMSR 830H is virtualized only under IPI virtualization; with APICv alone KVM's MSR
-  // bitmap intercepts it, self IPI included (SDM x.5; x2apic-msr.ts, kvmX2apicMsrAccess).
-  const icrVirtualized = w.machine.features.apicv && (!w.machine.x2apic || w.machine.features.ipiv);
-  if (icr.shorthand === 1 && fixedEdge && icrVirtualized) {
-    guestSelfIpi(w, sink, x, icr.vector);
-    return;
-  }
-  if (w.machine.features.ipiv && fixedEdge && icr.shorthand === 0 && !icr.logical) {
-    const t = vcpuByApicId(w, icr.dest);
-    if (t >= 0) {
+  switch (icrWritePath(w.machine, icr)) {
+    case 'self':
+      guestSelfIpi(w, sink, x, icr.vector);
+      return;
+    case 'ipiv':
       if (icr.vector < 16) {
         sink.ev(EV.ILLEGAL_VECTOR, x, icr.vector, 0, 0);
         return;
       }
-      ipivPostTo(w, sink, x, t, icr.vector);
+      ipivPostTo(w, sink, x, vcpuByApicId(w, icr.dest), icr.vector);
       return;
-    }
+    case 'exit':
+      vmExit(
+        w,
+        sink,
+        x,
+        w.machine.x2apic ? EXIT_REASON.MSR_WRITE : EXIT_REASON.APIC_WRITE,
+        w.machine.x2apic ? 0x830 : 0x300,
+      );
   }
-  vmExit(
-    w,
-    sink,
-    x,
-    w.machine.x2apic ? EXIT_REASON.MSR_WRITE : EXIT_REASON.APIC_WRITE,
-    w.machine.x2apic ? 0x830 : 0x300,
-  );
 }
 
+/**
+ * The guest executes STI (`on`) or CLI. STI with IF = 0 also blocks interrupts until the next
+ * instruction completes (coreExecute 'sti'; SDM Vol. 3A 6.8.3); STI with IF = 1 does not. The
+ * caller ends the shadow when the guest's next instruction completes (guestEndStiShadow).
+ */
 export function guestSetIf(w: World, x: number, on: boolean): void {
-  if (on) w.m[w.L.vcpu[x] + VCPU.FLAGS] |= VCPU_F_IF;
-  else w.m[w.L.vcpu[x] + VCPU.FLAGS] &= ~VCPU_F_IF;
+  const o = w.L.vcpu[x] + VCPU.FLAGS;
+  const core = coreExecute(vcpuCore(w, x), on ? 'sti' : 'cli');
+  w.m[o] = (w.m[o] & ~(VCPU_F_IF | VCPU_F_STI_SHADOW)) >>> 0;
+  if ((core & CORE_IF) !== 0) w.m[o] |= VCPU_F_IF;
+  if ((core & CORE_BLOCK_STI) !== 0) w.m[o] |= VCPU_F_STI_SHADOW;
 }
 
 /** The guest executes HLT without HLT exiting: the activity state becomes HLT until an interrupt. */

@@ -57,6 +57,11 @@ export const VCPU_F_IF = 1 << 0;
 export const VCPU_F_HALTED = 1 << 1;
 /** The guest's handlers write EOI as soon as they run (a convenience for scenarios). */
 export const VCPU_F_AUTO_EOI = 1 << 2;
+/**
+ * Blocking by STI: the guest executed STI with IF = 0 and has not completed the next instruction
+ * (SDM Vol. 3A 6.8.3; hw/interruptibility.ts). No maskable or virtual interrupt is taken meanwhile.
+ */
+export const VCPU_F_STI_SHADOW = 1 << 3;
 
 export type FieldKind = 'reg256' | 'u8' | 'u32' | 'bool' | 'index1' | 'flags' | 'enum';
 
@@ -117,6 +122,7 @@ export const PID_FIELDS: readonly FieldDesc[] = [
 export const VCPU_FIELDS: readonly FieldDesc[] = [
   { name: 'IF', offset: VCPU.FLAGS, kind: 'bool', mask: 1, shift: 0 },
   { name: 'halted', offset: VCPU.FLAGS, kind: 'bool', mask: 1, shift: 1 },
+  { name: 'stiShadow', offset: VCPU.FLAGS, kind: 'bool', mask: 1, shift: 3 },
   { name: 'pcpu', offset: VCPU.PCPU, kind: 'index1' },
   { name: 'delivered', offset: VCPU.DELIVERED, kind: 'reg256' },
   { name: 'posted', offset: VCPU.POSTED, kind: 'reg256' },

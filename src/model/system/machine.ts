@@ -29,6 +29,13 @@ export interface Features {
 
 export interface VcpuConfig {
   apicId: number;
+  /**
+   * xAPIC logical destination: LDR (0D0H) and the DFR model (0E0H bits 31:28, 1111b flat, 0000b
+   * cluster), as the guest programmed them; absent: the reset values, LDR 0 and flat (SDM Vol. 3A
+   * "Logical Destination Mode"). x2APIC derives its LDR from the ID and has no DFR.
+   */
+  ldr?: number;
+  dfr?: 'flat' | 'cluster';
   /** pCPU the vCPU is loaded on at the start, or -1. */
   pcpu: number;
   /** Whether it starts in guest mode on that pCPU. */
