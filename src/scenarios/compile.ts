@@ -64,7 +64,7 @@ function emitStep(
       emitEnterGuest(b, v, vcpu);
       return;
     case 'kvm.exit':
-      emitExit(b, vcpu, EXIT_REASON.HLT);
+      emitExit(b, vcpu, EXIT_REASON[st.reason]);
       return;
     case 'kvm.deliver':
       emitDeliverPostedInterrupt(b, v, st.vcpu, st.vector);

@@ -313,7 +313,15 @@ export const actorStep = z.discriminatedUnion('do', [
     .strict()
     .describe('vcpu_enter_guest: IRQs off, IN_GUEST_MODE, vmx_sync_pir_to_irr, VM entry'),
   z
-    .object({ do: z.literal('kvm.exit'), note })
+    .object({
+      do: z.literal('kvm.exit'),
+      reason: exitReason
+        .default('IO_INSTRUCTION')
+        .describe(
+          'basic exit reason recorded for the exit (default IO_INSTRUCTION: an exit to userspace; a preemption is EXTERNAL_INTERRUPT)',
+        ),
+      note,
+    })
     .strict()
     .describe('a VM exit handled in the full path: OUTSIDE_GUEST_MODE, IRQs on'),
   z
@@ -853,6 +861,8 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
       );
     s.actors?.forEach((a, i) => {
       a.steps.forEach((st, j) => {
+        if (st.do === 'kvm.exit' && avicExit(st.reason))
+          issue(['actors', i, 'steps', j, 'reason'], `${st.reason} is an AVIC exit: it needs features.avic`);
         if (
           st.do === 'kvm.inhibit' ||
           st.do.startsWith('svm.') ||

@@ -6,8 +6,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { scriptedChooser } from '../../src/drive/chooser.ts';
+import { drive, stepOf } from '../../src/drive/drive.ts';
 import { DEFAULT_VARIANT as DEFAULT } from '../../src/model/kvm/variants.ts';
 import { type RunResult, runScenario } from '../../src/run/run.ts';
+import { buildModel } from '../../src/scenarios/compile.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: scenario files are written here as plain objects
@@ -217,6 +220,58 @@ describe('input consistency across machines', () => {
           steps: [{ do: 'guest.icr', vcpu: 0, vector: '0x40', dest: '0x100' }],
         }),
       /steps\[0\]\.dest.*in xAPIC mode the ICR destination is 8 bits/,
+    );
+  });
+});
+
+describe('exit reasons', () => {
+  test('a kvm.exit records the basic exit reason it names (SDM Vol. 3D appendix C numbers)', () => {
+    const cases: [string, number][] = [
+      ['VMCALL', 18],
+      ['IO_INSTRUCTION', 30],
+      ['EXTERNAL_INTERRUPT', 1],
+      ['HLT', 12],
+    ];
+    for (const [reason, code] of cases) {
+      const sc = parseScenarioText(
+        JSON.stringify({
+          name: 't',
+          description: 'd',
+          source: 's',
+          machine: { pcpus: 1, vcpus: [{ pcpu: 0, running: true }] },
+          actors: [{ name: 'v', vcpu: 0, steps: [{ do: 'kvm.exit', reason }] }],
+        }),
+        't.json',
+      );
+      const model = buildModel(sc, DEFAULT, []);
+      const r = drive(model, scriptedChooser(model.actors.length), {
+        maxSteps: 100,
+        record: true,
+        stepOf: stepOf(model),
+      });
+      const got = r.entries.flatMap((e) => e.events).filter((e) => e.kind === 'vmexit');
+      assert.deepEqual(
+        got.map((e) => e.c),
+        [code],
+        reason,
+      );
+    }
+  });
+
+  test('without a reason, kvm.exit is an exit to userspace (IO_INSTRUCTION); AVIC reasons need features.avic', () => {
+    const raw = {
+      name: 't',
+      description: 'd',
+      source: 's',
+      machine: { pcpus: 1, vcpus: [{ pcpu: 0, running: true }] },
+      actors: [{ name: 'v', vcpu: 0, steps: [{ do: 'kvm.exit' }] }],
+    };
+    const sc = parseScenarioText(JSON.stringify(raw), 't.json');
+    assert.equal((sc.actors?.[0].steps[0] as { reason: string }).reason, 'IO_INSTRUCTION');
+    raw.actors[0].steps[0] = { do: 'kvm.exit', reason: 'AVIC_NOACCEL' } as never;
+    assert.throws(
+      () => parseScenarioText(JSON.stringify(raw), 't.json'),
+      /AVIC exit: it needs features\.avic/,
     );
   });
 });

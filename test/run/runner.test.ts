@@ -388,7 +388,7 @@ describe('vm.exit and vm.entry check the state at their step', () => {
 
   test('an unknown exit reason is rejected when the file is loaded', () => {
     assert.throws(
-      () => run(scenario([{ do: 'vm.exit', vcpu: 0, reason: 'VMCALL' }])),
+      () => run(scenario([{ do: 'vm.exit', vcpu: 0, reason: 'VMFUNC' }])),
       (e: unknown) => {
         assert.ok(e instanceof UserError);
         assert.match(e.message, /^test\.json: at steps\[0\]\.reason: /);

@@ -64,9 +64,16 @@ export const EVENT_NAMES: Record<number, string> = Object.fromEntries(
 
 /** Basic VM-exit reasons used by the model (SDM Vol. 3D appendix C). */
 export const EXIT_REASON = {
+  /** An exception or an NMI (with NMI exiting, vector 2). */
+  EXCEPTION_NMI: 0,
   EXTERNAL_INTERRUPT: 1,
   INTERRUPT_WINDOW: 7,
+  NMI_WINDOW: 8,
   HLT: 12,
+  VMCALL: 18,
+  /** IN/OUT: KVM hands most port I/O to userspace (KVM_EXIT_IO), the usual exit to userspace. */
+  IO_INSTRUCTION: 30,
+  MSR_READ: 31,
   MSR_WRITE: 32,
   TPR_BELOW_THRESHOLD: 43,
   EOI_INDUCED: 45,
