@@ -211,6 +211,10 @@ export const step = z.discriminatedUnion('do', [
     .strict()
     .describe('the guest halts (activity state HLT)'),
   z
+    .object({ do: z.literal('guest.iret'), ...v })
+    .strict()
+    .describe("the guest executes IRET: the NMI handler's return ends NMI blocking"),
+  z
     .object({ do: z.literal('vm.entry'), pcpu: pcpuRef, ...v })
     .strict()
     .describe('VM entry of a vCPU on a pCPU'),

@@ -36,6 +36,7 @@ import { EXIT_REASON } from '../model/system/events.ts';
 import {
   guestEoi,
   guestHlt,
+  guestIret,
   guestSelfIpi,
   guestSetIf,
   guestWriteIcr,
@@ -178,7 +179,15 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
       }
       // The write exits, and KVM emulates it and re-enters the guest (fastpath.ts emitIcrExit):
       // the same steps as a vCPU thread's ICR write in `irqlab check`, for every target KVM finds.
-      emitIcrExit(b, v, st.vcpu, kvmIcrTargets(machine, st.vcpu, icr), icr.vector, machine.x2apic);
+      emitIcrExit(
+        b,
+        v,
+        st.vcpu,
+        kvmIcrTargets(machine, st.vcpu, icr),
+        icr.vector,
+        machine.x2apic,
+        st.deliveryMode === 'nmi',
+      );
       by('host', st.vcpu);
       b.code[start].actor = `vcpu${st.vcpu}`;
       b.code[start].fn = SCRIPT_FN;
@@ -194,6 +203,12 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
     case 'guest.cli':
       one(`vcpu${st.vcpu}`, st.do === 'guest.sti' ? 'guest STI' : 'guest CLI', (w) => {
         guestSetIf(w, st.vcpu, st.do === 'guest.sti');
+        return NEXT;
+      });
+      return;
+    case 'guest.iret':
+      one(`vcpu${st.vcpu}`, 'guest IRET', (w) => {
+        guestIret(w, st.vcpu);
         return NEXT;
       });
       return;

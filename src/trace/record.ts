@@ -229,8 +229,13 @@ export function describeReaction(events: readonly TraceEvent[]): string {
         parts.push(
           e.c === 1
             ? `AVIC delivery from the backing page: guest handler ${hex(e.b)} runs`
-            : `virtual-interrupt delivery: guest handler ${hex(e.b)} runs`,
+            : e.c === 2
+              ? `NMI injection: guest NMI handler (${hex(e.b)}) runs`
+              : `virtual-interrupt delivery: guest handler ${hex(e.b)} runs`,
         );
+        break;
+      case 'nmi':
+        parts.push(`NMI for vcpu${e.a} queued (${e.b} pending${e.c === 1 ? ', collapsed' : ''})`);
         break;
       case 'eoi':
         parts.push(e.a >= 0 ? `guest handler writes EOI (${hex(e.b)})` : `EOI ${hex(e.b)}`);

@@ -9,9 +9,17 @@ import fc from 'fast-check';
 import { scriptedChooser } from '../../src/drive/chooser.ts';
 import { drive, stepOf } from '../../src/drive/drive.ts';
 import { DEFAULT_VARIANT as DEFAULT } from '../../src/model/kvm/variants.ts';
+import { NULL_SINK } from '../../src/model/system/events.ts';
+import {
+  guestEndStiShadow,
+  guestSetIf,
+  vcpuNmiArrives,
+  vcpuNmiEnabled,
+} from '../../src/model/system/hardware.ts';
+import { initWorld } from '../../src/model/system/world.ts';
 import { type RunResult, runScenario } from '../../src/run/run.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
-import { parseScenarioText } from '../../src/scenarios/loader.ts';
+import { machineOf, parseScenarioText } from '../../src/scenarios/loader.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: scenario files are written here as plain objects
 type Raw = Record<string, any>;
@@ -273,5 +281,70 @@ describe('exit reasons', () => {
       () => parseScenarioText(JSON.stringify(raw), 't.json'),
       /AVIC exit: it needs features\.avic/,
     );
+  });
+});
+
+describe('NMI through the ICR', () => {
+  const nmi = (vcpu: number, to: Raw) => ({ do: 'guest.icr', vcpu, deliveryMode: 'nmi', ...to });
+  const two = { pcpus: 2, vcpus: [running(0), running(1)] };
+
+  test('two NMIs sent back to back are both received (apic.c test_multiple_nmi)', () => {
+    const r = run({
+      machine: two,
+      steps: [
+        nmi(0, { dest: 1 }),
+        nmi(0, { dest: 1 }),
+        { do: 'guest.iret', vcpu: 1 },
+        { do: 'guest.iret', vcpu: 1 },
+      ],
+    });
+    assert.deepEqual(delivered(r, 1), [2, 2]);
+    // Both ICR writes exit (NMI delivery mode is never virtualized, SDM 29.5).
+    assert.deepEqual(exits(r, 0), [MSR_WRITE, MSR_WRITE]);
+  });
+
+  test('NMIs sent while the handler runs collapse into exactly one more (apic.c test_pending_nmi)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 10 }), (n) => {
+        const steps: Raw[] = [nmi(0, { shorthand: 'self' })];
+        for (let i = 0; i < n; i++) steps.push(nmi(0, { shorthand: 'self' }));
+        steps.push({ do: 'guest.iret', vcpu: 0 }, { do: 'guest.iret', vcpu: 0 });
+        const r = run({ machine: { pcpus: 1, vcpus: [running(0)] }, steps });
+        assert.deepEqual(delivered(r, 0), [2, 2]);
+      }),
+      { numRuns: 5 },
+    );
+  });
+
+  test('no NMI right after STI: it waits for the next instruction (apic.c test_sti_nmi)', () => {
+    const sc = parseScenarioText(
+      JSON.stringify({
+        name: 't',
+        description: 'd',
+        source: 's',
+        machine: { pcpus: 1, vcpus: [running(0, { if: false })] },
+        steps: [{ do: 'guest.sti', vcpu: 0 }],
+      }),
+      't.json',
+    );
+    const w = initWorld(machineOf(sc));
+    guestSetIf(w, 0, true);
+    vcpuNmiArrives(w, NULL_SINK, 0);
+    assert.equal(vcpuNmiEnabled(w, 0), false, 'inside the STI shadow');
+    guestEndStiShadow(w, 0);
+    assert.equal(vcpuNmiEnabled(w, 0), true, 'after the next instruction');
+    // IF does not block NMIs: with IF = 0 and no shadow the NMI is taken.
+    guestSetIf(w, 0, false);
+    assert.equal(vcpuNmiEnabled(w, 0), true);
+  });
+
+  test('an NMI wakes a halted vCPU (vmx_tests.c nmi_hlt; SDM 6.7: NMI ends HLT)', () => {
+    const r = run({
+      machine: { pcpus: 2, vcpus: [running(0, { if: false }), running(1)] },
+      steps: [{ do: 'guest.hlt', vcpu: 0 }, nmi(1, { dest: 0 })],
+      expect: { state: { 'vcpu0.halted': false, 'vcpu0.nmiBlocked': true } },
+    });
+    assert.deepEqual(delivered(r, 0), [2]);
+    assert.equal(r.ok, true);
   });
 });

@@ -21,7 +21,7 @@ import {
   type Shorthand,
 } from '../hw/icr.ts';
 import { EXIT_REASON } from '../system/events.ts';
-import { type IcrWrite, ipivPostTo } from '../system/hardware.ts';
+import { type IcrWrite, ipivPostTo, vcpuNmiArrives } from '../system/hardware.ts';
 import type { Machine } from '../system/machine.ts';
 import { vcpuRunningOn } from '../system/world.ts';
 import { emitAvicIcrWrite } from './avic.ts';
@@ -79,12 +79,17 @@ export function emitIcrExit(
   targets: readonly number[],
   vector: number,
   x2apic: boolean,
+  nmi = false,
 ): void {
+  const deliver = (t: number) => {
+    if (nmi) emitInjectNmi(b, t);
+    else emitDeliverPostedInterrupt(b, v, t, vector, x);
+  };
   if (x2apic) emitVmExitStep(b, x, 'vmexit (WRMSR 0x830)', EXIT_REASON.MSR_WRITE, 0x830);
   else emitVmExitStep(b, x, 'vmexit (APIC write 0x300)', EXIT_REASON.APIC_WRITE, 0x300);
   if (x2apic && v.icrWrite === 'fastpath') {
     // handle_fastpath_wrmsr -> kvm_x2apic_icr_write_fast: still IRQs off, still IN_GUEST_MODE.
-    for (const t of targets) emitDeliverPostedInterrupt(b, v, t, vector, x);
+    for (const t of targets) deliver(t);
     if (v.fastpathReentrySync === 'present') emitSyncPirToIrr(b, v, x);
     // EXIT_FASTPATH_REENTER_GUEST re-enters unless kvm_vcpu_exit_request; then the exit is handled
     // in the full path, which ends in a new vcpu_enter_guest.
@@ -98,19 +103,35 @@ export function emitIcrExit(
   }
   emitExitToHost(b, x);
   b.step('vcpu_enter_guest', 'srcu_read_lock', () => NEXT).barriers(2);
-  for (const t of targets) emitDeliverPostedInterrupt(b, v, t, vector, x);
+  for (const t of targets) deliver(t);
   emitEnterGuest(b, v, x);
+}
+
+/**
+ * An NMI message accepted for vCPU t (__apic_accept_irq, APIC_DM_NMI -> kvm_inject_nmi): KVM
+ * queues it, and process_nmi keeps at most two (hardware.ts vcpuNmiArrives). The kick that makes
+ * a running target exit so that the NMI is injected at its next entry is not a step of its own.
+ */
+function emitInjectNmi(b: ProgramBuilder, t: number): void {
+  b.step('kvm_inject_nmi', `queue NMI for vcpu${t}`, (w, _a, sink) => {
+    vcpuNmiArrives(w, sink, t);
+    return NEXT;
+  });
 }
 
 /**
  * The vCPUs an ICR write by vCPU x reaches as KVM resolves it (kvm_apic_send_ipi ->
  * kvm_irq_delivery_to_apic; icr.ts kvmIpiDestinations): by the machine's APIC IDs and, in xAPIC
  * mode, each vCPU's LDR and DFR; lowest priority by vector hashing (kvm.vector_hashing, on by
- * default). Every APIC counts as software-enabled. Only fixed and lowest-priority messages carry an
- * interrupt for this path: other delivery modes give no target here.
+ * default). Every APIC counts as software-enabled. Fixed, lowest-priority and NMI messages are
+ * emulated; SMI, INIT and SIPI give no target here (the model has no SMM or wait-for-SIPI state).
  */
 export function kvmIcrTargets(machine: Machine, x: number, icr: IcrWrite): number[] {
-  if (icr.deliveryMode !== DELIVERY_MODE.FIXED && icr.deliveryMode !== DELIVERY_MODE.LOWEST_PRIORITY)
+  if (
+    icr.deliveryMode !== DELIVERY_MODE.FIXED &&
+    icr.deliveryMode !== DELIVERY_MODE.LOWEST_PRIORITY &&
+    icr.deliveryMode !== DELIVERY_MODE.NMI
+  )
     return [];
   const mode = machine.x2apic ? 'x2apic' : 'xapic';
   const apics: LapicInfo[] = machine.vcpus.map((c) => ({

@@ -15,7 +15,7 @@ export const EV = {
   PI_PROCESS: 5,
   /** A notification meant for other vCPUs processed against this one: a = pCPU, b = processing vCPU, c = bitmask of intended vCPUs. */
   PI_WRONG_VCPU: 6,
-  /** Virtual-interrupt delivery: the guest handler of b runs on vCPU a; c = 1 when from an AVIC backing page. */
+  /** Virtual-interrupt delivery: the guest handler of b runs on vCPU a; c = 1 when from an AVIC backing page, 2 for an injected NMI (b = 2). */
   DELIVER: 7,
   /** Virtual EOI: a = vCPU, b = vector. */
   EOI: 8,
@@ -55,6 +55,11 @@ export const EV = {
    * b = GATag, c = device ID, d = 1 if the vCPU was halted.
    */
   GA_LOG: 18,
+  /**
+   * An NMI for a vCPU reached KVM (kvm_inject_nmi, then process_nmi): a = vCPU, b = NMIs pending
+   * after it (0-2), c = 1 if it collapsed into one already pending (hw/nmi.ts kvmProcessNmi).
+   */
+  NMI: 19,
 } as const;
 export type EventKind = (typeof EV)[keyof typeof EV];
 

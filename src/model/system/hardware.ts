@@ -7,7 +7,14 @@
  */
 import { avicVmexit, avicVmrun } from '../hw/avic.ts';
 import { regSet, regTest } from '../hw/bits.ts';
-import { CORE_BLOCK_STI, CORE_IF, coreExecute, maskableInterruptAllowed } from '../hw/interruptibility.ts';
+import {
+  CORE_BLOCK_NMI,
+  CORE_BLOCK_STI,
+  CORE_IF,
+  coreExecute,
+  maskableInterruptAllowed,
+  nmiAllowed,
+} from '../hw/interruptibility.ts';
 import { ipivPost } from '../hw/ipiv.ts';
 import {
   LAPIC,
@@ -17,6 +24,7 @@ import {
   lapicHighestDeliverable,
   lapicSpuriousVector,
 } from '../hw/lapic.ts';
+import { kvmProcessNmi, NMI_VECTOR } from '../hw/nmi.ts';
 import { apicIdFromNdst, piNdst, piNv } from '../hw/pid.ts';
 import {
   EOI_EXIT_INDUCED,
@@ -42,7 +50,10 @@ import {
   VCPU_F_AUTO_EOI,
   VCPU_F_HALTED,
   VCPU_F_IF,
+  VCPU_F_NMI_BLOCKED,
   VCPU_F_STI_SHADOW,
+  VCPU_NMI_PENDING_MASK,
+  VCPU_NMI_PENDING_SHIFT,
 } from './layout.ts';
 import { type Machine, POSTED_INTR_VECTOR } from './machine.ts';
 import { pcpuByApicId, runningVcpu, vcpuRunningOn, type World } from './world.ts';
@@ -177,6 +188,58 @@ function vcpuCore(w: World, x: number): number {
  */
 export function guestEndStiShadow(w: World, x: number): void {
   w.m[w.L.vcpu[x] + VCPU.FLAGS] &= ~VCPU_F_STI_SHADOW;
+}
+
+function nmiPending(w: World, x: number): number {
+  return (w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_NMI_PENDING_MASK) >>> VCPU_NMI_PENDING_SHIFT;
+}
+
+function setNmiPending(w: World, x: number, n: number): void {
+  const o = w.L.vcpu[x] + VCPU.FLAGS;
+  w.m[o] = ((w.m[o] & ~VCPU_NMI_PENDING_MASK) | (n << VCPU_NMI_PENDING_SHIFT)) >>> 0;
+}
+
+/**
+ * An NMI for vCPU x reaches KVM (an ICR or I/O APIC message with delivery mode NMI: the vector is
+ * ignored, no IRR bit; __apic_accept_irq -> kvm_inject_nmi, then process_nmi): KVM keeps at most
+ * two while no NMI handler runs and one while one does, so more collapse (hw/nmi.ts
+ * kvmProcessNmi; kvm-unit-tests apic.c test_multiple_nmi, test_pending_nmi).
+ */
+export function vcpuNmiArrives(w: World, sink: Sink, x: number): void {
+  const blocked = (w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_NMI_BLOCKED) !== 0;
+  const before = nmiPending(w, x);
+  const after = kvmProcessNmi(before, 1, blocked);
+  setNmiPending(w, x, after);
+  sink.ev(EV.NMI, x, after, after === before ? 1 : 0, 0);
+}
+
+/**
+ * vCPU x runs in guest mode and KVM can inject a pending NMI now: no NMI handler running and no
+ * STI shadow (KVM's vmx_nmi_blocked treats STI blocking as blocking NMIs; hw/interruptibility.ts
+ * nmiAllowed). KVM's round trip (the kick, the exit, the injection at the next entry) is not
+ * shown: the injection is taken as the vCPU's next event, like a virtual interrupt.
+ */
+export function vcpuNmiEnabled(w: World, x: number): boolean {
+  const f = w.m[w.L.vcpu[x] + VCPU.FLAGS];
+  if ((f & VCPU_NMI_PENDING_MASK) === 0 || vcpuRunningOn(w, x) < 0) return false;
+  return nmiAllowed(vcpuCore(w, x) | ((f & VCPU_F_NMI_BLOCKED) !== 0 ? CORE_BLOCK_NMI : 0));
+}
+
+/**
+ * Injection of a pending NMI into vCPU x (VM-entry interruption type NMI with virtual NMIs, SDM
+ * Vol. 3C 26.6; hw/nmi.ts injectVirtualNmi): the guest's NMI handler runs through vector 2
+ * (recorded as a delivery of 0x2), NMIs stay blocked until its IRET, and HLT ends.
+ */
+export function vcpuNmiDeliver(w: World, sink: Sink, x: number): void {
+  setNmiPending(w, x, nmiPending(w, x) - 1);
+  const o = w.L.vcpu[x] + VCPU.FLAGS;
+  w.m[o] = (w.m[o] | VCPU_F_NMI_BLOCKED) & ~VCPU_F_HALTED;
+  sink.ev(EV.DELIVER, x, NMI_VECTOR, 2, 0);
+}
+
+/** The guest executes IRET: NMI blocking ends (SDM Vol. 3A 6.7.1; coreExecute 'iret'). */
+export function guestIret(w: World, x: number): void {
+  w.m[w.L.vcpu[x] + VCPU.FLAGS] &= ~VCPU_F_NMI_BLOCKED;
 }
 
 /** vCPU x runs in guest mode and has a recognized virtual interrupt it can take now. */

@@ -62,6 +62,14 @@ export const VCPU_F_AUTO_EOI = 1 << 2;
  * (SDM Vol. 3A 6.8.3; hw/interruptibility.ts). No maskable or virtual interrupt is taken meanwhile.
  */
 export const VCPU_F_STI_SHADOW = 1 << 3;
+/** A guest NMI handler runs and has not executed IRET: NMIs are blocked (SDM Vol. 3A 6.7.1). */
+export const VCPU_F_NMI_BLOCKED = 1 << 4;
+/**
+ * NMIs KVM holds for the vCPU (vcpu->arch.nmi_pending after process_nmi, 0-2; hw/nmi.ts
+ * kvmProcessNmi), in flags bits 6:5.
+ */
+export const VCPU_NMI_PENDING_SHIFT = 5;
+export const VCPU_NMI_PENDING_MASK = 3 << VCPU_NMI_PENDING_SHIFT;
 
 export type FieldKind = 'reg256' | 'u8' | 'u32' | 'bool' | 'index1' | 'flags' | 'enum';
 
@@ -123,6 +131,8 @@ export const VCPU_FIELDS: readonly FieldDesc[] = [
   { name: 'IF', offset: VCPU.FLAGS, kind: 'bool', mask: 1, shift: 0 },
   { name: 'halted', offset: VCPU.FLAGS, kind: 'bool', mask: 1, shift: 1 },
   { name: 'stiShadow', offset: VCPU.FLAGS, kind: 'bool', mask: 1, shift: 3 },
+  { name: 'nmiBlocked', offset: VCPU.FLAGS, kind: 'bool', mask: 1, shift: 4 },
+  { name: 'nmiPending', offset: VCPU.FLAGS, kind: 'u8', mask: 3, shift: 5 },
   { name: 'pcpu', offset: VCPU.PCPU, kind: 'index1' },
   { name: 'delivered', offset: VCPU.DELIVERED, kind: 'reg256' },
   { name: 'posted', offset: VCPU.POSTED, kind: 'reg256' },

@@ -43,6 +43,8 @@ import {
   vcpuAutoEoiEnabled,
   vcpuDeliver,
   vcpuDeliverEnabled,
+  vcpuNmiDeliver,
+  vcpuNmiEnabled,
 } from './hardware.ts';
 import type { ExtraBlock, FieldDesc } from './layout.ts';
 import { VCPU, VCPU_F_IF } from './layout.ts';
@@ -361,9 +363,11 @@ export class SystemModel {
     for (let p = 0; p < w.machine.pcpus; p++) if (pcpuDispatchEnabled(w, p)) pcpuReady |= 1 << p;
     let vcpuReady = 0;
     for (let x = 0; x < w.machine.vcpus.length; x++) {
-      const ready = this.avic
-        ? avicDeliverEnabled(w, x) || avicAutoEoiEnabled(w, x)
-        : vcpuDeliverEnabled(w, x) || vcpuAutoEoiEnabled(w, x);
+      const ready =
+        vcpuNmiEnabled(w, x) ||
+        (this.avic
+          ? avicDeliverEnabled(w, x) || avicAutoEoiEnabled(w, x)
+          : vcpuDeliverEnabled(w, x) || vcpuAutoEoiEnabled(w, x));
       if (ready) vcpuReady |= 1 << x;
     }
     let n = 0;
@@ -424,7 +428,10 @@ export class SystemModel {
       pcpuDispatch(w, sink, action - A);
     } else if (action < A + w.machine.pcpus + w.machine.vcpus.length) {
       const x = action - A - w.machine.pcpus;
-      if (this.avic) {
+      // An NMI is taken before a maskable interrupt (SDM Vol. 3A 6.9, priority among simultaneous
+      // interrupts).
+      if (vcpuNmiEnabled(w, x)) vcpuNmiDeliver(w, sink, x);
+      else if (this.avic) {
         if (avicDeliverEnabled(w, x)) avicDeliverStep(w, sink, x);
         else avicGuestEoi(w, sink, x);
       } else if (vcpuDeliverEnabled(w, x)) vcpuDeliver(w, sink, x);
