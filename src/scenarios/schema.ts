@@ -556,6 +556,17 @@ const scenarioObject = z
       .optional()
       .describe('memory model for irqlab check: sc (default) or tso (x86 store buffers); --memory overrides'),
     expect: expectations.default({}),
+    checkpoints: z
+      .array(
+        z
+          .object({
+            after: index.describe('the index of the script step after which (and its reactions) to judge'),
+            expect: expectations,
+          })
+          .strict(),
+      )
+      .optional()
+      .describe('expectations at intermediate points of the run: after steps[after] and the reactions to it'),
   })
   .strict();
 
@@ -772,6 +783,19 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
         message: 'a fixed or lowest-priority IPI needs a vector',
       });
     }
+  });
+  s.checkpoints?.forEach((cp, i) => {
+    if (cp.after >= s.steps.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['checkpoints', i, 'after'],
+        message: `steps has no index ${cp.after} (it has ${s.steps.length} steps)`,
+      });
+    for (const [k, path] of [
+      [cp.expect.delivered, 'delivered'],
+      [cp.expect.exits, 'exits'],
+    ] as const)
+      for (const key of Object.keys(k ?? {})) badVcpu(Number(key), ['checkpoints', i, 'expect', path, key]);
   });
   featureRules(s, ctx);
   for (const [k, path] of [

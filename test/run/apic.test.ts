@@ -275,7 +275,7 @@ describe('exit reasons', () => {
       actors: [{ name: 'v', vcpu: 0, steps: [{ do: 'kvm.exit' }] }],
     };
     const sc = parseScenarioText(JSON.stringify(raw), 't.json');
-    assert.equal((sc.actors?.[0].steps[0] as { reason: string }).reason, 'IO_INSTRUCTION');
+    assert.equal((sc.actors?.[0]?.steps[0] as { reason?: string } | undefined)?.reason, 'IO_INSTRUCTION');
     raw.actors[0].steps[0] = { do: 'kvm.exit', reason: 'AVIC_NOACCEL' } as never;
     assert.throws(
       () => parseScenarioText(JSON.stringify(raw), 't.json'),
@@ -346,5 +346,59 @@ describe('NMI through the ICR', () => {
     });
     assert.deepEqual(delivered(r, 0), [2]);
     assert.equal(r.ok, true);
+  });
+});
+
+describe('checkpoints: expectations at intermediate points of a run', () => {
+  const raw = {
+    machine: { pcpus: 1, vcpus: [running(0, { if: false })] },
+    steps: [
+      { do: 'guest.selfIpi', vcpu: 0, vector: '0x41' },
+      { do: 'guest.sti', vcpu: 0 },
+      { do: 'guest.hlt', vcpu: 0 },
+    ],
+  };
+
+  test('each checkpoint sees the trace and the state after its step and the reactions to it', () => {
+    const r = run({
+      ...raw,
+      checkpoints: [
+        // After the self IPI with IF = 0: pending in vIRR, not delivered (SDM 29.2.2).
+        { after: 0, expect: { delivered: { '0': [] }, state: { 'vcpu0.vIRR': ['0x41'] } } },
+        // After STI: inside the shadow, still not delivered (SDM 6.8.3).
+        { after: 1, expect: { delivered: { '0': [] }, state: { 'vcpu0.stiShadow': true } } },
+      ],
+      expect: { delivered: { '0': ['0x41'] } },
+    });
+    assert.deepEqual(
+      r.expectations.filter((e) => !e.ok),
+      [],
+    );
+    assert.deepEqual(
+      r.expectations.map((e) => e.what),
+      [
+        'after steps[0]: vcpu0 handlers ran',
+        'after steps[0]: vcpu0.vIRR',
+        'after steps[1]: vcpu0 handlers ran',
+        'after steps[1]: vcpu0.stiShadow',
+        'vcpu0 handlers ran',
+      ],
+    );
+  });
+
+  test('a checkpoint that does not hold fails the run', () => {
+    const r = run({ ...raw, checkpoints: [{ after: 1, expect: { delivered: { '0': ['0x41'] } } }] });
+    assert.equal(r.ok, false);
+  });
+
+  test('a checkpoint after a step that does not exist, or on an unknown field, is bad input', () => {
+    assert.throws(
+      () => run({ ...raw, checkpoints: [{ after: 3, expect: {} }] }),
+      /checkpoints\[0\]\.after: steps has no index 3/,
+    );
+    assert.throws(
+      () => run({ ...raw, checkpoints: [{ after: 0, expect: { state: { 'vcpu0.vIRQ': [] } } }] }),
+      /checkpoints\[0\]\.expect\.state\."vcpu0\.vIRQ": unknown field/,
+    );
   });
 });
