@@ -252,6 +252,20 @@ export const step = z.discriminatedUnion('do', [
     .strict()
     .describe('software masks or unmasks an I/O APIC redirection entry'),
   z
+    .object({
+      do: z.literal('host.setLapic'),
+      tpr: byte.optional(),
+      irr: z.array(vector).optional().describe('vIRR becomes exactly these vectors (RVI their highest)'),
+      isr: z.array(vector).optional().describe('vISR becomes exactly these vectors (SVI their highest)'),
+      rvi: byte.optional().describe('RVI on its own (a VMWRITE of the guest-interrupt status)'),
+      svi: byte.optional().describe('SVI on its own'),
+      ...v,
+    })
+    .strict()
+    .describe(
+      "the host writes a vCPU's APIC state outside guest mode (KVM_SET_LAPIC: TPR, IRR, ISR; or a VMWRITE of RVI, SVI)",
+    ),
+  z
     .object({ do: z.literal('host.sti'), pcpu: pcpuRef, note })
     .strict()
     .describe('the host enables IRQs on a pCPU'),
@@ -950,6 +964,8 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
     if (e.urg) issue(['machine', 'irtes', i, 'urg'], 'GA-mode IRTEs have no URG bit (urg is VT-d posting)');
   });
   s.steps.forEach((st, i) => {
+    if (st.do === 'host.setLapic')
+      issue(['steps', i], 'host.setLapic writes the Intel virtual-APIC page: not with features.avic');
     if (st.do === 'pid.set')
       issue(['steps', i], 'AVIC has no posted-interrupt descriptor: pid.set needs features.avic false');
     if (st.do === 'device.post' && st.irte === undefined)

@@ -43,6 +43,7 @@ import {
   guestWriteTpr,
   hostEoi,
   hostSetIf,
+  hostSetLapic,
   type IcrWrite,
   icrWritePath,
   sendPhysicalInterrupt,
@@ -206,6 +207,22 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
         return NEXT;
       });
       return;
+    case 'host.setLapic': {
+      const x = st.vcpu;
+      const parts = [
+        st.tpr !== undefined ? `TPR=${hex(st.tpr)}` : '',
+        st.irr !== undefined ? `IRR={${st.irr.map(hex).join(',')}}` : '',
+        st.isr !== undefined ? `ISR={${st.isr.map(hex).join(',')}}` : '',
+        st.rvi !== undefined ? `RVI=${hex(st.rvi)}` : '',
+        st.svi !== undefined ? `SVI=${hex(st.svi)}` : '',
+      ].filter(Boolean);
+      one('host', `host writes vcpu${x} APIC state ${parts.join(' ')}`, (w) => {
+        hostSetLapic(w, x, st);
+        return NEXT;
+      });
+      guard(b, start, notInGuest(x, 'host.setLapic'));
+      return;
+    }
     case 'guest.iret':
       one(`vcpu${st.vcpu}`, 'guest IRET', (w) => {
         guestIret(w, st.vcpu);

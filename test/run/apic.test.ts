@@ -402,3 +402,69 @@ describe('checkpoints: expectations at intermediate points of a run', () => {
     );
   });
 });
+
+describe('host-side APIC writes (KVM_SET_LAPIC, a VMWRITE of RVI/SVI)', () => {
+  const stopped = { pcpus: 1, vcpus: [{ pcpu: 0, autoEoi: false }] };
+
+  test('IRR written before entry is evaluated at VM entry and delivered (vmx_tests.c vmx_basic_vid_test)', () => {
+    const r = run({
+      machine: stopped,
+      steps: [
+        { do: 'host.setLapic', vcpu: 0, irr: ['0x41'] },
+        { do: 'vm.entry', vcpu: 0, pcpu: 0 },
+      ],
+      checkpoints: [{ after: 0, expect: { state: { 'vcpu0.RVI': '0x41', 'vcpu0.vIRR': ['0x41'] } } }],
+    });
+    assert.equal(r.ok, true);
+    assert.deepEqual(delivered(r, 0), [0x41]);
+  });
+
+  test('a TPR class at or above the vector class holds it back (SDM 29.2.1)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xff }), fc.integer({ min: 0x20, max: 0xff }), (tpr, v) => {
+        const r = run({
+          machine: stopped,
+          steps: [
+            { do: 'host.setLapic', vcpu: 0, tpr, irr: [v] },
+            { do: 'vm.entry', vcpu: 0, pcpu: 0 },
+          ],
+        });
+        assert.deepEqual(delivered(r, 0), v >> 4 > tpr >> 4 ? [v] : []);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  test('an ISR written with SVI holds back lower classes until the guest EOIs (vmx_tests.c vmx_eoi_virt_test)', () => {
+    const r = run({
+      machine: stopped,
+      steps: [
+        { do: 'host.setLapic', vcpu: 0, irr: ['0x51'], isr: ['0x61'] },
+        { do: 'vm.entry', vcpu: 0, pcpu: 0 },
+        { do: 'guest.eoi', vcpu: 0 },
+      ],
+      checkpoints: [
+        {
+          after: 1,
+          expect: { delivered: { '0': [] }, state: { 'vcpu0.SVI': '0x61', 'vcpu0.VPPR': '0x60' } },
+        },
+      ],
+      expect: { delivered: { '0': ['0x51'] } },
+    });
+    assert.deepEqual(
+      r.expectations.filter((e) => !e.ok),
+      [],
+    );
+  });
+
+  test('the vCPU must be outside guest mode', () => {
+    assert.throws(
+      () =>
+        run({
+          machine: { pcpus: 1, vcpus: [running(0)] },
+          steps: [{ do: 'host.setLapic', vcpu: 0, tpr: 0 }],
+        }),
+      /steps\[0\]: vcpu0 runs in guest mode on pcpu0: host.setLapic needs it in root mode/,
+    );
+  });
+});

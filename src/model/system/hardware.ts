@@ -6,7 +6,7 @@
  * checker can interleave them with everything else.
  */
 import { avicVmexit, avicVmrun } from '../hw/avic.ts';
-import { regSet, regTest } from '../hw/bits.ts';
+import { regHighest, regSet, regTest } from '../hw/bits.ts';
 import {
   CORE_BLOCK_NMI,
   CORE_BLOCK_STI,
@@ -31,6 +31,7 @@ import {
   eoiVirtualization,
   postedInterruptProcessing,
   selfIpiVirtualization,
+  setRvi,
   TPR_BELOW_THRESHOLD_EXIT,
   tprVirtualization,
   VAPIC,
@@ -399,6 +400,44 @@ export function guestWriteIcr(w: World, sink: Sink, x: number, icr: IcrWrite): v
         w.machine.x2apic ? 0x830 : 0x300,
       );
   }
+}
+
+/** The guest APIC registers a host-side write sets (KVM_SET_LAPIC, or a VMWRITE of RVI/SVI). */
+export interface HostLapicWrite {
+  tpr?: number;
+  irr?: readonly number[];
+  isr?: readonly number[];
+  rvi?: number;
+  svi?: number;
+}
+
+/**
+ * Userspace or KVM writes vCPU x's APIC state while the vCPU is not in guest mode. KVM_SET_LAPIC
+ * (kvm_apic_set_state) replaces the register page: TPR, IRR and ISR as given; with APICv it then
+ * writes RVI from the highest IRR and SVI from the highest ISR (vmx_hwapic_irr_update,
+ * vmx_hwapic_isr_update). `rvi` and `svi` write the guest-interrupt status on their own, as a
+ * VMWRITE does (kvm-unit-tests vmx_basic_vid_test). Nothing is evaluated now: the next VM entry
+ * does PPR virtualization and the evaluation of pending virtual interrupts (SDM 26.3.2.5).
+ */
+export function hostSetLapic(w: World, x: number, st: HostLapicWrite): void {
+  const { m } = w;
+  const o = w.L.vapic[x];
+  if (st.tpr !== undefined) m[o + VAPIC.VTPR] = st.tpr & 0xff;
+  if (st.irr !== undefined) {
+    m.fill(0, o + VAPIC.VIRR, o + VAPIC.VIRR + 8);
+    for (const v of st.irr) {
+      regSet(m, o + VAPIC.VIRR, v);
+      regSet(m, w.L.vcpu[x] + VCPU.POSTED, v);
+    }
+    setRvi(m, o, regHighest(m, o + VAPIC.VIRR));
+  }
+  if (st.isr !== undefined) {
+    m.fill(0, o + VAPIC.VISR, o + VAPIC.VISR + 8);
+    for (const v of st.isr) regSet(m, o + VAPIC.VISR, v);
+    m[o + VAPIC.SVI] = Math.max(0, regHighest(m, o + VAPIC.VISR));
+  }
+  if (st.rvi !== undefined) setRvi(m, o, st.rvi);
+  if (st.svi !== undefined) m[o + VAPIC.SVI] = st.svi & 0xff;
 }
 
 /**
