@@ -158,6 +158,7 @@ export function machineOf(s: Scenario): Machine {
       apicId: c.apicId ?? i,
       ldr: c.ldr << 24,
       dfr: c.dfr,
+      notificationVector: c.notificationVector,
       pcpu: c.pcpu,
       running: c.running,
       if: c.if,

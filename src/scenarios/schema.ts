@@ -113,6 +113,11 @@ const vcpu = z
     tpr: byte.default(0),
     autoEoi: z.boolean().default(false).describe('guest handlers write EOI as soon as they run'),
     eoiExit: z.array(vector).default([]).describe('vectors set in the EOI-exit bitmap'),
+    notificationVector: byte
+      .default(0xf2)
+      .describe(
+        "the VMCS's posted-interrupt notification vector (KVM: POSTED_INTR_VECTOR 0xf2); set pid.nv to match",
+      ),
     pid: pid.default({ on: false, sn: false, nv: 0xf2, pir: [] }),
     virr: z.array(vector).default([]).describe('vectors pending in vIRR at the start (RVI set accordingly)'),
   })
@@ -956,6 +961,11 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
       issue(
         ['machine', 'vcpus', i, 'eoiExit'],
         'AVIC has no EOI-exit bitmap: a level-triggered vector exits at its EOI (use avic.deliver with trigger level)',
+      );
+    if (c.notificationVector !== 0xf2)
+      issue(
+        ['machine', 'vcpus', i, 'notificationVector'],
+        'AVIC has no posted-interrupt notification vector: remove notificationVector',
       );
     if (c.pid.on || c.pid.sn || c.pid.pir.length > 0 || c.pid.nv !== 0xf2)
       issue(['machine', 'vcpus', i, 'pid'], 'AVIC has no posted-interrupt descriptor: remove pid');

@@ -468,3 +468,23 @@ describe('host-side APIC writes (KVM_SET_LAPIC, a VMWRITE of RVI/SVI)', () => {
     );
   });
 });
+
+describe('a configurable notification vector', () => {
+  test('posted-interrupt processing starts on the VMCS notification vector (vmx_tests.c vmx_posted_interrupts_test: 0xff)', () => {
+    const r = run({
+      machine: { pcpus: 1, vcpus: [running(0, { notificationVector: '0xff', pid: { nv: '0xff' } })] },
+      steps: [{ do: 'device.post', vcpu: 0, vector: '0x45' }],
+    });
+    assert.deepEqual(delivered(r, 0), [0x45]);
+    assert.deepEqual(exits(r, 0), []);
+  });
+
+  test("KVM's 0xf2 is then an ordinary interrupt: an external-interrupt exit (SDM 29.6: only the PINV is processed)", () => {
+    const r = run({
+      machine: { pcpus: 1, vcpus: [running(0, { notificationVector: '0xff' })] },
+      steps: [{ do: 'device.post', vcpu: 0, vector: '0x45' }],
+    });
+    assert.deepEqual(exits(r, 0), [1]);
+    assert.deepEqual(delivered(r, 0), []);
+  });
+});

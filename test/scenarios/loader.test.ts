@@ -118,6 +118,7 @@ describe('good files', () => {
         {
           ldr: 0,
           dfr: 'flat',
+          notificationVector: 0xf2,
           pcpu: -1,
           running: false,
           if: true,

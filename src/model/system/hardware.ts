@@ -79,8 +79,25 @@ export function sendPhysicalInterrupt(
     return;
   }
   lapicAccept(w.m, w.L.lapic[p], vector, level);
-  if (vector === POSTED_INTR_VECTOR && forVcpu >= 0) w.m[w.L.pcpu[p] + PCPU.PI_FOR] |= 1 << forVcpu;
+  if (forVcpu >= 0 && vector === vmcsPinv(w.machine, forVcpu)) w.m[w.L.pcpu[p] + PCPU.PI_FOR] |= 1 << forVcpu;
   sink.ev(EV.PHYS_IRQ, p, vector, forVcpu + 1, 0);
+}
+
+/**
+ * The posted-interrupt notification vector of vCPU x's VMCS (SDM Vol. 3C 24.6.8): a physical
+ * interrupt with this vector, taken while x runs, starts posted-interrupt processing. KVM always
+ * writes POSTED_INTR_VECTOR; a scenario may choose another, as kvm-unit-tests does as L1 (0xff in
+ * vmx_posted_interrupts_test).
+ */
+export function vmcsPinv(machine: Machine, x: number): number {
+  return machine.vcpus[x].notificationVector ?? POSTED_INTR_VECTOR;
+}
+
+/** Whether v is some vCPU's notification vector (allocation-free). */
+function isPinv(machine: Machine, v: number): boolean {
+  if (v === POSTED_INTR_VECTOR) return true;
+  for (let x = 0; x < machine.vcpus.length; x++) if (machine.vcpus[x].notificationVector === v) return true;
+  return false;
 }
 
 /** Sends a descriptor's notification: vector NV to the APIC ID in NDST. */
@@ -130,7 +147,7 @@ export function pcpuDispatch(w: World, sink: Sink, p: number): void {
   const lapic = L.lapic[p];
   const vector = lapicHighestDeliverable(m, lapic);
   const x = runningVcpu(w, p);
-  if (x >= 0 && w.machine.features.apicv && vector === POSTED_INTR_VECTOR) {
+  if (x >= 0 && w.machine.features.apicv && vector === vmcsPinv(w.machine, x)) {
     const intended = m[L.pcpu[p] + PCPU.PI_FOR];
     m[L.pcpu[p] + PCPU.PI_FOR] = 0;
     if ((intended & ~(1 << x)) !== 0) sink.ev(EV.PI_WRONG_VCPU, p, x, intended, 0);
@@ -152,7 +169,7 @@ function hostInterrupt(w: World, sink: Sink, p: number): void {
     sink.ev(EV.SPURIOUS, p, lapicSpuriousVector(w.m, lapic), 0, 0);
     return;
   }
-  if (v === POSTED_INTR_VECTOR) w.m[w.L.pcpu[p] + PCPU.PI_FOR] = 0;
+  if (isPinv(w.machine, v)) w.m[w.L.pcpu[p] + PCPU.PI_FOR] = 0;
   sink.ev(EV.HOST_IRQ, p, v, 0, 0);
   w.hostHandler?.(w, sink, p, v);
   if (w.machine.hostAutoEoi) {

@@ -36,6 +36,8 @@ export interface VcpuConfig {
    */
   ldr?: number;
   dfr?: 'flat' | 'cluster';
+  /** The VMCS's posted-interrupt notification vector; absent: KVM's POSTED_INTR_VECTOR. */
+  notificationVector?: number;
   /** pCPU the vCPU is loaded on at the start, or -1. */
   pcpu: number;
   /** Whether it starts in guest mode on that pCPU. */
