@@ -146,6 +146,7 @@ export function machineOf(s: Scenario): Machine {
     hostIF: m.hostIF,
     hostAutoEoi: m.hostAutoEoi,
     irtes: m.irtes,
+    lapicTimer: m.lapicTimer,
     apicvInhibits: m.apicvInhibits.reduce((mask, r) => mask | inhibitBit(r), 0),
     ioapic: m.ioapic.map((p) => ({
       pin: p.pin,

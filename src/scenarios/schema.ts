@@ -154,6 +154,10 @@ export const machine = z
       .array(ioapicPin)
       .default([])
       .describe('programmed I/O APIC inputs (messages go to pCPU LAPICs)'),
+    lapicTimer: z
+      .boolean()
+      .default(false)
+      .describe("each vCPU has KVM's emulated LAPIC timer (guest.timer, time.advance; fields vcpuN.timer.*)"),
     apicvInhibits: z
       .array(inhibitReason)
       .default([])
@@ -219,6 +223,36 @@ export const step = z.discriminatedUnion('do', [
     .object({ do: z.literal('guest.iret'), ...v })
     .strict()
     .describe("the guest executes IRET: the NMI handler's return ends NMI blocking"),
+  z
+    .object({
+      do: z.literal('guest.timer'),
+      vector: vector.optional().describe('writes the LVT timer entry with this vector (and mode, masked)'),
+      mode: z.enum(['one-shot', 'periodic', 'tsc-deadline']).default('one-shot'),
+      masked: z.boolean().default(false),
+      divide: z.number().int().min(1).max(128).optional().describe('divide by 1, 2, 4, ..., 128'),
+      initialCount: u32.optional().describe('writes the initial count (0 stops the timer)'),
+      deadline: u32.optional().describe('writes IA32_TSC_DEADLINE (0 disarms)'),
+      ...v,
+    })
+    .strict()
+    .describe(
+      'the guest programs its LAPIC timer (LVT, divide configuration, initial count, TSC deadline, in that order): each write exits and KVM emulates it (machine.lapicTimer)',
+    ),
+  z
+    .object({
+      do: z.literal('time.advance'),
+      ticks: z
+        .number()
+        .int()
+        .min(1)
+        .max(0xffffffff)
+        .describe('timer input ticks (the TSC runs at the same rate)'),
+      note,
+    })
+    .strict()
+    .describe(
+      "time passes: every vCPU's LAPIC timer counts, and expirations deliver their vector (machine.lapicTimer)",
+    ),
   z
     .object({ do: z.literal('vm.entry'), pcpu: pcpuRef, ...v })
     .strict()
@@ -803,6 +837,20 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
       });
     }
   });
+  s.steps.forEach((st, i) => {
+    if ((st.do === 'guest.timer' || st.do === 'time.advance') && !s.machine.lapicTimer)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i],
+        message: `${st.do} needs "lapicTimer": true in machine`,
+      });
+    if (st.do === 'guest.timer' && st.divide !== undefined && (st.divide & (st.divide - 1)) !== 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, 'divide'],
+        message: 'divide must be 1, 2, 4, 8, 16, 32, 64 or 128',
+      });
+  });
   s.checkpoints?.forEach((cp, i) => {
     if (cp.after >= s.steps.length)
       ctx.addIssue({
@@ -973,6 +1021,8 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
   s.machine.irtes.forEach((e, i) => {
     if (e.urg) issue(['machine', 'irtes', i, 'urg'], 'GA-mode IRTEs have no URG bit (urg is VT-d posting)');
   });
+  if (s.machine.lapicTimer)
+    issue(['machine', 'lapicTimer'], 'the LAPIC timer is modelled on Intel APICv: not with features.avic');
   s.steps.forEach((st, i) => {
     if (st.do === 'host.setLapic')
       issue(['steps', i], 'host.setLapic writes the Intel virtual-APIC page: not with features.avic');

@@ -9,6 +9,8 @@
  * mode, a VM entry on a pCPU that already runs a vCPU) is not enabled there, and says why
  * (Instr.why): `irqlab run` then stops with that reason, and the checker never takes it.
  */
+
+import { LVT_MASKED } from '../model/hw/apic-state.ts';
 import { hex } from '../model/hw/bits.ts';
 import {
   ndstForApicId,
@@ -28,6 +30,7 @@ import {
   emitSvmDeliverInterrupt,
 } from '../model/kvm/avic.ts';
 import { emitIcrExit, kvmIcrTargets } from '../model/kvm/fastpath.ts';
+import { kvmTimeAdvance, kvmTimerWrite, type TimerWrite } from '../model/kvm/lapic-timer.ts';
 import { type Instr, NEXT, type ProgramBuilder } from '../model/kvm/program.ts';
 import { KVM_VCPU, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from '../model/kvm/state.ts';
 import type { Variant } from '../model/kvm/variants.ts';
@@ -223,6 +226,39 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
       guard(b, start, notInGuest(x, 'host.setLapic'));
       return;
     }
+    case 'guest.timer': {
+      const x = st.vcpu;
+      const code = { 'one-shot': 0, periodic: 1, 'tsc-deadline': 2 }[st.mode];
+      // Divide configuration bits 3, 1:0 (SDM figure "Divide Configuration Register"): divide by
+      // 2^(code+1), code 111b divides by 1.
+      const divCode = st.divide === undefined ? 0 : st.divide === 1 ? 7 : Math.log2(st.divide) - 1;
+      const wr: TimerWrite = {
+        lvt: st.vector === undefined ? undefined : st.vector | (st.masked ? LVT_MASKED : 0) | (code << 17),
+        divide: st.divide === undefined ? undefined : ((divCode & 4) << 1) | (divCode & 3),
+        initialCount: st.initialCount,
+        deadline: st.deadline,
+      };
+      const parts = [
+        st.vector !== undefined ? `LVT ${st.mode} ${hex(st.vector)}${st.masked ? ' masked' : ''}` : '',
+        st.divide !== undefined ? `divide by ${st.divide}` : '',
+        st.initialCount !== undefined ? `initial count ${st.initialCount}` : '',
+        st.deadline !== undefined ? `TSC deadline ${st.deadline}` : '',
+      ].filter(Boolean);
+      one(`vcpu${x}`, `guest programs its timer: ${parts.join(', ')}`, (w, _a, sink) => {
+        kvmTimerWrite(w, sink, x, wr);
+        return NEXT;
+      });
+      guard(b, start, (w) =>
+        vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot write its timer` : null,
+      );
+      return;
+    }
+    case 'time.advance':
+      one('time', `${st.ticks} timer ticks pass`, (w, _a, sink) => {
+        kvmTimeAdvance(w, sink, st.ticks);
+        return NEXT;
+      });
+      return;
     case 'guest.iret':
       one(`vcpu${st.vcpu}`, 'guest IRET', (w) => {
         guestIret(w, st.vcpu);

@@ -234,6 +234,11 @@ export function describeReaction(events: readonly TraceEvent[]): string {
               : `virtual-interrupt delivery: guest handler ${hex(e.b)} runs`,
         );
         break;
+      case 'timer':
+        parts.push(
+          `vcpu${e.a}'s LAPIC timer expired${e.c > 1 ? ` ${e.c} times` : ''}${e.d === 1 ? ' (LVT masked)' : `: ${hex(e.b)}`}`,
+        );
+        break;
       case 'nmi':
         parts.push(`NMI for vcpu${e.a} queued (${e.b} pending${e.c === 1 ? ', collapsed' : ''})`);
         break;

@@ -488,3 +488,80 @@ describe('a configurable notification vector', () => {
     assert.deepEqual(delivered(r, 0), []);
   });
 });
+
+describe('the LAPIC timer as a source (machine.lapicTimer)', () => {
+  const machine = { pcpus: 1, lapicTimer: true, vcpus: [running(0)] };
+
+  test('one-shot: the first expiration comes after exactly count x divisor input ticks (SDM 11.5.4)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 50 }),
+        fc.constantFrom(1, 2, 4, 8, 16, 32, 64, 128),
+        (count, divide) => {
+          const at = count * divide;
+          const r = run({
+            machine,
+            steps: [
+              { do: 'guest.timer', vcpu: 0, vector: '0xe0', divide, initialCount: count },
+              { do: 'time.advance', ticks: at },
+              { do: 'time.advance', ticks: 10 * at },
+            ],
+            // One tick before the expiration nothing has fired (a checkpoint after a shorter advance).
+            checkpoints: [{ after: 0, expect: { delivered: { '0': [] } } }],
+          });
+          assert.equal(r.ok, true);
+          assert.deepEqual(delivered(r, 0), [0xe0]);
+          if (at > 1) {
+            const early = run({
+              machine,
+              steps: [
+                { do: 'guest.timer', vcpu: 0, vector: '0xe0', divide, initialCount: count },
+                { do: 'time.advance', ticks: at - 1 },
+              ],
+            });
+            assert.deepEqual(delivered(early, 0), []);
+          }
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+
+  test('a masked LVT entry counts and fires but sends nothing (SDM 11.5.1: mask)', () => {
+    const r = run({
+      machine,
+      steps: [
+        { do: 'guest.timer', vcpu: 0, vector: '0xe0', masked: true, divide: 1, initialCount: 5 },
+        { do: 'time.advance', ticks: 5 },
+      ],
+      expect: { state: { 'vcpu0.timer.fired': 1 } },
+    });
+    assert.equal(r.ok, true);
+    assert.deepEqual(delivered(r, 0), []);
+  });
+
+  test('the timer vector is posted: a vCPU outside guest mode gets it at its next entry through PIR', () => {
+    const r = run({
+      machine: { pcpus: 1, lapicTimer: true, vcpus: [running(0)] },
+      steps: [
+        { do: 'guest.timer', vcpu: 0, vector: '0xe0', divide: 1, initialCount: 5 },
+        { do: 'vm.exit', vcpu: 0, reason: 'HLT' },
+        { do: 'time.advance', ticks: 5 },
+      ],
+      expect: { state: { 'vcpu0.PID.PIR': ['0xe0'], 'vcpu0.PID.ON': true } },
+    });
+    assert.equal(r.ok, true);
+    assert.deepEqual(delivered(r, 0), []);
+  });
+
+  test('timer steps need machine.lapicTimer; divide must be a power of two', () => {
+    assert.throws(
+      () => run({ machine: { pcpus: 1, vcpus: [running(0)] }, steps: [{ do: 'time.advance', ticks: 1 }] }),
+      /time\.advance needs "lapicTimer": true/,
+    );
+    assert.throws(
+      () => run({ machine, steps: [{ do: 'guest.timer', vcpu: 0, divide: 3 }] }),
+      /divide must be 1, 2, 4/,
+    );
+  });
+});

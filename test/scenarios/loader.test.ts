@@ -133,6 +133,7 @@ describe('good files', () => {
       irtes: [],
       hostIF: true,
       hostAutoEoi: true,
+      lapicTimer: false,
       ioapic: [],
       apicvInhibits: [],
     });

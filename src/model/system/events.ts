@@ -60,6 +60,11 @@ export const EV = {
    * after it (0-2), c = 1 if it collapsed into one already pending (hw/nmi.ts kvmProcessNmi).
    */
   NMI: 19,
+  /**
+   * vCPU a's LAPIC timer expired (kvm/lapic-timer.ts): b = LVT vector, c = expirations, d = 1 if the
+   * LVT entry is masked (no interrupt sent).
+   */
+  TIMER: 20,
 } as const;
 export type EventKind = (typeof EV)[keyof typeof EV];
 

@@ -80,6 +80,8 @@ export interface Machine {
   hostAutoEoi: boolean;
   /** The I/O APIC's programmed inputs; empty when the machine has no I/O APIC in play. */
   ioapic: IoapicPinConfig[];
+  /** Each vCPU has KVM's emulated local APIC timer (timer-block.ts; kvm/lapic-timer.ts). */
+  lapicTimer?: boolean;
   /**
    * APICv inhibit reasons set when the VM starts, as a bitmask of enum kvm_apicv_inhibit bits
    * (kvm/apicv.ts), e.g. PIT_REINJ; absent: none.

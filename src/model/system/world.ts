@@ -1,6 +1,7 @@
 /**
  * Building the initial World of a machine, and the few accessors every driver needs.
  */
+
 import {
   AVIC_BACKING,
   avicBackingInit,
@@ -43,6 +44,7 @@ import {
   VCPU_F_IF,
 } from './layout.ts';
 import type { Machine } from './machine.ts';
+import { timerBlocksInit, timerExtras } from './timer-block.ts';
 
 export interface World {
   machine: Machine;
@@ -71,6 +73,7 @@ export function initWorld(machine: Machine, more: readonly ExtraBlock[] = []): W
     const size = avicRegion(0, machine.vcpus.length, machine.irtes.length, tableSize).size;
     extras.push({ name: 'avic', size, fields: [] });
   }
+  if (machine.lapicTimer) extras.push(...timerExtras(machine.vcpus.length));
   extras.push(...more);
   const L = makeLayout(machine.pcpus, machine.vcpus.length, extras);
   if (avic) {
@@ -144,7 +147,9 @@ export function initWorld(machine: Machine, more: readonly ExtraBlock[] = []): W
       }
     }
   });
-  return { machine, L, m };
+  const w: World = { machine, L, m };
+  timerBlocksInit(w);
+  return w;
 }
 
 /**
