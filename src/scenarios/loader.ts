@@ -147,6 +147,16 @@ export function machineOf(s: Scenario): Machine {
     hostAutoEoi: m.hostAutoEoi,
     irtes: m.irtes,
     lapicTimer: m.lapicTimer,
+    apicRegisters: m.apicRegisters,
+    guestIoapic: m.guestIoapic.map((p) => ({
+      pin: p.pin,
+      vector: p.vector,
+      level: p.trigger === 'level',
+      masked: p.masked,
+      dest: p.dest,
+      logical: p.destMode === 'logical',
+      deliveryMode: ({ fixed: 0, lowest: 1, nmi: 4 } as const)[p.deliveryMode],
+    })),
     apicvInhibits: m.apicvInhibits.reduce((mask, r) => mask | inhibitBit(r), 0),
     ioapic: m.ioapic.map((p) => ({
       pin: p.pin,

@@ -141,6 +141,20 @@ const ioapicPin = z
   })
   .strict();
 
+const guestIoapicPin = z
+  .object({
+    pin: z.number().int().min(0).max(23),
+    vector,
+    trigger: z.enum(['edge', 'level']).default('edge'),
+    masked: z.boolean().default(false),
+    dest: byte
+      .default(0)
+      .describe('8-bit destination: a vCPU APIC ID, or a logical mask with destMode logical'),
+    destMode: z.enum(['physical', 'logical']).default('physical'),
+    deliveryMode: z.enum(['fixed', 'lowest', 'nmi']).default('fixed'),
+  })
+  .strict();
+
 export const machine = z
   .object({
     pcpus: z.number().int().min(1).max(32).default(1),
@@ -154,6 +168,16 @@ export const machine = z
       .array(ioapicPin)
       .default([])
       .describe('programmed I/O APIC inputs (messages go to pCPU LAPICs)'),
+    guestIoapic: z
+      .array(guestIoapicPin)
+      .default([])
+      .describe("KVM's emulated I/O APIC: inputs whose messages go to vCPUs (Intel APICv, steps only)"),
+    apicRegisters: z
+      .boolean()
+      .default(false)
+      .describe(
+        "KVM keeps each vCPU's IA32_APIC_BASE, SVR and APIC ID as registers guest.apicWrite changes (fields vcpuN.apic.*)",
+      ),
     lapicTimer: z
       .boolean()
       .default(false)
@@ -240,6 +264,17 @@ export const step = z.discriminatedUnion('do', [
     ),
   z
     .object({
+      do: z.literal('guest.apicWrite'),
+      reg: z.enum(['APIC_BASE', 'SVR', 'ID']),
+      value: u32,
+      ...v,
+    })
+    .strict()
+    .describe(
+      'the guest writes IA32_APIC_BASE, the SVR or the APIC ID: the write exits and KVM emulates it or injects #GP (machine.apicRegisters)',
+    ),
+  z
+    .object({
       do: z.literal('time.advance'),
       ticks: z
         .number()
@@ -304,6 +339,42 @@ export const step = z.discriminatedUnion('do', [
     .describe(
       "the host writes a vCPU's APIC state outside guest mode (KVM_SET_LAPIC: TPR, IRR, ISR; or a VMWRITE of RVI, SVI)",
     ),
+  z
+    .object({
+      do: z.literal('guestIoapic.line'),
+      pin: z.number().int().min(0).max(23),
+      level: z.boolean(),
+      note,
+    })
+    .strict()
+    .describe(
+      "an input line of KVM's emulated I/O APIC is asserted (true) or deasserted (kvm_ioapic_set_irq)",
+    ),
+  z
+    .object({
+      do: z.literal('guestIoapic.write'),
+      pin: z.number().int().min(0).max(23),
+      vector: vector.optional(),
+      trigger: z.enum(['edge', 'level']).optional(),
+      masked: z.boolean().optional(),
+      dest: byte.optional(),
+      destMode: z.enum(['physical', 'logical']).optional(),
+      deliveryMode: z.enum(['fixed', 'lowest', 'nmi']).optional(),
+      ...v,
+    })
+    .strict()
+    .describe(
+      "the guest rewrites a redirection entry of KVM's emulated I/O APIC (an exit KVM emulates; Remote IRR kept for a level entry)",
+    ),
+  z
+    .object({
+      do: z.literal('guestIoapic.mask'),
+      pin: z.number().int().min(0).max(23),
+      masked: z.boolean(),
+      note,
+    })
+    .strict()
+    .describe("the host masks or unmasks an entry of KVM's emulated I/O APIC"),
   z
     .object({ do: z.literal('host.sti'), pcpu: pcpuRef, note })
     .strict()
@@ -838,6 +909,12 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
     }
   });
   s.steps.forEach((st, i) => {
+    if (st.do === 'guest.apicWrite' && !s.machine.apicRegisters)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i],
+        message: 'guest.apicWrite needs "apicRegisters": true in machine',
+      });
     if ((st.do === 'guest.timer' || st.do === 'time.advance') && !s.machine.lapicTimer)
       ctx.addIssue({
         code: 'custom',
@@ -849,6 +926,36 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
         code: 'custom',
         path: ['steps', i, 'divide'],
         message: 'divide must be 1, 2, 4, 8, 16, 32, 64 or 128',
+      });
+  });
+  if (s.machine.guestIoapic.length > 0 && s.actors !== undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['machine', 'guestIoapic'],
+      message: 'machine.guestIoapic is modelled for steps (irqlab run), not with actors',
+    });
+  if (s.machine.guestIoapic.length > 0 && (!s.machine.features.apicv || s.machine.features.avic))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['machine', 'guestIoapic'],
+      message: 'machine.guestIoapic is modelled with Intel APICv: it needs features.apicv',
+    });
+  const gioPins = new Set<number>();
+  s.machine.guestIoapic.forEach((p, i) => {
+    if (gioPins.has(p.pin))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['machine', 'guestIoapic', i, 'pin'],
+        message: `pin ${p.pin} is listed twice`,
+      });
+    gioPins.add(p.pin);
+  });
+  s.steps.forEach((st, i) => {
+    if (st.do.startsWith('guestIoapic.') && 'pin' in st && !gioPins.has(st.pin))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, 'pin'],
+        message: `pin ${st.pin} is not programmed in machine.guestIoapic`,
       });
   });
   s.checkpoints?.forEach((cp, i) => {

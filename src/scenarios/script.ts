@@ -30,6 +30,13 @@ import {
   emitSvmDeliverInterrupt,
 } from '../model/kvm/avic.ts';
 import { emitIcrExit, kvmIcrTargets } from '../model/kvm/fastpath.ts';
+import { guestApicWrite } from '../model/kvm/guest-apic.ts';
+import {
+  type GuestIoapicWrite,
+  guestIoapicLine,
+  guestIoapicMask,
+  guestIoapicWrite,
+} from '../model/kvm/guest-ioapic.ts';
 import { kvmTimeAdvance, kvmTimerWrite, type TimerWrite } from '../model/kvm/lapic-timer.ts';
 import { type Instr, NEXT, type ProgramBuilder } from '../model/kvm/program.ts';
 import { KVM_VCPU, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from '../model/kvm/state.ts';
@@ -253,12 +260,65 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
       );
       return;
     }
+    case 'guest.apicWrite': {
+      const x = st.vcpu;
+      one(`vcpu${x}`, `guest writes ${st.reg} ${hex(st.value)}`, (w, _a, sink) => {
+        guestApicWrite(w, sink, x, st.reg, st.value);
+        return NEXT;
+      });
+      guard(b, start, (w) =>
+        vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot write its APIC` : null,
+      );
+      return;
+    }
     case 'time.advance':
       one('time', `${st.ticks} timer ticks pass`, (w, _a, sink) => {
         kvmTimeAdvance(w, sink, st.ticks);
         return NEXT;
       });
       return;
+    case 'guestIoapic.line':
+      one(
+        'ioapic',
+        `guest I/O APIC line ${st.pin} ${st.level ? 'asserted' : 'deasserted'}`,
+        (w, _a, sink) => {
+          guestIoapicLine(w, sink, st.pin, st.level);
+          return NEXT;
+        },
+      );
+      return;
+    case 'guestIoapic.mask':
+      one('host', `${st.masked ? 'masks' : 'unmasks'} guest I/O APIC pin ${st.pin}`, (w, _a, sink) => {
+        guestIoapicMask(w, sink, st.pin, st.masked);
+        return NEXT;
+      });
+      return;
+    case 'guestIoapic.write': {
+      const x = st.vcpu;
+      const wr: GuestIoapicWrite = {
+        ...(st.vector !== undefined ? { vector: st.vector } : {}),
+        ...(st.trigger !== undefined ? { triggerMode: st.trigger === 'level' ? 1 : 0 } : {}),
+        ...(st.masked !== undefined ? { mask: st.masked ? 1 : 0 } : {}),
+        ...(st.dest !== undefined ? { dest: st.dest } : {}),
+        ...(st.destMode !== undefined ? { destMode: st.destMode === 'logical' ? 1 : 0 } : {}),
+        ...(st.deliveryMode !== undefined
+          ? { deliveryMode: ({ fixed: 0, lowest: 1, nmi: 4 } as const)[st.deliveryMode] }
+          : {}),
+      };
+      const what = Object.entries(wr)
+        .map(([k, val]) => `${k}=${k === 'vector' || k === 'dest' ? hex(val as number) : val}`)
+        .join(' ');
+      one(`vcpu${x}`, `guest writes guest I/O APIC pin ${st.pin}: ${what}`, (w, _a, sink) => {
+        guestIoapicWrite(w, sink, x, st.pin, wr);
+        return NEXT;
+      });
+      guard(b, start, (w) =>
+        vcpuRunningOn(w, x) < 0
+          ? `vcpu${x} is not running in guest mode: it cannot write the I/O APIC`
+          : null,
+      );
+      return;
+    }
     case 'guest.iret':
       one(`vcpu${st.vcpu}`, 'guest IRET', (w) => {
         guestIret(w, st.vcpu);

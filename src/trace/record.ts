@@ -239,6 +239,9 @@ export function describeReaction(events: readonly TraceEvent[]): string {
           `vcpu${e.a}'s LAPIC timer expired${e.c > 1 ? ` ${e.c} times` : ''}${e.d === 1 ? ' (LVT masked)' : `: ${hex(e.b)}`}`,
         );
         break;
+      case 'gp':
+        parts.push(`#GP injected into vcpu${e.a} (write of ${hex(e.b)})`);
+        break;
       case 'nmi':
         parts.push(`NMI for vcpu${e.a} queued (${e.b} pending${e.c === 1 ? ', collapsed' : ''})`);
         break;

@@ -185,6 +185,9 @@ function otherState(v: unknown): unknown {
   if (typeof v === 'number') return v + 1;
   if (typeof v === 'string' && /^0x[0-9a-f]+$/i.test(v)) return Number.parseInt(v, 16) + 1;
   if (v === 'none') return 0;
+  // An APIC mode (vcpuN.apic.mode): another mode.
+  const modes = ['xapic', 'x2apic', 'disabled'];
+  if (typeof v === 'string' && modes.includes(v)) return modes[(modes.indexOf(v) + 1) % modes.length];
   // A flag set (vcpuN.vapic): another valid set, since an unknown flag name is a load error.
   return v === '-' ? 'VID' : '-';
 }

@@ -133,6 +133,8 @@ describe('good files', () => {
       irtes: [],
       hostIF: true,
       hostAutoEoi: true,
+      guestIoapic: [],
+      apicRegisters: false,
       lapicTimer: false,
       ioapic: [],
       apicvInhibits: [],

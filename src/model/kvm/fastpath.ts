@@ -33,6 +33,7 @@ import {
   emitVmExitStep,
   vmEntryStep,
 } from './enter-guest.ts';
+import { guestApicAccepts } from './guest-apic.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
 import type { Variant } from './variants.ts';
 
@@ -114,7 +115,7 @@ export function emitIcrExit(
  */
 function emitInjectNmi(b: ProgramBuilder, t: number): void {
   b.step('kvm_inject_nmi', `queue NMI for vcpu${t}`, (w, _a, sink) => {
-    vcpuNmiArrives(w, sink, t);
+    if (guestApicAccepts(w, t, DELIVERY_MODE.NMI)) vcpuNmiArrives(w, sink, t);
     return NEXT;
   });
 }

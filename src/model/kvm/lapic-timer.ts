@@ -10,8 +10,6 @@
  * advance in one step: in a script nothing else runs in between. Expirations within one advance
  * coalesce into one posting (the vector's PIR bit is set once), as a vector pending twice does.
  */
-import { regSet } from '../hw/bits.ts';
-import { piTestAndSetOn, piTestAndSetPir } from '../hw/pid.ts';
 import {
   timerAdvance,
   timerMasked,
@@ -22,14 +20,10 @@ import {
   timerWriteLvt,
 } from '../hw/timer.ts';
 import { EV, EXIT_REASON, type Sink } from '../system/events.ts';
-import { sendPhysicalInterrupt, vmEntry, vmExit } from '../system/hardware.ts';
-import { VCPU } from '../system/layout.ts';
-import { POSTED_INTR_VECTOR } from '../system/machine.ts';
+import { vmEntry, vmExit } from '../system/hardware.ts';
 import { TIMER_BLOCK, timerBlockName, timerLoad, timerStore } from '../system/timer-block.ts';
-import { pcpuApicId, vcpuRunningOn, type World } from '../system/world.ts';
-import { kvmVcpu } from './load-put.ts';
-import { KVM_VCPU, MODE_IN_GUEST } from './state.ts';
-import { kvmVcpuWakeUp } from './wakeup.ts';
+import { vcpuRunningOn, type World } from '../system/world.ts';
+import { deliverPostedInterruptNow } from './deliver.ts';
 
 /** The timer registers one guest step writes (absent: not written), in the order applied. */
 export interface TimerWrite {
@@ -49,20 +43,6 @@ function block(w: World, x: number): number {
   return o;
 }
 
-/**
- * vmx_deliver_posted_interrupt for an expiration of vCPU x's timer, its three steps at once: the
- * PIR bit, ON, then the notification to a vCPU in guest mode or kvm_vcpu_wake_up (deliver.ts has
- * the stepped form the checker interleaves).
- */
-function deliverExpiration(w: World, sink: Sink, x: number, vector: number): void {
-  regSet(w.m, w.L.vcpu[x] + VCPU.POSTED, vector);
-  if (piTestAndSetPir(w.m, w.L.pid[x], vector) || piTestAndSetOn(w.m, w.L.pid[x])) return;
-  const k = kvmVcpu(w, x);
-  if (w.m[k + KVM_VCPU.MODE] === MODE_IN_GUEST)
-    sendPhysicalInterrupt(w, sink, pcpuApicId(w.m[k + KVM_VCPU.CPU] - 1), POSTED_INTR_VECTOR, x);
-  else kvmVcpuWakeUp(w, sink, x);
-}
-
 /** Records `fired` expirations of vCPU x's timer and delivers its vector unless the LVT is masked. */
 function expired(w: World, sink: Sink, x: number, o: number, fired: number): void {
   if (fired <= 0) return;
@@ -71,7 +51,7 @@ function expired(w: World, sink: Sink, x: number, o: number, fired: number): voi
   const vector = timerVector(t, 0);
   w.m[o + TIMER_BLOCK.FIRED] += fired;
   sink.ev(EV.TIMER, x, vector, fired, masked ? 1 : 0);
-  if (!masked) deliverExpiration(w, sink, x, vector);
+  if (!masked) deliverPostedInterruptNow(w, sink, x, vector);
 }
 
 /** The exit reason and qualification of an intercepted write of one timer register. */

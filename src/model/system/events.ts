@@ -65,6 +65,8 @@ export const EV = {
    * LVT entry is masked (no interrupt sent).
    */
   TIMER: 20,
+  /** KVM injected #GP into vCPU a for an APIC access: b = the MSR or register written. */
+  GP: 21,
 } as const;
 export type EventKind = (typeof EV)[keyof typeof EV];
 
@@ -87,6 +89,8 @@ export const EXIT_REASON = {
   MSR_WRITE: 32,
   TPR_BELOW_THRESHOLD: 43,
   EOI_INDUCED: 45,
+  /** An access to an MMIO page KVM emulates (the guest I/O APIC window). */
+  EPT_MISCONFIG: 49,
   APIC_WRITE: 56,
   /**
    * AMD SVM exit codes of AVIC (APM Vol. 2 15.29; KVM SVM_EXIT_AVIC_*): a guest IPI the hardware

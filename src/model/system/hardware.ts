@@ -311,7 +311,11 @@ export function guestEoi(w: World, sink: Sink, x: number): void {
   }
   const r = eoiVirtualization(w.m, w.L.vapic[x]);
   sink.ev(EV.EOI, x, r & 0xff, 0, 0);
-  if ((r & EOI_EXIT_INDUCED) !== 0) vmExit(w, sink, x, EXIT_REASON.EOI_INDUCED, r & 0xff);
+  if ((r & EOI_EXIT_INDUCED) !== 0) {
+    const p = vcpuRunningOn(w, x);
+    vmExit(w, sink, x, EXIT_REASON.EOI_INDUCED, r & 0xff);
+    w.eoiInducedHandler?.(w, sink, x, p, r & 0xff);
+  }
 }
 
 /**

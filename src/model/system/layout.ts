@@ -165,6 +165,8 @@ export interface Layout {
   kvmVcpu: number[];
   /** Where the AVIC structures sit, on a machine with `features.avic` (set by initWorld). */
   avic?: AvicRegion;
+  /** Per vCPU: its guest-APIC register block, on machines with `apicRegisters` (guest-apic-block.ts). */
+  guestApic?: number[];
   size: number;
   blocks: Block[];
 }

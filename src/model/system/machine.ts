@@ -68,6 +68,19 @@ export interface IoapicPinConfig {
   dest: number;
 }
 
+/** One input of KVM's emulated I/O APIC, routed to vCPUs (kvm/guest-ioapic.ts). */
+export interface GuestIoapicPinConfig {
+  pin: number;
+  vector: number;
+  level: boolean;
+  masked: boolean;
+  /** 8-bit destination: a vCPU APIC ID (physical) or a logical mask (logical). */
+  dest: number;
+  logical: boolean;
+  /** Delivery mode: 0 fixed, 1 lowest priority, 4 NMI. */
+  deliveryMode: 0 | 1 | 4;
+}
+
 export interface Machine {
   pcpus: number;
   x2apic: boolean;
@@ -80,6 +93,10 @@ export interface Machine {
   hostAutoEoi: boolean;
   /** The I/O APIC's programmed inputs; empty when the machine has no I/O APIC in play. */
   ioapic: IoapicPinConfig[];
+  /** KVM's emulated I/O APIC for the guest; absent or empty: none. */
+  guestIoapic?: GuestIoapicPinConfig[];
+  /** KVM keeps each vCPU's APIC base, SVR and ID as registers the guest writes (kvm/guest-apic.ts). */
+  apicRegisters?: boolean;
   /** Each vCPU has KVM's emulated local APIC timer (timer-block.ts; kvm/lapic-timer.ts). */
   lapicTimer?: boolean;
   /**

@@ -19,6 +19,7 @@ import {
 } from '../kvm/apicv.ts';
 import { irteAffinityHolds, irteGuestModeHolds } from '../kvm/avic-irte.ts';
 import { avicVmcbHolds } from '../kvm/avic-vmcb.ts';
+import { guestIoapicScan, kvmHandleEoiInduced } from '../kvm/guest-ioapic.ts';
 import { LOCKS, LOCKS_BLOCK, lockOrderCycle } from '../kvm/locks.ts';
 import {
   POSTED_MSI,
@@ -303,6 +304,10 @@ export class SystemModel {
       return i < 0 ? -1 : this.postedMsi[i];
     });
     for (const p of postedMsi) postedMsiInit(this.w.m, msiOf[p], p, machine.x2apic);
+    if (machine.guestIoapic?.length) {
+      guestIoapicScan(this.w);
+      this.w.eoiInducedHandler = kvmHandleEoiInduced;
+    }
     this.w.hostHandler =
       postedMsi.length === 0
         ? kvmHostHandler

@@ -1,0 +1,94 @@
+/**
+ * The guest's APIC registers as KVM keeps them (struct kvm_lapic: apic_base, SPIV, the APIC ID),
+ * for machines with `apicRegisters`: one LAPIC block (hw/lapic.ts layout) per vCPU, plus the low 32
+ * bits of IA32_APIC_BASE and a count of the #GPs the guest took. The transitions are
+ * hw/apic-state.ts's (SDM Vol. 3A 11.4.3, 11.4.6, 11.4.7.2, 11.12.5); KVM's part is the interception
+ * and the #GP injection (kvm_set_apic_base, kvm_lapic_reg_write, kvm_x2apic_msr_write ->
+ * kvm_inject_gp), and __apic_accept_irq dropping fixed and lowest-priority interrupts while the
+ * APIC is software- or globally disabled (`guestApicAccepts`).
+ *
+ * What a transition does not change: the machine's `x2apic` still decides how the rest of the
+ * model treats the vCPU's APIC accesses (the ICR format, which MSRs are virtualized). A script that
+ * moves a vCPU to another mode sees the mode, the ID and the #GPs, not a different virtualization.
+ */
+import {
+  apicBaseApply,
+  apicBaseWriteFault,
+  apicIdWrite,
+  LVT_MASKED,
+  lapicAcceptsDeliveryMode,
+  svrWrite,
+} from '../hw/apic-state.ts';
+import { LAPIC, LAPIC_MODE_X2APIC } from '../hw/lapic.ts';
+import { TIMER } from '../hw/timer.ts';
+import { EV, EXIT_REASON, type Sink } from '../system/events.ts';
+import { GUEST_APIC, GUEST_MAXPHYADDR, guestApicBlockName } from '../system/guest-apic-block.ts';
+import { vmEntry, vmExit } from '../system/hardware.ts';
+import { timerBlockName } from '../system/timer-block.ts';
+import { vcpuRunningOn, type World } from '../system/world.ts';
+
+function block(w: World, x: number): number {
+  const o = w.L.extra.get(guestApicBlockName(x));
+  if (o === undefined)
+    throw new Error('this machine has no guest APIC registers (machine.apicRegisters is false)');
+  return o;
+}
+
+/**
+ * Whether vCPU x's APIC accepts a message with this delivery mode now (__apic_accept_irq with
+ * kvm_apic_sw_enabled, kvm_apic_present): always, on a machine without `apicRegisters`.
+ * Allocation-free (the checker's delivery steps call it).
+ */
+export function guestApicAccepts(w: World, x: number, deliveryMode: number): boolean {
+  const ga = w.L.guestApic;
+  return ga === undefined || lapicAcceptsDeliveryMode(w.m, ga[x], deliveryMode);
+}
+
+function gp(w: World, sink: Sink, x: number, o: number, what: number): void {
+  w.m[o + GUEST_APIC.GP]++;
+  sink.ev(EV.GP, x, what, 0, 0);
+}
+
+/** The guest register a `guest.apicWrite` writes. */
+export type GuestApicReg = 'APIC_BASE' | 'SVR' | 'ID';
+
+/**
+ * The exit of an intercepted write, by the vCPU's APIC mode now: WRMSR for IA32_APIC_BASE and every
+ * x2APIC register, else an APIC write (SDM Vol. 3C 29.4.3.2 and 29.5).
+ */
+function exitFor(w: World, o: number, reg: GuestApicReg): [number, number] {
+  if (reg === 'APIC_BASE') return [EXIT_REASON.MSR_WRITE, 0x1b];
+  const off = reg === 'SVR' ? 0xf0 : 0x20;
+  return w.m[o + LAPIC.MODE] === LAPIC_MODE_X2APIC
+    ? [EXIT_REASON.MSR_WRITE, 0x800 + (off >>> 4)]
+    : [EXIT_REASON.APIC_WRITE, off];
+}
+
+/**
+ * vCPU x's guest writes `reg`; the write exits, KVM emulates it or injects #GP, and the vCPU
+ * re-enters. IA32_APIC_BASE follows apicBaseWriteFault / apicBaseApply (the initial APIC ID is the
+ * machine's); SVR follows svrWrite (software disable keeps IRR and ISR and masks the LVT entries);
+ * the APIC ID is writable in xAPIC mode and read-only (#GP) in x2APIC mode (apicIdWrite).
+ */
+export function guestApicWrite(w: World, sink: Sink, x: number, reg: GuestApicReg, value: number): void {
+  const o = block(w, x);
+  const p = vcpuRunningOn(w, x);
+  const [reason, qualification] = exitFor(w, o, reg);
+  vmExit(w, sink, x, reason, qualification);
+  if (reg === 'APIC_BASE') {
+    const old = BigInt(w.m[o + GUEST_APIC.BASE]);
+    const next = BigInt(value >>> 0);
+    if (apicBaseWriteFault(old, next, { x2apicSupported: true, maxPhyAddr: GUEST_MAXPHYADDR }) !== null)
+      gp(w, sink, x, o, 0x1b);
+    else {
+      apicBaseApply(w.m, o, old, next, w.machine.vcpus[x].apicId);
+      w.m[o + GUEST_APIC.BASE] = value >>> 0;
+    }
+  } else if (reg === 'SVR') {
+    // Software disable masks every LVT entry (SDM 11.4.7.2); the model's only guest LVT entry is
+    // the timer's (machine.lapicTimer).
+    const t = w.L.extra.get(timerBlockName(x));
+    if (svrWrite(w.m, o, value) && t !== undefined) w.m[t + TIMER.LVT] |= LVT_MASKED;
+  } else if (!apicIdWrite(w.m, o, value)) gp(w, sink, x, o, 0x802);
+  if (p >= 0) vmEntry(w, sink, x, p);
+}
