@@ -234,17 +234,6 @@ export function describeReaction(events: readonly TraceEvent[]): string {
               : `virtual-interrupt delivery: guest handler ${hex(e.b)} runs`,
         );
         break;
-      case 'timer':
-        parts.push(
-          `vcpu${e.a}'s LAPIC timer expired${e.c > 1 ? ` ${e.c} times` : ''}${e.d === 1 ? ' (LVT masked)' : `: ${hex(e.b)}`}`,
-        );
-        break;
-      case 'gp':
-        parts.push(`#GP injected into vcpu${e.a} (write of ${hex(e.b)})`);
-        break;
-      case 'nmi':
-        parts.push(`NMI for vcpu${e.a} queued (${e.b} pending${e.c === 1 ? ', collapsed' : ''})`);
-        break;
       case 'eoi':
         parts.push(e.a >= 0 ? `guest handler writes EOI (${hex(e.b)})` : `EOI ${hex(e.b)}`);
         break;

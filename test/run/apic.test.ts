@@ -9,7 +9,6 @@ import fc from 'fast-check';
 import { scriptedChooser } from '../../src/drive/chooser.ts';
 import { drive, stepOf } from '../../src/drive/drive.ts';
 import { DEFAULT_VARIANT as DEFAULT } from '../../src/model/kvm/variants.ts';
-import { NULL_SINK } from '../../src/model/system/events.ts';
 import {
   guestEndStiShadow,
   guestSetIf,
@@ -329,7 +328,7 @@ describe('NMI through the ICR', () => {
     );
     const w = initWorld(machineOf(sc));
     guestSetIf(w, 0, true);
-    vcpuNmiArrives(w, NULL_SINK, 0);
+    vcpuNmiArrives(w, 0);
     assert.equal(vcpuNmiEnabled(w, 0), false, 'inside the STI shadow');
     guestEndStiShadow(w, 0);
     assert.equal(vcpuNmiEnabled(w, 0), true, 'after the next instruction');

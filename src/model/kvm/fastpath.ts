@@ -114,8 +114,8 @@ export function emitIcrExit(
  * a running target exit so that the NMI is injected at its next entry is not a step of its own.
  */
 function emitInjectNmi(b: ProgramBuilder, t: number): void {
-  b.step('kvm_inject_nmi', `queue NMI for vcpu${t}`, (w, _a, sink) => {
-    if (guestApicAccepts(w, t, DELIVERY_MODE.NMI)) vcpuNmiArrives(w, sink, t);
+  b.step('kvm_inject_nmi', `queue NMI for vcpu${t}`, (w) => {
+    if (guestApicAccepts(w, t, DELIVERY_MODE.NMI)) vcpuNmiArrives(w, t);
     return NEXT;
   });
 }

@@ -21,7 +21,7 @@ import {
 } from '../hw/apic-state.ts';
 import { LAPIC, LAPIC_MODE_X2APIC } from '../hw/lapic.ts';
 import { TIMER } from '../hw/timer.ts';
-import { EV, EXIT_REASON, type Sink } from '../system/events.ts';
+import { EXIT_REASON, type Sink } from '../system/events.ts';
 import { GUEST_APIC, GUEST_MAXPHYADDR, guestApicBlockName } from '../system/guest-apic-block.ts';
 import { vmEntry, vmExit } from '../system/hardware.ts';
 import { timerBlockName } from '../system/timer-block.ts';
@@ -44,9 +44,9 @@ export function guestApicAccepts(w: World, x: number, deliveryMode: number): boo
   return ga === undefined || lapicAcceptsDeliveryMode(w.m, ga[x], deliveryMode);
 }
 
-function gp(w: World, sink: Sink, x: number, o: number, what: number): void {
+/** KVM injects #GP (kvm_inject_gp): counted in the block; the trace shows the count change. */
+function gp(w: World, o: number): void {
   w.m[o + GUEST_APIC.GP]++;
-  sink.ev(EV.GP, x, what, 0, 0);
 }
 
 /** The guest register a `guest.apicWrite` writes. */
@@ -79,7 +79,7 @@ export function guestApicWrite(w: World, sink: Sink, x: number, reg: GuestApicRe
     const old = BigInt(w.m[o + GUEST_APIC.BASE]);
     const next = BigInt(value >>> 0);
     if (apicBaseWriteFault(old, next, { x2apicSupported: true, maxPhyAddr: GUEST_MAXPHYADDR }) !== null)
-      gp(w, sink, x, o, 0x1b);
+      gp(w, o);
     else {
       apicBaseApply(w.m, o, old, next, w.machine.vcpus[x].apicId);
       w.m[o + GUEST_APIC.BASE] = value >>> 0;
@@ -89,6 +89,6 @@ export function guestApicWrite(w: World, sink: Sink, x: number, reg: GuestApicRe
     // the timer's (machine.lapicTimer).
     const t = w.L.extra.get(timerBlockName(x));
     if (svrWrite(w.m, o, value) && t !== undefined) w.m[t + TIMER.LVT] |= LVT_MASKED;
-  } else if (!apicIdWrite(w.m, o, value)) gp(w, sink, x, o, 0x802);
+  } else if (!apicIdWrite(w.m, o, value)) gp(w, o);
   if (p >= 0) vmEntry(w, sink, x, p);
 }

@@ -97,7 +97,7 @@ function route(w: World, sink: Sink, msg: number): void {
   const d = decodeIoapicMsg(msg);
   for (const x of targets(w.machine, d.deliveryMode, d.destMode === 1, d.dest, d.vector)) {
     if (d.deliveryMode === DELIVERY_MODE.NMI) {
-      if (guestApicAccepts(w, x, DELIVERY_MODE.NMI)) vcpuNmiArrives(w, sink, x);
+      if (guestApicAccepts(w, x, DELIVERY_MODE.NMI)) vcpuNmiArrives(w, x);
       continue;
     }
     const tmr = w.L.vapic[x] + VAPIC.VTMR;

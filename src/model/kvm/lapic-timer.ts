@@ -19,7 +19,7 @@ import {
   timerWriteInitialCount,
   timerWriteLvt,
 } from '../hw/timer.ts';
-import { EV, EXIT_REASON, type Sink } from '../system/events.ts';
+import { EXIT_REASON, type Sink } from '../system/events.ts';
 import { vmEntry, vmExit } from '../system/hardware.ts';
 import { TIMER_BLOCK, timerBlockName, timerLoad, timerStore } from '../system/timer-block.ts';
 import { vcpuRunningOn, type World } from '../system/world.ts';
@@ -50,7 +50,6 @@ function expired(w: World, sink: Sink, x: number, o: number, fired: number): voi
   const masked = timerMasked(t, 0);
   const vector = timerVector(t, 0);
   w.m[o + TIMER_BLOCK.FIRED] += fired;
-  sink.ev(EV.TIMER, x, vector, fired, masked ? 1 : 0);
   if (!masked) deliverPostedInterruptNow(w, sink, x, vector);
 }
 

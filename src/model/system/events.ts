@@ -55,18 +55,6 @@ export const EV = {
    * b = GATag, c = device ID, d = 1 if the vCPU was halted.
    */
   GA_LOG: 18,
-  /**
-   * An NMI for a vCPU reached KVM (kvm_inject_nmi, then process_nmi): a = vCPU, b = NMIs pending
-   * after it (0-2), c = 1 if it collapsed into one already pending (hw/nmi.ts kvmProcessNmi).
-   */
-  NMI: 19,
-  /**
-   * vCPU a's LAPIC timer expired (kvm/lapic-timer.ts): b = LVT vector, c = expirations, d = 1 if the
-   * LVT entry is masked (no interrupt sent).
-   */
-  TIMER: 20,
-  /** KVM injected #GP into vCPU a for an APIC access: b = the MSR or register written. */
-  GP: 21,
 } as const;
 export type EventKind = (typeof EV)[keyof typeof EV];
 

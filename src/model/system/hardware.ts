@@ -223,12 +223,9 @@ function setNmiPending(w: World, x: number, n: number): void {
  * two while no NMI handler runs and one while one does, so more collapse (hw/nmi.ts
  * kvmProcessNmi; kvm-unit-tests apic.c test_multiple_nmi, test_pending_nmi).
  */
-export function vcpuNmiArrives(w: World, sink: Sink, x: number): void {
+export function vcpuNmiArrives(w: World, x: number): void {
   const blocked = (w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_NMI_BLOCKED) !== 0;
-  const before = nmiPending(w, x);
-  const after = kvmProcessNmi(before, 1, blocked);
-  setNmiPending(w, x, after);
-  sink.ev(EV.NMI, x, after, after === before ? 1 : 0, 0);
+  setNmiPending(w, x, kvmProcessNmi(nmiPending(w, x), 1, blocked));
 }
 
 /**
