@@ -30,7 +30,7 @@ import {
   emitSvmDeliverInterrupt,
 } from '../model/kvm/avic.ts';
 import { emitIcrExit, kvmIcrTargets } from '../model/kvm/fastpath.ts';
-import { guestApicWrite } from '../model/kvm/guest-apic.ts';
+import { guestApicIsTarget, guestApicWrite } from '../model/kvm/guest-apic.ts';
 import {
   type GuestIoapicWrite,
   guestIoapicLine,
@@ -190,14 +190,26 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
       }
       // The write exits, and KVM emulates it and re-enters the guest (fastpath.ts emitIcrExit):
       // the same steps as a vCPU thread's ICR write in `irqlab check`, for every target KVM finds.
+      // With run-time APIC IDs every vCPU is a candidate, matched when KVM sends (guestApicIsTarget).
+      const dynamic =
+        machine.apicRegisters === true && icr.shorthand === 0 && [0, 1, 4].includes(icr.deliveryMode);
       emitIcrExit(
         b,
         v,
         st.vcpu,
-        kvmIcrTargets(machine, st.vcpu, icr),
+        dynamic ? machine.vcpus.map((_, i) => i) : kvmIcrTargets(machine, st.vcpu, icr),
         icr.vector,
         machine.x2apic,
         st.deliveryMode === 'nmi',
+        dynamic
+          ? (w, t) =>
+              guestApicIsTarget(w, st.vcpu, t, {
+                deliveryMode: icr.deliveryMode,
+                logical: icr.logical,
+                dest: icr.dest,
+                vector: icr.vector,
+              })
+          : undefined,
       );
       by('host', st.vcpu);
       b.code[start].actor = `vcpu${st.vcpu}`;

@@ -696,3 +696,29 @@ describe('guest APIC registers (machine.apicRegisters)', () => {
     assert.deepEqual(delivered(r, 0), []);
   });
 });
+
+describe('ICR routing follows the APIC IDs the guests wrote (machine.apicRegisters)', () => {
+  test('a physical IPI reaches exactly the vCPUs whose xAPIC ID equals the destination now (SDM 11.6.2.1)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), (newId, dest) => {
+        // vCPU 2 (initial ID 2) rewrites its ID; vCPUs 0 and 1 keep IDs 0 and 1.
+        const r = run({
+          machine: {
+            pcpus: 3,
+            x2apic: false,
+            apicRegisters: true,
+            vcpus: [running(0), running(1), running(2)],
+          },
+          steps: [
+            { do: 'guest.apicWrite', vcpu: 2, reg: 'ID', value: newId * 0x1000000 },
+            { do: 'guest.icr', vcpu: 0, vector: '0x71', dest },
+          ],
+        });
+        const ids = [0, 1, newId];
+        for (const x of [0, 1, 2])
+          assert.deepEqual(delivered(r, x), ids[x] === dest ? [0x71] : [], `vcpu${x}`);
+      }),
+      { numRuns: 16 },
+    );
+  });
+});

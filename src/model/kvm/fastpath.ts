@@ -23,6 +23,7 @@ import {
 import { EXIT_REASON } from '../system/events.ts';
 import { type IcrWrite, ipivPostTo, vcpuNmiArrives } from '../system/hardware.ts';
 import type { Machine } from '../system/machine.ts';
+import type { World } from '../system/world.ts';
 import { vcpuRunningOn } from '../system/world.ts';
 import { emitAvicIcrWrite } from './avic.ts';
 import { emitDeliverPostedInterrupt } from './deliver.ts';
@@ -81,10 +82,18 @@ export function emitIcrExit(
   vector: number,
   x2apic: boolean,
   nmi = false,
+  isTarget?: (w: World, t: number) => boolean,
 ): void {
   const deliver = (t: number) => {
+    // With run-time APIC IDs (machine.apicRegisters) each candidate is matched when KVM sends.
+    const skip = b.fresh('not_target');
+    if (isTarget !== undefined) {
+      const tSkip = b.target(skip);
+      b.step('kvm_irq_delivery_to_apic', `match vcpu${t}`, (w) => (isTarget(w, t) ? NEXT : tSkip.pc));
+    }
     if (nmi) emitInjectNmi(b, t);
     else emitDeliverPostedInterrupt(b, v, t, vector, x);
+    b.mark(skip);
   };
   if (x2apic) emitVmExitStep(b, x, 'vmexit (WRMSR 0x830)', EXIT_REASON.MSR_WRITE, 0x830);
   else emitVmExitStep(b, x, 'vmexit (APIC write 0x300)', EXIT_REASON.APIC_WRITE, 0x300);

@@ -11,14 +11,25 @@
  * model treats the vCPU's APIC accesses (the ICR format, which MSRs are virtualized). A script that
  * moves a vCPU to another mode sees the mode, the ID and the #GPs, not a different virtualization.
  */
+
 import {
   apicBaseApply,
   apicBaseWriteFault,
   apicIdWrite,
+  LAPIC_MODE_DISABLED,
   LVT_MASKED,
   lapicAcceptsDeliveryMode,
   svrWrite,
 } from '../hw/apic-state.ts';
+import {
+  DELIVERY_MODE,
+  DEST_MODE,
+  DFR_CLUSTER,
+  DFR_FLAT,
+  kvmApicMatchDest,
+  kvmLowestPriorityTarget,
+  type LapicInfo,
+} from '../hw/icr.ts';
 import { LAPIC, LAPIC_MODE_X2APIC } from '../hw/lapic.ts';
 import { TIMER } from '../hw/timer.ts';
 import { EXIT_REASON, type Sink } from '../system/events.ts';
@@ -42,6 +53,46 @@ function block(w: World, x: number): number {
 export function guestApicAccepts(w: World, x: number, deliveryMode: number): boolean {
   const ga = w.L.guestApic;
   return ga === undefined || lapicAcceptsDeliveryMode(w.m, ga[x], deliveryMode);
+}
+
+/**
+ * Whether vCPU t is a destination of an ICR message from vCPU x with the APIC IDs and modes the
+ * guests have now (kvm_apic_match_dest; a globally disabled APIC is no destination,
+ * kvm_apic_present): two vCPUs that wrote the same xAPIC ID both match (kvm-unit-tests apic.c
+ * test_aliased_xapic_physical_ipi). Lowest priority picks among the candidates by vector hashing.
+ * Shorthands never reach here (they go by vCPU). The sender's mode sets the destination's width.
+ */
+export function guestApicIsTarget(
+  w: World,
+  x: number,
+  t: number,
+  msg: { deliveryMode: number; logical: boolean; dest: number; vector: number },
+): boolean {
+  const ga = w.L.guestApic;
+  if (ga === undefined) return false;
+  const info = (i: number): LapicInfo => {
+    const c = w.machine.vcpus[i];
+    return {
+      apicId: w.m[ga[i] + LAPIC.ID],
+      mode: w.m[ga[i] + LAPIC.MODE] === LAPIC_MODE_X2APIC ? 'x2apic' : 'xapic',
+      ldr: c.ldr ?? 0,
+      dfr: c.dfr === 'cluster' ? DFR_CLUSTER : DFR_FLAT,
+    };
+  };
+  const format = w.m[ga[x] + LAPIC.MODE] === LAPIC_MODE_X2APIC ? 'x2apic' : 'xapic';
+  const matches = (i: number) =>
+    w.m[ga[i] + LAPIC.MODE] !== LAPIC_MODE_DISABLED &&
+    kvmApicMatchDest(info(i), msg.logical ? DEST_MODE.LOGICAL : DEST_MODE.PHYSICAL, msg.dest, format);
+  if (msg.deliveryMode !== DELIVERY_MODE.LOWEST_PRIORITY) return matches(t);
+  const candidates = w.machine.vcpus.map((_, i) => i).filter(matches);
+  return (
+    kvmLowestPriorityTarget(
+      candidates,
+      msg.vector,
+      w.machine.vcpus.map(() => true),
+      { vectorHashing: true },
+    ) === t
+  );
 }
 
 /** KVM injects #GP (kvm_inject_gp): counted in the block; the trace shows the count change. */
