@@ -333,6 +333,16 @@ export const step = z.discriminatedUnion('do', [
       isr: z.array(vector).optional().describe('vISR becomes exactly these vectors (SVI their highest)'),
       rvi: byte.optional().describe('RVI on its own (a VMWRITE of the guest-interrupt status)'),
       svi: byte.optional().describe('SVI on its own'),
+      id: u32
+        .optional()
+        .describe(
+          'the APIC ID register as KVM_SET_LAPIC writes it (xAPIC: ID in bits 31:24; ignored in x2APIC mode); machine.apicRegisters',
+        ),
+      apicBase: u32
+        .optional()
+        .describe(
+          'IA32_APIC_BASE written by the host (KVM_SET_MSRS): x2APIC to xAPIC directly is allowed; machine.apicRegisters',
+        ),
       ...v,
     })
     .strict()
@@ -909,6 +919,16 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
     }
   });
   s.steps.forEach((st, i) => {
+    if (
+      st.do === 'host.setLapic' &&
+      (st.id !== undefined || st.apicBase !== undefined) &&
+      !s.machine.apicRegisters
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i],
+        message: 'host.setLapic with id or apicBase needs "apicRegisters": true in machine',
+      });
     if (st.do === 'guest.apicWrite' && !s.machine.apicRegisters)
       ctx.addIssue({
         code: 'custom',

@@ -30,7 +30,7 @@ import {
   emitSvmDeliverInterrupt,
 } from '../model/kvm/avic.ts';
 import { emitIcrExit, kvmIcrTargets } from '../model/kvm/fastpath.ts';
-import { guestApicIsTarget, guestApicWrite } from '../model/kvm/guest-apic.ts';
+import { guestApicIsTarget, guestApicWrite, hostSetApicRegisters } from '../model/kvm/guest-apic.ts';
 import {
   type GuestIoapicWrite,
   guestIoapicLine,
@@ -237,9 +237,13 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
         st.isr !== undefined ? `ISR={${st.isr.map(hex).join(',')}}` : '',
         st.rvi !== undefined ? `RVI=${hex(st.rvi)}` : '',
         st.svi !== undefined ? `SVI=${hex(st.svi)}` : '',
+        st.apicBase !== undefined ? `APIC_BASE=${hex(st.apicBase)}` : '',
+        st.id !== undefined ? `ID=${hex(st.id)}` : '',
       ].filter(Boolean);
       one('host', `host writes vcpu${x} APIC state ${parts.join(' ')}`, (w) => {
         hostSetLapic(w, x, st);
+        if (st.apicBase !== undefined || st.id !== undefined)
+          hostSetApicRegisters(w, x, { apicBase: st.apicBase, id: st.id });
         return NEXT;
       });
       guard(b, start, notInGuest(x, 'host.setLapic'));

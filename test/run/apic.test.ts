@@ -722,3 +722,34 @@ describe('ICR routing follows the APIC IDs the guests wrote (machine.apicRegiste
     );
   });
 });
+
+describe('host-initiated APIC register writes (host.setLapic with apicBase, id)', () => {
+  test('the host may go x2APIC -> xAPIC directly, but not into the invalid state (kvm_set_apic_base host_initiated)', () => {
+    const r = run({
+      machine: { pcpus: 1, apicRegisters: true, vcpus: [{ pcpu: 0, apicId: 4 }] },
+      steps: [
+        { do: 'host.setLapic', vcpu: 0, apicBase: '0xfee00500' },
+        { do: 'host.setLapic', vcpu: 0, apicBase: '0xfee00900' },
+      ],
+      checkpoints: [
+        { after: 0, expect: { state: { 'vcpu0.apic.mode': 'x2apic', 'vcpu0.apic.base': '0xfee00d00' } } },
+      ],
+      expect: { state: { 'vcpu0.apic.mode': 'xapic', 'vcpu0.apic.id': 4, 'vcpu0.apic.gp': 0 } },
+    });
+    assert.deepEqual(
+      r.expectations.filter((e) => !e.ok),
+      [],
+    );
+  });
+
+  test('id and apicBase need machine.apicRegisters', () => {
+    assert.throws(
+      () =>
+        run({
+          machine: { pcpus: 1, vcpus: [{ pcpu: 0 }] },
+          steps: [{ do: 'host.setLapic', vcpu: 0, id: 1 }],
+        }),
+      /host\.setLapic with id or apicBase needs "apicRegisters": true/,
+    );
+  });
+});

@@ -16,6 +16,7 @@ import {
   apicBaseApply,
   apicBaseWriteFault,
   apicIdWrite,
+  kvmSetLapicId,
   LAPIC_MODE_DISABLED,
   LVT_MASKED,
   lapicAcceptsDeliveryMode,
@@ -93,6 +94,28 @@ export function guestApicIsTarget(
       { vectorHashing: true },
     ) === t
   );
+}
+
+/**
+ * Userspace writes vCPU x's APIC registers outside guest mode: IA32_APIC_BASE through KVM_SET_MSRS
+ * (host-initiated: kvm_set_apic_base skips the two transition rules, so x2APIC to xAPIC is allowed;
+ * a reserved bit or the invalid state fails the ioctl and changes nothing), then the ID through
+ * KVM_SET_LAPIC (kvmSetLapicId: honoured in xAPIC mode, ignored in x2APIC mode; selftests
+ * xapic_state_test.c test_apic_id, test_x2apic_id).
+ */
+export function hostSetApicRegisters(w: World, x: number, wr: { apicBase?: number; id?: number }): void {
+  const o = block(w, x);
+  const initial = w.machine.vcpus[x].apicId;
+  if (wr.apicBase !== undefined) {
+    const old = BigInt(w.m[o + GUEST_APIC.BASE]);
+    const next = BigInt(wr.apicBase >>> 0);
+    const opts = { x2apicSupported: true, maxPhyAddr: GUEST_MAXPHYADDR, hostInitiated: true };
+    if (apicBaseWriteFault(old, next, opts) === null) {
+      apicBaseApply(w.m, o, old, next, initial);
+      w.m[o + GUEST_APIC.BASE] = wr.apicBase >>> 0;
+    }
+  }
+  if (wr.id !== undefined) kvmSetLapicId(w.m, o, wr.id, initial);
 }
 
 /** KVM injects #GP (kvm_inject_gp): counted in the block; the trace shows the count change. */
