@@ -38,6 +38,7 @@ import {
   guestIoapicWrite,
 } from '../model/kvm/guest-ioapic.ts';
 import { kvmTimeAdvance, kvmTimerWrite, type TimerWrite } from '../model/kvm/lapic-timer.ts';
+import { kvmGuestIret } from '../model/kvm/nmi-window.ts';
 import { type Instr, NEXT, type ProgramBuilder } from '../model/kvm/program.ts';
 import { KVM_VCPU, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from '../model/kvm/state.ts';
 import type { Variant } from '../model/kvm/variants.ts';
@@ -46,7 +47,6 @@ import { EXIT_REASON } from '../model/system/events.ts';
 import {
   guestEoi,
   guestHlt,
-  guestIret,
   guestSelfIpi,
   guestSetIf,
   guestWriteIcr,
@@ -336,8 +336,8 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
       return;
     }
     case 'guest.iret':
-      one(`vcpu${st.vcpu}`, 'guest IRET', (w) => {
-        guestIret(w, st.vcpu);
+      one(`vcpu${st.vcpu}`, 'guest IRET', (w, _a, sink) => {
+        kvmGuestIret(w, sink, st.vcpu);
         return NEXT;
       });
       return;

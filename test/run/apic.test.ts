@@ -753,3 +753,20 @@ describe('host-initiated APIC register writes (host.setLapic with apicBase, id)'
     );
   });
 });
+
+describe("KVM's NMI window", () => {
+  test('an NMI pending while the handler runs: the IRET is followed by an NMI-window exit, then the NMI (SDM 26.7.6)', () => {
+    const r = run({
+      machine: { pcpus: 1, vcpus: [running(0)] },
+      steps: [
+        { do: 'guest.icr', vcpu: 0, deliveryMode: 'nmi', shorthand: 'self' },
+        { do: 'guest.icr', vcpu: 0, deliveryMode: 'nmi', shorthand: 'self' },
+        { do: 'guest.iret', vcpu: 0 },
+        { do: 'guest.iret', vcpu: 0 },
+      ],
+    });
+    // Two ICR exits, then one NMI-window exit after the first IRET only.
+    assert.deepEqual(exits(r, 0), [MSR_WRITE, MSR_WRITE, 8]);
+    assert.deepEqual(delivered(r, 0), [2, 2]);
+  });
+});

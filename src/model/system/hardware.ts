@@ -208,6 +208,11 @@ export function guestEndStiShadow(w: World, x: number): void {
   w.m[w.L.vcpu[x] + VCPU.FLAGS] &= ~VCPU_F_STI_SHADOW;
 }
 
+/** NMIs KVM holds for vCPU x (0-2). */
+export function vcpuNmiPending(w: World, x: number): number {
+  return nmiPending(w, x);
+}
+
 function nmiPending(w: World, x: number): number {
   return (w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_NMI_PENDING_MASK) >>> VCPU_NMI_PENDING_SHIFT;
 }
