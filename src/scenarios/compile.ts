@@ -9,7 +9,7 @@ import { emitAvicDevicePost, emitAvicLoad, emitAvicPut } from '../model/kvm/avic
 import { emitAvicPiUpdateIrte, emitIrqSetAffinity, irListExtra } from '../model/kvm/avic-irte.ts';
 import { emitCreateVcpu, vmcbExtra } from '../model/kvm/avic-vmcb.ts';
 import { emitHaltAndBlock } from '../model/kvm/block.ts';
-import { emitDeliverPostedInterrupt } from '../model/kvm/deliver.ts';
+import { emitDeliverPostedInterrupt, emitKick } from '../model/kvm/deliver.ts';
 import { emitAsyncExitHandler, emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
 import { emitIcrWrite } from '../model/kvm/fastpath.ts';
 import { GA_LOG_COST_EXTRA } from '../model/kvm/ga-log-cost.ts';
@@ -26,9 +26,11 @@ import { EXIT_REASON } from '../model/system/events.ts';
 import {
   guestEndStiShadow,
   guestEoi,
+  guestIret,
   guestSelfIpi,
   guestSetIf,
   guestWriteTpr,
+  vcpuNmiArrives,
   vtdPostTo,
 } from '../model/system/hardware.ts';
 import { type ActorProgram, propertyCode, SystemModel } from '../model/system/system.ts';
@@ -137,6 +139,28 @@ function emitStep(
     }
     case 'guest.hlt':
       emitHaltAndBlock(b, v, vcpu, st.wakeOn ?? pcpu);
+      return;
+    case 'kvm.injectNmi': {
+      const t = st.vcpu;
+      // kvm_inject_nmi: nmi_queued++ and KVM_REQ_NMI (process_nmi's collapse applied at once), then
+      // kvm_vcpu_kick, which wakes a blocked target or forces a running one out to inject it.
+      b.step('kvm_inject_nmi', `queue NMI for vcpu${t}`, (w) => {
+        vcpuNmiArrives(w, t);
+        return NEXT;
+      });
+      emitKick(b, t, -1);
+      return;
+    }
+    case 'guest.iret':
+      b.step(
+        'guest',
+        'IRET',
+        (w) => {
+          guestIret(w, vcpu);
+          return NEXT;
+        },
+        inGuest,
+      );
       return;
     case 'kvm.inhibit':
       emitInhibitIoctl(b, v, inhibitBit(st.reason), st.set);

@@ -524,6 +524,16 @@ export const actorStep = z.discriminatedUnion('do', [
     .strict()
     .describe('the guest clears RFLAGS.IF'),
   z
+    .object({ do: z.literal('kvm.injectNmi'), vcpu: vcpuRef, note })
+    .strict()
+    .describe(
+      'kvm_inject_nmi from another context (KVM_NMI, a perf or watchdog NMI): the NMI is queued (two at most, one while the handler runs) and the vCPU kicked',
+    ),
+  z
+    .object({ do: z.literal('guest.iret'), note })
+    .strict()
+    .describe("the guest executes IRET: its NMI handler's return ends NMI blocking"),
+  z
     .object({ do: z.literal('kvm.inhibit'), reason: inhibitReason, set: z.boolean(), note })
     .strict()
     .describe(
@@ -794,6 +804,7 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
       if (
         (st.do.startsWith('kvm.') &&
           st.do !== 'kvm.deliver' &&
+          st.do !== 'kvm.injectNmi' &&
           st.do !== 'kvm.inhibit' &&
           st.do !== 'kvm.startAssignment') ||
         st.do.startsWith('guest.') ||

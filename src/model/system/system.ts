@@ -48,7 +48,7 @@ import {
   vcpuNmiEnabled,
 } from './hardware.ts';
 import type { ExtraBlock, FieldDesc } from './layout.ts';
-import { VCPU, VCPU_F_IF } from './layout.ts';
+import { VCPU, VCPU_F_IF, VCPU_F_NMI_BLOCKED, VCPU_NMI_PENDING_MASK } from './layout.ts';
 import { type Machine, POSTED_INTR_VECTOR, POSTED_INTR_WAKEUP_VECTOR } from './machine.ts';
 import { avicPage, initWorld, vcpuRunningOn, type World } from './world.ts';
 
@@ -557,8 +557,19 @@ export class SystemModel {
       for (const o of this.postedMsi) if (postedMsiLost(s, o)) return PROP.NO_LOST_MSI;
     }
     for (let x = 0; x < w.machine.vcpus.length; x++) {
-      if ((s[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) === 0) continue;
       const k = w.L.kvmVcpu[x];
+      // A pending NMI the guest could take (no handler running) that never was: RFLAGS.IF and TPR
+      // do not hold NMIs back.
+      const flags = s[w.L.vcpu[x] + VCPU.FLAGS];
+      if ((flags & VCPU_NMI_PENDING_MASK) !== 0 && (flags & VCPU_F_NMI_BLOCKED) === 0) {
+        const asleepNmi =
+          s[k + KVM_VCPU.BLOCKING] === 1 &&
+          s[k + KVM_VCPU.TASK] === TASK_INTERRUPTIBLE &&
+          s[k + KVM_VCPU.LOADED] === 0;
+        const c = asleepNmi ? PROP.NO_LOST_WAKEUP : vcpuRunningOn(w, x) >= 0 ? PROP.NO_LOST_INTERRUPT : 0;
+        if (c !== 0 && this.props.has(c)) return c;
+      }
+      if ((flags & VCPU_F_IF) === 0) continue;
       const asleep =
         s[k + KVM_VCPU.BLOCKING] === 1 &&
         s[k + KVM_VCPU.TASK] === TASK_INTERRUPTIBLE &&
