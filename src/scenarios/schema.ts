@@ -232,6 +232,17 @@ export const step = z.discriminatedUnion('do', [
     .strict()
     .describe('the guest writes the ICR'),
   z
+    .object({
+      do: z.literal('guest.icrRaw'),
+      lo: u32.describe('ICR bits 31:0 (xAPIC: the 300H write)'),
+      hi: u32.default(0).describe('ICR bits 63:32 (xAPIC: the 310H write, destination in 31:24)'),
+      ...v,
+    })
+    .strict()
+    .describe(
+      'the guest writes the ICR as a raw value: the register keeps what the mode keeps (vcpuN.apic.icrLo/icrHi), a reserved x2APIC bit is #GP, and the IPI goes as for guest.icr (machine.apicRegisters)',
+    ),
+  z
     .object({ do: z.literal('guest.sti'), ...v })
     .strict()
     .describe('the guest sets RFLAGS.IF'),
@@ -939,6 +950,12 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
         code: 'custom',
         path: ['steps', i],
         message: 'host.setLapic with id or apicBase needs "apicRegisters": true in machine',
+      });
+    if (st.do === 'guest.icrRaw' && (!s.machine.apicRegisters || s.machine.features.avic))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i],
+        message: 'guest.icrRaw needs "apicRegisters": true in machine (and an Intel machine)',
       });
     if (st.do === 'guest.apicWrite' && !s.machine.apicRegisters)
       ctx.addIssue({

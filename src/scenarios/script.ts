@@ -30,7 +30,14 @@ import {
   emitSvmDeliverInterrupt,
 } from '../model/kvm/avic.ts';
 import { emitIcrExit, kvmIcrTargets } from '../model/kvm/fastpath.ts';
-import { guestApicIsTarget, guestApicWrite, hostSetApicRegisters } from '../model/kvm/guest-apic.ts';
+import {
+  guestApicIsTarget,
+  guestApicWrite,
+  guestIcrFault,
+  guestIcrRawWrite,
+  guestIcrStore,
+  hostSetApicRegisters,
+} from '../model/kvm/guest-apic.ts';
 import {
   type GuestIoapicWrite,
   guestIoapicLine,
@@ -108,6 +115,64 @@ function both(a: Pre, b: Pre): Pre {
   return (w) => a(w) ?? b(w);
 }
 
+/**
+ * A guest ICR write of `icr` by vCPU x (icrWritePath says how the CPU takes it): one guest step
+ * when it is virtualized (or on AVIC); else the exit, KVM's emulation for every target KVM finds
+ * and the re-entry (fastpath.ts emitIcrExit), the same steps as a vCPU thread's ICR write in
+ * `irqlab check`. With run-time APIC IDs (machine.apicRegisters) every vCPU is a candidate,
+ * matched when KVM sends (guestApicIsTarget).
+ */
+function emitGuestIcr(
+  b: ProgramBuilder,
+  v: Variant,
+  machine: Machine,
+  x: number,
+  icr: IcrWrite,
+  label: string,
+): void {
+  const start = b.code.length;
+  if (b.avic || icrWritePath(machine, icr) !== 'exit') {
+    b.step(SCRIPT_FN, label, (w, _a, sink) => {
+      if (b.avic) avicGuestIcr(w, sink, x, icr);
+      else guestWriteIcr(w, sink, x, icr);
+      return NEXT;
+    });
+    b.code[start].actor = `vcpu${x}`;
+    b.code[start].vcpu = x;
+    return;
+  }
+  const dynamic =
+    machine.apicRegisters === true && icr.shorthand === 0 && [0, 1, 4].includes(icr.deliveryMode);
+  emitIcrExit(
+    b,
+    v,
+    x,
+    dynamic ? machine.vcpus.map((_, i) => i) : kvmIcrTargets(machine, x, icr),
+    icr.vector,
+    machine.x2apic,
+    icr.deliveryMode === 4,
+    dynamic
+      ? (w, t) =>
+          guestApicIsTarget(w, x, t, {
+            deliveryMode: icr.deliveryMode,
+            logical: icr.logical,
+            dest: icr.dest,
+            vector: icr.vector,
+          })
+      : undefined,
+  );
+  for (let pc = start; pc < b.code.length; pc++) {
+    b.code[pc].actor = 'host';
+    b.code[pc].vcpu = x;
+  }
+  b.code[start].actor = `vcpu${x}`;
+  b.code[start].fn = SCRIPT_FN;
+  b.code[start].label = `${label} (exits)`;
+  guard(b, start, (w) =>
+    vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot write the ICR` : null,
+  );
+}
+
 /** One script step as instructions appended to `b` (the script actor's program). */
 export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, st: Step): void {
   const avic = b.avic;
@@ -179,47 +244,49 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
         dest: st.dest ?? 0,
       };
       const to = st.shorthand === 'none' ? `dest ${st.dest}` : `shorthand ${st.shorthand}`;
-      const label = `guest writes ICR: ${st.deliveryMode} ${hex(st.vector ?? 0)} ${to}`;
-      if (avic || icrWritePath(machine, icr) !== 'exit') {
-        one(`vcpu${st.vcpu}`, label, (w, _a, sink) => {
-          if (avic) avicGuestIcr(w, sink, st.vcpu, icr);
-          else guestWriteIcr(w, sink, st.vcpu, icr);
-          return NEXT;
-        });
-        return;
-      }
-      // The write exits, and KVM emulates it and re-enters the guest (fastpath.ts emitIcrExit):
-      // the same steps as a vCPU thread's ICR write in `irqlab check`, for every target KVM finds.
-      // With run-time APIC IDs every vCPU is a candidate, matched when KVM sends (guestApicIsTarget).
-      const dynamic =
-        machine.apicRegisters === true && icr.shorthand === 0 && [0, 1, 4].includes(icr.deliveryMode);
-      emitIcrExit(
+      emitGuestIcr(
         b,
         v,
+        machine,
         st.vcpu,
-        dynamic ? machine.vcpus.map((_, i) => i) : kvmIcrTargets(machine, st.vcpu, icr),
-        icr.vector,
-        machine.x2apic,
-        st.deliveryMode === 'nmi',
-        dynamic
-          ? (w, t) =>
-              guestApicIsTarget(w, st.vcpu, t, {
-                deliveryMode: icr.deliveryMode,
-                logical: icr.logical,
-                dest: icr.dest,
-                vector: icr.vector,
-              })
-          : undefined,
+        icr,
+        `guest writes ICR: ${st.deliveryMode} ${hex(st.vector ?? 0)} ${to}`,
       );
-      by('host', st.vcpu);
-      b.code[start].actor = `vcpu${st.vcpu}`;
-      b.code[start].fn = SCRIPT_FN;
-      b.code[start].label = `${label} (exits)`;
-      guard(b, start, (w) =>
-        vcpuRunningOn(w, st.vcpu) < 0
-          ? `vcpu${st.vcpu} is not running in guest mode: it cannot write the ICR`
-          : null,
-      );
+      return;
+    }
+    case 'guest.icrRaw': {
+      const x = st.vcpu;
+      const { reg, msg } = guestIcrRawWrite(machine.x2apic, st.lo, st.hi);
+      const label = `guest writes ICR ${hex(st.hi)}:${hex(st.lo)}`;
+      if (reg === null) {
+        // A reserved x2APIC bit: #GP, nothing stored, nothing sent.
+        one(`vcpu${x}`, `${label} (#GP)`, (w, _a, sink) => {
+          guestIcrFault(w, sink, x);
+          return NEXT;
+        });
+        guard(b, start, (w) =>
+          vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot write the ICR` : null,
+        );
+        return;
+      }
+      // A reserved delivery mode (3 or 7) is stored and sent to no one: it exits like any
+      // non-virtualized write, and KVM finds no target for it.
+      const icr: IcrWrite = {
+        vector: msg?.vector ?? reg.lo & 0xff,
+        deliveryMode: msg?.deliveryMode ?? (reg.lo >>> 8) & 7,
+        logical: msg?.destMode === 1,
+        levelTriggered: msg?.triggerMode === 1,
+        shorthand: msg?.shorthand ?? 0,
+        dest: msg?.dest ?? 0,
+      };
+      emitGuestIcr(b, v, machine, x, icr, label);
+      // The register holds the value before anything is sent (KVM writes it, then sends).
+      const first = b.code[start];
+      const inner = first.exec;
+      first.exec = (w, a, sink) => {
+        guestIcrStore(w, x, reg);
+        return inner(w, a, sink);
+      };
       return;
     }
     case 'guest.sti':

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { scriptedChooser } from '../../src/drive/chooser.ts';
 import { drive, stepOf } from '../../src/drive/drive.ts';
 import { DEFAULT_VARIANT as DEFAULT } from '../../src/model/kvm/variants.ts';
+import { findField, readField } from '../../src/model/system/fields.ts';
 import {
   guestEndStiShadow,
   guestSetIf,
@@ -768,5 +769,50 @@ describe("KVM's NMI window", () => {
     // Two ICR exits, then one NMI-window exit after the first IRET only.
     assert.deepEqual(exits(r, 0), [MSR_WRITE, MSR_WRITE, 8]);
     assert.deepEqual(delivered(r, 0), [2, 2]);
+  });
+});
+
+describe('raw ICR writes and readback (guest.icrRaw)', () => {
+  const stateOf = (r: RunResult, name: string) => {
+    const f = findField(r.world.L, name)!;
+    return readField(r.world.m, f.block.base, f.field);
+  };
+
+  test('xAPIC: the ICR reads back as written without the busy bit, ICR2 keeping bits 31:24 (xapic_state_test test_icr)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (lo, hi) => {
+          const r = run({
+            machine: { pcpus: 1, x2apic: false, apicRegisters: true, vcpus: [running(0)] },
+            steps: [{ do: 'guest.icrRaw', vcpu: 0, lo, hi }],
+          });
+          assert.equal(stateOf(r, 'vcpu0.apic.icrLo'), (lo & ~0x1000) >>> 0);
+          assert.equal(stateOf(r, 'vcpu0.apic.icrHi'), (hi & 0xff000000) >>> 0);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  test('x2APIC: all 64 bits read back; a reserved bit (31:20, 17:16, 13) is #GP and stores nothing (SDM 11.12.9)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (lo, hi) => {
+          const r = run({
+            machine: { pcpus: 1, apicRegisters: true, vcpus: [running(0)] },
+            steps: [{ do: 'guest.icrRaw', vcpu: 0, lo, hi }],
+          });
+          const reserved = (lo & 0xfff32000) !== 0;
+          assert.equal(stateOf(r, 'vcpu0.apic.gp'), reserved ? 1 : 0);
+          assert.equal(stateOf(r, 'vcpu0.apic.icrLo'), reserved ? 0 : lo >>> 0);
+          assert.equal(stateOf(r, 'vcpu0.apic.icrHi'), reserved ? 0 : hi >>> 0);
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });

@@ -16,17 +16,23 @@ import {
   apicBaseApply,
   apicBaseWriteFault,
   apicIdWrite,
+  type IcrRaw,
   kvmSetLapicId,
   LAPIC_MODE_DISABLED,
   LVT_MASKED,
   lapicAcceptsDeliveryMode,
   svrWrite,
+  x2apicIcrRegisterWrite,
+  xapicIcrRegisterWrite,
 } from '../hw/apic-state.ts';
 import {
   DELIVERY_MODE,
   DEST_MODE,
   DFR_CLUSTER,
   DFR_FLAT,
+  decodeX2apicIcr,
+  decodeXapicIcr,
+  type Icr,
   kvmApicMatchDest,
   kvmLowestPriorityTarget,
   type LapicInfo,
@@ -116,6 +122,44 @@ export function hostSetApicRegisters(w: World, x: number, wr: { apicBase?: numbe
     }
   }
   if (wr.id !== undefined) kvmSetLapicId(w.m, o, wr.id, initial);
+}
+
+/**
+ * What a raw ICR write by the guest does, decided from the value and the machine's APIC mode: the
+ * register value it leaves (hw/apic-state.ts: xAPIC keeps ICR2[31:24] and drops the busy bit;
+ * x2APIC keeps all 64 bits), or null for the #GP of a reserved x2APIC bit (bit 12 ignored, as on
+ * Intel); and the message it sends, or null when its delivery mode is reserved (stored, not sent).
+ */
+export function guestIcrRawWrite(
+  x2apic: boolean,
+  lo: number,
+  hi: number,
+): { reg: IcrRaw | null; msg: Icr | null } {
+  if (x2apic) {
+    const reg = x2apicIcrRegisterWrite(lo, hi, 'ignore');
+    if (reg === null) return { reg, msg: null };
+    const d = decodeX2apicIcr(reg.lo, reg.hi, { busy: 'ignore' });
+    return { reg, msg: d.ok ? d.icr : null };
+  }
+  const reg = xapicIcrRegisterWrite(lo, hi);
+  const d = decodeXapicIcr(reg.lo, reg.hi);
+  return { reg, msg: d.ok ? d.icr : null };
+}
+
+/** Stores the ICR value a guest write left (KVM_GET_LAPIC reads it back). */
+export function guestIcrStore(w: World, x: number, reg: IcrRaw): void {
+  const o = block(w, x);
+  w.m[o + GUEST_APIC.ICR_LO] = reg.lo >>> 0;
+  w.m[o + GUEST_APIC.ICR_HI] = reg.hi >>> 0;
+}
+
+/** A WRMSR 830H with a reserved bit set: the exit, and KVM injects #GP (kvm_x2apic_icr_write). */
+export function guestIcrFault(w: World, sink: Sink, x: number): void {
+  const o = block(w, x);
+  const p = vcpuRunningOn(w, x);
+  vmExit(w, sink, x, EXIT_REASON.MSR_WRITE, 0x830);
+  gp(w, o);
+  if (p >= 0) vmEntry(w, sink, x, p);
 }
 
 /** KVM injects #GP (kvm_inject_gp): counted in the block; the trace shows the count change. */

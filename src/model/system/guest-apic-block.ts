@@ -14,7 +14,10 @@ export const GUEST_APIC = {
   BASE: LAPIC.SIZE,
   /** #GPs injected for this vCPU's APIC accesses. */
   GP: LAPIC.SIZE + 1,
-  SIZE: LAPIC.SIZE + 2,
+  /** The ICR as software reads it back: bits 31:0 and 63:32 (xAPIC: 300H and 310H). */
+  ICR_LO: LAPIC.SIZE + 2,
+  ICR_HI: LAPIC.SIZE + 3,
+  SIZE: LAPIC.SIZE + 4,
 } as const;
 
 /** The model's MAXPHYADDR for IA32_APIC_BASE: the base is a 32-bit number in scenarios. */
@@ -30,6 +33,8 @@ const FIELDS: readonly FieldDesc[] = [
   { name: 'apic.svr', offset: LAPIC.SVR, kind: 'u32' },
   { name: 'apic.id', offset: LAPIC.ID, kind: 'u32' },
   { name: 'apic.gp', offset: GUEST_APIC.GP, kind: 'u32' },
+  { name: 'apic.icrLo', offset: GUEST_APIC.ICR_LO, kind: 'u32' },
+  { name: 'apic.icrHi', offset: GUEST_APIC.ICR_HI, kind: 'u32' },
 ];
 
 export function guestApicExtras(n: number): ExtraBlock[] {
