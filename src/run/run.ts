@@ -54,8 +54,10 @@ export function runScenario(
     (script !== undefined && r.final[model.actorBase[0] + ACTOR.PC] < script.code.length)
   )
     throw new UserError(stuck(model, r.final, file));
-  model.w.m = r.final;
-  const expectations = checkExpectations(sc, model.w, r.entries);
+  const expectations = [
+    ...checkpoints(sc, variant),
+    ...checkExpectations(sc, withFinal(model, r.final), r.entries),
+  ];
   return {
     scenario: sc.name,
     entries: r.entries,
@@ -63,6 +65,43 @@ export function runScenario(
     ok: expectations.every((e) => e.ok),
     world: model.w,
   };
+}
+
+function withFinal(model: SystemModel, s: Uint32Array): World {
+  model.w.m = s;
+  return model.w;
+}
+
+/**
+ * The scenario's checkpoints: for each, the same schedule again, stopped once the script has done
+ * steps[after] and the hardware has reacted to it, and the checkpoint's expectations judged there
+ * (on the trace so far and the state at that point). Each result names its checkpoint.
+ */
+function checkpoints(sc: Scenario, variant: Variant): ExpectationResult[] {
+  const out: ExpectationResult[] = [];
+  for (const cp of sc.checkpoints ?? []) {
+    const model = buildModel(sc, variant, [], sc.memory ?? 'sc');
+    const script = model.actors[0];
+    const pcWord = model.actorBase[0] + ACTOR.PC;
+    const inner = scriptedChooser(model.actors.length);
+    const r = drive(
+      model,
+      {
+        choose(s, acts, n, depth) {
+          const k = inner.choose(s, acts, n, depth);
+          if (k < 0 || acts[k] >= model.actors.length || acts[k] !== 0) return k;
+          // The script is about to run its next instruction: stop if it starts a later step.
+          const pc = s[pcWord];
+          return (script.stepOfPc?.[pc] ?? Number.POSITIVE_INFINITY) > cp.after ? -1 : k;
+        },
+      },
+      { maxSteps: MAX_STEPS, record: recordStep, stepOf: stepOf(model) },
+    );
+    const at = `after steps[${cp.after}]`;
+    for (const e of checkExpectations({ ...sc, expect: cp.expect }, withFinal(model, r.final), r.entries))
+      out.push({ ...e, what: `${at}: ${e.what}` });
+  }
+  return out;
 }
 
 /** Why a schedule stopped with actors not done: the first such actor's step and its reason. */

@@ -9,7 +9,7 @@ import { emitAvicDevicePost, emitAvicLoad, emitAvicPut } from '../model/kvm/avic
 import { emitAvicPiUpdateIrte, emitIrqSetAffinity, irListExtra } from '../model/kvm/avic-irte.ts';
 import { emitCreateVcpu, vmcbExtra } from '../model/kvm/avic-vmcb.ts';
 import { emitHaltAndBlock } from '../model/kvm/block.ts';
-import { emitDeliverPostedInterrupt } from '../model/kvm/deliver.ts';
+import { emitDeliverPostedInterrupt, emitKick } from '../model/kvm/deliver.ts';
 import { emitAsyncExitHandler, emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
 import { emitIcrWrite } from '../model/kvm/fastpath.ts';
 import { GA_LOG_COST_EXTRA } from '../model/kvm/ga-log-cost.ts';
@@ -23,13 +23,22 @@ import { DEFAULT_VARIANT, type Variant } from '../model/kvm/variants.ts';
 import { emitVtdSetAffinity, emitVtdSetVcpuAffinity, vtdIrteExtra } from '../model/kvm/vtd-irte-mode.ts';
 import { avicGuestEoi, avicGuestSelfIpi, avicGuestTpr } from '../model/platform/avic-steps.ts';
 import { EXIT_REASON } from '../model/platform/events.ts';
-import { guestEoi, guestSelfIpi, guestSetIf, guestWriteTpr, vtdPostTo } from '../model/platform/hardware.ts';
+import {
+  guestEndStiShadow,
+  guestEoi,
+  guestIret,
+  guestSelfIpi,
+  guestSetIf,
+  guestWriteTpr,
+  vcpuNmiArrives,
+  vtdPostTo,
+} from '../model/platform/hardware.ts';
 import { vcpuRunningOn, type World } from '../model/platform/world.ts';
 import { propertyCode } from '../model/system/properties.ts';
 import { type ActorProgram, SystemModel } from '../model/system/system.ts';
 import { machineOf } from './loader.ts';
 import { type ActorStep, PROPERTIES, type Scenario } from './schema.ts';
-import { emitScriptStep } from './script.ts';
+import { emitScriptStep, SCRIPT_FN } from './script.ts';
 
 /**
  * Emits one scenario step. `pcpu` is the pCPU the actor's vCPU is loaded on at this point of its
@@ -58,7 +67,7 @@ function emitStep(
       emitEnterGuest(b, v, vcpu);
       return;
     case 'kvm.exit':
-      emitExit(b, vcpu, EXIT_REASON.HLT);
+      emitExit(b, vcpu, EXIT_REASON[st.reason]);
       return;
     case 'kvm.deliver':
       emitDeliverPostedInterrupt(b, v, st.vcpu, st.vector);
@@ -132,6 +141,28 @@ function emitStep(
     case 'guest.hlt':
       emitHaltAndBlock(b, v, vcpu, st.wakeOn ?? pcpu);
       return;
+    case 'kvm.injectNmi': {
+      const t = st.vcpu;
+      // kvm_inject_nmi: nmi_queued++ and KVM_REQ_NMI (process_nmi's collapse applied at once), then
+      // kvm_vcpu_kick, which wakes a blocked target or forces a running one out to inject it.
+      b.step('kvm_inject_nmi', `queue NMI for vcpu${t}`, (w) => {
+        vcpuNmiArrives(w, t);
+        return NEXT;
+      });
+      emitKick(b, t, -1);
+      return;
+    }
+    case 'guest.iret':
+      b.step(
+        'guest',
+        'IRET',
+        (w) => {
+          guestIret(w, vcpu);
+          return NEXT;
+        },
+        inGuest,
+      );
+      return;
     case 'kvm.inhibit':
       emitInhibitIoctl(b, v, inhibitBit(st.reason), st.set);
       return;
@@ -174,6 +205,18 @@ function emitStep(
         },
         inGuest,
       );
+      // The instruction after STI, whatever it is, completes as a step of its own: until then no
+      // interrupt is taken (SDM Vol. 3A 6.8.3), and other actors may run meanwhile.
+      if (st.do === 'guest.sti')
+        b.step(
+          'guest',
+          'next instruction (STI shadow ends)',
+          (w) => {
+            guestEndStiShadow(w, vcpu);
+            return NEXT;
+          },
+          inGuest,
+        );
       return;
   }
 }
@@ -274,10 +317,42 @@ function scriptProgram(sc: Scenario, v: Variant, memory: MemoryModel): ActorProg
   const stepOfPc: number[] = [];
   const machine = machineOf(sc);
   for (const [i, st] of sc.steps.entries()) {
+    const start = b.code.length;
     emitScriptStep(b, v, machine, st);
+    const prev = sc.steps[i - 1];
+    if (prev?.do === 'guest.sti') endStiShadowFirst(b, start, prev.vcpu);
     while (stepOfPc.length < b.code.length) stepOfPc.push(i);
   }
+  // A script that ends with STI: the guest goes on running, and its next instruction ends the shadow.
+  if (sc.steps.at(-1)?.do === 'guest.sti') {
+    const x = (sc.steps.at(-1) as { vcpu: number }).vcpu;
+    b.step(SCRIPT_FN, 'guest executes its next instruction', (w) => {
+      guestEndStiShadow(w, x);
+      return NEXT;
+    });
+    const ins = b.code[b.code.length - 1];
+    ins.actor = `vcpu${x}`;
+    ins.vcpu = x;
+    stepOfPc.push(sc.steps.length - 1);
+  }
   return { name: SCRIPT_ACTOR, vcpu: -1, code: b.build(), stepOfPc, notes: sc.steps.map((st) => st.note) };
+}
+
+/**
+ * The STI shadow in a script (SDM Vol. 3A 6.8.3): between two script steps a running guest has
+ * executed at least one instruction, so the shadow a guest.sti leaves ends when the next step
+ * starts; a guest step of that vCPU is itself the instruction (`sti; hlt` halts first, and the
+ * pending interrupt then wakes it). The step's first instruction ends vCPU x's shadow before its
+ * effect.
+ */
+function endStiShadowFirst(b: ProgramBuilder, start: number, x: number): void {
+  const first = b.code[start];
+  if (first === undefined) return;
+  const inner = first.exec;
+  first.exec = (w, a, sink) => {
+    guestEndStiShadow(w, x);
+    return inner(w, a, sink);
+  };
 }
 
 /** The name of the actor that runs a scenario's `steps`. */

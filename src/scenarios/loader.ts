@@ -111,20 +111,28 @@ export function parseScenarioText(text: string, file: string): Scenario {
   const looksLike = r.data.machine.features.avic
     ? 'vcpu0.avic.IRR, vcpu0.avic.IsRunning, irte0.IsRun, galog.count, pcpu0.IRR'
     : 'vcpu0.PID.ON, vcpu0.vIRR, pcpu0.IRR';
-  for (const [name, want] of Object.entries(r.data.expect.state ?? {})) {
-    const at = `${file}: at ${pathString(['expect', 'state', name])}`;
-    const found = findField(L, name);
-    if (!found) {
-      // Suggested only within the same vCPU, pCPU or unit: "vcpu0.vIRR" is no slip of "pcpu0.IRR".
-      const unit = name.split('.')[0];
-      const names = L.blocks
-        .filter((b) => b.prefix === unit)
-        .flatMap((b) => b.fields.map((f) => `${b.prefix}.${f.name}`));
-      throw new UserError(`${at}: unknown field${didYouMean(name, names)} (fields look like ${looksLike})`);
+  const states: [(string | number)[], Record<string, unknown> | undefined][] = [
+    [['expect', 'state'], r.data.expect.state],
+    ...(r.data.checkpoints ?? []).map((cp, i): [(string | number)[], Record<string, unknown> | undefined] => [
+      ['checkpoints', i, 'expect', 'state'],
+      cp.expect.state,
+    ]),
+  ];
+  for (const [path, state] of states)
+    for (const [name, want] of Object.entries(state ?? {})) {
+      const at = `${file}: at ${pathString([...path, name])}`;
+      const found = findField(L, name);
+      if (!found) {
+        // Suggested only within the same vCPU, pCPU or unit: "vcpu0.vIRR" is no slip of "pcpu0.IRR".
+        const unit = name.split('.')[0];
+        const names = L.blocks
+          .filter((b) => b.prefix === unit)
+          .flatMap((b) => b.fields.map((f) => `${b.prefix}.${f.name}`));
+        throw new UserError(`${at}: unknown field${didYouMean(name, names)} (fields look like ${looksLike})`);
+      }
+      const e = expectedFieldValue(found.field, want as Parameters<typeof expectedFieldValue>[1]);
+      if ('error' in e) throw new UserError(`${at}: ${e.error}`);
     }
-    const e = expectedFieldValue(found.field, want);
-    if ('error' in e) throw new UserError(`${at}: ${e.error}`);
-  }
   for (const [name, knobs] of Object.entries(r.data.presets ?? {})) {
     withKnobs(DEFAULT_VARIANT, knobs, `${file}: at ${pathString(['presets', name])}`);
   }
@@ -141,6 +149,17 @@ export function machineOf(s: Scenario): Machine {
     hostIF: m.hostIF,
     hostAutoEoi: m.hostAutoEoi,
     irtes: m.irtes,
+    lapicTimer: m.lapicTimer,
+    apicRegisters: m.apicRegisters,
+    guestIoapic: m.guestIoapic.map((p) => ({
+      pin: p.pin,
+      vector: p.vector,
+      level: p.trigger === 'level',
+      masked: p.masked,
+      dest: p.dest,
+      logical: p.destMode === 'logical',
+      deliveryMode: ({ fixed: 0, lowest: 1, nmi: 4 } as const)[p.deliveryMode],
+    })),
     apicvInhibits: m.apicvInhibits.reduce((mask, r) => mask | inhibitBit(r), 0),
     ioapic: m.ioapic.map((p) => ({
       pin: p.pin,
@@ -151,6 +170,9 @@ export function machineOf(s: Scenario): Machine {
     })),
     vcpus: m.vcpus.map((c, i) => ({
       apicId: c.apicId ?? i,
+      ldr: c.ldr << 24,
+      dfr: c.dfr,
+      notificationVector: c.notificationVector,
       pcpu: c.pcpu,
       running: c.running,
       if: c.if,

@@ -68,6 +68,15 @@ const pid = z
 const vcpu = z
   .object({
     apicId: u32.optional().describe('guest APIC ID (default: the vCPU index)'),
+    ldr: byte
+      .default(0)
+      .describe(
+        'xAPIC logical APIC ID, LDR bits 31:24 (logical destination mode; x2APIC derives it from apicId)',
+      ),
+    dfr: z
+      .enum(['flat', 'cluster'])
+      .default('flat')
+      .describe('xAPIC destination format model (DFR bits 31:28: flat 1111b, cluster 0000b)'),
     pcpu: z.number().int().min(-1).default(-1).describe('pCPU the vCPU is loaded on, -1 for none'),
     running: z.boolean().default(false).describe('starts in guest mode on its pCPU'),
     if: z.boolean().default(true).describe('guest RFLAGS.IF'),
@@ -75,6 +84,11 @@ const vcpu = z
     tpr: byte.default(0),
     autoEoi: z.boolean().default(false).describe('guest handlers write EOI as soon as they run'),
     eoiExit: z.array(vector).default([]).describe('vectors set in the EOI-exit bitmap'),
+    notificationVector: byte
+      .default(0xf2)
+      .describe(
+        "the VMCS's posted-interrupt notification vector (KVM: POSTED_INTR_VECTOR 0xf2); set pid.nv to match",
+      ),
     pid: pid.default({ on: false, sn: false, nv: 0xf2, pir: [] }),
     virr: z.array(vector).default([]).describe('vectors pending in vIRR at the start (RVI set accordingly)'),
   })
@@ -98,6 +112,20 @@ const ioapicPin = z
   })
   .strict();
 
+const guestIoapicPin = z
+  .object({
+    pin: z.number().int().min(0).max(23),
+    vector,
+    trigger: z.enum(['edge', 'level']).default('edge'),
+    masked: z.boolean().default(false),
+    dest: byte
+      .default(0)
+      .describe('8-bit destination: a vCPU APIC ID, or a logical mask with destMode logical'),
+    destMode: z.enum(['physical', 'logical']).default('physical'),
+    deliveryMode: z.enum(['fixed', 'lowest', 'nmi']).default('fixed'),
+  })
+  .strict();
+
 export const machine = z
   .object({
     pcpus: z.number().int().min(1).max(32).default(1),
@@ -111,6 +139,20 @@ export const machine = z
       .array(ioapicPin)
       .default([])
       .describe('programmed I/O APIC inputs (messages go to pCPU LAPICs)'),
+    guestIoapic: z
+      .array(guestIoapicPin)
+      .default([])
+      .describe("KVM's emulated I/O APIC: inputs whose messages go to vCPUs (Intel APICv, steps only)"),
+    apicRegisters: z
+      .boolean()
+      .default(false)
+      .describe(
+        "KVM keeps each vCPU's IA32_APIC_BASE, SVR and APIC ID as registers guest.apicWrite changes (fields vcpuN.apic.*)",
+      ),
+    lapicTimer: z
+      .boolean()
+      .default(false)
+      .describe("each vCPU has KVM's emulated LAPIC timer (guest.timer, time.advance; fields vcpuN.timer.*)"),
     apicvInhibits: z
       .array(inhibitReason)
       .default([])
@@ -171,7 +213,18 @@ export const STEP_KINDS = {
   },
   'kvm.exit': {
     meaning: 'a VM exit handled in the full path: OUTSIDE_GUEST_MODE, IRQs on',
-    actor: {},
+    actor: {
+      reason: exitReason
+        .default('IO_INSTRUCTION')
+        .describe(
+          'basic exit reason recorded for the exit (default IO_INSTRUCTION: an exit to userspace; a preemption is EXTERNAL_INTERRUPT)',
+        ),
+    },
+  },
+  'kvm.injectNmi': {
+    meaning:
+      'kvm_inject_nmi from another context (KVM_NMI, a perf or watchdog NMI): the NMI is queued (two at most, one while the handler runs) and the vCPU kicked',
+    actor: { vcpu: vcpuRef },
   },
   'kvm.deliver': {
     meaning:
@@ -218,6 +271,15 @@ export const STEP_KINDS = {
     },
     actor: { dest: u32.describe('destination APIC ID of a vCPU'), vector },
   },
+  'guest.icrRaw': {
+    meaning:
+      'the guest writes the ICR as a raw value: the register keeps what the mode keeps (vcpuN.apic.icrLo/icrHi), a reserved x2APIC bit is #GP, and the IPI goes as for guest.icr (machine.apicRegisters)',
+    script: {
+      lo: u32.describe('ICR bits 31:0 (xAPIC: the 300H write)'),
+      hi: u32.default(0).describe('ICR bits 63:32 (xAPIC: the 310H write, destination in 31:24)'),
+      vcpu: vcpuRef,
+    },
+  },
   'guest.sti': {
     meaning: 'the guest sets RFLAGS.IF',
     script: { vcpu: vcpuRef },
@@ -237,6 +299,41 @@ export const STEP_KINDS = {
       wakeOn: pcpuRef
         .optional()
         .describe('the pCPU the vCPU is scheduled back on after each sleep (default: its own)'),
+    },
+  },
+  'guest.iret': {
+    meaning: "the guest executes IRET: the NMI handler's return ends NMI blocking",
+    script: { vcpu: vcpuRef },
+    actor: {},
+  },
+  'guest.timer': {
+    meaning:
+      'the guest programs its LAPIC timer (LVT, divide configuration, initial count, TSC deadline, in that order): each write exits and KVM emulates it (machine.lapicTimer)',
+    script: {
+      vector: vector.optional().describe('writes the LVT timer entry with this vector (and mode, masked)'),
+      mode: z.enum(['one-shot', 'periodic', 'tsc-deadline']).default('one-shot'),
+      masked: z.boolean().default(false),
+      divide: z.number().int().min(1).max(128).optional().describe('divide by 1, 2, 4, ..., 128'),
+      initialCount: u32.optional().describe('writes the initial count (0 stops the timer)'),
+      deadline: u32.optional().describe('writes IA32_TSC_DEADLINE (0 disarms)'),
+      vcpu: vcpuRef,
+    },
+  },
+  'guest.apicWrite': {
+    meaning:
+      'the guest writes IA32_APIC_BASE, the SVR or the APIC ID: the write exits and KVM emulates it or injects #GP (machine.apicRegisters)',
+    script: { reg: z.enum(['APIC_BASE', 'SVR', 'ID']), value: u32, vcpu: vcpuRef },
+  },
+  'time.advance': {
+    meaning:
+      "time passes: every vCPU's LAPIC timer counts, and expirations deliver their vector (machine.lapicTimer)",
+    script: {
+      ticks: z
+        .number()
+        .int()
+        .min(1)
+        .max(0xffffffff)
+        .describe('timer input ticks (the TSC runs at the same rate)'),
     },
   },
   'vm.entry': {
@@ -272,6 +369,50 @@ export const STEP_KINDS = {
   },
   'ioapic.mask': {
     meaning: 'software masks or unmasks an I/O APIC redirection entry',
+    script: { pin: z.number().int().min(0).max(23), masked: z.boolean() },
+  },
+  'host.setLapic': {
+    meaning:
+      "the host writes a vCPU's APIC state outside guest mode (KVM_SET_LAPIC: TPR, IRR, ISR; or a VMWRITE of RVI, SVI)",
+    script: {
+      tpr: byte.optional(),
+      irr: z.array(vector).optional().describe('vIRR becomes exactly these vectors (RVI their highest)'),
+      isr: z.array(vector).optional().describe('vISR becomes exactly these vectors (SVI their highest)'),
+      rvi: byte.optional().describe('RVI on its own (a VMWRITE of the guest-interrupt status)'),
+      svi: byte.optional().describe('SVI on its own'),
+      id: u32
+        .optional()
+        .describe(
+          'the APIC ID register as KVM_SET_LAPIC writes it (xAPIC: ID in bits 31:24; ignored in x2APIC mode); machine.apicRegisters',
+        ),
+      apicBase: u32
+        .optional()
+        .describe(
+          'IA32_APIC_BASE written by the host (KVM_SET_MSRS): x2APIC to xAPIC directly is allowed; machine.apicRegisters',
+        ),
+      vcpu: vcpuRef,
+    },
+  },
+  'guestIoapic.line': {
+    meaning: "an input line of KVM's emulated I/O APIC is asserted (true) or deasserted (kvm_ioapic_set_irq)",
+    script: { pin: z.number().int().min(0).max(23), level: z.boolean() },
+  },
+  'guestIoapic.write': {
+    meaning:
+      "the guest rewrites a redirection entry of KVM's emulated I/O APIC (an exit KVM emulates; Remote IRR kept for a level entry)",
+    script: {
+      pin: z.number().int().min(0).max(23),
+      vector: vector.optional(),
+      trigger: z.enum(['edge', 'level']).optional(),
+      masked: z.boolean().optional(),
+      dest: byte.optional(),
+      destMode: z.enum(['physical', 'logical']).optional(),
+      deliveryMode: z.enum(['fixed', 'lowest', 'nmi']).optional(),
+      vcpu: vcpuRef,
+    },
+  },
+  'guestIoapic.mask': {
+    meaning: "the host masks or unmasks an entry of KVM's emulated I/O APIC",
     script: { pin: z.number().int().min(0).max(23), masked: z.boolean() },
   },
   'host.sti': {
@@ -491,6 +632,17 @@ const scenarioObject = z
       .optional()
       .describe('memory model for irqlab check: sc (default) or tso (x86 store buffers); --memory overrides'),
     expect: expectations.default({}),
+    checkpoints: z
+      .array(
+        z
+          .object({
+            after: index.describe('the index of the script step after which (and its reactions) to judge'),
+            expect: expectations,
+          })
+          .strict(),
+      )
+      .optional()
+      .describe('expectations at intermediate points of the run: after steps[after] and the reactions to it'),
   })
   .strict();
 
@@ -584,6 +736,7 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
       if (
         (st.do.startsWith('kvm.') &&
           st.do !== 'kvm.deliver' &&
+          st.do !== 'kvm.injectNmi' &&
           st.do !== 'kvm.inhibit' &&
           st.do !== 'kvm.startAssignment') ||
         st.do.startsWith('guest.') ||
@@ -715,6 +868,85 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
       });
     }
   });
+  s.steps.forEach((st, i) => {
+    if (
+      st.do === 'host.setLapic' &&
+      (st.id !== undefined || st.apicBase !== undefined) &&
+      !s.machine.apicRegisters
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i],
+        message: 'host.setLapic with id or apicBase needs "apicRegisters": true in machine',
+      });
+    if (st.do === 'guest.icrRaw' && (!s.machine.apicRegisters || s.machine.features.avic))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i],
+        message: 'guest.icrRaw needs "apicRegisters": true in machine (and an Intel machine)',
+      });
+    if (st.do === 'guest.apicWrite' && !s.machine.apicRegisters)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i],
+        message: 'guest.apicWrite needs "apicRegisters": true in machine',
+      });
+    if ((st.do === 'guest.timer' || st.do === 'time.advance') && !s.machine.lapicTimer)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i],
+        message: `${st.do} needs "lapicTimer": true in machine`,
+      });
+    if (st.do === 'guest.timer' && st.divide !== undefined && (st.divide & (st.divide - 1)) !== 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, 'divide'],
+        message: 'divide must be 1, 2, 4, 8, 16, 32, 64 or 128',
+      });
+  });
+  if (s.machine.guestIoapic.length > 0 && s.actors !== undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['machine', 'guestIoapic'],
+      message: 'machine.guestIoapic is modelled for steps (irqlab run), not with actors',
+    });
+  if (s.machine.guestIoapic.length > 0 && (!s.machine.features.apicv || s.machine.features.avic))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['machine', 'guestIoapic'],
+      message: 'machine.guestIoapic is modelled with Intel APICv: it needs features.apicv',
+    });
+  const gioPins = new Set<number>();
+  s.machine.guestIoapic.forEach((p, i) => {
+    if (gioPins.has(p.pin))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['machine', 'guestIoapic', i, 'pin'],
+        message: `pin ${p.pin} is listed twice`,
+      });
+    gioPins.add(p.pin);
+  });
+  s.steps.forEach((st, i) => {
+    if (st.do.startsWith('guestIoapic.') && 'pin' in st && !gioPins.has(st.pin))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, 'pin'],
+        message: `pin ${st.pin} is not programmed in machine.guestIoapic`,
+      });
+  });
+  s.checkpoints?.forEach((cp, i) => {
+    if (cp.after >= s.steps.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['checkpoints', i, 'after'],
+        message: `steps has no index ${cp.after} (it has ${s.steps.length} steps)`,
+      });
+    for (const [k, path] of [
+      [cp.expect.delivered, 'delivered'],
+      [cp.expect.exits, 'exits'],
+    ] as const)
+      for (const key of Object.keys(k ?? {})) badVcpu(Number(key), ['checkpoints', i, 'expect', path, key]);
+  });
   featureRules(s, ctx);
   for (const [k, path] of [
     [s.expect.delivered, 'delivered'],
@@ -787,6 +1019,12 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
       });
     });
   }
+  // The xAPIC ICR destination field is 8 bits (ICR bits 63:56; SDM Vol. 3A "Interrupt Command
+  // Register") on every machine, Intel as AMD.
+  s.steps.forEach((st, i) => {
+    if (st.do === 'guest.icr' && !s.machine.x2apic && st.dest !== undefined && st.dest > 0xff)
+      issue(['steps', i, 'dest'], 'in xAPIC mode the ICR destination is 8 bits (0-0xff)');
+  });
   const avicExit = (reason: string) => reason.startsWith('AVIC_');
   if (!f.avic) {
     s.steps.forEach((st, i) => {
@@ -801,6 +1039,8 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
       );
     s.actors?.forEach((a, i) => {
       a.steps.forEach((st, j) => {
+        if (st.do === 'kvm.exit' && avicExit(st.reason))
+          issue(['actors', i, 'steps', j, 'reason'], `${st.reason} is an AVIC exit: it needs features.avic`);
         if (
           st.do === 'kvm.inhibit' ||
           st.do.startsWith('svm.') ||
@@ -853,13 +1093,22 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
         ['machine', 'vcpus', i, 'eoiExit'],
         'AVIC has no EOI-exit bitmap: a level-triggered vector exits at its EOI (use avic.deliver with trigger level)',
       );
+    if (c.notificationVector !== 0xf2)
+      issue(
+        ['machine', 'vcpus', i, 'notificationVector'],
+        'AVIC has no posted-interrupt notification vector: remove notificationVector',
+      );
     if (c.pid.on || c.pid.sn || c.pid.pir.length > 0 || c.pid.nv !== 0xf2)
       issue(['machine', 'vcpus', i, 'pid'], 'AVIC has no posted-interrupt descriptor: remove pid');
   });
   s.machine.irtes.forEach((e, i) => {
     if (e.urg) issue(['machine', 'irtes', i, 'urg'], 'GA-mode IRTEs have no URG bit (urg is VT-d posting)');
   });
+  if (s.machine.lapicTimer)
+    issue(['machine', 'lapicTimer'], 'the LAPIC timer is modelled on Intel APICv: not with features.avic');
   s.steps.forEach((st, i) => {
+    if (st.do === 'host.setLapic')
+      issue(['steps', i], 'host.setLapic writes the Intel virtual-APIC page: not with features.avic');
     if (st.do === 'pid.set')
       issue(['steps', i], 'AVIC has no posted-interrupt descriptor: pid.set needs features.avic false');
     if (st.do === 'device.post' && st.irte === undefined)
@@ -874,8 +1123,6 @@ function featureRules(s: z.output<typeof scenarioObject>, ctx: Ctx): void {
         ['steps', i, 'vector'],
         'vectors 0-15 cannot be delivered: avic.deliver needs a vector of 16-255',
       );
-    if (st.do === 'guest.icr' && !s.machine.x2apic && st.dest !== undefined && st.dest > 0xff)
-      issue(['steps', i, 'dest'], 'in xAPIC mode the ICR destination is 8 bits (0-0xff)');
   });
 }
 

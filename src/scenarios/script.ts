@@ -9,6 +9,8 @@
  * mode, a VM entry on a pCPU that already runs a vCPU) is not enabled there, and says why
  * (Instr.why): `irqlab run` then stops with that reason, and the checker never takes it.
  */
+
+import { LVT_MASKED } from '../model/hw/apic-state.ts';
 import { hex } from '../model/hw/bits.ts';
 import {
   ndstForApicId,
@@ -27,6 +29,23 @@ import {
   emitAvicPut,
   emitSvmDeliverInterrupt,
 } from '../model/kvm/avic.ts';
+import { emitIcrExit, kvmIcrTargets } from '../model/kvm/fastpath.ts';
+import {
+  guestApicIsTarget,
+  guestApicWrite,
+  guestIcrFault,
+  guestIcrRawWrite,
+  guestIcrStore,
+  hostSetApicRegisters,
+} from '../model/kvm/guest-apic.ts';
+import {
+  type GuestIoapicWrite,
+  guestIoapicLine,
+  guestIoapicMask,
+  guestIoapicWrite,
+} from '../model/kvm/guest-ioapic.ts';
+import { kvmTimeAdvance, kvmTimerWrite, type TimerWrite } from '../model/kvm/lapic-timer.ts';
+import { kvmGuestIret } from '../model/kvm/nmi-window.ts';
 import { type Instr, NEXT, type ProgramBuilder } from '../model/kvm/program.ts';
 import { KVM_VCPU, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from '../model/kvm/state.ts';
 import type { Variant } from '../model/kvm/variants.ts';
@@ -41,7 +60,9 @@ import {
   guestWriteTpr,
   hostEoi,
   hostSetIf,
+  hostSetLapic,
   type IcrWrite,
+  icrWritePath,
   sendPhysicalInterrupt,
   vmEntry,
   vmExit,
@@ -92,6 +113,64 @@ function pcpuFree(p: number): Pre {
 
 function both(a: Pre, b: Pre): Pre {
   return (w) => a(w) ?? b(w);
+}
+
+/**
+ * A guest ICR write of `icr` by vCPU x (icrWritePath says how the CPU takes it): one guest step
+ * when it is virtualized (or on AVIC); else the exit, KVM's emulation for every target KVM finds
+ * and the re-entry (fastpath.ts emitIcrExit), the same steps as a vCPU thread's ICR write in
+ * `irqlab check`. With run-time APIC IDs (machine.apicRegisters) every vCPU is a candidate,
+ * matched when KVM sends (guestApicIsTarget).
+ */
+function emitGuestIcr(
+  b: ProgramBuilder,
+  v: Variant,
+  machine: Machine,
+  x: number,
+  icr: IcrWrite,
+  label: string,
+): void {
+  const start = b.code.length;
+  if (b.avic || icrWritePath(machine, icr) !== 'exit') {
+    b.step(SCRIPT_FN, label, (w, _a, sink) => {
+      if (b.avic) avicGuestIcr(w, sink, x, icr);
+      else guestWriteIcr(w, sink, x, icr);
+      return NEXT;
+    });
+    b.code[start].actor = `vcpu${x}`;
+    b.code[start].vcpu = x;
+    return;
+  }
+  const dynamic =
+    machine.apicRegisters === true && icr.shorthand === 0 && [0, 1, 4].includes(icr.deliveryMode);
+  emitIcrExit(
+    b,
+    v,
+    x,
+    dynamic ? machine.vcpus.map((_, i) => i) : kvmIcrTargets(machine, x, icr),
+    icr.vector,
+    machine.x2apic,
+    icr.deliveryMode === 4,
+    dynamic
+      ? (w, t) =>
+          guestApicIsTarget(w, x, t, {
+            deliveryMode: icr.deliveryMode,
+            logical: icr.logical,
+            dest: icr.dest,
+            vector: icr.vector,
+          })
+      : undefined,
+  );
+  for (let pc = start; pc < b.code.length; pc++) {
+    b.code[pc].actor = 'host';
+    b.code[pc].vcpu = x;
+  }
+  b.code[start].actor = `vcpu${x}`;
+  b.code[start].fn = SCRIPT_FN;
+  b.code[start].label = `${label} (exits)`;
+  guard(b, start, (w) =>
+    vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot write the ICR` : null,
+  );
 }
 
 /** One script step as instructions appended to `b` (the script actor's program). */
@@ -165,21 +244,167 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
         dest: st.dest ?? 0,
       };
       const to = st.shorthand === 'none' ? `dest ${st.dest}` : `shorthand ${st.shorthand}`;
-      one(
-        `vcpu${st.vcpu}`,
+      emitGuestIcr(
+        b,
+        v,
+        machine,
+        st.vcpu,
+        icr,
         `guest writes ICR: ${st.deliveryMode} ${hex(st.vector ?? 0)} ${to}`,
-        (w, _a, sink) => {
-          if (avic) avicGuestIcr(w, sink, st.vcpu, icr);
-          else guestWriteIcr(w, sink, st.vcpu, icr);
-          return NEXT;
-        },
       );
+      return;
+    }
+    case 'guest.icrRaw': {
+      const x = st.vcpu;
+      const { reg, msg } = guestIcrRawWrite(machine.x2apic, st.lo, st.hi);
+      const label = `guest writes ICR ${hex(st.hi)}:${hex(st.lo)}`;
+      if (reg === null) {
+        // A reserved x2APIC bit: #GP, nothing stored, nothing sent.
+        one(`vcpu${x}`, `${label} (#GP)`, (w, _a, sink) => {
+          guestIcrFault(w, sink, x);
+          return NEXT;
+        });
+        guard(b, start, (w) =>
+          vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot write the ICR` : null,
+        );
+        return;
+      }
+      // A reserved delivery mode (3 or 7) is stored and sent to no one: it exits like any
+      // non-virtualized write, and KVM finds no target for it.
+      const icr: IcrWrite = {
+        vector: msg?.vector ?? reg.lo & 0xff,
+        deliveryMode: msg?.deliveryMode ?? (reg.lo >>> 8) & 7,
+        logical: msg?.destMode === 1,
+        levelTriggered: msg?.triggerMode === 1,
+        shorthand: msg?.shorthand ?? 0,
+        dest: msg?.dest ?? 0,
+      };
+      emitGuestIcr(b, v, machine, x, icr, label);
+      // The register holds the value before anything is sent (KVM writes it, then sends).
+      const first = b.code[start];
+      const inner = first.exec;
+      first.exec = (w, a, sink) => {
+        guestIcrStore(w, x, reg);
+        return inner(w, a, sink);
+      };
       return;
     }
     case 'guest.sti':
     case 'guest.cli':
       one(`vcpu${st.vcpu}`, st.do === 'guest.sti' ? 'guest STI' : 'guest CLI', (w) => {
         guestSetIf(w, st.vcpu, st.do === 'guest.sti');
+        return NEXT;
+      });
+      return;
+    case 'host.setLapic': {
+      const x = st.vcpu;
+      const parts = [
+        st.tpr !== undefined ? `TPR=${hex(st.tpr)}` : '',
+        st.irr !== undefined ? `IRR={${st.irr.map(hex).join(',')}}` : '',
+        st.isr !== undefined ? `ISR={${st.isr.map(hex).join(',')}}` : '',
+        st.rvi !== undefined ? `RVI=${hex(st.rvi)}` : '',
+        st.svi !== undefined ? `SVI=${hex(st.svi)}` : '',
+        st.apicBase !== undefined ? `APIC_BASE=${hex(st.apicBase)}` : '',
+        st.id !== undefined ? `ID=${hex(st.id)}` : '',
+      ].filter(Boolean);
+      one('host', `host writes vcpu${x} APIC state ${parts.join(' ')}`, (w) => {
+        hostSetLapic(w, x, st);
+        if (st.apicBase !== undefined || st.id !== undefined)
+          hostSetApicRegisters(w, x, { apicBase: st.apicBase, id: st.id });
+        return NEXT;
+      });
+      guard(b, start, notInGuest(x, 'host.setLapic'));
+      return;
+    }
+    case 'guest.timer': {
+      const x = st.vcpu;
+      const code = { 'one-shot': 0, periodic: 1, 'tsc-deadline': 2 }[st.mode];
+      // Divide configuration bits 3, 1:0 (SDM figure "Divide Configuration Register"): divide by
+      // 2^(code+1), code 111b divides by 1.
+      const divCode = st.divide === undefined ? 0 : st.divide === 1 ? 7 : Math.log2(st.divide) - 1;
+      const wr: TimerWrite = {
+        lvt: st.vector === undefined ? undefined : st.vector | (st.masked ? LVT_MASKED : 0) | (code << 17),
+        divide: st.divide === undefined ? undefined : ((divCode & 4) << 1) | (divCode & 3),
+        initialCount: st.initialCount,
+        deadline: st.deadline,
+      };
+      const parts = [
+        st.vector !== undefined ? `LVT ${st.mode} ${hex(st.vector)}${st.masked ? ' masked' : ''}` : '',
+        st.divide !== undefined ? `divide by ${st.divide}` : '',
+        st.initialCount !== undefined ? `initial count ${st.initialCount}` : '',
+        st.deadline !== undefined ? `TSC deadline ${st.deadline}` : '',
+      ].filter(Boolean);
+      one(`vcpu${x}`, `guest programs its timer: ${parts.join(', ')}`, (w, _a, sink) => {
+        kvmTimerWrite(w, sink, x, wr);
+        return NEXT;
+      });
+      guard(b, start, (w) =>
+        vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot write its timer` : null,
+      );
+      return;
+    }
+    case 'guest.apicWrite': {
+      const x = st.vcpu;
+      one(`vcpu${x}`, `guest writes ${st.reg} ${hex(st.value)}`, (w, _a, sink) => {
+        guestApicWrite(w, sink, x, st.reg, st.value);
+        return NEXT;
+      });
+      guard(b, start, (w) =>
+        vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot write its APIC` : null,
+      );
+      return;
+    }
+    case 'time.advance':
+      one('time', `${st.ticks} timer ticks pass`, (w, _a, sink) => {
+        kvmTimeAdvance(w, sink, st.ticks);
+        return NEXT;
+      });
+      return;
+    case 'guestIoapic.line':
+      one(
+        'ioapic',
+        `guest I/O APIC line ${st.pin} ${st.level ? 'asserted' : 'deasserted'}`,
+        (w, _a, sink) => {
+          guestIoapicLine(w, sink, st.pin, st.level);
+          return NEXT;
+        },
+      );
+      return;
+    case 'guestIoapic.mask':
+      one('host', `${st.masked ? 'masks' : 'unmasks'} guest I/O APIC pin ${st.pin}`, (w, _a, sink) => {
+        guestIoapicMask(w, sink, st.pin, st.masked);
+        return NEXT;
+      });
+      return;
+    case 'guestIoapic.write': {
+      const x = st.vcpu;
+      const wr: GuestIoapicWrite = {
+        ...(st.vector !== undefined ? { vector: st.vector } : {}),
+        ...(st.trigger !== undefined ? { triggerMode: st.trigger === 'level' ? 1 : 0 } : {}),
+        ...(st.masked !== undefined ? { mask: st.masked ? 1 : 0 } : {}),
+        ...(st.dest !== undefined ? { dest: st.dest } : {}),
+        ...(st.destMode !== undefined ? { destMode: st.destMode === 'logical' ? 1 : 0 } : {}),
+        ...(st.deliveryMode !== undefined
+          ? { deliveryMode: ({ fixed: 0, lowest: 1, nmi: 4 } as const)[st.deliveryMode] }
+          : {}),
+      };
+      const what = Object.entries(wr)
+        .map(([k, val]) => `${k}=${k === 'vector' || k === 'dest' ? hex(val as number) : val}`)
+        .join(' ');
+      one(`vcpu${x}`, `guest writes guest I/O APIC pin ${st.pin}: ${what}`, (w, _a, sink) => {
+        guestIoapicWrite(w, sink, x, st.pin, wr);
+        return NEXT;
+      });
+      guard(b, start, (w) =>
+        vcpuRunningOn(w, x) < 0
+          ? `vcpu${x} is not running in guest mode: it cannot write the I/O APIC`
+          : null,
+      );
+      return;
+    }
+    case 'guest.iret':
+      one(`vcpu${st.vcpu}`, 'guest IRET', (w, _a, sink) => {
+        kvmGuestIret(w, sink, st.vcpu);
         return NEXT;
       });
       return;

@@ -185,6 +185,9 @@ function otherState(v: unknown): unknown {
   if (typeof v === 'number') return v + 1;
   if (typeof v === 'string' && /^0x[0-9a-f]+$/i.test(v)) return Number.parseInt(v, 16) + 1;
   if (v === 'none') return 0;
+  // An APIC mode (vcpuN.apic.mode): another mode.
+  const modes = ['xapic', 'x2apic', 'disabled'];
+  if (typeof v === 'string' && modes.includes(v)) return modes[(modes.indexOf(v) + 1) % modes.length];
   // A flag set (vcpuN.vapic): another valid set, since an unknown flag name is a load error.
   return v === '-' ? 'VID' : '-';
 }
@@ -388,7 +391,7 @@ describe('vm.exit and vm.entry check the state at their step', () => {
 
   test('an unknown exit reason is rejected when the file is loaded', () => {
     assert.throws(
-      () => run(scenario([{ do: 'vm.exit', vcpu: 0, reason: 'VMCALL' }])),
+      () => run(scenario([{ do: 'vm.exit', vcpu: 0, reason: 'VMFUNC' }])),
       (e: unknown) => {
         assert.ok(e instanceof UserError);
         assert.match(e.message, /^test\.json: at steps\[0\]\.reason: /);

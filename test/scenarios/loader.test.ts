@@ -116,6 +116,9 @@ describe('good files', () => {
       features: { apicv: true, vtdPosting: true, ipiv: false, avic: false },
       vcpus: [
         {
+          ldr: 0,
+          dfr: 'flat',
+          notificationVector: 0xf2,
           pcpu: -1,
           running: false,
           if: true,
@@ -130,6 +133,9 @@ describe('good files', () => {
       irtes: [],
       hostIF: true,
       hostAutoEoi: true,
+      guestIoapic: [],
+      apicRegisters: false,
+      lapicTimer: false,
       ioapic: [],
       apicvInhibits: [],
     });

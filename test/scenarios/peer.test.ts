@@ -1,8 +1,8 @@
 /**
- * The scenario files of scenarios/peer/, each a kvm-unit-tests case written in the scenario
- * format, run as a user runs them (`irqlab run <file>`): every expectation must hold. The
- * expectations come from the peer test's own assertions (named in each file's `source`). Through
- * the CLI, so the check survives a change of the engine behind `run`.
+ * The peer-suite built-ins (kut-* from kvm-unit-tests, st-* from the KVM selftests): each is run
+ * with the other built-ins by test/run/runner.test.ts; here, docs/peer-suites.md and the built-ins
+ * agree, and one of them runs as a user runs it, through the CLI, where a wrong expectation fails.
+ * The expectations come from the peer test's own assertions (named in each file's `source`).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -13,10 +13,11 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DIR = join(ROOT, 'scenarios', 'peer');
+const BUILTIN = join(ROOT, 'src', 'scenarios', 'builtin');
+const DOC = join(ROOT, 'docs', 'peer-suites.md');
 
-function run(file: string) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', file], {
+function run(what: string) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', what], {
     cwd: ROOT,
     env: { ...process.env, NO_COLOR: '1', IRQLAB_DEBUG: '' },
     encoding: 'utf8',
@@ -25,19 +26,30 @@ function run(file: string) {
   return { code: r.status, out: r.stdout + r.stderr };
 }
 
+const peerBuiltins = readdirSync(BUILTIN)
+  .filter((n) => /^(kut|st)-.*\.json$/.test(n))
+  .map((n) => n.slice(0, -'.json'.length))
+  .sort();
+
 const tmp = mkdtempSync(join(tmpdir(), 'irqlab-peer-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-describe('scenarios/peer: kvm-unit-tests cases as scenario files', () => {
-  for (const f of readdirSync(DIR).filter((n) => n.endsWith('.json'))) {
-    it(f, () => {
-      const r = run(join(DIR, f));
-      assert.equal(r.code, 0, r.out);
-    });
-  }
+describe('peer-suite built-ins', () => {
+  it('docs/peer-suites.md names every peer built-in, and every scenario it names exists', () => {
+    const doc = readFileSync(DOC, 'utf8');
+    const named = new Set([...doc.matchAll(/\b((?:kut|st)-[a-z0-9-]+)\b/g)].map((m) => m[1]));
+    const builtins = new Set(readdirSync(BUILTIN).map((n) => n.replace(/\.json$/, '')));
+    for (const n of peerBuiltins) assert.ok(named.has(n), `${n} is not in docs/peer-suites.md`);
+    for (const n of named) assert.ok(builtins.has(n), `docs/peer-suites.md names ${n}, which is no built-in`);
+  });
+
+  it('a peer built-in runs by name through the CLI', () => {
+    const r = run('kut-ioapic-level-retrigger');
+    assert.equal(r.code, 0, r.out);
+  });
 
   it('a wrong expectation fails (the level retrigger delivered only once)', () => {
-    const s = JSON.parse(readFileSync(join(DIR, 'kut-ioapic-level-retrigger.json'), 'utf8'));
+    const s = JSON.parse(readFileSync(join(BUILTIN, 'kut-ioapic-level-retrigger.json'), 'utf8'));
     s.expect.hostIrqs['0'] = ['0x9a'];
     const file = join(tmp, 'wrong.json');
     writeFileSync(file, JSON.stringify(s));

@@ -60,6 +60,7 @@ describe('step kinds', () => {
         'guest.sti',
         'guest.cli',
         'guest.hlt',
+        'guest.iret',
       ],
     );
   });

@@ -20,7 +20,8 @@
 import { prioClass, regHighest } from '../hw/bits.ts';
 import { VAPIC } from '../hw/vapic.ts';
 import { EXIT_REASON } from '../platform/events.ts';
-import { VCPU, VCPU_F_IF } from '../platform/layout.ts';
+import { vcpuNmiPending } from '../platform/hardware.ts';
+import { VCPU, VCPU_F_IF, VCPU_F_NMI_BLOCKED } from '../platform/layout.ts';
 import type { World } from '../platform/world.ts';
 import { emitCheckUnblock } from './assignment.ts';
 import { avicVcpuRunnable, emitAvicBlocking, emitAvicLoad, emitAvicPut, emitAvicUnblocking } from './avic.ts';
@@ -31,14 +32,22 @@ import { KVM_VCPU, kvmVcpu, TASK_INTERRUPTIBLE, TASK_RUNNING } from './state.ts'
 import type { Variant } from './variants.ts';
 
 /**
- * kvm_arch_vcpu_runnable for a halted vCPU, after the sync: kvm_cpu_has_interrupt (the highest
- * vIRR vector's class above the PPR's, apic_has_interrupt_for_ppr) and kvm_arch_interrupt_allowed
- * (guest RFLAGS.IF; interrupt shadows are not modelled).
+ * kvm_arch_vcpu_runnable for a halted vCPU, after the sync: a pending NMI the guest can take
+ * (kvm_vcpu_has_events: nmi_pending and nmi_allowed, i.e. no NMI handler running), or
+ * kvm_cpu_has_interrupt (the highest vIRR vector's class above the PPR's,
+ * apic_has_interrupt_for_ppr) and kvm_arch_interrupt_allowed (guest RFLAGS.IF; no STI shadow is
+ * left: kvm_emulate_halt skipped the HLT, which ends it).
  */
 export function haltedVcpuRunnable(w: World, x: number): boolean {
+  if (nmiRunnable(w, x)) return true;
   if ((w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) === 0) return false;
   const highest = regHighest(w.m, w.L.vapic[x] + VAPIC.VIRR);
   return highest >= 0 && prioClass(highest) > prioClass(apicPpr(w, x));
+}
+
+/** A pending NMI that KVM may inject (no NMI handler running): it makes a halted vCPU runnable. */
+function nmiRunnable(w: World, x: number): boolean {
+  return vcpuNmiPending(w, x) > 0 && (w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_NMI_BLOCKED) === 0;
 }
 
 /**
@@ -67,7 +76,9 @@ export function emitHaltAndBlock(b: ProgramBuilder, v: Variant, x: number, wakeO
     return NEXT;
   });
   if (!avic) emitSyncPirToIrr(b, v, x);
-  const runnable = avic ? avicVcpuRunnable : haltedVcpuRunnable;
+  const runnable = avic
+    ? (w: World, y: number) => nmiRunnable(w, y) || avicVcpuRunnable(w, y)
+    : haltedVcpuRunnable;
   b.step('kvm_vcpu_check_block', 'kvm_arch_vcpu_runnable', (w) => (runnable(w, x) ? tOut.pc : NEXT));
   if (b.dynamicAssignment && v.startAssignment === 'kick-unblock') emitCheckUnblock(b, x, tHalt);
   // __schedule: a task woken since set_current_state is still TASK_RUNNING and is not switched out.

@@ -7,11 +7,13 @@
 import { regSet } from '../hw/bits.ts';
 import { piTestAndSetOn, piTestAndSetPir } from '../hw/pid.ts';
 import { VAPIC } from '../hw/vapic.ts';
+import type { Sink } from '../platform/events.ts';
 import { sendPhysicalInterrupt } from '../platform/hardware.ts';
 import { VCPU } from '../platform/layout.ts';
 import { POSTED_INTR_VECTOR, RESCHEDULE_VECTOR } from '../platform/machine.ts';
-import { pcpuApicId } from '../platform/world.ts';
+import { pcpuApicId, type World } from '../platform/world.ts';
 import { emitSvmDeliverInterrupt } from './avic.ts';
+import { guestApicAccepts } from './guest-apic.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
 import {
   KVM_REQ_EVENT,
@@ -48,6 +50,8 @@ export function emitDeliverPostedInterrupt(
   const done = b.fresh('done');
   const tDone = b.target(done);
   b.step(fn, 'pi_test_and_set_pir', (w) => {
+    // __apic_accept_irq: a software- or globally disabled APIC takes no fixed interrupt.
+    if (!guestApicAccepts(w, x, 0)) return tDone.pc;
     regSet(w.m, w.L.vcpu[x] + VCPU.POSTED, vector);
     // A bit already set means another posting owns the notification for this vector.
     if (piTestAndSetPir(w.m, w.L.pid[x], vector)) return tDone.pc;
@@ -77,6 +81,22 @@ export function emitDeliverPostedInterrupt(
     return NEXT;
   });
   b.mark(done);
+}
+
+/**
+ * vmx_deliver_posted_interrupt done at once, for KVM's paths that a script step runs whole (an
+ * expiring LAPIC timer, KVM's emulated I/O APIC): the PIR bit, ON, then the notification to a
+ * vCPU in guest mode, or kvm_vcpu_wake_up. emitDeliverPostedInterrupt above is the stepped form
+ * the checker interleaves; in a script nothing runs between the three steps.
+ */
+export function deliverPostedInterruptNow(w: World, sink: Sink, x: number, vector: number): void {
+  if (!guestApicAccepts(w, x, 0)) return;
+  regSet(w.m, w.L.vcpu[x] + VCPU.POSTED, vector);
+  if (piTestAndSetPir(w.m, w.L.pid[x], vector) || piTestAndSetOn(w.m, w.L.pid[x])) return;
+  const k = kvmVcpu(w, x);
+  if (w.m[k + KVM_VCPU.MODE] === MODE_IN_GUEST)
+    sendPhysicalInterrupt(w, sink, pcpuApicId(w.m[k + KVM_VCPU.CPU] - 1), POSTED_INTR_VECTOR, x);
+  else kvmVcpuWakeUp(w, sink, x);
 }
 
 /**

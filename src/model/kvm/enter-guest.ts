@@ -7,8 +7,8 @@
 import { prioClass, processorPriority, regClear, regHighest, regSet } from '../hw/bits.ts';
 import { PID, piClearOn, piIsPirEmpty, piTestOn } from '../hw/pid.ts';
 import { setRvi, VAPIC } from '../hw/vapic.ts';
-import { guestHandlerRuns, vmEntry, vmExit } from '../platform/hardware.ts';
-import { PCPU, VCPU, VCPU_F_IF } from '../platform/layout.ts';
+import { guestHandlerRuns, guestInterruptible, vmEntry, vmExit } from '../platform/hardware.ts';
+import { PCPU } from '../platform/layout.ts';
 import { vcpuRunningOn, type World } from '../platform/world.ts';
 import { emitVcpuUpdateApicv } from './apicv.ts';
 import { emitPirHarvest } from './harvest.ts';
@@ -135,7 +135,8 @@ function emitCheckAndInjectEvents(b: ProgramBuilder, x: number): void {
     w.m[k + KVM_VCPU.REQUESTS] &= ~KVM_REQ_EVENT;
     const vapic = w.L.vapic[x];
     const v = regHighest(w.m, vapic + VAPIC.VIRR);
-    const allowed = (w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) !== 0;
+    // vmx_interrupt_blocked: RFLAGS.IF and no STI or MOV-SS blocking in the interruptibility state.
+    const allowed = guestInterruptible(w, x);
     if (w.m[k + KVM_VCPU.INJECT] !== 0 || !allowed || v < 0) return NEXT;
     if (prioClass(v) <= prioClass(apicPpr(w, x))) return NEXT;
     regClear(w.m, vapic + VAPIC.VIRR, v);

@@ -10,8 +10,20 @@
  *   handle_fastpath_wrmsr -> kvm_x2apic_icr_write_fast delivers at once; EXIT_FASTPATH_REENTER_GUEST
  *   syncs PIR and re-enters (1e9e2622a149, then the 2020 "ultra fastpath").
  */
+import {
+  DELIVERY_MODE,
+  DEST_MODE,
+  type DeliveryMode,
+  DFR_CLUSTER,
+  DFR_FLAT,
+  kvmIpiDestinations,
+  type LapicInfo,
+  type Shorthand,
+} from '../hw/icr.ts';
 import { EXIT_REASON } from '../platform/events.ts';
-import { ipivPostTo } from '../platform/hardware.ts';
+import { type IcrWrite, ipivPostTo, vcpuNmiArrives } from '../platform/hardware.ts';
+import type { Machine } from '../platform/machine.ts';
+import type { World } from '../platform/world.ts';
 import { vcpuRunningOn } from '../platform/world.ts';
 import { emitAvicIcrWrite } from './avic.ts';
 import { emitDeliverPostedInterrupt } from './deliver.ts';
@@ -22,6 +34,7 @@ import {
   emitVmExitStep,
   vmEntryStep,
 } from './enter-guest.ts';
+import { guestApicAccepts } from './guest-apic.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
 import type { Variant } from './variants.ts';
 
@@ -46,10 +59,47 @@ export function emitIcrWrite(
     emitIpivIcrWrite(b, x, target, vector);
     return;
   }
-  emitVmExitStep(b, x, 'vmexit (WRMSR 0x830)', EXIT_REASON.MSR_WRITE, 0x830);
-  if (v.icrWrite === 'fastpath') {
+  emitIcrExit(b, v, x, [target], vector, true);
+}
+
+/**
+ * The VM exit of an intercepted guest ICR write by vCPU x and KVM's emulation of it: x2APIC WRMSR
+ * 830H is an MSR-write exit (SDM Vol. 3C 29.5: only TPR, EOI and SELF IPI are virtualized without
+ * IPIv), handled in the fastpath or the full path per the `icrWrite` knob; an xAPIC write to
+ * offset 300H is a trap-like APIC-write exit (SDM 29.4.3.3), which KVM handles in the full path
+ * (handle_apic_write -> kvm_apic_write_nodecode -> kvm_lapic_reg_write). Either way KVM delivers
+ * the IPI to each of `targets` (kvm_x2apic_icr_write / kvm_apic_send_ipi ->
+ * kvm_irq_delivery_to_apic -> kvm_apic_set_irq -> __apic_accept_irq, which with APICv is
+ * vmx_deliver_posted_interrupt) and enters the guest again. `targets` are the vCPUs the message
+ * reaches as KVM resolves it (icr.ts kvmIpiDestinations); an empty list delivers nothing (a
+ * non-fixed delivery mode the model does not emulate, or no matching APIC).
+ */
+export function emitIcrExit(
+  b: ProgramBuilder,
+  v: Variant,
+  x: number,
+  targets: readonly number[],
+  vector: number,
+  x2apic: boolean,
+  nmi = false,
+  isTarget?: (w: World, t: number) => boolean,
+): void {
+  const deliver = (t: number) => {
+    // With run-time APIC IDs (machine.apicRegisters) each candidate is matched when KVM sends.
+    const skip = b.fresh('not_target');
+    if (isTarget !== undefined) {
+      const tSkip = b.target(skip);
+      b.step('kvm_irq_delivery_to_apic', `match vcpu${t}`, (w) => (isTarget(w, t) ? NEXT : tSkip.pc));
+    }
+    if (nmi) emitInjectNmi(b, t);
+    else emitDeliverPostedInterrupt(b, v, t, vector, x);
+    b.mark(skip);
+  };
+  if (x2apic) emitVmExitStep(b, x, 'vmexit (WRMSR 0x830)', EXIT_REASON.MSR_WRITE, 0x830);
+  else emitVmExitStep(b, x, 'vmexit (APIC write 0x300)', EXIT_REASON.APIC_WRITE, 0x300);
+  if (x2apic && v.icrWrite === 'fastpath') {
     // handle_fastpath_wrmsr -> kvm_x2apic_icr_write_fast: still IRQs off, still IN_GUEST_MODE.
-    emitDeliverPostedInterrupt(b, v, target, vector, x);
+    for (const t of targets) deliver(t);
     if (v.fastpathReentrySync === 'present') emitSyncPirToIrr(b, v, x);
     // EXIT_FASTPATH_REENTER_GUEST re-enters unless kvm_vcpu_exit_request; then the exit is handled
     // in the full path, which ends in a new vcpu_enter_guest.
@@ -63,8 +113,57 @@ export function emitIcrWrite(
   }
   emitExitToHost(b, x);
   b.step('vcpu_enter_guest', 'srcu_read_lock', () => NEXT).barriers(2);
-  emitDeliverPostedInterrupt(b, v, target, vector, x);
+  for (const t of targets) deliver(t);
   emitEnterGuest(b, v, x);
+}
+
+/**
+ * An NMI message accepted for vCPU t (__apic_accept_irq, APIC_DM_NMI -> kvm_inject_nmi): KVM
+ * queues it, and process_nmi keeps at most two (hardware.ts vcpuNmiArrives). The kick that makes
+ * a running target exit so that the NMI is injected at its next entry is not a step of its own.
+ */
+function emitInjectNmi(b: ProgramBuilder, t: number): void {
+  b.step('kvm_inject_nmi', `queue NMI for vcpu${t}`, (w) => {
+    if (guestApicAccepts(w, t, DELIVERY_MODE.NMI)) vcpuNmiArrives(w, t);
+    return NEXT;
+  });
+}
+
+/**
+ * The vCPUs an ICR write by vCPU x reaches as KVM resolves it (kvm_apic_send_ipi ->
+ * kvm_irq_delivery_to_apic; icr.ts kvmIpiDestinations): by the machine's APIC IDs and, in xAPIC
+ * mode, each vCPU's LDR and DFR; lowest priority by vector hashing (kvm.vector_hashing, on by
+ * default). Every APIC counts as software-enabled. Fixed, lowest-priority and NMI messages are
+ * emulated; SMI, INIT and SIPI give no target here (the model has no SMM or wait-for-SIPI state).
+ */
+export function kvmIcrTargets(machine: Machine, x: number, icr: IcrWrite): number[] {
+  if (
+    icr.deliveryMode !== DELIVERY_MODE.FIXED &&
+    icr.deliveryMode !== DELIVERY_MODE.LOWEST_PRIORITY &&
+    icr.deliveryMode !== DELIVERY_MODE.NMI
+  )
+    return [];
+  const mode = machine.x2apic ? 'x2apic' : 'xapic';
+  const apics: LapicInfo[] = machine.vcpus.map((c) => ({
+    apicId: c.apicId,
+    mode,
+    ldr: c.ldr ?? 0,
+    dfr: c.dfr === 'cluster' ? DFR_CLUSTER : DFR_FLAT,
+  }));
+  return kvmIpiDestinations(
+    {
+      deliveryMode: icr.deliveryMode as DeliveryMode,
+      vector: icr.vector,
+      destMode: icr.logical ? DEST_MODE.LOGICAL : DEST_MODE.PHYSICAL,
+      shorthand: icr.shorthand as Shorthand,
+      dest: icr.dest,
+    },
+    mode,
+    x,
+    apics,
+    apics.map(() => true),
+    { vectorHashing: true },
+  );
 }
 
 /**

@@ -41,7 +41,7 @@ import {
 } from '../hw/avic.ts';
 import { regEmpty, regHighest, regSet } from '../hw/bits.ts';
 import { EV, EXIT_REASON, type Sink } from './events.ts';
-import { guestHandlerRuns, type IcrWrite, vmExit } from './hardware.ts';
+import { guestHandlerRuns, guestInterruptible, type IcrWrite, vmExit } from './hardware.ts';
 import {
   type AvicRegion,
   avicIrteOffset,
@@ -49,7 +49,6 @@ import {
   VCPU,
   VCPU_F_AUTO_EOI,
   VCPU_F_HALTED,
-  VCPU_F_IF,
 } from './layout.ts';
 import { pcpuByApicId, runningVcpu, vcpuRunningOn, type World } from './world.ts';
 
@@ -84,7 +83,7 @@ function page(w: World, x: number): number {
 }
 
 function guestIf(w: World, x: number): boolean {
-  return (w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) !== 0;
+  return guestInterruptible(w, x);
 }
 
 /** Instrumentation for the no-lost-interrupt view: vector v reached vCPU x's backing page. */

@@ -15,7 +15,7 @@ export const EV = {
   PI_PROCESS: 5,
   /** A notification meant for other vCPUs processed against this one: a = pCPU, b = processing vCPU, c = bitmask of intended vCPUs. */
   PI_WRONG_VCPU: 6,
-  /** Virtual-interrupt delivery: the guest handler of b runs on vCPU a; c = 1 when from an AVIC backing page. */
+  /** Virtual-interrupt delivery: the guest handler of b runs on vCPU a; c = 1 when from an AVIC backing page, 2 for an injected NMI (b = 2). */
   DELIVER: 7,
   /** Virtual EOI: a = vCPU, b = vector. */
   EOI: 8,
@@ -64,12 +64,21 @@ export const EVENT_NAMES: Record<number, string> = Object.fromEntries(
 
 /** Basic VM-exit reasons used by the model (SDM Vol. 3D appendix C). */
 export const EXIT_REASON = {
+  /** An exception or an NMI (with NMI exiting, vector 2). */
+  EXCEPTION_NMI: 0,
   EXTERNAL_INTERRUPT: 1,
   INTERRUPT_WINDOW: 7,
+  NMI_WINDOW: 8,
   HLT: 12,
+  VMCALL: 18,
+  /** IN/OUT: KVM hands most port I/O to userspace (KVM_EXIT_IO), the usual exit to userspace. */
+  IO_INSTRUCTION: 30,
+  MSR_READ: 31,
   MSR_WRITE: 32,
   TPR_BELOW_THRESHOLD: 43,
   EOI_INDUCED: 45,
+  /** An access to an MMIO page KVM emulates (the guest I/O APIC window). */
+  EPT_MISCONFIG: 49,
   APIC_WRITE: 56,
   /**
    * AMD SVM exit codes of AVIC (APM Vol. 2 15.29; KVM SVM_EXIT_AVIC_*): a guest IPI the hardware

@@ -6,7 +6,15 @@
  * checker can interleave them with everything else.
  */
 import { avicVmexit, avicVmrun } from '../hw/avic.ts';
-import { regSet, regTest } from '../hw/bits.ts';
+import { regHighest, regSet, regTest } from '../hw/bits.ts';
+import {
+  CORE_BLOCK_NMI,
+  CORE_BLOCK_STI,
+  CORE_IF,
+  coreExecute,
+  maskableInterruptAllowed,
+  nmiAllowed,
+} from '../hw/interruptibility.ts';
 import { ipivPost } from '../hw/ipiv.ts';
 import {
   LAPIC,
@@ -16,12 +24,14 @@ import {
   lapicHighestDeliverable,
   lapicSpuriousVector,
 } from '../hw/lapic.ts';
+import { kvmProcessNmi, NMI_VECTOR } from '../hw/nmi.ts';
 import { apicIdFromNdst, piNdst, piNv } from '../hw/pid.ts';
 import {
   EOI_EXIT_INDUCED,
   eoiVirtualization,
   postedInterruptProcessing,
   selfIpiVirtualization,
+  setRvi,
   TPR_BELOW_THRESHOLD_EXIT,
   tprVirtualization,
   VAPIC,
@@ -41,8 +51,12 @@ import {
   VCPU_F_AUTO_EOI,
   VCPU_F_HALTED,
   VCPU_F_IF,
+  VCPU_F_NMI_BLOCKED,
+  VCPU_F_STI_SHADOW,
+  VCPU_NMI_PENDING_MASK,
+  VCPU_NMI_PENDING_SHIFT,
 } from './layout.ts';
-import { POSTED_INTR_VECTOR } from './machine.ts';
+import { type Machine, POSTED_INTR_VECTOR } from './machine.ts';
 import { pcpuByApicId, runningVcpu, vcpuRunningOn, type World } from './world.ts';
 
 /**
@@ -65,8 +79,25 @@ export function sendPhysicalInterrupt(
     return;
   }
   lapicAccept(w.m, w.L.lapic[p], vector, level);
-  if (vector === POSTED_INTR_VECTOR && forVcpu >= 0) w.m[w.L.pcpu[p] + PCPU.PI_FOR] |= 1 << forVcpu;
+  if (forVcpu >= 0 && vector === vmcsPinv(w.machine, forVcpu)) w.m[w.L.pcpu[p] + PCPU.PI_FOR] |= 1 << forVcpu;
   sink.ev(EV.PHYS_IRQ, p, vector, forVcpu + 1, 0);
+}
+
+/**
+ * The posted-interrupt notification vector of vCPU x's VMCS (SDM Vol. 3C 24.6.8): a physical
+ * interrupt with this vector, taken while x runs, starts posted-interrupt processing. KVM always
+ * writes POSTED_INTR_VECTOR; a scenario may choose another, as kvm-unit-tests does as L1 (0xff in
+ * vmx_posted_interrupts_test).
+ */
+export function vmcsPinv(machine: Machine, x: number): number {
+  return machine.vcpus[x].notificationVector ?? POSTED_INTR_VECTOR;
+}
+
+/** Whether v is some vCPU's notification vector (allocation-free). */
+function isPinv(machine: Machine, v: number): boolean {
+  if (v === POSTED_INTR_VECTOR) return true;
+  for (let x = 0; x < machine.vcpus.length; x++) if (machine.vcpus[x].notificationVector === v) return true;
+  return false;
 }
 
 /** Sends a descriptor's notification: vector NV to the APIC ID in NDST. */
@@ -116,7 +147,7 @@ export function pcpuDispatch(w: World, sink: Sink, p: number): void {
   const lapic = L.lapic[p];
   const vector = lapicHighestDeliverable(m, lapic);
   const x = runningVcpu(w, p);
-  if (x >= 0 && w.machine.features.apicv && vector === POSTED_INTR_VECTOR) {
+  if (x >= 0 && w.machine.features.apicv && vector === vmcsPinv(w.machine, x)) {
     const intended = m[L.pcpu[p] + PCPU.PI_FOR];
     m[L.pcpu[p] + PCPU.PI_FOR] = 0;
     if ((intended & ~(1 << x)) !== 0) sink.ev(EV.PI_WRONG_VCPU, p, x, intended, 0);
@@ -138,7 +169,7 @@ function hostInterrupt(w: World, sink: Sink, p: number): void {
     sink.ev(EV.SPURIOUS, p, lapicSpuriousVector(w.m, lapic), 0, 0);
     return;
   }
-  if (v === POSTED_INTR_VECTOR) w.m[w.L.pcpu[p] + PCPU.PI_FOR] = 0;
+  if (isPinv(w.machine, v)) w.m[w.L.pcpu[p] + PCPU.PI_FOR] = 0;
   sink.ev(EV.HOST_IRQ, p, v, 0, 0);
   w.hostHandler?.(w, sink, p, v);
   if (w.machine.hostAutoEoi) {
@@ -155,8 +186,80 @@ export function hostEoi(w: World, sink: Sink, p: number): number {
   return v;
 }
 
-function guestInterruptible(w: World, x: number): boolean {
-  return (w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) !== 0;
+/**
+ * vCPU x's guest can take a maskable (or virtual, SDM 29.2.2) interrupt at this instruction
+ * boundary: RFLAGS.IF = 1 and no blocking by STI (interruptibility.ts maskableInterruptAllowed).
+ */
+export function guestInterruptible(w: World, x: number): boolean {
+  return maskableInterruptAllowed(vcpuCore(w, x));
+}
+
+/** vCPU x's flags as the core word of interruptibility.ts (IF and the STI shadow). */
+function vcpuCore(w: World, x: number): number {
+  const f = w.m[w.L.vcpu[x] + VCPU.FLAGS];
+  return ((f & VCPU_F_IF) !== 0 ? CORE_IF : 0) | ((f & VCPU_F_STI_SHADOW) !== 0 ? CORE_BLOCK_STI : 0);
+}
+
+/**
+ * vCPU x's guest completes an instruction: the STI shadow, if any, is over (SDM Vol. 3A 6.8.3:
+ * it lasts until the instruction after STI completes).
+ */
+export function guestEndStiShadow(w: World, x: number): void {
+  w.m[w.L.vcpu[x] + VCPU.FLAGS] &= ~VCPU_F_STI_SHADOW;
+}
+
+/** NMIs KVM holds for vCPU x (0-2). */
+export function vcpuNmiPending(w: World, x: number): number {
+  return nmiPending(w, x);
+}
+
+function nmiPending(w: World, x: number): number {
+  return (w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_NMI_PENDING_MASK) >>> VCPU_NMI_PENDING_SHIFT;
+}
+
+function setNmiPending(w: World, x: number, n: number): void {
+  const o = w.L.vcpu[x] + VCPU.FLAGS;
+  w.m[o] = ((w.m[o] & ~VCPU_NMI_PENDING_MASK) | (n << VCPU_NMI_PENDING_SHIFT)) >>> 0;
+}
+
+/**
+ * An NMI for vCPU x reaches KVM (an ICR or I/O APIC message with delivery mode NMI: the vector is
+ * ignored, no IRR bit; __apic_accept_irq -> kvm_inject_nmi, then process_nmi): KVM keeps at most
+ * two while no NMI handler runs and one while one does, so more collapse (hw/nmi.ts
+ * kvmProcessNmi; kvm-unit-tests apic.c test_multiple_nmi, test_pending_nmi).
+ */
+export function vcpuNmiArrives(w: World, x: number): void {
+  const blocked = (w.m[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_NMI_BLOCKED) !== 0;
+  setNmiPending(w, x, kvmProcessNmi(nmiPending(w, x), 1, blocked));
+}
+
+/**
+ * vCPU x runs in guest mode and KVM can inject a pending NMI now: no NMI handler running and no
+ * STI shadow (KVM's vmx_nmi_blocked treats STI blocking as blocking NMIs; hw/interruptibility.ts
+ * nmiAllowed). KVM's round trip (the kick, the exit, the injection at the next entry) is not
+ * shown: the injection is taken as the vCPU's next event, like a virtual interrupt.
+ */
+export function vcpuNmiEnabled(w: World, x: number): boolean {
+  const f = w.m[w.L.vcpu[x] + VCPU.FLAGS];
+  if ((f & VCPU_NMI_PENDING_MASK) === 0 || vcpuRunningOn(w, x) < 0) return false;
+  return nmiAllowed(vcpuCore(w, x) | ((f & VCPU_F_NMI_BLOCKED) !== 0 ? CORE_BLOCK_NMI : 0));
+}
+
+/**
+ * Injection of a pending NMI into vCPU x (VM-entry interruption type NMI with virtual NMIs, SDM
+ * Vol. 3C 26.6; hw/nmi.ts injectVirtualNmi): the guest's NMI handler runs through vector 2
+ * (recorded as a delivery of 0x2), NMIs stay blocked until its IRET, and HLT ends.
+ */
+export function vcpuNmiDeliver(w: World, sink: Sink, x: number): void {
+  setNmiPending(w, x, nmiPending(w, x) - 1);
+  const o = w.L.vcpu[x] + VCPU.FLAGS;
+  w.m[o] = (w.m[o] | VCPU_F_NMI_BLOCKED) & ~VCPU_F_HALTED;
+  sink.ev(EV.DELIVER, x, NMI_VECTOR, 2, 0);
+}
+
+/** The guest executes IRET: NMI blocking ends (SDM Vol. 3A 6.7.1; coreExecute 'iret'). */
+export function guestIret(w: World, x: number): void {
+  w.m[w.L.vcpu[x] + VCPU.FLAGS] &= ~VCPU_F_NMI_BLOCKED;
 }
 
 /** vCPU x runs in guest mode and has a recognized virtual interrupt it can take now. */
@@ -210,7 +313,11 @@ export function guestEoi(w: World, sink: Sink, x: number): void {
   }
   const r = eoiVirtualization(w.m, w.L.vapic[x]);
   sink.ev(EV.EOI, x, r & 0xff, 0, 0);
-  if ((r & EOI_EXIT_INDUCED) !== 0) vmExit(w, sink, x, EXIT_REASON.EOI_INDUCED, r & 0xff);
+  if ((r & EOI_EXIT_INDUCED) !== 0) {
+    const p = vcpuRunningOn(w, x);
+    vmExit(w, sink, x, EXIT_REASON.EOI_INDUCED, r & 0xff);
+    w.eoiInducedHandler?.(w, sink, x, p, r & 0xff);
+  }
 }
 
 /**
@@ -268,44 +375,105 @@ export function vcpuByApicId(w: World, apicId: number): number {
 }
 
 /**
- * The guest writes the ICR. Self-IPIs (shorthand self, fixed, edge) are virtualized in xAPIC mode
- * (APIC-write emulation at 300H) and in x2APIC mode only with IPIv; with IPIv a
- * physical, fixed, edge, unicast IPI to a vCPU in the PID-pointer table is posted by this CPU;
- * everything else leaves the guest: an MSR-write exit for the x2APIC ICR (KVM intercepts 830H
- * without IPIv) or an APIC-write exit at offset 300H for the xAPIC page.
+ * What the CPU does with a guest ICR write, decided by the machine and the message alone: `self`,
+ * self-IPI virtualization (shorthand self, fixed, edge: in xAPIC mode APIC-write emulation at 300H
+ * virtualizes it, SDM Vol. 3C 29.4.3.3; in x2APIC mode WRMSR 830H is virtualized only under IPI
+ * virtualization, 29.5, so with APICv alone KVM's MSR bitmap intercepts it, self IPI included;
+ * x2apic-msr.ts kvmX2apicMsrAccess); `ipiv`, posted by this CPU (a physical, fixed, edge, unicast
+ * IPI to a vCPU in the PID-pointer table); `exit`, everything else: an MSR-write exit for the
+ * x2APIC ICR or an APIC-write exit at offset 300H for the xAPIC page, which KVM emulates.
+ */
+export function icrWritePath(machine: Machine, icr: IcrWrite): 'self' | 'ipiv' | 'exit' {
+  const fixedEdge = icr.deliveryMode === 0 && !icr.levelTriggered;
+  const icrVirtualized = machine.features.apicv && (!machine.x2apic || machine.features.ipiv);
+  if (icr.shorthand === 1 && fixedEdge && icrVirtualized) return 'self';
+  if (
+    machine.features.ipiv &&
+    fixedEdge &&
+    icr.shorthand === 0 &&
+    !icr.logical &&
+    machine.vcpus.some((c) => c.apicId === icr.dest)
+  )
+    return 'ipiv';
+  return 'exit';
+}
+
+/**
+ * The guest writes the ICR (icrWritePath says how the CPU takes it). This step stops at the exit;
+ * KVM's emulation of an exiting write is the program's next steps (fastpath.ts emitIcrExit).
  */
 export function guestWriteIcr(w: World, sink: Sink, x: number, icr: IcrWrite): void {
-  const fixedEdge = icr.deliveryMode === 0 && !icr.levelTriggered;
-  // An x2APIC WRMSR 830H is virtualized only under IPI virtualization; with APICv alone KVM's MSR
-  // bitmap intercepts it, self IPI included (SDM x.5; x2apic-msr.ts, kvmX2apicMsrAccess).
-  const icrVirtualized = w.machine.features.apicv && (!w.machine.x2apic || w.machine.features.ipiv);
-  if (icr.shorthand === 1 && fixedEdge && icrVirtualized) {
-    guestSelfIpi(w, sink, x, icr.vector);
-    return;
-  }
-  if (w.machine.features.ipiv && fixedEdge && icr.shorthand === 0 && !icr.logical) {
-    const t = vcpuByApicId(w, icr.dest);
-    if (t >= 0) {
+  switch (icrWritePath(w.machine, icr)) {
+    case 'self':
+      guestSelfIpi(w, sink, x, icr.vector);
+      return;
+    case 'ipiv':
       if (icr.vector < 16) {
         sink.ev(EV.ILLEGAL_VECTOR, x, icr.vector, 0, 0);
         return;
       }
-      ipivPostTo(w, sink, x, t, icr.vector);
+      ipivPostTo(w, sink, x, vcpuByApicId(w, icr.dest), icr.vector);
       return;
-    }
+    case 'exit':
+      vmExit(
+        w,
+        sink,
+        x,
+        w.machine.x2apic ? EXIT_REASON.MSR_WRITE : EXIT_REASON.APIC_WRITE,
+        w.machine.x2apic ? 0x830 : 0x300,
+      );
   }
-  vmExit(
-    w,
-    sink,
-    x,
-    w.machine.x2apic ? EXIT_REASON.MSR_WRITE : EXIT_REASON.APIC_WRITE,
-    w.machine.x2apic ? 0x830 : 0x300,
-  );
 }
 
+/** The guest APIC registers a host-side write sets (KVM_SET_LAPIC, or a VMWRITE of RVI/SVI). */
+export interface HostLapicWrite {
+  tpr?: number;
+  irr?: readonly number[];
+  isr?: readonly number[];
+  rvi?: number;
+  svi?: number;
+}
+
+/**
+ * Userspace or KVM writes vCPU x's APIC state while the vCPU is not in guest mode. KVM_SET_LAPIC
+ * (kvm_apic_set_state) replaces the register page: TPR, IRR and ISR as given; with APICv it then
+ * writes RVI from the highest IRR and SVI from the highest ISR (vmx_hwapic_irr_update,
+ * vmx_hwapic_isr_update). `rvi` and `svi` write the guest-interrupt status on their own, as a
+ * VMWRITE does (kvm-unit-tests vmx_basic_vid_test). Nothing is evaluated now: the next VM entry
+ * does PPR virtualization and the evaluation of pending virtual interrupts (SDM 26.3.2.5).
+ */
+export function hostSetLapic(w: World, x: number, st: HostLapicWrite): void {
+  const { m } = w;
+  const o = w.L.vapic[x];
+  if (st.tpr !== undefined) m[o + VAPIC.VTPR] = st.tpr & 0xff;
+  if (st.irr !== undefined) {
+    m.fill(0, o + VAPIC.VIRR, o + VAPIC.VIRR + 8);
+    for (const v of st.irr) {
+      regSet(m, o + VAPIC.VIRR, v);
+      regSet(m, w.L.vcpu[x] + VCPU.POSTED, v);
+    }
+    setRvi(m, o, regHighest(m, o + VAPIC.VIRR));
+  }
+  if (st.isr !== undefined) {
+    m.fill(0, o + VAPIC.VISR, o + VAPIC.VISR + 8);
+    for (const v of st.isr) regSet(m, o + VAPIC.VISR, v);
+    m[o + VAPIC.SVI] = Math.max(0, regHighest(m, o + VAPIC.VISR));
+  }
+  if (st.rvi !== undefined) setRvi(m, o, st.rvi);
+  if (st.svi !== undefined) m[o + VAPIC.SVI] = st.svi & 0xff;
+}
+
+/**
+ * The guest executes STI (`on`) or CLI. STI with IF = 0 also blocks interrupts until the next
+ * instruction completes (coreExecute 'sti'; SDM Vol. 3A 6.8.3); STI with IF = 1 does not. The
+ * caller ends the shadow when the guest's next instruction completes (guestEndStiShadow).
+ */
 export function guestSetIf(w: World, x: number, on: boolean): void {
-  if (on) w.m[w.L.vcpu[x] + VCPU.FLAGS] |= VCPU_F_IF;
-  else w.m[w.L.vcpu[x] + VCPU.FLAGS] &= ~VCPU_F_IF;
+  const o = w.L.vcpu[x] + VCPU.FLAGS;
+  const core = coreExecute(vcpuCore(w, x), on ? 'sti' : 'cli');
+  w.m[o] = (w.m[o] & ~(VCPU_F_IF | VCPU_F_STI_SHADOW)) >>> 0;
+  if ((core & CORE_IF) !== 0) w.m[o] |= VCPU_F_IF;
+  if ((core & CORE_BLOCK_STI) !== 0) w.m[o] |= VCPU_F_STI_SHADOW;
 }
 
 /** The guest executes HLT without HLT exiting: the activity state becomes HLT until an interrupt. */

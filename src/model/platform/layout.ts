@@ -57,6 +57,19 @@ export const VCPU_F_IF = 1 << 0;
 export const VCPU_F_HALTED = 1 << 1;
 /** The guest's handlers write EOI as soon as they run (a convenience for scenarios). */
 export const VCPU_F_AUTO_EOI = 1 << 2;
+/**
+ * Blocking by STI: the guest executed STI with IF = 0 and has not completed the next instruction
+ * (SDM Vol. 3A 6.8.3; hw/interruptibility.ts). No maskable or virtual interrupt is taken meanwhile.
+ */
+export const VCPU_F_STI_SHADOW = 1 << 3;
+/** A guest NMI handler runs and has not executed IRET: NMIs are blocked (SDM Vol. 3A 6.7.1). */
+export const VCPU_F_NMI_BLOCKED = 1 << 4;
+/**
+ * NMIs KVM holds for the vCPU (vcpu->arch.nmi_pending after process_nmi, 0-2; hw/nmi.ts
+ * kvmProcessNmi), in flags bits 6:5.
+ */
+export const VCPU_NMI_PENDING_SHIFT = 5;
+export const VCPU_NMI_PENDING_MASK = 3 << VCPU_NMI_PENDING_SHIFT;
 
 export type FieldKind = 'reg256' | 'u8' | 'u32' | 'bool' | 'index1' | 'flags' | 'enum';
 
@@ -117,6 +130,9 @@ export const PID_FIELDS: readonly FieldDesc[] = [
 export const VCPU_FIELDS: readonly FieldDesc[] = [
   { name: 'IF', offset: VCPU.FLAGS, kind: 'bool', mask: 1, shift: 0 },
   { name: 'halted', offset: VCPU.FLAGS, kind: 'bool', mask: 1, shift: 1 },
+  { name: 'stiShadow', offset: VCPU.FLAGS, kind: 'bool', mask: 1, shift: 3 },
+  { name: 'nmiBlocked', offset: VCPU.FLAGS, kind: 'bool', mask: 1, shift: 4 },
+  { name: 'nmiPending', offset: VCPU.FLAGS, kind: 'u8', mask: 3, shift: 5 },
   { name: 'pcpu', offset: VCPU.PCPU, kind: 'index1' },
   { name: 'delivered', offset: VCPU.DELIVERED, kind: 'reg256' },
   { name: 'posted', offset: VCPU.POSTED, kind: 'reg256' },
@@ -149,6 +165,8 @@ export interface Layout {
   kvmVcpu: number[];
   /** Where the AVIC structures sit, on a machine with `features.avic` (set by initWorld). */
   avic?: AvicRegion;
+  /** Per vCPU: its guest-APIC register block, on machines with `apicRegisters` (guest-apic-block.ts). */
+  guestApic?: number[];
   size: number;
   blocks: Block[];
 }

@@ -29,6 +29,15 @@ export interface Features {
 
 export interface VcpuConfig {
   apicId: number;
+  /**
+   * xAPIC logical destination: LDR (0D0H) and the DFR model (0E0H bits 31:28, 1111b flat, 0000b
+   * cluster), as the guest programmed them; absent: the reset values, LDR 0 and flat (SDM Vol. 3A
+   * "Logical Destination Mode"). x2APIC derives its LDR from the ID and has no DFR.
+   */
+  ldr?: number;
+  dfr?: 'flat' | 'cluster';
+  /** The VMCS's posted-interrupt notification vector; absent: KVM's POSTED_INTR_VECTOR. */
+  notificationVector?: number;
   /** pCPU the vCPU is loaded on at the start, or -1. */
   pcpu: number;
   /** Whether it starts in guest mode on that pCPU. */
@@ -59,6 +68,19 @@ export interface IoapicPinConfig {
   dest: number;
 }
 
+/** One input of KVM's emulated I/O APIC, routed to vCPUs (kvm/guest-ioapic.ts). */
+export interface GuestIoapicPinConfig {
+  pin: number;
+  vector: number;
+  level: boolean;
+  masked: boolean;
+  /** 8-bit destination: a vCPU APIC ID (physical) or a logical mask (logical). */
+  dest: number;
+  logical: boolean;
+  /** Delivery mode: 0 fixed, 1 lowest priority, 4 NMI. */
+  deliveryMode: 0 | 1 | 4;
+}
+
 export interface Machine {
   pcpus: number;
   x2apic: boolean;
@@ -71,6 +93,12 @@ export interface Machine {
   hostAutoEoi: boolean;
   /** The I/O APIC's programmed inputs; empty when the machine has no I/O APIC in play. */
   ioapic: IoapicPinConfig[];
+  /** KVM's emulated I/O APIC for the guest; absent or empty: none. */
+  guestIoapic?: GuestIoapicPinConfig[];
+  /** KVM keeps each vCPU's APIC base, SVR and ID as registers the guest writes (kvm/guest-apic.ts). */
+  apicRegisters?: boolean;
+  /** Each vCPU has KVM's emulated local APIC timer (timer-block.ts; kvm/lapic-timer.ts). */
+  lapicTimer?: boolean;
   /**
    * APICv inhibit reasons set when the VM starts, as a bitmask of enum kvm_apicv_inhibit bits
    * (kvm/apicv.ts), e.g. PIT_REINJ; absent: none.

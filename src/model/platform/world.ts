@@ -1,6 +1,7 @@
 /**
  * Building the initial World of a machine, and the few accessors every driver needs.
  */
+
 import {
   AVIC_BACKING,
   avicBackingInit,
@@ -22,6 +23,7 @@ import {
   vmEntryVirtualInterrupts,
 } from '../hw/vapic.ts';
 import type { Sink } from './events.ts';
+import { guestApicExtras, guestApicInit } from './guest-apic-block.ts';
 import {
   type AvicRegion,
   avicBlocks,
@@ -43,6 +45,7 @@ import {
   VCPU_F_IF,
 } from './layout.ts';
 import type { Machine } from './machine.ts';
+import { timerBlocksInit, timerExtras } from './timer-block.ts';
 
 export interface World {
   machine: Machine;
@@ -54,6 +57,12 @@ export interface World {
    * handlers have no effect on the World: the runner's scenarios have no KVM.
    */
   hostHandler?: (w: World, sink: Sink, p: number, vector: number) => void;
+  /**
+   * KVM's handling of vCPU x's EOI-induced exit for `vector` (it ran on pCPU p), when the machine
+   * has a guest I/O APIC (kvm/guest-ioapic.ts kvmHandleEoiInduced); without one the model stops at
+   * the exit.
+   */
+  eoiInducedHandler?: (w: World, sink: Sink, x: number, p: number, vector: number) => void;
 }
 
 /** pCPU p has APIC ID p (the model's convention; vCPU APIC IDs come from the scenario). */
@@ -71,6 +80,14 @@ export function initWorld(machine: Machine, more: readonly ExtraBlock[] = []): W
     const size = avicRegion(0, machine.vcpus.length, machine.irtes.length, tableSize).size;
     extras.push({ name: 'avic', size, fields: [] });
   }
+  if (machine.guestIoapic?.length)
+    extras.push({
+      name: 'guestIoapic',
+      size: IOAPIC.SIZE,
+      fields: ioapicFields(machine.guestIoapic.map((p) => p.pin)),
+    });
+  if (machine.lapicTimer) extras.push(...timerExtras(machine.vcpus.length));
+  if (machine.apicRegisters) extras.push(...guestApicExtras(machine.vcpus.length));
   extras.push(...more);
   const L = makeLayout(machine.pcpus, machine.vcpus.length, extras);
   if (avic) {
@@ -106,6 +123,22 @@ export function initWorld(machine: Machine, more: readonly ExtraBlock[] = []): W
         dest: p.dest,
       });
       ioapicWriteRedir(m, io, p.pin, e.lo, e.hi);
+    }
+  }
+  const gio = L.extra.get('guestIoapic');
+  if (gio !== undefined) {
+    ioapicReset(m, gio);
+    for (const p of machine.guestIoapic ?? []) {
+      const e = encodeRedirEntry({
+        vector: p.vector,
+        deliveryMode: p.deliveryMode,
+        destMode: p.logical ? 1 : 0,
+        polarity: 0,
+        triggerMode: p.level ? 1 : 0,
+        mask: p.masked ? 1 : 0,
+        dest: p.dest,
+      });
+      ioapicWriteRedir(m, gio, p.pin, e.lo, e.hi);
     }
   }
   for (let p = 0; p < machine.pcpus; p++) {
@@ -144,7 +177,10 @@ export function initWorld(machine: Machine, more: readonly ExtraBlock[] = []): W
       }
     }
   });
-  return { machine, L, m };
+  const w: World = { machine, L, m };
+  timerBlocksInit(w);
+  guestApicInit(w);
+  return w;
 }
 
 /**

@@ -19,6 +19,7 @@ import {
 } from '../kvm/apicv.ts';
 import { irteAffinityHolds, irteGuestModeHolds } from '../kvm/avic-irte.ts';
 import { avicVmcbHolds } from '../kvm/avic-vmcb.ts';
+import { guestIoapicScan, kvmHandleEoiInduced } from '../kvm/guest-ioapic.ts';
 import { LOCKS, LOCKS_BLOCK, lockOrderCycle } from '../kvm/locks.ts';
 import { kvmHostHandler, ndstPcpu } from '../kvm/posted-intr.ts';
 import {
@@ -48,9 +49,11 @@ import {
   vcpuAutoEoiEnabled,
   vcpuDeliver,
   vcpuDeliverEnabled,
+  vcpuNmiDeliver,
+  vcpuNmiEnabled,
 } from '../platform/hardware.ts';
 import type { ExtraBlock, FieldDesc } from '../platform/layout.ts';
-import { VCPU, VCPU_F_IF } from '../platform/layout.ts';
+import { VCPU, VCPU_F_IF, VCPU_F_NMI_BLOCKED, VCPU_NMI_PENDING_MASK } from '../platform/layout.ts';
 import { type Machine, POSTED_INTR_VECTOR, POSTED_INTR_WAKEUP_VECTOR } from '../platform/machine.ts';
 import { avicPage, initWorld, vcpuRunningOn, type World } from '../platform/world.ts';
 import { PROP } from './properties.ts';
@@ -204,6 +207,10 @@ export class SystemModel {
       return i < 0 ? -1 : this.postedMsi[i];
     });
     for (const p of postedMsi) postedMsiInit(this.w.m, msiOf[p], p, machine.x2apic);
+    if (machine.guestIoapic?.length) {
+      guestIoapicScan(this.w);
+      this.w.eoiInducedHandler = kvmHandleEoiInduced;
+    }
     this.w.hostHandler =
       postedMsi.length === 0
         ? kvmHostHandler
@@ -264,9 +271,11 @@ export class SystemModel {
     for (let p = 0; p < w.machine.pcpus; p++) if (pcpuDispatchEnabled(w, p)) pcpuReady |= 1 << p;
     let vcpuReady = 0;
     for (let x = 0; x < w.machine.vcpus.length; x++) {
-      const ready = this.avic
-        ? avicDeliverEnabled(w, x) || avicAutoEoiEnabled(w, x)
-        : vcpuDeliverEnabled(w, x) || vcpuAutoEoiEnabled(w, x);
+      const ready =
+        vcpuNmiEnabled(w, x) ||
+        (this.avic
+          ? avicDeliverEnabled(w, x) || avicAutoEoiEnabled(w, x)
+          : vcpuDeliverEnabled(w, x) || vcpuAutoEoiEnabled(w, x));
       if (ready) vcpuReady |= 1 << x;
     }
     let n = 0;
@@ -327,7 +336,10 @@ export class SystemModel {
       pcpuDispatch(w, sink, action - A);
     } else if (action < A + w.machine.pcpus + w.machine.vcpus.length) {
       const x = action - A - w.machine.pcpus;
-      if (this.avic) {
+      // An NMI is taken before a maskable interrupt (SDM Vol. 3A 6.9, priority among simultaneous
+      // interrupts).
+      if (vcpuNmiEnabled(w, x)) vcpuNmiDeliver(w, sink, x);
+      else if (this.avic) {
         if (avicDeliverEnabled(w, x)) avicDeliverStep(w, sink, x);
         else avicGuestEoi(w, sink, x);
       } else if (vcpuDeliverEnabled(w, x)) vcpuDeliver(w, sink, x);
@@ -448,8 +460,19 @@ export class SystemModel {
       for (const o of this.postedMsi) if (postedMsiLost(s, o)) return PROP.NO_LOST_MSI;
     }
     for (let x = 0; x < w.machine.vcpus.length; x++) {
-      if ((s[w.L.vcpu[x] + VCPU.FLAGS] & VCPU_F_IF) === 0) continue;
       const k = w.L.kvmVcpu[x];
+      // A pending NMI the guest could take (no handler running) that never was: RFLAGS.IF and TPR
+      // do not hold NMIs back.
+      const flags = s[w.L.vcpu[x] + VCPU.FLAGS];
+      if ((flags & VCPU_NMI_PENDING_MASK) !== 0 && (flags & VCPU_F_NMI_BLOCKED) === 0) {
+        const asleepNmi =
+          s[k + KVM_VCPU.BLOCKING] === 1 &&
+          s[k + KVM_VCPU.TASK] === TASK_INTERRUPTIBLE &&
+          s[k + KVM_VCPU.LOADED] === 0;
+        const c = asleepNmi ? PROP.NO_LOST_WAKEUP : vcpuRunningOn(w, x) >= 0 ? PROP.NO_LOST_INTERRUPT : 0;
+        if (c !== 0 && this.props.has(c)) return c;
+      }
+      if ((flags & VCPU_F_IF) === 0) continue;
       const asleep =
         s[k + KVM_VCPU.BLOCKING] === 1 &&
         s[k + KVM_VCPU.TASK] === TASK_INTERRUPTIBLE &&

@@ -1,0 +1,212 @@
+/**
+ * The guest's APIC registers as KVM keeps them (struct kvm_lapic: apic_base, SPIV, the APIC ID),
+ * for machines with `apicRegisters`: one LAPIC block (hw/lapic.ts layout) per vCPU, plus the low 32
+ * bits of IA32_APIC_BASE and a count of the #GPs the guest took. The transitions are
+ * hw/apic-state.ts's (SDM Vol. 3A 11.4.3, 11.4.6, 11.4.7.2, 11.12.5); KVM's part is the interception
+ * and the #GP injection (kvm_set_apic_base, kvm_lapic_reg_write, kvm_x2apic_msr_write ->
+ * kvm_inject_gp), and __apic_accept_irq dropping fixed and lowest-priority interrupts while the
+ * APIC is software- or globally disabled (`guestApicAccepts`).
+ *
+ * What a transition does not change: the machine's `x2apic` still decides how the rest of the
+ * model treats the vCPU's APIC accesses (the ICR format, which MSRs are virtualized). A script that
+ * moves a vCPU to another mode sees the mode, the ID and the #GPs, not a different virtualization.
+ */
+
+import {
+  apicBaseApply,
+  apicBaseWriteFault,
+  apicIdWrite,
+  type IcrRaw,
+  kvmSetLapicId,
+  LAPIC_MODE_DISABLED,
+  LVT_MASKED,
+  lapicAcceptsDeliveryMode,
+  svrWrite,
+  x2apicIcrRegisterWrite,
+  xapicIcrRegisterWrite,
+} from '../hw/apic-state.ts';
+import {
+  DELIVERY_MODE,
+  DEST_MODE,
+  DFR_CLUSTER,
+  DFR_FLAT,
+  decodeX2apicIcr,
+  decodeXapicIcr,
+  type Icr,
+  kvmApicMatchDest,
+  kvmLowestPriorityTarget,
+  type LapicInfo,
+} from '../hw/icr.ts';
+import { LAPIC, LAPIC_MODE_X2APIC } from '../hw/lapic.ts';
+import { TIMER } from '../hw/timer.ts';
+import { EXIT_REASON, type Sink } from '../platform/events.ts';
+import { GUEST_APIC, GUEST_MAXPHYADDR, guestApicBlockName } from '../platform/guest-apic-block.ts';
+import { vmEntry, vmExit } from '../platform/hardware.ts';
+import { timerBlockName } from '../platform/timer-block.ts';
+import { vcpuRunningOn, type World } from '../platform/world.ts';
+
+function block(w: World, x: number): number {
+  const o = w.L.extra.get(guestApicBlockName(x));
+  if (o === undefined)
+    throw new Error('this machine has no guest APIC registers (machine.apicRegisters is false)');
+  return o;
+}
+
+/**
+ * Whether vCPU x's APIC accepts a message with this delivery mode now (__apic_accept_irq with
+ * kvm_apic_sw_enabled, kvm_apic_present): always, on a machine without `apicRegisters`.
+ * Allocation-free (the checker's delivery steps call it).
+ */
+export function guestApicAccepts(w: World, x: number, deliveryMode: number): boolean {
+  const ga = w.L.guestApic;
+  return ga === undefined || lapicAcceptsDeliveryMode(w.m, ga[x], deliveryMode);
+}
+
+/**
+ * Whether vCPU t is a destination of an ICR message from vCPU x with the APIC IDs and modes the
+ * guests have now (kvm_apic_match_dest; a globally disabled APIC is no destination,
+ * kvm_apic_present): two vCPUs that wrote the same xAPIC ID both match (kvm-unit-tests apic.c
+ * test_aliased_xapic_physical_ipi). Lowest priority picks among the candidates by vector hashing.
+ * Shorthands never reach here (they go by vCPU). The sender's mode sets the destination's width.
+ */
+export function guestApicIsTarget(
+  w: World,
+  x: number,
+  t: number,
+  msg: { deliveryMode: number; logical: boolean; dest: number; vector: number },
+): boolean {
+  const ga = w.L.guestApic;
+  if (ga === undefined) return false;
+  const info = (i: number): LapicInfo => {
+    const c = w.machine.vcpus[i];
+    return {
+      apicId: w.m[ga[i] + LAPIC.ID],
+      mode: w.m[ga[i] + LAPIC.MODE] === LAPIC_MODE_X2APIC ? 'x2apic' : 'xapic',
+      ldr: c.ldr ?? 0,
+      dfr: c.dfr === 'cluster' ? DFR_CLUSTER : DFR_FLAT,
+    };
+  };
+  const format = w.m[ga[x] + LAPIC.MODE] === LAPIC_MODE_X2APIC ? 'x2apic' : 'xapic';
+  const matches = (i: number) =>
+    w.m[ga[i] + LAPIC.MODE] !== LAPIC_MODE_DISABLED &&
+    kvmApicMatchDest(info(i), msg.logical ? DEST_MODE.LOGICAL : DEST_MODE.PHYSICAL, msg.dest, format);
+  if (msg.deliveryMode !== DELIVERY_MODE.LOWEST_PRIORITY) return matches(t);
+  const candidates = w.machine.vcpus.map((_, i) => i).filter(matches);
+  return (
+    kvmLowestPriorityTarget(
+      candidates,
+      msg.vector,
+      w.machine.vcpus.map(() => true),
+      { vectorHashing: true },
+    ) === t
+  );
+}
+
+/**
+ * Userspace writes vCPU x's APIC registers outside guest mode: IA32_APIC_BASE through KVM_SET_MSRS
+ * (host-initiated: kvm_set_apic_base skips the two transition rules, so x2APIC to xAPIC is allowed;
+ * a reserved bit or the invalid state fails the ioctl and changes nothing), then the ID through
+ * KVM_SET_LAPIC (kvmSetLapicId: honoured in xAPIC mode, ignored in x2APIC mode; selftests
+ * xapic_state_test.c test_apic_id, test_x2apic_id).
+ */
+export function hostSetApicRegisters(w: World, x: number, wr: { apicBase?: number; id?: number }): void {
+  const o = block(w, x);
+  const initial = w.machine.vcpus[x].apicId;
+  if (wr.apicBase !== undefined) {
+    const old = BigInt(w.m[o + GUEST_APIC.BASE]);
+    const next = BigInt(wr.apicBase >>> 0);
+    const opts = { x2apicSupported: true, maxPhyAddr: GUEST_MAXPHYADDR, hostInitiated: true };
+    if (apicBaseWriteFault(old, next, opts) === null) {
+      apicBaseApply(w.m, o, old, next, initial);
+      w.m[o + GUEST_APIC.BASE] = wr.apicBase >>> 0;
+    }
+  }
+  if (wr.id !== undefined) kvmSetLapicId(w.m, o, wr.id, initial);
+}
+
+/**
+ * What a raw ICR write by the guest does, decided from the value and the machine's APIC mode: the
+ * register value it leaves (hw/apic-state.ts: xAPIC keeps ICR2[31:24] and drops the busy bit;
+ * x2APIC keeps all 64 bits), or null for the #GP of a reserved x2APIC bit (bit 12 ignored, as on
+ * Intel); and the message it sends, or null when its delivery mode is reserved (stored, not sent).
+ */
+export function guestIcrRawWrite(
+  x2apic: boolean,
+  lo: number,
+  hi: number,
+): { reg: IcrRaw | null; msg: Icr | null } {
+  if (x2apic) {
+    const reg = x2apicIcrRegisterWrite(lo, hi, 'ignore');
+    if (reg === null) return { reg, msg: null };
+    const d = decodeX2apicIcr(reg.lo, reg.hi, { busy: 'ignore' });
+    return { reg, msg: d.ok ? d.icr : null };
+  }
+  const reg = xapicIcrRegisterWrite(lo, hi);
+  const d = decodeXapicIcr(reg.lo, reg.hi);
+  return { reg, msg: d.ok ? d.icr : null };
+}
+
+/** Stores the ICR value a guest write left (KVM_GET_LAPIC reads it back). */
+export function guestIcrStore(w: World, x: number, reg: IcrRaw): void {
+  const o = block(w, x);
+  w.m[o + GUEST_APIC.ICR_LO] = reg.lo >>> 0;
+  w.m[o + GUEST_APIC.ICR_HI] = reg.hi >>> 0;
+}
+
+/** A WRMSR 830H with a reserved bit set: the exit, and KVM injects #GP (kvm_x2apic_icr_write). */
+export function guestIcrFault(w: World, sink: Sink, x: number): void {
+  const o = block(w, x);
+  const p = vcpuRunningOn(w, x);
+  vmExit(w, sink, x, EXIT_REASON.MSR_WRITE, 0x830);
+  gp(w, o);
+  if (p >= 0) vmEntry(w, sink, x, p);
+}
+
+/** KVM injects #GP (kvm_inject_gp): counted in the block; the trace shows the count change. */
+function gp(w: World, o: number): void {
+  w.m[o + GUEST_APIC.GP]++;
+}
+
+/** The guest register a `guest.apicWrite` writes. */
+export type GuestApicReg = 'APIC_BASE' | 'SVR' | 'ID';
+
+/**
+ * The exit of an intercepted write, by the vCPU's APIC mode now: WRMSR for IA32_APIC_BASE and every
+ * x2APIC register, else an APIC write (SDM Vol. 3C 29.4.3.2 and 29.5).
+ */
+function exitFor(w: World, o: number, reg: GuestApicReg): [number, number] {
+  if (reg === 'APIC_BASE') return [EXIT_REASON.MSR_WRITE, 0x1b];
+  const off = reg === 'SVR' ? 0xf0 : 0x20;
+  return w.m[o + LAPIC.MODE] === LAPIC_MODE_X2APIC
+    ? [EXIT_REASON.MSR_WRITE, 0x800 + (off >>> 4)]
+    : [EXIT_REASON.APIC_WRITE, off];
+}
+
+/**
+ * vCPU x's guest writes `reg`; the write exits, KVM emulates it or injects #GP, and the vCPU
+ * re-enters. IA32_APIC_BASE follows apicBaseWriteFault / apicBaseApply (the initial APIC ID is the
+ * machine's); SVR follows svrWrite (software disable keeps IRR and ISR and masks the LVT entries);
+ * the APIC ID is writable in xAPIC mode and read-only (#GP) in x2APIC mode (apicIdWrite).
+ */
+export function guestApicWrite(w: World, sink: Sink, x: number, reg: GuestApicReg, value: number): void {
+  const o = block(w, x);
+  const p = vcpuRunningOn(w, x);
+  const [reason, qualification] = exitFor(w, o, reg);
+  vmExit(w, sink, x, reason, qualification);
+  if (reg === 'APIC_BASE') {
+    const old = BigInt(w.m[o + GUEST_APIC.BASE]);
+    const next = BigInt(value >>> 0);
+    if (apicBaseWriteFault(old, next, { x2apicSupported: true, maxPhyAddr: GUEST_MAXPHYADDR }) !== null)
+      gp(w, o);
+    else {
+      apicBaseApply(w.m, o, old, next, w.machine.vcpus[x].apicId);
+      w.m[o + GUEST_APIC.BASE] = value >>> 0;
+    }
+  } else if (reg === 'SVR') {
+    // Software disable masks every LVT entry (SDM 11.4.7.2); the model's only guest LVT entry is
+    // the timer's (machine.lapicTimer).
+    const t = w.L.extra.get(timerBlockName(x));
+    if (svrWrite(w.m, o, value) && t !== undefined) w.m[t + TIMER.LVT] |= LVT_MASKED;
+  } else if (!apicIdWrite(w.m, o, value)) gp(w, o);
+  if (p >= 0) vmEntry(w, sink, x, p);
+}
