@@ -1,14 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { SearchOptions } from '../check/background.ts';
+import { type BackgroundCheck, runCheck, type SearchProgress } from '../check/background.ts';
 import { replayTraceFile } from '../check/counterexample.ts';
-import type { Progress } from '../check/explorer.ts';
 import type { LockEdge } from '../check/lock-order.ts';
 import type { ReductionReport } from '../check/reduced.ts';
 import { REDUCTIONS, type ReductionName } from '../check/reduction.ts';
 import {
-  type CheckOptions,
   type CheckResult,
-  checkScenario,
   combinedVerdict,
   isConcurrent,
   presetsOf,
@@ -52,6 +51,7 @@ interface CheckOpts {
   seed?: string;
   runs: string;
   depth: string;
+  progress?: boolean;
 }
 
 /** --memory sc|tso, checked; undefined when not given. */
@@ -81,18 +81,34 @@ function positiveInt(flag: string, s: string): number {
 }
 
 let interrupted = false;
+/** The check running in its thread, which Ctrl-C stops. */
+let running: BackgroundCheck | undefined;
 
-function progressPrinter(label: string): (p: Progress) => void {
-  const tty = Boolean(process.stderr.isTTY);
+/** Seconds between two progress lines. */
+const PROGRESS_EVERY_MS = 2000;
+
+/**
+ * One progress line on stderr (docs/cli.md): states generated, distinct, queue, depth, rate since
+ * the start, the process's resident memory, elapsed time.
+ */
+function progressPrinter(label: string): (p: SearchProgress) => void {
   return (p) => {
     const secs = Math.floor(p.elapsedMs / 1000);
     const rate = Math.round(p.states / Math.max(0.001, p.elapsedMs / 1000));
-    const line = `${label}: depth ${p.depth} · ${p.distinct} distinct · ${p.states} generated (${rate}/s) · queue ${p.queue} · ${String(Math.floor(secs / 60)).padStart(2, '0')}:${String(secs % 60).padStart(2, '0')}`;
-    process.stderr.write(tty ? `\r${line}` : `${line}\n`);
+    const mib = Math.round(p.rssBytes / 2 ** 20);
+    const time = `${String(Math.floor(secs / 60)).padStart(2, '0')}:${String(secs % 60).padStart(2, '0')}`;
+    process.stderr.write(
+      `${label}: ${p.states} states, ${p.distinct} distinct, queue ${p.queue}, depth ${p.depth}, ${rate} states/s, ${mib} MiB, ${time}\n`,
+    );
   };
 }
 
-function checkOptions(opts: CheckOpts, label: string): CheckOptions {
+/** Progress goes to stderr when it is a terminal, or always with --progress; --json too. */
+function showsProgress(opts: CheckOpts): boolean {
+  return opts.progress === true || Boolean(process.stderr.isTTY);
+}
+
+function checkOptions(opts: CheckOpts): SearchOptions {
   const strategy = opts.strategy === 'dfs' ? 'dfs' : opts.strategy === 'bfs' ? 'bfs' : null;
   if (!strategy) throw new UserError(`--strategy: expected bfs or dfs, got "${opts.strategy}"`);
   return {
@@ -105,9 +121,7 @@ function checkOptions(opts: CheckOpts, label: string): CheckOptions {
     properties: propertiesOf(opts),
     memory: memoryOf(opts.memory),
     reduce: reductionOf(opts.reduce),
-    onProgress: opts.json ? undefined : progressPrinter(label),
-    progressEveryMs: process.stderr.isTTY ? 1000 : 10_000,
-    shouldStop: () => interrupted,
+    progressEveryMs: PROGRESS_EVERY_MS,
   };
 }
 
@@ -156,7 +170,9 @@ function renderRow(r: CheckResult, paint: ReturnType<typeof paintFor>, withTrace
       ? paint.green('holds')
       : r.verdict === 'violated'
         ? paint.red(`violated: ${r.property} (${r.kind})`)
-        : paint.red(`incomplete: ${r.reason} bound hit`);
+        : r.reason === 'interrupted'
+          ? paint.red('incomplete: interrupted')
+          : paint.red(`incomplete: ${r.reason} bound hit`);
   out.push(
     `${paint.bold(r.scenario)} · ${r.variant.name} [${describeVariant(r.variant.variant)}]: ${verdict} · ${r.distinct} distinct states, ${r.generated} generated, depth ${r.depth}, ${(r.timeMs / 1000).toFixed(2)} s`,
   );
@@ -349,9 +365,14 @@ export function registerCheck(program: Command): void {
     .option('--seed <n>', 'with --simulate: the seed of the first run (default: from the clock, and printed)')
     .option('--runs <n>', 'with --simulate: how many runs', '1000')
     .option('--depth <n>', 'with --simulate: steps per run at most', '1000')
-    .action((arg: string | undefined, opts: CheckOpts) => {
+    .option('--progress', 'print a progress line on stderr every 2 s even when stderr is not a terminal')
+    .action(async (arg: string | undefined, opts: CheckOpts) => {
+      // The search runs in a thread of its own (src/check/background.ts): this one takes Ctrl-C.
+      // A second Ctrl-C ends the process at once.
       process.on('SIGINT', () => {
+        if (interrupted) process.exit(EXIT.interrupted);
         interrupted = true;
+        running?.stop();
       });
       if (opts.all && arg !== undefined) throw new UserError('give either a scenario or --all, not both');
       if (opts.againstManifest && !opts.all) throw new UserError('--against-manifest goes with --all');
@@ -379,7 +400,17 @@ export function registerCheck(program: Command): void {
           ? presetsOf(t.scenario).map((p) => resolveVariant(t.scenario, p))
           : variantsOf(t.scenario, opts);
         for (const nv of variants) {
-          rows.push(checkScenario(t.scenario, nv, checkOptions(opts, `${t.scenario.name} · ${nv.name}`)));
+          const label = `${t.scenario.name} · ${nv.name}`;
+          running = runCheck(
+            t.scenario,
+            nv,
+            checkOptions(opts),
+            showsProgress(opts) ? progressPrinter(label) : undefined,
+            () => interrupted,
+          );
+          if (interrupted) running.stop();
+          rows.push(await running.result);
+          running = undefined;
           if (interrupted) break;
         }
         if (interrupted) break;
