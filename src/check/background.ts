@@ -156,13 +156,15 @@ export function runCheck(
   let stopAsked = false;
   const result = (async () => {
     if (bounds.maxTimeMs > FOREGROUND_MS) {
+      // One thread: helpers would not have started before the slice ends.
       const quick = checkScenario(sc, nv, {
         ...options,
+        workers: 1,
         bounds: { ...bounds, maxTimeMs: FOREGROUND_MS },
         shouldStop: stopped,
       });
       if (quick.verdict !== 'incomplete' || quick.reason !== 'time') return quick;
-    } else return checkScenario(sc, nv, { ...options, shouldStop: stopped });
+    } else return checkScenario(sc, nv, { ...options, workers: 1, shouldStop: stopped });
     bg = checkInBackground(sc, nv, options, onProgress);
     if (stopAsked || stopped()) bg.stop();
     return bg.result;

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import type { SearchOptions } from '../check/background.ts';
 import { type BackgroundCheck, runCheck, type SearchProgress } from '../check/background.ts';
 import { replayTraceFile } from '../check/counterexample.ts';
 import type { LockEdge } from '../check/lock-order.ts';
+import { MAX_WORKERS } from '../check/parallel.ts';
 import type { ReductionReport } from '../check/reduced.ts';
 import { REDUCTIONS, type ReductionName } from '../check/reduction.ts';
 import {
@@ -52,6 +54,7 @@ interface CheckOpts {
   runs: string;
   depth: string;
   progress?: boolean;
+  workers?: string;
 }
 
 /** --memory sc|tso, checked; undefined when not given. */
@@ -122,7 +125,14 @@ function checkOptions(opts: CheckOpts): SearchOptions {
     memory: memoryOf(opts.memory),
     reduce: reductionOf(opts.reduce),
     progressEveryMs: PROGRESS_EVERY_MS,
+    workers: opts.workers === undefined ? availableParallelism() : workersOf(opts.workers),
   };
+}
+
+function workersOf(s: string): number {
+  const n = positiveInt('--workers', s);
+  if (n > MAX_WORKERS) throw new UserError(`--workers: at most ${MAX_WORKERS}, got ${n}`);
+  return n;
 }
 
 function reductionOf(r: string | undefined): ReductionName {
@@ -356,6 +366,10 @@ export function registerCheck(program: Command): void {
       '--reduce <r>',
       'partial-order reduction: none, or ample (persistent sets; same verdicts and shortest traces, see docs/reductions.md)',
       'none',
+    )
+    .option(
+      '--workers <n>',
+      'threads for the search (default: the number of cores); the same answer for every n (breadth-first, unreduced)',
     )
     .option('--strategy <s>', 'bfs (shortest counterexample) or dfs', 'bfs')
     .option('--max-states <n>', 'stop after this many distinct states', '2000000')
