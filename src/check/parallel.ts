@@ -33,24 +33,26 @@ const CHUNK = 64;
 /** At most this many threads (control words per thread below). */
 export const MAX_WORKERS = 64;
 
-// Control words (Int32) shared by the threads.
+// Control words (Int32) shared by the threads. Words written often sit on cache lines (16 words)
+// of their own, away from PAUSE and STOP, which every thread reads at every successor.
 const SEQ = 0; // bumped (and notified) on every change the idle threads wait for
-const PAUSE = 1; // 1: park at the next safe point, a table needs growing
-const PAUSE_GEN = 2; // bumped when a pause ends
-const PARKED = 3;
-const DONE = 4; // threads done with the level
-const GEN = 5; // the level's generation: bumped when a level starts
-const STOP = 6; // 1: stop taking chunks; 2: the search is over, helpers exit
-const ERR = 7; // a helper failed
-const CURSOR = 8; // the next chunk of the level
-const LEVEL_START = 9;
-const LEVEL_END = 10;
-const ENTRY_START = 11; // stored states when the level started: later ones are new
-const DEPTH = 12;
-const ACTIVE = 13; // threads taking part in this level
-const MAX_DEPTH = 14;
-const COUNTS = 16; // per thread: successors generated in this level
-const READY = COUNTS + MAX_WORKERS; // per helper: 1 once it runs
+const PAUSE = 16; // 1: park at the next safe point, a table needs growing
+const STOP = 17; // 1: stop taking chunks; 2: the search is over, helpers exit
+const PAUSE_GEN = 32; // bumped when a pause ends
+const PARKED = 33;
+const DONE = 34; // threads done with the level
+const GEN = 35; // the level's generation: bumped when a level starts
+const ERR = 36; // a helper failed
+const CURSOR = 48; // the next chunk of the level
+const LEVEL_START = 64; // the level's parameters, written before it starts
+const LEVEL_END = 65;
+const ENTRY_START = 66; // stored states when the level started: later ones are new
+const DEPTH = 67;
+const ACTIVE = 68; // threads taking part in this level
+const MAX_DEPTH = 69;
+const LINE = 16;
+const COUNTS = 80; // per thread, a line each: successors generated in this level
+const READY = COUNTS + LINE * MAX_WORKERS; // per helper: 1 once it runs
 const ACTIVE_OF = READY + MAX_WORKERS; // per helper: 1 once it takes part
 const CTL_WORDS = ACTIVE_OF + MAX_WORKERS;
 
@@ -185,10 +187,10 @@ class Participant {
           recs[off++] = sv;
           gen++;
         }
-        Atomics.store(ctl, COUNTS + this.id, gen);
       }
+      Atomics.store(ctl, COUNTS + LINE * this.id, gen);
     }
-    Atomics.store(ctl, COUNTS + this.id, gen);
+    Atomics.store(ctl, COUNTS + LINE * this.id, gen);
   }
 
   /** key[t] = max(key[t], 0xffffffff - pos): the smallest position wins. */
@@ -313,7 +315,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
   };
   const levelGenerated = () => {
     let g = 0;
-    for (let w = 0; w < W; w++) g += Atomics.load(ctl, COUNTS + w);
+    for (let w = 0; w < W; w++) g += Atomics.load(ctl, COUNTS + LINE * w);
     return g;
   };
   let stopReason: 'time' | 'interrupted' | null = null;
@@ -415,7 +417,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
       ctl[LEVEL_END] = le;
       ctl[ENTRY_START] = es;
       ctl[DEPTH] = d;
-      for (let w = 0; w < W; w++) ctl[COUNTS + w] = 0;
+      for (let w = 0; w < W; w++) ctl[COUNTS + LINE * w] = 0;
       Atomics.store(ctl, DONE, 0);
       Atomics.store(ctl, CURSOR, 0);
       Atomics.store(ctl, ACTIVE, active);
