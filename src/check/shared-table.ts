@@ -14,6 +14,8 @@
  * lookup can intern in it) above the half-full mark.
  */
 
+import { totalmem } from 'node:os';
+
 /** A 32-bit mix of a pair: the same as tree-store.ts's. */
 function mix(a: number, b: number): number {
   let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ b;
@@ -22,8 +24,13 @@ function mix(a: number, b: number): number {
   return h ^ (h >>> 15);
 }
 
-/** Bytes reserved per shared buffer (4 GiB): address space only, memory as it is written. */
-export const SHARED_BYTES = 2 ** 32;
+/**
+ * Bytes reserved per shared buffer: address space only, memory as it is written. 4 GiB (the
+ * largest a typed array view here indexes with 32-bit offsets), or the power of two at most half
+ * the machine's memory where that is less, so that no single reservation exceeds what the kernel's
+ * overcommit heuristic grants.
+ */
+export const SHARED_BYTES = Math.min(2 ** 32, 2 ** Math.floor(Math.log2(totalmem() / 2)));
 
 /**
  * A shared buffer of SHARED_BYTES. Every thread's views keep a fixed length (views of a growable
