@@ -1,7 +1,14 @@
 /**
  * irqlab against Spin on the same state space, side by side in one run:
  *
- *   node --import tsx bench/spin/compare.ts [--n 2,3] [--runs 3]      (npm run bench:spin)
+ *   node --import tsx bench/spin/compare.ts [--n 2,3] [--runs 3] [--workers 2] [--dist]
+ *   (npm run bench:spin)
+ *
+ * irqlab runs three ways: one thread; `--workers` threads (src/check/parallel.ts, default 2; 1
+ * skips the row), whose counts must equal the one thread's; and one thread with `--reduce ample`
+ * (fewer states, compared with Spin's unreduced run). `--dist` runs the build in dist/ (npm run
+ * build) instead of the sources through tsx, which starts a helper thread in about 0.1 s instead of
+ * about 2 s.
  *
  * scaled.pml is a Promela model of the scaled seed-004 scenario of `irqlab bench check`
  * (scaledScenario(N) in bench/check/index.ts): one Promela d_step per irqlab action, only the words
@@ -98,10 +105,26 @@ function spinRow(n: number, runs: number, tmp: string): Row {
   };
 }
 
-function irqlabRow(n: number, runs: number, tmp: string): Row & { exploreCpuS: number } {
+/** How irqlab runs: one thread, several (--workers), or one thread with --reduce ample. */
+interface Mode {
+  readonly workers: number;
+  readonly reduce: boolean;
+}
+
+/** irqlab-run.ts from the build in dist/ (--dist), else from source through tsx. */
+let fromDist = false;
+
+function irqlabRow(n: number, runs: number, tmp: string, mode: Mode): Row & { exploreCpuS: number } {
   const rs: (Timed & { j: Record<string, number | string> })[] = [];
+  const extra = [
+    ...(mode.workers > 1 ? ['--workers', String(mode.workers)] : []),
+    ...(mode.reduce ? ['--reduce', 'ample'] : []),
+  ];
+  const entry = fromDist
+    ? [join(ROOT, 'dist/bench/spin/irqlab-run.js')]
+    : ['--import', 'tsx', join(HERE, 'irqlab-run.ts')];
   for (let i = 0; i < runs; i++) {
-    const t = timed('node', ['--import', 'tsx', join(HERE, 'irqlab-run.ts'), String(n)], ROOT, tmp);
+    const t = timed('node', [...entry, String(n), ...extra], ROOT, tmp);
     const line = t.out.split('\n').find((l) => l.startsWith('{'));
     if (line === undefined) throw new Error(`irqlab N=${n}: no result line:\n${t.out}`);
     rs.push({ ...t, j: JSON.parse(line) });
@@ -109,22 +132,28 @@ function irqlabRow(n: number, runs: number, tmp: string): Row & { exploreCpuS: n
   const j = rs[0].j;
   if (j.verdict !== 'holds') throw new Error(`irqlab N=${n}: verdict ${j.verdict}, expected holds`);
   const exploreCpuS = median(rs.map((r) => Number(r.j.exploreCpuS)));
+  const tool = mode.reduce
+    ? 'irqlab, --reduce ample'
+    : mode.workers > 1
+      ? `irqlab, ${mode.workers} threads`
+      : 'irqlab (one thread)';
   return {
-    tool: 'irqlab check (one thread)',
+    tool,
     distinct: Number(j.distinct),
     generated: Number(j.generated),
     cpuS: median(rs.map((r) => r.cpuS)),
     wallS: median(rs.map((r) => r.wallS)),
     rssKiB: median(rs.map((r) => r.rssKiB)),
     storeBytesPerState: Number(j.storeBytes) / Number(j.distinct),
-    note: `explore() alone ${exploreCpuS.toFixed(2)} CPU s (${Math.round(Number(j.distinct) / exploreCpuS).toLocaleString('en-US')} distinct/CPU s)`,
+    note: `search alone ${exploreCpuS.toFixed(2)} CPU s, ${median(rs.map((r) => Number(r.j.exploreWallS))).toFixed(2)} wall s (${Math.round(Number(j.distinct) / exploreCpuS).toLocaleString('en-US')} distinct/CPU s)`,
     exploreCpuS,
   };
 }
 
-function parseArgs(argv: string[]): { ns: number[]; runs: number } {
+function parseArgs(argv: string[]): { ns: number[]; runs: number; workers: number } {
   let ns = [2, 3];
   let runs = 3;
+  let workers = 2;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -134,18 +163,27 @@ function parseArgs(argv: string[]): { ns: number[]; runs: number } {
     } else if (a === '--runs' && v !== undefined && /^[1-9]\d*$/.test(v)) {
       runs = Number(v);
       i++;
+    } else if (a === '--workers' && v !== undefined && /^[1-9]\d*$/.test(v)) {
+      workers = Number(v);
+      i++;
+    } else if (a === '--dist') {
+      fromDist = true;
     } else {
       process.stderr.write(
-        `bench/spin/compare.ts: argument ${i + 1}: unknown or malformed '${a}' (expected --n 2,3 or --runs k)\n`,
+        `bench/spin/compare.ts: argument ${i + 1}: unknown or malformed '${a}' (expected --n 2,3, --runs k, --workers w or --dist)\n`,
       );
       process.exit(2);
     }
   }
-  return { ns, runs };
+  return { ns, runs, workers };
 }
 
 function main(): void {
-  const { ns, runs } = parseArgs(process.argv.slice(2));
+  const { ns, runs, workers } = parseArgs(process.argv.slice(2));
+  if (fromDist && !existsSync(join(ROOT, 'dist/bench/spin/irqlab-run.js'))) {
+    process.stderr.write('bench/spin: --dist needs the build (npm run build)\n');
+    process.exit(1);
+  }
   const missing = ['spin', 'gcc'].filter((c) => !have(c));
   if (!existsSync(TIME)) missing.push(`${TIME} (GNU time)`);
   if (missing.length > 0) {
@@ -162,19 +200,33 @@ function main(): void {
     );
     for (const n of ns) {
       const s = spinRow(n, runs, tmp);
-      const q = irqlabRow(n, runs, tmp);
-      const same = s.distinct === q.distinct && s.generated === q.generated;
+      const q = irqlabRow(n, runs, tmp, { workers: 1, reduce: false });
+      const par = workers > 1 ? irqlabRow(n, runs, tmp, { workers, reduce: false }) : undefined;
+      const red = irqlabRow(n, runs, tmp, { workers: 1, reduce: true });
+      const same =
+        s.distinct === q.distinct &&
+        s.generated === q.generated &&
+        (par === undefined || (par.distinct === q.distinct && par.generated === q.generated));
       process.stdout.write(`\n== scaled seed 004, ${n} vCPUs (${n + 1} vectors)\n`);
       process.stdout.write(
         '| tool | distinct | generated | CPU s | wall s | distinct/CPU s | peak RSS MiB | RSS B/state | store B/state | note |\n|:--|--:|--:|--:|--:|--:|--:|--:|--:|:--|\n',
       );
-      for (const r of [s, q]) {
+      for (const r of [s, q, ...(par ? [par] : []), red]) {
         process.stdout.write(
           `| ${r.tool} | ${int(r.distinct)} | ${int(r.generated)} | ${r.cpuS.toFixed(2)} | ${r.wallS.toFixed(2)} | ${int(r.distinct / r.cpuS)} | ${int(r.rssKiB / 1024)} | ${int((r.rssKiB * 1024) / r.distinct)} | ${int(r.storeBytesPerState)} | ${r.note} |\n`,
         );
       }
+      const ratios = (r: Row & { exploreCpuS: number }) =>
+        `CPU ${(r.cpuS / s.cpuS).toFixed(2)}x (search alone ${(r.exploreCpuS / s.cpuS).toFixed(2)}x), wall ${(r.wallS / s.wallS).toFixed(2)}x, peak RSS ${(r.rssKiB / s.rssKiB).toFixed(2)}x`;
       process.stdout.write(
-        `irqlab / spin: CPU ${(q.cpuS / s.cpuS).toFixed(2)}x (explore() alone ${(q.exploreCpuS / s.cpuS).toFixed(2)}x), peak RSS ${(q.rssKiB / s.rssKiB).toFixed(2)}x, store bytes per state ${(q.storeBytesPerState / s.storeBytesPerState).toFixed(2)}x; same state space: ${same ? 'yes' : 'NO'}\n`,
+        `irqlab / spin: ${ratios(q)}, store bytes per state ${(q.storeBytesPerState / s.storeBytesPerState).toFixed(2)}x; same state space: ${same ? 'yes' : 'NO'}\n`,
+      );
+      if (par)
+        process.stdout.write(
+          `irqlab ${workers} threads / spin: ${ratios(par)}; ${workers} threads / one: wall ${(q.wallS / par.wallS).toFixed(2)}x faster (search alone ${(Number(q.note.match(/([\d.]+) wall s/)?.[1]) / Number(par.note.match(/([\d.]+) wall s/)?.[1])).toFixed(2)}x)\n`,
+        );
+      process.stdout.write(
+        `irqlab --reduce ample / spin (-DNOREDUCE): ${ratios(red)}; ${int(red.distinct)} distinct, ${((1 - red.distinct / q.distinct) * 100).toFixed(1)}% fewer than unreduced\n`,
       );
       if (!same) process.exitCode = 1;
     }

@@ -203,7 +203,8 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
       depthLimited = true;
       continue;
     }
-    // An ample set of one action goes first; the rest only if its successor is already known (C3).
+    // An ample set of one action goes first; the rest only if its successor was expanded already
+    // (C3, below).
     let limit = n;
     if (reducer !== undefined && n > 1) {
       const a = reducer.choose(cur, acts, n);
@@ -221,7 +222,12 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
       generated++;
       const found = store.lookup();
       if (found < 0 && store.count >= maxStates) return result({ kind: 'incomplete', reason: 'states' });
-      if (found >= 0 && limit === 1 && n > 1) {
+      // The BFS cycle proviso: the last state of a cycle to be expanded finds its successor on the
+      // cycle expanded already (index ≤ i), so expanding such states in full leaves no cycle
+      // reduced all along; a successor stored but still queued (index > i) needs nothing
+      // (Bošnački, Holzmann, "Improving Spin's Partial-Order Reduction for Breadth-First Search",
+      // SPIN 2005).
+      if (found >= 0 && found <= i && limit === 1 && n > 1) {
         limit = n;
         reducedStates--;
       }

@@ -34,6 +34,17 @@ export interface StepScope {
   readonly vcpu: number;
   /** The pCPUs the actor's vCPU may be loaded on over the whole scenario. */
   readonly pcpus: readonly number[];
+  /**
+   * When every step of the actor's program posts (kvm.deliver, device.post): the vCPUs and vectors
+   * it posts to. A sender's footprint is then that of its targets and their vectors' PIR words.
+   */
+  readonly posts?: readonly { readonly vcpu: number; readonly vector: number }[];
+  /**
+   * Per vCPU: the pCPUs its descriptor's NDST and vcpu->cpu can name over the scenario (where it
+   * starts, or pCPU 0 for a vCPU placed nowhere, and where it may be loaded), so the pCPUs a
+   * notification or a kick to it can reach. With `posts`.
+   */
+  readonly ndst?: readonly (readonly number[])[];
 }
 
 type KvmField = keyof typeof KVM_VCPU;
@@ -66,6 +77,16 @@ function ownVcpu(c: StepScope): number[] {
   return [...words.pid(L, x), ...words.vapic(L, x), ...words.vcpu(L, x), ...words.kvm(L, x)];
 }
 
+/**
+ * The PIR words a harvest load reads: READ_ONCE(pir[j]) is chunk j of `words` 32-bit words, the
+ * 64-bit chunk in pi_harvest_pir (the u64-loads-then-xchg shape, enter-guest.ts names the step
+ * so) and the 32-bit word in __kvm_apic_update_irr (harvest.ts).
+ */
+function pirChunk(c: StepScope, label: string, words: number): number[] {
+  const j = Number(/\[(\d)\]/.exec(label)![1]);
+  return range(c.L.pid[c.vcpu] + PID.PIR + j * words, words);
+}
+
 interface Rule {
   /** The step's kernel function (Instr.fn). */
   readonly fn: string;
@@ -73,7 +94,7 @@ interface Rule {
   readonly label?: RegExp;
   /** Steps of a vCPU thread about its own vCPU: the rule needs the actor to have one. */
   readonly own: boolean;
-  readonly fp: (c: StepScope) => { r?: number[]; w?: number[] };
+  readonly fp: (c: StepScope, label: string) => { r?: number[]; w?: number[] };
 }
 
 /**
@@ -85,6 +106,7 @@ interface Rule {
  */
 function sender(c: StepScope): { r: number[]; w: number[] } {
   const { L } = c;
+  if (c.posts !== undefined && c.ndst !== undefined) return senderTo(c, c.posts, c.ndst);
   const t: number[] = [];
   for (let y = 0; y < L.nVcpu; y++) {
     t.push(...words.pid(L, y), ...words.vapic(L, y), ...words.vcpu(L, y));
@@ -93,6 +115,36 @@ function sender(c: StepScope): { r: number[]; w: number[] } {
   for (let p = 0; p < L.nPcpu; p++) t.push(...words.lapic(L, p), ...words.pcpu(L, p, 'PI_FOR'));
   return { r: t, w: t };
 }
+
+/**
+ * A sender whose targets are known (StepScope.posts): per target vCPU, its descriptor without the
+ * PIR words of vectors nobody in this actor posts to it (the PIR is one bit per vector: SDM Vol.
+ * 3C "Posted-Interrupt Descriptor"; the sender sets the bit of its vector, pi_test_and_set_pir),
+ * its vIRR and posted set, the KVM fields of `sender`, and the LAPIC and PI_FOR of the pCPUs its
+ * NDST or vcpu->cpu can name (the notification goes to NDST, VT-d 5.2.3; the kick to vcpu->cpu,
+ * kvm_vcpu_kick).
+ */
+function senderTo(
+  c: StepScope,
+  posts: readonly { readonly vcpu: number; readonly vector: number }[],
+  ndst: readonly (readonly number[])[],
+): { r: number[]; w: number[] } {
+  const { L } = c;
+  const t: number[] = [];
+  const pcpus = new Set<number>();
+  for (const y of new Set(posts.map((p) => p.vcpu))) {
+    const pir = new Set(posts.filter((p) => p.vcpu === y).map((p) => p.vector >>> 5));
+    for (let k = 0; k < PID.SIZE; k++) if (k >= PID_PIR_WORDS || pir.has(k)) t.push(L.pid[y] + k);
+    t.push(...words.vapic(L, y), ...words.vcpu(L, y));
+    t.push(...words.kvm(L, y, 'MODE', 'CPU', 'BLOCKING', 'TASK', 'POSTING', 'REQUESTS'));
+    for (const p of ndst[y]) pcpus.add(p);
+  }
+  for (const p of pcpus) t.push(...words.lapic(L, p), ...words.pcpu(L, p, 'PI_FOR'));
+  return { r: t, w: t };
+}
+
+/** PIR words of a descriptor: 256 bits, words 0-7 (PID.PIR is 0). */
+const PID_PIR_WORDS = 8;
 
 /** The pCPUs' own words for the pCPUs the vCPU may be on. */
 const myPcpus = (c: StepScope) => c.pcpus.flatMap((p) => words.pcpu(c.L, p));
@@ -139,16 +191,54 @@ const RULES: readonly Rule[] = [
   },
   { fn: 'vcpu_enter_guest', label: /^store_mode_/, own: true, fp: (c) => ({ w: kvm(c, 'MODE') }) },
   { fn: 'vcpu_enter_guest', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
+  // Tests of the own descriptor that only branch: pi_test_on or pi_is_pir_empty as the gate of
+  // vmx_sync_pir_to_irr (enter-guest.ts) read the descriptor and write nothing shared.
+  {
+    fn: 'vmx_sync_pir_to_irr',
+    label: /^(pi_test_on|pi_is_pir_empty)$/,
+    own: true,
+    fp: (c) => ({ r: words.pid(c.L, c.vcpu) }),
+  },
+  // vmx_set_rvi: RVI from the highest vIRR bit, in the own virtual-APIC page (enter-guest.ts).
+  {
+    fn: 'vmx_set_rvi',
+    own: true,
+    fp: (c) => ({ r: words.vapic(c.L, c.vcpu), w: words.vapic(c.L, c.vcpu) }),
+  },
   // PIR to vIRR and RVI before entry, on the vCPU's own descriptor and page.
   { fn: 'vmx_sync_pir_to_irr', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
+  // A plain load of a PIR chunk in the harvest (harvest.ts, READ_ONCE in pi_harvest_pir and
+  // __kvm_apic_update_irr) reads the own descriptor's PIR and notes the result in the thread's
+  // locals only: it writes no shared word, so it commutes with every step that does not write
+  // that chunk (issue 12's "a read of a PIR word that no other actor writes is independent").
+  {
+    fn: 'pi_harvest_pir',
+    label: /^READ_ONCE\(pir\[\d\]\)$/,
+    own: true,
+    fp: (c, label) => ({ r: pirChunk(c, label, 2) }),
+  },
+  {
+    fn: '__kvm_apic_update_irr',
+    label: /^READ_ONCE\(pir\[\d\]\)$/,
+    own: true,
+    fp: (c, label) => ({ r: pirChunk(c, label, 1) }),
+  },
   // The word-by-word harvest (harvest.ts, seed 000): loads and exchanges of the own PIR, merged
   // into the own vIRR.
   { fn: 'pi_harvest_pir', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
   { fn: '__kvm_apic_update_irr', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
   { fn: 'kvm_apic_update_irr', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
-  { fn: 'vmx_set_rvi', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
   // Load, put and the wake-up handler set-up: the own descriptor and KVM state, the VMCS and LAPIC
   // of the pCPUs it may be on (the self-IPI), and whether another vCPU holds the pCPU.
+  // In vmx_vcpu_pi_load (load-put.ts), read_control copies the descriptor's control and NDST into
+  // the thread's locals and pi_is_pir_empty notes whether the PIR is empty there; the branch
+  // after it reads vcpu->cpu.
+  {
+    fn: 'vmx_vcpu_pi_load',
+    label: /^(read_control|pi_is_pir_empty)$/,
+    own: true,
+    fp: (c) => ({ r: [...words.pid(c.L, c.vcpu), ...kvm(c, 'CPU')] }),
+  },
   {
     fn: 'vmx_vcpu_pi_load',
     own: true,
@@ -188,7 +278,7 @@ export function stepFootprint(fn: string, label: string, c: StepScope): Footprin
   if (c.L.avic !== undefined) return null;
   const rule = RULES.find((r) => r.fn === fn && (r.label === undefined || r.label.test(label)));
   if (rule === undefined || (rule.own && c.vcpu < 0)) return null;
-  const { r = [], w = [] } = rule.fp(c);
+  const { r = [], w = [] } = rule.fp(c, label);
   const self = words.actor(c.actor);
   return { reads: [...self, ...r], writes: [...self, ...w] };
 }

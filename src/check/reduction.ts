@@ -18,8 +18,11 @@
  * C2 (invisibility) the step writes no word an invariant reads (descriptors, vcpu->mode's posting
  *    count and wake-up fields, which vCPU runs where, LAPIC IRR): invariants see the same values
  *    before and after it. VM entry, the only actor step a monitor watches, writes the pCPU's mode.
- * C3 (cycle proviso, for BFS) when the step's successor is already known, the state is expanded
- *    in full (explorer.ts): on any cycle the state expanded last finds its successor known.
+ * C3 (cycle proviso, for BFS) when the step's successor was expanded already (or is the state
+ *    itself), the state is expanded in full (explorer.ts): on any cycle the state expanded last
+ *    finds its successor on the cycle expanded. A successor stored but still queued needs nothing
+ *    (Bošnački, Holzmann, SPIN 2005); the earlier test, "stored at all", expanded every diamond in
+ *    full and cut almost nothing.
  *
  * Persistent sets keep every reachable deadlock, so the terminal checks see every quiescent end
  * state they would see without reduction. Per state the choice costs a few passes over bitsets
@@ -28,11 +31,11 @@
 import { ACTOR, type Instr } from '../model/kvm/program.ts';
 import { KVM_VCPU } from '../model/kvm/state.ts';
 import { storeBufferEmpty } from '../model/kvm/tso.ts';
-import { VCPU } from '../model/platform/layout.ts';
+import { PCPU, PCPU_MODE_GUEST, VCPU } from '../model/platform/layout.ts';
 import { vcpuRunningOn } from '../model/platform/world.ts';
 import type { SystemModel } from '../model/system/system.ts';
 import type { Scenario } from '../scenarios/schema.ts';
-import { type Footprint, stepFootprint, words } from './footprints.ts';
+import { type Footprint, type StepScope, stepFootprint, words } from './footprints.ts';
 
 /** What the explorer asks a reduction at each state. */
 export interface Reducer {
@@ -80,14 +83,22 @@ export class AmpleReducer implements Reducer {
   private readonly nb: number;
   /** Per actor, per pc: the step's footprint, or null (touches everything: never alone). */
   private readonly steps: (Rw | null)[][];
-  /** Per actor: the union of its instructions and drains. */
-  private readonly programs: Rw[];
+  /**
+   * Per actor and pc: the union of the instructions it may still run and its drains. For an actor
+   * without a vCPU that never repeats, pc onwards (its program only jumps forward: ProgramBuilder);
+   * otherwise the whole program (repeat, and a vCPU thread's exit handler returns to a saved pc).
+   */
+  private readonly futures: Rw[][];
   /** Per vCPU and pCPU the gate is on (index p + 1; 0: none): the hardware other than the gate. */
   private readonly hardware: Rw[][];
   /** Per vCPU: what the hardware may touch of it while it runs or sits on a wake-up list. */
   private readonly engaged: Rw[];
-  /** Per vCPU and gating pCPU (p + 1): the words the gates read. */
-  private readonly gates: Bits[][];
+  /**
+   * The words the gates read: per vCPU, its virtual-interrupt delivery (while it runs in guest
+   * mode); per pCPU, its APIC's dispatch (while it is in guest mode or has host IRQs on).
+   */
+  private readonly vcpuGates: Bits[];
+  private readonly dispatchGates: Bits[];
   /** The words an invariant or the monitors read. */
   private readonly visible: Bits;
   /** Scratch: the union of the other actors and the hardware at the state being expanded. */
@@ -113,32 +124,38 @@ export class AmpleReducer implements Reducer {
     const allP = Array.from({ length: nP }, (_, p) => p);
     const pcpusOf = pcpusOfVcpus(model, sc);
 
-    this.steps = model.actors.map((a, i) => {
-      const scope = {
-        L,
-        actor: model.actorBase[i],
-        vcpu: a.vcpu,
-        pcpus: a.vcpu >= 0 ? pcpusOf[a.vcpu] : allP,
-      };
-      return a.code.map((ins: Instr) => {
-        const f = stepFootprint(ins.fn, ins.label, scope);
+    const scopes = stepScopes(model, sc);
+    this.steps = model.actors.map((a, i) =>
+      a.code.map((ins: Instr) => {
+        const f = stepFootprint(ins.fn, ins.label, scopes[i]);
         if (f === null) return null;
         const x = rw();
         add(x, f);
         return x;
-      });
-    });
-    // An actor's future: all its instructions (jumps may go back), its drains (a drain writes what
-    // a buffered store of the actor's writes, already in that store's footprint).
-    this.programs = this.steps.map((code, i) => {
-      const u = rw();
-      if (code.some((x) => x === null)) return everything();
-      for (const x of code) {
-        u.r.or(x!.r);
-        u.w.or(x!.w);
+      }),
+    );
+    // An actor's future: its instructions from `from` on (jumps may go back: all of them unless
+    // forwardOnly), its drains (a drain writes what a buffered store of the actor's writes, already
+    // in that store's footprint).
+    this.futures = this.steps.map((code, i) => {
+      const a = model.actors[i];
+      const forwardOnly = a.vcpu < 0 && !a.code.some((ins) => ins.fn === 'actor' && ins.label === 'repeat');
+      const from = (pc: number): Rw => {
+        const u = rw();
+        const part = code.slice(forwardOnly ? pc : 0);
+        if (part.some((x) => x === null)) return everything();
+        for (const x of part) {
+          u.r.or(x!.r);
+          u.w.or(x!.w);
+        }
+        add(u, { reads: [], writes: words.actor(model.actorBase[i]) });
+        return u;
+      };
+      if (!forwardOnly) {
+        const all = from(0);
+        return code.map(() => all);
       }
-      add(u, { reads: [], writes: words.actor(model.actorBase[i]) });
-      return u;
+      return code.map((_, pc) => from(pc));
     });
 
     // The hardware (system.ts): pCPU p's dispatch touches its LAPIC and pCPU words, the vCPU that
@@ -181,16 +198,16 @@ export class AmpleReducer implements Reducer {
     );
     // The gates (SystemModel.enabled): pcpuDispatchEnabled(p) reads p's LAPIC, mode and host IF;
     // vcpuDeliverEnabled / vcpuAutoEoiEnabled read the vCPU's page, guest state and where it runs.
-    this.gates = Array.from({ length: nV }, (_, x) =>
-      Array.from({ length: nP + 1 }, (_, pi) => {
-        const g = bits();
-        if (pi > 0) g.add(words.lapic(L, pi - 1)).add(words.pcpu(L, pi - 1));
-        g.add(words.vapic(L, x))
-          .add(words.vcpu(L, x))
-          .add(words.kvm(L, x, 'LOADED'));
-        for (const p of pcpusOf[x]) g.add(words.pcpu(L, p, 'MODE', 'VMCS'));
-        return g;
-      }),
+    this.vcpuGates = Array.from({ length: nV }, (_, x) => {
+      const g = bits();
+      g.add(words.vapic(L, x))
+        .add(words.vcpu(L, x))
+        .add(words.kvm(L, x, 'LOADED'));
+      for (const p of pcpusOf[x]) g.add(words.pcpu(L, p, 'MODE', 'VMCS'));
+      return g;
+    });
+    this.dispatchGates = Array.from({ length: nP }, (_, p) =>
+      bits().add(words.lapic(L, p)).add(words.pcpu(L, p)),
     );
     // Invariants (SystemModel.invariant): no-stuck-pir reads where each vCPU runs, its PIR, its
     // posting count and its pCPU's IRR; wakeup-list reads the wake-up fields, NV and NDST.
@@ -246,21 +263,78 @@ export class AmpleReducer implements Reducer {
       }
     }
     for (let j = 0; j < m.actors.length; j++) {
-      if (j === i || s[m.actorBase[j] + ACTOR.PC] >= m.actors[j].code.length) continue;
-      const u = this.programs[j];
+      const pcj = s[m.actorBase[j] + ACTOR.PC];
+      if (j === i || pcj >= m.actors[j].code.length) continue;
+      const u = this.futures[j][pcj];
       for (let k = 0; k < nb; k++) {
         oR[k] |= u.r.b[k];
         oW[k] |= u.w.b[k];
       }
     }
-    const g = x >= 0 ? this.gates[x][pi].b : null;
+    // A gate matters only where it can open before this step runs. The vCPU's delivery needs it in
+    // guest mode, where only its own thread puts it (VM entry); the pCPU's dispatch needs guest
+    // mode or host IRQs on, which this thread or a writer of those words in the union above sets.
+    // Where neither holds, nothing else can hold this step back (SystemModel.enabled).
+    const gv = x >= 0 && vcpuRunningOn(m.w, x) >= 0 ? this.vcpuGates[x].b : null;
+    let gd: Uint32Array | null = null;
+    if (x >= 0 && pi > 0) {
+      const pc = m.w.L.pcpu[pi - 1];
+      const on = s[pc + PCPU.MODE] === PCPU_MODE_GUEST || s[pc + PCPU.HOST_IF] === 1;
+      if (on || bitSet(oW, pc + PCPU.MODE) || bitSet(oW, pc + PCPU.HOST_IF))
+        gd = this.dispatchGates[pi - 1].b;
+    }
     for (let k = 0; k < nb; k++) {
       if ((st.w.b[k] & (oR[k] | oW[k])) !== 0) return false;
-      const r = st.r.b[k] | (g === null ? 0 : g[k]);
+      const r = st.r.b[k] | (gv === null ? 0 : gv[k]) | (gd === null ? 0 : gd[k]);
       if ((r & oW[k]) !== 0) return false;
     }
     return true;
   }
+}
+
+/**
+ * The scope of each actor's footprints: its block, its vCPU and the pCPUs that vCPU may be on,
+ * and, for an actor whose every step posts (kvm.deliver, device.post), the vCPUs and vectors it
+ * posts to with the pCPUs their notifications can reach.
+ */
+export function stepScopes(model: SystemModel, sc: Scenario): StepScope[] {
+  const L = model.w.L;
+  const allP = Array.from({ length: L.nPcpu }, (_, p) => p);
+  const pcpusOf = pcpusOfVcpus(model, sc);
+  // NDST starts at the vCPU's pCPU, pCPU 0 for a vCPU placed nowhere (world.ts), and follows it.
+  const ndst = pcpusOf.map((ps, x) => (sc.machine.vcpus[x].pcpu >= 0 ? ps : [...new Set([0, ...ps])]));
+  return model.actors.map((a, i) => {
+    const decl = (sc.actors ?? []).find((d) => d.name === a.name);
+    let posts: { vcpu: number; vector: number }[] | undefined = [];
+    for (const st of decl?.steps ?? []) {
+      if (st.do === 'kvm.deliver') posts.push({ vcpu: st.vcpu, vector: st.vector });
+      else if (
+        st.do === 'device.post' &&
+        st.irte === undefined &&
+        st.vcpu !== undefined &&
+        st.vector !== undefined
+      )
+        posts.push({ vcpu: st.vcpu, vector: st.vector });
+      else if (st.do === 'device.post' && st.irte !== undefined) {
+        const e = sc.machine.irtes?.[st.irte];
+        if (e === undefined || e.vcpu === undefined || e.vector === undefined) posts = undefined;
+        else posts.push({ vcpu: e.vcpu, vector: e.vector });
+      } else posts = undefined;
+      if (posts === undefined) break;
+    }
+    if (decl === undefined || posts?.length === 0) posts = undefined;
+    return {
+      L,
+      actor: model.actorBase[i],
+      vcpu: a.vcpu,
+      pcpus: a.vcpu >= 0 ? pcpusOf[a.vcpu] : allP,
+      ...(posts === undefined ? {} : { posts, ndst }),
+    };
+  });
+}
+
+function bitSet(b: Uint32Array, i: number): boolean {
+  return (b[i >>> 5] & (1 << (i & 31))) !== 0;
 }
 
 function rangeFrom(base: number, end: number): number[] {

@@ -14,6 +14,7 @@ import type { MemoryModel } from '../model/kvm/program.ts';
 import type { Variant } from '../model/kvm/variants.ts';
 import { PROP_INFO } from '../model/system/properties.ts';
 import type { SystemModel } from '../model/system/system.ts';
+import { startTsWorker } from '../runtime/ts-worker.ts';
 import {
   buildModel,
   type HarvestCosts,
@@ -30,7 +31,8 @@ import type { Bounds, Progress } from './explorer.ts';
 import { type GaLogCost, gaLogCost } from './ga-log-cost.ts';
 import { type IrqWindowCost, irqWindowCost } from './irq-window-cost.ts';
 import { type LockEdge, lockOrderCycle } from './lock-order.ts';
-import { exploreReduced, type ReductionReport } from './reduced.ts';
+import { exploreParallel, MAX_WORKERS, type ParallelShared } from './parallel.ts';
+import { exploreReduced, type ReducedResult, type ReductionReport } from './reduced.ts';
 import type { ReductionName } from './reduction.ts';
 
 /** The checker's default bounds (`irqlab check` without --max-*). */
@@ -55,6 +57,21 @@ export interface CheckOptions {
   onProgress?: (p: Progress) => void;
   progressEveryMs?: number;
   shouldStop?: () => boolean;
+  /**
+   * Threads for the search (default 1): more than one explores breadth-first in parallel over one
+   * shared state store, with the same answer (parallel.ts). DFS and `reduce: ample` use one.
+   */
+  workers?: number;
+}
+
+/** What a helper thread of a parallel search is given (bfs-worker.ts). */
+export interface BfsHelperJob {
+  scenario: Scenario;
+  variant: Variant;
+  properties: readonly string[];
+  memory: MemoryModel;
+  shared: ParallelShared;
+  id: number;
 }
 
 export type Verdict = 'holds' | 'violated' | 'incomplete';
@@ -97,6 +114,25 @@ export function modelFor(
   return buildModel(sc, v, o.properties ?? sc.properties ?? PROPERTIES, o.memory ?? sc.memory ?? 'sc');
 }
 
+/**
+ * Starts the helper threads of a parallel search (parallel.ts) on the model `modelFor` builds
+ * from the same scenario, variant, properties and memory model.
+ */
+export function helperSpawner(
+  sc: Scenario,
+  variant: Variant,
+  properties: readonly string[],
+  memory: MemoryModel,
+): (id: number, shared: ParallelShared) => { terminate(): unknown } {
+  return (id, shared) => {
+    const job: BfsHelperJob = { scenario: sc, variant, properties, memory, shared, id };
+    const w = startTsWorker(new URL('./bfs-worker.ts', import.meta.url), job);
+    // A helper that fails says so in shared memory (parallel.ts); the event is only its echo.
+    w.on('error', () => {});
+    return w;
+  };
+}
+
 /** Explores every interleaving of one variant of a scenario. */
 export function checkScenario(sc: Scenario, nv: NamedVariant, o: CheckOptions = {}): CheckResult {
   if (!isConcurrent(sc))
@@ -105,14 +141,22 @@ export function checkScenario(sc: Scenario, nv: NamedVariant, o: CheckOptions = 
   const memory = o.memory ?? sc.memory ?? 'sc';
   const model = modelFor(sc, nv.variant, { properties, memory });
   const bounds = o.bounds ?? DEFAULT_BOUNDS;
-  const res = exploreReduced(model, sc, o.reduce ?? 'none', {
-    strategy: o.strategy ?? 'bfs',
+  const strategy = o.strategy ?? 'bfs';
+  const reduce = o.reduce ?? 'none';
+  const workers = Math.min(MAX_WORKERS, o.workers ?? 1);
+  const eo = {
+    strategy,
     bounds,
     now: () => performance.now(),
     onProgress: o.onProgress,
     progressEveryMs: o.progressEveryMs,
     shouldStop: o.shouldStop,
-  });
+  };
+  let res: ReducedResult;
+  if (workers > 1 && strategy === 'bfs' && reduce === 'none') {
+    const spawn = helperSpawner(sc, nv.variant, properties, memory);
+    res = { ...exploreParallel(model, { ...eo, workers, spawn }), reduction: { name: 'none' } };
+  } else res = exploreReduced(model, sc, reduce, eo);
   const r: CheckResult = {
     scenario: sc.name,
     variant: nv,

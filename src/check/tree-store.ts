@@ -19,6 +19,20 @@
  * are rehashed.
  */
 import { ChunkedInt32 } from './chunked.ts';
+import { SharedPairTable, type SharedTableHandle } from './shared-table.ts';
+
+/** The tables of a tree store in shared memory (parallel.ts): one per level above the words, then the root. */
+export interface SharedTrees {
+  readonly levels: readonly SharedTableHandle[];
+  readonly root: SharedTableHandle;
+}
+
+/** Nodes per level of the tree over `words` words (level 0: the words; the last has 1 or 2). */
+export function levelLengths(words: number): number[] {
+  const len = [words];
+  while (len[len.length - 1] > 2) len.push(Math.ceil(len[len.length - 1] / 2));
+  return len;
+}
 
 /** 32-bit mix of a pair (murmur3's fmix32 over a multiplicative combine). */
 function mix(a: number, b: number): number {
@@ -123,10 +137,12 @@ export class TreeStore {
   /** Per level: positions where `next` differs from `cur` after the last `lookup`. */
   private readonly dirty: Int32Array[];
   private readonly ndirty: number[];
-  /** The pair tables of levels 1..top. */
-  private readonly tables: PairTable[];
+  /** The pair tables of levels 1..top (index 0 unused). */
+  private readonly tables: (PairTable | SharedPairTable)[];
   private readonly top: number;
-  private readonly root = new PairTable(1 << 12);
+  private readonly root: PairTable | SharedPairTable;
+  /** Whether the last `intern` stored a new state. */
+  added = false;
   private rootA = 0;
   private rootB = 0;
 
@@ -137,21 +153,38 @@ export class TreeStore {
   private readonly findScratch: Int32Array;
   private readonly findScratch2: Int32Array;
 
-  constructor(words: number) {
+  /**
+   * A store of its own, or, with `shared`, a view of tables in shared memory that other threads
+   * intern into too: states are then stored by `intern` (not `lookup` and `insert`), and the
+   * per-state parent, action and depth arrays are left to the caller.
+   */
+  constructor(words: number, shared?: SharedTrees) {
     this.words = words;
     this.findScratch = new Int32Array(Math.max(1, words));
     this.findScratch2 = new Int32Array(Math.max(1, words));
     this.cur = new Uint32Array(words);
     this.next = new Uint32Array(words);
-    const len = [words];
-    while (len[len.length - 1] > 2) len.push(Math.ceil(len[len.length - 1] / 2));
+    const len = levelLengths(words);
     this.len = len;
     this.top = len.length - 1;
     this.lv = len.map((n, l) => (l === 0 ? new Int32Array(0) : new Int32Array(n)));
     this.nlv = len.map((n, l) => (l === 0 ? new Int32Array(0) : new Int32Array(n)));
     this.dirty = len.map((n) => new Int32Array(n));
     this.ndirty = len.map(() => 0);
-    this.tables = len.map(() => new PairTable());
+    if (shared !== undefined) {
+      if (shared.levels.length !== len.length) throw new Error('tree store: shared tables of another shape');
+      this.tables = shared.levels.map((h) => new SharedPairTable(h));
+      this.root = new SharedPairTable(shared.root);
+    } else {
+      this.tables = len.map(() => new PairTable());
+      this.root = new PairTable(1 << 12);
+    }
+  }
+
+  /** The shared tables (after another thread grew one, each must re-read its mask). */
+  sharedTables(): SharedPairTable[] {
+    const all = [...this.tables.slice(1), this.root];
+    return all.filter((t): t is SharedPairTable => t instanceof SharedPairTable);
   }
 
   get count(): number {
@@ -179,6 +212,10 @@ export class TreeStore {
       }
     }
     this.rootPair();
+    if (this.root instanceof SharedPairTable) {
+      this.at = this.root.intern(this.rootA, this.rootB);
+      return this.at;
+    }
     if (this.root.find(this.rootA, this.rootB) < 0) this.insert(-1, -1, 0);
     this.at = 0;
     return 0;
@@ -209,6 +246,24 @@ export class TreeStore {
    * nodes above the words that differ from `cur`. Call `fresh` before stepping `next` again.
    */
   lookup(): number {
+    if (!this.climb()) return this.at;
+    return this.root.find(this.rootA, this.rootB);
+  }
+
+  /**
+   * With shared tables: the index of the state in `next`, stored if it is new (`added` then says
+   * so). Call `fresh` before stepping `next` again.
+   */
+  intern(): number {
+    this.added = false;
+    if (!this.climb()) return this.at;
+    const e = this.root.intern(this.rootA, this.rootB);
+    this.added = (this.root as SharedPairTable).lastAdded;
+    return e;
+  }
+
+  /** Interns the nodes above the words where `next` differs from `cur`; false when none does. */
+  private climb(): boolean {
     const W = this.words;
     const next = this.next;
     const cur = this.cur;
@@ -216,7 +271,7 @@ export class TreeStore {
     let n = 0;
     for (let k = 0; k < W; k++) if (next[k] !== cur[k]) d0[n++] = k;
     this.ndirty[0] = n;
-    if (n === 0) return this.at;
+    if (n === 0) return false;
     for (let l = 1; l <= this.top; l++) {
       const below = this.dirty[l - 1];
       const nb = this.ndirty[l - 1];
@@ -240,12 +295,12 @@ export class TreeStore {
       this.ndirty[l] = m;
     }
     this.rootPair();
-    return this.root.find(this.rootA, this.rootB);
+    return true;
   }
 
   /** Stores the state of the last `lookup` that returned -1; returns its index. */
   insert(parent: number, action: number, depth: number): number {
-    const i = this.root.add(this.rootA, this.rootB);
+    const i = (this.root as PairTable).add(this.rootA, this.rootB);
     this.parent.push(parent);
     this.action.push(action);
     this.depth.push(depth);

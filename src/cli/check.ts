@@ -1,12 +1,13 @@
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import type { Progress } from '../check/explorer.ts';
+import type { SearchOptions } from '../check/background.ts';
+import { type BackgroundCheck, runCheck, type SearchProgress } from '../check/background.ts';
 import type { LockEdge } from '../check/lock-order.ts';
+import { MAX_WORKERS } from '../check/parallel.ts';
 import type { ReductionReport } from '../check/reduced.ts';
 import { REDUCTIONS, type ReductionName } from '../check/reduction.ts';
 import {
-  type CheckOptions,
   type CheckResult,
-  checkScenario,
   combinedVerdict,
   isConcurrent,
   presetsOf,
@@ -50,6 +51,8 @@ interface CheckOpts {
   seed?: string;
   runs: string;
   depth: string;
+  progress?: boolean;
+  workers?: string;
 }
 
 /** --memory sc|tso, checked; undefined when not given. */
@@ -79,18 +82,34 @@ function positiveInt(flag: string, s: string): number {
 }
 
 let interrupted = false;
+/** The check running in its thread, which Ctrl-C stops. */
+let running: BackgroundCheck | undefined;
 
-function progressPrinter(label: string): (p: Progress) => void {
-  const tty = Boolean(process.stderr.isTTY);
+/** Seconds between two progress lines. */
+const PROGRESS_EVERY_MS = 2000;
+
+/**
+ * One progress line on stderr (docs/cli.md): states generated, distinct, queue, depth, rate since
+ * the start, the process's resident memory, elapsed time.
+ */
+function progressPrinter(label: string): (p: SearchProgress) => void {
   return (p) => {
     const secs = Math.floor(p.elapsedMs / 1000);
     const rate = Math.round(p.states / Math.max(0.001, p.elapsedMs / 1000));
-    const line = `${label}: depth ${p.depth} · ${p.distinct} distinct · ${p.states} generated (${rate}/s) · queue ${p.queue} · ${String(Math.floor(secs / 60)).padStart(2, '0')}:${String(secs % 60).padStart(2, '0')}`;
-    process.stderr.write(tty ? `\r${line}` : `${line}\n`);
+    const mib = Math.round(p.rssBytes / 2 ** 20);
+    const time = `${String(Math.floor(secs / 60)).padStart(2, '0')}:${String(secs % 60).padStart(2, '0')}`;
+    process.stderr.write(
+      `${label}: ${p.states} states, ${p.distinct} distinct, queue ${p.queue}, depth ${p.depth}, ${rate} states/s, ${mib} MiB, ${time}\n`,
+    );
   };
 }
 
-function checkOptions(opts: CheckOpts, label: string): CheckOptions {
+/** Progress goes to stderr when it is a terminal, or always with --progress; --json too. */
+function showsProgress(opts: CheckOpts): boolean {
+  return opts.progress === true || Boolean(process.stderr.isTTY);
+}
+
+function checkOptions(opts: CheckOpts): SearchOptions {
   const strategy = opts.strategy === 'dfs' ? 'dfs' : opts.strategy === 'bfs' ? 'bfs' : null;
   if (!strategy) throw new UserError(`--strategy: expected bfs or dfs, got "${opts.strategy}"`);
   return {
@@ -103,10 +122,15 @@ function checkOptions(opts: CheckOpts, label: string): CheckOptions {
     properties: propertiesOf(opts),
     memory: memoryOf(opts.memory),
     reduce: reductionOf(opts.reduce),
-    onProgress: opts.json ? undefined : progressPrinter(label),
-    progressEveryMs: process.stderr.isTTY ? 1000 : 10_000,
-    shouldStop: () => interrupted,
+    progressEveryMs: PROGRESS_EVERY_MS,
+    workers: opts.workers === undefined ? availableParallelism() : workersOf(opts.workers),
   };
+}
+
+function workersOf(s: string): number {
+  const n = positiveInt('--workers', s);
+  if (n > MAX_WORKERS) throw new UserError(`--workers: at most ${MAX_WORKERS}, got ${n}`);
+  return n;
 }
 
 function reductionOf(r: string | undefined): ReductionName {
@@ -154,7 +178,9 @@ function renderRow(r: CheckResult, paint: ReturnType<typeof paintFor>, withTrace
       ? paint.green('holds')
       : r.verdict === 'violated'
         ? paint.red(`violated: ${r.property} (${r.kind})`)
-        : paint.red(`incomplete: ${r.reason} bound hit`);
+        : r.reason === 'interrupted'
+          ? paint.red('incomplete: interrupted')
+          : paint.red(`incomplete: ${r.reason} bound hit`);
   out.push(
     `${paint.bold(r.scenario)} · ${r.variant.name} [${describeVariant(r.variant.variant)}]: ${verdict} · ${r.distinct} distinct states, ${r.generated} generated, depth ${r.depth}, ${(r.timeMs / 1000).toFixed(2)} s`,
   );
@@ -334,6 +360,10 @@ export function registerCheck(program: Command): void {
       'partial-order reduction: none, or ample (persistent sets; same verdicts and shortest traces, see docs/reductions.md)',
       'none',
     )
+    .option(
+      '--workers <n>',
+      'threads for the search (default: the number of cores); the same answer for every n (breadth-first, unreduced)',
+    )
     .option('--strategy <s>', 'bfs (shortest counterexample) or dfs', 'bfs')
     .option('--max-states <n>', 'stop after this many distinct states', '2000000')
     .option('--max-depth <n>', 'do not explore deeper than this', '10000')
@@ -342,9 +372,14 @@ export function registerCheck(program: Command): void {
     .option('--seed <n>', 'with --simulate: the seed of the first run (default: from the clock, and printed)')
     .option('--runs <n>', 'with --simulate: how many runs', '1000')
     .option('--depth <n>', 'with --simulate: steps per run at most', '1000')
-    .action((arg: string | undefined, opts: CheckOpts) => {
+    .option('--progress', 'print a progress line on stderr every 2 s even when stderr is not a terminal')
+    .action(async (arg: string | undefined, opts: CheckOpts) => {
+      // The search runs in a thread of its own (src/check/background.ts): this one takes Ctrl-C.
+      // A second Ctrl-C ends the process at once.
       process.on('SIGINT', () => {
+        if (interrupted) process.exit(EXIT.interrupted);
         interrupted = true;
+        running?.stop();
       });
       if (opts.all && arg !== undefined) throw new UserError('give either a scenario or --all, not both');
       if (opts.againstManifest && !opts.all) throw new UserError('--against-manifest goes with --all');
@@ -370,7 +405,17 @@ export function registerCheck(program: Command): void {
           ? presetsOf(t.scenario).map((p) => resolveVariant(t.scenario, p))
           : variantsOf(t.scenario, opts);
         for (const nv of variants) {
-          rows.push(checkScenario(t.scenario, nv, checkOptions(opts, `${t.scenario.name} · ${nv.name}`)));
+          const label = `${t.scenario.name} · ${nv.name}`;
+          running = runCheck(
+            t.scenario,
+            nv,
+            checkOptions(opts),
+            showsProgress(opts) ? progressPrinter(label) : undefined,
+            () => interrupted,
+          );
+          if (interrupted) running.stop();
+          rows.push(await running.result);
+          running = undefined;
           if (interrupted) break;
         }
         if (interrupted) break;

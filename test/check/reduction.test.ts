@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { type ExploreOptions, explore } from '../../src/check/explorer.ts';
 import { stepFootprint } from '../../src/check/footprints.ts';
 import { exploreReduced } from '../../src/check/reduced.ts';
-import { AmpleReducer } from '../../src/check/reduction.ts';
+import { AmpleReducer, stepScopes } from '../../src/check/reduction.ts';
 import { MEMORY_MODELS } from '../../src/model/kvm/program.ts';
 import { DEFAULT_VARIANT, type Variant, withKnobs } from '../../src/model/kvm/variants.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
@@ -81,7 +81,8 @@ test('each declared footprint covers every word its step reads or writes on reac
   for (const { sc, v } of cases()) {
     for (const mem of MEMORY_MODELS) {
       const m = buildModel(sc, v, undefined, mem);
-      const pcpus = Array.from({ length: m.w.L.nPcpu }, (_, p) => p);
+      // The scopes the reducer gives the footprints (pCPUs per vCPU, a poster's targets).
+      const scopes = stepScopes(m, sc);
       const acts = new Int32Array(m.maxActions);
       for (const s of reachable(m, 5000)) {
         const n = m.enabled(s, acts);
@@ -89,8 +90,7 @@ test('each declared footprint covers every word its step reads or writes on reac
           const i = acts[k];
           if (i >= m.actors.length) continue;
           const ins = m.actors[i].code[s[m.actorBase[i]]];
-          const scope = { L: m.w.L, actor: m.actorBase[i], vcpu: m.actors[i].vcpu, pcpus };
-          const fp = stepFootprint(ins.fn, ins.label, scope);
+          const fp = stepFootprint(ins.fn, ins.label, scopes[i]);
           if (fp === null) continue;
           const { view, rec } = recordingView(s.slice());
           if (ins.enabled !== undefined) {

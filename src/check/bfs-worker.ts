@@ -1,0 +1,10 @@
+/**
+ * The entry of a helper thread of the parallel search (parallel.ts): builds the same model as the
+ * thread that started it, from the same scenario and options, and takes part in its levels.
+ */
+import { tsWorkerData } from '../runtime/ts-worker.ts';
+import { helperMain } from './parallel.ts';
+import { type BfsHelperJob, modelFor } from './session.ts';
+
+const job = tsWorkerData<BfsHelperJob>();
+helperMain(job.shared, modelFor(job.scenario, job.variant, job), job.id);

@@ -1,0 +1,552 @@
+/**
+ * Breadth-first search on several threads that intern into one exact state store in shared memory
+ * (shared-table.ts), level by level, with the answers of the one-thread search (explorer.ts): the
+ * same verdict, the same counts, the same counterexample (decision 0171).
+ *
+ * Level d is cut into chunks of CHUNK states that the threads take in turn. A thread expands the
+ * states of its chunks: it loads each from the shared tree, steps every enabled action, interns the
+ * successor (a new one is stored at once, so no two threads store a state twice) and writes a
+ * record per state (enabled count, terminal violation, then per successor: the state, the action,
+ * the step monitors' code) into a buffer of its own. For a successor stored during this level it
+ * also lowers, atomically, the state's key to the position (parent, action index) of the edge if
+ * that is smaller: at the end of the level every new state's key is its first edge in the order
+ * the one-thread search expands them, which is the order it would have stored them in.
+ *
+ * When every thread has finished the level, this thread reads the records in that order and does
+ * what the one-thread search would have done with them: numbers the new states (the order of
+ * the next level), checks the invariant where the state is new, the terminal checks, the bounds,
+ * and stops where it would have stopped, with the same counts and the same path. Its work is a pass
+ * over integers per edge; the expansion, the hashing and the storage are parallel.
+ *
+ * Threads park between two lookups while one of them rehashes a table that grew past half full.
+ * Helpers that are not ready yet (starting a thread takes time) join at the next level.
+ */
+import { ChunkedInt32 } from './chunked.ts';
+import { cyclicPart, EdgeLog } from './edges.ts';
+import type { CheckModel, ExploreOptions, ExploreResult, Outcome } from './explorer.ts';
+import { findFairCycle, isLiveModel, type StateStore } from './liveness.ts';
+import { checkRoom, reserveShared, SharedPairTable, type SharedTableHandle } from './shared-table.ts';
+import { levelLengths, type SharedTrees, TreeStore } from './tree-store.ts';
+
+/** States per chunk of a level. */
+const CHUNK = 64;
+/** At most this many threads (control words per thread below). */
+export const MAX_WORKERS = 64;
+
+// Control words (Int32) shared by the threads. Words written often sit on cache lines (16 words)
+// of their own, away from PAUSE and STOP, which every thread reads at every successor.
+const SEQ = 0; // bumped (and notified) on every change the idle threads wait for
+const PAUSE = 16; // 1: park at the next safe point, a table needs growing
+const STOP = 17; // 1: stop taking chunks; 2: the search is over, helpers exit
+const PAUSE_GEN = 32; // bumped when a pause ends
+const PARKED = 33;
+const DONE = 34; // threads done with the level
+const GEN = 35; // the level's generation: bumped when a level starts
+const ERR = 36; // a helper failed
+const CURSOR = 48; // the next chunk of the level
+const LEVEL_START = 64; // the level's parameters, written before it starts
+const LEVEL_END = 65;
+const ENTRY_START = 66; // stored states when the level started: later ones are new
+const DEPTH = 67;
+const ACTIVE = 68; // threads taking part in this level
+const MAX_DEPTH = 69;
+const LINE = 16;
+const COUNTS = 80; // per thread, a line each: successors generated in this level
+const READY = COUNTS + LINE * MAX_WORKERS; // per helper: 1 once it runs
+const ACTIVE_OF = READY + MAX_WORKERS; // per helper: 1 once it takes part
+const CTL_WORDS = ACTIVE_OF + MAX_WORKERS;
+
+/** Everything a helper thread needs (structured-clonable). */
+export interface ParallelShared {
+  readonly ctl: SharedArrayBuffer;
+  readonly trees: SharedTrees;
+  /** The level's states in order: position → stored state (Int32). */
+  readonly order: SharedArrayBuffer;
+  /** Per stored state: 0xffffffff minus the position of its first edge in the level (Uint32). */
+  readonly key: SharedArrayBuffer;
+  /** Per stored state: the invariant's code, checked by the thread that stored it (Int32). */
+  readonly inv: SharedArrayBuffer;
+  /** Per chunk of the level: the thread that took it and where its records start (Int32 pairs). */
+  readonly chunks: SharedArrayBuffer;
+  /** Per thread: its records of the level. */
+  readonly recs: readonly SharedArrayBuffer[];
+}
+
+/** One thread's part: its own view of the store, its own copy of the model. */
+class Participant {
+  readonly ctl: Int32Array;
+  readonly store: TreeStore;
+  readonly tables: SharedPairTable[];
+  private readonly order: Int32Array;
+  private readonly key: Uint32Array;
+  private readonly inv: Int32Array;
+  private readonly chunks: Int32Array;
+  private readonly recs: Int32Array;
+  private readonly acts: Int32Array;
+  readonly sh: ParallelShared;
+  readonly model: CheckModel;
+  readonly id: number;
+
+  constructor(sh: ParallelShared, model: CheckModel, id: number) {
+    this.sh = sh;
+    this.model = model;
+    this.id = id;
+    this.ctl = new Int32Array(sh.ctl);
+    this.store = new TreeStore(model.words, sh.trees);
+    this.tables = this.store.sharedTables();
+    for (const t of this.tables) t.onFull = () => this.requestGrowth();
+    this.order = new Int32Array(sh.order);
+    this.key = new Uint32Array(sh.key);
+    this.inv = new Int32Array(sh.inv);
+    this.chunks = new Int32Array(sh.chunks);
+    this.recs = new Int32Array(sh.recs[id]);
+    this.acts = new Int32Array(model.maxActions);
+  }
+
+  private wake(): void {
+    Atomics.add(this.ctl, SEQ, 1);
+    Atomics.notify(this.ctl, SEQ);
+  }
+
+  /** Asks every thread to park so that a table can grow. */
+  private requestGrowth(): void {
+    if (Atomics.compareExchange(this.ctl, PAUSE, 0, 1) === 0) this.wake();
+  }
+
+  /** Parks until the pause ends; the last thread to park grows the tables that need it. */
+  park(): void {
+    const ctl = this.ctl;
+    const g = Atomics.load(ctl, PAUSE_GEN);
+    if (Atomics.add(ctl, PARKED, 1) + 1 === Atomics.load(ctl, ACTIVE)) {
+      for (const t of this.tables) if (t.needsGrowth()) t.grow();
+      Atomics.store(ctl, PARKED, 0);
+      Atomics.store(ctl, PAUSE, 0);
+      Atomics.add(ctl, PAUSE_GEN, 1);
+      Atomics.notify(ctl, PAUSE_GEN);
+      this.wake();
+    } else {
+      while (Atomics.load(ctl, PAUSE_GEN) === g) Atomics.wait(ctl, PAUSE_GEN, g, 100);
+    }
+    for (const t of this.tables) t.refresh();
+  }
+
+  /** Expands chunks of the current level until none is left or the search stops. */
+  expandLevel(poll?: () => void): void {
+    const ctl = this.ctl;
+    const m = this.model;
+    const store = this.store;
+    const acts = this.acts;
+    const A = m.maxActions;
+    const ls = ctl[LEVEL_START];
+    const le = ctl[LEVEL_END];
+    const es = ctl[ENTRY_START];
+    const d = ctl[DEPTH];
+    const maxDepth = ctl[MAX_DEPTH];
+    const recBuf = this.sh.recs[this.id];
+    for (const t of this.tables) t.refresh();
+    let off = 0;
+    let gen = 0;
+    for (;;) {
+      if (Atomics.load(ctl, PAUSE) !== 0) this.park();
+      poll?.();
+      if (Atomics.load(ctl, STOP) !== 0) break;
+      const c = Atomics.add(ctl, CURSOR, 1);
+      const start = ls + c * CHUNK;
+      if (start >= le) break;
+      const end = Math.min(le, start + CHUNK);
+      this.chunks[2 * c] = this.id;
+      this.chunks[2 * c + 1] = off;
+      for (let i = start; i < end; i++) {
+        if (off + 3 + 3 * A > this.recs.length) checkRoom(recBuf, (off + 3 + 3 * A) * 4);
+        const recs = this.recs;
+        store.load(this.order[i]);
+        const n = m.enabled(store.cur, acts);
+        if (n === 0) {
+          recs[off++] = 0;
+          recs[off++] = m.terminal(store.cur);
+          recs[off++] = 0;
+          continue;
+        }
+        const expand = d < maxDepth ? n : 0;
+        recs[off++] = n;
+        recs[off++] = 0;
+        recs[off++] = expand;
+        const base = (i - ls) * A;
+        for (let k = 0; k < expand; k++) {
+          if (Atomics.load(ctl, PAUSE) !== 0) this.park();
+          store.fresh();
+          const sv = m.step(store.next, acts[k]);
+          const t = store.intern();
+          if (store.added) {
+            if (t >= this.inv.length) checkRoom(this.sh.inv, (t + 1) * 4);
+            this.inv[t] = m.invariant(store.next);
+          }
+          if (t >= es) this.lowerKey(t, base + k);
+          recs[off++] = t;
+          recs[off++] = acts[k];
+          recs[off++] = sv;
+          gen++;
+        }
+      }
+      Atomics.store(ctl, COUNTS + LINE * this.id, gen);
+    }
+    Atomics.store(ctl, COUNTS + LINE * this.id, gen);
+  }
+
+  /** key[t] = max(key[t], 0xffffffff - pos): the smallest position wins. */
+  private lowerKey(t: number, pos: number): void {
+    const v = (0xffffffff - pos) >>> 0;
+    let cur = Atomics.load(this.key, t);
+    while (cur < v) {
+      const prev = Atomics.compareExchange(this.key, t, cur, v);
+      if (prev === cur) break;
+      cur = prev;
+    }
+  }
+
+  /** Says the level is done here. */
+  finishLevel(): void {
+    Atomics.add(this.ctl, DONE, 1);
+    this.wake();
+  }
+}
+
+/**
+ * The body of a helper thread (bfs-worker.ts): takes part in every level it is let in, parks when
+ * asked, returns when the search is over.
+ */
+export function helperMain(sh: ParallelShared, model: CheckModel, id: number): void {
+  const p = new Participant(sh, model, id);
+  const ctl = p.ctl;
+  try {
+    const init = new Uint32Array(model.words);
+    model.init(init);
+    p.store.init(init);
+    let seen = Atomics.load(ctl, GEN);
+    Atomics.store(ctl, READY + id, 1);
+    p.store.load(0);
+    for (;;) {
+      const seq = Atomics.load(ctl, SEQ);
+      if (Atomics.load(ctl, STOP) === 2) return;
+      const active = Atomics.load(ctl, ACTIVE_OF + id) === 1;
+      if (active && Atomics.load(ctl, PAUSE) !== 0) {
+        p.park();
+        continue;
+      }
+      const g = Atomics.load(ctl, GEN);
+      if (g !== seen) {
+        seen = g;
+        if (active) {
+          p.expandLevel();
+          p.finishLevel();
+        }
+        continue;
+      }
+      Atomics.wait(ctl, SEQ, seq, 100);
+    }
+  } catch (e) {
+    Atomics.store(ctl, ERR, 1);
+    Atomics.add(ctl, SEQ, 1);
+    Atomics.notify(ctl, SEQ);
+    throw e;
+  }
+}
+
+export interface ParallelOptions extends ExploreOptions {
+  /** Threads in all, this one included (2..MAX_WORKERS). */
+  workers: number;
+  /** Starts helper `id` (1..workers-1) on `sh` with the same model; returns a handle to end it. */
+  spawn: (id: number, sh: ParallelShared) => { terminate(): unknown };
+  /**
+   * Start only once every helper runs (tests: a small search would otherwise end before a helper
+   * has started, on one thread). Default: helpers join at the first level after they are ready.
+   */
+  waitForHelpers?: boolean;
+}
+
+/** The one-thread search's answer (explorer.ts), computed by `workers` threads. BFS, no reducer. */
+export function exploreParallel(model: CheckModel, opts: ParallelOptions): ExploreResult {
+  if (opts.strategy !== 'bfs' || opts.reducer !== undefined)
+    throw new Error('parallel search: breadth-first and unreduced only');
+  const W = Math.max(1, Math.min(MAX_WORKERS, opts.workers));
+  const { maxStates, maxDepth, maxTimeMs } = opts.bounds;
+  const len = levelLengths(model.words);
+  // A lookup interns at most len[l] nodes of level l, and one root entry.
+  const trees: SharedTrees = {
+    levels: len.map((n, l) => SharedPairTable.create(l === 0 ? 1 : W * n)),
+    root: SharedPairTable.create(W),
+  };
+  const sh: ParallelShared = {
+    ctl: new SharedArrayBuffer(CTL_WORDS * 4),
+    trees,
+    order: reserveShared(),
+    key: reserveShared(),
+    inv: reserveShared(),
+    chunks: reserveShared(),
+    recs: Array.from({ length: W }, () => reserveShared()),
+  };
+  const me = new Participant(sh, model, 0);
+  const ctl = me.ctl;
+  const store = me.store;
+  ctl[MAX_DEPTH] = Math.min(maxDepth, 0x7fffffff);
+  const rootTable = new SharedPairTable(trees.root);
+  const t0 = opts.now();
+  const every = opts.progressEveryMs ?? 2000;
+  let lastProgress = t0;
+
+  // The one-thread search's bookkeeping, in its order.
+  const parent = new ChunkedInt32();
+  const action = new ChunkedInt32();
+  const depthOf = new ChunkedInt32();
+  /** Stored state → position in the one-thread order (-1: not numbered yet). */
+  const canon = new ChunkedInt32();
+  let count = 0;
+  let generated = 0;
+  let maxSeenDepth = 0;
+  const live = isLiveModel(model);
+  const edges = live ? new EdgeLog() : null;
+
+  const order = () => new Int32Array(sh.order);
+  const bytes = () => {
+    // Written bytes: the tables, four per-state arrays here and three shared ones.
+    let b = rootTable.bytes() + parent.bytes() * 4 + rootTable.size * 12;
+    for (const h of trees.levels) b += new SharedPairTable(h).bytes();
+    return b + (edges?.bytes() ?? 0);
+  };
+  const levelGenerated = () => {
+    let g = 0;
+    for (let w = 0; w < W; w++) g += Atomics.load(ctl, COUNTS + LINE * w);
+    return g;
+  };
+  let stopReason: 'time' | 'interrupted' | null = null;
+  let running = true;
+  const helpers: { terminate(): unknown }[] = [];
+  const endHelpers = () => {
+    Atomics.store(ctl, STOP, 2);
+    Atomics.add(ctl, SEQ, 1);
+    Atomics.notify(ctl, SEQ);
+    for (const h of helpers) h.terminate();
+  };
+  const result = (outcome: Outcome): ExploreResult => {
+    if (running) endHelpers();
+    running = false;
+    return {
+      outcome,
+      generated,
+      distinct: outcome.kind === 'incomplete' && outcome.reason !== 'states' ? rootTable.size : count,
+      depth: maxSeenDepth,
+      elapsedMs: opts.now() - t0,
+      collisionProbability: 0,
+      reducedStates: 0,
+      cycleUnchecked: false,
+      storeBytes: bytes(),
+    };
+  };
+  const path = (j: number): number[] => {
+    const out: number[] = [];
+    for (let i = j; parent.get(i) >= 0; i = parent.get(i)) out.push(action.get(i));
+    return out.reverse();
+  };
+  /** Polled by this thread between chunks and while it waits: stop, time, progress. */
+  const poll = () => {
+    const t = opts.now();
+    if (stopReason === null) {
+      if (opts.shouldStop?.()) stopReason = 'interrupted';
+      else if (t - t0 > maxTimeMs) stopReason = 'time';
+      if (stopReason !== null) Atomics.store(ctl, STOP, 1);
+    }
+    if (opts.onProgress && t - lastProgress >= every) {
+      lastProgress = t;
+      const stored = rootTable.size;
+      opts.onProgress({
+        states: generated + levelGenerated(),
+        distinct: stored,
+        queue:
+          Math.max(0, ctl[LEVEL_END] - ctl[LEVEL_START] - Atomics.load(ctl, CURSOR) * CHUNK) +
+          stored -
+          ctl[ENTRY_START],
+        depth: ctl[DEPTH],
+        elapsedMs: t - t0,
+      });
+    }
+  };
+
+  const init = new Uint32Array(model.words);
+  model.init(init);
+  store.init(init);
+  canon.push(0);
+  parent.push(-1);
+  action.push(-1);
+  depthOf.push(0);
+  count = 1;
+  new Int32Array(sh.order)[0] = 0;
+  const v0 = model.invariant(store.cur);
+  if (v0 !== 0) return result({ kind: 'violated', code: v0, path: [], atTerminal: false });
+  for (let id = 1; id < W; id++) helpers.push(opts.spawn(id, sh));
+  if (opts.waitForHelpers === true) {
+    for (let id = 1; id < W; id++) {
+      while (Atomics.load(ctl, READY + id) !== 1) {
+        if (Atomics.load(ctl, ERR) !== 0) throw new Error('parallel search: a helper thread failed');
+        if (opts.now() - t0 > 120_000) throw new Error('parallel search: a helper did not start in 120 s');
+        Atomics.wait(ctl, SEQ, Atomics.load(ctl, SEQ), 20);
+      }
+    }
+  }
+
+  let ls = 0;
+  let le = 1;
+  let pending: Outcome | null = null;
+  let depthLimited = false;
+  const A = model.maxActions;
+  try {
+    for (let d = 0; ls < le; d++) {
+      if ((le - ls) * A >= 2 ** 32)
+        throw new Error('parallel search: a level too wide for 32-bit edge positions');
+      // Set the level up and let the helpers that are ready take part.
+      const nChunks = Math.ceil((le - ls) / CHUNK);
+      checkRoom(sh.chunks, nChunks * 8);
+      let active = 1;
+      for (let id = 1; id < W; id++) {
+        if (Atomics.load(ctl, READY + id) === 1) {
+          Atomics.store(ctl, ACTIVE_OF + id, 1);
+          active++;
+        }
+      }
+      const es = rootTable.size;
+      ctl[LEVEL_START] = ls;
+      ctl[LEVEL_END] = le;
+      ctl[ENTRY_START] = es;
+      ctl[DEPTH] = d;
+      for (let w = 0; w < W; w++) ctl[COUNTS + LINE * w] = 0;
+      Atomics.store(ctl, DONE, 0);
+      Atomics.store(ctl, CURSOR, 0);
+      Atomics.store(ctl, ACTIVE, active);
+      Atomics.add(ctl, GEN, 1);
+      Atomics.add(ctl, SEQ, 1);
+      Atomics.notify(ctl, SEQ);
+      me.expandLevel(poll);
+      me.finishLevel();
+      for (;;) {
+        const seq = Atomics.load(ctl, SEQ);
+        if (Atomics.load(ctl, ERR) !== 0) throw new Error('parallel search: a helper thread failed');
+        if (Atomics.load(ctl, PAUSE) !== 0) {
+          me.park();
+          continue;
+        }
+        if (Atomics.load(ctl, DONE) === active) break;
+        poll();
+        Atomics.wait(ctl, SEQ, seq, 50);
+      }
+      if (stopReason !== null) {
+        generated += levelGenerated();
+        return result({ kind: 'incomplete', reason: stopReason });
+      }
+
+      // The level in the one-thread order.
+      const key = new Uint32Array(sh.key);
+      const inv = new Int32Array(sh.inv);
+      const chunks = new Int32Array(sh.chunks);
+      const recsOf = sh.recs.map((r) => new Int32Array(r));
+      const stored = rootTable.size;
+      while (canon.length < stored) canon.push(-1);
+      checkRoom(sh.order, (count + (stored - es)) * 4);
+      const ord = order();
+      for (let c = 0; c < nChunks; c++) {
+        const recs = recsOf[chunks[2 * c]];
+        let off = chunks[2 * c + 1];
+        const end = Math.min(le, ls + (c + 1) * CHUNK);
+        for (let i = ls + c * CHUNK; i < end; i++) {
+          const n = recs[off];
+          const term = recs[off + 1];
+          const m = recs[off + 2];
+          off += 3;
+          edges?.begin();
+          if (n === 0) {
+            if (term !== 0) return result({ kind: 'violated', code: term, path: path(i), atTerminal: true });
+            continue;
+          }
+          if (pending !== null) {
+            off += 3 * m;
+            continue;
+          }
+          if (d >= maxDepth) {
+            depthLimited = true;
+            continue;
+          }
+          const base = (i - ls) * A;
+          for (let k = 0; k < m; k++) {
+            const t = recs[off];
+            const a = recs[off + 1];
+            const sv = recs[off + 2];
+            off += 3;
+            generated++;
+            const isNew = t >= es && canon.get(t) < 0 && (0xffffffff - key[t]) >>> 0 === base + k;
+            if (isNew && count >= maxStates) return result({ kind: 'incomplete', reason: 'states' });
+            let j = -1;
+            if (isNew) {
+              j = count++;
+              canon.set(t, j);
+              ord[j] = t;
+              parent.push(i);
+              action.push(a);
+              depthOf.push(d + 1);
+              if (d + 1 > maxSeenDepth) maxSeenDepth = d + 1;
+            }
+            edges?.add(isNew ? j : canon.get(t));
+            let code = sv;
+            if (code === 0 && isNew) code = inv[t];
+            if (code !== 0) {
+              const p = isNew ? path(j) : [...path(i), a];
+              pending = { kind: 'violated', code, path: p, atTerminal: false };
+              off += 3 * (m - k - 1);
+              break;
+            }
+          }
+        }
+      }
+      if (pending !== null) return result(pending);
+      ls = le;
+      le = count;
+    }
+    endHelpers();
+    running = false;
+    if (depthLimited) return result({ kind: 'incomplete', reason: 'depth' });
+    if (live) {
+      const part = edges?.ok ? cyclicPart(edges, count) : undefined;
+      if (part !== null) {
+        const ord = order();
+        const states: StateStore = {
+          count,
+          depthOf: (i) => depthOf.get(i),
+          load: (i) => store.load(ord[i]),
+          cur: store.cur,
+          find: (s) => {
+            const e = store.find(s);
+            return e < 0 || e >= canon.length ? -1 : canon.get(e);
+          },
+        };
+        const stopPoll = () => {
+          if (opts.shouldStop?.()) return 'interrupted' as const;
+          return opts.now() - t0 > maxTimeMs ? ('time' as const) : null;
+        };
+        const f = findFairCycle(model, states, stopPoll, part);
+        if (f.kind === 'stopped') return result({ kind: 'incomplete', reason: f.reason });
+        if (f.kind === 'found') {
+          const stem = path(f.entry);
+          return result({
+            kind: 'violated',
+            code: f.code,
+            path: [...stem, ...f.cycle],
+            atTerminal: false,
+            loopStart: stem.length,
+          });
+        }
+      }
+    }
+    return result({ kind: 'holds' });
+  } finally {
+    if (running) endHelpers();
+  }
+}
+
+export type { SharedTableHandle };

@@ -1,0 +1,184 @@
+/**
+ * The tree store's pair tables (tree-store.ts) in shared memory, so that the worker threads of a
+ * parallel search (parallel.ts) intern into one exact set (decision 0171). As in LTSmin's
+ * multi-core tree database (Laarman, van de Pol, Weber, SPIN 2011), insertion is lock-free per
+ * slot: a thread claims an empty slot by compare-and-swap (0 to -1, "being written"), takes the
+ * next entry number, writes the pair and publishes entry + 1 in the slot; a reader that meets -1
+ * waits for the publication. Entries are numbered densely in insertion order, so the root table's
+ * entries are the states.
+ *
+ * Growth: the pairs and the slots live in reserved buffers (reserveShared) that only fill up. The
+ * slot array is rehashed only while every thread is parked between two lookups
+ * (`needsGrowth` asks for it; parallel.ts parks the threads and calls `grow`): a thread that asked
+ * finishes its lookup first, so each table keeps `slack` free slots (threads times the nodes one
+ * lookup can intern in it) above the half-full mark.
+ */
+
+import { totalmem } from 'node:os';
+
+/** A 32-bit mix of a pair: the same as tree-store.ts's. */
+function mix(a: number, b: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ b;
+  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
+  h = Math.imul(h ^ (h >>> 12), 0x297a2d39);
+  return h ^ (h >>> 15);
+}
+
+/**
+ * Bytes reserved per shared buffer: address space only, memory as it is written. 4 GiB (the
+ * largest a typed array view here indexes with 32-bit offsets), or the power of two at most half
+ * the machine's memory where that is less, so that no single reservation exceeds what the kernel's
+ * overcommit heuristic grants.
+ */
+export const SHARED_BYTES = Math.min(2 ** 32, 2 ** Math.floor(Math.log2(totalmem() / 2)));
+
+/**
+ * A shared buffer of SHARED_BYTES. Every thread's views keep a fixed length (views of a growable
+ * SharedArrayBuffer that track its length are about twice as slow to index in V8 11), and the
+ * operating system backs only the pages written, so a reservation costs no resident memory.
+ */
+export function reserveShared(): SharedArrayBuffer {
+  return new SharedArrayBuffer(SHARED_BYTES);
+}
+
+/** Throws when `bytes` do not fit in a reserved buffer. */
+export function checkRoom(sab: SharedArrayBuffer, bytes: number): void {
+  if (bytes > sab.byteLength)
+    throw new Error(`shared memory: ${bytes} bytes exceed one buffer's ${sab.byteLength}`);
+}
+
+/** What a thread needs to open the same table (structured-clonable). */
+export interface SharedTableHandle {
+  readonly pairs: SharedArrayBuffer;
+  readonly slots: SharedArrayBuffer;
+  /** [entries, mask]. */
+  readonly meta: SharedArrayBuffer;
+  readonly slack: number;
+}
+
+const SIZE = 0;
+const MASK = 1;
+
+export class SharedPairTable {
+  readonly h: SharedTableHandle;
+  private readonly pairs: Int32Array;
+  private readonly slots: Int32Array;
+  private readonly meta: Int32Array;
+  private mask: number;
+  /** Whether the last `intern` added the pair. */
+  lastAdded = false;
+  /** Called by the `intern` that makes the table need growing (`needsGrowth`). */
+  onFull: () => void = () => {};
+
+  /** A new table with room for `slack` lookups' worth of entries at least. */
+  static create(slack: number): SharedTableHandle {
+    let cap = 1 << 10;
+    while (cap < 4 * slack) cap *= 2;
+    const meta = new SharedArrayBuffer(8);
+    new Int32Array(meta)[MASK] = cap - 1;
+    return { pairs: reserveShared(), slots: reserveShared(), meta, slack };
+  }
+
+  constructor(h: SharedTableHandle) {
+    this.h = h;
+    this.pairs = new Int32Array(h.pairs);
+    this.slots = new Int32Array(h.slots);
+    this.meta = new Int32Array(h.meta);
+    this.mask = this.meta[MASK];
+  }
+
+  get size(): number {
+    return Atomics.load(this.meta, SIZE);
+  }
+
+  /** Re-reads the slot mask after another thread's `grow`. */
+  refresh(): void {
+    this.mask = this.meta[MASK];
+  }
+
+  /** The entry of (a, b), or -1. */
+  find(a: number, b: number): number {
+    const slots = this.slots;
+    const pairs = this.pairs;
+    let i = mix(a, b) & this.mask;
+    for (;;) {
+      let e = slots[i];
+      if (e === 0) return -1;
+      while (e === -1) e = Atomics.load(slots, i);
+      e -= 1;
+      if (pairs[2 * e] === a && pairs[2 * e + 1] === b) return e;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** The entry of (a, b), added if absent (`lastAdded` says which). */
+  intern(a: number, b: number): number {
+    const slots = this.slots;
+    let i = mix(a, b) & this.mask;
+    for (;;) {
+      // A plain read first: a stale 0 only costs the compare-and-swap below, which reads again.
+      let e = slots[i];
+      if (e === 0) {
+        if (Atomics.compareExchange(slots, i, 0, -1) === 0) {
+          const n = Atomics.add(this.meta, SIZE, 1);
+          if (n + 1 >= this.mask) throw new Error('shared pair table: full (a growth was missed)');
+          if (2 * n + 2 > this.pairs.length) checkRoom(this.h.pairs, (2 * n + 2) * 4);
+          this.pairs[2 * n] = a;
+          this.pairs[2 * n + 1] = b;
+          Atomics.store(slots, i, n + 1);
+          this.lastAdded = true;
+          if ((n + 1 + this.h.slack) * 2 > this.mask + 1) this.onFull();
+          return n;
+        }
+        e = Atomics.load(slots, i);
+      }
+      while (e === -1) e = Atomics.load(slots, i);
+      e -= 1;
+      if (this.pairs[2 * e] === a && this.pairs[2 * e + 1] === b) {
+        this.lastAdded = false;
+        return e;
+      }
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  add(_a: number, _b: number): number {
+    throw new Error('shared pair table: use intern');
+  }
+
+  left(e: number): number {
+    return this.pairs[2 * e];
+  }
+
+  right(e: number): number {
+    return this.pairs[2 * e + 1];
+  }
+
+  /** More than half full, counting `slack` entries that may arrive before every thread parks. */
+  needsGrowth(): boolean {
+    return (this.size + this.h.slack) * 2 > this.mask + 1;
+  }
+
+  /** Rehashes into a slot array twice as large (or more); only while no other thread uses it. */
+  grow(): void {
+    const size = this.size;
+    let cap = this.mask + 1;
+    while ((size + this.h.slack) * 2 > cap) cap *= 2;
+    checkRoom(this.h.slots, cap * 4);
+    const slots = this.slots;
+    slots.fill(0, 0, cap);
+    const mask = cap - 1;
+    for (let e = 0; e < size; e++) {
+      let i = mix(this.pairs[2 * e], this.pairs[2 * e + 1]) & mask;
+      while (slots[i] !== 0) i = (i + 1) & mask;
+      slots[i] = e + 1;
+    }
+    this.meta[MASK] = mask;
+    this.mask = mask;
+  }
+
+  /** Bytes in use: the pairs and the slot array. */
+  bytes(): number {
+    return this.size * 8 + (this.mask + 1) * 4;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The parallel search (src/check/parallel.ts) against the one-thread search (explorer.ts), its
+ * peer: on built-ins with a shortest invariant counterexample, a fair-cycle lasso, TSO, a deep
+ * state space that makes the shared tables grow, and under a state bound and a depth bound, two
+ * threads give the same verdict, the same counts (distinct, generated, depth) and the same path.
+ * Each search waits until its helper thread runs (waitForHelpers), so both threads take part even
+ * where the space is small.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { scaledScenario } from '../../bench/check/index.ts';
+import { type Bounds, type ExploreResult, explore } from '../../src/check/explorer.ts';
+import { exploreParallel } from '../../src/check/parallel.ts';
+import { helperSpawner, modelFor } from '../../src/check/session.ts';
+import type { MemoryModel } from '../../src/model/kvm/program.ts';
+import type { Variant } from '../../src/model/kvm/variants.ts';
+import { DEFAULT_VARIANT } from '../../src/model/kvm/variants.ts';
+import { PROPERTIES, type Scenario } from '../../src/scenarios/schema.ts';
+import { CLI_BOUNDS, preset } from './support.ts';
+
+function both(sc: Scenario, variant: Variant, bounds: Bounds = CLI_BOUNDS, memory?: MemoryModel) {
+  const properties = sc.properties ?? PROPERTIES;
+  const mem = memory ?? sc.memory ?? 'sc';
+  const opts = { strategy: 'bfs' as const, bounds, now: () => performance.now() };
+  const one = explore(modelFor(sc, variant, { properties, memory: mem }), opts);
+  const two = exploreParallel(modelFor(sc, variant, { properties, memory: mem }), {
+    ...opts,
+    workers: 2,
+    spawn: helperSpawner(sc, variant, properties, mem),
+    waitForHelpers: true,
+  });
+  return { one, two };
+}
+
+function assertSame(one: ExploreResult, two: ExploreResult): void {
+  assert.deepEqual(two.outcome, one.outcome);
+  assert.equal(two.distinct, one.distinct);
+  assert.equal(two.generated, one.generated);
+  assert.equal(two.depth, one.depth);
+}
+
+describe('parallel search: the one-thread answer on two threads', () => {
+  const cases: [string, string, MemoryModel?][] = [
+    ['seed-004-loop', 'before'],
+    ['seed-002', 'before'],
+    ['seed-002', 'after'],
+    ['assign-while-halted', 'before'],
+    ['mode-store-fence', 'mutation-no-mb-after-mode', 'tso'],
+  ];
+  for (const [name, p, memory] of cases) {
+    test(`${name} · ${p}${memory ? ` (${memory})` : ''}`, () => {
+      const { scenario, variant } = preset(name, p);
+      const { one, two } = both(scenario, variant, CLI_BOUNDS, memory);
+      assertSame(one, two);
+    });
+  }
+
+  test('the scaled seed 004 on 2 vCPUs (25,906 states), whole and under a state and a depth bound', () => {
+    const sc = scaledScenario(2);
+    const whole = both(sc, DEFAULT_VARIANT);
+    assert.equal(whole.one.distinct, 25_906, 'the Promela model reaches 25,906 (bench/spin/README)');
+    assertSame(whole.one, whole.two);
+    const states = both(sc, DEFAULT_VARIANT, { ...CLI_BOUNDS, maxStates: 10_000 });
+    assert.deepEqual(states.one.outcome, { kind: 'incomplete', reason: 'states' });
+    assertSame(states.one, states.two);
+    const depth = both(sc, DEFAULT_VARIANT, { ...CLI_BOUNDS, maxDepth: 12 });
+    assert.deepEqual(depth.one.outcome, { kind: 'incomplete', reason: 'depth' });
+    assertSame(depth.one, depth.two);
+  });
+});
