@@ -236,7 +236,10 @@ export function helperMain(sh: ParallelShared, model: CheckModel, id: number): v
       const g = Atomics.load(ctl, GEN);
       if (g !== seen) {
         seen = g;
-        if (active) {
+        // Read whether this thread takes part after the new generation, never before: the main
+        // thread lets it in (ACTIVE_OF) before it bumps GEN, and counts it among the threads the
+        // level waits for. A stale `active` read before GEN would skip a level that waits for it.
+        if (Atomics.load(ctl, ACTIVE_OF + id) === 1) {
           p.expandLevel();
           p.finishLevel();
         }
