@@ -3,7 +3,7 @@
  * `npm run bench:check`); the same as `irqlab bench check`. See index.ts for what it measures.
  */
 import { readFileSync } from 'node:fs';
-import { checkBenchJson, formatCheckBench, runCheckBench } from './index.ts';
+import { checkBenchJson, formatCheckBench, runCheckBench } from '../../src/bench/check.ts';
 
 const args = process.argv.slice(2);
 for (const a of args) {

@@ -2,7 +2,7 @@
  * Standalone entry: `node --import tsx bench/runtime/main.ts [--quick] [--json]` (also
  * `npm run bench:runtime`); the same as `irqlab bench runtime`.
  */
-import { formatRuntimeBench, runRuntimeBench, runtimeBenchJson } from './index.ts';
+import { formatRuntimeBench, runRuntimeBench, runtimeBenchJson } from '../../src/bench/runtime/index.ts';
 
 const args = process.argv.slice(2);
 for (const a of args) {

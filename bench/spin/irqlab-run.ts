@@ -10,6 +10,7 @@
  * the way `irqlab check` starts them; --reduce ample: partial-order reduction (one thread).
  */
 
+import { scaledScenario } from '../../src/bench/check.ts';
 import { explore } from '../../src/check/explorer.ts';
 import { exploreParallel } from '../../src/check/parallel.ts';
 import { exploreReduced } from '../../src/check/reduced.ts';
@@ -17,7 +18,6 @@ import { helperSpawner } from '../../src/check/session.ts';
 import { DEFAULT_VARIANT } from '../../src/model/kvm/variants.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
 import { PROPERTIES } from '../../src/scenarios/schema.ts';
-import { scaledScenario } from '../check/index.ts';
 
 function fail(msg: string): never {
   process.stderr.write(`bench/spin/irqlab-run.ts: ${msg}\n`);

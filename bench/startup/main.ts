@@ -3,7 +3,7 @@
  * `npm run bench:startup`); the same as `irqlab bench startup`. See index.ts for what it measures.
  */
 import { readFileSync } from 'node:fs';
-import { formatStartupBench, runStartupBench, startupBenchJson } from './index.ts';
+import { formatStartupBench, runStartupBench, startupBenchJson } from '../../src/bench/startup.ts';
 
 const args = process.argv.slice(2);
 let runs = 20;

@@ -7,6 +7,7 @@ import {
   type HarvestAlgorithm,
   type HarvestKernel,
 } from '../runtime/harvest.ts';
+import { defaultCostTable, loadCostTable } from './costs.ts';
 
 /** `irqlab bench ...`: benchmarks that print figures. Subcommands are added by their owners. */
 export function registerBench(program: Command): void {
@@ -50,7 +51,7 @@ function registerRuntimeBench(bench: Command): void {
     .action(async (flags: RuntimeBenchFlags, cmd: Command) => {
       // Loaded on use: the benchmark pulls in worker and wasm code the other commands never need.
       const { formatRuntimeBench, runRuntimeBench, runtimeBenchJson } = await import(
-        '../../bench/runtime/index.ts'
+        '../bench/runtime/index.ts'
       );
       const json = flags.json === true;
       const result = await runRuntimeBench({
@@ -91,7 +92,7 @@ function registerCheckBench(bench: Command): void {
     .option('--scaled4', 'also seed 004 scaled to 4 vCPUs (68.6 million states: tens of minutes, several GB)')
     .action(async (flags: CheckBenchFlags, cmd: Command) => {
       // Loaded on use, like the runtime benchmark.
-      const { checkBenchJson, formatCheckBench, runCheckBench } = await import('../../bench/check/index.ts');
+      const { checkBenchJson, formatCheckBench, runCheckBench } = await import('../bench/check.ts');
       const json = flags.json === true;
       const result = runCheckBench({
         quick: flags.quick === true,
@@ -125,9 +126,7 @@ function registerStartupBench(bench: Command): void {
     .action(async (flags: StartupBenchFlags, cmd: Command) => {
       if (!/^[1-9]\d*$/.test(flags.runs))
         throw new UserError(`--runs: expected a positive integer, got "${flags.runs}"`);
-      const { formatStartupBench, runStartupBench, startupBenchJson } = await import(
-        '../../bench/startup/index.ts'
-      );
+      const { formatStartupBench, runStartupBench, startupBenchJson } = await import('../bench/startup.ts');
       const json = flags.json === true;
       const result = runStartupBench({
         runs: Number(flags.runs),
@@ -158,10 +157,11 @@ function registerSimBench(bench: Command): void {
     .option('--quick', 'smoke run of a few seconds (figures not meaningful)')
     .option('--json', 'print one JSON document to stdout instead of the table')
     .action(async (flags: SimBenchFlags, cmd: Command) => {
-      const { formatSimBench, runSimBench, simBenchJson } = await import('../../bench/sim/index.ts');
+      const { formatSimBench, runSimBench, simBenchJson } = await import('../bench/sim.ts');
       const json = flags.json === true;
       const result = runSimBench({
         quick: flags.quick === true,
+        costsFor: (avic) => loadCostTable(defaultCostTable(avic)),
         progress: json ? undefined : (line) => process.stderr.write(`${line}\n`),
       });
       let root: Command = cmd;

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatStartupBench, runStartupBench } from '../../bench/startup/index.ts';
+import { formatStartupBench, runStartupBench } from '../../src/bench/startup.ts';
 
 test('one run: node -e 0, irqlab --version and irqlab list, ratios to node -e 0', () => {
   const r = runStartupBench({ runs: 1 });

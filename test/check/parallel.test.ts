@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { scaledScenario } from '../../bench/check/index.ts';
+import { scaledScenario } from '../../src/bench/check.ts';
 import { type Bounds, type ExploreResult, explore } from '../../src/check/explorer.ts';
 import { exploreParallel } from '../../src/check/parallel.ts';
 import { helperSpawner, modelFor } from '../../src/check/session.ts';

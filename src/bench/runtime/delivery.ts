@@ -20,7 +20,7 @@ import {
   type HarvestAlgorithm,
   type HarvestKernel,
   PiChannel,
-} from '../../src/runtime/index.ts';
+} from '../../runtime/index.ts';
 import { ARMED, BOARD_BYTES, board, DONE, END, GO, nowNs } from './board.ts';
 import { DOORBELL_BYTES } from './doorbell.ts';
 import type { WorkerPool } from './pool.ts';

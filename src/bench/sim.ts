@@ -6,11 +6,11 @@
  * simulated time. The goal (issue 11) is 1,000,000 model steps per second per core; the ratio to
  * it is printed. Figures only: nothing passes or fails on time.
  */
-import { defaultCostTable, loadCostTable } from '../../src/cli/costs.ts';
-import { loadScenario, simNames } from '../../src/scenarios/files.ts';
-import { presetsOf, resolveVariant } from '../../src/scenarios/variants.ts';
-import { compileSimCosts, runReplication } from '../../src/sim/experiment.ts';
-import { buildSimModel } from '../../src/sim/sim-model.ts';
+import { loadScenario, simNames } from '../scenarios/files.ts';
+import { presetsOf, resolveVariant } from '../scenarios/variants.ts';
+import type { CostTable } from '../sim/costs.ts';
+import { compileSimCosts, runReplication } from '../sim/experiment.ts';
+import { buildSimModel } from '../sim/sim-model.ts';
 
 export const STEPS_GOAL = 1_000_000;
 
@@ -34,14 +34,19 @@ function cpuSeconds(f: () => void): number {
   return (u.user + u.system) / 1e6;
 }
 
-export function runSimBench(o: { quick: boolean; progress?: (line: string) => void }): SimBenchResult {
+export function runSimBench(o: {
+  quick: boolean;
+  progress?: (line: string) => void;
+  /** The default cost table of a machine (the CLI reads the built-in tables from disk). */
+  costsFor: (avic: boolean) => CostTable;
+}): SimBenchResult {
   const rows: SimBenchRow[] = [];
   const base = o.quick ? 2e6 : 200e6; // ns of simulated time
   for (const name of simNames()) {
     const { scenario: sc } = loadScenario(name);
     const variant = presetsOf(sc)[0];
     const sm = buildSimModel(sc, resolveVariant(sc, variant).variant, `builtin:${name}`);
-    const costs = loadCostTable(defaultCostTable(sc.machine.features.avic));
+    const costs = o.costsFor(sc.machine.features.avic);
     const compiled = compileSimCosts(sm, costs);
     const opts = { costs, seed: 1, replications: 1, warmupNs: 0, scenarioHash: () => '' };
     // A warm-up replication, not timed, so that the timed ones run compiled code.

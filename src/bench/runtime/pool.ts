@@ -1,6 +1,6 @@
 /** A fixed pool of benchmark workers (started once per benchmark run; tsx start-up is ~0.2 s). */
 import type { TransferListItem, Worker } from 'node:worker_threads';
-import { startTsWorker } from '../../src/runtime/index.ts';
+import { startTsWorker } from '../../runtime/index.ts';
 import type { Task, TaskReply, TaskResult } from './tasks.ts';
 
 export class WorkerPool {

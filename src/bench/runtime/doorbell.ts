@@ -3,7 +3,7 @@
  * channel, but every post rings a doorbell (a sequence word) and calls Atomics.notify, instead of
  * notifying only on ON's 0->1 transition. The consumer sleeps on the doorbell word.
  */
-import { harvestU64LoadsThenXchg } from '../../src/runtime/index.ts';
+import { harvestU64LoadsThenXchg } from '../../runtime/index.ts';
 
 /** Int32 word 0: doorbell; bytes 64..95: PIR; 96..127: scratch; 128..: 256 counters. */
 export const DOORBELL_BYTES = 128 + 256 * 4;

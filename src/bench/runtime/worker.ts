@@ -1,6 +1,6 @@
 /** A benchmark pool worker: runs the tasks of tasks.ts one at a time and replies with the result. */
 import { type MessagePort, parentPort } from 'node:worker_threads';
-import { PiChannel } from '../../src/runtime/index.ts';
+import { PiChannel } from '../../runtime/index.ts';
 import {
   ack,
   arm,

@@ -10,7 +10,7 @@ import {
   DEFAULT_HARVEST_ALGORITHM,
   type HarvestAlgorithm,
   type HarvestKernel,
-} from '../../src/runtime/index.ts';
+} from '../../runtime/index.ts';
 import {
   type DeliverySizes,
   HALT_POLL_NS,

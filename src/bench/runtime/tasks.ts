@@ -1,6 +1,6 @@
-/** Messages between the benchmark's main thread and its worker pool (bench/runtime/worker.ts). */
+/** Messages between the benchmark's main thread and its worker pool (src/bench/runtime/worker.ts). */
 import type { MessagePort } from 'node:worker_threads';
-import type { HarvestAlgorithm, HarvestKernel, PiChannelHandle } from '../../src/runtime/index.ts';
+import type { HarvestAlgorithm, HarvestKernel, PiChannelHandle } from '../../runtime/index.ts';
 
 /** throughput: post as fast as possible; latency: one event in flight per producer. */
 export type DeliveryMode = 'throughput' | 'latency';

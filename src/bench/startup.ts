@@ -39,7 +39,7 @@ export interface StartupBenchResult {
   readonly rows: readonly StartupRow[];
 }
 
-/** The package root, from bench/startup/ in the sources or dist/bench/startup/ in the build. */
+/** The package root, from src/bench/ in the sources or dist/src/bench/ in the build. */
 function packageRoot(): string {
   const here = fileURLToPath(new URL('.', import.meta.url));
   for (const up of ['../..', '../../..']) {

@@ -15,7 +15,7 @@ import {
   PiChannel,
   type PirHarvester,
   popcount32,
-} from '../../src/runtime/index.ts';
+} from '../../runtime/index.ts';
 
 export interface HarvestFill {
   /** How the row is labelled. */

@@ -21,16 +21,16 @@
  * each; the process peaks at about 4 GB resident.
  */
 import { availableParallelism, cpus, totalmem } from 'node:os';
-import { type Bounds, type ExploreResult, explore } from '../../src/check/explorer.ts';
-import { exploreReduced } from '../../src/check/reduced.ts';
-import { isConcurrent, presetsOf, resolveVariant } from '../../src/check/session.ts';
-import type { MemoryModel } from '../../src/model/kvm/program.ts';
-import { DEFAULT_VARIANT, type Variant } from '../../src/model/kvm/variants.ts';
-import { PROP_INFO } from '../../src/model/system/properties.ts';
-import { buildModel } from '../../src/scenarios/compile.ts';
-import { builtinNames, loadScenario } from '../../src/scenarios/files.ts';
-import { parseScenarioText } from '../../src/scenarios/loader.ts';
-import type { Scenario } from '../../src/scenarios/schema.ts';
+import { type Bounds, type ExploreResult, explore } from '../check/explorer.ts';
+import { exploreReduced } from '../check/reduced.ts';
+import { isConcurrent, presetsOf, resolveVariant } from '../check/session.ts';
+import type { MemoryModel } from '../model/kvm/program.ts';
+import { DEFAULT_VARIANT, type Variant } from '../model/kvm/variants.ts';
+import { PROP_INFO } from '../model/system/properties.ts';
+import { buildModel } from '../scenarios/compile.ts';
+import { builtinNames, loadScenario } from '../scenarios/files.ts';
+import { parseScenarioText } from '../scenarios/loader.ts';
+import type { Scenario } from '../scenarios/schema.ts';
 
 export interface CheckBenchOptions {
   /** A smoke run of a few seconds: 1 warm-up, 1 run, no 3-vCPU scenario (figures not meaningful). */
@@ -223,7 +223,7 @@ export function scaledScenario(n: number): Scenario {
   const doc = {
     name: `bench-scaled-${n}vcpu`,
     description: `${n} preempted vCPUs scheduled back in while a device posts ${n} vectors and a sender posts one more`,
-    source: 'bench/check/index.ts (generated); seed 004 scaled up',
+    source: 'src/bench/check.ts (generated); seed 004 scaled up',
     machine: {
       pcpus: n,
       vcpus: Array.from({ length: n }, (_, i) => ({
