@@ -53,7 +53,7 @@ const MAX_DEPTH = 69;
 const LINE = 16;
 const COUNTS = 80; // per thread, a line each: successors generated in this level
 const READY = COUNTS + LINE * MAX_WORKERS; // per helper: 1 once it runs
-const ACTIVE_OF = READY + MAX_WORKERS; // per helper: 1 once it takes part
+const ACTIVE_OF = READY + MAX_WORKERS; // per helper: the generation (level) it is invited to
 const CTL_WORDS = ACTIVE_OF + MAX_WORKERS;
 
 /** Everything a helper thread needs (structured-clonable). */
@@ -228,18 +228,21 @@ export function helperMain(sh: ParallelShared, model: CheckModel, id: number): v
     for (;;) {
       const seq = Atomics.load(ctl, SEQ);
       if (Atomics.load(ctl, STOP) === 2) return;
-      const active = Atomics.load(ctl, ACTIVE_OF + id) === 1;
-      if (active && Atomics.load(ctl, PAUSE) !== 0) {
+      const g = Atomics.load(ctl, GEN);
+      // Counted in this level (invited for its generation): park with the others when asked.
+      const invited = Atomics.load(ctl, ACTIVE_OF + id) === g;
+      if (invited && Atomics.load(ctl, PAUSE) !== 0) {
         p.park();
         continue;
       }
-      const g = Atomics.load(ctl, GEN);
       if (g !== seen) {
         seen = g;
-        // Read whether this thread takes part after the new generation, never before: the main
-        // thread lets it in (ACTIVE_OF) before it bumps GEN, and counts it among the threads the
-        // level waits for. A stale `active` read before GEN would skip a level that waits for it.
-        if (Atomics.load(ctl, ACTIVE_OF + id) === 1) {
+        // The main thread invites a helper (ACTIVE_OF = the new generation) before it publishes
+        // the generation, and counts it among the threads the level waits for. A helper expands
+        // only the generation it was invited for: one that read whether it takes part before
+        // the new generation, or saw an older generation while already invited to the next, would
+        // skip a level or finish into the wrong one, and the main thread would wait for ever.
+        if (invited) {
           p.expandLevel();
           p.finishLevel();
         }
@@ -408,10 +411,13 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
       // Set the level up and let the helpers that are ready take part.
       const nChunks = Math.ceil((le - ls) / CHUNK);
       checkRoom(sh.chunks, nChunks * 8);
+      // A helper takes part in this level if it is invited for this level's generation: a helper
+      // that sees an older generation, or was invited for an older one, stays out of it.
+      const gen = Atomics.load(ctl, GEN) + 1;
       let active = 1;
       for (let id = 1; id < W; id++) {
         if (Atomics.load(ctl, READY + id) === 1) {
-          Atomics.store(ctl, ACTIVE_OF + id, 1);
+          Atomics.store(ctl, ACTIVE_OF + id, gen);
           active++;
         }
       }
