@@ -54,7 +54,10 @@ const LINE = 16;
 const COUNTS = 80; // per thread, a line each: successors generated in this level
 const READY = COUNTS + LINE * MAX_WORKERS; // per helper: 1 once it runs
 const ACTIVE_OF = READY + MAX_WORKERS; // per helper: the generation (level) it is invited to
-const CTL_WORDS = ACTIVE_OF + MAX_WORKERS;
+const BEAT = ACTIVE_OF + MAX_WORKERS; // per helper: bumped as it runs and while it waits
+const CTL_WORDS = BEAT + MAX_WORKERS;
+/** A helper with no sign of life for this long has died (a worker cannot report its own crash). */
+const STALL_MS = 30_000;
 
 /** Everything a helper thread needs (structured-clonable). */
 export interface ParallelShared {
@@ -108,6 +111,41 @@ class Participant {
     Atomics.notify(this.ctl, SEQ);
   }
 
+  /** A helper's sign of life; the main thread checks them while it waits (watchHelpers). */
+  beat(): void {
+    if (this.id !== 0) Atomics.add(this.ctl, BEAT + this.id, 1);
+  }
+
+  private beats: Int32Array | null = null;
+  private beatSeen = 0;
+
+  /**
+   * On the main thread, while it waits for the helpers: throws when no helper has shown a sign of
+   * life for STALL_MS. A worker that dies outside its own try (a fatal error of its isolate) cannot
+   * raise ERR, and this thread, blocked in a synchronous search, never sees its exit event: without
+   * this the search would wait for ever.
+   */
+  watchHelpers(now: number): void {
+    if (this.id !== 0) return;
+    const ctl = this.ctl;
+    const n = MAX_WORKERS;
+    if (this.beats === null) this.beats = new Int32Array(n);
+    let moved = false;
+    for (let id = 1; id < n; id++) {
+      const b = Atomics.load(ctl, BEAT + id);
+      if (b !== this.beats[id]) {
+        this.beats[id] = b;
+        moved = true;
+      }
+    }
+    if (moved || this.beatSeen === 0) this.beatSeen = now;
+    else if (now - this.beatSeen > STALL_MS)
+      throw new Error(`parallel search: no helper thread showed a sign of life for ${STALL_MS / 1000} s`);
+  }
+
+  /** The clock the main thread's watch reads (performance.now by default). */
+  now: () => number = () => performance.now();
+
   /** Asks every thread to park so that a table can grow. */
   private requestGrowth(): void {
     if (Atomics.compareExchange(this.ctl, PAUSE, 0, 1) === 0) this.wake();
@@ -125,7 +163,11 @@ class Participant {
       Atomics.notify(ctl, PAUSE_GEN);
       this.wake();
     } else {
-      while (Atomics.load(ctl, PAUSE_GEN) === g) Atomics.wait(ctl, PAUSE_GEN, g, 100);
+      while (Atomics.load(ctl, PAUSE_GEN) === g) {
+        this.beat();
+        this.watchHelpers(this.now());
+        Atomics.wait(ctl, PAUSE_GEN, g, 100);
+      }
     }
     for (const t of this.tables) t.refresh();
   }
@@ -150,6 +192,7 @@ class Participant {
       if (Atomics.load(ctl, PAUSE) !== 0) this.park();
       poll?.();
       if (Atomics.load(ctl, STOP) !== 0) break;
+      this.beat();
       const c = Atomics.add(ctl, CURSOR, 1);
       const start = ls + c * CHUNK;
       if (start >= le) break;
@@ -226,6 +269,7 @@ export function helperMain(sh: ParallelShared, model: CheckModel, id: number): v
     Atomics.store(ctl, READY + id, 1);
     p.store.load(0);
     for (;;) {
+      p.beat();
       const seq = Atomics.load(ctl, SEQ);
       if (Atomics.load(ctl, STOP) === 2) return;
       const g = Atomics.load(ctl, GEN);
@@ -444,6 +488,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
         }
         if (Atomics.load(ctl, DONE) === active) break;
         poll();
+        me.watchHelpers(opts.now());
         Atomics.wait(ctl, SEQ, seq, 50);
       }
       if (stopReason !== null) {

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import type { SearchOptions } from '../check/background.ts';
 import { type BackgroundCheck, runCheck, type SearchProgress } from '../check/background.ts';
@@ -123,7 +122,8 @@ function checkOptions(opts: CheckOpts): SearchOptions {
     memory: memoryOf(opts.memory),
     reduce: reductionOf(opts.reduce),
     progressEveryMs: PROGRESS_EVERY_MS,
-    workers: opts.workers === undefined ? availableParallelism() : workersOf(opts.workers),
+    // One thread unless asked: the parallel search can still stall under load (docs/cli.md).
+    workers: opts.workers === undefined ? 1 : workersOf(opts.workers),
   };
 }
 
@@ -362,7 +362,7 @@ export function registerCheck(program: Command): void {
     )
     .option(
       '--workers <n>',
-      'threads for the search (default: the number of cores); the same answer for every n (breadth-first, unreduced)',
+      'threads for the search (default 1); the same answer for every n (breadth-first, unreduced); experimental: can stall under load',
     )
     .option('--strategy <s>', 'bfs (shortest counterexample) or dfs', 'bfs')
     .option('--max-states <n>', 'stop after this many distinct states', '2000000')
