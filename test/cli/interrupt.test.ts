@@ -12,43 +12,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { scaledScenario } from '../../src/bench/check.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'irqlab-interrupt-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** bench/check's scaledScenario(3) as a scenario file. */
+/** src/bench/check.ts's scaledScenario(3), written out as a scenario file. */
 function scaledFile(): string {
-  const n = 3;
-  const doc = {
-    name: 'scaled-3vcpu',
-    description:
-      'three preempted vCPUs scheduled back in while a device posts three vectors and a sender one more',
-    source: 'test/cli/interrupt.test.ts; bench/check/index.ts scaledScenario(3)',
-    machine: {
-      pcpus: n,
-      vcpus: Array.from({ length: n }, (_, i) => ({
-        pcpu: i,
-        running: false,
-        autoEoi: true,
-        pid: { sn: true },
-      })),
-    },
-    actors: [
-      ...Array.from({ length: n }, (_, i) => ({
-        name: `vcpu${i}`,
-        vcpu: i,
-        steps: [{ do: 'kvm.load', pcpu: i }, { do: 'kvm.enter' }],
-      })),
-      {
-        name: 'iommu',
-        steps: Array.from({ length: n }, (_, i) => ({ do: 'device.post', vcpu: i, vector: 0x41 + i })),
-      },
-      { name: 'sender', steps: [{ do: 'kvm.deliver', vcpu: 0, vector: 0x51 }] },
-    ],
-  };
   const f = join(dir, 'scaled-3vcpu.json');
-  writeFileSync(f, JSON.stringify(doc));
+  writeFileSync(f, JSON.stringify(scaledScenario(3)));
   return f;
 }
 
