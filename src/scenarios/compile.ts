@@ -252,6 +252,8 @@ function buildProgramsWithCosts(
   const programs: ActorProgram[] = (sc.actors ?? []).map((a, actorIndex): ActorProgram => {
     const b = new ProgramBuilder(sc.machine.features, memory);
     b.dynamicAssignment = assignsLate(sc);
+    b.apicvInhibitable = apicvInhibitable(sc);
+    b.kickReentersAtOnce = b.apicvInhibitable;
     b.locks = locks;
     b.actor = first + actorIndex;
     b.avicIrList = routedIrtes(sc) !== undefined;
@@ -314,6 +316,8 @@ function buildProgramsWithCosts(
 /** The scenario's `steps` as the program of the script actor (script.ts). */
 function scriptProgram(sc: Scenario, v: Variant, memory: MemoryModel): ActorProgram {
   const b = new ProgramBuilder(sc.machine.features, memory);
+  b.apicvInhibitable = apicvInhibitable(sc);
+  b.kickReentersAtOnce = b.apicvInhibitable;
   const stepOfPc: number[] = [];
   const machine = machineOf(sc);
   for (const [i, st] of sc.steps.entries()) {
@@ -353,6 +357,11 @@ function endStiShadowFirst(b: ProgramBuilder, start: number, x: number): void {
     guestEndStiShadow(w, x);
     return inner(w, a, sink);
   };
+}
+
+/** Intel APICv that the guests' own APIC ID writes can inhibit (kvm/apicv-inhibit.ts). */
+function apicvInhibitable(sc: Scenario): boolean {
+  return sc.machine.features.apicv && !sc.machine.features.avic && sc.machine.apicRegisters;
 }
 
 /** The name of the actor that runs a scenario's `steps`. */

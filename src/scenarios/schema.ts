@@ -290,6 +290,11 @@ export const STEP_KINDS = {
     script: { vcpu: vcpuRef },
     actor: {},
   },
+  'guest.nop': {
+    meaning:
+      'the guest executes an instruction that touches no interrupt state (a NOP): it ends the STI shadow, so an interrupt or interrupt-window exit that waited for it comes before the next step',
+    script: { vcpu: vcpuRef },
+  },
   'guest.hlt': {
     meaning:
       'the guest executes HLT. With HLT exiting (the default) it is a HLT exit, after which KVM blocks the vCPU in kvm_vcpu_block until it is runnable (sleeping and waking through the wake-up vector) in an actor; without ("exiting": false, script only) the activity state becomes HLT until virtual-interrupt delivery wakes it',

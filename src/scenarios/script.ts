@@ -10,8 +10,9 @@
  * (Instr.why): `irqlab run` then stops with that reason, and the checker never takes it.
  */
 
-import { LVT_MASKED } from '../model/hw/apic-state.ts';
+import { LVT_MASKED, xapicMmioAvailable } from '../model/hw/apic-state.ts';
 import { hex } from '../model/hw/bits.ts';
+import { LAPIC } from '../model/hw/lapic.ts';
 import {
   ndstForApicId,
   PID,
@@ -22,6 +23,8 @@ import {
   piTestOn,
   piTestSn,
 } from '../model/hw/pid.ts';
+import { vapicVid } from '../model/hw/vapic.ts';
+import { apicvInhibited, kvmEmulatedEoi } from '../model/kvm/apicv-inhibit.ts';
 import {
   emitAvicBlocking,
   emitAvicDevicePost,
@@ -52,6 +55,7 @@ import type { Variant } from '../model/kvm/variants.ts';
 import { avicGuestEoi, avicGuestIcr, avicGuestSelfIpi, avicGuestTpr } from '../model/platform/avic-steps.ts';
 import { EXIT_REASON } from '../model/platform/events.ts';
 import {
+  guestEndStiShadow,
   guestEoi,
   guestHlt,
   guestSelfIpi,
@@ -131,7 +135,13 @@ function emitGuestIcr(
   label: string,
 ): void {
   const start = b.code.length;
-  if (b.avic || icrWritePath(machine, icr) !== 'exit') {
+  const end = b.fresh('icr_end');
+  const tEnd = b.target(end);
+  const path = b.avic ? 'avic' : icrWritePath(machine, icr);
+  // A self IPI the CPU virtualizes while APICv is active exits once APICv is inhibited
+  // (kvm/apicv-inhibit.ts): the step tests VID when it runs and falls through to KVM's emulation.
+  const selfMayExit = path === 'self' && b.apicvInhibitable;
+  if (path !== 'exit' && !selfMayExit) {
     b.step(SCRIPT_FN, label, (w, _a, sink) => {
       if (b.avic) avicGuestIcr(w, sink, x, icr);
       else guestWriteIcr(w, sink, x, icr);
@@ -139,15 +149,24 @@ function emitGuestIcr(
     });
     b.code[start].actor = `vcpu${x}`;
     b.code[start].vcpu = x;
+    b.mark(end);
+    mmioIgnoredInX2apicMode(b, machine, start, x, tEnd);
     return;
   }
+  if (selfMayExit)
+    b.step(SCRIPT_FN, label, (w, _a, sink) => {
+      if (!vapicVid(w.m, w.L.vapic[x])) return NEXT;
+      guestWriteIcr(w, sink, x, icr);
+      return tEnd.pc;
+    });
+  const exitAt = b.code.length;
   const dynamic =
     machine.apicRegisters === true && icr.shorthand === 0 && [0, 1, 4].includes(icr.deliveryMode);
   emitIcrExit(
     b,
     v,
     x,
-    dynamic ? machine.vcpus.map((_, i) => i) : kvmIcrTargets(machine, x, icr),
+    selfMayExit ? [x] : dynamic ? machine.vcpus.map((_, i) => i) : kvmIcrTargets(machine, x, icr),
     icr.vector,
     machine.x2apic,
     icr.deliveryMode === 4,
@@ -166,11 +185,38 @@ function emitGuestIcr(
     b.code[pc].vcpu = x;
   }
   b.code[start].actor = `vcpu${x}`;
-  b.code[start].fn = SCRIPT_FN;
-  b.code[start].label = `${label} (exits)`;
+  b.code[exitAt].actor = `vcpu${x}`;
+  b.code[exitAt].fn = SCRIPT_FN;
+  b.code[exitAt].label = `${label} (exits)`;
+  b.mark(end);
   guard(b, start, (w) =>
     vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot write the ICR` : null,
   );
+  mmioIgnoredInX2apicMode(b, machine, start, x, tEnd);
+}
+
+/**
+ * An xAPIC-format ICR write (the MMIO page) by a vCPU whose APIC is in x2APIC mode now: the
+ * memory-mapped interface is not available in x2APIC mode (SDM Vol. 3A 11.12.1.2; hw/apic-state.ts
+ * xapicMmioAvailable), and KVM, which turns "virtualize APIC accesses" off for such a vCPU
+ * (vmx_set_virtual_apic_mode), lets the write land in the page as memory: nothing is sent (KVM
+ * selftest vmx_apicv_updates_test.c: the "bad" IPI must not arrive). Machines with apicRegisters only.
+ */
+function mmioIgnoredInX2apicMode(
+  b: ProgramBuilder,
+  machine: Machine,
+  start: number,
+  x: number,
+  tEnd: { pc: number },
+): void {
+  if (!machine.apicRegisters || machine.x2apic || b.avic) return;
+  const first = b.code[start];
+  const inner = first.exec;
+  first.exec = (w, a, sink) => {
+    const ga = w.L.guestApic;
+    if (ga !== undefined && !xapicMmioAvailable(w.m[ga[x] + LAPIC.MODE])) return tEnd.pc;
+    return inner(w, a, sink);
+  };
 }
 
 /** One script step as instructions appended to `b` (the script actor's program). */
@@ -223,6 +269,8 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
     case 'guest.eoi':
       one(`vcpu${st.vcpu}`, 'guest writes EOI', (w, _a, sink) => {
         if (avic) avicGuestEoi(w, sink, st.vcpu);
+        // Not virtualized while APICv is inhibited: the exit and KVM's emulation.
+        else if (b.apicvInhibitable && apicvInhibited(w, st.vcpu)) kvmEmulatedEoi(w, sink, st.vcpu);
         else guestEoi(w, sink, st.vcpu);
         return NEXT;
       });
@@ -289,6 +337,13 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
       };
       return;
     }
+    case 'guest.nop':
+      // Any instruction that touches no interrupt state: it ends an STI shadow (SDM Vol. 3A 6.8.3).
+      one(`vcpu${st.vcpu}`, 'guest executes an instruction', (w) => {
+        guestEndStiShadow(w, st.vcpu);
+        return NEXT;
+      });
+      return;
     case 'guest.sti':
     case 'guest.cli':
       one(`vcpu${st.vcpu}`, st.do === 'guest.sti' ? 'guest STI' : 'guest CLI', (w) => {

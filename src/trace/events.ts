@@ -31,7 +31,7 @@ export type Event =
    * `vector`'s guest handler runs on `vcpu` (`avic`: from an AVIC backing page; `nmi`: an NMI
    * injection, whose handler is vector 2).
    */
-  | { kind: 'deliver'; vcpu: number; vector: number; avic: boolean; nmi: boolean }
+  | { kind: 'deliver'; vcpu: number; vector: number; avic: boolean; nmi: boolean; injected: boolean }
   /** A guest's virtual EOI (`vcpu`), or a host EOI (`pcpu`). */
   | { kind: 'eoi'; vcpu: number | null; pcpu: number | null; vector: number }
   /** A VM exit of `vcpu` from `pcpu` (null: it was not in guest mode). */
@@ -87,7 +87,7 @@ export function decodeEvent(e: TraceEvent): Event {
     case 'pi_wrong_vcpu':
       return { kind: e.kind, pcpu: a, vcpu: b, meantFor: vcpusIn(c), mask: c };
     case 'deliver':
-      return { kind: e.kind, vcpu: a, vector: b, avic: c === 1, nmi: c === 2 };
+      return { kind: e.kind, vcpu: a, vector: b, avic: c === 1, nmi: c === 2, injected: c === 3 };
     case 'eoi':
       return a >= 0
         ? { kind: e.kind, vcpu: a, pcpu: null, vector: b }

@@ -225,7 +225,9 @@ export function describeEvent(e: Event): string | undefined {
         ? `AVIC delivery from the backing page: guest handler ${hex(e.vector)} runs`
         : e.nmi
           ? `NMI injection: guest NMI handler (${hex(e.vector)}) runs`
-          : `virtual-interrupt delivery: guest handler ${hex(e.vector)} runs`;
+          : e.injected
+            ? `KVM's event injection at VM entry: guest handler ${hex(e.vector)} runs`
+            : `virtual-interrupt delivery: guest handler ${hex(e.vector)} runs`;
     case 'eoi':
       return e.vcpu !== null ? `guest handler writes EOI (${hex(e.vector)})` : `EOI ${hex(e.vector)}`;
     case 'vmexit':

@@ -223,3 +223,13 @@ export function x2apicIcrRegisterWrite(
   if ((l & 0x1000) !== 0 && busy === 'gp') return null;
   return { lo: l, hi: hi >>> 0 };
 }
+
+/**
+ * Whether the xAPIC memory-mapped interface answers in this LAPIC.MODE: only in xAPIC mode. In
+ * x2APIC mode the registers are reached through MSRs only and the MMIO interface is not available
+ * (SDM Vol. 3A 11.12.1.2, "x2APIC Register Address Space"); a globally disabled APIC answers
+ * neither (11.4.3).
+ */
+export function xapicMmioAvailable(mode: number): boolean {
+  return mode !== LAPIC_MODE_X2APIC && mode !== LAPIC_MODE_DISABLED;
+}

@@ -49,6 +49,31 @@ export function vapicInit(m: Uint32Array, o: number, vid: boolean): void {
   m[o + VAPIC.FLAGS] = vid ? VAPIC_F_VID : 0;
 }
 
+/** Whether the VMCS has virtual-interrupt delivery on (secondary control bit 9). */
+export function vapicVid(m: Uint32Array, o: number): boolean {
+  return (m[o + VAPIC.FLAGS] & VAPIC_F_VID) !== 0;
+}
+
+/**
+ * Software sets or clears the virtual-interrupt delivery control (a VMWRITE, e.g. KVM's
+ * vmx_refresh_apicv_exec_ctrl when APICv is inhibited or reactivated). With VID 0 the CPU neither
+ * evaluates nor delivers virtual interrupts (SDM Vol. 3C 29.2: both exist only with VID), so a
+ * virtual interrupt it had recognized is no longer pending as one. RVI, SVI and the page are left
+ * as they are: software keeps them.
+ */
+export function vapicSetVid(m: Uint32Array, o: number, on: boolean): void {
+  m[o + VAPIC.FLAGS] = on
+    ? m[o + VAPIC.FLAGS] | VAPIC_F_VID
+    : m[o + VAPIC.FLAGS] & ~(VAPIC_F_VID | VAPIC_F_RECOGNIZED);
+}
+
+/** Software sets or clears interrupt-window exiting (primary processor-based control bit 2). */
+export function vapicSetIrqWindowExiting(m: Uint32Array, o: number, on: boolean): void {
+  m[o + VAPIC.FLAGS] = on
+    ? m[o + VAPIC.FLAGS] | VAPIC_F_IRQ_WINDOW_EXITING
+    : m[o + VAPIC.FLAGS] & ~VAPIC_F_IRQ_WINDOW_EXITING;
+}
+
 export function vapicRecognized(m: Uint32Array, o: number): boolean {
   return (m[o + VAPIC.FLAGS] & VAPIC_F_RECOGNIZED) !== 0;
 }
@@ -153,9 +178,11 @@ export function selfIpiVirtualization(m: Uint32Array, o: number, v: number): voi
  * VM entry with VID (SDM 26.3.2.5): RVI and SVI are loaded from the guest-interrupt status (here
  * they already sit in the block), PPR virtualization, evaluation. VM entry does not look at the
  * posted-interrupt descriptor: PIR reaches vIRR only through posted-interrupt processing or
- * software (KVM's sync_pir_to_irr).
+ * software (KVM's sync_pir_to_irr). With VID 0 (APICv inhibited, or a machine without it) the
+ * entry does neither: 26.3.2.5 performs them only when the control is 1.
  */
 export function vmEntryVirtualInterrupts(m: Uint32Array, o: number): boolean {
+  if (!vapicVid(m, o)) return false;
   pprVirtualization(m, o);
   return evaluatePendingVirtualInterrupts(m, o);
 }

@@ -7,11 +7,12 @@
 import { regSet } from '../hw/bits.ts';
 import { piTestAndSetOn, piTestAndSetPir } from '../hw/pid.ts';
 import { VAPIC } from '../hw/vapic.ts';
-import type { Sink } from '../platform/events.ts';
-import { sendPhysicalInterrupt } from '../platform/hardware.ts';
+import { EXIT_REASON, type Sink } from '../platform/events.ts';
+import { sendPhysicalInterrupt, vmExit } from '../platform/hardware.ts';
 import { VCPU } from '../platform/layout.ts';
 import { POSTED_INTR_VECTOR, RESCHEDULE_VECTOR } from '../platform/machine.ts';
-import { pcpuApicId, type World } from '../platform/world.ts';
+import { pcpuApicId, vcpuRunningOn, type World } from '../platform/world.ts';
+import { apicvInhibited, kvmAcceptIrqInactive, kvmReenter } from './apicv-inhibit.ts';
 import { emitSvmDeliverInterrupt } from './avic.ts';
 import { guestApicAccepts } from './guest-apic.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
@@ -49,9 +50,15 @@ export function emitDeliverPostedInterrupt(
   const fn = 'vmx_deliver_posted_interrupt';
   const done = b.fresh('done');
   const tDone = b.target(done);
+  // vmx_deliver_interrupt: vmx_deliver_posted_interrupt fails while the target's APICv is not
+  // active (kvm/apicv-inhibit.ts), and KVM falls back to kvm_lapic_set_irr + KVM_REQ_EVENT + kick.
+  const inhibitable = b.apicvInhibitable;
+  const inactive = b.fresh('apicv_inactive');
+  const tInactive = b.target(inactive);
   b.step(fn, 'pi_test_and_set_pir', (w) => {
     // __apic_accept_irq: a software- or globally disabled APIC takes no fixed interrupt.
     if (!guestApicAccepts(w, x, 0)) return tDone.pc;
+    if (inhibitable && w.m[kvmVcpu(w, x) + KVM_VCPU.APICV_ACTIVE] === 0) return tInactive.pc;
     regSet(w.m, w.L.vcpu[x] + VCPU.POSTED, vector);
     // A bit already set means another posting owns the notification for this vector.
     if (piTestAndSetPir(w.m, w.L.pid[x], vector)) return tDone.pc;
@@ -78,8 +85,10 @@ export function emitDeliverPostedInterrupt(
       // its next entry.
       kvmVcpuWakeUp(w, sink, x);
     }
-    return NEXT;
+    return inhibitable ? tDone.pc : NEXT;
   });
+  b.mark(inactive);
+  if (inhibitable) emitDeliverWithoutApicv(b, x, vector, sender);
   b.mark(done);
 }
 
@@ -91,6 +100,10 @@ export function emitDeliverPostedInterrupt(
  */
 export function deliverPostedInterruptNow(w: World, sink: Sink, x: number, vector: number): void {
   if (!guestApicAccepts(w, x, 0)) return;
+  if (apicvInhibited(w, x)) {
+    kvmAcceptIrqInactive(w, sink, x, vector);
+    return;
+  }
   regSet(w.m, w.L.vcpu[x] + VCPU.POSTED, vector);
   if (piTestAndSetPir(w.m, w.L.pid[x], vector) || piTestAndSetOn(w.m, w.L.pid[x])) return;
   const k = kvmVcpu(w, x);
@@ -128,9 +141,18 @@ export function emitKick(b: ProgramBuilder, x: number, sender: number): void {
   const done = b.fresh('kick_done');
   const tDone = b.target(done);
   b.step(fn, 'kvm_vcpu_wake_up', (w, _a, sink) => (kvmVcpuWakeUp(w, sink, x) ? tDone.pc : NEXT));
+  const fold = b.kickReentersAtOnce;
   b.step(fn, 'kvm_vcpu_exiting_guest_mode', (w, _a, sink) => {
     const k = kvmVcpu(w, x);
     if (w.m[k + KVM_VCPU.MODE] !== MODE_IN_GUEST) return NEXT;
+    if (fold && x !== sender) {
+      // A script's vCPU has no thread of its own: the reschedule IPI's exit and its
+      // vcpu_enter_guest, which injects, are one step (apicv-inhibit.ts kvmReenter).
+      const p = vcpuRunningOn(w, x);
+      vmExit(w, sink, x, EXIT_REASON.EXTERNAL_INTERRUPT, RESCHEDULE_VECTOR);
+      kvmReenter(w, sink, x, p);
+      return NEXT;
+    }
     w.m[k + KVM_VCPU.MODE] = MODE_EXITING_GUEST;
     if (x !== sender)
       sendPhysicalInterrupt(w, sink, pcpuApicId(w.m[k + KVM_VCPU.CPU] - 1), RESCHEDULE_VECTOR, -1);

@@ -7,10 +7,17 @@
 import { prioClass, processorPriority, regClear, regHighest, regSet } from '../hw/bits.ts';
 import { PID, piClearOn, piIsPirEmpty, piTestOn } from '../hw/pid.ts';
 import { setRvi, VAPIC } from '../hw/vapic.ts';
-import { guestHandlerRuns, guestInterruptible, vmEntry, vmExit } from '../platform/hardware.ts';
+import {
+  DELIVER_INJECTED,
+  guestHandlerRuns,
+  guestInterruptible,
+  vmEntry,
+  vmExit,
+} from '../platform/hardware.ts';
 import { PCPU } from '../platform/layout.ts';
 import { vcpuRunningOn, type World } from '../platform/world.ts';
 import { emitVcpuUpdateApicv } from './apicv.ts';
+import { kvmInjectPendingIrq } from './apicv-inhibit.ts';
 import { emitPirHarvest } from './harvest.ts';
 import { ACTOR, NEXT, type ProgramBuilder, RESUME } from './program.ts';
 import {
@@ -95,8 +102,11 @@ export function emitSyncPirToIrr(b: ProgramBuilder, v: Variant, x: number): void
     b.mark(done);
     return;
   }
-  // A VMWRITE to this vCPU's own VMCS: state no other CPU reads.
+  // A VMWRITE to this vCPU's own VMCS: state no other CPU reads. vmx_sync_pir_to_irr writes RVI
+  // only while APICv is active (kvm_vcpu_apicv_active); an inhibited vCPU's KVM injects instead.
+  const inhibitable = b.apicvInhibitable;
   b.step('vmx_set_rvi', 'write_rvi', (w) => {
+    if (inhibitable && w.m[kvmVcpu(w, x) + KVM_VCPU.APICV_ACTIVE] === 0) return tDone.pc;
     setRvi(w.m, w.L.vapic[x], regHighest(w.m, w.L.vapic[x] + VAPIC.VIRR));
     return tDone.pc;
   }).passesStores();
@@ -159,6 +169,12 @@ export function emitEnterGuest(b: ProgramBuilder, v: Variant, x: number, then?: 
   b.mark(top);
   if (b.avic) emitVcpuUpdateApicv(b, x);
   else if (!b.apicv) emitCheckAndInjectEvents(b, x);
+  else if (b.apicvInhibitable)
+    // APICv inhibited at run time (apicv-inhibit.ts): KVM injects, or opens an interrupt window.
+    b.step('vcpu_enter_guest', 'kvm_check_and_inject_events', (w) => {
+      if (w.m[kvmVcpu(w, x) + KVM_VCPU.APICV_ACTIVE] === 0) kvmInjectPendingIrq(w, x);
+      return NEXT;
+    });
   const tso = b.memory === 'tso';
   // Clearing RFLAGS.IF is no memory access: it passes buffered stores.
   b.step(fn, 'local_irq_disable', (w, a) => {
@@ -220,7 +236,7 @@ export function vmEntryStep(
     const inject = w.m[k + KVM_VCPU.INJECT];
     if (inject !== 0) {
       w.m[k + KVM_VCPU.INJECT] = 0;
-      guestHandlerRuns(w, sink, x, inject, 0);
+      guestHandlerRuns(w, sink, x, inject, DELIVER_INJECTED);
     }
     if (then === undefined) return NEXT;
     if (then !== RESUME) return then.pc;

@@ -21,7 +21,7 @@ import {
   type Shorthand,
 } from '../hw/icr.ts';
 import { EXIT_REASON } from '../platform/events.ts';
-import { type IcrWrite, ipivPostTo, vcpuNmiArrives } from '../platform/hardware.ts';
+import { type IcrWrite, ipivPostTo, vcpuNmiArrives, vmExit } from '../platform/hardware.ts';
 import type { Machine } from '../platform/machine.ts';
 import type { World } from '../platform/world.ts';
 import { vcpuRunningOn } from '../platform/world.ts';
@@ -36,6 +36,7 @@ import {
 } from './enter-guest.ts';
 import { guestApicAccepts } from './guest-apic.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
+import { KVM_VCPU } from './state.ts';
 import type { Variant } from './variants.ts';
 
 /**
@@ -96,6 +97,19 @@ export function emitIcrExit(
     b.mark(skip);
   };
   if (x2apic) emitVmExitStep(b, x, 'vmexit (WRMSR 0x830)', EXIT_REASON.MSR_WRITE, 0x830);
+  else if (b.apicvInhibitable)
+    // While APICv is inhibited the APIC-access page is unmapped: the write faults into KVM's MMIO
+    // emulation (an EPT violation) instead of a trap-like APIC-write exit (apicv-inhibit.ts).
+    b.step(
+      'vmx_vcpu_run',
+      'vmexit (xAPIC ICR write 0x300)',
+      (w, _a, sink) => {
+        const off = w.m[w.L.kvmVcpu[x] + KVM_VCPU.APICV_ACTIVE] === 0;
+        vmExit(w, sink, x, off ? EXIT_REASON.EPT_VIOLATION : EXIT_REASON.APIC_WRITE, 0x300);
+        return NEXT;
+      },
+      (w) => vcpuRunningOn(w, x) >= 0,
+    ).exits();
   else emitVmExitStep(b, x, 'vmexit (APIC write 0x300)', EXIT_REASON.APIC_WRITE, 0x300);
   if (x2apic && v.icrWrite === 'fastpath') {
     // handle_fastpath_wrmsr -> kvm_x2apic_icr_write_fast: still IRQs off, still IN_GUEST_MODE.

@@ -44,6 +44,7 @@ import { GUEST_APIC, GUEST_MAXPHYADDR, guestApicBlockName } from '../platform/gu
 import { vmEntry, vmExit } from '../platform/hardware.ts';
 import { timerBlockName } from '../platform/timer-block.ts';
 import { vcpuRunningOn, type World } from '../platform/world.ts';
+import { apicvInhibited, kvmRecalculateApicMap, kvmReenter } from './apicv-inhibit.ts';
 
 function block(w: World, x: number): number {
   const o = w.L.extra.get(guestApicBlockName(x));
@@ -122,6 +123,7 @@ export function hostSetApicRegisters(w: World, x: number, wr: { apicBase?: numbe
     }
   }
   if (wr.id !== undefined) kvmSetLapicId(w.m, o, wr.id, initial);
+  kvmRecalculateApicMap(w);
 }
 
 /**
@@ -174,12 +176,12 @@ export type GuestApicReg = 'APIC_BASE' | 'SVR' | 'ID';
  * The exit of an intercepted write, by the vCPU's APIC mode now: WRMSR for IA32_APIC_BASE and every
  * x2APIC register, else an APIC write (SDM Vol. 3C 29.4.3.2 and 29.5).
  */
-function exitFor(w: World, o: number, reg: GuestApicReg): [number, number] {
+function exitFor(w: World, x: number, o: number, reg: GuestApicReg): [number, number] {
   if (reg === 'APIC_BASE') return [EXIT_REASON.MSR_WRITE, 0x1b];
   const off = reg === 'SVR' ? 0xf0 : 0x20;
-  return w.m[o + LAPIC.MODE] === LAPIC_MODE_X2APIC
-    ? [EXIT_REASON.MSR_WRITE, 0x800 + (off >>> 4)]
-    : [EXIT_REASON.APIC_WRITE, off];
+  if (w.m[o + LAPIC.MODE] === LAPIC_MODE_X2APIC) return [EXIT_REASON.MSR_WRITE, 0x800 + (off >>> 4)];
+  // While APICv is inhibited the APIC-access page is unmapped: an EPT violation (apicv-inhibit.ts).
+  return apicvInhibited(w, x) ? [EXIT_REASON.EPT_VIOLATION, off] : [EXIT_REASON.APIC_WRITE, off];
 }
 
 /**
@@ -191,7 +193,7 @@ function exitFor(w: World, o: number, reg: GuestApicReg): [number, number] {
 export function guestApicWrite(w: World, sink: Sink, x: number, reg: GuestApicReg, value: number): void {
   const o = block(w, x);
   const p = vcpuRunningOn(w, x);
-  const [reason, qualification] = exitFor(w, o, reg);
+  const [reason, qualification] = exitFor(w, x, o, reg);
   vmExit(w, sink, x, reason, qualification);
   if (reg === 'APIC_BASE') {
     const old = BigInt(w.m[o + GUEST_APIC.BASE]);
@@ -208,5 +210,8 @@ export function guestApicWrite(w: World, sink: Sink, x: number, reg: GuestApicRe
     const t = w.L.extra.get(timerBlockName(x));
     if (svrWrite(w.m, o, value) && t !== undefined) w.m[t + TIMER.LVT] |= LVT_MASKED;
   } else if (!apicIdWrite(w.m, o, value)) gp(w, o);
-  if (p >= 0) vmEntry(w, sink, x, p);
+  // kvm_recalculate_apic_map: an xAPIC ID that is no longer the vCPU ID inhibits APICv, and the
+  // last one restored (or the move to x2APIC, whose ID is the vCPU ID) reactivates it.
+  kvmRecalculateApicMap(w);
+  if (p >= 0) kvmReenter(w, sink, x, p);
 }

@@ -140,6 +140,17 @@ export class ProgramBuilder {
    * KVM_REQ_APICV_UPDATE refreshes it only when apicv_active changes.
    */
   avicVmcb = false;
+  /**
+   * Intel APICv can be inhibited and reactivated at run time (machine.apicRegisters: a guest's
+   * xAPIC ID write, kvm/apicv-inhibit.ts): KVM's delivery and entry paths test apicv_active when
+   * they run instead of only the machine's features.
+   */
+  apicvInhibitable = false;
+  /**
+   * The program is a script's (APICv-inhibitable machines): a vCPU it kicks has no thread of its
+   * own to run vcpu_enter_guest, so the kick's exit and re-entry are folded into the kick.
+   */
+  kickReentersAtOnce = false;
   /** The index of the actor whose program this is (-1: not known); lock holders are recorded by it. */
   actor = -1;
 

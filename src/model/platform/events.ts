@@ -77,6 +77,12 @@ export const EXIT_REASON = {
   MSR_WRITE: 32,
   TPR_BELOW_THRESHOLD: 43,
   EOI_INDUCED: 45,
+  /**
+   * A guest access to a page EPT does not map: KVM's xAPIC page while APICv is inhibited (the
+   * APIC-access page's mapping is zapped and each access faults into KVM's MMIO emulation,
+   * kvm_faultin_pfn on APIC_ACCESS_PAGE_PRIVATE_MEMSLOT; qualification: the register offset).
+   */
+  EPT_VIOLATION: 48,
   /** An access to an MMIO page KVM emulates (the guest I/O APIC window). */
   EPT_MISCONFIG: 49,
   APIC_WRITE: 56,

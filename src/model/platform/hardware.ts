@@ -35,6 +35,8 @@ import {
   TPR_BELOW_THRESHOLD_EXIT,
   tprVirtualization,
   VAPIC,
+  VAPIC_F_IRQ_WINDOW_EXITING,
+  vapicVid,
   virtualInterruptDeliverable,
   virtualInterruptDelivery,
   vmEntryVirtualInterrupts,
@@ -147,7 +149,9 @@ export function pcpuDispatch(w: World, sink: Sink, p: number): void {
   const lapic = L.lapic[p];
   const vector = lapicHighestDeliverable(m, lapic);
   const x = runningVcpu(w, p);
-  if (x >= 0 && w.machine.features.apicv && vector === vmcsPinv(w.machine, x)) {
+  // KVM sets "process posted interrupts" with virtual-interrupt delivery and clears both while
+  // APICv is inhibited (vmx_pin_based_exec_ctrl, vmx_refresh_apicv_exec_ctrl).
+  if (x >= 0 && w.machine.features.apicv && vapicVid(m, L.vapic[x]) && vector === vmcsPinv(w.machine, x)) {
     const intended = m[L.pcpu[p] + PCPU.PI_FOR];
     m[L.pcpu[p] + PCPU.PI_FOR] = 0;
     if ((intended & ~(1 << x)) !== 0) sink.ev(EV.PI_WRONG_VCPU, p, x, intended, 0);
@@ -262,6 +266,27 @@ export function guestIret(w: World, x: number): void {
   w.m[w.L.vcpu[x] + VCPU.FLAGS] &= ~VCPU_F_NMI_BLOCKED;
 }
 
+/**
+ * vCPU x runs in guest mode with interrupt-window exiting set and can take an interrupt at this
+ * boundary (IF = 1, no STI or MOV-SS shadow): a VM exit now, before the next instruction (SDM Vol.
+ * 3C 26.7.5; interruptibility.ts interruptWindowExit). KVM sets the control only while APICv is
+ * inhibited (enable_irq_window for an interrupt it must inject), so no other scenario sees it.
+ */
+export function vcpuIrqWindowExitEnabled(w: World, x: number): boolean {
+  return (
+    (w.m[w.L.vapic[x] + VAPIC.FLAGS] & VAPIC_F_IRQ_WINDOW_EXITING) !== 0 &&
+    vcpuRunningOn(w, x) >= 0 &&
+    guestInterruptible(w, x)
+  );
+}
+
+/** The interrupt-window exit of vCPU x; KVM's handler (World.irqWindowHandler) runs when set. */
+export function vcpuIrqWindowExit(w: World, sink: Sink, x: number): void {
+  const p = vcpuRunningOn(w, x);
+  vmExit(w, sink, x, EXIT_REASON.INTERRUPT_WINDOW, 0);
+  w.irqWindowHandler?.(w, sink, x, p);
+}
+
 /** vCPU x runs in guest mode and has a recognized virtual interrupt it can take now. */
 export function vcpuDeliverEnabled(w: World, x: number): boolean {
   return vcpuRunningOn(w, x) >= 0 && virtualInterruptDeliverable(w.m, w.L.vapic[x], guestInterruptible(w, x));
@@ -273,8 +298,9 @@ export function vcpuDeliver(w: World, sink: Sink, x: number): void {
 }
 
 /**
- * The guest's handler for vector v starts on vCPU x, after delivery by APICv (`avic` 0) or AVIC
- * (`avic` 1): the vector counts as delivered and the HLT activity state ends.
+ * The guest's handler for vector v starts on vCPU x, after delivery by APICv (`avic` 0), AVIC
+ * (`avic` 1) or KVM's event injection at VM entry (`avic` 3, DELIVER_INJECTED): the vector counts as
+ * delivered and the HLT activity state ends.
  */
 export function guestHandlerRuns(w: World, sink: Sink, x: number, v: number, avic: number): void {
   const vc = w.L.vcpu[x];
@@ -282,6 +308,9 @@ export function guestHandlerRuns(w: World, sink: Sink, x: number, v: number, avi
   w.m[vc + VCPU.FLAGS] &= ~VCPU_F_HALTED;
   sink.ev(EV.DELIVER, x, v, avic, 0);
 }
+
+/** guestHandlerRuns's `avic` for an interrupt KVM injected at VM entry (SDM Vol. 3C 27.6). */
+export const DELIVER_INJECTED = 3;
 
 /** A guest whose handlers EOI at once has a vector in service. */
 export function vcpuAutoEoiEnabled(w: World, x: number): boolean {

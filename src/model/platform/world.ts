@@ -63,6 +63,11 @@ export interface World {
    * the exit.
    */
   eoiInducedHandler?: (w: World, sink: Sink, x: number, p: number, vector: number) => void;
+  /**
+   * KVM's handling of vCPU x's interrupt-window exit (it ran on pCPU p): kvm/apicv-inhibit.ts
+   * kvmHandleInterruptWindow, which injects and re-enters. Set on Intel machines only.
+   */
+  irqWindowHandler?: (w: World, sink: Sink, x: number, p: number) => void;
 }
 
 /** pCPU p has APIC ID p (the model's convention; vCPU APIC IDs come from the scenario). */

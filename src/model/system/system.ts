@@ -17,6 +17,7 @@ import {
   KVM_APICV_BLOCK,
   KVM_APICV_EXTRA,
 } from '../kvm/apicv.ts';
+import { kvmHandleInterruptWindow } from '../kvm/apicv-inhibit.ts';
 import { irteAffinityHolds, irteGuestModeHolds } from '../kvm/avic-irte.ts';
 import { avicVmcbHolds } from '../kvm/avic-vmcb.ts';
 import { guestIoapicScan, kvmHandleEoiInduced } from '../kvm/guest-ioapic.ts';
@@ -49,6 +50,8 @@ import {
   vcpuAutoEoiEnabled,
   vcpuDeliver,
   vcpuDeliverEnabled,
+  vcpuIrqWindowExit,
+  vcpuIrqWindowExitEnabled,
   vcpuNmiDeliver,
   vcpuNmiEnabled,
 } from '../platform/hardware.ts';
@@ -207,6 +210,7 @@ export class SystemModel {
       return i < 0 ? -1 : this.postedMsi[i];
     });
     for (const p of postedMsi) postedMsiInit(this.w.m, msiOf[p], p, machine.x2apic);
+    if (!machine.features.avic) this.w.irqWindowHandler = kvmHandleInterruptWindow;
     if (machine.guestIoapic?.length) {
       guestIoapicScan(this.w);
       this.w.eoiInducedHandler = kvmHandleEoiInduced;
@@ -275,7 +279,7 @@ export class SystemModel {
         vcpuNmiEnabled(w, x) ||
         (this.avic
           ? avicDeliverEnabled(w, x) || avicAutoEoiEnabled(w, x)
-          : vcpuDeliverEnabled(w, x) || vcpuAutoEoiEnabled(w, x));
+          : vcpuDeliverEnabled(w, x) || vcpuIrqWindowExitEnabled(w, x) || vcpuAutoEoiEnabled(w, x));
       if (ready) vcpuReady |= 1 << x;
     }
     let n = 0;
@@ -343,6 +347,7 @@ export class SystemModel {
         if (avicDeliverEnabled(w, x)) avicDeliverStep(w, sink, x);
         else avicGuestEoi(w, sink, x);
       } else if (vcpuDeliverEnabled(w, x)) vcpuDeliver(w, sink, x);
+      else if (vcpuIrqWindowExitEnabled(w, x)) vcpuIrqWindowExit(w, sink, x);
       else guestEoi(w, sink, x);
     } else {
       drainStoreBuffer(s, this.actorBase[action - A - w.machine.pcpus - w.machine.vcpus.length]);

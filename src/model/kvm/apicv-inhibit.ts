@@ -1,0 +1,197 @@
+/**
+ * Intel APICv inhibited and reactivated at run time, on a machine whose guests write their own
+ * APIC registers (`apicRegisters`): the APICV_INHIBIT_REASON_APIC_ID_MODIFIED inhibit that
+ * kvm_recalculate_apic_map sets while some vCPU in xAPIC mode has an APIC ID other than its vCPU ID
+ * (kvm_recalculate_phys_map's xapic_id_mismatch) and clears when every such ID is back
+ * (Greg Edwards, "KVM: x86: Allow APICv APIC ID inhibit to be cleared", 2023), and what a vCPU does
+ * when its APICv is switched off or on (__kvm_vcpu_update_apicv):
+ *
+ * - off: apicv_active = false, vmx_refresh_apicv_exec_ctrl clears virtual-interrupt delivery and
+ *   posted-interrupt processing (hw/vapic.ts vapicSetVid), KVM_REQ_EVENT: from now on KVM's software
+ *   APIC owns delivery (kvm_lapic_set_irr, injection at VM entry, an interrupt window when the
+ *   guest cannot take it, EOI and ICR writes emulated after an exit);
+ * - on: VID back on, SVI = the highest in-service vector (kvm_apic_update_hwapic_isr ->
+ *   vmx_hwapic_isr_update; "KVM: x86: Update SVI when activating APICv", 2025), and RVI = the
+ *   highest pending one, which vmx_sync_pir_to_irr writes at the next entry (vmx_set_rvi). Without
+ *   the SVI update the next virtualized EOI would clear the wrong vISR bit: KVM selftest
+ *   vmx_apicv_updates_test.c l1_guest_code asserts the vector leaves ISR at that EOI.
+ *
+ * The virtual-APIC page doubles as KVM's register page (vIRR and vISR are KVM's IRR and ISR), as
+ * in KVM, where apic->regs is the page the CPU virtualizes. The VM-wide change is folded into the
+ * step that makes it: kvm_make_all_cpus_request(KVM_REQ_APICV_UPDATE) kicks every vCPU, and each
+ * serves the request before it enters again; here every vCPU's update is done at once (the kicks'
+ * exits and re-entries are not shown). Script steps only: like the guest I/O APIC's EOI-induced
+ * exit (decision 0183), the exits handled here re-enter within one step.
+ */
+
+import { LAPIC_MODE_DISABLED } from '../hw/apic-state.ts';
+import { prioClass, processorPriority, regClear, regHighest, regSet } from '../hw/bits.ts';
+import { LAPIC, LAPIC_MODE_X2APIC } from '../hw/lapic.ts';
+import { setRvi, VAPIC, vapicSetIrqWindowExiting, vapicSetVid } from '../hw/vapic.ts';
+import { EV, EXIT_REASON, type Sink } from '../platform/events.ts';
+import {
+  DELIVER_INJECTED,
+  guestHandlerRuns,
+  guestInterruptible,
+  vmEntry,
+  vmExit,
+} from '../platform/hardware.ts';
+import { VCPU } from '../platform/layout.ts';
+import { RESCHEDULE_VECTOR } from '../platform/machine.ts';
+import { vcpuRunningOn, type World } from '../platform/world.ts';
+import { apicvBase, inhibitBit, KVM_APICV } from './apicv.ts';
+import { KVM_REQ_EVENT, KVM_VCPU, kvmVcpuWakeUp } from './state.ts';
+
+/** APICV_INHIBIT_REASON_APIC_ID_MODIFIED. */
+export const INHIBIT_APIC_ID_MODIFIED = inhibitBit('APIC_ID_MODIFIED');
+
+/** Whether APICv can be inhibited and reactivated while the machine runs (Intel, apicRegisters). */
+export function apicvInhibitable(w: World): boolean {
+  return w.machine.features.apicv && !w.machine.features.avic && w.L.guestApic !== undefined;
+}
+
+/**
+ * kvm_recalculate_phys_map's xapic_id_mismatch over every vCPU with its APIC present: one in xAPIC
+ * mode whose 8-bit APIC ID differs from its vCPU ID (the machine's initial APIC ID, truncated to
+ * 8 bits as KVM truncates vcpu_id). x2APIC IDs are read-only and always the vCPU ID.
+ */
+export function xapicIdMismatch(w: World): boolean {
+  const ga = w.L.guestApic;
+  if (ga === undefined) return false;
+  for (let x = 0; x < ga.length; x++) {
+    const mode = w.m[ga[x] + LAPIC.MODE];
+    if (mode === LAPIC_MODE_DISABLED || mode === LAPIC_MODE_X2APIC) continue;
+    if ((w.m[ga[x] + LAPIC.ID] & 0xff) !== (w.machine.vcpus[x].apicId & 0xff)) return true;
+  }
+  return false;
+}
+
+/**
+ * kvm_recalculate_apic_map after a write of an APIC ID or IA32_APIC_BASE: APIC_ID_MODIFIED set or
+ * cleared by xapicIdMismatch (kvm_set_or_clear_apicv_inhibit), and, when that changes whether APICv
+ * is active, every vCPU's __kvm_vcpu_update_apicv (folded, see the header).
+ */
+export function kvmRecalculateApicMap(w: World): void {
+  if (!apicvInhibitable(w)) return;
+  const k = apicvBase(w) + KVM_APICV.INHIBITS;
+  const old = w.m[k];
+  const n = (xapicIdMismatch(w) ? old | INHIBIT_APIC_ID_MODIFIED : old & ~INHIBIT_APIC_ID_MODIFIED) >>> 0;
+  w.m[k] = n;
+  if ((old === 0) === (n === 0)) return;
+  for (let x = 0; x < w.machine.vcpus.length; x++) kvmVcpuUpdateApicv(w, x);
+}
+
+/**
+ * __kvm_vcpu_update_apicv for vCPU x: active iff the VM has no inhibit. Deactivation turns VID off
+ * and asks for KVM_REQ_EVENT; activation turns it on and writes SVI from the highest vISR vector
+ * and RVI from the highest vIRR vector (see the header).
+ */
+export function kvmVcpuUpdateApicv(w: World, x: number): void {
+  const { m } = w;
+  const kv = w.L.kvmVcpu[x];
+  const o = w.L.vapic[x];
+  const active = m[apicvBase(w) + KVM_APICV.INHIBITS] === 0;
+  if ((m[kv + KVM_VCPU.APICV_ACTIVE] !== 0) === active) return;
+  m[kv + KVM_VCPU.APICV_ACTIVE] = active ? 1 : 0;
+  vapicSetVid(m, o, active);
+  if (!active) {
+    m[kv + KVM_VCPU.REQUESTS] |= KVM_REQ_EVENT;
+    return;
+  }
+  m[o + VAPIC.SVI] = Math.max(0, regHighest(m, o + VAPIC.VISR));
+  setRvi(m, o, regHighest(m, o + VAPIC.VIRR));
+}
+
+/** vCPU x's APICv was switched off at run time (apicvInhibitable machines only). */
+export function apicvInhibited(w: World, x: number): boolean {
+  return apicvInhibitable(w) && w.m[w.L.kvmVcpu[x] + KVM_VCPU.APICV_ACTIVE] === 0;
+}
+
+/**
+ * kvm_check_and_inject_events for an APICv-inactive vCPU (arch/x86/kvm/x86.c): nothing queued yet
+ * and a vIRR vector whose class is above the PPR's (apic_update_ppr, SDM 11.8.3.1): if the guest can
+ * take it now (vmx_interrupt_blocked: IF and no STI or MOV-SS blocking) it moves from IRR to ISR
+ * (kvm_apic_ack_interrupt) and is queued for injection; otherwise KVM asks for an interrupt window
+ * (enable_irq_window -> vmx_enable_irq_window sets interrupt-window exiting).
+ */
+export function kvmInjectPendingIrq(w: World, x: number): void {
+  const { m } = w;
+  const kv = w.L.kvmVcpu[x];
+  const o = w.L.vapic[x];
+  m[kv + KVM_VCPU.REQUESTS] &= ~KVM_REQ_EVENT;
+  if (m[kv + KVM_VCPU.INJECT] !== 0) return;
+  const v = regHighest(m, o + VAPIC.VIRR);
+  if (v < 0) return;
+  const ppr = processorPriority(m[o + VAPIC.VTPR], Math.max(0, regHighest(m, o + VAPIC.VISR)));
+  if (prioClass(v) <= prioClass(ppr)) return;
+  if (!guestInterruptible(w, x)) {
+    vapicSetIrqWindowExiting(m, o, true);
+    return;
+  }
+  regClear(m, o + VAPIC.VIRR, v);
+  regSet(m, o + VAPIC.VISR, v);
+  m[kv + KVM_VCPU.INJECT] = v;
+}
+
+/**
+ * KVM enters vCPU x again on pCPU p after an exit it handled: on an APICv-inactive vCPU it first
+ * injects what is pending (kvmInjectPendingIrq); the entry delivers the injected vector
+ * (VM-entry event injection, SDM Vol. 3C 27.6).
+ */
+export function kvmReenter(w: World, sink: Sink, x: number, p: number): void {
+  if (apicvInhibited(w, x)) kvmInjectPendingIrq(w, x);
+  vmEntry(w, sink, x, p);
+  const kv = w.L.kvmVcpu[x];
+  const v = w.m[kv + KVM_VCPU.INJECT];
+  if (v !== 0) {
+    w.m[kv + KVM_VCPU.INJECT] = 0;
+    guestHandlerRuns(w, sink, x, v, DELIVER_INJECTED);
+  }
+}
+
+/**
+ * handle_interrupt_window: interrupt-window exiting off again (exec_controls_clearbit),
+ * KVM_REQ_EVENT, and the re-entry injects the interrupt the window was opened for.
+ */
+export function kvmHandleInterruptWindow(w: World, sink: Sink, x: number, p: number): void {
+  vapicSetIrqWindowExiting(w.m, w.L.vapic[x], false);
+  w.m[w.L.kvmVcpu[x] + KVM_VCPU.REQUESTS] |= KVM_REQ_EVENT;
+  if (p >= 0) kvmReenter(w, sink, x, p);
+}
+
+/**
+ * The guest's EOI write on an APICv-inactive vCPU: not virtualized, so it exits (x2APIC: WRMSR
+ * 80BH, intercepted while APICv is off; xAPIC: the zapped APIC-access page, an EPT violation at
+ * offset 0B0H), and KVM emulates it (apic_set_eoi: the highest vISR vector leaves service,
+ * KVM_REQ_EVENT), then re-enters. The EOI broadcast to KVM's I/O APIC for a level vector
+ * (kvm_ioapic_send_eoi) is not modelled on this path.
+ */
+export function kvmEmulatedEoi(w: World, sink: Sink, x: number): void {
+  const p = vcpuRunningOn(w, x);
+  const x2 = w.L.guestApic !== undefined && w.m[w.L.guestApic[x] + LAPIC.MODE] === LAPIC_MODE_X2APIC;
+  vmExit(w, sink, x, x2 ? EXIT_REASON.MSR_WRITE : EXIT_REASON.EPT_VIOLATION, x2 ? 0x80b : 0xb0);
+  const o = w.L.vapic[x];
+  const v = regHighest(w.m, o + VAPIC.VISR);
+  if (v >= 0) regClear(w.m, o + VAPIC.VISR, v);
+  sink.ev(EV.EOI, x, Math.max(0, v), 0, 0);
+  w.m[w.L.kvmVcpu[x] + KVM_VCPU.REQUESTS] |= KVM_REQ_EVENT;
+  if (p >= 0) kvmReenter(w, sink, x, p);
+}
+
+/**
+ * __apic_accept_irq for a fixed interrupt to an APICv-inactive vCPU, done at once (the script's
+ * whole-step paths: an expiring timer, KVM's I/O APIC): kvm_lapic_set_irr, KVM_REQ_EVENT and
+ * kvm_vcpu_kick, whose reschedule IPI makes a running vCPU exit; its re-entry injects (folded).
+ */
+export function kvmAcceptIrqInactive(w: World, sink: Sink, x: number, vector: number): void {
+  regSet(w.m, w.L.vapic[x] + VAPIC.VIRR, vector);
+  regSet(w.m, w.L.vcpu[x] + VCPU.POSTED, vector);
+  w.m[w.L.kvmVcpu[x] + KVM_VCPU.REQUESTS] |= KVM_REQ_EVENT;
+  const p = vcpuRunningOn(w, x);
+  if (p < 0) {
+    kvmVcpuWakeUp(w, sink, x);
+    return;
+  }
+  vmExit(w, sink, x, EXIT_REASON.EXTERNAL_INTERRUPT, RESCHEDULE_VECTOR);
+  kvmReenter(w, sink, x, p);
+}

@@ -1,0 +1,212 @@
+/**
+ * Intel APICv inhibited by an xAPIC ID write and reactivated (kvm/apicv-inhibit.ts). Expectations
+ * come from KVM's rules (kvm_recalculate_phys_map: the inhibit is set iff some vCPU in xAPIC mode
+ * has an 8-bit ID other than its vCPU ID; __kvm_vcpu_update_apicv: SVI from the highest ISR vector on
+ * activation), the SDM (Vol. 3C 26.3.2.5: no evaluation at entry without VID; 29.1.4: EOI
+ * virtualization clears vISR[SVI]; 26.7.5: interrupt-window exiting) and the KVM selftest
+ * vmx_apicv_updates_test.c l1_guest_code (the in-service vector leaves ISR at the EOI after
+ * reactivation; the xAPIC MMIO ICR write in x2APIC mode is ignored).
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { xapicMmioAvailable } from '../../src/model/hw/apic-state.ts';
+import { LAPIC_MODE_X2APIC, LAPIC_MODE_XAPIC } from '../../src/model/hw/lapic.ts';
+import {
+  VAPIC,
+  VAPIC_F_RECOGNIZED,
+  vapicInit,
+  vapicSetVid,
+  vapicVid,
+  vmEntryVirtualInterrupts,
+} from '../../src/model/hw/vapic.ts';
+import { findField, readField } from '../../src/model/platform/fields.ts';
+import { type RunResult, runScenario } from '../../src/run/run.ts';
+import { parseScenarioText } from '../../src/scenarios/loader.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: scenario files are written here as plain objects
+type Raw = Record<string, any>;
+
+function run(raw: Raw): RunResult {
+  const sc = { name: 't', description: 'd', source: 's', ...raw };
+  return runScenario(parseScenarioText(JSON.stringify(sc), 't.json'), 't.json');
+}
+
+function delivered(r: RunResult, x: number): number[] {
+  return r.entries
+    .flatMap((e) => e.events)
+    .filter((e) => e.kind === 'deliver' && e.a === x)
+    .map((e) => e.b);
+}
+
+function field(r: RunResult, name: string): unknown {
+  const f = findField(r.world.L, name);
+  assert.ok(f, name);
+  return readField(r.world.m, f.block.base, f.field);
+}
+
+const EPT_VIOLATION = 48;
+const INTERRUPT_WINDOW = 7;
+
+function exits(r: RunResult, x: number): number[] {
+  return r.entries
+    .flatMap((e) => e.events)
+    .filter((e) => e.kind === 'vmexit' && e.a === x)
+    .map((e) => e.c);
+}
+
+describe('VMX controls the inhibit toggles (hw/vapic.ts)', () => {
+  test('without virtual-interrupt delivery a VM entry neither evaluates nor recognizes (SDM 26.3.2.5)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 16, max: 255 }), fc.boolean(), (rvi, vid) => {
+        const m = new Uint32Array(VAPIC.SIZE);
+        vapicInit(m, 0, vid);
+        m[VAPIC.RVI] = rvi;
+        const rec = vmEntryVirtualInterrupts(m, 0);
+        // With VID, RVI's class above VPPR's (0 here) is recognized (29.2.1); without, nothing is.
+        assert.equal(rec, vid && rvi >> 4 > 0);
+        assert.equal((m[VAPIC.FLAGS] & VAPIC_F_RECOGNIZED) !== 0, rec);
+      }),
+    );
+  });
+
+  test('clearing VID drops a recognized virtual interrupt; setting it keeps RVI and SVI for software', () => {
+    const m = new Uint32Array(VAPIC.SIZE);
+    vapicInit(m, 0, true);
+    m[VAPIC.RVI] = 0x51;
+    m[VAPIC.SVI] = 0x31;
+    vmEntryVirtualInterrupts(m, 0);
+    vapicSetVid(m, 0, false);
+    assert.equal(vapicVid(m, 0), false);
+    assert.equal(m[VAPIC.FLAGS] & VAPIC_F_RECOGNIZED, 0);
+    vapicSetVid(m, 0, true);
+    assert.deepEqual([m[VAPIC.RVI], m[VAPIC.SVI]], [0x51, 0x31]);
+  });
+
+  test('the xAPIC MMIO interface answers only in xAPIC mode (SDM Vol. 3A 11.12.1.2, 11.4.3)', () => {
+    assert.equal(xapicMmioAvailable(LAPIC_MODE_XAPIC), true);
+    assert.equal(xapicMmioAvailable(LAPIC_MODE_X2APIC), false);
+    assert.equal(xapicMmioAvailable(2), false);
+  });
+});
+
+describe('APICV_INHIBIT_REASON_APIC_ID_MODIFIED (kvm_recalculate_apic_map)', () => {
+  test('APICv is off exactly while some xAPIC vCPU has an ID other than its vCPU ID', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ vcpu: fc.integer({ min: 0, max: 1 }), id: fc.integer({ min: 0, max: 3 }) }), {
+          minLength: 1,
+          maxLength: 5,
+        }),
+        (writes) => {
+          const ids = [0, 1];
+          for (const wr of writes) ids[wr.vcpu] = wr.id;
+          const r = run({
+            machine: {
+              pcpus: 2,
+              x2apic: false,
+              apicRegisters: true,
+              vcpus: [
+                { pcpu: 0, running: true },
+                { pcpu: 1, running: true },
+              ],
+            },
+            steps: writes.map((wr) => ({
+              do: 'guest.apicWrite',
+              vcpu: wr.vcpu,
+              reg: 'ID',
+              value: wr.id * 0x1000000,
+            })),
+          });
+          const inhibited = ids[0] !== 0 || ids[1] !== 1;
+          for (const x of [0, 1])
+            assert.equal(vapicVid(r.world.m, r.world.L.vapic[x]), !inhibited, `vcpu${x}`);
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  test('reactivation puts the highest in-service vector in SVI and the highest pending in RVI (__kvm_vcpu_update_apicv)', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 0x20, max: 0xfe }), { minLength: 1, maxLength: 4 }),
+        fc.uniqueArray(fc.integer({ min: 0x20, max: 0xfe }), { maxLength: 3 }),
+        (isr, irr) => {
+          const r = run({
+            machine: { pcpus: 1, x2apic: false, apicRegisters: true, vcpus: [{ pcpu: 0, if: false }] },
+            steps: [
+              { do: 'vm.entry', vcpu: 0, pcpu: 0 },
+              { do: 'guest.apicWrite', vcpu: 0, reg: 'ID', value: '0x05000000' },
+              { do: 'vm.exit', vcpu: 0, reason: 'IO_INSTRUCTION' },
+              { do: 'host.setLapic', vcpu: 0, isr, irr },
+              { do: 'vm.entry', vcpu: 0, pcpu: 0 },
+              { do: 'guest.apicWrite', vcpu: 0, reg: 'ID', value: 0 },
+            ],
+          });
+          assert.equal(field(r, 'vcpu0.SVI'), Math.max(...isr));
+          assert.equal(field(r, 'vcpu0.RVI'), irr.length === 0 ? 0 : Math.max(...irr));
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  test('the first virtualized EOI after reactivation retires the highest in-service vector (SDM 29.1.4; vmx_apicv_updates_test)', () => {
+    const r = run({
+      machine: { pcpus: 1, x2apic: false, apicRegisters: true, vcpus: [{ pcpu: 0, running: true }] },
+      steps: [
+        { do: 'guest.apicWrite', vcpu: 0, reg: 'ID', value: '0x01000000' },
+        { do: 'guest.icr', vcpu: 0, shorthand: 'self', vector: '0x61' },
+        { do: 'guest.icr', vcpu: 0, shorthand: 'self', vector: '0xe0' },
+        { do: 'guest.apicWrite', vcpu: 0, reg: 'APIC_BASE', value: '0xfee00c00' },
+        { do: 'guest.eoi', vcpu: 0 },
+      ],
+    });
+    // IF = 1 throughout: each self IPI is injected at the re-entry after its exit, 0x61 then 0xe0
+    // (its class is above the PPR 0x60), and neither handler EOIs.
+    assert.deepEqual(delivered(r, 0), [0x61, 0xe0]);
+    assert.deepEqual(field(r, 'vcpu0.vISR'), [0x61]);
+    assert.equal(field(r, 'vcpu0.SVI'), 0x61);
+    assert.deepEqual(exits(r, 0).slice(1, 3), [EPT_VIOLATION, EPT_VIOLATION]);
+  });
+
+  test('an injection the guest cannot take waits for the interrupt window after STI and the next instruction (SDM 26.7.5, 6.8.3)', () => {
+    const r = run({
+      machine: {
+        pcpus: 1,
+        x2apic: false,
+        apicRegisters: true,
+        vcpus: [{ pcpu: 0, running: true, if: false }],
+      },
+      steps: [
+        { do: 'guest.apicWrite', vcpu: 0, reg: 'ID', value: '0x02000000' },
+        { do: 'guest.icr', vcpu: 0, shorthand: 'self', vector: '0x41' },
+        { do: 'guest.sti', vcpu: 0 },
+        { do: 'guest.cli', vcpu: 0, note: 'the STI shadow is not over before this instruction' },
+        { do: 'guest.sti', vcpu: 0 },
+        { do: 'guest.nop', vcpu: 0 },
+      ],
+      checkpoints: [{ after: 3, expect: { delivered: { '0': [] } } }],
+      expect: { delivered: { '0': ['0x41'] } },
+    });
+    assert.equal(r.ok, true);
+    assert.equal(exits(r, 0).filter((c) => c === INTERRUPT_WINDOW).length, 1);
+  });
+
+  test('an xAPIC-format ICR write by a vCPU in x2APIC mode sends nothing (vmx_apicv_updates_test bad IPI)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0x20, max: 0xff }), (vector) => {
+        const r = run({
+          machine: { pcpus: 1, x2apic: false, apicRegisters: true, vcpus: [{ pcpu: 0, running: true }] },
+          steps: [
+            { do: 'guest.apicWrite', vcpu: 0, reg: 'APIC_BASE', value: '0xfee00c00' },
+            { do: 'guest.icr', vcpu: 0, shorthand: 'self', vector },
+          ],
+        });
+        assert.deepEqual(delivered(r, 0), []);
+      }),
+      { numRuns: 10 },
+    );
+  });
+});
