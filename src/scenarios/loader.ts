@@ -167,6 +167,7 @@ export function machineOf(s: Scenario): Machine {
       level: p.trigger === 'level',
       masked: p.masked,
       dest: p.dest,
+      deliveryMode: p.deliveryMode === 'nmi' ? 4 : 0,
     })),
     vcpus: m.vcpus.map((c, i) => ({
       apicId: c.apicId ?? i,

@@ -109,6 +109,10 @@ const ioapicPin = z
     trigger: z.enum(['edge', 'level']).default('edge'),
     masked: z.boolean().default(false),
     dest: byte.default(0).describe('destination pCPU APIC ID (physical mode)'),
+    deliveryMode: z
+      .enum(['fixed', 'nmi'])
+      .default('fixed')
+      .describe("nmi: the pCPU's NMI input (the vector is ignored; edge-triggered only)"),
   })
   .strict();
 
@@ -915,6 +919,16 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
       path: ['machine', 'guestIoapic'],
       message: 'machine.guestIoapic is modelled for steps (irqlab run), not with actors',
     });
+  s.machine.ioapic.forEach((p, i) => {
+    // 82093AA datasheet, "I/O Redirection Table Registers": NMI is edge-triggered whatever the
+    // trigger-mode bit says, and the entry must be programmed edge-triggered.
+    if (p.deliveryMode === 'nmi' && p.trigger === 'level')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['machine', 'ioapic', i, 'trigger'],
+        message: 'an I/O APIC entry with delivery mode nmi must be edge-triggered',
+      });
+  });
   if (s.machine.guestIoapic.length > 0 && (!s.machine.features.apicv || s.machine.features.avic))
     ctx.addIssue({
       code: 'custom',

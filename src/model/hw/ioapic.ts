@@ -330,6 +330,11 @@ export function ioapicMsgIsLevel(msg: number): boolean {
 }
 
 /** Decodes a packed message (traces and tests). */
+/** The message's delivery mode (IOAPIC_DELIVERY_MODE), allocation-free. */
+export function ioapicMsgDeliveryMode(msg: number): number {
+  return (msg >>> 8) & 7;
+}
+
 export function decodeIoapicMsg(msg: number): IoapicMsg {
   return {
     vector: msg & 0xff,

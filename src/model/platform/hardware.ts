@@ -46,6 +46,7 @@ import { EV, EXIT_REASON, type Sink } from './events.ts';
 import { eoiBroadcast } from './ioapic-steps.ts';
 import {
   avicPageOffset,
+  HOST_IF_IN_HANDLER,
   PCPU,
   PCPU_MODE_GUEST,
   PCPU_MODE_ROOT,
@@ -83,6 +84,25 @@ export function sendPhysicalInterrupt(
   lapicAccept(w.m, w.L.lapic[p], vector, level);
   if (forVcpu >= 0 && vector === vmcsPinv(w.machine, forVcpu)) w.m[w.L.pcpu[p] + PCPU.PI_FOR] |= 1 << forVcpu;
   sink.ev(EV.PHYS_IRQ, p, vector, forVcpu + 1, 0);
+}
+
+/**
+ * An NMI message reaches the pCPU with the given APIC ID (an I/O APIC entry with delivery mode
+ * NMI): no vector, no IRR or ISR bit, not masked by RFLAGS.IF (SDM Vol. 3A 11.6.1 "NMI" delivery
+ * mode, 6.8.1). In guest mode it is a VM exit with basic reason EXCEPTION_NMI (KVM runs guests with
+ * NMI exiting, SDM Vol. 3C 25.2) and the host's NMI handler then runs (vmx_handle_exit_irqoff); in
+ * root mode the host's NMI handler runs at once. It is recorded as a host handler for vector 2.
+ * The handler is one step, so the NMI blocking it holds until its IRET spans no other step.
+ */
+export function sendPhysicalNmi(w: World, sink: Sink, apicId: number): void {
+  const p = pcpuByApicId(w, apicId);
+  if (p < 0) {
+    sink.ev(EV.PHYS_IRQ_DROPPED, apicId, NMI_VECTOR, 0, 0);
+    return;
+  }
+  const x = runningVcpu(w, p);
+  if (x >= 0) vmExit(w, sink, x, EXIT_REASON.EXCEPTION_NMI, NMI_VECTOR);
+  sink.ev(EV.HOST_IRQ, p, NMI_VECTOR, 0, 0);
 }
 
 /**
@@ -179,13 +199,24 @@ function hostInterrupt(w: World, sink: Sink, p: number): void {
   if (w.machine.hostAutoEoi) {
     lapicEoi(w.m, lapic);
     eoiBroadcast(w, sink, p, v);
+    return;
   }
+  // The handler goes on running: the IDT's interrupt gate cleared IF (SDM Vol. 3A 6.12.1.3), so
+  // a second interrupt to this pCPU waits in IRR until the handler's IRET (at its host.eoi).
+  const o = w.L.pcpu[p] + PCPU.HOST_IF;
+  if (w.m[o] === 1) w.m[o] = HOST_IF_IN_HANDLER;
 }
 
-/** The host writes EOI on pCPU p (for scenarios without host auto-EOI). */
+/**
+ * The host's handler on pCPU p writes EOI and returns (for scenarios without host auto-EOI, whose
+ * handlers end with EOI, as kvm-unit-tests' do): the IRET restores IF = 1 if the interrupt gate
+ * cleared it.
+ */
 export function hostEoi(w: World, sink: Sink, p: number): number {
   const v = lapicEoi(w.m, w.L.lapic[p]);
   sink.ev(EV.EOI, -1 - p, v, 0, 0);
+  const o = w.L.pcpu[p] + PCPU.HOST_IF;
+  if (w.m[o] === HOST_IF_IN_HANDLER) w.m[o] = 1;
   eoiBroadcast(w, sink, p, v);
   return v;
 }

@@ -5,9 +5,11 @@
  * __kvm_ioapic_update_eoi follow the same rules). Destinations are physical APIC IDs.
  */
 import {
+  IOAPIC_DELIVERY_MODE,
   IOAPIC_NO_MSG,
   IOAPIC_PINS,
   ioapicEoi,
+  ioapicMsgDeliveryMode,
   ioapicMsgDest,
   ioapicMsgIsLevel,
   ioapicMsgVector,
@@ -16,7 +18,7 @@ import {
 } from '../hw/ioapic.ts';
 import { lapicEoiBroadcasts } from '../hw/lapic.ts';
 import type { Sink } from './events.ts';
-import { sendPhysicalInterrupt } from './hardware.ts';
+import { sendPhysicalInterrupt, sendPhysicalNmi } from './hardware.ts';
 import type { World } from './world.ts';
 
 function ioapicBase(w: World): number {
@@ -27,6 +29,10 @@ function ioapicBase(w: World): number {
 
 function send(w: World, sink: Sink, msg: number): void {
   if (msg === IOAPIC_NO_MSG) return;
+  if (ioapicMsgDeliveryMode(msg) === IOAPIC_DELIVERY_MODE.NMI) {
+    sendPhysicalNmi(w, sink, ioapicMsgDest(msg));
+    return;
+  }
   sendPhysicalInterrupt(w, sink, ioapicMsgDest(msg), ioapicMsgVector(msg), -1, ioapicMsgIsLevel(msg));
 }
 

@@ -27,7 +27,10 @@ export const PCPU = {
   MODE: 0,
   /** Index + 1 of the vCPU whose VMCS is current on this pCPU (0: none). */
   VMCS: 1,
-  /** Host RFLAGS.IF in root mode: 1 when the host takes interrupts. */
+  /**
+   * Host RFLAGS.IF in root mode: 1 when the host takes interrupts, 0 when not, HOST_IF_IN_HANDLER
+   * while a handler entered through an interrupt gate with IF = 1 runs (IF is 0 until its IRET).
+   */
   HOST_IF: 2,
   /**
    * Bitmask of the vCPUs on whose behalf a notification-vector interrupt is pending in this
@@ -36,6 +39,12 @@ export const PCPU = {
   PI_FOR: 3,
   SIZE: 4,
 } as const;
+/**
+ * PCPU.HOST_IF while a host handler that the machine does not end at once (hostAutoEoi false) runs:
+ * the interrupt gate cleared IF (SDM Vol. 3A 6.12.1.3), and the handler's IRET, which the model
+ * takes at its EOI (host.eoi), restores the saved IF = 1. Read as IF = 0.
+ */
+export const HOST_IF_IN_HANDLER = 2;
 export const PCPU_MODE_ROOT = 0;
 export const PCPU_MODE_GUEST = 1;
 

@@ -66,6 +66,8 @@ export interface IoapicPinConfig {
   level: boolean;
   masked: boolean;
   dest: number;
+  /** Delivery mode: 0 fixed, 4 NMI (optional: fixed). */
+  deliveryMode?: number;
 }
 
 /** One input of KVM's emulated I/O APIC, routed to vCPUs (kvm/guest-ioapic.ts). */

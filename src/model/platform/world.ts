@@ -120,7 +120,7 @@ export function initWorld(machine: Machine, more: readonly ExtraBlock[] = []): W
     for (const p of machine.ioapic) {
       const e = encodeRedirEntry({
         vector: p.vector,
-        deliveryMode: 0,
+        deliveryMode: p.deliveryMode === 4 ? 4 : 0,
         destMode: 0,
         polarity: 0,
         triggerMode: p.level ? 1 : 0,
