@@ -320,11 +320,31 @@ function scriptProgram(sc: Scenario, v: Variant, memory: MemoryModel): ActorProg
   b.kickReentersAtOnce = b.apicvInhibitable;
   const stepOfPc: number[] = [];
   const machine = machineOf(sc);
+  // vCPUs whose STI shadow a VM exit kept, and the one whose re-entry ends it at the next step.
+  const kept = new Set<number>();
+  let endAfterEntry = -1;
   for (const [i, st] of sc.steps.entries()) {
     const start = b.code.length;
     emitScriptStep(b, v, machine, st);
     const prev = sc.steps[i - 1];
-    if (prev?.do === 'guest.sti') endStiShadowFirst(b, start, prev.vcpu);
+    // A VM exit of that vCPU right after STI that KVM resolves without completing the next
+    // instruction (an EPT violation it maps and re-executes, an external interrupt or NMI between
+    // instructions) leaves the shadow in the VMCS's interruptibility state (SDM Vol. 3C 24.4.2);
+    // an exit KVM completes by emulation skips the instruction, which ends the shadow
+    // (kvm_skip_emulated_instruction -> vmx_set_interrupt_shadow(vcpu, 0)).
+    const exitsInShadow =
+      st.do === 'vm.exit' &&
+      prev?.do === 'guest.sti' &&
+      st.vcpu === prev.vcpu &&
+      SHADOW_KEEPING_EXITS.has(st.reason);
+    if (exitsInShadow) kept.add(st.vcpu);
+    if (prev?.do === 'guest.sti' && !exitsInShadow) endStiShadowFirst(b, start, prev.vcpu);
+    // After the re-entry the guest runs at least one instruction before the next step.
+    if (endAfterEntry >= 0) {
+      endStiShadowFirst(b, start, endAfterEntry);
+      endAfterEntry = -1;
+    }
+    if (st.do === 'vm.entry' && kept.delete(st.vcpu)) endAfterEntry = st.vcpu;
     while (stepOfPc.length < b.code.length) stepOfPc.push(i);
   }
   // A script that ends with STI: the guest goes on running, and its next instruction ends the shadow.
@@ -363,6 +383,13 @@ function endStiShadowFirst(b: ProgramBuilder, start: number, x: number): void {
 function apicvInhibitable(sc: Scenario): boolean {
   return sc.machine.features.apicv && !sc.machine.features.avic && sc.machine.apicRegisters;
 }
+
+/** VM exits right after STI that leave the STI shadow in place (see scriptProgram). */
+const SHADOW_KEEPING_EXITS: ReadonlySet<string> = new Set([
+  'EPT_VIOLATION',
+  'EXTERNAL_INTERRUPT',
+  'EXCEPTION_NMI',
+]);
 
 /** The name of the actor that runs a scenario's `steps`. */
 export const SCRIPT_ACTOR = 'script';

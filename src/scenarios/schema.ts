@@ -389,6 +389,12 @@ export const STEP_KINDS = {
       isr: z.array(vector).optional().describe('vISR becomes exactly these vectors (SVI their highest)'),
       rvi: byte.optional().describe('RVI on its own (a VMWRITE of the guest-interrupt status)'),
       svi: byte.optional().describe('SVI on its own'),
+      irqWindowExiting: z
+        .boolean()
+        .optional()
+        .describe(
+          'a VMWRITE of the interrupt-window exiting control (Intel): with it set the guest exits as soon as it can take an interrupt',
+        ),
       id: u32
         .optional()
         .describe(
@@ -887,6 +893,12 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
         code: 'custom',
         path: ['steps', i],
         message: 'host.setLapic with id or apicBase needs "apicRegisters": true in machine',
+      });
+    if (st.do === 'host.setLapic' && st.irqWindowExiting !== undefined && s.machine.features.avic)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, 'irqWindowExiting'],
+        message: 'irqWindowExiting is a VMX control: it needs an Intel machine (features.avic false)',
       });
     if (st.do === 'guest.icrRaw' && (!s.machine.apicRegisters || s.machine.features.avic))
       ctx.addIssue({

@@ -359,6 +359,7 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
         st.isr !== undefined ? `ISR={${st.isr.map(hex).join(',')}}` : '',
         st.rvi !== undefined ? `RVI=${hex(st.rvi)}` : '',
         st.svi !== undefined ? `SVI=${hex(st.svi)}` : '',
+        st.irqWindowExiting !== undefined ? `interrupt-window exiting=${st.irqWindowExiting ? 1 : 0}` : '',
         st.apicBase !== undefined ? `APIC_BASE=${hex(st.apicBase)}` : '',
         st.id !== undefined ? `ID=${hex(st.id)}` : '',
       ].filter(Boolean);

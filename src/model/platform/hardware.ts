@@ -36,6 +36,7 @@ import {
   tprVirtualization,
   VAPIC,
   VAPIC_F_IRQ_WINDOW_EXITING,
+  vapicSetIrqWindowExiting,
   vapicVid,
   virtualInterruptDeliverable,
   virtualInterruptDelivery,
@@ -492,6 +493,8 @@ export interface HostLapicWrite {
   isr?: readonly number[];
   rvi?: number;
   svi?: number;
+  /** A VMWRITE of the interrupt-window exiting control (primary processor-based bit 2). */
+  irqWindowExiting?: boolean;
 }
 
 /**
@@ -521,6 +524,7 @@ export function hostSetLapic(w: World, x: number, st: HostLapicWrite): void {
   }
   if (st.rvi !== undefined) setRvi(m, o, st.rvi);
   if (st.svi !== undefined) m[o + VAPIC.SVI] = st.svi & 0xff;
+  if (st.irqWindowExiting !== undefined) vapicSetIrqWindowExiting(m, o, st.irqWindowExiting);
 }
 
 /**
