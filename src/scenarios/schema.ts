@@ -331,7 +331,19 @@ export const STEP_KINDS = {
   'guest.apicWrite': {
     meaning:
       'the guest writes IA32_APIC_BASE, the SVR or the APIC ID: the write exits and KVM emulates it or injects #GP (machine.apicRegisters)',
-    script: { reg: z.enum(['APIC_BASE', 'SVR', 'ID']), value: u32, vcpu: vcpuRef },
+    script: {
+      reg: z.enum(['APIC_BASE', 'SVR', 'ID']),
+      value: u32,
+      hi: u32
+        .optional()
+        .describe('APIC_BASE only: bits 63:32 (all at or above the model MAXPHYADDR of 32, so reserved)'),
+      vcpu: vcpuRef,
+    },
+  },
+  'guest.apicRead': {
+    meaning:
+      'the guest reads 32 bits of its xAPIC page at a guest-physical address (an APIC register if the APIC is in xAPIC mode and the address is in the page at its base): the value goes to vcpuN.apic.read, and vcpuN.apic.readHit says whether it reached the APIC (machine.apicRegisters)',
+    script: { address: u32, vcpu: vcpuRef },
   },
   'time.advance': {
     meaning:
@@ -905,6 +917,25 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
         code: 'custom',
         path: ['steps', i],
         message: 'guest.icrRaw needs "apicRegisters": true in machine (and an Intel machine)',
+      });
+    if (st.do === 'guest.apicWrite' && st.hi !== undefined && st.reg !== 'APIC_BASE')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, 'hi'],
+        message: `hi is the upper half of IA32_APIC_BASE: ${st.reg} has none`,
+      });
+    if (st.do === 'guest.apicRead' && ![0x20, 0x30, 0x80, 0xf0].includes(st.address & 0xfff))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, 'address'],
+        message:
+          'guest.apicRead reads the ID (020H), version (030H), TPR (080H) or SVR (0F0H) offset of a page',
+      });
+    if (st.do === 'guest.apicRead' && (!s.machine.apicRegisters || s.machine.features.avic))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i],
+        message: 'guest.apicRead needs "apicRegisters": true in machine (and an Intel machine)',
       });
     if (st.do === 'guest.apicWrite' && !s.machine.apicRegisters)
       ctx.addIssue({

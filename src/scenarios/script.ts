@@ -35,6 +35,7 @@ import {
 import { emitIcrExit, kvmIcrTargets } from '../model/kvm/fastpath.ts';
 import {
   guestApicIsTarget,
+  guestApicRead,
   guestApicWrite,
   guestIcrFault,
   guestIcrRawWrite,
@@ -399,12 +400,28 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
       );
       return;
     }
-    case 'guest.apicWrite': {
+    case 'guest.apicRead': {
       const x = st.vcpu;
-      one(`vcpu${x}`, `guest writes ${st.reg} ${hex(st.value)}`, (w, _a, sink) => {
-        guestApicWrite(w, sink, x, st.reg, st.value);
+      one(`vcpu${x}`, `guest reads ${hex(st.address)}`, (w, _a, sink) => {
+        guestApicRead(w, sink, x, st.address);
         return NEXT;
       });
+      guard(b, start, (w) =>
+        vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot read its APIC` : null,
+      );
+      return;
+    }
+    case 'guest.apicWrite': {
+      const x = st.vcpu;
+      const hi = st.hi ?? 0;
+      one(
+        `vcpu${x}`,
+        `guest writes ${st.reg} ${hi !== 0 ? `${hex(hi)}:` : ''}${hex(st.value)}`,
+        (w, _a, sink) => {
+          guestApicWrite(w, sink, x, st.reg, st.value, hi);
+          return NEXT;
+        },
+      );
       guard(b, start, (w) =>
         vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot write its APIC` : null,
       );

@@ -210,3 +210,59 @@ describe('APICV_INHIBIT_REASON_APIC_ID_MODIFIED (kvm_recalculate_apic_map)', () 
     );
   });
 });
+
+describe('the xAPIC page through guest.apicRead (SDM Vol. 3A 11.4.1, 11.4.4, 11.12.1.2)', () => {
+  const modes = { xapic: '0xfee00900', x2apic: '0xfee00d00', disabled: '0xfee00100' } as const;
+  test('a read reaches the APIC iff it is in xAPIC mode and the address is in the page at its base', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...(Object.keys(modes) as (keyof typeof modes)[])),
+        fc.constantFrom(0xfee00000, 0xfed40000, 0xfec00000),
+        fc.constantFrom(0x20, 0x30, 0x80, 0xf0),
+        (mode, page, offset) => {
+          const steps: Raw[] = [];
+          // x2APIC and disabled are reached from xAPIC; disabled also passes through disabled.
+          if (mode !== 'xapic')
+            steps.push({ do: 'guest.apicWrite', vcpu: 0, reg: 'APIC_BASE', value: modes[mode] });
+          steps.push({ do: 'guest.apicRead', vcpu: 0, address: page + offset });
+          const r = run({
+            machine: { pcpus: 1, x2apic: false, apicRegisters: true, vcpus: [{ pcpu: 0, running: true }] },
+            steps,
+          });
+          const hit = mode === 'xapic' && page === 0xfee00000;
+          assert.equal(field(r, 'vcpu0.apic.readHit'), hit ? 1 : 0);
+          if (hit && offset === 0x30) assert.equal(field(r, 'vcpu0.apic.read'), 0x50014);
+          if (hit && offset === 0xf0) assert.equal(field(r, 'vcpu0.apic.read'), 0x1ff);
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  test('relocating an enabled APIC inhibits APICv for good (APIC_BASE_MODIFIED, __kvm_apic_set_base)', () => {
+    const r = run({
+      machine: { pcpus: 1, x2apic: false, apicRegisters: true, vcpus: [{ pcpu: 0, running: true }] },
+      steps: [
+        { do: 'guest.apicWrite', vcpu: 0, reg: 'APIC_BASE', value: '0xfed40900' },
+        { do: 'guest.apicRead', vcpu: 0, address: '0xfed40020' },
+        { do: 'guest.apicWrite', vcpu: 0, reg: 'APIC_BASE', value: '0xfee00900' },
+      ],
+    });
+    assert.equal(field(r, 'vcpu0.apic.read'), 0);
+    assert.equal(vapicVid(r.world.m, r.world.L.vapic[0]), false);
+    assert.deepEqual(exits(r, 0), [32, EPT_VIOLATION, 32]);
+  });
+
+  test('a bit of IA32_APIC_BASE at or above MAXPHYADDR raises #GP (SDM 11.4.4)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 0xffffffff }), (hi) => {
+        const r = run({
+          machine: { pcpus: 1, x2apic: false, apicRegisters: true, vcpus: [{ pcpu: 0, running: true }] },
+          steps: [{ do: 'guest.apicWrite', vcpu: 0, reg: 'APIC_BASE', value: '0xfee00900', hi }],
+        });
+        assert.equal(field(r, 'vcpu0.apic.gp'), 1);
+      }),
+      { numRuns: 20 },
+    );
+  });
+});

@@ -24,7 +24,7 @@
  * exit (decision 0183), the exits handled here re-enter within one step.
  */
 
-import { LAPIC_MODE_DISABLED } from '../hw/apic-state.ts';
+import { APIC_BASE_EN, APIC_DEFAULT_BASE, LAPIC_MODE_DISABLED } from '../hw/apic-state.ts';
 import { prioClass, processorPriority, regClear, regHighest, regSet } from '../hw/bits.ts';
 import { LAPIC, LAPIC_MODE_X2APIC } from '../hw/lapic.ts';
 import { setRvi, VAPIC, vapicSetIrqWindowExiting, vapicSetVid } from '../hw/vapic.ts';
@@ -44,6 +44,8 @@ import { KVM_REQ_EVENT, KVM_VCPU, kvmVcpuWakeUp } from './state.ts';
 
 /** APICV_INHIBIT_REASON_APIC_ID_MODIFIED. */
 export const INHIBIT_APIC_ID_MODIFIED = inhibitBit('APIC_ID_MODIFIED');
+/** APICV_INHIBIT_REASON_APIC_BASE_MODIFIED. */
+export const INHIBIT_APIC_BASE_MODIFIED = inhibitBit('APIC_BASE_MODIFIED');
 
 /** Whether APICv can be inhibited and reactivated while the machine runs (Intel, apicRegisters). */
 export function apicvInhibitable(w: World): boolean {
@@ -73,9 +75,25 @@ export function xapicIdMismatch(w: World): boolean {
  */
 export function kvmRecalculateApicMap(w: World): void {
   if (!apicvInhibitable(w)) return;
+  setOrClearInhibit(w, INHIBIT_APIC_ID_MODIFIED, xapicIdMismatch(w));
+}
+
+/**
+ * kvm_lapic_set_base (__kvm_apic_set_base): an enabled APIC whose base is no longer the default
+ * 0FEE00000H sets APICV_INHIBIT_REASON_APIC_BASE_MODIFIED, for good (KVM never clears it: APICv's
+ * APIC-access page cannot move).
+ */
+export function kvmApicBaseModified(w: World, apicBase: number): void {
+  const v = BigInt(apicBase >>> 0);
+  if (!apicvInhibitable(w) || (v & APIC_BASE_EN) === 0n) return;
+  if ((v & 0xfffff000n) !== APIC_DEFAULT_BASE) setOrClearInhibit(w, INHIBIT_APIC_BASE_MODIFIED, true);
+}
+
+/** kvm_set_or_clear_apicv_inhibit, with every vCPU's update folded in when activation changes. */
+function setOrClearInhibit(w: World, bit: number, set: boolean): void {
   const k = apicvBase(w) + KVM_APICV.INHIBITS;
   const old = w.m[k];
-  const n = (xapicIdMismatch(w) ? old | INHIBIT_APIC_ID_MODIFIED : old & ~INHIBIT_APIC_ID_MODIFIED) >>> 0;
+  const n = (set ? old | bit : old & ~bit) >>> 0;
   w.m[k] = n;
   if ((old === 0) === (n === 0)) return;
   for (let x = 0; x < w.machine.vcpus.length; x++) kvmVcpuUpdateApicv(w, x);

@@ -12,7 +12,9 @@
  * moves a vCPU to another mode sees the mode, the ID and the #GPs, not a different virtualization.
  */
 
+import { apicAccess } from '../hw/apic-access.ts';
 import {
+  APIC_DEFAULT_BASE,
   apicBaseApply,
   apicBaseWriteFault,
   apicIdWrite,
@@ -24,6 +26,7 @@ import {
   svrWrite,
   x2apicIcrRegisterWrite,
   xapicIcrRegisterWrite,
+  xapicMmioAvailable,
 } from '../hw/apic-state.ts';
 import {
   DELIVERY_MODE,
@@ -39,12 +42,13 @@ import {
 } from '../hw/icr.ts';
 import { LAPIC, LAPIC_MODE_X2APIC } from '../hw/lapic.ts';
 import { TIMER } from '../hw/timer.ts';
+import { VAPIC } from '../hw/vapic.ts';
 import { EXIT_REASON, type Sink } from '../platform/events.ts';
 import { GUEST_APIC, GUEST_MAXPHYADDR, guestApicBlockName } from '../platform/guest-apic-block.ts';
 import { vmEntry, vmExit } from '../platform/hardware.ts';
 import { timerBlockName } from '../platform/timer-block.ts';
 import { vcpuRunningOn, type World } from '../platform/world.ts';
-import { apicvInhibited, kvmRecalculateApicMap, kvmReenter } from './apicv-inhibit.ts';
+import { apicvInhibited, kvmApicBaseModified, kvmRecalculateApicMap, kvmReenter } from './apicv-inhibit.ts';
 
 function block(w: World, x: number): number {
   const o = w.L.extra.get(guestApicBlockName(x));
@@ -169,6 +173,67 @@ function gp(w: World, o: number): void {
   w.m[o + GUEST_APIC.GP]++;
 }
 
+/**
+ * The APIC version register as KVM sets it (kvm_apic_set_version): version 14H of an integrated
+ * APIC, and the maximum LVT entry, 5 (six LVT entries: KVM adds CMCI only for a guest with
+ * MCG_CMCI_P, which the model's guests do not have). Directed EOI is not offered with KVM's I/O APIC.
+ */
+export const KVM_APIC_LVR = 0x14 | (5 << 16);
+
+/**
+ * The register at `offset` of vCPU x's xAPIC page as KVM keeps it (apic->regs): ID (020H),
+ * version (030H), TPR (080H) or SVR (0F0H), the offsets the loader lets a `guest.apicRead` read.
+ */
+function xapicRegister(w: World, x: number, o: number, offset: number): number {
+  switch (offset) {
+    case 0x20:
+      return (w.m[o + LAPIC.ID] << 24) >>> 0;
+    case 0x30:
+      return KVM_APIC_LVR;
+    case 0x80:
+      // The virtual-APIC page is KVM's register page: its VTPR is the TPR.
+      return w.m[w.L.vapic[x] + VAPIC.VTPR];
+    default:
+      return w.m[o + LAPIC.SVR];
+  }
+}
+
+/**
+ * vCPU x's guest reads 32 bits at guest-physical `address` through the xAPIC's memory-mapped
+ * interface. It reaches the APIC only in xAPIC mode and inside the 4-KByte page at the base
+ * IA32_APIC_BASE names (SDM Vol. 3A 11.4.1, 11.4.4; in x2APIC or disabled mode the page is not the
+ * APIC, 11.12.1.2, 11.4.3: the read returns memory, `apic.readHit` 0). At the default base with
+ * APICv active the access is to the APIC-access page: APIC-register virtualization reads the
+ * virtual-APIC page without an exit, or an APIC-access exit for an offset it does not virtualize
+ * (hw/apic-access.ts apicAccess); a relocated base, or APICv inhibited, has no APIC-access page
+ * there, so the read faults into KVM's MMIO emulation (EPT violation; apic_mmio_read, which
+ * follows apic->base_address). The value goes to `apic.read`.
+ */
+export function guestApicRead(w: World, sink: Sink, x: number, address: number): void {
+  const o = block(w, x);
+  const base = w.m[o + GUEST_APIC.BASE] & 0xfffff000;
+  const hit = xapicMmioAvailable(w.m[o + LAPIC.MODE]) && (address & 0xfffff000) === base;
+  w.m[o + GUEST_APIC.READ_HIT] = hit ? 1 : 0;
+  if (!hit) return;
+  const offset = address & 0xfff;
+  w.m[o + GUEST_APIC.READ] = xapicRegister(w, x, o, offset);
+  const onAccessPage =
+    BigInt(base >>> 0) === APIC_DEFAULT_BASE && !apicvInhibited(w, x) && w.machine.features.apicv;
+  if (onAccessPage) {
+    const ctl = {
+      useTprShadow: true,
+      virtualizeX2apicMode: false,
+      apicRegisterVirtualization: true,
+      virtualInterruptDelivery: true,
+      ipiVirtualization: w.machine.features.ipiv,
+    };
+    if (apicAccess(ctl, offset, 4, false) === 'read-virtual-apic') return;
+  }
+  const p = vcpuRunningOn(w, x);
+  vmExit(w, sink, x, onAccessPage ? EXIT_REASON.APIC_ACCESS : EXIT_REASON.EPT_VIOLATION, offset);
+  if (p >= 0) kvmReenter(w, sink, x, p);
+}
+
 /** The guest register a `guest.apicWrite` writes. */
 export type GuestApicReg = 'APIC_BASE' | 'SVR' | 'ID';
 
@@ -190,19 +255,28 @@ function exitFor(w: World, x: number, o: number, reg: GuestApicReg): [number, nu
  * machine's); SVR follows svrWrite (software disable keeps IRR and ISR and masks the LVT entries);
  * the APIC ID is writable in xAPIC mode and read-only (#GP) in x2APIC mode (apicIdWrite).
  */
-export function guestApicWrite(w: World, sink: Sink, x: number, reg: GuestApicReg, value: number): void {
+export function guestApicWrite(
+  w: World,
+  sink: Sink,
+  x: number,
+  reg: GuestApicReg,
+  value: number,
+  hi = 0,
+): void {
   const o = block(w, x);
   const p = vcpuRunningOn(w, x);
   const [reason, qualification] = exitFor(w, x, o, reg);
   vmExit(w, sink, x, reason, qualification);
   if (reg === 'APIC_BASE') {
     const old = BigInt(w.m[o + GUEST_APIC.BASE]);
-    const next = BigInt(value >>> 0);
+    // Bits 63:32 are all at or above the model's MAXPHYADDR: any set one is reserved.
+    const next = BigInt(value >>> 0) | (BigInt(hi >>> 0) << 32n);
     if (apicBaseWriteFault(old, next, { x2apicSupported: true, maxPhyAddr: GUEST_MAXPHYADDR }) !== null)
       gp(w, o);
     else {
       apicBaseApply(w.m, o, old, next, w.machine.vcpus[x].apicId);
       w.m[o + GUEST_APIC.BASE] = value >>> 0;
+      kvmApicBaseModified(w, value >>> 0);
     }
   } else if (reg === 'SVR') {
     // Software disable masks every LVT entry (SDM 11.4.7.2); the model's only guest LVT entry is

@@ -76,6 +76,8 @@ export const EXIT_REASON = {
   MSR_READ: 31,
   MSR_WRITE: 32,
   TPR_BELOW_THRESHOLD: 43,
+  /** An APIC-access VM exit: an access to the APIC-access page that is not virtualized. */
+  APIC_ACCESS: 44,
   EOI_INDUCED: 45,
   /**
    * A guest access to a page EPT does not map: KVM's xAPIC page while APICv is inhibited (the

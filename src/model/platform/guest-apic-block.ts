@@ -17,7 +17,10 @@ export const GUEST_APIC = {
   /** The ICR as software reads it back: bits 31:0 and 63:32 (xAPIC: 300H and 310H). */
   ICR_LO: LAPIC.SIZE + 2,
   ICR_HI: LAPIC.SIZE + 3,
-  SIZE: LAPIC.SIZE + 4,
+  /** The value the guest's last `guest.apicRead` returned, and 1 if that read reached the APIC. */
+  READ: LAPIC.SIZE + 4,
+  READ_HIT: LAPIC.SIZE + 5,
+  SIZE: LAPIC.SIZE + 6,
 } as const;
 
 /** The model's MAXPHYADDR for IA32_APIC_BASE: the base is a 32-bit number in scenarios. */
@@ -35,6 +38,8 @@ const FIELDS: readonly FieldDesc[] = [
   { name: 'apic.gp', offset: GUEST_APIC.GP, kind: 'u32' },
   { name: 'apic.icrLo', offset: GUEST_APIC.ICR_LO, kind: 'u32' },
   { name: 'apic.icrHi', offset: GUEST_APIC.ICR_HI, kind: 'u32' },
+  { name: 'apic.read', offset: GUEST_APIC.READ, kind: 'u32' },
+  { name: 'apic.readHit', offset: GUEST_APIC.READ_HIT, kind: 'u32' },
 ];
 
 export function guestApicExtras(n: number): ExtraBlock[] {

@@ -301,8 +301,9 @@ export function guestIret(w: World, x: number): void {
 /**
  * vCPU x runs in guest mode with interrupt-window exiting set and can take an interrupt at this
  * boundary (IF = 1, no STI or MOV-SS shadow): a VM exit now, before the next instruction (SDM Vol.
- * 3C 26.7.5; interruptibility.ts interruptWindowExit). KVM sets the control only while APICv is
- * inhibited (enable_irq_window for an interrupt it must inject), so no other scenario sees it.
+ * 3C 26.7.5; interruptibility.ts interruptWindowExit). KVM sets the control while APICv is
+ * inhibited (enable_irq_window for an interrupt it must inject), and a script may write it as a
+ * VMWRITE (host.setLapic irqWindowExiting); no other scenario sees it.
  */
 export function vcpuIrqWindowExitEnabled(w: World, x: number): boolean {
   return (
