@@ -266,3 +266,20 @@ describe('the xAPIC page through guest.apicRead (SDM Vol. 3A 11.4.1, 11.4.4, 11.
     );
   });
 });
+
+describe('CPUID.01H:EDX.APIC follows IA32_APIC_BASE.EN (SDM Vol. 3A 11.4.3; kvm_update_cpuid_runtime)', () => {
+  test('after any sequence of writes the flag is the enable bit of the value in force', () => {
+    const values = [0xfee00100, 0xfee00900, 0xfee00d00, 0xfee00500, 0xfee00901];
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...values), { minLength: 1, maxLength: 5 }), (writes) => {
+        const r = run({
+          machine: { pcpus: 1, x2apic: false, apicRegisters: true, vcpus: [{ pcpu: 0, running: true }] },
+          steps: writes.map((value) => ({ do: 'guest.apicWrite', vcpu: 0, reg: 'APIC_BASE', value })),
+        });
+        const base = field(r, 'vcpu0.apic.base') as number;
+        assert.equal(field(r, 'vcpu0.apic.cpuidApic'), (base >>> 11) & 1);
+      }),
+      { numRuns: 30 },
+    );
+  });
+});

@@ -124,6 +124,7 @@ export function hostSetApicRegisters(w: World, x: number, wr: { apicBase?: numbe
     if (apicBaseWriteFault(old, next, opts) === null) {
       apicBaseApply(w.m, o, old, next, initial);
       w.m[o + GUEST_APIC.BASE] = wr.apicBase >>> 0;
+      kvmUpdateCpuidApic(w.m, o);
     }
   }
   if (wr.id !== undefined) kvmSetLapicId(w.m, o, wr.id, initial);
@@ -166,6 +167,14 @@ export function guestIcrFault(w: World, sink: Sink, x: number): void {
   vmExit(w, sink, x, EXIT_REASON.MSR_WRITE, 0x830);
   gp(w, o);
   if (p >= 0) vmEntry(w, sink, x, p);
+}
+
+/**
+ * kvm_update_cpuid_runtime after an IA32_APIC_BASE write: CPUID.01H:EDX.APIC[bit 9] follows the
+ * global enable (cpuid_entry_change with MSR_IA32_APICBASE_ENABLE).
+ */
+function kvmUpdateCpuidApic(m: Uint32Array, o: number): void {
+  m[o + GUEST_APIC.CPUID_APIC] = (m[o + GUEST_APIC.BASE] >>> 11) & 1;
 }
 
 /** KVM injects #GP (kvm_inject_gp): counted in the block; the trace shows the count change. */
@@ -276,6 +285,7 @@ export function guestApicWrite(
     else {
       apicBaseApply(w.m, o, old, next, w.machine.vcpus[x].apicId);
       w.m[o + GUEST_APIC.BASE] = value >>> 0;
+      kvmUpdateCpuidApic(w.m, o);
       kvmApicBaseModified(w, value >>> 0);
     }
   } else if (reg === 'SVR') {

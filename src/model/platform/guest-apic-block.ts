@@ -20,7 +20,12 @@ export const GUEST_APIC = {
   /** The value the guest's last `guest.apicRead` returned, and 1 if that read reached the APIC. */
   READ: LAPIC.SIZE + 4,
   READ_HIT: LAPIC.SIZE + 5,
-  SIZE: LAPIC.SIZE + 6,
+  /**
+   * CPUID.01H:EDX[9] as the guest reads it: KVM makes it follow IA32_APIC_BASE.EN
+   * (kvm_update_cpuid_runtime; SDM Vol. 3A 11.4.3: the flag reads 0 while the APIC is disabled).
+   */
+  CPUID_APIC: LAPIC.SIZE + 6,
+  SIZE: LAPIC.SIZE + 7,
 } as const;
 
 /** The model's MAXPHYADDR for IA32_APIC_BASE: the base is a 32-bit number in scenarios. */
@@ -40,6 +45,7 @@ const FIELDS: readonly FieldDesc[] = [
   { name: 'apic.icrHi', offset: GUEST_APIC.ICR_HI, kind: 'u32' },
   { name: 'apic.read', offset: GUEST_APIC.READ, kind: 'u32' },
   { name: 'apic.readHit', offset: GUEST_APIC.READ_HIT, kind: 'u32' },
+  { name: 'apic.cpuidApic', offset: GUEST_APIC.CPUID_APIC, kind: 'u32' },
 ];
 
 export function guestApicExtras(n: number): ExtraBlock[] {
@@ -65,5 +71,6 @@ export function guestApicInit(w: World): void {
       (w.machine.x2apic ? APIC_BASE_EXTD : 0n) |
       (x === 0 ? APIC_BASE_BSP : 0n);
     w.m[o + GUEST_APIC.BASE] = Number(base);
+    w.m[o + GUEST_APIC.CPUID_APIC] = 1;
   });
 }
