@@ -20,6 +20,7 @@ import {
   vapicVid,
   vmEntryVirtualInterrupts,
 } from '../../src/model/hw/vapic.ts';
+import { KVM_APIC_LVR } from '../../src/model/kvm/guest-apic.ts';
 import { findField, readField } from '../../src/model/platform/fields.ts';
 import { type RunResult, runScenario } from '../../src/run/run.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
@@ -281,5 +282,13 @@ describe('CPUID.01H:EDX.APIC follows IA32_APIC_BASE.EN (SDM Vol. 3A 11.4.3; kvm_
       }),
       { numRuns: 30 },
     );
+  });
+});
+
+describe('the APIC version register (apic.c test_lapic_existence; SDM Vol. 3A 11.4.8)', () => {
+  test('its version byte is an integrated APIC version (10H-15H) and its max LVT entry leaves room for the six KVM has', () => {
+    const lvr = KVM_APIC_LVR;
+    assert.ok((lvr & 0xff) >= 0x10 && (lvr & 0xff) <= 0x15);
+    assert.equal(((lvr >>> 16) & 0xff) + 1, 6);
   });
 });
