@@ -43,6 +43,46 @@ describe('peer-suite built-ins', () => {
     for (const n of named) assert.ok(builtins.has(n), `docs/peer-suites.md names ${n}, which is no built-in`);
   });
 
+  it('the counts table says what the rows say (yes, partly and no after, per suite and in all)', () => {
+    const doc = readFileSync(DOC, 'utf8');
+    const sections = doc.split('\n## ');
+    const suites: [string, string][] = [
+      ['apic.c', 'kvm-unit-tests x86/apic.c'],
+      ['ioapic.c', 'kvm-unit-tests x86/ioapic.c'],
+      ['vmx_tests.c', 'kvm-unit-tests x86/vmx_tests.c'],
+      ['selftests', 'KVM selftests'],
+    ];
+    const total = { yes: 0, partly: 0, no: 0 };
+    const countsRow = (name: string) => {
+      const line = doc.split('\n').find((l) => l.replaceAll('*', '').startsWith(`| ${name} |`));
+      assert.ok(line, `no counts row for ${name}`);
+      // suite | functions | in scope | yes before | yes after | partly before | partly after | no before | no after | out
+      const c = line
+        .split('|')
+        .slice(1, -1)
+        .map((x) => x.replaceAll('*', '').trim());
+      return { yes: Number(c[4]), partly: Number(c[6]), no: Number(c[8]) };
+    };
+    for (const [name, heading] of suites) {
+      const sec = sections.find((x) => x.startsWith(heading));
+      assert.ok(sec, `no section ${heading}`);
+      const got = { yes: 0, partly: 0, no: 0 };
+      for (const line of sec.split('\n')) {
+        const cells = line
+          .split('|')
+          .slice(1, -1)
+          .map((x) => x.trim());
+        if (cells.length < 3 || !(cells[1] in got)) continue;
+        got[cells[1] as keyof typeof got]++;
+      }
+      assert.deepEqual(got, countsRow(name), name);
+      total.yes += got.yes;
+      total.partly += got.partly;
+      total.no += got.no;
+    }
+    assert.deepEqual(total, countsRow('all'));
+  });
+
   it('a peer built-in runs by name through the CLI', () => {
     const r = run('kut-ioapic-level-retrigger');
     assert.equal(r.code, 0, r.out);
