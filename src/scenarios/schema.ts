@@ -438,6 +438,15 @@ export const STEP_KINDS = {
       vcpu: vcpuRef,
     },
   },
+  'guestIoapic.reg': {
+    meaning:
+      "the guest reads (no `write`) or writes a register of KVM's emulated I/O APIC by index through IOREGSEL/IOWIN: 0 ID, 1 version, 2 arbitration, 10H-3FH the redirection entries; a read's value goes to guestIoapic.read",
+    script: {
+      index: z.number().int().min(0).max(0x3f),
+      write: u32.optional().describe('the value written; without it the step reads'),
+      vcpu: vcpuRef,
+    },
+  },
   'guestIoapic.mask': {
     meaning: "the host masks or unmasks an entry of KVM's emulated I/O APIC",
     script: { pin: z.number().int().min(0).max(23), masked: z.boolean() },
@@ -994,6 +1003,12 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
         code: 'custom',
         path: ['steps', i, 'pin'],
         message: `pin ${st.pin} is not programmed in machine.guestIoapic`,
+      });
+    if (st.do === 'guestIoapic.reg' && s.machine.guestIoapic.length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i],
+        message: "guestIoapic.reg needs KVM's emulated I/O APIC: program a pin in machine.guestIoapic",
       });
   });
   s.checkpoints?.forEach((cp, i) => {

@@ -46,6 +46,7 @@ import {
   type GuestIoapicWrite,
   guestIoapicLine,
   guestIoapicMask,
+  guestIoapicReg,
   guestIoapicWrite,
 } from '../model/kvm/guest-ioapic.ts';
 import { kvmTimeAdvance, kvmTimerWrite, type TimerWrite } from '../model/kvm/lapic-timer.ts';
@@ -471,6 +472,23 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
       guard(b, start, (w) =>
         vcpuRunningOn(w, x) < 0
           ? `vcpu${x} is not running in guest mode: it cannot write the I/O APIC`
+          : null,
+      );
+      return;
+    }
+    case 'guestIoapic.reg': {
+      const x = st.vcpu;
+      const what =
+        st.write === undefined
+          ? `reads register ${hex(st.index)}`
+          : `writes ${hex(st.write)} to register ${hex(st.index)}`;
+      one(`vcpu${x}`, `guest ${what} of the guest I/O APIC`, (w, _a, sink) => {
+        guestIoapicReg(w, sink, x, st.index, st.write);
+        return NEXT;
+      });
+      guard(b, start, (w) =>
+        vcpuRunningOn(w, x) < 0
+          ? `vcpu${x} is not running in guest mode: it cannot reach the I/O APIC`
           : null,
       );
       return;

@@ -40,8 +40,53 @@ export const IOAPIC = {
   REDTBL: 0,
   /** Bit `pin` = 1 while the input line is asserted. */
   LINES: 2 * IOAPIC_PINS,
-  SIZE: 2 * IOAPIC_PINS + 1,
+  /** The I/O APIC's ID, bits 27:24 of IOAPICID (4 bits). */
+  ID: 2 * IOAPIC_PINS + 1,
+  SIZE: 2 * IOAPIC_PINS + 2,
 } as const;
+
+/** Indexes of the registers reached through IOREGSEL/IOWIN (82093AA datasheet, "Register Address Map"). */
+export const IOAPIC_REG = { ID: 0, VERSION: 1, ARB: 2 } as const;
+
+/**
+ * IOAPICVER: version 11H, and the maximum redirection entry (the entry count - 1) in bits 23:16
+ * (82093AA datasheet, "IOAPICVER"; KVM's emulated I/O APIC reports the same, IOAPIC_VERSION_ID with
+ * IOAPIC_NUM_PINS - 1, in ioapic_read_indirect).
+ */
+export const IOAPIC_VERSION = 0x11 | ((IOAPIC_PINS - 1) << 16);
+
+/**
+ * A read of register `index` through IOWIN (82093AA datasheet, "I/O APIC Registers"): IOAPICID
+ * holds the ID in bits 27:24; IOAPICVER is constant; IOAPICARB holds the arbitration ID in bits
+ * 27:24, which is loaded with the ID whenever IOAPICID is written (so it reads as the ID; KVM's
+ * ioapic_read_indirect returns the ID for both). Indexes 10H-3FH are the redirection entries.
+ */
+export function ioapicReadReg(m: Uint32Array, o: number, index: number): number {
+  if (index === IOAPIC_REG.VERSION) return IOAPIC_VERSION;
+  if (index === IOAPIC_REG.ID || index === IOAPIC_REG.ARB) return ((m[o + IOAPIC.ID] & 0xf) << 24) >>> 0;
+  if (index >= 0x10 && index < 0x10 + 2 * IOAPIC_PINS) {
+    const pin = (index - 0x10) >>> 1;
+    return (index & 1) === 0 ? ioapicReadRedirLo(m, o, pin) : ioapicReadRedirHi(m, o, pin);
+  }
+  return 0;
+}
+
+/**
+ * A write of register `index` through IOWIN: only bits 27:24 of IOAPICID are writable (the rest of
+ * it, IOAPICVER and IOAPICARB are read-only); redirection entries go through ioapicWriteRedirLo/Hi,
+ * whose message, if any, is returned.
+ */
+export function ioapicWriteReg(m: Uint32Array, o: number, index: number, value: number): number {
+  if (index === IOAPIC_REG.ID) {
+    m[o + IOAPIC.ID] = (value >>> 24) & 0xf;
+    return IOAPIC_NO_MSG;
+  }
+  if (index >= 0x10 && index < 0x10 + 2 * IOAPIC_PINS) {
+    const pin = (index - 0x10) >>> 1;
+    return (index & 1) === 0 ? ioapicWriteRedirLo(m, o, pin, value) : ioapicWriteRedirHi(m, o, pin, value);
+  }
+  return IOAPIC_NO_MSG;
+}
 
 /** Fields of a redirection entry's low word (82093AA, "I/O Redirection Table Registers"). */
 export const RTE = {

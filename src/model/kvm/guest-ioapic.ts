@@ -32,13 +32,16 @@ import {
 import {
   decodeIoapicMsg,
   encodeRedirEntry,
+  IOAPIC,
   IOAPIC_NO_MSG,
   IOAPIC_PINS,
   ioapicEoi,
   ioapicReadEntry,
+  ioapicReadReg,
   ioapicSetLine,
   ioapicSetMasked,
   ioapicWriteRedir,
+  ioapicWriteReg,
   type RedirEntryFields,
 } from '../hw/ioapic.ts';
 import { VAPIC } from '../hw/vapic.ts';
@@ -161,6 +164,26 @@ export function guestIoapicWrite(w: World, sink: Sink, x: number, pin: number, w
   const e = encodeRedirEntry({ ...old, ...wr, polarity: old.polarity });
   const msg = ioapicWriteRedir(w.m, o, pin, e.lo, e.hi);
   guestIoapicScan(w);
+  if (p >= 0) vmEntry(w, sink, x, p);
+  route(w, sink, msg);
+}
+
+/**
+ * vCPU x's guest reads (`write` undefined) or writes register `index` of KVM's emulated I/O APIC
+ * through IOREGSEL/IOWIN: an MMIO exit KVM emulates (ioapic_read_indirect, ioapic_write_indirect,
+ * with hw/ioapic.ts's rules: the ID's bits 27:24 writable, version and arbitration read-only), then
+ * the re-entry. A read's value goes to the block's `read` word.
+ */
+export function guestIoapicReg(w: World, sink: Sink, x: number, index: number, write?: number): void {
+  const o = base(w);
+  const p = vcpuRunningOn(w, x);
+  vmExit(w, sink, x, EXIT_REASON.EPT_MISCONFIG, 0);
+  let msg = IOAPIC_NO_MSG;
+  if (write === undefined) w.m[o + IOAPIC.SIZE] = ioapicReadReg(w.m, o, index);
+  else {
+    msg = ioapicWriteReg(w.m, o, index, write >>> 0);
+    if (index >= 0x10) guestIoapicScan(w);
+  }
   if (p >= 0) vmEntry(w, sink, x, p);
   route(w, sink, msg);
 }

@@ -237,7 +237,10 @@ export function makeLayout(nPcpu: number, nVcpu: number, extras: readonly ExtraB
 
 /** Fields of the I/O APIC block for the pins a machine programs. */
 export function ioapicFields(pins: readonly number[]): FieldDesc[] {
-  const out: FieldDesc[] = [{ name: 'lines', offset: IOAPIC.LINES, kind: 'u32' }];
+  const out: FieldDesc[] = [
+    { name: 'lines', offset: IOAPIC.LINES, kind: 'u32' },
+    { name: 'id', offset: IOAPIC.ID, kind: 'u32' },
+  ];
   for (const p of pins) {
     out.push({ name: `pin${p}.remoteIRR`, offset: IOAPIC.REDTBL + 2 * p, kind: 'bool', mask: 1, shift: 14 });
     out.push({ name: `pin${p}.masked`, offset: IOAPIC.REDTBL + 2 * p, kind: 'bool', mask: 1, shift: 16 });

@@ -88,8 +88,12 @@ export function initWorld(machine: Machine, more: readonly ExtraBlock[] = []): W
   if (machine.guestIoapic?.length)
     extras.push({
       name: 'guestIoapic',
-      size: IOAPIC.SIZE,
-      fields: ioapicFields(machine.guestIoapic.map((p) => p.pin)),
+      // One word more: the value the guest's last register read returned (guestIoapic.reg).
+      size: IOAPIC.SIZE + 1,
+      fields: [
+        ...ioapicFields(machine.guestIoapic.map((p) => p.pin)),
+        { name: 'read', offset: IOAPIC.SIZE, kind: 'u32' },
+      ],
     });
   if (machine.lapicTimer) extras.push(...timerExtras(machine.vcpus.length));
   if (machine.apicRegisters) extras.push(...guestApicExtras(machine.vcpus.length));

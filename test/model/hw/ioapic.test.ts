@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { UserError } from '../../../src/errors.ts';
 import {
@@ -9,6 +9,7 @@ import {
   IOAPIC_DELIVERY_MODE,
   IOAPIC_NO_MSG,
   IOAPIC_PINS,
+  IOAPIC_REG,
   type IoapicMsg,
   ioapicEoi,
   ioapicLine,
@@ -19,6 +20,7 @@ import {
   ioapicReadEntry,
   ioapicReadRedirHi,
   ioapicReadRedirLo,
+  ioapicReadReg,
   ioapicRemoteIrr,
   ioapicReset,
   ioapicSetLine,
@@ -26,6 +28,7 @@ import {
   ioapicWriteRedir,
   ioapicWriteRedirHi,
   ioapicWriteRedirLo,
+  ioapicWriteReg,
   RTE,
 } from '../../../src/model/hw/ioapic.ts';
 
@@ -415,4 +418,33 @@ test('property: random (set line, EOI, mask/unmask, rewrite) sequences agree wit
     ),
     { numRuns: 500 },
   );
+});
+
+describe('IOAPICID, IOAPICVER, IOAPICARB (82093AA datasheet; kvm-unit-tests ioapic.c ioapic_reg_*)', () => {
+  test('only ID bits 27:24 are writable; the arbitration ID follows the ID; version and arbitration ignore writes', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (a, b) => {
+          const m = new Uint32Array(IOAPIC.SIZE);
+          ioapicReset(m, 0);
+          const id0 = ioapicReadReg(m, 0, IOAPIC_REG.ID);
+          ioapicWriteReg(m, 0, IOAPIC_REG.ID, a);
+          const id1 = ioapicReadReg(m, 0, IOAPIC_REG.ID);
+          assert.equal(((id0 ^ id1) & ~0x0f000000) >>> 0, 0);
+          assert.equal(id1, (a & 0x0f000000) >>> 0);
+          assert.equal(ioapicReadReg(m, 0, IOAPIC_REG.ARB), id1);
+          const ver = ioapicReadReg(m, 0, IOAPIC_REG.VERSION);
+          ioapicWriteReg(m, 0, IOAPIC_REG.VERSION, b);
+          ioapicWriteReg(m, 0, IOAPIC_REG.ARB, b);
+          assert.equal(ioapicReadReg(m, 0, IOAPIC_REG.VERSION), ver);
+          assert.equal(ioapicReadReg(m, 0, IOAPIC_REG.ARB), id1);
+          // Version 11H; 24 entries, so the maximum redirection entry is 17H.
+          assert.equal(ver & 0xff, 0x11);
+          assert.equal((ver >>> 16) & 0xff, 0x17);
+        },
+      ),
+    );
+  });
 });
