@@ -73,6 +73,11 @@ export const deviceSource = z
     irte: index
       .optional()
       .describe('the IRTE of machine.irtes it goes through (default: by vcpu and vector)'),
+    handler: time
+      .default(0)
+      .describe(
+        "delivery posted-msi: how long the device driver's handler runs per interrupt (call_irq_handler in handle_pending_pir)",
+      ),
   })
   .strict();
 
@@ -175,6 +180,8 @@ export const workload = z
         issue(['devices', i], 'delivery posted-msi needs pcpu (host posted MSI targets a pCPU)');
       if (d.delivery === 'posted-msi' && d.vcpu !== undefined)
         issue(['devices', i, 'vcpu'], 'vcpu is for delivery vtd (host posted MSI targets a pcpu)');
+      if (d.delivery === 'vtd' && d.handler > 0)
+        issue(['devices', i, 'handler'], "handler is for delivery posted-msi (the host driver's handler)");
     });
     w.ipis.forEach((p, i) => {
       arrivals('ipis', i, p);

@@ -182,6 +182,18 @@ function figures(
       sumKeys(sm, ch.keyCycles, (k) => HARVEST_LOAD.test(k) || HARVEST_XCHG.test(k)) / harvests,
     );
   }
+  // Host posted MSI (docs/sim.md, "Host posted MSI"): notifications as /proc/interrupts counts
+  // them (PMN), the interrupts their handlers took out of PIR, and the notification path's cycles
+  // per interrupt, the drivers' own handlers not included.
+  if (sm.postedMsi.pir.some((o) => o >= 0)) {
+    put('posted_msi_notifications', '1/s', perSec(host.posted_msi));
+    put('posted_msi_irqs', '1/s', perSec(ch.msiIrqs));
+    if (host.posted_msi > 0) put('posted_msi_irqs_per_notification', 'count', ch.msiIrqs / host.posted_msi);
+    if (ch.msiIrqs > 0) {
+      put('posted_msi_cycles_per_irq', 'cycles', ch.msiCycles / ch.msiIrqs);
+      put('posted_msi_handler_cycles_per_irq', 'cycles', ch.msiHandlerCycles / ch.msiIrqs);
+    }
+  }
   const scans = sumKeys(sm, ch.keyCount, (k) => k === 'vmx_vcpu_pi_load/pi_is_pir_empty');
   if (scans > 0) put('pir_scans_at_load', '1/s', perSec(scans));
   const icr = kind('guest.icr');

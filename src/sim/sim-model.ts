@@ -12,6 +12,7 @@
  * Everything here is computed once per model; the simulation's hot path reads typed arrays.
  */
 import { UserError } from '../errors.ts';
+import { POSTED_MSI, postedMsiBlockName } from '../model/kvm/posted-msi.ts';
 import type { Variant } from '../model/kvm/variants.ts';
 import type { SystemModel } from '../model/system/system.ts';
 import { buildModel } from '../scenarios/compile.ts';
@@ -60,6 +61,67 @@ export interface SimModel {
   actorVcpu: Int32Array;
   /** Names of the synthesized actors' sources, by actor (empty for the scenario's own). */
   sourceName: string[];
+  /** Host posted MSI in time: the notification handlers and the drivers' handler times. */
+  postedMsi: PostedMsiTiming;
+}
+
+/**
+ * Host posted MSI in time (docs/sim.md, "Host posted MSI"). handle_pending_pir calls the driver's
+ * handler of each vector a round exchanged out of PIR, after the round's last exchange
+ * (arch/x86/kernel/irq.c); the model records the vectors at the exchange and takes no time for the
+ * handlers, so the simulator adds each handler's time (the workload's `devices[].handler`) to the
+ * notification handler's actor at the end of the round: a posting that arrives meanwhile is found
+ * by the next round without another notification, which is what the loop limit is about.
+ */
+export interface PostedMsiTiming {
+  /** Per actor: the pCPU whose sysvec_posted_msi_notification it runs, or -1. */
+  pcpuOf: Int32Array;
+  /** Per actor, per pc: the 64-bit PIR word the step exchanges (handle_pending_pir's arch_xchg), or -1. */
+  xchgWord: Int32Array[];
+  /** Per pCPU: the World offset of its posted-MSI descriptor's PIR, or -1. */
+  pir: Int32Array;
+  /** Per pCPU and vector (p * 256 + vector): the driver's handler time in ns. */
+  handlerNs: Float64Array;
+}
+
+const MSI_XCHG = /^arch_xchg\(pir\[(\d)\]\)$/;
+
+/** The posted-MSI handler actors of the model, their exchange steps, and the handler times. */
+function postedMsiTiming(model: SystemModel, w: Workload, where: string): PostedMsiTiming {
+  const P = model.w.machine.pcpus;
+  const A = model.actors.length;
+  const pcpuOf = new Int32Array(A).fill(-1);
+  const xchgWord: Int32Array[] = [];
+  const pir = new Int32Array(P).fill(-1);
+  for (let p = 0; p < P; p++) {
+    const o = model.w.L.extra.get(postedMsiBlockName(p));
+    if (o !== undefined) pir[p] = o + POSTED_MSI.PID;
+  }
+  for (let a = 0; a < A; a++) {
+    const prog = model.actors[a];
+    const m = /^posted-msi-pcpu(\d+)$/.exec(prog.name);
+    if (m !== null && prog.vcpu < 0) pcpuOf[a] = Number(m[1]);
+    xchgWord.push(
+      Int32Array.from(prog.code, (ins) => {
+        const x = pcpuOf[a] >= 0 && ins.fn === 'handle_pending_pir' ? MSI_XCHG.exec(ins.label) : null;
+        return x === null ? -1 : Number(x[1]);
+      }),
+    );
+  }
+  const handlerNs = new Float64Array(P * 256);
+  const from = new Int32Array(P * 256).fill(-1);
+  w.devices.forEach((d, i) => {
+    if (d.delivery !== 'posted-msi') return;
+    const k = d.pcpu! * 256 + d.vector;
+    // One vector of a pCPU is one IRQ: one handler, whichever device posts it.
+    if (from[k] >= 0 && handlerNs[k] !== d.handler)
+      throw new UserError(
+        `${where}.devices[${i}].handler: devices[${from[k]}] posts the same vector to the same pCPU with another handler time`,
+      );
+    from[k] = i;
+    handlerNs[k] = d.handler;
+  });
+  return { pcpuOf, xchgWord, pir, handlerNs };
 }
 
 /** The workload's actors: one per device, one per (sender, target) of an IPI pattern. */
@@ -227,7 +289,9 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
   const actorVcpu = new Int32Array(A);
   const sourceName: string[] = [];
   const vcpuOfApicId = (id: number) => sc.machine.vcpus.findIndex((c, x) => (c.apicId ?? x) === id);
-  const firstSynth = A - synth.length;
+  // The synthesized actors by name: the model puts actors of its own (the host's posted-MSI
+  // handlers) after the scenario's, so they are not the last synth.length actors.
+  const synthOf = new Map(synth.map((x) => [x.name, x]));
   for (let i = 0; i < A; i++) {
     const p = model.actors[i];
     const n = p.code.length;
@@ -263,8 +327,8 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
         paceSrc[pc] = src.pitWindow;
       }
     });
-    if (i >= firstSynth) {
-      const s = synth[i - firstSynth];
+    const s = synthOf.get(p.name);
+    if (s !== undefined) {
       actorSource[i] = s.source;
       pace[0] = PACE.ARRIVAL;
       paceSrc[0] = s.source;
@@ -316,5 +380,6 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     stepKinds,
     actorVcpu,
     sourceName,
+    postedMsi: postedMsiTiming(model, w, where),
   };
 }
