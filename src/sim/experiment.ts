@@ -196,6 +196,9 @@ function figures(
   }
   const scans = sumKeys(sm, ch.keyCount, (k) => k === 'vmx_vcpu_pi_load/pi_is_pir_empty');
   if (scans > 0) put('pir_scans_at_load', '1/s', perSec(scans));
+  // A workload's LAPIC timers: their hrtimers' expirations (each posts the timer's vector).
+  const expirations = kind('timer.expire');
+  if (sm.timers.length > 0) put('timer_expirations', '1/s', perSec(expirations));
   const icr = kind('guest.icr');
   if (icr > 0) put('icr_writes', '1/s', perSec(icr));
   // Each pCPU's time: guest, exit handling, host interrupt work, idle (averaged over pCPUs), and

@@ -12,8 +12,15 @@
  * Everything here is computed once per model; the simulation's hot path reads typed arrays.
  */
 import { UserError } from '../errors.ts';
+import {
+  LVT_TIMER_PERIODIC,
+  timerWriteDivide,
+  timerWriteInitialCount,
+  timerWriteLvt,
+} from '../model/hw/timer.ts';
 import { POSTED_MSI, postedMsiBlockName } from '../model/kvm/posted-msi.ts';
 import type { Variant } from '../model/kvm/variants.ts';
+import { TIMER_BLOCK, timerBlockName, timerLoad, timerStore } from '../model/platform/timer-block.ts';
 import type { SystemModel } from '../model/system/system.ts';
 import { buildModel } from '../scenarios/compile.ts';
 import type { ActorStep, Scenario } from '../scenarios/schema.ts';
@@ -34,6 +41,8 @@ export const PACE = {
   WINDOW: 5,
   /** The guest runs until its next exit to userspace: exponential, mean 1 / userspaceExits. */
   RUN: 6,
+  /** A LAPIC timer's hrtimer: the model's own next expiry of the vCPU's timer (paceSource: the vCPU). */
+  TIMER: 7,
 } as const;
 
 export interface SimModel {
@@ -63,6 +72,81 @@ export interface SimModel {
   sourceName: string[];
   /** Host posted MSI in time: the notification handlers and the drivers' handler times. */
   postedMsi: PostedMsiTiming;
+  /** The guests' LAPIC timers of the workload, as programmed before time 0. */
+  timers: TimerProgram[];
+}
+
+/**
+ * A workload timer (`timers[]`) as its guest programmed it before the simulation starts: the LVT
+ * timer entry (vector and mode), divide-by-1, and the initial count (the period in 1 GHz ticks).
+ * The host's hrtimer is the actor `timerN`, whose one step, `timer.expire`, waits for the model's
+ * own next expiry of that timer (PACE.TIMER) and posts the vector as KVM does (kvm/lapic-timer.ts).
+ */
+export interface TimerProgram {
+  vcpu: number;
+  vector: number;
+  lvt: number;
+  initialCount: number;
+}
+
+/** The workload's timers: their programs, and the hrtimer actors that fire them. */
+function timerActors(w: Workload, where: string): { programs: TimerProgram[]; actors: Scenario['actors'] } {
+  const programs: TimerProgram[] = [];
+  const actors: NonNullable<Scenario['actors']> = [];
+  w.timers.forEach((t, i) => {
+    if (t.mode !== 'periodic')
+      throw new UserError(
+        `${where}.timers[${i}].mode: a ${t.mode} timer is not simulated yet (its guest re-arms it from its handler, an exit per tick); use periodic`,
+      );
+    programs.push({
+      vcpu: t.vcpu,
+      vector: t.vector,
+      lvt: t.vector | LVT_TIMER_PERIODIC,
+      initialCount: t.period,
+    });
+    actors.push({
+      name: `timer${i}`,
+      steps: [{ do: 'timer.expire', vcpu: t.vcpu } as ActorStep],
+      repeat: true,
+    });
+  });
+  return { programs, actors };
+}
+
+/** Paces and postings of the timer actors: each waits for its timer, and its step posts the vector. */
+function timerPaces(
+  model: SystemModel,
+  w: Workload,
+  paceOf: Uint8Array[],
+  paceSource: Int32Array[],
+  postVcpu: Int32Array[],
+  postVector: Int32Array[],
+  sourceName: string[],
+): void {
+  w.timers.forEach((t, i) => {
+    const a = model.actors.findIndex((p) => p.name === `timer${i}`);
+    paceOf[a][0] = PACE.TIMER;
+    paceSource[a][0] = t.vcpu;
+    postVcpu[a][0] = t.vcpu;
+    postVector[a][0] = t.vector;
+    sourceName[a] = `timer ${i}${t.name ? ` (${t.name})` : ''}`;
+  });
+}
+
+/**
+ * The state at time 0 has each workload timer programmed (the guest did it before the simulation):
+ * LVT, divide-by-1 (divide configuration 1011b), initial count, through hw/timer.ts at time 0.
+ */
+export function programTimers(sm: SimModel, s: Uint32Array): void {
+  for (const t of sm.timers) {
+    const o = sm.model.w.L.extra.get(timerBlockName(t.vcpu))!;
+    const tm = timerLoad(s, o);
+    const now = s[o + TIMER_BLOCK.NOW];
+    timerWriteLvt(tm, 0, t.lvt, now);
+    timerWriteDivide(tm, 0, 0xb, now);
+    timerWriteInitialCount(tm, 0, t.initialCount, now);
+    timerStore(s, o);
+  }
 }
 
 /**
@@ -234,6 +318,7 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
   if (w.overcommit && !w.overcommit.preemption)
     notYet('overcommit.preemption', 'an overcommitted pCPU without preemption');
   const synth = synthesize(sc, w, where);
+  const timers = timerActors(w, where);
   // The in-kernel PIT in re-inject mode inhibits AVIC for the VM's life (seed 002; SVM's required
   // inhibits include PIT_REINJ, VMX's do not: APICv keeps the EOI exit for the re-injected IRQ).
   const inhibits = sc.machine.apicvInhibits;
@@ -249,6 +334,7 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
         steps: [s.step],
         repeat: true,
       })),
+      ...(timers.actors ?? []),
     ] as Scenario['actors'],
   };
   // The simulator measures; it checks no property (a run goes on through what would be a violation).
@@ -364,6 +450,7 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     postVector.push(pvec);
     stepKind.push(kind);
   }
+  timerPaces(model, w, paceOf, paceSource, postVcpu, postVector, sourceName);
   return {
     model,
     scenario: augmented,
@@ -381,5 +468,6 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     actorVcpu,
     sourceName,
     postedMsi: postedMsiTiming(model, w, where),
+    timers: timers.programs,
   };
 }

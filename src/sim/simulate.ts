@@ -15,16 +15,19 @@
  * Nothing is allocated per step unless a timeline is being written.
  */
 import type { Chooser } from '../drive/chooser.ts';
+import { UserError } from '../errors.ts';
 import { PID } from '../model/hw/pid.ts';
 import { KVM_APICV } from '../model/kvm/apicv.ts';
+import { kvmTimerNextExpiry } from '../model/kvm/lapic-timer.ts';
 import { POSTED_MSI_NOTIFICATION_VECTOR } from '../model/kvm/posted-msi.ts';
 import { ACTOR } from '../model/kvm/program.ts';
 import { KVM_VCPU } from '../model/kvm/state.ts';
 import { EV, EVENT_NAMES, type EventKind, type Sink } from '../model/platform/events.ts';
+import { timerBlockName } from '../model/platform/timer-block.ts';
 import { type CompiledCosts, LINE_NAMES } from './costs.ts';
 import { CpuShares, LockTimes, Measurements } from './measure.ts';
 import type { Arrivals } from './random.ts';
-import { PACE, type SimModel } from './sim-model.ts';
+import { PACE, programTimers, type SimModel } from './sim-model.ts';
 import type { EnvSource } from './sources.ts';
 import type { Timeline, Track } from './timeline.ts';
 
@@ -152,6 +155,10 @@ export class TimeOrderedChooser implements Chooser, Sink {
   private readonly msiDebt: Float64Array;
   /** The step being taken dispatched a posted-MSI notification. */
   private msiNotified = false;
+  /** Per actor: the pc whose step waits for a LAPIC timer's expiry (-1: none), and that timer's block. */
+  private readonly timerPc: Int32Array;
+  private readonly timerBlock: Int32Array;
+  private readonly clockGHz: number;
 
   constructor(
     sm: SimModel,
@@ -209,12 +216,28 @@ export class TimeOrderedChooser implements Chooser, Sink {
     this.pirCount = new Int32Array(this.V);
     this.msiHandler = sm.postedMsi.handlerNs.map((ns) => ns * opts.clockGHz);
     this.msiDebt = new Float64Array(this.A);
+    this.timerPc = new Int32Array(this.A).fill(-1);
+    this.timerBlock = new Int32Array(this.A).fill(-1);
+    this.clockGHz = opts.clockGHz;
+    // The model's timer clock is a 32-bit count of 1 GHz ticks (timer-block.ts).
+    if (sm.timers.length > 0 && this.end / opts.clockGHz > 0xffffffff)
+      throw new UserError(
+        `workload.timers: the model's LAPIC timer counts 32-bit nanoseconds: warm-up and duration must stay below 4.29s`,
+      );
   }
 
   /** Sets up the paces of the initial state: arrivals drawn, first busy periods. */
   start(s: Uint32Array): void {
     const sm = this.sm;
     this.s = s;
+    // The guests programmed their timers before time 0; each hrtimer actor waits for its timer.
+    programTimers(sm, s);
+    for (let a = 0; a < this.A; a++) {
+      const pc = sm.paceOf[a].indexOf(PACE.TIMER);
+      if (pc < 0) continue;
+      this.timerPc[a] = pc;
+      this.timerBlock[a] = sm.model.w.L.extra.get(timerBlockName(sm.paceSource[a][pc]))!;
+    }
     for (let a = 0; a < this.A; a++) {
       const pc = sm.paceOf[a].indexOf(PACE.ARRIVAL);
       if (pc < 0) continue;
@@ -253,7 +276,7 @@ export class TimeOrderedChooser implements Chooser, Sink {
     }
     const kind = sm.paceOf[a][pc];
     // An arrival is kept by arrivalPc and arrivalAt (assignArrival).
-    if (kind === PACE.NONE || kind === PACE.ARRIVAL) {
+    if (kind === PACE.NONE || kind === PACE.ARRIVAL || kind === PACE.TIMER) {
       this.pacedPc[a] = -1;
       return;
     }
@@ -291,6 +314,12 @@ export class TimeOrderedChooser implements Chooser, Sink {
         const pc = s[base[a] + ACTOR.PC];
         if (this.pacedPc[a] === pc && this.pacedUntil[a] > t) t = this.pacedUntil[a];
         else if (this.arrivalPc[a] === pc && this.arrivalAt[a] > t) t = this.arrivalAt[a];
+        else if (this.timerPc[a] === pc) {
+          // The hrtimer fires at the timer's next expiry (1 GHz ticks, so nanoseconds).
+          const e = kvmTimerNextExpiry(s, this.timerBlock[a]);
+          const at = e < 0 ? Number.POSITIVE_INFINITY : e * this.clockGHz;
+          if (at > t) t = at;
+        }
       }
       if (t < bestT || (t === bestT && (prio < bestPrio || (prio === bestPrio && this.seq[a] < bestSeq)))) {
         best = k;

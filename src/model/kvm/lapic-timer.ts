@@ -13,6 +13,7 @@
 import {
   timerAdvance,
   timerMasked,
+  timerNextExpiry,
   timerVector,
   timerWriteDeadline,
   timerWriteDivide,
@@ -92,6 +93,37 @@ export function kvmTimerWrite(w: World, sink: Sink, x: number, wr: TimerWrite): 
     if (p >= 0) vmEntry(w, sink, x, p);
   }
   expired(w, sink, x, o, pending);
+}
+
+/**
+ * When vCPU x's timer expires next, in timer input ticks (the block's `now` counts the same), or -1
+ * when it is not armed: when the host's hrtimer for it is due (start_sw_period and
+ * start_sw_tscdeadline arm it for that time).
+ */
+export function kvmTimerNextExpiry(m: Uint32Array, o: number): number {
+  return timerNextExpiry(timerLoad(m, o), 0);
+}
+
+/**
+ * The host's hrtimer of vCPU x's timer fires (apic_timer_fn, at the timer's next expiry): the one
+ * clock moves to that expiry (never back), the timer settles, and apic_timer_expired delivers the
+ * LVT vector. The model delivers as a posted timer interrupt (kvm_use_posted_timer_interrupt:
+ * kvm_apic_inject_pending_timer_irqs -> kvm_apic_local_deliver -> vmx_deliver_posted_interrupt, as
+ * `time.advance` does); KVM's other path, a pending count and a kick that injects at the next VM
+ * entry, is not modelled. Returns false when the timer is not armed (nothing happens).
+ */
+export function kvmTimerExpire(w: World, sink: Sink, x: number): boolean {
+  const o = block(w, x);
+  const next = kvmTimerNextExpiry(w.m, o);
+  if (next < 0) return false;
+  const now = Math.max(w.m[o + TIMER_BLOCK.NOW], next);
+  // One clock for every vCPU's timer (timer-block.ts): the others settle at their own expiry.
+  for (let y = 0; y < w.machine.vcpus.length; y++) w.m[block(w, y) + TIMER_BLOCK.NOW] = now;
+  const t = timerLoad(w.m, o);
+  const fired = timerAdvance(t, 0, now);
+  timerStore(w.m, o);
+  expired(w, sink, x, o, fired);
+  return true;
 }
 
 /** Time passes by `ticks` timer input ticks on every vCPU's timer; expirations are delivered. */
