@@ -15,7 +15,12 @@ import { emitIcrWrite } from '../model/kvm/fastpath.ts';
 import { GA_LOG_COST_EXTRA } from '../model/kvm/ga-log-cost.ts';
 import { type HarvestCost, harvestCost } from '../model/kvm/harvest.ts';
 import { emitEnableIrqWindow, emitInhibitIoctl, emitIrqWindowExit } from '../model/kvm/irq-window.ts';
-import { kvmTimerExpire, kvmTimerNextExpiry } from '../model/kvm/lapic-timer.ts';
+import {
+  kvmTimerExpire,
+  kvmTimerHandled,
+  kvmTimerNextExpiry,
+  kvmTimerRearm,
+} from '../model/kvm/lapic-timer.ts';
 import { emitLock, emitUnlock, LockTable, locksExtra } from '../model/kvm/locks.ts';
 import { emitPiLoad, emitPiPut } from '../model/kvm/posted-intr.ts';
 import { emitPostedMsiHandler, postedMsiBlockName, vtdPostMsi } from '../model/kvm/posted-msi.ts';
@@ -110,6 +115,18 @@ function emitStep(
           return NEXT;
         },
         (w) => kvmTimerNextExpiry(w.m, w.L.extra.get(name)!) >= 0,
+      );
+      return;
+    }
+    case 'guest.timerRearm': {
+      b.step(
+        'guest',
+        `re-arm timer +${st.period}`,
+        (w, _a, sink) => {
+          kvmTimerRearm(w, sink, vcpu, st.period);
+          return NEXT;
+        },
+        (w) => inGuest(w) && kvmTimerHandled(w, vcpu),
       );
       return;
     }

@@ -155,7 +155,9 @@ export const timerSource = z
     mode: z
       .enum(['periodic', 'one-shot', 'tsc-deadline'])
       .default('periodic')
-      .describe('the LVT timer mode; one-shot and tsc-deadline need the guest to re-arm (not simulated yet)'),
+      .describe(
+        "the LVT timer mode; one-shot and tsc-deadline are re-armed by the guest's handler (an exit per tick)",
+      ),
     period: time.describe('time between expirations (the initial count at divide-by-1, 1 ns a tick)'),
     vector,
   })

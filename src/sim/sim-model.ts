@@ -13,7 +13,11 @@
  */
 import { UserError } from '../errors.ts';
 import {
+  LVT_TIMER_ONESHOT,
   LVT_TIMER_PERIODIC,
+  LVT_TIMER_TSC_DEADLINE,
+  TIMER,
+  timerWriteDeadline,
   timerWriteDivide,
   timerWriteInitialCount,
   timerWriteLvt,
@@ -78,37 +82,49 @@ export interface SimModel {
 
 /**
  * A workload timer (`timers[]`) as its guest programmed it before the simulation starts: the LVT
- * timer entry (vector and mode), divide-by-1, and the initial count (the period in 1 GHz ticks).
- * The host's hrtimer is the actor `timerN`, whose one step, `timer.expire`, waits for the model's
- * own next expiry of that timer (PACE.TIMER) and posts the vector as KVM does (kvm/lapic-timer.ts).
+ * timer entry (vector and mode), divide-by-1, and the initial count (periodic, one-shot) or the TSC
+ * deadline (tsc-deadline), one period (1 GHz ticks) from time 0. The host's hrtimer is the actor
+ * `timerN`, whose one step, `timer.expire`, waits for the model's own next expiry of that timer
+ * (PACE.TIMER) and posts the vector as KVM does (kvm/lapic-timer.ts); for one-shot and TSC-deadline
+ * the guest's handler re-arms it, the actor `timerN-guest` (`guest.timerRearm`, an exit per tick).
  */
 export interface TimerProgram {
   vcpu: number;
   vector: number;
   lvt: number;
-  initialCount: number;
+  mode: 'periodic' | 'one-shot' | 'tsc-deadline';
+  period: number;
 }
 
 /** The workload's timers: their programs, and the hrtimer actors that fire them. */
-function timerActors(w: Workload, where: string): { programs: TimerProgram[]; actors: Scenario['actors'] } {
+function timerActors(w: Workload): { programs: TimerProgram[]; actors: Scenario['actors'] } {
   const programs: TimerProgram[] = [];
   const actors: NonNullable<Scenario['actors']> = [];
+  const lvtMode = {
+    periodic: LVT_TIMER_PERIODIC,
+    'one-shot': LVT_TIMER_ONESHOT,
+    'tsc-deadline': LVT_TIMER_TSC_DEADLINE,
+  };
   w.timers.forEach((t, i) => {
-    if (t.mode !== 'periodic')
-      throw new UserError(
-        `${where}.timers[${i}].mode: a ${t.mode} timer is not simulated yet (its guest re-arms it from its handler, an exit per tick); use periodic`,
-      );
     programs.push({
       vcpu: t.vcpu,
       vector: t.vector,
-      lvt: t.vector | LVT_TIMER_PERIODIC,
-      initialCount: t.period,
+      lvt: t.vector | lvtMode[t.mode],
+      mode: t.mode,
+      period: t.period,
     });
     actors.push({
       name: `timer${i}`,
       steps: [{ do: 'timer.expire', vcpu: t.vcpu } as ActorStep],
       repeat: true,
     });
+    if (t.mode !== 'periodic')
+      actors.push({
+        name: `timer${i}-guest`,
+        vcpu: t.vcpu,
+        steps: [{ do: 'guest.timerRearm', period: t.period } as ActorStep],
+        repeat: true,
+      });
   });
   return { programs, actors };
 }
@@ -144,7 +160,8 @@ export function programTimers(sm: SimModel, s: Uint32Array): void {
     const now = s[o + TIMER_BLOCK.NOW];
     timerWriteLvt(tm, 0, t.lvt, now);
     timerWriteDivide(tm, 0, 0xb, now);
-    timerWriteInitialCount(tm, 0, t.initialCount, now);
+    if (t.mode === 'tsc-deadline') timerWriteDeadline(tm, 0, (now + t.period) * tm[TIMER.TSC_PER_TICK], now);
+    else timerWriteInitialCount(tm, 0, t.period, now);
     timerStore(s, o);
   }
 }
@@ -318,7 +335,7 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
   if (w.overcommit && !w.overcommit.preemption)
     notYet('overcommit.preemption', 'an overcommitted pCPU without preemption');
   const synth = synthesize(sc, w, where);
-  const timers = timerActors(w, where);
+  const timers = timerActors(w);
   // The in-kernel PIT in re-inject mode inhibits AVIC for the VM's life (seed 002; SVM's required
   // inhibits include PIT_REINJ, VMX's do not: APICv keeps the EOI exit for the re-injected IRQ).
   const inhibits = sc.machine.apicvInhibits;

@@ -220,9 +220,12 @@ export class TimeOrderedChooser implements Chooser, Sink {
     this.timerBlock = new Int32Array(this.A).fill(-1);
     this.clockGHz = opts.clockGHz;
     // The model's timer clock is a 32-bit count of 1 GHz ticks (timer-block.ts).
-    if (sm.timers.length > 0 && this.end / opts.clockGHz > 0xffffffff)
+    if (
+      sm.timers.length > 0 &&
+      this.end / opts.clockGHz + Math.max(...sm.timers.map((t) => t.period)) > 0xffffffff
+    )
       throw new UserError(
-        `workload.timers: the model's LAPIC timer counts 32-bit nanoseconds: warm-up and duration must stay below 4.29s`,
+        `workload.timers: the model's LAPIC timer counts 32-bit nanoseconds: warm-up, duration and a period must stay below 4.29s`,
       );
   }
 

@@ -10,9 +10,14 @@
  * advance in one step: in a script nothing else runs in between. Expirations within one advance
  * coalesce into one posting (the vector's PIR bit is set once), as a vector pending twice does.
  */
+import { regTest } from '../hw/bits.ts';
+import { PID } from '../hw/pid.ts';
 import {
+  TIMER,
   timerAdvance,
+  timerDivisor,
   timerMasked,
+  timerMode,
   timerNextExpiry,
   timerVector,
   timerWriteDeadline,
@@ -20,6 +25,7 @@ import {
   timerWriteInitialCount,
   timerWriteLvt,
 } from '../hw/timer.ts';
+import { VAPIC } from '../hw/vapic.ts';
 import { EXIT_REASON, type Sink } from '../platform/events.ts';
 import { vmEntry, vmExit } from '../platform/hardware.ts';
 import { TIMER_BLOCK, timerBlockName, timerLoad, timerStore } from '../platform/timer-block.ts';
@@ -124,6 +130,43 @@ export function kvmTimerExpire(w: World, sink: Sink, x: number): boolean {
   timerStore(w.m, o);
   expired(w, sink, x, o, fired);
   return true;
+}
+
+/**
+ * Whether vCPU x's guest has handled its timer's last expiry and would re-arm it now: the timer is
+ * not armed (a one-shot timer stops at its expiry, a TSC deadline clears, SDM Vol. 3A 11.5.4.1),
+ * and its LVT vector is neither in PIR nor in vIRR, so the guest's handler has been entered.
+ */
+export function kvmTimerHandled(w: World, x: number): boolean {
+  const o = block(w, x);
+  const t = timerLoad(w.m, o);
+  if (timerNextExpiry(t, 0) >= 0) return false;
+  const v = timerVector(t, 0);
+  return !regTest(w.m, w.L.pid[x] + PID.PIR, v) && !regTest(w.m, w.L.vapic[x] + VAPIC.VIRR, v);
+}
+
+/**
+ * The guest's timer handler re-arms a one-shot or TSC-deadline timer `period` ticks after its last
+ * expiry (the timer clock stands at that expiry): an initial-count write (one-shot) or a WRMSR of
+ * IA32_TSC_DEADLINE (Linux's lapic_next_event / lapic_next_deadline from the clockevent handler).
+ * The write exits and KVM emulates it at the exit; the rest of the exit path and the re-entry are
+ * the vCPU thread's (the system sends it to its exit handler, emitAsyncExitHandler), so the exit
+ * costs what any exit costs. A periodic timer needs no re-arm: nothing happens.
+ */
+export function kvmTimerRearm(w: World, sink: Sink, x: number, period: number): void {
+  const o = block(w, x);
+  const mode = timerMode(timerLoad(w.m, o), 0);
+  if (mode !== 'one-shot' && mode !== 'tsc-deadline') return;
+  const [reason, qualification] = exitFor(w, mode === 'one-shot' ? 'initialCount' : 'deadline');
+  vmExit(w, sink, x, reason, qualification);
+  const now = w.m[o + TIMER_BLOCK.NOW];
+  const t = timerLoad(w.m, o);
+  const fired =
+    mode === 'one-shot'
+      ? timerWriteInitialCount(t, 0, Math.max(1, Math.round(period / timerDivisor(t[TIMER.DIVIDE]))), now)
+      : timerWriteDeadline(t, 0, (now + period) * t[TIMER.TSC_PER_TICK], now);
+  timerStore(w.m, o);
+  expired(w, sink, x, o, fired);
 }
 
 /** Time passes by `ticks` timer input ticks on every vCPU's timer; expirations are delivered. */
