@@ -15,11 +15,13 @@ import { loadScenario } from '../../src/scenarios/files.ts';
 import type { Scenario } from '../../src/scenarios/schema.ts';
 import { presetsOf, resolveVariant } from '../../src/scenarios/variants.ts';
 import { compileSimCosts, runExperiment } from '../../src/sim/experiment.ts';
+import { formatSuiteTable } from '../../src/sim/report-text.ts';
 import type { SimResult } from '../../src/sim/result.ts';
 import { buildSimModel } from '../../src/sim/sim-model.ts';
 import { TimeOrderedChooser } from '../../src/sim/simulate.ts';
 import { workloadSources } from '../../src/sim/sources.ts';
 import { pairedDifference } from '../../src/sim/stats.ts';
+import { SUITE } from '../../src/sim/suite.ts';
 
 const intel = loadCostTable('intel-skylake-sp');
 const base = loadScenario('sim-000-posted-msi').scenario;
@@ -128,4 +130,39 @@ test('without handler time the loop limit barely moves the notifications; with i
   );
   assert.ok(Math.abs(change(none, 3, 6)) < 0.005, `3 to 6 without handler time: ${change(none, 3, 6)}`);
   assert.ok(change(timed, 3, 6) > 0.01, `3 to 6 with handler time: ${change(timed, 3, 6)}`);
+});
+
+test('the --all table of the loop-limit sweep names each point’s preset in its own column', () => {
+  const entry = SUITE.find((e) => e.scenario === 'sim-000-posted-msi')!;
+  const rows = entry.sweep!.points.slice(0, 3).map((p) => {
+    const sc = p.apply(base);
+    const result = runExperiment(
+      sc,
+      p.presets!.map((n) => resolveVariant(sc, n)),
+      {
+        costs: intel,
+        seed: 1,
+        replications: 2,
+        durationNs: 2e5,
+        warmupNs: 0,
+        scenarioHash: () => 'sha256:test',
+      },
+      'builtin:sim-000-posted-msi',
+    ).result;
+    return { entry, point: p.label, result };
+  });
+  const lines = formatSuiteTable({ rows, results: rows.map((r) => r.result), interrupted: false }).split(
+    '\n',
+  );
+  assert.ok(
+    lines.some((l) => /^ {2}loop limit\s+metric\s+unit\s+variant\s+mean ± 95%\s*$/.test(l)),
+    lines.join('\n'),
+  );
+  for (const n of [1, 2, 3])
+    assert.ok(
+      lines.some((l) =>
+        new RegExp(`^  ${n}\\s+posted_msi_irqs_per_notification\\s+count\\s+limit-${n}\\s+\\S`).test(l),
+      ),
+      lines.join('\n'),
+    );
 });
