@@ -11,7 +11,7 @@ import type { Scenario } from '../scenarios/schema.ts';
 import { CompiledCosts, type CostTable, resolveEvent } from './costs.ts';
 import type { Difference, LatencySummary, Metric, SimResult, VariantResult } from './result.ts';
 import { SIM_FORMAT_VERSION } from './result.ts';
-import { buildSimModel, type SimModel } from './sim-model.ts';
+import { buildSimModel, checkTimerClock, type SimModel } from './sim-model.ts';
 import { type ReplicationOptions, TimeOrderedChooser } from './simulate.ts';
 import { nsToCycles, workloadSources } from './sources.ts';
 import { confidenceInterval, LogHistogram, pairedDifference, Welford } from './stats.ts';
@@ -277,6 +277,7 @@ export function runExperiment(
   for (const nv of variants) {
     if (interrupted) break;
     const sm = buildSimModel(sc, nv.variant, where);
+    checkTimerClock(sm, (o.durationNs ?? sc.workload!.duration) + (o.warmupNs ?? sc.workload!.warmup), where);
     const compiled = compileSimCosts(sm, o.costs);
     const series = new Map<string, number[]>();
     const exitSeries = new Map<string, number[]>();

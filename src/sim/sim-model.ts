@@ -150,6 +150,19 @@ function timerPaces(
 }
 
 /**
+ * The World's timer clock is a 32-bit count of 1 GHz ticks (timer-block.ts): a run with timers
+ * must end, and its last re-arm fall, below 2^32 ns.
+ */
+export function checkTimerClock(sm: SimModel, endNs: number, where: string): void {
+  if (sm.timers.length === 0) return;
+  const longest = Math.max(...sm.timers.map((t) => t.period));
+  if (endNs + longest > 0xffffffff)
+    throw new UserError(
+      `${where}.timers: the model's LAPIC timer counts 32-bit nanoseconds: warm-up, duration and a period must stay below 4.29s`,
+    );
+}
+
+/**
  * The state at time 0 has each workload timer programmed (the guest did it before the simulation):
  * LVT, divide-by-1 (divide configuration 1011b), initial count, through hw/timer.ts at time 0.
  */

@@ -15,7 +15,6 @@
  * Nothing is allocated per step unless a timeline is being written.
  */
 import type { Chooser } from '../drive/chooser.ts';
-import { UserError } from '../errors.ts';
 import { PID } from '../model/hw/pid.ts';
 import { KVM_APICV } from '../model/kvm/apicv.ts';
 import { kvmTimerNextExpiry } from '../model/kvm/lapic-timer.ts';
@@ -219,14 +218,6 @@ export class TimeOrderedChooser implements Chooser, Sink {
     this.timerPc = new Int32Array(this.A).fill(-1);
     this.timerBlock = new Int32Array(this.A).fill(-1);
     this.clockGHz = opts.clockGHz;
-    // The model's timer clock is a 32-bit count of 1 GHz ticks (timer-block.ts).
-    if (
-      sm.timers.length > 0 &&
-      this.end / opts.clockGHz + Math.max(...sm.timers.map((t) => t.period)) > 0xffffffff
-    )
-      throw new UserError(
-        `workload.timers: the model's LAPIC timer counts 32-bit nanoseconds: warm-up, duration and a period must stay below 4.29s`,
-      );
   }
 
   /** Sets up the paces of the initial state: arrivals drawn, first busy periods. */

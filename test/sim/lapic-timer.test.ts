@@ -117,6 +117,15 @@ describe('a LAPIC timer as a simulation source', () => {
     assert.equal(value(periodic, 'vm_exits'), 0);
   });
 
+  test('a run longer than the model’s 32-bit timer clock is a one-line error naming the file', () => {
+    const sc = parseScenarioText(timerScenario({ period: '1ms' }), 'timer.json');
+    assert.throws(
+      () => simulate(sc, 4.3e9),
+      (e: unknown) =>
+        e instanceof UserError && /^timer\.json: at workload\.timers: .*below 4\.29s$/.test(e.message),
+    );
+  });
+
   test('a timer source needs the machine’s LAPIC timer', () => {
     assert.throws(
       () => parseScenarioText(timerScenario({ period: '100us' }, { lapicTimer: false }), 'timer.json'),
