@@ -15,6 +15,12 @@ import { emitIcrWrite } from '../model/kvm/fastpath.ts';
 import { GA_LOG_COST_EXTRA } from '../model/kvm/ga-log-cost.ts';
 import { type HarvestCost, harvestCost } from '../model/kvm/harvest.ts';
 import { emitEnableIrqWindow, emitInhibitIoctl, emitIrqWindowExit } from '../model/kvm/irq-window.ts';
+import {
+  kvmTimerExpire,
+  kvmTimerHandled,
+  kvmTimerNextExpiry,
+  kvmTimerRearm,
+} from '../model/kvm/lapic-timer.ts';
 import { emitLock, emitUnlock, LockTable, locksExtra } from '../model/kvm/locks.ts';
 import { emitPiLoad, emitPiPut } from '../model/kvm/posted-intr.ts';
 import { emitPostedMsiHandler, postedMsiBlockName, vtdPostMsi } from '../model/kvm/posted-msi.ts';
@@ -33,6 +39,7 @@ import {
   vcpuNmiArrives,
   vtdPostTo,
 } from '../model/platform/hardware.ts';
+import { timerBlockName } from '../model/platform/timer-block.ts';
 import { vcpuRunningOn, type World } from '../model/platform/world.ts';
 import { propertyCode } from '../model/system/properties.ts';
 import { type ActorProgram, SystemModel } from '../model/system/system.ts';
@@ -95,6 +102,32 @@ function emitStep(
         vtdPostMsi(w, sink, w.L.extra.get(name)!, p, st.vector);
         return NEXT;
       });
+      return;
+    }
+    case 'timer.expire': {
+      const x = st.vcpu;
+      const name = timerBlockName(x);
+      b.step(
+        'apic_timer_fn',
+        `apic_timer_expired vcpu${x}`,
+        (w, _a, sink) => {
+          kvmTimerExpire(w, sink, x);
+          return NEXT;
+        },
+        (w) => kvmTimerNextExpiry(w.m, w.L.extra.get(name)!) >= 0,
+      );
+      return;
+    }
+    case 'guest.timerRearm': {
+      b.step(
+        'guest',
+        `re-arm timer +${st.period}`,
+        (w, _a, sink) => {
+          kvmTimerRearm(w, sink, vcpu, st.period);
+          return NEXT;
+        },
+        (w) => inGuest(w) && kvmTimerHandled(w, vcpu),
+      );
       return;
     }
     case 'guest.tpr':

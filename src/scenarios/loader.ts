@@ -237,4 +237,9 @@ export function checkWorkloadMachine(w: Workload, m: Scenario['machine'], where:
     vcpuOk(h.vcpu, ['halts', i, 'vcpu']);
   });
   if (w.pit && w.pit.vcpu !== 'all') vcpuOk(w.pit.vcpu, ['pit', 'vcpu']);
+  w.timers.forEach((t, i) => {
+    vcpuOk(t.vcpu, ['timers', i, 'vcpu']);
+    if (!m.lapicTimer)
+      throw new UserError(`${at(['timers', i])}: a LAPIC timer source needs "lapicTimer": true in machine`);
+  });
 }

@@ -246,6 +246,16 @@ export const STEP_KINDS = {
       "VT-d posts a device MSI into a pCPU's own descriptor (host posted MSI, CONFIG_X86_POSTED_MSI); the pCPU's notification handler runs as a host actor",
     actor: { pcpu: pcpuRef, vector },
   },
+  'timer.expire': {
+    meaning:
+      "the host's hrtimer of a vCPU's LAPIC timer fires (apic_timer_fn): time moves to the timer's next expiry and apic_timer_expired posts its LVT vector (kvm_apic_local_deliver, a posted timer interrupt); waits while the timer is not armed (machine.lapicTimer)",
+    actor: { vcpu: vcpuRef },
+  },
+  'guest.timerRearm': {
+    meaning:
+      "the guest's timer handler re-arms its one-shot or TSC-deadline LAPIC timer period ticks after the last expiry (an initial-count write or WRMSR IA32_TSC_DEADLINE, each an exit KVM emulates); waits until the last expiry's interrupt reached the guest (machine.lapicTimer)",
+    actor: { period: u32.describe('timer input ticks after the last expiry (1 ns each)') },
+  },
   'guest.tpr': {
     meaning: 'the guest writes its TPR',
     script: { value: byte, vcpu: vcpuRef },
@@ -964,6 +974,16 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
         path: ['steps', i, 'divide'],
         message: 'divide must be 1, 2, 4, 8, 16, 32, 64 or 128',
       });
+  });
+  s.actors?.forEach((a, i) => {
+    a.steps.forEach((st, j) => {
+      if ((st.do === 'timer.expire' || st.do === 'guest.timerRearm') && !s.machine.lapicTimer)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['actors', i, 'steps', j],
+          message: `${st.do} needs "lapicTimer": true in machine`,
+        });
+    });
   });
   if (s.machine.guestIoapic.length > 0 && s.actors !== undefined)
     ctx.addIssue({

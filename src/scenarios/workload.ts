@@ -73,6 +73,11 @@ export const deviceSource = z
     irte: index
       .optional()
       .describe('the IRTE of machine.irtes it goes through (default: by vcpu and vector)'),
+    handler: time
+      .default(0)
+      .describe(
+        "delivery posted-msi: how long the device driver's handler runs per interrupt (call_irq_handler in handle_pending_pir)",
+      ),
   })
   .strict();
 
@@ -137,6 +142,27 @@ export const pit = z
   })
   .strict();
 
+/**
+ * A guest's LAPIC timer as a source (machine.lapicTimer): the guest has programmed it before the
+ * simulation starts, and the host's hrtimer fires it at each expiry through the model's own timer
+ * (kvm/lapic-timer.ts). KVM's timer input runs at 1 GHz, so a period is that many input ticks at
+ * divide-by-1.
+ */
+export const timerSource = z
+  .object({
+    name: z.string().optional(),
+    vcpu: index.describe('the vCPU whose LAPIC timer it is'),
+    mode: z
+      .enum(['periodic', 'one-shot', 'tsc-deadline'])
+      .default('periodic')
+      .describe(
+        "the LVT timer mode; one-shot and tsc-deadline are re-armed by the guest's handler (an exit per tick)",
+      ),
+    period: time.describe('time between expirations (the initial count at divide-by-1, 1 ns a tick)'),
+    vector,
+  })
+  .strict();
+
 export const workload = z
   .object({
     duration: time.describe('simulated time measured, after the warm-up'),
@@ -149,6 +175,7 @@ export const workload = z
     halts: z.array(haltPattern).default([]),
     overcommit: overcommit.optional(),
     pit: pit.optional(),
+    timers: z.array(timerSource).default([]),
   })
   .strict()
   .superRefine((w, ctx) => {
@@ -175,6 +202,15 @@ export const workload = z
         issue(['devices', i], 'delivery posted-msi needs pcpu (host posted MSI targets a pCPU)');
       if (d.delivery === 'posted-msi' && d.vcpu !== undefined)
         issue(['devices', i, 'vcpu'], 'vcpu is for delivery vtd (host posted MSI targets a pcpu)');
+      if (d.delivery === 'vtd' && d.handler > 0)
+        issue(['devices', i, 'handler'], "handler is for delivery posted-msi (the host driver's handler)");
+    });
+    w.timers.forEach((t, i) => {
+      if (!(Number.isInteger(t.period) && t.period >= 1 && t.period <= 0xffffffff))
+        issue(
+          ['timers', i, 'period'],
+          'period must be a whole number of nanoseconds, 1ns to 4.29s (a 32-bit count)',
+        );
     });
     w.ipis.forEach((p, i) => {
       arrivals('ipis', i, p);

@@ -11,7 +11,7 @@ import type { Scenario } from '../scenarios/schema.ts';
 import { CompiledCosts, type CostTable, resolveEvent } from './costs.ts';
 import type { Difference, LatencySummary, Metric, SimResult, VariantResult } from './result.ts';
 import { SIM_FORMAT_VERSION } from './result.ts';
-import { buildSimModel, type SimModel } from './sim-model.ts';
+import { buildSimModel, checkTimerClock, type SimModel } from './sim-model.ts';
 import { type ReplicationOptions, TimeOrderedChooser } from './simulate.ts';
 import { nsToCycles, workloadSources } from './sources.ts';
 import { confidenceInterval, LogHistogram, pairedDifference, Welford } from './stats.ts';
@@ -182,8 +182,23 @@ function figures(
       sumKeys(sm, ch.keyCycles, (k) => HARVEST_LOAD.test(k) || HARVEST_XCHG.test(k)) / harvests,
     );
   }
+  // Host posted MSI (docs/sim.md, "Host posted MSI"): notifications as /proc/interrupts counts
+  // them (PMN), the interrupts their handlers took out of PIR, and the notification path's cycles
+  // per interrupt, the drivers' own handlers not included.
+  if (sm.postedMsi.pir.some((o) => o >= 0)) {
+    put('posted_msi_notifications', '1/s', perSec(host.posted_msi));
+    put('posted_msi_irqs', '1/s', perSec(ch.msiIrqs));
+    if (host.posted_msi > 0) put('posted_msi_irqs_per_notification', 'count', ch.msiIrqs / host.posted_msi);
+    if (ch.msiIrqs > 0) {
+      put('posted_msi_cycles_per_irq', 'cycles', ch.msiCycles / ch.msiIrqs);
+      put('posted_msi_handler_cycles_per_irq', 'cycles', ch.msiHandlerCycles / ch.msiIrqs);
+    }
+  }
   const scans = sumKeys(sm, ch.keyCount, (k) => k === 'vmx_vcpu_pi_load/pi_is_pir_empty');
   if (scans > 0) put('pir_scans_at_load', '1/s', perSec(scans));
+  // A workload's LAPIC timers: their hrtimers' expirations (each posts the timer's vector).
+  const expirations = kind('timer.expire');
+  if (sm.timers.length > 0) put('timer_expirations', '1/s', perSec(expirations));
   const icr = kind('guest.icr');
   if (icr > 0) put('icr_writes', '1/s', perSec(icr));
   // Each pCPU's time: guest, exit handling, host interrupt work, idle (averaged over pCPUs), and
@@ -262,6 +277,7 @@ export function runExperiment(
   for (const nv of variants) {
     if (interrupted) break;
     const sm = buildSimModel(sc, nv.variant, where);
+    checkTimerClock(sm, (o.durationNs ?? sc.workload!.duration) + (o.warmupNs ?? sc.workload!.warmup), where);
     const compiled = compileSimCosts(sm, o.costs);
     const series = new Map<string, number[]>();
     const exitSeries = new Map<string, number[]>();

@@ -122,8 +122,20 @@ export function formatSuiteTable(s: SuiteRun): string {
       last = key;
       const [a, b] = [r.variants[0]?.name ?? '', r.variants[1]?.name ?? ''];
       out.push(
-        `  ${[e.sweep ? e.sweep.what : '', 'metric', 'unit', a, b, b ? `${b} − ${a}` : ''].join(' | ')}`,
+        onePreset(e)
+          ? `  ${[e.sweep!.what, 'metric', 'unit', 'variant', 'mean ± 95%'].join(' | ')}`
+          : `  ${[e.sweep ? e.sweep.what : '', 'metric', 'unit', a, b, b ? `${b} − ${a}` : ''].join(' | ')}`,
       );
+    }
+    if (onePreset(e)) {
+      // A sweep over a knob: each point is one preset, named in its own column.
+      for (const name of e.metrics) {
+        const m = r.variants[0]?.metrics.find((x) => x.name === name);
+        out.push(
+          `  ${[row.point ?? '', name, m?.unit ?? '', r.variants[0]?.name ?? '', m ? ci(m.ci) : '-'].join(' | ')}`,
+        );
+      }
+      continue;
     }
     for (const name of e.metrics) {
       const m = (i: number) => r.variants[i]?.metrics.find((x) => x.name === name);
@@ -135,6 +147,11 @@ export function formatSuiteTable(s: SuiteRun): string {
     }
   }
   return `${alignPipes(out).join('\n')}\n`;
+}
+
+/** Whether each point of the entry's sweep runs one preset of its own (a sweep over a knob). */
+function onePreset(e: SuiteRun['rows'][number]['entry']): boolean {
+  return e.sweep?.points.every((p) => p.presets?.length === 1) === true;
 }
 
 /** Aligns the ' | '-separated columns of consecutive table lines. */

@@ -12,7 +12,19 @@
  * Everything here is computed once per model; the simulation's hot path reads typed arrays.
  */
 import { UserError } from '../errors.ts';
+import {
+  LVT_TIMER_ONESHOT,
+  LVT_TIMER_PERIODIC,
+  LVT_TIMER_TSC_DEADLINE,
+  TIMER,
+  timerWriteDeadline,
+  timerWriteDivide,
+  timerWriteInitialCount,
+  timerWriteLvt,
+} from '../model/hw/timer.ts';
+import { POSTED_MSI, postedMsiBlockName } from '../model/kvm/posted-msi.ts';
 import type { Variant } from '../model/kvm/variants.ts';
+import { TIMER_BLOCK, timerBlockName, timerLoad, timerStore } from '../model/platform/timer-block.ts';
 import type { SystemModel } from '../model/system/system.ts';
 import { buildModel } from '../scenarios/compile.ts';
 import type { ActorStep, Scenario } from '../scenarios/schema.ts';
@@ -33,6 +45,8 @@ export const PACE = {
   WINDOW: 5,
   /** The guest runs until its next exit to userspace: exponential, mean 1 / userspaceExits. */
   RUN: 6,
+  /** A LAPIC timer's hrtimer: the model's own next expiry of the vCPU's timer (paceSource: the vCPU). */
+  TIMER: 7,
 } as const;
 
 export interface SimModel {
@@ -60,6 +74,168 @@ export interface SimModel {
   actorVcpu: Int32Array;
   /** Names of the synthesized actors' sources, by actor (empty for the scenario's own). */
   sourceName: string[];
+  /** Host posted MSI in time: the notification handlers and the drivers' handler times. */
+  postedMsi: PostedMsiTiming;
+  /** The guests' LAPIC timers of the workload, as programmed before time 0. */
+  timers: TimerProgram[];
+}
+
+/**
+ * A workload timer (`timers[]`) as its guest programmed it before the simulation starts: the LVT
+ * timer entry (vector and mode), divide-by-1, and the initial count (periodic, one-shot) or the TSC
+ * deadline (tsc-deadline), one period (1 GHz ticks) from time 0. The host's hrtimer is the actor
+ * `timerN`, whose one step, `timer.expire`, waits for the model's own next expiry of that timer
+ * (PACE.TIMER) and posts the vector as KVM does (kvm/lapic-timer.ts); for one-shot and TSC-deadline
+ * the guest's handler re-arms it, the actor `timerN-guest` (`guest.timerRearm`, an exit per tick).
+ */
+export interface TimerProgram {
+  vcpu: number;
+  vector: number;
+  lvt: number;
+  mode: 'periodic' | 'one-shot' | 'tsc-deadline';
+  period: number;
+}
+
+/** The workload's timers: their programs, and the hrtimer actors that fire them. */
+function timerActors(w: Workload): { programs: TimerProgram[]; actors: Scenario['actors'] } {
+  const programs: TimerProgram[] = [];
+  const actors: NonNullable<Scenario['actors']> = [];
+  const lvtMode = {
+    periodic: LVT_TIMER_PERIODIC,
+    'one-shot': LVT_TIMER_ONESHOT,
+    'tsc-deadline': LVT_TIMER_TSC_DEADLINE,
+  };
+  w.timers.forEach((t, i) => {
+    programs.push({
+      vcpu: t.vcpu,
+      vector: t.vector,
+      lvt: t.vector | lvtMode[t.mode],
+      mode: t.mode,
+      period: t.period,
+    });
+    actors.push({
+      name: `timer${i}`,
+      steps: [{ do: 'timer.expire', vcpu: t.vcpu } as ActorStep],
+      repeat: true,
+    });
+    if (t.mode !== 'periodic')
+      actors.push({
+        name: `timer${i}-guest`,
+        vcpu: t.vcpu,
+        steps: [{ do: 'guest.timerRearm', period: t.period } as ActorStep],
+        repeat: true,
+      });
+  });
+  return { programs, actors };
+}
+
+/** Paces and postings of the timer actors: each waits for its timer, and its step posts the vector. */
+function timerPaces(
+  model: SystemModel,
+  w: Workload,
+  paceOf: Uint8Array[],
+  paceSource: Int32Array[],
+  postVcpu: Int32Array[],
+  postVector: Int32Array[],
+  sourceName: string[],
+): void {
+  w.timers.forEach((t, i) => {
+    const a = model.actors.findIndex((p) => p.name === `timer${i}`);
+    paceOf[a][0] = PACE.TIMER;
+    paceSource[a][0] = t.vcpu;
+    postVcpu[a][0] = t.vcpu;
+    postVector[a][0] = t.vector;
+    sourceName[a] = `timer ${i}${t.name ? ` (${t.name})` : ''}`;
+  });
+}
+
+/**
+ * The World's timer clock is a 32-bit count of 1 GHz ticks (timer-block.ts): a run with timers
+ * must end, and its last re-arm fall, below 2^32 ns.
+ */
+export function checkTimerClock(sm: SimModel, endNs: number, where: string): void {
+  if (sm.timers.length === 0) return;
+  const longest = Math.max(...sm.timers.map((t) => t.period));
+  if (endNs + longest > 0xffffffff)
+    throw new UserError(
+      `${where}.timers: the model's LAPIC timer counts 32-bit nanoseconds: warm-up, duration and a period must stay below 4.29s`,
+    );
+}
+
+/**
+ * The state at time 0 has each workload timer programmed (the guest did it before the simulation):
+ * LVT, divide-by-1 (divide configuration 1011b), initial count, through hw/timer.ts at time 0.
+ */
+export function programTimers(sm: SimModel, s: Uint32Array): void {
+  for (const t of sm.timers) {
+    const o = sm.model.w.L.extra.get(timerBlockName(t.vcpu))!;
+    const tm = timerLoad(s, o);
+    const now = s[o + TIMER_BLOCK.NOW];
+    timerWriteLvt(tm, 0, t.lvt, now);
+    timerWriteDivide(tm, 0, 0xb, now);
+    if (t.mode === 'tsc-deadline') timerWriteDeadline(tm, 0, (now + t.period) * tm[TIMER.TSC_PER_TICK], now);
+    else timerWriteInitialCount(tm, 0, t.period, now);
+    timerStore(s, o);
+  }
+}
+
+/**
+ * Host posted MSI in time (docs/sim.md, "Host posted MSI"). handle_pending_pir calls the driver's
+ * handler of each vector a round exchanged out of PIR, after the round's last exchange
+ * (arch/x86/kernel/irq.c); the model records the vectors at the exchange and takes no time for the
+ * handlers, so the simulator adds each handler's time (the workload's `devices[].handler`) to the
+ * notification handler's actor at the end of the round: a posting that arrives meanwhile is found
+ * by the next round without another notification, which is what the loop limit is about.
+ */
+export interface PostedMsiTiming {
+  /** Per actor: the pCPU whose sysvec_posted_msi_notification it runs, or -1. */
+  pcpuOf: Int32Array;
+  /** Per actor, per pc: the 64-bit PIR word the step exchanges (handle_pending_pir's arch_xchg), or -1. */
+  xchgWord: Int32Array[];
+  /** Per pCPU: the World offset of its posted-MSI descriptor's PIR, or -1. */
+  pir: Int32Array;
+  /** Per pCPU and vector (p * 256 + vector): the driver's handler time in ns. */
+  handlerNs: Float64Array;
+}
+
+const MSI_XCHG = /^arch_xchg\(pir\[(\d)\]\)$/;
+
+/** The posted-MSI handler actors of the model, their exchange steps, and the handler times. */
+function postedMsiTiming(model: SystemModel, w: Workload, where: string): PostedMsiTiming {
+  const P = model.w.machine.pcpus;
+  const A = model.actors.length;
+  const pcpuOf = new Int32Array(A).fill(-1);
+  const xchgWord: Int32Array[] = [];
+  const pir = new Int32Array(P).fill(-1);
+  for (let p = 0; p < P; p++) {
+    const o = model.w.L.extra.get(postedMsiBlockName(p));
+    if (o !== undefined) pir[p] = o + POSTED_MSI.PID;
+  }
+  for (let a = 0; a < A; a++) {
+    const prog = model.actors[a];
+    const m = /^posted-msi-pcpu(\d+)$/.exec(prog.name);
+    if (m !== null && prog.vcpu < 0) pcpuOf[a] = Number(m[1]);
+    xchgWord.push(
+      Int32Array.from(prog.code, (ins) => {
+        const x = pcpuOf[a] >= 0 && ins.fn === 'handle_pending_pir' ? MSI_XCHG.exec(ins.label) : null;
+        return x === null ? -1 : Number(x[1]);
+      }),
+    );
+  }
+  const handlerNs = new Float64Array(P * 256);
+  const from = new Int32Array(P * 256).fill(-1);
+  w.devices.forEach((d, i) => {
+    if (d.delivery !== 'posted-msi') return;
+    const k = d.pcpu! * 256 + d.vector;
+    // One vector of a pCPU is one IRQ: one handler, whichever device posts it.
+    if (from[k] >= 0 && handlerNs[k] !== d.handler)
+      throw new UserError(
+        `${where}.devices[${i}].handler: devices[${from[k]}] posts the same vector to the same pCPU with another handler time`,
+      );
+    from[k] = i;
+    handlerNs[k] = d.handler;
+  });
+  return { pcpuOf, xchgWord, pir, handlerNs };
 }
 
 /** The workload's actors: one per device, one per (sender, target) of an IPI pattern. */
@@ -172,6 +348,7 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
   if (w.overcommit && !w.overcommit.preemption)
     notYet('overcommit.preemption', 'an overcommitted pCPU without preemption');
   const synth = synthesize(sc, w, where);
+  const timers = timerActors(w);
   // The in-kernel PIT in re-inject mode inhibits AVIC for the VM's life (seed 002; SVM's required
   // inhibits include PIT_REINJ, VMX's do not: APICv keeps the EOI exit for the re-injected IRQ).
   const inhibits = sc.machine.apicvInhibits;
@@ -187,6 +364,7 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
         steps: [s.step],
         repeat: true,
       })),
+      ...(timers.actors ?? []),
     ] as Scenario['actors'],
   };
   // The simulator measures; it checks no property (a run goes on through what would be a violation).
@@ -227,7 +405,9 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
   const actorVcpu = new Int32Array(A);
   const sourceName: string[] = [];
   const vcpuOfApicId = (id: number) => sc.machine.vcpus.findIndex((c, x) => (c.apicId ?? x) === id);
-  const firstSynth = A - synth.length;
+  // The synthesized actors by name: the model puts actors of its own (the host's posted-MSI
+  // handlers) after the scenario's, so they are not the last synth.length actors.
+  const synthOf = new Map(synth.map((x) => [x.name, x]));
   for (let i = 0; i < A; i++) {
     const p = model.actors[i];
     const n = p.code.length;
@@ -263,8 +443,8 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
         paceSrc[pc] = src.pitWindow;
       }
     });
-    if (i >= firstSynth) {
-      const s = synth[i - firstSynth];
+    const s = synthOf.get(p.name);
+    if (s !== undefined) {
       actorSource[i] = s.source;
       pace[0] = PACE.ARRIVAL;
       paceSrc[0] = s.source;
@@ -300,6 +480,7 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     postVector.push(pvec);
     stepKind.push(kind);
   }
+  timerPaces(model, w, paceOf, paceSource, postVcpu, postVector, sourceName);
   return {
     model,
     scenario: augmented,
@@ -316,5 +497,7 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     stepKinds,
     actorVcpu,
     sourceName,
+    postedMsi: postedMsiTiming(model, w, where),
+    timers: timers.programs,
   };
 }

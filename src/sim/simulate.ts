@@ -17,13 +17,16 @@
 import type { Chooser } from '../drive/chooser.ts';
 import { PID } from '../model/hw/pid.ts';
 import { KVM_APICV } from '../model/kvm/apicv.ts';
+import { kvmTimerNextExpiry } from '../model/kvm/lapic-timer.ts';
+import { POSTED_MSI_NOTIFICATION_VECTOR } from '../model/kvm/posted-msi.ts';
 import { ACTOR } from '../model/kvm/program.ts';
 import { KVM_VCPU } from '../model/kvm/state.ts';
 import { EV, EVENT_NAMES, type EventKind, type Sink } from '../model/platform/events.ts';
+import { timerBlockName } from '../model/platform/timer-block.ts';
 import { type CompiledCosts, LINE_NAMES } from './costs.ts';
 import { CpuShares, LockTimes, Measurements } from './measure.ts';
 import type { Arrivals } from './random.ts';
-import { PACE, type SimModel } from './sim-model.ts';
+import { PACE, programTimers, type SimModel } from './sim-model.ts';
 import type { EnvSource } from './sources.ts';
 import type { Timeline, Track } from './timeline.ts';
 
@@ -86,6 +89,14 @@ export class TimeOrderedChooser implements Chooser, Sink {
   steps = 0;
   /** Trace events the steps emitted (each priced and measured). */
   events = 0;
+  /**
+   * Host posted MSI, measured time only: vectors the notification handlers took out of PIR (each an
+   * interrupt whose driver's handler runs), the cycles of the notification path (its dispatch and
+   * the handler's steps, the drivers' handlers not included) and the drivers' handlers' cycles.
+   */
+  msiIrqs = 0;
+  msiCycles = 0;
+  msiHandlerCycles = 0;
 
   private readonly sm: SimModel;
   private readonly A: number;
@@ -137,6 +148,16 @@ export class TimeOrderedChooser implements Chooser, Sink {
   private curKey = 0;
   private curTrack: Track | null = null;
   private s: Uint32Array | null = null;
+  /** Per pCPU and vector: the driver's handler time in cycles (host posted MSI). */
+  private readonly msiHandler: Float64Array;
+  /** Per actor: drivers' handler time owed by the round of handle_pending_pir in progress. */
+  private readonly msiDebt: Float64Array;
+  /** The step being taken dispatched a posted-MSI notification. */
+  private msiNotified = false;
+  /** Per actor: the pc whose step waits for a LAPIC timer's expiry (-1: none), and that timer's block. */
+  private readonly timerPc: Int32Array;
+  private readonly timerBlock: Int32Array;
+  private readonly clockGHz: number;
 
   constructor(
     sm: SimModel,
@@ -192,12 +213,25 @@ export class TimeOrderedChooser implements Chooser, Sink {
     this.timelineLeft = opts.timelineLimit ?? 200_000;
     this.flowOf = new Float64Array(this.V * 256);
     this.pirCount = new Int32Array(this.V);
+    this.msiHandler = sm.postedMsi.handlerNs.map((ns) => ns * opts.clockGHz);
+    this.msiDebt = new Float64Array(this.A);
+    this.timerPc = new Int32Array(this.A).fill(-1);
+    this.timerBlock = new Int32Array(this.A).fill(-1);
+    this.clockGHz = opts.clockGHz;
   }
 
   /** Sets up the paces of the initial state: arrivals drawn, first busy periods. */
   start(s: Uint32Array): void {
     const sm = this.sm;
     this.s = s;
+    // The guests programmed their timers before time 0; each hrtimer actor waits for its timer.
+    programTimers(sm, s);
+    for (let a = 0; a < this.A; a++) {
+      const pc = sm.paceOf[a].indexOf(PACE.TIMER);
+      if (pc < 0) continue;
+      this.timerPc[a] = pc;
+      this.timerBlock[a] = sm.model.w.L.extra.get(timerBlockName(sm.paceSource[a][pc]))!;
+    }
     for (let a = 0; a < this.A; a++) {
       const pc = sm.paceOf[a].indexOf(PACE.ARRIVAL);
       if (pc < 0) continue;
@@ -236,7 +270,7 @@ export class TimeOrderedChooser implements Chooser, Sink {
     }
     const kind = sm.paceOf[a][pc];
     // An arrival is kept by arrivalPc and arrivalAt (assignArrival).
-    if (kind === PACE.NONE || kind === PACE.ARRIVAL) {
+    if (kind === PACE.NONE || kind === PACE.ARRIVAL || kind === PACE.TIMER) {
       this.pacedPc[a] = -1;
       return;
     }
@@ -274,6 +308,12 @@ export class TimeOrderedChooser implements Chooser, Sink {
         const pc = s[base[a] + ACTOR.PC];
         if (this.pacedPc[a] === pc && this.pacedUntil[a] > t) t = this.pacedUntil[a];
         else if (this.arrivalPc[a] === pc && this.arrivalAt[a] > t) t = this.arrivalAt[a];
+        else if (this.timerPc[a] === pc) {
+          // The hrtimer fires at the timer's next expiry (1 GHz ticks, so nanoseconds).
+          const e = kvmTimerNextExpiry(s, this.timerBlock[a]);
+          const at = e < 0 ? Number.POSITIVE_INFINITY : e * this.clockGHz;
+          if (at > t) t = at;
+        }
       }
       if (t < bestT || (t === bestT && (prio < bestPrio || (prio === bestPrio && this.seq[a] < bestSeq)))) {
         best = k;
@@ -367,6 +407,7 @@ export class TimeOrderedChooser implements Chooser, Sink {
         this.nextArrival[src] = (this.sources[src].arrivals as Arrivals).next(this.nextArrival[src]);
         this.assignArrival(src);
       }
+      if (sm.postedMsi.pcpuOf[action] >= 0) this.msiTake(s, action, pc);
       const pv = sm.postVcpu[action][pc];
       if (pv >= 0) {
         this.meas.posted(pv, sm.postVector[action][pc]);
@@ -424,8 +465,30 @@ export class TimeOrderedChooser implements Chooser, Sink {
     return c.cycles(i, local);
   }
 
+  /**
+   * Before an exchange of handle_pending_pir on the posted-MSI handler actor a: the vectors it takes
+   * (the whole 64-bit word, as arch_xchg does) each owe their driver's handler time, paid when the
+   * round ends (stepped).
+   */
+  private msiTake(s: Uint32Array, a: number, pc: number): void {
+    const pm = this.sm.postedMsi;
+    const j = pc < pm.xchgWord[a].length ? pm.xchgWord[a][pc] : -1;
+    if (j < 0) return;
+    const p = pm.pcpuOf[a];
+    for (let k = 0; k < 2; k++) {
+      let bits = s[pm.pir[p] + 2 * j + k];
+      while (bits !== 0) {
+        const bit = 31 - Math.clz32(bits & -bits);
+        bits &= bits - 1;
+        this.msiDebt[a] += this.msiHandler[p * 256 + 64 * j + 32 * k + bit];
+        if (this.meas.measuring) this.msiIrqs++;
+      }
+    }
+  }
+
   ev(kind: EventKind, a: number, b: number, c: number, d: number): void {
     this.events++;
+    if (kind === EV.HOST_IRQ && b === POSTED_MSI_NOTIFICATION_VECTOR) this.msiNotified = true;
     const ek = this.eventKey[kind];
     if (ek >= 0) this.cost += this.priced(this.eventCosts, ek);
     if (kind === EV.DELIVER && this.bound > 0) this.checkStranded(a, b);
@@ -461,7 +524,21 @@ export class TimeOrderedChooser implements Chooser, Sink {
   stepped(action: number): void {
     const s = this.s!;
     const sm = this.sm;
-    const cost = Math.max(this.cost, 1);
+    let cost = Math.max(this.cost, 1);
+    const pm = sm.postedMsi;
+    if (this.msiNotified || (action < this.A && pm.pcpuOf[action] >= 0)) {
+      if (this.meas.measuring) this.msiCycles += cost;
+      this.msiNotified = false;
+      // The round's last exchange is done: handle_pending_pir now calls the drivers' handlers.
+      if (action < this.A && this.msiDebt[action] > 0) {
+        const pc = s[sm.model.actorBase[action] + ACTOR.PC];
+        if (!(pc < pm.xchgWord[action].length && pm.xchgWord[action][pc] >= 0)) {
+          cost += this.msiDebt[action];
+          if (this.meas.measuring) this.msiHandlerCycles += this.msiDebt[action];
+          this.msiDebt[action] = 0;
+        }
+      }
+    }
     const end = this.now + cost;
     this.due[action] = end;
     this.lastEnd = end;

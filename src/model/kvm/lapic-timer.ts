@@ -10,15 +10,22 @@
  * advance in one step: in a script nothing else runs in between. Expirations within one advance
  * coalesce into one posting (the vector's PIR bit is set once), as a vector pending twice does.
  */
+import { regTest } from '../hw/bits.ts';
+import { PID } from '../hw/pid.ts';
 import {
+  TIMER,
   timerAdvance,
+  timerDivisor,
   timerMasked,
+  timerMode,
+  timerNextExpiry,
   timerVector,
   timerWriteDeadline,
   timerWriteDivide,
   timerWriteInitialCount,
   timerWriteLvt,
 } from '../hw/timer.ts';
+import { VAPIC } from '../hw/vapic.ts';
 import { EXIT_REASON, type Sink } from '../platform/events.ts';
 import { vmEntry, vmExit } from '../platform/hardware.ts';
 import { TIMER_BLOCK, timerBlockName, timerLoad, timerStore } from '../platform/timer-block.ts';
@@ -92,6 +99,74 @@ export function kvmTimerWrite(w: World, sink: Sink, x: number, wr: TimerWrite): 
     if (p >= 0) vmEntry(w, sink, x, p);
   }
   expired(w, sink, x, o, pending);
+}
+
+/**
+ * When vCPU x's timer expires next, in timer input ticks (the block's `now` counts the same), or -1
+ * when it is not armed: when the host's hrtimer for it is due (start_sw_period and
+ * start_sw_tscdeadline arm it for that time).
+ */
+export function kvmTimerNextExpiry(m: Uint32Array, o: number): number {
+  return timerNextExpiry(timerLoad(m, o), 0);
+}
+
+/**
+ * The host's hrtimer of vCPU x's timer fires (apic_timer_fn, at the timer's next expiry): the one
+ * clock moves to that expiry (never back), the timer settles, and apic_timer_expired delivers the
+ * LVT vector. The model delivers as a posted timer interrupt (kvm_use_posted_timer_interrupt:
+ * kvm_apic_inject_pending_timer_irqs -> kvm_apic_local_deliver -> vmx_deliver_posted_interrupt, as
+ * `time.advance` does); KVM's other path, a pending count and a kick that injects at the next VM
+ * entry, is not modelled. Returns false when the timer is not armed (nothing happens).
+ */
+export function kvmTimerExpire(w: World, sink: Sink, x: number): boolean {
+  const o = block(w, x);
+  const next = kvmTimerNextExpiry(w.m, o);
+  if (next < 0) return false;
+  const now = Math.max(w.m[o + TIMER_BLOCK.NOW], next);
+  // One clock for every vCPU's timer (timer-block.ts): the others settle at their own expiry.
+  for (let y = 0; y < w.machine.vcpus.length; y++) w.m[block(w, y) + TIMER_BLOCK.NOW] = now;
+  const t = timerLoad(w.m, o);
+  const fired = timerAdvance(t, 0, now);
+  timerStore(w.m, o);
+  expired(w, sink, x, o, fired);
+  return true;
+}
+
+/**
+ * Whether vCPU x's guest has handled its timer's last expiry and would re-arm it now: the timer is
+ * not armed (a one-shot timer stops at its expiry, a TSC deadline clears, SDM Vol. 3A 11.5.4.1),
+ * and its LVT vector is neither in PIR nor in vIRR, so the guest's handler has been entered.
+ */
+export function kvmTimerHandled(w: World, x: number): boolean {
+  const o = block(w, x);
+  const t = timerLoad(w.m, o);
+  if (timerNextExpiry(t, 0) >= 0) return false;
+  const v = timerVector(t, 0);
+  return !regTest(w.m, w.L.pid[x] + PID.PIR, v) && !regTest(w.m, w.L.vapic[x] + VAPIC.VIRR, v);
+}
+
+/**
+ * The guest's timer handler re-arms a one-shot or TSC-deadline timer `period` ticks after its last
+ * expiry (the timer clock stands at that expiry): an initial-count write (one-shot) or a WRMSR of
+ * IA32_TSC_DEADLINE (Linux's lapic_next_event / lapic_next_deadline from the clockevent handler).
+ * The write exits and KVM emulates it at the exit; the rest of the exit path and the re-entry are
+ * the vCPU thread's (the system sends it to its exit handler, emitAsyncExitHandler), so the exit
+ * costs what any exit costs. A periodic timer needs no re-arm: nothing happens.
+ */
+export function kvmTimerRearm(w: World, sink: Sink, x: number, period: number): void {
+  const o = block(w, x);
+  const mode = timerMode(timerLoad(w.m, o), 0);
+  if (mode !== 'one-shot' && mode !== 'tsc-deadline') return;
+  const [reason, qualification] = exitFor(w, mode === 'one-shot' ? 'initialCount' : 'deadline');
+  vmExit(w, sink, x, reason, qualification);
+  const now = w.m[o + TIMER_BLOCK.NOW];
+  const t = timerLoad(w.m, o);
+  const fired =
+    mode === 'one-shot'
+      ? timerWriteInitialCount(t, 0, Math.max(1, Math.round(period / timerDivisor(t[TIMER.DIVIDE]))), now)
+      : timerWriteDeadline(t, 0, (now + period) * t[TIMER.TSC_PER_TICK], now);
+  timerStore(w.m, o);
+  expired(w, sink, x, o, fired);
 }
 
 /** Time passes by `ticks` timer input ticks on every vCPU's timer; expirations are delivered. */

@@ -6,7 +6,8 @@
  * with the VT-d rule (one atomic update; a notification only on ON's 0->1). The notification's
  * handler, sysvec_posted_msi_notification, demultiplexes in software, with IRQs off:
  *
- *   up to MAX_POSTED_MSI_COALESCING_LOOP - 1 rounds of handle_pending_pir (harvest PIR with
+ *   up to MAX_POSTED_MSI_COALESCING_LOOP - 1 rounds of handle_pending_pir (knob
+ *     `postedMsiCoalescingLoop`, 3 in the kernel) (harvest PIR with
  *     pi_harvest_pir, call the handler of each harvested vector), stopping at an empty round;
  *   pi_clear_on (notifications re-armed);
  *   one final handle_pending_pir: a vector posted while ON was still 1 sent no notification, and
@@ -39,8 +40,13 @@ export const POSTED_MSI_NOTIFICATION_VECTOR = 0xeb;
  */
 export const FIRST_EXTERNAL_VECTOR = 0x20;
 export const FIRST_SYSTEM_VECTOR = POSTED_MSI_NOTIFICATION_VECTOR;
-/** arch/x86/kernel/irq.c: harvest rounds per notification, the final one after pi_clear_on included. */
-export const MAX_POSTED_MSI_COALESCING_LOOP = 3;
+/**
+ * arch/x86/kernel/irq.c MAX_POSTED_MSI_COALESCING_LOOP: harvest rounds per notification, the final
+ * one after pi_clear_on included (the knob `postedMsiCoalescingLoop`; 3 in the kernel).
+ */
+export function maxPostedMsiCoalescingLoop(v: Variant): number {
+  return Number(v.postedMsiCoalescingLoop);
+}
 
 /** A pCPU's posted-MSI block in the World: its descriptor, the handler flag and instrumentation. */
 export const POSTED_MSI = {
@@ -135,7 +141,8 @@ export function emitPostedMsiHandler(b: ProgramBuilder, v: Variant, p: number): 
     () => NEXT,
     (w) => w.m[at(w) + POSTED_MSI.ACTIVE] === 1,
   );
-  for (let round = 1; round < MAX_POSTED_MSI_COALESCING_LOOP; round++) harvest(tClearOn);
+  // `while (++i < MAX_POSTED_MSI_COALESCING_LOOP)`: up to MAX - 1 rounds, leaving at an empty one.
+  for (let round = 1; round < maxPostedMsiCoalescingLoop(v); round++) harvest(tClearOn);
   b.mark(clearOn);
   b.step(fn, 'pi_clear_on', (w) => {
     piClearOn(w.m, at(w) + POSTED_MSI.PID);

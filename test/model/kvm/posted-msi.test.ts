@@ -75,6 +75,20 @@ describe('host posted MSI', () => {
     );
   });
 
+  test('every loop limit 1..6: up to limit - 1 harvests before pi_clear_on, one after it, and no MSI is lost', () => {
+    const sc = parseScenarioText(twoDevices(0x41, 0xa1), 'two-devices.json');
+    for (let n = 1; n <= 6; n++) {
+      const m = buildModel(sc, withKnobs(DEFAULT_VARIANT, { postedMsiCoalescingLoop: String(n) }, 't'));
+      const code = m.actors.find((a) => a.name === 'posted-msi-pcpu0')!.code;
+      const clearOn = code.findIndex((i) => i.label === 'pi_clear_on');
+      // A harvest starts with its load of word 0 (harvest.ts, the 64-bit shape).
+      const starts = code.flatMap((i, pc) => (i.label === 'READ_ONCE(pir[0])' ? [pc] : []));
+      assert.equal(starts.filter((pc) => pc < clearOn).length, n - 1, `limit ${n}`);
+      assert.equal(starts.filter((pc) => pc > clearOn).length, 1, `limit ${n}`);
+      assert.equal(check(m).outcome.kind, 'holds', `limit ${n}`);
+    }
+  });
+
   test('X5: the lost vector sits in PIR with ON clear at the end of the counterexample', () => {
     const m = modelOf(preset('seed-000-posted-msi', 'mutation-no-final-harvest'));
     const r = check(m);
