@@ -11,7 +11,7 @@ import { emitCreateVcpu, vmcbExtra } from '../model/kvm/avic-vmcb.ts';
 import { emitHaltAndBlock } from '../model/kvm/block.ts';
 import { emitDeliverPostedInterrupt, emitKick } from '../model/kvm/deliver.ts';
 import { emitAsyncExitHandler, emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
-import { emitIcrWrite } from '../model/kvm/fastpath.ts';
+import { emitIcrBroadcast, emitIcrWrite, kvmIcrTargets } from '../model/kvm/fastpath.ts';
 import { GA_LOG_COST_EXTRA } from '../model/kvm/ga-log-cost.ts';
 import { type HarvestCost, harvestCost } from '../model/kvm/harvest.ts';
 import { emitEnableIrqWindow, emitInhibitIoctl, emitIrqWindowExit } from '../model/kvm/irq-window.ts';
@@ -134,8 +134,22 @@ function emitStep(
       );
       return;
     case 'guest.icr': {
-      const target = machineOf(sc).vcpus.findIndex((c) => c.apicId === st.dest);
-      emitIcrWrite(b, v, vcpu, target, st.dest, st.vector);
+      const machine = machineOf(sc);
+      if (st.shorthand === 'others') {
+        const icr = {
+          vector: st.vector,
+          deliveryMode: 0,
+          logical: false,
+          levelTriggered: false,
+          shorthand: 3,
+          dest: 0,
+        };
+        emitIcrBroadcast(b, v, vcpu, kvmIcrTargets(machine, vcpu, icr), st.vector);
+        return;
+      }
+      const dest = st.dest!;
+      const target = machine.vcpus.findIndex((c) => c.apicId === dest);
+      emitIcrWrite(b, v, vcpu, target, dest, st.vector);
       return;
     }
     case 'guest.hlt':

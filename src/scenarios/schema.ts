@@ -259,7 +259,7 @@ export const STEP_KINDS = {
   },
   'guest.icr': {
     meaning:
-      'the guest writes the ICR (in an actor: a fixed, physical, single-target x2APIC IPI, whose exit KVM handles per the icrWrite knob; with features.ipiv: posted by the CPU, no exit)',
+      'the guest writes the ICR (in an actor: a fixed, physical x2APIC IPI to dest, whose exit KVM handles per the icrWrite knob, with features.ipiv posted by the CPU with no exit; or to all excluding self, shorthand others, which exits)',
     script: {
       vector: vector.optional(),
       dest: u32.optional().describe('destination APIC ID'),
@@ -269,7 +269,16 @@ export const STEP_KINDS = {
       shorthand: z.enum(['none', 'self', 'all', 'others']).default('none'),
       vcpu: vcpuRef,
     },
-    actor: { dest: u32.describe('destination APIC ID of a vCPU'), vector },
+    actor: {
+      dest: u32.optional().describe('destination APIC ID of a vCPU (shorthand none)'),
+      vector,
+      shorthand: z
+        .enum(['none', 'others'])
+        .optional()
+        .describe(
+          'none (the default): to dest; others: all excluding self (ICR bits 19:18 = 11b), every other vCPU, which IPIv does not virtualize and the fastpath declines',
+        ),
+    },
   },
   'guest.icrRaw': {
     meaning:
@@ -767,8 +776,17 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
         loadedOn = st.wakeOn ?? loadedOn;
       }
       if (st.do === 'guest.selfIpi') selfIpiNeedsX2apic(path);
+      if (st.do === 'guest.icr' && st.shorthand !== 'others' && st.dest === undefined)
+        ctx.addIssue({ code: 'custom', path, message: 'an ICR write without shorthand needs dest' });
+      if (st.do === 'guest.icr' && st.shorthand === 'others' && st.dest !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'dest'],
+          message: 'dest is for shorthand none (others sends to every other vCPU)',
+        });
       if (
         st.do === 'guest.icr' &&
+        st.dest !== undefined &&
         vcpusValid &&
         !s.machine.vcpus.some((c, k) => (c.apicId ?? k) === st.dest)
       ) {

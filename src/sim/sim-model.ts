@@ -35,6 +35,9 @@ export const PACE = {
   RUN: 6,
 } as const;
 
+/** postVcpu of a broadcast ICR write: the posting starts for every vCPU but the sender. */
+export const POST_ALL_BUT_SELF = -2;
+
 export interface SimModel {
   model: SystemModel;
   scenario: Scenario;
@@ -50,7 +53,10 @@ export interface SimModel {
   paceSource: Int32Array[];
   /** Per actor: the source that paces its repeated step (devices, IPIs), or -1. */
   actorSource: Int32Array;
-  /** Per actor, per pc: the vCPU a software posting starts for at this pc, and its vector (-1: none). */
+  /**
+   * Per actor, per pc: the vCPU a software posting starts for at this pc (POST_ALL_BUT_SELF: every
+   * vCPU but the actor's), and its vector (-1: none).
+   */
   postVcpu: Int32Array[];
   postVector: Int32Array[];
   /** Per actor, per pc: the index in STEP_KINDS of the scenario step that starts here, or -1. */
@@ -71,7 +77,7 @@ interface Synth {
   source: number;
 }
 
-function synthesize(sc: Scenario, w: Workload, where: string): Synth[] {
+function synthesize(sc: Scenario, w: Workload): Synth[] {
   const out: Synth[] = [];
   const nv = sc.machine.vcpus.length;
   const apicId = (x: number) => sc.machine.vcpus[x].apicId ?? x;
@@ -86,11 +92,11 @@ function synthesize(sc: Scenario, w: Workload, where: string): Synth[] {
     out.push({ name: `device${i}`, step, source: source++ });
   });
   w.ipis.forEach((p, i) => {
-    if (p.pattern === 'broadcast')
-      throw new UserError(
-        `${where}.ipis[${i}].pattern: broadcast IPIs are not simulated yet (the model's guest.icr step is single-target); use single or self`,
-      );
     const senders = p.from === 'any' ? Array.from({ length: nv }, (_, x) => x) : [p.from];
+    if (p.pattern === 'broadcast') {
+      out.push(...broadcastSenders(p.vector, i, senders, source++));
+      return;
+    }
     for (const from of senders) {
       const targets =
         p.pattern === 'self'
@@ -111,6 +117,20 @@ function synthesize(sc: Scenario, w: Workload, where: string): Synth[] {
     source++;
   });
   return out;
+}
+
+/**
+ * A broadcast pattern: one actor per sender, whose step writes the ICR with shorthand
+ * all-excluding-self (`guest.icr` with shorthand others; fastpath.ts emitIcrBroadcast), so one
+ * arrival is one ICR write that reaches every other vCPU.
+ */
+function broadcastSenders(vector: number, i: number, senders: number[], source: number): Synth[] {
+  return senders.map((from) => ({
+    name: `ipi${i}-${from}toall`,
+    vcpu: from,
+    step: { do: 'guest.icr', shorthand: 'others', vector } as ActorStep,
+    source,
+  }));
 }
 
 /** The first pc of each scenario step of an actor (stepOfPc changes there). */
@@ -171,7 +191,7 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
   });
   if (w.overcommit && !w.overcommit.preemption)
     notYet('overcommit.preemption', 'an overcommitted pCPU without preemption');
-  const synth = synthesize(sc, w, where);
+  const synth = synthesize(sc, w);
   // The in-kernel PIT in re-inject mode inhibits AVIC for the VM's life (seed 002; SVM's required
   // inhibits include PIT_REINJ, VMX's do not: APICv keeps the EOI exit for the re-injected IRQ).
   const inhibits = sc.machine.apicvInhibits;
@@ -252,7 +272,7 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
         pvec[pc] = st.vector;
       }
       if (st.do === 'guest.icr') {
-        pv[pc] = vcpuOfApicId(st.dest);
+        pv[pc] = st.shorthand === 'others' ? POST_ALL_BUT_SELF : vcpuOfApicId(st.dest!);
         pvec[pc] = st.vector;
       }
       const prev = k > 0 ? steps[k - 1] : undefined;

@@ -23,7 +23,7 @@ import { EV, EVENT_NAMES, type EventKind, type Sink } from '../model/platform/ev
 import { type CompiledCosts, LINE_NAMES } from './costs.ts';
 import { CpuShares, LockTimes, Measurements } from './measure.ts';
 import type { Arrivals } from './random.ts';
-import { PACE, type SimModel } from './sim-model.ts';
+import { PACE, POST_ALL_BUT_SELF, type SimModel } from './sim-model.ts';
 import type { EnvSource } from './sources.ts';
 import type { Timeline, Track } from './timeline.ts';
 
@@ -368,13 +368,10 @@ export class TimeOrderedChooser implements Chooser, Sink {
         this.assignArrival(src);
       }
       const pv = sm.postVcpu[action][pc];
-      if (pv >= 0) {
-        this.meas.posted(pv, sm.postVector[action][pc]);
-        if (this.timeline) {
-          this.curTrack = this.trackOf(action);
-          this.flowStart(pv, sm.postVector[action][pc]);
-        }
-      }
+      if (pv >= 0) this.softwarePosting(action, pv, sm.postVector[action][pc]);
+      else if (pv === POST_ALL_BUT_SELF)
+        for (let y = 0; y < this.V; y++)
+          if (y !== this.ctxVcpu) this.softwarePosting(action, y, sm.postVector[action][pc]);
       if (this.meas.measuring) {
         const kind = sm.stepKind[action][pc];
         if (kind >= 0) this.kindCount[kind]++;
@@ -407,6 +404,15 @@ export class TimeOrderedChooser implements Chooser, Sink {
       this.keyCycles[key] += this.cost;
     }
     this.steps++;
+  }
+
+  /** A software sender's first step: the latency of (x, vector) is measured from now. */
+  private softwarePosting(action: number, x: number, vector: number): void {
+    this.meas.posted(x, vector);
+    if (this.timeline) {
+      this.curTrack = this.trackOf(action);
+      this.flowStart(x, vector);
+    }
   }
 
   /** Cycles of key i for the current CPU, which then owns the lines it accessed. */
