@@ -99,11 +99,15 @@ export const haltPattern = z
     busy: time.describe('mean guest work between idle periods (exponential)'),
     idle: time
       .optional()
-      .describe('mean idle period (exponential): the guest halts or polls until an interrupt, or this long'),
+      .describe(
+        "mean idle period (exponential): the guest's timer ends it, unless an interrupt came first (default: only an interrupt ends it)",
+      ),
     guestPoll: time
       .default(0)
-      .describe('guest idle polling (cpuidle-haltpoll) before HLT: a wake-up inside it costs no exit'),
-    hostPoll: time.default(0).describe('KVM halt polling (halt_poll_ns) before the vCPU thread blocks'),
+      .describe('guest idle polling (cpuidle-haltpoll) before HLT: an interrupt inside it ends the idle period with no exit'),
+    hostPoll: time
+      .default(0)
+      .describe('KVM halt polling (halt_poll_ns) after the HLT exit: an interrupt inside it wakes the vCPU without a schedule-out'),
   })
   .strict();
 

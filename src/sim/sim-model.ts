@@ -33,7 +33,39 @@ export const PACE = {
   WINDOW: 5,
   /** The guest runs until its next exit to userspace: exponential, mean 1 / userspaceExits. */
   RUN: 6,
+  /** A guest timer's expiry: armed when its vCPU goes idle, cancelled when an interrupt ends the idle. */
+  TIMER: 7,
+  /** KVM's halt polling (kvm_vcpu_halt): the block waits up to hostPoll, or until an interrupt. */
+  HOST_POLL: 8,
 } as const;
+
+/**
+ * Linux's LOCAL_TIMER_VECTOR (arch/x86/include/asm/irq_vectors.h): the vector of the guest's LAPIC
+ * timer, whose expiry ends an idle period that no other interrupt ended.
+ */
+export const LOCAL_TIMER_VECTOR = 0xec;
+
+/**
+ * What the chooser needs for the halts of the workload (docs/sim.md, "Workloads"), per vCPU (-1 or
+ * 0: not halting, or no such part). The pcs are of the vCPU's thread.
+ */
+export interface HaltPlan {
+  /** The vCPU's thread whose guest.hlt the halt pattern paces, and that step's first pc. */
+  thread: Int32Array;
+  hltPc: Int32Array;
+  /** The first step of kvm_vcpu_block after the HLT exit (where KVM's halt polling waits). */
+  blockPc: Int32Array;
+  /** kvm_vcpu_block's 'woken' (the thread was scheduled out) and 'finish_rcuwait' (the end). */
+  wokenPc: Int32Array;
+  endPc: Int32Array;
+  /** The actor of the vCPU's guest timer (halts.idle), or -1. */
+  timer: Int32Array;
+  /** Per actor: the vCPU whose timer it is, or -1. */
+  timerVcpu: Int32Array;
+  /** guestPoll and hostPoll, in ns (0: none). */
+  guestPollNs: Float64Array;
+  hostPollNs: Float64Array;
+}
 
 /** postVcpu of a broadcast ICR write: the posting starts for every vCPU but the sender. */
 export const POST_ALL_BUT_SELF = -2;
@@ -66,6 +98,7 @@ export interface SimModel {
   actorVcpu: Int32Array;
   /** Names of the synthesized actors' sources, by actor (empty for the scenario's own). */
   sourceName: string[];
+  halt: HaltPlan;
 }
 
 /** The workload's actors: one per device, one per (sender, target) of an IPI pattern. */
@@ -75,9 +108,11 @@ interface Synth {
   step: ActorStep;
   /** The workload source (workloadSources order) that paces it. */
   source: number;
+  /** A guest timer (PACE.TIMER) of this vCPU, rather than a source's arrivals. */
+  timerOf?: number;
 }
 
-function synthesize(sc: Scenario, w: Workload): Synth[] {
+function synthesize(sc: Scenario, w: Workload, haltSource: Int32Array): Synth[] {
   const out: Synth[] = [];
   const nv = sc.machine.vcpus.length;
   const apicId = (x: number) => sc.machine.vcpus[x].apicId ?? x;
@@ -116,6 +151,31 @@ function synthesize(sc: Scenario, w: Workload): Synth[] {
     }
     source++;
   });
+  out.push(...guestTimers(w, sc.machine.vcpus.length, haltSource));
+  return out;
+}
+
+/**
+ * The guest timers of halts with `idle`: per covered vCPU an actor whose step is the timer's expiry
+ * as KVM delivers it while the vCPU is out of the guest (apic_timer_fn -> apic_timer_expired ->
+ * kvm_apic_local_deliver of LVTT -> __apic_accept_irq, which posts the vector and kicks or wakes the
+ * vCPU: a `kvm.deliver` of LOCAL_TIMER_VECTOR). The guest arms it when it goes idle (tick_nohz:
+ * the next timer event), so it fires an exponential time of mean `idle` after the busy period ends,
+ * unless an interrupt ended the idle period first (the chooser cancels it then).
+ */
+function guestTimers(w: Workload, nv: number, haltSource: Int32Array): Synth[] {
+  const out: Synth[] = [];
+  for (const h of w.halts) {
+    if (h.idle === undefined) continue;
+    const which = h.vcpu === 'all' ? Array.from({ length: nv }, (_, x) => x) : [h.vcpu];
+    for (const x of which)
+      out.push({
+        name: `timer-vcpu${x}`,
+        step: { do: 'kvm.deliver', vcpu: x, vector: LOCAL_TIMER_VECTOR } as ActorStep,
+        source: haltSource[x],
+        timerOf: x,
+      });
+  }
   return out;
 }
 
@@ -184,14 +244,11 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
   const notYet = (path: string, what: string) => {
     throw new UserError(`${where}.${path}: ${what} is not simulated yet (docs/sim.md, "Workloads")`);
   };
-  w.halts.forEach((h, i) => {
-    if (h.idle !== undefined) notYet(`halts[${i}].idle`, 'an idle period that ends without an interrupt');
-    if (h.guestPoll > 0) notYet(`halts[${i}].guestPoll`, 'guest idle polling');
-    if (h.hostPoll > 0) notYet(`halts[${i}].hostPoll`, 'KVM halt polling');
-  });
   if (w.overcommit && !w.overcommit.preemption)
     notYet('overcommit.preemption', 'an overcommitted pCPU without preemption');
-  const synth = synthesize(sc, w);
+  const nv = sc.machine.vcpus.length;
+  const src = sourceIndex(w, nv);
+  const synth = synthesize(sc, w, src.halt);
   // The in-kernel PIT in re-inject mode inhibits AVIC for the VM's life (seed 002; SVM's required
   // inhibits include PIT_REINJ, VMX's do not: APICv keeps the EOI exit for the re-injected IRQ).
   const inhibits = sc.machine.apicvInhibits;
@@ -211,7 +268,6 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
   };
   // The simulator measures; it checks no property (a run goes on through what would be a violation).
   const model = buildModel(augmented, v, []);
-  const nv = sc.machine.vcpus.length;
   const keyIndex = new Map<string, number>();
   const keys: string[] = [];
   const key = (k: string) => {
@@ -228,7 +284,6 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     deliver: key('guest/interrupt'),
     drain: key('store buffer/drain'),
   };
-  const src = sourceIndex(w, nv);
   const stepKinds: string[] = [];
   const kindIndex = (k: string) => {
     let i = stepKinds.indexOf(k);
@@ -285,8 +340,9 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     });
     if (i >= firstSynth) {
       const s = synth[i - firstSynth];
-      actorSource[i] = s.source;
-      pace[0] = PACE.ARRIVAL;
+      // A guest timer is a host hrtimer, not a device: it runs on a thread of its own.
+      actorSource[i] = s.timerOf === undefined ? s.source : -1;
+      pace[0] = s.timerOf === undefined ? PACE.ARRIVAL : PACE.TIMER;
       paceSrc[0] = s.source;
       sourceName[i] = s.name;
     } else if (sa?.repeat === true && p.vcpu >= 0 && steps.length > 0) {
@@ -320,6 +376,19 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     postVector.push(pvec);
     stepKind.push(kind);
   }
+  const halt = haltPlan(
+    model,
+    w,
+    src.halt,
+    keys,
+    keyOf,
+    paceOf,
+    stepKind,
+    stepKinds,
+    synth,
+    firstSynth,
+    where,
+  );
   return {
     model,
     scenario: augmented,
@@ -336,5 +405,82 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     stepKinds,
     actorVcpu,
     sourceName,
+    halt,
   };
+}
+
+/**
+ * The halts' plan: for each halting vCPU, its thread's guest.hlt (the step the halt pattern's busy
+ * period paces) and the pcs of kvm_vcpu_block inside it; the host poll's pace on the block's first
+ * step; the guest timers. `idle`, `guestPoll` and `hostPoll` need such a thread: a halt pattern
+ * whose vCPU has none is a one-line error.
+ */
+function haltPlan(
+  model: SystemModel,
+  w: Workload,
+  haltSource: Int32Array,
+  keys: readonly string[],
+  keyOf: Int32Array[],
+  paceOf: Uint8Array[],
+  stepKind: Int32Array[],
+  stepKinds: readonly string[],
+  synth: readonly Synth[],
+  firstSynth: number,
+  where: string,
+): HaltPlan {
+  const nv = haltSource.length;
+  const A = model.actors.length;
+  const plan: HaltPlan = {
+    thread: new Int32Array(nv).fill(-1),
+    hltPc: new Int32Array(nv).fill(-1),
+    blockPc: new Int32Array(nv).fill(-1),
+    wokenPc: new Int32Array(nv).fill(-1),
+    endPc: new Int32Array(nv).fill(-1),
+    timer: new Int32Array(nv).fill(-1),
+    timerVcpu: new Int32Array(A).fill(-1),
+    guestPollNs: new Float64Array(nv),
+    hostPollNs: new Float64Array(nv),
+  };
+  const hlt = stepKinds.indexOf('guest.hlt');
+  for (let a = 0; a < firstSynth; a++) {
+    const x = model.actors[a].vcpu;
+    if (x < 0 || haltSource[x] < 0 || hlt < 0) continue;
+    const pc = paceOf[a].indexOf(PACE.BUSY);
+    if (pc < 0 || stepKind[a][pc] !== hlt) continue;
+    const stepOf = model.actors[a].stepOfPc!;
+    const label = (q: number) => keys[keyOf[a][q]];
+    let block = -1;
+    let woken = -1;
+    let end = -1;
+    for (let q = pc; q < stepOf.length && stepOf[q] === stepOf[pc]; q++) {
+      if (block < 0 && label(q) === 'vcpu_enter_guest/local_irq_enable') block = q + 1;
+      if (label(q) === 'kvm_vcpu_block/woken') woken = q;
+      if (label(q) === 'kvm_vcpu_block/finish_rcuwait') end = q;
+    }
+    plan.thread[x] = a;
+    plan.hltPc[x] = pc;
+    plan.blockPc[x] = block;
+    plan.wokenPc[x] = woken;
+    plan.endPc[x] = end;
+  }
+  w.halts.forEach((h, i) => {
+    const which = h.vcpu === 'all' ? Array.from({ length: nv }, (_, x) => x) : [h.vcpu];
+    const needs =
+      h.idle !== undefined ? 'idle' : h.guestPoll > 0 ? 'guestPoll' : h.hostPoll > 0 ? 'hostPoll' : '';
+    for (const x of which) {
+      if (needs !== '' && plan.thread[x] < 0)
+        throw new UserError(
+          `${where}.halts[${i}].${needs}: vcpu${x} has no thread that halts: it needs a repeating actor of vcpu${x} whose loop leaves the guest at a guest.hlt step (docs/sim.md, "Workloads")`,
+        );
+      plan.guestPollNs[x] = h.guestPoll;
+      plan.hostPollNs[x] = h.hostPoll;
+      if (h.hostPoll > 0) paceOf[plan.thread[x]][plan.blockPc[x]] = PACE.HOST_POLL;
+    }
+  });
+  synth.forEach((s, k) => {
+    if (s.timerOf === undefined) return;
+    plan.timer[s.timerOf] = firstSynth + k;
+    plan.timerVcpu[firstSynth + k] = s.timerOf;
+  });
+  return plan;
 }

@@ -21,6 +21,7 @@ import { ACTOR } from '../model/kvm/program.ts';
 import { KVM_VCPU } from '../model/kvm/state.ts';
 import { EV, EVENT_NAMES, type EventKind, type Sink } from '../model/platform/events.ts';
 import { type CompiledCosts, LINE_NAMES } from './costs.ts';
+import { HaltTimes } from './halts.ts';
 import { CpuShares, LockTimes, Measurements } from './measure.ts';
 import type { Arrivals } from './random.ts';
 import { PACE, POST_ALL_BUT_SELF, type SimModel } from './sim-model.ts';
@@ -101,6 +102,8 @@ export class TimeOrderedChooser implements Chooser, Sink {
   private epoch = 0;
   private readonly pacedPc: Int32Array;
   private readonly pacedUntil: Float64Array;
+  /** The workload's halts: idle periods, guest and host polling (halts.ts). */
+  readonly halts: HaltTimes;
   /** Per actor: the pc whose step waits for its source's arrivals (-1: none), and that arrival. */
   private readonly arrivalPc: Int32Array;
   private readonly arrivalAt: Float64Array;
@@ -160,6 +163,9 @@ export class TimeOrderedChooser implements Chooser, Sink {
     this.mark = new Int32Array(M);
     this.pacedPc = new Int32Array(this.A).fill(-1);
     this.pacedUntil = new Float64Array(this.A);
+    this.halts = new HaltTimes(sm.halt, opts.clockGHz, this.pacedPc, this.pacedUntil, (a, pc, t) =>
+      this.pace(a, pc, t),
+    );
     this.arrivalPc = new Int32Array(this.A).fill(-1);
     this.arrivalAt = new Float64Array(this.A).fill(Number.POSITIVE_INFINITY);
     this.sources = sources;
@@ -242,8 +248,19 @@ export class TimeOrderedChooser implements Chooser, Sink {
     }
     let delay = 0;
     const src = sm.paceSource[a][pc];
-    if (kind === PACE.BUSY || kind === PACE.RUN)
+    if (kind === PACE.BUSY && this.halts.isHlt(a, sm.actorVcpu[a], pc)) {
+      // A halting vCPU: busy, then idle (polling in the guest first) until an interrupt or its timer.
+      const so = this.sources[src];
+      const busy = so.rng.exponential(so.meanA!);
+      const idle = so.meanB === undefined ? Number.POSITIVE_INFINITY : so.rng.exponential(so.meanB);
+      delay = this.halts.beforeHlt(sm.actorVcpu[a], t, busy, idle);
+    } else if (kind === PACE.BUSY || kind === PACE.RUN)
       delay = this.sources[src].rng.exponential(this.sources[src].meanA!);
+    else if (kind === PACE.TIMER) {
+      this.pacedPc[a] = pc;
+      this.pacedUntil[a] = this.halts.timerOf(a);
+      return;
+    } else if (kind === PACE.HOST_POLL) delay = this.halts.hostPollWait(sm.actorVcpu[a], t);
     else if (kind === PACE.SLICE) delay = this.slice;
     else if (kind === PACE.OFF_CPU) delay = this.offCpu;
     else if (kind === PACE.WINDOW) delay = this.sources[src].rng.exponential(this.sources[src].meanA!);
@@ -367,6 +384,7 @@ export class TimeOrderedChooser implements Chooser, Sink {
         this.nextArrival[src] = (this.sources[src].arrivals as Arrivals).next(this.nextArrival[src]);
         this.assignArrival(src);
       }
+      if (this.halts.active) this.halts.step(action, this.ctxVcpu, pc, this.now, this.meas.measuring);
       const pv = sm.postVcpu[action][pc];
       if (pv >= 0) this.softwarePosting(action, pv, sm.postVector[action][pc]);
       else if (pv === POST_ALL_BUT_SELF)
@@ -438,6 +456,11 @@ export class TimeOrderedChooser implements Chooser, Sink {
     this.meas.ev(kind, a, b, c, d);
     if (kind === EV.VMENTRY) this.switchTo(b, GUEST, a);
     else if (kind === EV.VMEXIT) this.switchTo(b, EXIT_HANDLING, a);
+    if (this.halts.active && a >= 0) {
+      if (kind === EV.VTD_POST || kind === EV.IPIV_POST || kind === EV.GA_POST || kind === EV.WAKE_UP)
+        this.halts.interrupt(a, this.now);
+      else if (kind === EV.DELIVER) this.halts.delivered(a, this.now, this.meas.measuring);
+    }
     if (this.timeline) this.timelineEvent(kind, a, b, c);
   }
 
