@@ -19,6 +19,7 @@ import { emitLock, emitUnlock, LockTable, locksExtra } from '../model/kvm/locks.
 import { emitPiLoad, emitPiPut } from '../model/kvm/posted-intr.ts';
 import { emitPostedMsiHandler, postedMsiBlockName, vtdPostMsi } from '../model/kvm/posted-msi.ts';
 import { type MemoryModel, NEXT, ProgramBuilder } from '../model/kvm/program.ts';
+import { emitMigrate, emitSchedIn, schedRqExtra } from '../model/kvm/sched.ts';
 import { DEFAULT_VARIANT, type Variant } from '../model/kvm/variants.ts';
 import { emitVtdSetAffinity, emitVtdSetVcpuAffinity, vtdIrteExtra } from '../model/kvm/vtd-irte-mode.ts';
 import { avicGuestEoi, avicGuestSelfIpi, avicGuestTpr } from '../model/platform/avic-steps.ts';
@@ -56,8 +57,12 @@ function emitStep(
   const avic = b.avic;
   switch (st.do) {
     case 'kvm.load':
-      if (b.avic) emitAvicLoad(b, vcpu, st.pcpu);
-      else emitPiLoad(b, v, vcpu, st.pcpu);
+      emitSchedIn(b, vcpu, st.pcpu, (p, then) =>
+        avic ? emitAvicLoad(b, vcpu, p, then) : emitPiLoad(b, v, vcpu, p, then),
+      );
+      return;
+    case 'sched.migrate':
+      emitMigrate(b, st.vcpu, sc.machine.pcpus);
       return;
     case 'kvm.put':
       if (b.avic) emitAvicPut(b, v, vcpu, st.preempted);
@@ -270,6 +275,11 @@ function buildProgramsWithCosts(
     b.actor = first + actorIndex;
     b.avicIrList = routedIrtes(sc) !== undefined;
     b.avicVmcb = createsVcpu(sc);
+    const moved = migratedVcpus(sc);
+    if (moved.length > 0) {
+      b.rqPcpus = sc.machine.pcpus;
+      b.migrated = moved;
+    }
     const icrStarts: number[] = [];
     const stepOfPc: number[] = [];
     let pcpu = a.vcpu === undefined ? -1 : sc.machine.vcpus[a.vcpu].pcpu;
@@ -403,6 +413,13 @@ export function vtdIrteModes(sc: Scenario): boolean {
 }
 
 /** Whether an actor creates its vCPU (kvm.createVcpu; avic-vmcb.ts). */
+/** The vCPUs whose threads a sched.migrate step moves between run queues (sched.ts). */
+export function migratedVcpus(sc: Scenario): number[] {
+  const out = new Set<number>();
+  for (const a of sc.actors ?? []) for (const st of a.steps) if (st.do === 'sched.migrate') out.add(st.vcpu);
+  return [...out].sort((p, q) => p - q);
+}
+
 export function createsVcpu(sc: Scenario): boolean {
   return (sc.actors ?? []).some((a) => a.steps.some((st) => st.do === 'kvm.createVcpu'));
 }
@@ -475,6 +492,7 @@ export function buildModel(
       ...(assignsLate(sc) ? [KVM_ASSIGN_EXTRA] : []),
       ...irListExtras(sc),
       ...(createsVcpu(sc) ? [vmcbExtra(sc.machine.vcpus.length)] : []),
+      ...(migratedVcpus(sc).length > 0 ? [schedRqExtra(sc.machine.vcpus.length)] : []),
       ...(vtdIrteModes(sc) ? [vtdIrteExtra(sc.machine.irtes.length)] : []),
       ...(countsGaLog(sc) ? [GA_LOG_COST_EXTRA] : []),
       ...locksExtra(

@@ -242,6 +242,11 @@ export const STEP_KINDS = {
       "VT-d posts a device MSI into a pCPU's own descriptor (host posted MSI, CONFIG_X86_POSTED_MSI); the pCPU's notification handler runs as a host actor",
     actor: { pcpu: pcpuRef, vector },
   },
+  'sched.migrate': {
+    meaning:
+      "the host scheduler moves the vCPU's thread to the next pCPU's run queue (set_task_cpu): its next sched-in (a kvm.load, or the wake-up in guest.hlt's block) is on that pCPU, where vmx_vcpu_pi_load rewrites NDST and moves a blocked vCPU off the old pCPU's wake-up list (AVIC: avic_vcpu_load with the new host APIC ID)",
+    actor: { vcpu: vcpuRef },
+  },
   'guest.tpr': {
     meaning: 'the guest writes its TPR',
     script: { value: byte, vcpu: vcpuRef },

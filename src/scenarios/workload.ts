@@ -104,10 +104,14 @@ export const haltPattern = z
       ),
     guestPoll: time
       .default(0)
-      .describe('guest idle polling (cpuidle-haltpoll) before HLT: an interrupt inside it ends the idle period with no exit'),
+      .describe(
+        'guest idle polling (cpuidle-haltpoll) before HLT: an interrupt inside it ends the idle period with no exit',
+      ),
     hostPoll: time
       .default(0)
-      .describe('KVM halt polling (halt_poll_ns) after the HLT exit: an interrupt inside it wakes the vCPU without a schedule-out'),
+      .describe(
+        'KVM halt polling (halt_poll_ns) after the HLT exit: an interrupt inside it wakes the vCPU without a schedule-out',
+      ),
   })
   .strict();
 
@@ -119,7 +123,11 @@ export const overcommit = z
       .boolean()
       .default(true)
       .describe('a running vCPU is preempted at the end of its slice (kvm_sched_out with preempted)'),
-    migration: rate.optional().describe('per vCPU: how often its thread moves to another pCPU'),
+    migration: rate
+      .optional()
+      .describe(
+        "per vCPU (Poisson): how often the host scheduler moves its thread to another pCPU's run queue; its next sched-in is there",
+      ),
     userspaceExits: rate.optional().describe('per vCPU: exits to the VMM in userspace (MMIO, port I/O)'),
   })
   .strict();

@@ -187,6 +187,12 @@ function figures(
   const icr = kind('guest.icr');
   if (icr > 0) put('icr_writes', '1/s', perSec(icr));
   haltFigures(sm, ch, put, perSec, clock);
+  if (sm.workload.overcommit?.migration !== undefined) {
+    // Moves by the balancer (the sched_migrate_task tracepoint), and sched-ins on another pCPU
+    // than the last (kvm_arch_vcpu_load with vcpu->cpu != cpu): a move takes effect at the next.
+    put('sched_migrate_task', '1/s', perSec(kind('sched.migrate')));
+    put('vcpu_migrations', '1/s', perSec(ch.migrations));
+  }
   // Each pCPU's time: guest, exit handling, host interrupt work, idle (averaged over pCPUs), and
   // the cycles per second spent outside the guest on behalf of the VM.
   const P = sm.model.w.machine.pcpus;

@@ -110,9 +110,11 @@ interface Synth {
   source: number;
   /** A guest timer (PACE.TIMER) of this vCPU, rather than a source's arrivals. */
   timerOf?: number;
+  /** A host thread (the scheduler's balancer, a guest timer's hrtimer), not a device: no IOMMU. */
+  host?: boolean;
 }
 
-function synthesize(sc: Scenario, w: Workload, haltSource: Int32Array): Synth[] {
+function synthesize(sc: Scenario, w: Workload, haltSource: Int32Array, migrationSource: Int32Array): Synth[] {
   const out: Synth[] = [];
   const nv = sc.machine.vcpus.length;
   const apicId = (x: number) => sc.machine.vcpus[x].apicId ?? x;
@@ -152,6 +154,26 @@ function synthesize(sc: Scenario, w: Workload, haltSource: Int32Array): Synth[] 
     source++;
   });
   out.push(...guestTimers(w, sc.machine.vcpus.length, haltSource));
+  out.push(...balancers(migrationSource));
+  return out;
+}
+
+/**
+ * overcommit.migration: per vCPU an actor of the host scheduler that moves the vCPU's thread to
+ * another pCPU's run queue at each arrival of its migration source (`sched.migrate`, sched.ts
+ * emitMigrate); the thread's next sched-in is there, through KVM's own load path.
+ */
+function balancers(migrationSource: Int32Array): Synth[] {
+  const out: Synth[] = [];
+  migrationSource.forEach((source, x) => {
+    if (source < 0) return;
+    out.push({
+      name: `migrate-vcpu${x}`,
+      step: { do: 'sched.migrate', vcpu: x } as ActorStep,
+      source,
+      host: true,
+    });
+  });
   return out;
 }
 
@@ -174,6 +196,7 @@ function guestTimers(w: Workload, nv: number, haltSource: Int32Array): Synth[] {
         step: { do: 'kvm.deliver', vcpu: x, vector: LOCAL_TIMER_VECTOR } as ActorStep,
         source: haltSource[x],
         timerOf: x,
+        host: true,
       });
   }
   return out;
@@ -216,8 +239,9 @@ function sourceIndex(w: Workload, nv: number) {
     for (const x of which) halt[x] = n++;
   }
   const userspace = new Int32Array(nv).fill(-1);
+  const migration = new Int32Array(nv).fill(-1);
   for (let x = 0; x < nv; x++) {
-    if (w.overcommit?.migration !== undefined) n++;
+    if (w.overcommit?.migration !== undefined) migration[x] = n++;
     if (w.overcommit?.userspaceExits !== undefined) userspace[x] = n++;
   }
   const pit = new Int32Array(nv).fill(-1);
@@ -227,7 +251,7 @@ function sourceIndex(w: Workload, nv: number) {
     for (const x of which) pit[x] = n++;
     pitWindow = n++;
   }
-  return { halt, userspace, pit, pitWindow };
+  return { halt, userspace, migration, pit, pitWindow };
 }
 
 export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel {
@@ -236,19 +260,19 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     throw new UserError(
       `${where}: the scenario has no workload: irqlab sim needs one (docs/sim.md, "Workloads")`,
     );
-  if (w.overcommit?.migration !== undefined)
-    throw new UserError(
-      `${where}.overcommit.migration: migration is not simulated yet; write the move as kvm.put and kvm.load steps of the vCPU's actor`,
-    );
   // What the format can say and the simulator cannot do yet is refused, never dropped.
   const notYet = (path: string, what: string) => {
     throw new UserError(`${where}.${path}: ${what} is not simulated yet (docs/sim.md, "Workloads")`);
   };
   if (w.overcommit && !w.overcommit.preemption)
     notYet('overcommit.preemption', 'an overcommitted pCPU without preemption');
+  if (w.overcommit?.migration !== undefined && sc.machine.pcpus < 2)
+    throw new UserError(
+      `${where}.overcommit.migration: a thread can only move to another pCPU: machine.pcpus must be at least 2`,
+    );
   const nv = sc.machine.vcpus.length;
   const src = sourceIndex(w, nv);
-  const synth = synthesize(sc, w, src.halt);
+  const synth = synthesize(sc, w, src.halt, src.migration);
   // The in-kernel PIT in re-inject mode inhibits AVIC for the VM's life (seed 002; SVM's required
   // inhibits include PIT_REINJ, VMX's do not: APICv keeps the EOI exit for the re-injected IRQ).
   const inhibits = sc.machine.apicvInhibits;
@@ -341,7 +365,7 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     if (i >= firstSynth) {
       const s = synth[i - firstSynth];
       // A guest timer is a host hrtimer, not a device: it runs on a thread of its own.
-      actorSource[i] = s.timerOf === undefined ? s.source : -1;
+      actorSource[i] = s.host === true ? -1 : s.source;
       pace[0] = s.timerOf === undefined ? PACE.ARRIVAL : PACE.TIMER;
       paceSrc[0] = s.source;
       sourceName[i] = s.name;

@@ -84,6 +84,8 @@ export class TimeOrderedChooser implements Chooser, Sink {
   readonly kindCount: Float64Array;
   /** Vectors delivered after waiting longer than the bound. */
   strandedDelivered = 0;
+  /** Sched-ins of a vCPU on another pCPU than it was last loaded on, measured time only. */
+  migrations = 0;
   steps = 0;
   /** Trace events the steps emitted (each priced and measured). */
   events = 0;
@@ -128,6 +130,8 @@ export class TimeOrderedChooser implements Chooser, Sink {
   private readonly pcpuSince: Float64Array;
   private readonly hostDebt: Float64Array;
   private readonly pcpuVcpu: Int32Array;
+  /** Per vCPU: the pCPU it was last loaded on (-1: never). */
+  private readonly lastLoaded: Int32Array;
   private readonly timeline: Timeline | undefined;
   private timelineLeft: number;
   private readonly flowOf: Float64Array;
@@ -194,6 +198,7 @@ export class TimeOrderedChooser implements Chooser, Sink {
     this.pcpuSince = new Float64Array(this.P);
     this.hostDebt = new Float64Array(this.P);
     this.pcpuVcpu = new Int32Array(this.P).fill(-1);
+    this.lastLoaded = new Int32Array(this.V).fill(-1);
     this.timeline = opts.timeline;
     this.timelineLeft = opts.timelineLimit ?? 200_000;
     this.flowOf = new Float64Array(this.V * 256);
@@ -220,6 +225,7 @@ export class TimeOrderedChooser implements Chooser, Sink {
       const p = s[sm.model.w.L.kvmVcpu[x] + KVM_VCPU.LOADED] - 1;
       if (p >= 0) {
         this.pcpuVcpu[p] = x;
+        this.lastLoaded[x] = p;
         this.pcpuKind[p] = s[sm.model.w.L.kvmVcpu[x] + KVM_VCPU.MODE] === 1 ? GUEST : EXIT_HANDLING;
       }
     }
@@ -503,6 +509,11 @@ export class TimeOrderedChooser implements Chooser, Sink {
         if (after !== this.loadedBefore) {
           if (this.loadedBefore >= 0) this.switchTo(this.loadedBefore, IDLE, -1);
           if (after >= 0) this.switchTo(after, EXIT_HANDLING, x);
+          if (after >= 0) {
+            if (this.lastLoaded[x] >= 0 && this.lastLoaded[x] !== after && this.meas.measuring)
+              this.migrations++;
+            this.lastLoaded[x] = after;
+          }
         }
       }
     } else if (action < this.A + this.P + this.V) {
