@@ -122,7 +122,9 @@ export const overcommit = z
     preemption: z
       .boolean()
       .default(true)
-      .describe('a running vCPU is preempted at the end of its slice (kvm_sched_out with preempted)'),
+      .describe(
+        'a running vCPU is preempted at the end of its slice (kvm_sched_out with preempted); false: it runs until it halts or exits to userspace',
+      ),
     migration: rate
       .optional()
       .describe(

@@ -203,6 +203,29 @@ function guestTimers(w: Workload, nv: number, haltSource: Int32Array): Synth[] {
 }
 
 /**
+ * overcommit.preemption false: the host scheduler never takes a running vCPU off its pCPU, so each
+ * thread runs until it halts or exits to userspace, and the threads sharing a pCPU wait for each
+ * other there (a sched-in waits while another vCPU is loaded; a scenario's lock per pCPU). A
+ * `kvm.put` with `preempted: true` is a preemption: the scenario contradicts the workload.
+ */
+function refusePreemptedPuts(sc: Scenario, where: string): void {
+  for (const a of sc.actors ?? [])
+    a.steps.forEach((st, j) => {
+      if (st.do === 'kvm.put' && st.preempted)
+        throw new UserError(
+          `${where}.overcommit.preemption: false, but actor ${a.name} steps[${j}] is a preempted kvm.put: without preemption a vCPU runs until it halts or exits to userspace`,
+        );
+    });
+}
+
+/** Without preemption, halts, userspace exits or the PIT, a vCPU thread never leaves its guest. */
+function neverLeaves(actor: string, x: number, where: string): UserError {
+  return new UserError(
+    `${where}.overcommit.preemption: false, and actor ${actor} (vcpu${x}) has no halts, userspaceExits or pit to leave the guest: without preemption it would run forever`,
+  );
+}
+
+/**
  * A broadcast pattern: one actor per sender, whose step writes the ICR with shorthand
  * all-excluding-self (`guest.icr` with shorthand others; fastpath.ts emitIcrBroadcast), so one
  * arrival is one ICR write that reaches every other vCPU.
@@ -260,12 +283,7 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     throw new UserError(
       `${where}: the scenario has no workload: irqlab sim needs one (docs/sim.md, "Workloads")`,
     );
-  // What the format can say and the simulator cannot do yet is refused, never dropped.
-  const notYet = (path: string, what: string) => {
-    throw new UserError(`${where}.${path}: ${what} is not simulated yet (docs/sim.md, "Workloads")`);
-  };
-  if (w.overcommit && !w.overcommit.preemption)
-    notYet('overcommit.preemption', 'an overcommitted pCPU without preemption');
+  if (w.overcommit?.preemption === false) refusePreemptedPuts(sc, where);
   if (w.overcommit?.migration !== undefined && sc.machine.pcpus < 2)
     throw new UserError(
       `${where}.overcommit.migration: a thread can only move to another pCPU: machine.pcpus must be at least 2`,
@@ -387,11 +405,11 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
         } else if (src.halt[x] >= 0) {
           pace[pc] = PACE.BUSY;
           paceSrc[pc] = src.halt[x];
-        } else if (w.overcommit) pace[pc] = PACE.SLICE;
+        } else if (w.overcommit?.preemption === true) pace[pc] = PACE.SLICE;
         else if (src.pit[x] >= 0) {
           pace[pc] = PACE.ARRIVAL;
           paceSrc[pc] = src.pit[x];
-        }
+        } else if (w.overcommit) throw neverLeaves(p.name, x, where);
       }
     }
     paceOf.push(pace);
