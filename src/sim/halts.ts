@@ -21,6 +21,9 @@
  *   block's own check finds the vCPU runnable and the thread is not scheduled out. The window is
  *   taken as fixed at hostPoll (KVM grows vcpu->halt_poll_ns from halt_poll_ns_grow_start up to
  *   halt_poll_ns on short halts and shrinks it on long ones; not modelled).
+ *   The poll also ends when another task becomes runnable on the pCPU (kvm_vcpu_can_poll:
+ *   single_task_running() and !need_resched()): here, when another vCPU thread waits to be
+ *   scheduled in there.
  *   Statistics as KVM's (update_halt_poll_stats, 30c9434717fd; cb953129bfe5): a halt with polling
  *   is an attempted poll, a successful one if the thread was never scheduled out; the polling time
  *   goes to halt_poll_success_ns or halt_poll_fail_ns; halt_wait_ns is the time scheduled out.
@@ -69,6 +72,10 @@ export class HaltTimes {
   private readonly pollEnd: Float64Array;
   private readonly lastInterrupt: Float64Array;
   private readonly waited: Uint8Array;
+  /** Per vCPU: the pCPU of its host poll. Per pCPU: threads waiting at a sched-in there; per actor, where. */
+  private readonly pollCpu: Int32Array;
+  private readonly waitingOn: Int32Array;
+  private readonly waitingFor: Int32Array;
   /** The chooser's per-actor pace (shared arrays) and its pace function. */
   private readonly pacedPc: Int32Array;
   private readonly pacedUntil: Float64Array;
@@ -76,6 +83,7 @@ export class HaltTimes {
 
   constructor(
     plan: HaltPlan,
+    pcpus: number,
     clockGHz: number,
     pacedPc: Int32Array,
     pacedUntil: Float64Array,
@@ -93,6 +101,9 @@ export class HaltTimes {
     this.pollEnd = new Float64Array(V);
     this.lastInterrupt = new Float64Array(V).fill(Number.NEGATIVE_INFINITY);
     this.waited = new Uint8Array(V);
+    this.pollCpu = new Int32Array(V).fill(-1);
+    this.waitingFor = new Int32Array(pcpus);
+    this.waitingOn = new Int32Array(plan.schedInCpu.length).fill(-1);
     this.pacedPc = pacedPc;
     this.pacedUntil = pacedUntil;
     this.repace = repace;
@@ -123,9 +134,29 @@ export class HaltTimes {
    * The host poll's wait at the block's first step, from t: none when an interrupt for the vCPU
    * came since its HLT exit began (the first kvm_vcpu_check_block finds it), else the window.
    */
-  hostPollWait(x: number, t: number): number {
+  hostPollWait(x: number, p: number, t: number): number {
     this.pollStart[x] = t;
+    this.pollCpu[x] = p;
+    if (p >= 0 && this.waitingFor[p] > 0) return 0;
     return this.lastInterrupt[x] >= this.hltStart[x] ? 0 : this.hostPoll[x];
+  }
+
+  /**
+   * Actor a has arrived at pc at time t. At a sched-in it is a runnable task on that pCPU until it
+   * takes the step: a host poll there stops (need_resched).
+   */
+  arrived(a: number, pc: number, t: number): void {
+    const row = this.plan.schedInCpu[a];
+    const p = pc < row.length ? row[pc] : -1;
+    if (p < 0 || this.waitingOn[a] === p) return;
+    this.waitingOn[a] = p;
+    this.waitingFor[p]++;
+    const thread = this.plan.thread;
+    for (let x = 0; x < thread.length; x++) {
+      const th = thread[x];
+      if (th < 0 || th === a || this.pollCpu[x] !== p) continue;
+      if (this.pacedPc[th] === this.plan.blockPc[x] && this.pacedUntil[th] > t) this.pacedUntil[th] = t;
+    }
   }
 
   private setTimer(x: number, at: number): void {
@@ -136,6 +167,11 @@ export class HaltTimes {
 
   /** Actor a begins its step at pc at `now` (its vCPU x, -1 for none). */
   step(a: number, x: number, pc: number, now: number, measuring: boolean): void {
+    const w = this.waitingOn[a];
+    if (w >= 0) {
+      this.waitingFor[w]--;
+      this.waitingOn[a] = -1;
+    }
     const tv = this.plan.timerVcpu[a];
     if (tv >= 0) {
       // The timer fires: consumed until the vCPU is idle again.

@@ -65,6 +65,12 @@ export interface HaltPlan {
   /** guestPoll and hostPoll, in ns (0: none). */
   guestPollNs: Float64Array;
   hostPollNs: Float64Array;
+  /**
+   * Per actor, per pc: the pCPU whose sched-in starts at this pc (the first step of
+   * vmx_vcpu_pi_load or avic_vcpu_load, which waits while another vCPU is loaded there), or -1. A
+   * thread waiting there is a runnable task on that pCPU, which ends KVM's halt polling.
+   */
+  schedInCpu: Int32Array[];
 }
 
 /** postVcpu of a broadcast ICR write: the posting starts for every vCPU but the sender. */
@@ -422,6 +428,7 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     model,
     w,
     src.halt,
+    src.userspace,
     keys,
     keyOf,
     paceOf,
@@ -461,6 +468,7 @@ function haltPlan(
   model: SystemModel,
   w: Workload,
   haltSource: Int32Array,
+  userspaceSource: Int32Array,
   keys: readonly string[],
   keyOf: Int32Array[],
   paceOf: Uint8Array[],
@@ -482,6 +490,13 @@ function haltPlan(
     timerVcpu: new Int32Array(A).fill(-1),
     guestPollNs: new Float64Array(nv),
     hostPollNs: new Float64Array(nv),
+    schedInCpu: model.actors.map((p, a) =>
+      Int32Array.from(p.code, (ins, pc) => {
+        const k = keys[keyOf[a][pc]];
+        const first = k === 'vmx_vcpu_pi_load/check_fast_path' || k === 'avic_vcpu_load/set_is_running';
+        return first && ins.cpu !== undefined ? ins.cpu : -1;
+      }),
+    ),
   };
   const hlt = stepKinds.indexOf('guest.hlt');
   for (let a = 0; a < firstSynth; a++) {
@@ -512,7 +527,9 @@ function haltPlan(
     for (const x of which) {
       if (needs !== '' && plan.thread[x] < 0)
         throw new UserError(
-          `${where}.halts[${i}].${needs}: vcpu${x} has no thread that halts: it needs a repeating actor of vcpu${x} whose loop leaves the guest at a guest.hlt step (docs/sim.md, "Workloads")`,
+          userspaceSource[x] >= 0
+            ? `${where}.halts[${i}].${needs}: vcpu${x}'s thread leaves the guest at its userspace exits (overcommit.userspaceExits paces its loop, not the halts) (docs/sim.md, "Workloads")`
+            : `${where}.halts[${i}].${needs}: vcpu${x} has no thread that halts: it needs a repeating actor of vcpu${x} whose loop leaves the guest first at a guest.hlt step (docs/sim.md, "Workloads")`,
         );
       plan.guestPollNs[x] = h.guestPoll;
       plan.hostPollNs[x] = h.hostPoll;

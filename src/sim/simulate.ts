@@ -167,7 +167,7 @@ export class TimeOrderedChooser implements Chooser, Sink {
     this.mark = new Int32Array(M);
     this.pacedPc = new Int32Array(this.A).fill(-1);
     this.pacedUntil = new Float64Array(this.A);
-    this.halts = new HaltTimes(sm.halt, opts.clockGHz, this.pacedPc, this.pacedUntil, (a, pc, t) =>
+    this.halts = new HaltTimes(sm.halt, this.P, opts.clockGHz, this.pacedPc, this.pacedUntil, (a, pc, t) =>
       this.pace(a, pc, t),
     );
     this.arrivalPc = new Int32Array(this.A).fill(-1);
@@ -242,6 +242,7 @@ export class TimeOrderedChooser implements Chooser, Sink {
   /** Actor a has arrived at pc at time t: what, if anything, its step there waits for. */
   private pace(a: number, pc: number, t: number): void {
     const sm = this.sm;
+    if (this.halts.active) this.halts.arrived(a, pc, t);
     if (pc >= sm.paceOf[a].length) {
       this.pacedPc[a] = -1;
       return;
@@ -266,8 +267,10 @@ export class TimeOrderedChooser implements Chooser, Sink {
       this.pacedPc[a] = pc;
       this.pacedUntil[a] = this.halts.timerOf(a);
       return;
-    } else if (kind === PACE.HOST_POLL) delay = this.halts.hostPollWait(sm.actorVcpu[a], t);
-    else if (kind === PACE.SLICE) delay = this.slice;
+    } else if (kind === PACE.HOST_POLL) {
+      const x = sm.actorVcpu[a];
+      delay = this.halts.hostPollWait(x, this.s![sm.model.w.L.kvmVcpu[x] + KVM_VCPU.LOADED] - 1, t);
+    } else if (kind === PACE.SLICE) delay = this.slice;
     else if (kind === PACE.OFF_CPU) delay = this.offCpu;
     else if (kind === PACE.WINDOW) delay = this.sources[src].rng.exponential(this.sources[src].meanA!);
     this.pacedPc[a] = pc;

@@ -16,7 +16,7 @@ import { resolveVariant } from '../../src/scenarios/variants.ts';
 import { runExperiment } from '../../src/sim/experiment.ts';
 import { buildSimModel } from '../../src/sim/sim-model.ts';
 
-function scenario(pcpus: number, halts = true, preemptedPut = false): Scenario {
+function scenario(pcpus: number, halts = true, preemptedPut = false, hostPoll = '0ns'): Scenario {
   return parseScenarioText(
     JSON.stringify({
       name: 'no-preemption',
@@ -41,7 +41,7 @@ function scenario(pcpus: number, halts = true, preemptedPut = false): Scenario {
           { rate: '20kHz', vector: '0x41', vcpu: 0 },
           { rate: '20kHz', vector: '0x42', vcpu: 1 },
         ],
-        ...(halts ? { halts: [{ vcpu: 'all', busy: '20us' }] } : {}),
+        ...(halts ? { halts: [{ vcpu: 'all', busy: '20us', hostPoll }] } : {}),
         overcommit: { vcpusPerPcpu: 2 / pcpus, timeSlice: '1ms', preemption: false },
       },
     }),
@@ -49,14 +49,17 @@ function scenario(pcpus: number, halts = true, preemptedPut = false): Scenario {
   );
 }
 
-function p99(sc: Scenario): number {
-  const r = runExperiment(
+function run(sc: Scenario) {
+  return runExperiment(
     sc,
     [resolveVariant(sc, 'current')],
     { costs: loadCostTable('intel-skylake-sp'), seed: 9, replications: 3, scenarioHash: () => 'x' },
     'test',
-  ).result;
-  return r.variants[0].latency.p99;
+  ).result.variants[0];
+}
+
+function p99(sc: Scenario): number {
+  return run(sc).latency.p99;
 }
 
 test('without preemption a vCPU woken on a shared pCPU waits for the other to halt', () => {
@@ -64,6 +67,23 @@ test('without preemption a vCPU woken on a shared pCPU waits for the other to ha
   const own = p99(scenario(2));
   assert.ok(shared > 20_000, `shared pCPU: p99 ${shared} ns`);
   assert.ok(own < 10_000, `a pCPU each: p99 ${own} ns`);
+});
+
+test("KVM's halt polling yields the pCPU when the other vCPU waits to be scheduled in there", () => {
+  // A 1 ms window, interrupts every 50 us on average: a poll that ran out would take 1 ms and
+  // happen about once in e^20 halts. On the shared pCPU polls fail all the same, and quickly,
+  // because the other thread becomes runnable there (kvm_vcpu_can_poll: single_task_running).
+  const v = run(scenario(1, true, false, '1ms'));
+  const total = (n: string) => v.metrics.find((m) => m.name === n)!.ci.mean;
+  const failed = total('halt_attempted_poll') - total('halt_successful_poll');
+  assert.ok(
+    failed > 0.05 * total('halt_attempted_poll'),
+    `${failed} of ${total('halt_attempted_poll')} polls failed`,
+  );
+  const meanFailedNs = total('halt_poll_fail_ns') / failed;
+  assert.ok(meanFailedNs < 100_000, `a failed poll lasted ${meanFailedNs} ns on average`);
+  // And the woken vCPU's wait stays that of the other's busy period, not of its polls.
+  assert.ok(v.latency.p99 < 150_000, `p99 ${v.latency.p99} ns`);
 });
 
 test('preemption false refuses a preempted put, and a thread that would never leave its guest', () => {
