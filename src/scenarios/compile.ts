@@ -11,7 +11,7 @@ import { emitCreateVcpu, vmcbExtra } from '../model/kvm/avic-vmcb.ts';
 import { emitHaltAndBlock } from '../model/kvm/block.ts';
 import { emitDeliverPostedInterrupt, emitKick } from '../model/kvm/deliver.ts';
 import { emitAsyncExitHandler, emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
-import { emitIcrWrite } from '../model/kvm/fastpath.ts';
+import { emitIcrBroadcast, emitIcrWrite, kvmIcrTargets } from '../model/kvm/fastpath.ts';
 import { GA_LOG_COST_EXTRA } from '../model/kvm/ga-log-cost.ts';
 import { type HarvestCost, harvestCost } from '../model/kvm/harvest.ts';
 import { emitEnableIrqWindow, emitInhibitIoctl, emitIrqWindowExit } from '../model/kvm/irq-window.ts';
@@ -25,6 +25,7 @@ import { emitLock, emitUnlock, LockTable, locksExtra } from '../model/kvm/locks.
 import { emitPiLoad, emitPiPut } from '../model/kvm/posted-intr.ts';
 import { emitPostedMsiHandler, postedMsiBlockName, vtdPostMsi } from '../model/kvm/posted-msi.ts';
 import { type MemoryModel, NEXT, ProgramBuilder } from '../model/kvm/program.ts';
+import { emitMigrate, emitSchedIn, schedRqExtra } from '../model/kvm/sched.ts';
 import { DEFAULT_VARIANT, type Variant } from '../model/kvm/variants.ts';
 import { emitVtdSetAffinity, emitVtdSetVcpuAffinity, vtdIrteExtra } from '../model/kvm/vtd-irte-mode.ts';
 import { avicGuestEoi, avicGuestSelfIpi, avicGuestTpr } from '../model/platform/avic-steps.ts';
@@ -63,8 +64,12 @@ function emitStep(
   const avic = b.avic;
   switch (st.do) {
     case 'kvm.load':
-      if (b.avic) emitAvicLoad(b, vcpu, st.pcpu);
-      else emitPiLoad(b, v, vcpu, st.pcpu);
+      emitSchedIn(b, vcpu, st.pcpu, (p, then) =>
+        avic ? emitAvicLoad(b, vcpu, p, then) : emitPiLoad(b, v, vcpu, p, then),
+      );
+      return;
+    case 'sched.migrate':
+      emitMigrate(b, st.vcpu, sc.machine.pcpus);
       return;
     case 'kvm.put':
       if (b.avic) emitAvicPut(b, v, vcpu, st.preempted);
@@ -167,8 +172,22 @@ function emitStep(
       );
       return;
     case 'guest.icr': {
-      const target = machineOf(sc).vcpus.findIndex((c) => c.apicId === st.dest);
-      emitIcrWrite(b, v, vcpu, target, st.dest, st.vector);
+      const machine = machineOf(sc);
+      if (st.shorthand === 'others') {
+        const icr = {
+          vector: st.vector,
+          deliveryMode: 0,
+          logical: false,
+          levelTriggered: false,
+          shorthand: 3,
+          dest: 0,
+        };
+        emitIcrBroadcast(b, v, vcpu, kvmIcrTargets(machine, vcpu, icr), st.vector);
+        return;
+      }
+      const dest = st.dest!;
+      const target = machine.vcpus.findIndex((c) => c.apicId === dest);
+      emitIcrWrite(b, v, vcpu, target, dest, st.vector);
       return;
     }
     case 'guest.hlt':
@@ -291,6 +310,11 @@ function buildProgramsWithCosts(
     b.actor = first + actorIndex;
     b.avicIrList = routedIrtes(sc) !== undefined;
     b.avicVmcb = createsVcpu(sc);
+    const moved = migratedVcpus(sc);
+    if (moved.length > 0) {
+      b.rqPcpus = sc.machine.pcpus;
+      b.migrated = moved;
+    }
     const icrStarts: number[] = [];
     const stepOfPc: number[] = [];
     let pcpu = a.vcpu === undefined ? -1 : sc.machine.vcpus[a.vcpu].pcpu;
@@ -458,6 +482,13 @@ export function vtdIrteModes(sc: Scenario): boolean {
 }
 
 /** Whether an actor creates its vCPU (kvm.createVcpu; avic-vmcb.ts). */
+/** The vCPUs whose threads a sched.migrate step moves between run queues (sched.ts). */
+export function migratedVcpus(sc: Scenario): number[] {
+  const out = new Set<number>();
+  for (const a of sc.actors ?? []) for (const st of a.steps) if (st.do === 'sched.migrate') out.add(st.vcpu);
+  return [...out].sort((p, q) => p - q);
+}
+
 export function createsVcpu(sc: Scenario): boolean {
   return (sc.actors ?? []).some((a) => a.steps.some((st) => st.do === 'kvm.createVcpu'));
 }
@@ -530,6 +561,7 @@ export function buildModel(
       ...(assignsLate(sc) ? [KVM_ASSIGN_EXTRA] : []),
       ...irListExtras(sc),
       ...(createsVcpu(sc) ? [vmcbExtra(sc.machine.vcpus.length)] : []),
+      ...(migratedVcpus(sc).length > 0 ? [schedRqExtra(sc.machine.vcpus.length)] : []),
       ...(vtdIrteModes(sc) ? [vtdIrteExtra(sc.machine.irtes.length)] : []),
       ...(countsGaLog(sc) ? [GA_LOG_COST_EXTRA] : []),
       ...locksExtra(

@@ -256,6 +256,11 @@ export const STEP_KINDS = {
       "the guest's timer handler re-arms its one-shot or TSC-deadline LAPIC timer period ticks after the last expiry (an initial-count write or WRMSR IA32_TSC_DEADLINE, each an exit KVM emulates); waits until the last expiry's interrupt reached the guest (machine.lapicTimer)",
     actor: { period: u32.describe('timer input ticks after the last expiry (1 ns each)') },
   },
+  'sched.migrate': {
+    meaning:
+      "the host scheduler moves the vCPU's thread to the next pCPU's run queue (set_task_cpu): its next sched-in (a kvm.load, or the wake-up in guest.hlt's block) is on that pCPU, where vmx_vcpu_pi_load rewrites NDST and moves a blocked vCPU off the old pCPU's wake-up list (AVIC: avic_vcpu_load with the new host APIC ID)",
+    actor: { vcpu: vcpuRef },
+  },
   'guest.tpr': {
     meaning: 'the guest writes its TPR',
     script: { value: byte, vcpu: vcpuRef },
@@ -273,7 +278,7 @@ export const STEP_KINDS = {
   },
   'guest.icr': {
     meaning:
-      'the guest writes the ICR (in an actor: a fixed, physical, single-target x2APIC IPI, whose exit KVM handles per the icrWrite knob; with features.ipiv: posted by the CPU, no exit)',
+      'the guest writes the ICR (in an actor: a fixed, physical x2APIC IPI to dest, whose exit KVM handles per the icrWrite knob, with features.ipiv posted by the CPU with no exit; or to all excluding self, shorthand others, which exits)',
     script: {
       vector: vector.optional(),
       dest: u32.optional().describe('destination APIC ID'),
@@ -283,7 +288,16 @@ export const STEP_KINDS = {
       shorthand: z.enum(['none', 'self', 'all', 'others']).default('none'),
       vcpu: vcpuRef,
     },
-    actor: { dest: u32.describe('destination APIC ID of a vCPU'), vector },
+    actor: {
+      dest: u32.optional().describe('destination APIC ID of a vCPU (shorthand none)'),
+      vector,
+      shorthand: z
+        .enum(['none', 'others'])
+        .optional()
+        .describe(
+          'none (the default): to dest; others: all excluding self (ICR bits 19:18 = 11b), every other vCPU, which IPIv does not virtualize and the fastpath declines',
+        ),
+    },
   },
   'guest.icrRaw': {
     meaning:
@@ -813,8 +827,17 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
         loadedOn = st.wakeOn ?? loadedOn;
       }
       if (st.do === 'guest.selfIpi') selfIpiNeedsX2apic(path);
+      if (st.do === 'guest.icr' && st.shorthand !== 'others' && st.dest === undefined)
+        ctx.addIssue({ code: 'custom', path, message: 'an ICR write without shorthand needs dest' });
+      if (st.do === 'guest.icr' && st.shorthand === 'others' && st.dest !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'dest'],
+          message: 'dest is for shorthand none (others sends to every other vCPU)',
+        });
       if (
         st.do === 'guest.icr' &&
+        st.dest !== undefined &&
         vcpusValid &&
         !s.machine.vcpus.some((c, k) => (c.apicId ?? k) === st.dest)
       ) {

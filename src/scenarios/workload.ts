@@ -104,11 +104,19 @@ export const haltPattern = z
     busy: time.describe('mean guest work between idle periods (exponential)'),
     idle: time
       .optional()
-      .describe('mean idle period (exponential): the guest halts or polls until an interrupt, or this long'),
+      .describe(
+        "mean idle period (exponential): the guest's timer ends it, unless an interrupt came first (default: only an interrupt ends it)",
+      ),
     guestPoll: time
       .default(0)
-      .describe('guest idle polling (cpuidle-haltpoll) before HLT: a wake-up inside it costs no exit'),
-    hostPoll: time.default(0).describe('KVM halt polling (halt_poll_ns) before the vCPU thread blocks'),
+      .describe(
+        'guest idle polling (cpuidle-haltpoll) before HLT: an interrupt inside it ends the idle period with no exit',
+      ),
+    hostPoll: time
+      .default(0)
+      .describe(
+        'KVM halt polling (halt_poll_ns) after the HLT exit: an interrupt inside it wakes the vCPU without a schedule-out',
+      ),
   })
   .strict();
 
@@ -119,8 +127,14 @@ export const overcommit = z
     preemption: z
       .boolean()
       .default(true)
-      .describe('a running vCPU is preempted at the end of its slice (kvm_sched_out with preempted)'),
-    migration: rate.optional().describe('per vCPU: how often its thread moves to another pCPU'),
+      .describe(
+        'a running vCPU is preempted at the end of its slice (kvm_sched_out with preempted); false: it runs until it halts or exits to userspace',
+      ),
+    migration: rate
+      .optional()
+      .describe(
+        "per vCPU (Poisson): how often the host scheduler moves its thread to another pCPU's run queue; its next sched-in is there",
+      ),
     userspaceExits: rate.optional().describe('per vCPU: exits to the VMM in userspace (MMIO, port I/O)'),
   })
   .strict();

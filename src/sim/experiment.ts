@@ -6,7 +6,7 @@
  */
 import { drive } from '../drive/drive.ts';
 import type { Variant } from '../model/kvm/variants.ts';
-import { EVENT_NAMES, EXIT_REASON_NAMES } from '../model/platform/events.ts';
+import { EVENT_NAMES, EXIT_REASON, EXIT_REASON_NAMES } from '../model/platform/events.ts';
 import type { Scenario } from '../scenarios/schema.ts';
 import { CompiledCosts, type CostTable, resolveEvent } from './costs.ts';
 import type { Difference, LatencySummary, Metric, SimResult, VariantResult } from './result.ts';
@@ -201,6 +201,13 @@ function figures(
   if (sm.timers.length > 0) put('timer_expirations', '1/s', perSec(expirations));
   const icr = kind('guest.icr');
   if (icr > 0) put('icr_writes', '1/s', perSec(icr));
+  haltFigures(sm, ch, put, perSec, clock);
+  if (sm.workload.overcommit?.migration !== undefined) {
+    // Moves by the balancer (the sched_migrate_task tracepoint), and sched-ins on another pCPU
+    // than the last (kvm_arch_vcpu_load with vcpu->cpu != cpu): a move takes effect at the next.
+    put('sched_migrate_task', '1/s', perSec(kind('sched.migrate')));
+    put('vcpu_migrations', '1/s', perSec(ch.migrations));
+  }
   // Each pCPU's time: guest, exit handling, host interrupt work, idle (averaged over pCPUs), and
   // the cycles per second spent outside the guest on behalf of the VM.
   const P = sm.model.w.machine.pcpus;
@@ -225,6 +232,36 @@ function figures(
     put('kvm_cycles', 'cycles/s', perSec(total[1] + total[2]));
   }
   return { values, exits, latency: lat, measuredCycles: measured, interrupted };
+}
+
+/**
+ * The halts, named as KVM's statistics name them (halt_exits, halt_attempted_poll,
+ * halt_successful_poll, halt_poll_success_ns, halt_poll_fail_ns, halt_wait_ns; times as ns per
+ * second of measured time), the halts in which the thread was scheduled out (the kvm_vcpu_wakeup
+ * tracepoint's `waited`), and the guest's polls that ended the idle period or ran out into HLT.
+ */
+function haltFigures(
+  sm: SimModel,
+  ch: TimeOrderedChooser,
+  put: (name: string, unit: string, value: number) => void,
+  perSec: (n: number) => number,
+  clock: number,
+): void {
+  if (!ch.halts.active) return;
+  const c = ch.halts.counts;
+  put('halt_exits', '1/s', perSec(ch.meas.exits[EXIT_REASON.HLT]));
+  put('halt_waited', '1/s', perSec(c.waited));
+  put('halt_wait_ns', 'ns/s', perSec(c.halt_wait / clock));
+  if (sm.halt.hostPollNs.some((ns) => ns > 0)) {
+    put('halt_attempted_poll', '1/s', perSec(c.halt_attempted_poll));
+    put('halt_successful_poll', '1/s', perSec(c.halt_successful_poll));
+    put('halt_poll_success_ns', 'ns/s', perSec(c.halt_poll_success / clock));
+    put('halt_poll_fail_ns', 'ns/s', perSec(c.halt_poll_fail / clock));
+  }
+  if (sm.halt.guestPollNs.some((ns) => ns > 0)) {
+    put('guest_poll_success', '1/s', perSec(c.guest_poll_success));
+    put('guest_poll_fail', '1/s', perSec(c.guest_poll_fail));
+  }
 }
 
 function metricOf(name: string, unit: string, values: number[]): Metric {

@@ -45,9 +45,50 @@ export const PACE = {
   WINDOW: 5,
   /** The guest runs until its next exit to userspace: exponential, mean 1 / userspaceExits. */
   RUN: 6,
-  /** A LAPIC timer's hrtimer: the model's own next expiry of the vCPU's timer (paceSource: the vCPU). */
+  /** A guest timer's expiry: armed when its vCPU goes idle, cancelled when an interrupt ends the idle. */
   TIMER: 7,
+  /** KVM's halt polling (kvm_vcpu_halt): the block waits up to hostPoll, or until an interrupt. */
+  HOST_POLL: 8,
+  /** A LAPIC timer's hrtimer: the model's own next expiry of the vCPU's timer (paceSource: the vCPU). */
+  LAPIC_TIMER: 9,
 } as const;
+
+/**
+ * Linux's LOCAL_TIMER_VECTOR (arch/x86/include/asm/irq_vectors.h): the vector of the guest's LAPIC
+ * timer, whose expiry ends an idle period that no other interrupt ended.
+ */
+export const LOCAL_TIMER_VECTOR = 0xec;
+
+/**
+ * What the chooser needs for the halts of the workload (docs/sim.md, "Workloads"), per vCPU (-1 or
+ * 0: not halting, or no such part). The pcs are of the vCPU's thread.
+ */
+export interface HaltPlan {
+  /** The vCPU's thread whose guest.hlt the halt pattern paces, and that step's first pc. */
+  thread: Int32Array;
+  hltPc: Int32Array;
+  /** The first step of kvm_vcpu_block after the HLT exit (where KVM's halt polling waits). */
+  blockPc: Int32Array;
+  /** kvm_vcpu_block's 'woken' (the thread was scheduled out) and 'finish_rcuwait' (the end). */
+  wokenPc: Int32Array;
+  endPc: Int32Array;
+  /** The actor of the vCPU's guest timer (halts.idle), or -1. */
+  timer: Int32Array;
+  /** Per actor: the vCPU whose timer it is, or -1. */
+  timerVcpu: Int32Array;
+  /** guestPoll and hostPoll, in ns (0: none). */
+  guestPollNs: Float64Array;
+  hostPollNs: Float64Array;
+  /**
+   * Per actor, per pc: the pCPU whose sched-in starts at this pc (the first step of
+   * vmx_vcpu_pi_load or avic_vcpu_load, which waits while another vCPU is loaded there), or -1. A
+   * thread waiting there is a runnable task on that pCPU, which ends KVM's halt polling.
+   */
+  schedInCpu: Int32Array[];
+}
+
+/** postVcpu of a broadcast ICR write: the posting starts for every vCPU but the sender. */
+export const POST_ALL_BUT_SELF = -2;
 
 export interface SimModel {
   model: SystemModel;
@@ -64,7 +105,10 @@ export interface SimModel {
   paceSource: Int32Array[];
   /** Per actor: the source that paces its repeated step (devices, IPIs), or -1. */
   actorSource: Int32Array;
-  /** Per actor, per pc: the vCPU a software posting starts for at this pc, and its vector (-1: none). */
+  /**
+   * Per actor, per pc: the vCPU a software posting starts for at this pc (POST_ALL_BUT_SELF: every
+   * vCPU but the actor's), and its vector (-1: none).
+   */
   postVcpu: Int32Array[];
   postVector: Int32Array[];
   /** Per actor, per pc: the index in STEP_KINDS of the scenario step that starts here, or -1. */
@@ -78,6 +122,7 @@ export interface SimModel {
   postedMsi: PostedMsiTiming;
   /** The guests' LAPIC timers of the workload, as programmed before time 0. */
   timers: TimerProgram[];
+  halt: HaltPlan;
 }
 
 /**
@@ -85,7 +130,7 @@ export interface SimModel {
  * timer entry (vector and mode), divide-by-1, and the initial count (periodic, one-shot) or the TSC
  * deadline (tsc-deadline), one period (1 GHz ticks) from time 0. The host's hrtimer is the actor
  * `timerN`, whose one step, `timer.expire`, waits for the model's own next expiry of that timer
- * (PACE.TIMER) and posts the vector as KVM does (kvm/lapic-timer.ts); for one-shot and TSC-deadline
+ * (PACE.LAPIC_TIMER) and posts the vector as KVM does (kvm/lapic-timer.ts); for one-shot and TSC-deadline
  * the guest's handler re-arms it, the actor `timerN-guest` (`guest.timerRearm`, an exit per tick).
  */
 export interface TimerProgram {
@@ -141,7 +186,7 @@ function timerPaces(
 ): void {
   w.timers.forEach((t, i) => {
     const a = model.actors.findIndex((p) => p.name === `timer${i}`);
-    paceOf[a][0] = PACE.TIMER;
+    paceOf[a][0] = PACE.LAPIC_TIMER;
     paceSource[a][0] = t.vcpu;
     postVcpu[a][0] = t.vcpu;
     postVector[a][0] = t.vector;
@@ -245,9 +290,13 @@ interface Synth {
   step: ActorStep;
   /** The workload source (workloadSources order) that paces it. */
   source: number;
+  /** A guest timer (PACE.TIMER) of this vCPU, rather than a source's arrivals. */
+  timerOf?: number;
+  /** A host thread (the scheduler's balancer, a guest timer's hrtimer), not a device: no IOMMU. */
+  host?: boolean;
 }
 
-function synthesize(sc: Scenario, w: Workload, where: string): Synth[] {
+function synthesize(sc: Scenario, w: Workload, haltSource: Int32Array, migrationSource: Int32Array): Synth[] {
   const out: Synth[] = [];
   const nv = sc.machine.vcpus.length;
   const apicId = (x: number) => sc.machine.vcpus[x].apicId ?? x;
@@ -262,11 +311,11 @@ function synthesize(sc: Scenario, w: Workload, where: string): Synth[] {
     out.push({ name: `device${i}`, step, source: source++ });
   });
   w.ipis.forEach((p, i) => {
-    if (p.pattern === 'broadcast')
-      throw new UserError(
-        `${where}.ipis[${i}].pattern: broadcast IPIs are not simulated yet (the model's guest.icr step is single-target); use single or self`,
-      );
     const senders = p.from === 'any' ? Array.from({ length: nv }, (_, x) => x) : [p.from];
+    if (p.pattern === 'broadcast') {
+      out.push(...broadcastSenders(p.vector, i, senders, source++));
+      return;
+    }
     for (const from of senders) {
       const targets =
         p.pattern === 'self'
@@ -286,7 +335,90 @@ function synthesize(sc: Scenario, w: Workload, where: string): Synth[] {
     }
     source++;
   });
+  out.push(...guestTimers(w, sc.machine.vcpus.length, haltSource));
+  out.push(...balancers(migrationSource));
   return out;
+}
+
+/**
+ * overcommit.migration: per vCPU an actor of the host scheduler that moves the vCPU's thread to
+ * another pCPU's run queue at each arrival of its migration source (`sched.migrate`, sched.ts
+ * emitMigrate); the thread's next sched-in is there, through KVM's own load path.
+ */
+function balancers(migrationSource: Int32Array): Synth[] {
+  const out: Synth[] = [];
+  migrationSource.forEach((source, x) => {
+    if (source < 0) return;
+    out.push({
+      name: `migrate-vcpu${x}`,
+      step: { do: 'sched.migrate', vcpu: x } as ActorStep,
+      source,
+      host: true,
+    });
+  });
+  return out;
+}
+
+/**
+ * The guest timers of halts with `idle`: per covered vCPU an actor whose step is the timer's expiry
+ * as KVM delivers it while the vCPU is out of the guest (apic_timer_fn -> apic_timer_expired ->
+ * kvm_apic_local_deliver of LVTT -> __apic_accept_irq, which posts the vector and kicks or wakes the
+ * vCPU: a `kvm.deliver` of LOCAL_TIMER_VECTOR). The guest arms it when it goes idle (tick_nohz:
+ * the next timer event), so it fires an exponential time of mean `idle` after the busy period ends,
+ * unless an interrupt ended the idle period first (the chooser cancels it then).
+ */
+function guestTimers(w: Workload, nv: number, haltSource: Int32Array): Synth[] {
+  const out: Synth[] = [];
+  for (const h of w.halts) {
+    if (h.idle === undefined) continue;
+    const which = h.vcpu === 'all' ? Array.from({ length: nv }, (_, x) => x) : [h.vcpu];
+    for (const x of which)
+      out.push({
+        name: `timer-vcpu${x}`,
+        step: { do: 'kvm.deliver', vcpu: x, vector: LOCAL_TIMER_VECTOR } as ActorStep,
+        source: haltSource[x],
+        timerOf: x,
+        host: true,
+      });
+  }
+  return out;
+}
+
+/**
+ * overcommit.preemption false: the host scheduler never takes a running vCPU off its pCPU, so each
+ * thread runs until it halts or exits to userspace, and the threads sharing a pCPU wait for each
+ * other there (a sched-in waits while another vCPU is loaded; a scenario's lock per pCPU). A
+ * `kvm.put` with `preempted: true` is a preemption: the scenario contradicts the workload.
+ */
+function refusePreemptedPuts(sc: Scenario, where: string): void {
+  for (const a of sc.actors ?? [])
+    a.steps.forEach((st, j) => {
+      if (st.do === 'kvm.put' && st.preempted)
+        throw new UserError(
+          `${where}.overcommit.preemption: false, but actor ${a.name} steps[${j}] is a preempted kvm.put: without preemption a vCPU runs until it halts or exits to userspace`,
+        );
+    });
+}
+
+/** Without preemption, halts, userspace exits or the PIT, a vCPU thread never leaves its guest. */
+function neverLeaves(actor: string, x: number, where: string): UserError {
+  return new UserError(
+    `${where}.overcommit.preemption: false, and actor ${actor} (vcpu${x}) has no halts, userspaceExits or pit to leave the guest: without preemption it would run forever`,
+  );
+}
+
+/**
+ * A broadcast pattern: one actor per sender, whose step writes the ICR with shorthand
+ * all-excluding-self (`guest.icr` with shorthand others; fastpath.ts emitIcrBroadcast), so one
+ * arrival is one ICR write that reaches every other vCPU.
+ */
+function broadcastSenders(vector: number, i: number, senders: number[], source: number): Synth[] {
+  return senders.map((from) => ({
+    name: `ipi${i}-${from}toall`,
+    vcpu: from,
+    step: { do: 'guest.icr', shorthand: 'others', vector } as ActorStep,
+    source,
+  }));
 }
 
 /** The first pc of each scenario step of an actor (stepOfPc changes there). */
@@ -312,8 +444,9 @@ function sourceIndex(w: Workload, nv: number) {
     for (const x of which) halt[x] = n++;
   }
   const userspace = new Int32Array(nv).fill(-1);
+  const migration = new Int32Array(nv).fill(-1);
   for (let x = 0; x < nv; x++) {
-    if (w.overcommit?.migration !== undefined) n++;
+    if (w.overcommit?.migration !== undefined) migration[x] = n++;
     if (w.overcommit?.userspaceExits !== undefined) userspace[x] = n++;
   }
   const pit = new Int32Array(nv).fill(-1);
@@ -323,7 +456,7 @@ function sourceIndex(w: Workload, nv: number) {
     for (const x of which) pit[x] = n++;
     pitWindow = n++;
   }
-  return { halt, userspace, pit, pitWindow };
+  return { halt, userspace, migration, pit, pitWindow };
 }
 
 export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel {
@@ -332,22 +465,14 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     throw new UserError(
       `${where}: the scenario has no workload: irqlab sim needs one (docs/sim.md, "Workloads")`,
     );
-  if (w.overcommit?.migration !== undefined)
+  if (w.overcommit?.preemption === false) refusePreemptedPuts(sc, where);
+  if (w.overcommit?.migration !== undefined && sc.machine.pcpus < 2)
     throw new UserError(
-      `${where}.overcommit.migration: migration is not simulated yet; write the move as kvm.put and kvm.load steps of the vCPU's actor`,
+      `${where}.overcommit.migration: a thread can only move to another pCPU: machine.pcpus must be at least 2`,
     );
-  // What the format can say and the simulator cannot do yet is refused, never dropped.
-  const notYet = (path: string, what: string) => {
-    throw new UserError(`${where}.${path}: ${what} is not simulated yet (docs/sim.md, "Workloads")`);
-  };
-  w.halts.forEach((h, i) => {
-    if (h.idle !== undefined) notYet(`halts[${i}].idle`, 'an idle period that ends without an interrupt');
-    if (h.guestPoll > 0) notYet(`halts[${i}].guestPoll`, 'guest idle polling');
-    if (h.hostPoll > 0) notYet(`halts[${i}].hostPoll`, 'KVM halt polling');
-  });
-  if (w.overcommit && !w.overcommit.preemption)
-    notYet('overcommit.preemption', 'an overcommitted pCPU without preemption');
-  const synth = synthesize(sc, w, where);
+  const nv = sc.machine.vcpus.length;
+  const src = sourceIndex(w, nv);
+  const synth = synthesize(sc, w, src.halt, src.migration);
   const timers = timerActors(w);
   // The in-kernel PIT in re-inject mode inhibits AVIC for the VM's life (seed 002; SVM's required
   // inhibits include PIT_REINJ, VMX's do not: APICv keeps the EOI exit for the re-injected IRQ).
@@ -369,7 +494,6 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
   };
   // The simulator measures; it checks no property (a run goes on through what would be a violation).
   const model = buildModel(augmented, v, []);
-  const nv = sc.machine.vcpus.length;
   const keyIndex = new Map<string, number>();
   const keys: string[] = [];
   const key = (k: string) => {
@@ -386,7 +510,6 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     deliver: key('guest/interrupt'),
     drain: key('store buffer/drain'),
   };
-  const src = sourceIndex(w, nv);
   const stepKinds: string[] = [];
   const kindIndex = (k: string) => {
     let i = stepKinds.indexOf(k);
@@ -432,7 +555,7 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
         pvec[pc] = st.vector;
       }
       if (st.do === 'guest.icr') {
-        pv[pc] = vcpuOfApicId(st.dest);
+        pv[pc] = st.shorthand === 'others' ? POST_ALL_BUT_SELF : vcpuOfApicId(st.dest!);
         pvec[pc] = st.vector;
       }
       const prev = k > 0 ? steps[k - 1] : undefined;
@@ -445,8 +568,9 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     });
     const s = synthOf.get(p.name);
     if (s !== undefined) {
-      actorSource[i] = s.source;
-      pace[0] = PACE.ARRIVAL;
+      // A guest timer is a host hrtimer, not a device: it runs on a thread of its own.
+      actorSource[i] = s.host === true ? -1 : s.source;
+      pace[0] = s.timerOf === undefined ? PACE.ARRIVAL : PACE.TIMER;
       paceSrc[0] = s.source;
       sourceName[i] = s.name;
     } else if (sa?.repeat === true && p.vcpu >= 0 && steps.length > 0) {
@@ -467,11 +591,11 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
         } else if (src.halt[x] >= 0) {
           pace[pc] = PACE.BUSY;
           paceSrc[pc] = src.halt[x];
-        } else if (w.overcommit) pace[pc] = PACE.SLICE;
+        } else if (w.overcommit?.preemption === true) pace[pc] = PACE.SLICE;
         else if (src.pit[x] >= 0) {
           pace[pc] = PACE.ARRIVAL;
           paceSrc[pc] = src.pit[x];
-        }
+        } else if (w.overcommit) throw neverLeaves(p.name, x, where);
       }
     }
     paceOf.push(pace);
@@ -481,6 +605,20 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     stepKind.push(kind);
   }
   timerPaces(model, w, paceOf, paceSource, postVcpu, postVector, sourceName);
+  const halt = haltPlan(
+    model,
+    w,
+    src.halt,
+    src.userspace,
+    keys,
+    keyOf,
+    paceOf,
+    stepKind,
+    stepKinds,
+    synth,
+    model.actors.map((p) => p.name),
+    where,
+  );
   return {
     model,
     scenario: augmented,
@@ -499,5 +637,94 @@ export function buildSimModel(sc: Scenario, v: Variant, where: string): SimModel
     sourceName,
     postedMsi: postedMsiTiming(model, w, where),
     timers: timers.programs,
+    halt,
   };
+}
+
+/**
+ * The halts' plan: for each halting vCPU, its thread's guest.hlt (the step the halt pattern's busy
+ * period paces) and the pcs of kvm_vcpu_block inside it; the host poll's pace on the block's first
+ * step; the guest timers. `idle`, `guestPoll` and `hostPoll` need such a thread: a halt pattern
+ * whose vCPU has none is a one-line error.
+ */
+function haltPlan(
+  model: SystemModel,
+  w: Workload,
+  haltSource: Int32Array,
+  userspaceSource: Int32Array,
+  keys: readonly string[],
+  keyOf: Int32Array[],
+  paceOf: Uint8Array[],
+  stepKind: Int32Array[],
+  stepKinds: readonly string[],
+  synth: readonly Synth[],
+  actorNames: readonly string[],
+  where: string,
+): HaltPlan {
+  const nv = haltSource.length;
+  const A = model.actors.length;
+  const plan: HaltPlan = {
+    thread: new Int32Array(nv).fill(-1),
+    hltPc: new Int32Array(nv).fill(-1),
+    blockPc: new Int32Array(nv).fill(-1),
+    wokenPc: new Int32Array(nv).fill(-1),
+    endPc: new Int32Array(nv).fill(-1),
+    timer: new Int32Array(nv).fill(-1),
+    timerVcpu: new Int32Array(A).fill(-1),
+    guestPollNs: new Float64Array(nv),
+    hostPollNs: new Float64Array(nv),
+    schedInCpu: model.actors.map((p, a) =>
+      Int32Array.from(p.code, (ins, pc) => {
+        const k = keys[keyOf[a][pc]];
+        const first = k === 'vmx_vcpu_pi_load/check_fast_path' || k === 'avic_vcpu_load/set_is_running';
+        return first && ins.cpu !== undefined ? ins.cpu : -1;
+      }),
+    ),
+  };
+  const hlt = stepKinds.indexOf('guest.hlt');
+  // The vCPU threads: only they pace a guest.hlt step by a busy period (synthesized actors do not).
+  for (let a = 0; a < A; a++) {
+    const x = model.actors[a].vcpu;
+    if (x < 0 || haltSource[x] < 0 || hlt < 0) continue;
+    const pc = paceOf[a].indexOf(PACE.BUSY);
+    if (pc < 0 || stepKind[a][pc] !== hlt) continue;
+    const stepOf = model.actors[a].stepOfPc!;
+    const label = (q: number) => keys[keyOf[a][q]];
+    let block = -1;
+    let woken = -1;
+    let end = -1;
+    for (let q = pc; q < stepOf.length && stepOf[q] === stepOf[pc]; q++) {
+      if (block < 0 && label(q) === 'vcpu_enter_guest/local_irq_enable') block = q + 1;
+      if (label(q) === 'kvm_vcpu_block/woken') woken = q;
+      if (label(q) === 'kvm_vcpu_block/finish_rcuwait') end = q;
+    }
+    plan.thread[x] = a;
+    plan.hltPc[x] = pc;
+    plan.blockPc[x] = block;
+    plan.wokenPc[x] = woken;
+    plan.endPc[x] = end;
+  }
+  w.halts.forEach((h, i) => {
+    const which = h.vcpu === 'all' ? Array.from({ length: nv }, (_, x) => x) : [h.vcpu];
+    const needs =
+      h.idle !== undefined ? 'idle' : h.guestPoll > 0 ? 'guestPoll' : h.hostPoll > 0 ? 'hostPoll' : '';
+    for (const x of which) {
+      if (needs !== '' && plan.thread[x] < 0)
+        throw new UserError(
+          userspaceSource[x] >= 0
+            ? `${where}.halts[${i}].${needs}: vcpu${x}'s thread leaves the guest at its userspace exits (overcommit.userspaceExits paces its loop, not the halts) (docs/sim.md, "Workloads")`
+            : `${where}.halts[${i}].${needs}: vcpu${x} has no thread that halts: it needs a repeating actor of vcpu${x} whose loop leaves the guest first at a guest.hlt step (docs/sim.md, "Workloads")`,
+        );
+      plan.guestPollNs[x] = h.guestPoll;
+      plan.hostPollNs[x] = h.hostPoll;
+      if (h.hostPoll > 0) paceOf[plan.thread[x]][plan.blockPc[x]] = PACE.HOST_POLL;
+    }
+  });
+  for (const s of synth) {
+    if (s.timerOf === undefined) continue;
+    const a = actorNames.indexOf(s.name);
+    plan.timer[s.timerOf] = a;
+    plan.timerVcpu[a] = s.timerOf;
+  }
+  return plan;
 }

@@ -24,9 +24,10 @@ import { KVM_VCPU } from '../model/kvm/state.ts';
 import { EV, EVENT_NAMES, type EventKind, type Sink } from '../model/platform/events.ts';
 import { timerBlockName } from '../model/platform/timer-block.ts';
 import { type CompiledCosts, LINE_NAMES } from './costs.ts';
+import { HaltTimes } from './halts.ts';
 import { CpuShares, LockTimes, Measurements } from './measure.ts';
 import type { Arrivals } from './random.ts';
-import { PACE, programTimers, type SimModel } from './sim-model.ts';
+import { PACE, POST_ALL_BUT_SELF, programTimers, type SimModel } from './sim-model.ts';
 import type { EnvSource } from './sources.ts';
 import type { Timeline, Track } from './timeline.ts';
 
@@ -86,6 +87,8 @@ export class TimeOrderedChooser implements Chooser, Sink {
   readonly kindCount: Float64Array;
   /** Vectors delivered after waiting longer than the bound. */
   strandedDelivered = 0;
+  /** Sched-ins of a vCPU on another pCPU than it was last loaded on, measured time only. */
+  migrations = 0;
   steps = 0;
   /** Trace events the steps emitted (each priced and measured). */
   events = 0;
@@ -112,6 +115,8 @@ export class TimeOrderedChooser implements Chooser, Sink {
   private epoch = 0;
   private readonly pacedPc: Int32Array;
   private readonly pacedUntil: Float64Array;
+  /** The workload's halts: idle periods, guest and host polling (halts.ts). */
+  readonly halts: HaltTimes;
   /** Per actor: the pc whose step waits for its source's arrivals (-1: none), and that arrival. */
   private readonly arrivalPc: Int32Array;
   private readonly arrivalAt: Float64Array;
@@ -136,6 +141,8 @@ export class TimeOrderedChooser implements Chooser, Sink {
   private readonly pcpuSince: Float64Array;
   private readonly hostDebt: Float64Array;
   private readonly pcpuVcpu: Int32Array;
+  /** Per vCPU: the pCPU it was last loaded on (-1: never). */
+  private readonly lastLoaded: Int32Array;
   private readonly timeline: Timeline | undefined;
   private timelineLeft: number;
   private readonly flowOf: Float64Array;
@@ -181,6 +188,9 @@ export class TimeOrderedChooser implements Chooser, Sink {
     this.mark = new Int32Array(M);
     this.pacedPc = new Int32Array(this.A).fill(-1);
     this.pacedUntil = new Float64Array(this.A);
+    this.halts = new HaltTimes(sm.halt, this.P, opts.clockGHz, this.pacedPc, this.pacedUntil, (a, pc, t) =>
+      this.pace(a, pc, t),
+    );
     this.arrivalPc = new Int32Array(this.A).fill(-1);
     this.arrivalAt = new Float64Array(this.A).fill(Number.POSITIVE_INFINITY);
     this.sources = sources;
@@ -209,6 +219,7 @@ export class TimeOrderedChooser implements Chooser, Sink {
     this.pcpuSince = new Float64Array(this.P);
     this.hostDebt = new Float64Array(this.P);
     this.pcpuVcpu = new Int32Array(this.P).fill(-1);
+    this.lastLoaded = new Int32Array(this.V).fill(-1);
     this.timeline = opts.timeline;
     this.timelineLeft = opts.timelineLimit ?? 200_000;
     this.flowOf = new Float64Array(this.V * 256);
@@ -227,7 +238,7 @@ export class TimeOrderedChooser implements Chooser, Sink {
     // The guests programmed their timers before time 0; each hrtimer actor waits for its timer.
     programTimers(sm, s);
     for (let a = 0; a < this.A; a++) {
-      const pc = sm.paceOf[a].indexOf(PACE.TIMER);
+      const pc = sm.paceOf[a].indexOf(PACE.LAPIC_TIMER);
       if (pc < 0) continue;
       this.timerPc[a] = pc;
       this.timerBlock[a] = sm.model.w.L.extra.get(timerBlockName(sm.paceSource[a][pc]))!;
@@ -248,6 +259,7 @@ export class TimeOrderedChooser implements Chooser, Sink {
       const p = s[sm.model.w.L.kvmVcpu[x] + KVM_VCPU.LOADED] - 1;
       if (p >= 0) {
         this.pcpuVcpu[p] = x;
+        this.lastLoaded[x] = p;
         this.pcpuKind[p] = s[sm.model.w.L.kvmVcpu[x] + KVM_VCPU.MODE] === 1 ? GUEST : EXIT_HANDLING;
       }
     }
@@ -264,21 +276,35 @@ export class TimeOrderedChooser implements Chooser, Sink {
   /** Actor a has arrived at pc at time t: what, if anything, its step there waits for. */
   private pace(a: number, pc: number, t: number): void {
     const sm = this.sm;
+    if (this.halts.active) this.halts.arrived(a, pc, t);
     if (pc >= sm.paceOf[a].length) {
       this.pacedPc[a] = -1;
       return;
     }
     const kind = sm.paceOf[a][pc];
     // An arrival is kept by arrivalPc and arrivalAt (assignArrival).
-    if (kind === PACE.NONE || kind === PACE.ARRIVAL || kind === PACE.TIMER) {
+    if (kind === PACE.NONE || kind === PACE.ARRIVAL || kind === PACE.LAPIC_TIMER) {
       this.pacedPc[a] = -1;
       return;
     }
     let delay = 0;
     const src = sm.paceSource[a][pc];
-    if (kind === PACE.BUSY || kind === PACE.RUN)
+    if (kind === PACE.BUSY && this.halts.isHlt(a, sm.actorVcpu[a], pc)) {
+      // A halting vCPU: busy, then idle (polling in the guest first) until an interrupt or its timer.
+      const so = this.sources[src];
+      const busy = so.rng.exponential(so.meanA!);
+      const idle = so.meanB === undefined ? Number.POSITIVE_INFINITY : so.rng.exponential(so.meanB);
+      delay = this.halts.beforeHlt(sm.actorVcpu[a], t, busy, idle);
+    } else if (kind === PACE.BUSY || kind === PACE.RUN)
       delay = this.sources[src].rng.exponential(this.sources[src].meanA!);
-    else if (kind === PACE.SLICE) delay = this.slice;
+    else if (kind === PACE.TIMER) {
+      this.pacedPc[a] = pc;
+      this.pacedUntil[a] = this.halts.timerOf(a);
+      return;
+    } else if (kind === PACE.HOST_POLL) {
+      const x = sm.actorVcpu[a];
+      delay = this.halts.hostPollWait(x, this.s![sm.model.w.L.kvmVcpu[x] + KVM_VCPU.LOADED] - 1, t);
+    } else if (kind === PACE.SLICE) delay = this.slice;
     else if (kind === PACE.OFF_CPU) delay = this.offCpu;
     else if (kind === PACE.WINDOW) delay = this.sources[src].rng.exponential(this.sources[src].meanA!);
     this.pacedPc[a] = pc;
@@ -408,14 +434,12 @@ export class TimeOrderedChooser implements Chooser, Sink {
         this.assignArrival(src);
       }
       if (sm.postedMsi.pcpuOf[action] >= 0) this.msiTake(s, action, pc);
+      if (this.halts.active) this.halts.step(action, this.ctxVcpu, pc, this.now, this.meas.measuring);
       const pv = sm.postVcpu[action][pc];
-      if (pv >= 0) {
-        this.meas.posted(pv, sm.postVector[action][pc]);
-        if (this.timeline) {
-          this.curTrack = this.trackOf(action);
-          this.flowStart(pv, sm.postVector[action][pc]);
-        }
-      }
+      if (pv >= 0) this.softwarePosting(action, pv, sm.postVector[action][pc]);
+      else if (pv === POST_ALL_BUT_SELF)
+        for (let y = 0; y < this.V; y++)
+          if (y !== this.ctxVcpu) this.softwarePosting(action, y, sm.postVector[action][pc]);
       if (this.meas.measuring) {
         const kind = sm.stepKind[action][pc];
         if (kind >= 0) this.kindCount[kind]++;
@@ -448,6 +472,15 @@ export class TimeOrderedChooser implements Chooser, Sink {
       this.keyCycles[key] += this.cost;
     }
     this.steps++;
+  }
+
+  /** A software sender's first step: the latency of (x, vector) is measured from now. */
+  private softwarePosting(action: number, x: number, vector: number): void {
+    this.meas.posted(x, vector);
+    if (this.timeline) {
+      this.curTrack = this.trackOf(action);
+      this.flowStart(x, vector);
+    }
   }
 
   /** Cycles of key i for the current CPU, which then owns the lines it accessed. */
@@ -495,6 +528,11 @@ export class TimeOrderedChooser implements Chooser, Sink {
     this.meas.ev(kind, a, b, c, d);
     if (kind === EV.VMENTRY) this.switchTo(b, GUEST, a);
     else if (kind === EV.VMEXIT) this.switchTo(b, EXIT_HANDLING, a);
+    if (this.halts.active && a >= 0) {
+      if (kind === EV.VTD_POST || kind === EV.IPIV_POST || kind === EV.GA_POST || kind === EV.WAKE_UP)
+        this.halts.interrupt(a, this.now);
+      else if (kind === EV.DELIVER) this.halts.delivered(a, this.now, this.meas.measuring);
+    }
     if (this.timeline) this.timelineEvent(kind, a, b, c);
   }
 
@@ -551,6 +589,11 @@ export class TimeOrderedChooser implements Chooser, Sink {
         if (after !== this.loadedBefore) {
           if (this.loadedBefore >= 0) this.switchTo(this.loadedBefore, IDLE, -1);
           if (after >= 0) this.switchTo(after, EXIT_HANDLING, x);
+          if (after >= 0) {
+            if (this.lastLoaded[x] >= 0 && this.lastLoaded[x] !== after && this.meas.measuring)
+              this.migrations++;
+            this.lastLoaded[x] = after;
+          }
         }
       }
     } else if (action < this.A + this.P + this.V) {

@@ -118,13 +118,19 @@ describe('irqlab sim', { concurrency: 2 }, () => {
     const costs = await cli('sim', 'sim-004-preempted-posting', '--costs', join(TMP, 'missing.yaml'));
     assert.equal(costs.code, 2);
     assert.match(costs.stderr, /missing\.yaml: no such file, and no built-in cost table/);
-    const broadcast = join(TMP, 'b.json');
-    const sc = JSON.parse(readFileSync(join(ROOT, 'src/scenarios/sim/sim-003-icr-fastpath.json'), 'utf8'));
-    sc.workload.ipis[0] = { rate: '1kHz', vector: '0x62', pattern: 'broadcast' };
-    writeFileSync(broadcast, JSON.stringify(sc));
-    const b = await cli('sim', broadcast);
+    // A workload the machine cannot carry: a thread cannot migrate on a single pCPU.
+    const migration = join(TMP, 'm.json');
+    const sc = JSON.parse(
+      readFileSync(join(ROOT, 'src/scenarios/sim/sim-004-preempted-posting.json'), 'utf8'),
+    );
+    sc.workload.overcommit.migration = '1kHz';
+    writeFileSync(migration, JSON.stringify(sc));
+    const b = await cli('sim', migration);
     assert.equal(b.code, 2);
-    assert.match(b.stderr, /b\.json: at workload\.ipis\[0\]\.pattern: broadcast IPIs are not simulated yet/);
+    assert.match(
+      b.stderr,
+      /m\.json: at workload\.overcommit\.migration: .*machine\.pcpus must be at least 2/,
+    );
     for (const o of [noWorkload, badTime, both, costs, b]) {
       assert.equal(o.stderr.trim().split('\n').length, 1, o.stderr);
       assert.doesNotMatch(o.stderr, /\n\s+at /);

@@ -171,6 +171,15 @@ test('broken timelines are refused: overlap, unpaired, flow outside a slice, flo
     ]),
     ['flow 4 runs fs, not start, steps, end'],
   );
+  // A vector still waiting for its handler when the run ends: start and steps, no end.
+  assert.deepEqual(
+    timelineProblems([
+      x,
+      { name: 'i', ph: 's', ts: 4, pid: 1, tid: 1, id: 5 },
+      { name: 'i', ph: 't', ts: 6, pid: 1, tid: 1, id: 5 },
+    ]),
+    [],
+  );
   assert.deepEqual(timelineProblems([x, { name: 'x', ph: 'E', ts: 3, pid: 1, tid: 1 }]), [
     'E at 3 on 1/1 without a B',
   ]);

@@ -86,33 +86,37 @@ export function emitSvmDeliverInterrupt(
 }
 
 /**
- * A guest ICR write by vCPU x of a fixed, physical IPI to vCPU `target` on an AVIC machine: the
- * sending CPU does it (one guest instruction, avicGuestIcr). When the target's IsRunning was clear
+ * A guest ICR write by vCPU x of a fixed IPI on an AVIC machine, to vCPU `targets[0]` by physical
+ * `dest` (shorthand 0) or to every vCPU of `targets` by shorthand all-excluding-self (3): the
+ * sending CPU does it (one guest instruction, avicGuestIcr). When a target's IsRunning was clear
  * the write ends in AVIC_INCOMPLETE_IPI (trap-like, cause TARGET_NOT_RUNNING), handled in the full
- * exit path: OUTSIDE_GUEST_MODE, IRQs on, avic_incomplete_ipi_interception -> avic_kick_vcpu ->
- * svm_complete_interrupt_delivery for the target, then a new vcpu_enter_guest.
+ * exit path: OUTSIDE_GUEST_MODE, IRQs on, avic_incomplete_ipi_interception ->
+ * avic_kick_target_vcpus, which kicks every vCPU the message matches (kvm_apic_match_dest: for
+ * all-excluding-self each vCPU but the sender; the fast lookup declines a shorthand) with
+ * avic_kick_vcpu -> svm_complete_interrupt_delivery, then a new vcpu_enter_guest.
  */
 export function emitAvicIcrWrite(
   b: ProgramBuilder,
   v: Variant,
   x: number,
-  target: number,
+  targets: readonly number[],
   dest: number,
   vector: number,
+  shorthand: 0 | 3 = 0,
 ): void {
   const icr: IcrWrite = {
     vector,
     deliveryMode: 0,
     logical: false,
     levelTriggered: false,
-    shorthand: 0,
+    shorthand,
     dest,
   };
   const done = b.fresh('avic_icr_done');
   const tDone = b.target(done);
   b.step(
     'guest',
-    'write ICR (AVIC)',
+    shorthand === 0 ? 'write ICR (AVIC)' : 'write ICR all-but-self (AVIC)',
     (w, _a, sink) => {
       avicGuestIcr(w, sink, x, icr);
       return vcpuRunningOn(w, x) >= 0 ? tDone.pc : NEXT;
@@ -120,7 +124,7 @@ export function emitAvicIcrWrite(
     (w) => vcpuRunningOn(w, x) >= 0,
   ).exits();
   emitExitToHost(b, x);
-  emitCompleteInterruptDelivery(b, v, target, x);
+  for (const t of targets) emitCompleteInterruptDelivery(b, v, t, x);
   emitEnterGuest(b, v, x);
   b.mark(done);
 }

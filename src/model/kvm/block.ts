@@ -28,6 +28,7 @@ import { avicVcpuRunnable, emitAvicBlocking, emitAvicLoad, emitAvicPut, emitAvic
 import { apicPpr, emitExit, emitSyncPirToIrr } from './enter-guest.ts';
 import { emitPiLoad, emitPiPut } from './posted-intr.ts';
 import { NEXT, type ProgramBuilder } from './program.ts';
+import { emitSchedIn } from './sched.ts';
 import { KVM_VCPU, kvmVcpu, TASK_INTERRUPTIBLE, TASK_RUNNING } from './state.ts';
 import type { Variant } from './variants.ts';
 
@@ -93,8 +94,13 @@ export function emitHaltAndBlock(b: ProgramBuilder, v: Variant, x: number, wakeO
     () => NEXT,
     (w) => w.m[kvmVcpu(w, x) + KVM_VCPU.TASK] === TASK_RUNNING,
   );
-  if (avic) emitAvicLoad(b, x, wakeOn, tLoop);
-  else emitPiLoad(b, v, x, wakeOn, tLoop);
+  emitSchedIn(
+    b,
+    x,
+    wakeOn,
+    (p, then) => (avic ? emitAvicLoad(b, x, p, then) : emitPiLoad(b, v, x, p, then)),
+    tLoop,
+  );
   b.mark(out);
   b.step(fn, 'finish_rcuwait', (w) => {
     const k = kvmVcpu(w, x);

@@ -53,7 +53,7 @@ export function emitIcrWrite(
   vector: number,
 ): void {
   if (b.avic) {
-    emitAvicIcrWrite(b, v, x, target, dest, vector);
+    emitAvicIcrWrite(b, v, x, [target], dest, vector);
     return;
   }
   if (b.features.ipiv) {
@@ -61,6 +61,48 @@ export function emitIcrWrite(
     return;
   }
   emitIcrExit(b, v, x, [target], vector, true);
+}
+
+/**
+ * Emits the handling of a guest x2APIC ICR write by vCPU x of a fixed IPI with shorthand
+ * all-excluding-self (ICR bits 19:18 = 11b) to `targets`, every other vCPU as KVM resolves the
+ * message (kvmIcrTargets): Linux's apic->send_IPI_allbutself when it uses the shorthand.
+ * - AVIC: the sending CPU sends it to every valid entry, and exits when one was not running
+ *   (emitAvicIcrWrite).
+ * - IPIv: IPI virtualization handles only physical, fixed, edge, no-shorthand IPIs (SDM Vol. 3C
+ *   "IPI Virtualization"; hw-semantics.md 4): the write is a trap-like APIC-write VM exit with
+ *   qualification 300H even in x2APIC mode (x2apic-msr.ts icrWriteEmulation), which KVM handles
+ *   in the full path (handle_apic_write -> kvm_apic_write_nodecode -> kvm_x2apic_icr_write); the
+ *   exit fastpath only takes MSR-write exits.
+ * - otherwise WRMSR 830H is an MSR-write exit, and the fastpath declines it: it takes only
+ *   no-shorthand, physical, fixed IPIs to one destination (1e9e2622a149, later also not
+ *   X2APIC_BROADCAST; kvm-semantics.md 6), so KVM handles it in the full path whatever the
+ *   icrWrite knob says. (Sean Christopherson's 2025 series dropped those restrictions; the model
+ *   follows the merged 2019-2020 fastpath the knob is about.)
+ * Either way kvm_irq_delivery_to_apic delivers to each target in turn.
+ */
+export function emitIcrBroadcast(
+  b: ProgramBuilder,
+  v: Variant,
+  x: number,
+  targets: readonly number[],
+  vector: number,
+): void {
+  if (b.avic) {
+    emitAvicIcrWrite(b, v, x, targets, 0, vector, 3);
+    return;
+  }
+  // emitIcrExit's `x2apic` false is the APIC-write exit at 300H, which IPIv gives in x2APIC mode.
+  if (b.features.ipiv) emitIcrExit(b, v, x, targets, vector, false);
+  else
+    emitIcrExit(
+      b,
+      v.icrWrite === 'full-exit' ? v : { ...v, icrWrite: 'full-exit' },
+      x,
+      targets,
+      vector,
+      true,
+    );
 }
 
 /**

@@ -153,6 +153,12 @@ export class ProgramBuilder {
   kickReentersAtOnce = false;
   /** The index of the actor whose program this is (-1: not known); lock holders are recorded by it. */
   actor = -1;
+  /**
+   * The machine's pCPUs, when the scenario moves vCPU threads between run queues (sched.migrate,
+   * sched.ts): every sched-in of a vCPU in `migrated` then goes to its thread's run queue. 0: none.
+   */
+  rqPcpus = 0;
+  migrated: readonly number[] = [];
 
   constructor(features: Features = INTEL_APICV, memory: MemoryModel = 'sc') {
     this.features = features;
