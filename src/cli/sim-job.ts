@@ -36,6 +36,7 @@ export interface SimOpts {
   json?: boolean;
   csv?: boolean;
   timeline?: string;
+  timelineEvents?: string;
   progress?: boolean;
 }
 
@@ -91,6 +92,7 @@ export function runSimJob(args: string[], o: SimOpts, io: SimIo): SimOutput {
   if (o.all && (o.variant !== undefined || o.timeline !== undefined))
     throw new UserError('--all runs each scenario’s presets; --variant and --timeline are for one scenario');
   if (o.timeline !== undefined && args.length > 1) throw new UserError('--timeline is for one scenario');
+  const timelineEvents = intOf('--timeline-events', o.timelineEvents ?? '200000', 1);
   const replications = intOf('--replications', o.replications, 2);
   const seed = intOf('--seed', o.seed, 0);
   const durationNs = timeOf('--duration', o.duration);
@@ -142,7 +144,7 @@ export function runSimJob(args: string[], o: SimOpts, io: SimIo): SimOutput {
     const opts = base(sc);
     if (o.timeline !== undefined) {
       opts.timelineFor = (v) => {
-        const t = new Timeline(opts.costs.clockGHz.value);
+        const t = new Timeline(opts.costs.clockGHz.value, timelineEvents);
         timelines.set(v, t);
         return t;
       };
@@ -161,7 +163,11 @@ export function runSimJob(args: string[], o: SimOpts, io: SimIo): SimOutput {
           `${path}: cannot write the timeline: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
         );
       }
-      io.note(`irqlab: timeline of ${v} written to ${path}`);
+      io.note(
+        t.stoppedAtUs === undefined
+          ? `irqlab: timeline of ${v} written to ${path}`
+          : `irqlab: timeline of ${v} written to ${path}; it stops at ${t.maxEvents} events, ${t.stoppedAtUs.toFixed(1)} us into the run (--timeline-events raises it; the figures cover the whole run)`,
+      );
     }
     if (run.interrupted) {
       interrupted = true;

@@ -38,6 +38,7 @@ export function registerSim(program: Command): void {
       '--timeline <file>',
       'write replication 0 as Chrome Trace Event JSON (Perfetto, chrome://tracing)',
     )
+    .option('--timeline-events <n>', 'the most events the timeline holds (the run goes on after)', '200000')
     .option('--progress', 'a line on stderr after each replication (default: when stderr is a terminal)')
     .action(async (args: string[], o: SimOpts) => {
       const end = await runSimJobInWorker(args, o, o.progress === true || process.stderr.isTTY === true);

@@ -214,8 +214,8 @@ function figures(
   const total = [0, 0, 0, 0];
   for (let p = 0; p < P; p++) for (let k = 0; k < 4; k++) total[k] += ch.shares.cycles[p * 4 + k];
   const all = total[0] + total[1] + total[2] + total[3];
-  // Each pCPU's own shares too, when there are few enough to read.
-  if (P > 1 && P <= 4)
+  // Each pCPU's own shares too (the issue asks for each pCPU's; with one pCPU they are the totals).
+  if (P > 1)
     for (let p = 0; p < P; p++) {
       const c = ch.shares.cycles;
       const t = c[p * 4] + c[p * 4 + 1] + c[p * 4 + 2] + c[p * 4 + 3];

@@ -706,14 +706,16 @@ function haltPlan(
   }
   w.halts.forEach((h, i) => {
     const which = h.vcpu === 'all' ? Array.from({ length: nv }, (_, x) => x) : [h.vcpu];
+    // A halt pattern no thread takes would be dropped silently: refused, naming the field that
+    // needs it (or the pattern itself).
     const needs =
-      h.idle !== undefined ? 'idle' : h.guestPoll > 0 ? 'guestPoll' : h.hostPoll > 0 ? 'hostPoll' : '';
+      h.idle !== undefined ? '.idle' : h.guestPoll > 0 ? '.guestPoll' : h.hostPoll > 0 ? '.hostPoll' : '';
     for (const x of which) {
-      if (needs !== '' && plan.thread[x] < 0)
+      if (plan.thread[x] < 0)
         throw new UserError(
           userspaceSource[x] >= 0
-            ? `${where}.halts[${i}].${needs}: vcpu${x}'s thread leaves the guest at its userspace exits (overcommit.userspaceExits paces its loop, not the halts) (docs/sim.md, "Workloads")`
-            : `${where}.halts[${i}].${needs}: vcpu${x} has no thread that halts: it needs a repeating actor of vcpu${x} whose loop leaves the guest first at a guest.hlt step (docs/sim.md, "Workloads")`,
+            ? `${where}.halts[${i}]${needs}: vcpu${x}'s thread leaves the guest at its userspace exits (overcommit.userspaceExits paces its loop, not the halts) (docs/sim.md, "Workloads")`
+            : `${where}.halts[${i}]${needs}: vcpu${x} has no thread that halts: it needs a repeating actor of vcpu${x} whose loop leaves the guest first at a guest.hlt step (docs/sim.md, "Workloads")`,
         );
       plan.guestPollNs[x] = h.guestPoll;
       plan.hostPollNs[x] = h.hostPoll;

@@ -40,8 +40,6 @@ export interface ReplicationOptions {
   /** A vector waiting longer than this (cycles) is stranded. */
   strandedBound: number;
   timeline?: Timeline;
-  /** Most timeline events to write (the file stays openable). */
-  timelineLimit?: number;
   /** Polled between steps: Ctrl-C ends the replication where it is. */
   interrupted?: () => boolean;
 }
@@ -143,8 +141,8 @@ export class TimeOrderedChooser implements Chooser, Sink {
   private readonly pcpuVcpu: Int32Array;
   /** Per vCPU: the pCPU it was last loaded on (-1: never). */
   private readonly lastLoaded: Int32Array;
-  private readonly timeline: Timeline | undefined;
-  private timelineLeft: number;
+  /** The timeline being written; undefined when none was asked for, or once it is full. */
+  private timeline: Timeline | undefined;
   private readonly flowOf: Float64Array;
   private flowNext = 1;
   private lastInhibits = -1;
@@ -221,7 +219,6 @@ export class TimeOrderedChooser implements Chooser, Sink {
     this.pcpuVcpu = new Int32Array(this.P).fill(-1);
     this.lastLoaded = new Int32Array(this.V).fill(-1);
     this.timeline = opts.timeline;
-    this.timelineLeft = opts.timelineLimit ?? 200_000;
     this.flowOf = new Float64Array(this.V * 256);
     this.pirCount = new Int32Array(this.V);
     this.msiHandler = sm.postedMsi.handlerNs.map((ns) => ns * opts.clockGHz);
@@ -405,6 +402,7 @@ export class TimeOrderedChooser implements Chooser, Sink {
   /** Prices an action's own step before it runs, and counts it. */
   private begin(s: Uint32Array, action: number): void {
     const sm = this.sm;
+    if (this.timeline?.full === true) this.stopTimeline();
     this.readyAt[action] = Number.NaN;
     this.cpu = this.cpuOf(s, action);
     let key: number;
@@ -627,8 +625,14 @@ export class TimeOrderedChooser implements Chooser, Sink {
   // track's slices are sequential, so they nest trivially; flow points lie inside the step that
   // made them.
 
-  private budget(): boolean {
-    return this.timelineLeft-- > 0;
+  /**
+   * A full timeline stops between two steps, so every step it shows has its slice and flow points
+   * (a flow may lack its end: a vector still waiting); the pCPUs' open slices end here.
+   */
+  private stopTimeline(): void {
+    for (let p = 0; p < this.P; p++) this.timelineSwitch(p, IDLE, -1, this.now);
+    this.timeline!.stop(this.now);
+    this.timeline = undefined;
   }
 
   private trackOf(action: number): Track {
@@ -656,14 +660,14 @@ export class TimeOrderedChooser implements Chooser, Sink {
       tl.end(track, t);
       this.openPcpu[p] = false;
     }
-    if (kind !== IDLE && this.budget()) {
+    if (kind !== IDLE) {
       tl.begin(track, x >= 0 ? `${KIND_NAMES[kind]} vcpu${x}` : KIND_NAMES[kind], KIND_NAMES[kind], t);
       this.openPcpu[p] = true;
     }
   }
 
   private timelineStep(action: number, end: number): void {
-    if (this.curTrack === null || !this.budget()) return;
+    if (this.curTrack === null) return;
     const sm = this.sm;
     const name =
       action < this.A
@@ -692,7 +696,7 @@ export class TimeOrderedChooser implements Chooser, Sink {
     } else if (kind === EV.PHYS_IRQ) {
       // A notification for vCPU c - 1 carries every vector that waits for it.
       if (c > 0) this.flowSteps(c - 1);
-      if (this.budget()) tl.instant(track, `IPI vector 0x${b.toString(16)} to pcpu${a}`, 'irq', this.now);
+      tl.instant(track, `IPI vector 0x${b.toString(16)} to pcpu${a}`, 'irq', this.now);
     }
   }
 
@@ -701,13 +705,13 @@ export class TimeOrderedChooser implements Chooser, Sink {
     if (this.curTrack === null || x < 0 || x >= this.V) return;
     for (let v = 0; v < 256; v++) {
       const id = this.flowOf[x * 256 + v];
-      if (id !== 0 && this.budget()) this.timeline!.flow('step', id, this.curTrack, this.now);
+      if (id !== 0) this.timeline!.flow('step', id, this.curTrack, this.now);
     }
   }
 
   private flowStart(x: number, vector: number): void {
     const i = x * 256 + vector;
-    if (this.flowOf[i] !== 0 || this.curTrack === null || !this.budget()) return;
+    if (this.flowOf[i] !== 0 || this.curTrack === null) return;
     this.flowOf[i] = this.flowNext++;
     this.timeline!.flow('start', this.flowOf[i], this.curTrack, this.now);
   }
@@ -715,7 +719,7 @@ export class TimeOrderedChooser implements Chooser, Sink {
   private timelineCounters(s: Uint32Array): void {
     const tl = this.timeline!;
     const k = s[this.sm.model.apicv + KVM_APICV.INHIBITS];
-    if (k !== this.lastInhibits && this.budget()) {
+    if (k !== this.lastInhibits) {
       this.lastInhibits = k;
       tl.counter('pcpu', 'apicv inhibits', this.now, { inhibits: k });
     }
@@ -729,7 +733,7 @@ export class TimeOrderedChooser implements Chooser, Sink {
           n++;
         }
       }
-      if (n !== this.pirCount[x] && this.budget()) {
+      if (n !== this.pirCount[x]) {
         this.pirCount[x] = n;
         tl.counter('vcpu', `vcpu${x} PIR`, this.now, { vectors: n });
       }

@@ -45,10 +45,19 @@ export class Timeline {
   private readonly open = new Map<string, { name: string; ts: number }[]>();
   private readonly tracks = new Map<string, Track>();
   private readonly usPerCycle: number;
+  /** Where the driver stopped adding events (microseconds), when it reached maxEvents. */
+  stoppedAtUs: number | undefined;
 
-  /** clockGHz: cycles per nanosecond, from the cost table. */
-  constructor(clockGHz: number) {
+  /**
+   * clockGHz: cycles per nanosecond, from the cost table. maxEvents: how many events the driver
+   * may add (a file of a few hundred thousand events still opens in the Perfetto UI).
+   */
+  readonly maxEvents: number;
+  constructor(clockGHz: number, maxEvents = 200_000) {
+    this.maxEvents = maxEvents;
     if (!(clockGHz > 0)) throw new RangeError(`clock must be positive, got ${clockGHz}`);
+    if (!(Number.isInteger(maxEvents) && maxEvents > 0))
+      throw new RangeError(`maxEvents must be a positive integer, got ${maxEvents}`);
     this.usPerCycle = 1 / (clockGHz * 1000);
     for (const [g, pid] of Object.entries(TRACK_GROUP)) {
       const name = g === 'pcpu' ? 'pCPUs' : g === 'vcpu' ? 'vCPUs' : 'IOMMU';
@@ -167,7 +176,19 @@ export class Timeline {
         throw new RangeError(`track ${key}: slice ${stack[stack.length - 1].name} never ends`);
     const problem = timelineProblems(this.events)[0];
     if (problem) throw new RangeError(`timeline: ${problem}`);
-    return { traceEvents: this.events, displayTimeUnit: 'ns', otherData };
+    const stopped =
+      this.stoppedAtUs === undefined ? {} : { stoppedAtUs: this.stoppedAtUs, maxEvents: this.maxEvents };
+    return { traceEvents: this.events, displayTimeUnit: 'ns', otherData: { ...otherData, ...stopped } };
+  }
+
+  /** True once maxEvents are written: the driver stops at its next step boundary. */
+  get full(): boolean {
+    return this.events.length >= this.maxEvents;
+  }
+
+  /** The driver reached maxEvents at `at` (cycles) and adds no more; toJSON's otherData says so. */
+  stop(at: number): void {
+    this.stoppedAtUs ??= this.us(at);
   }
 }
 

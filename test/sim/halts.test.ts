@@ -139,3 +139,11 @@ test('idle, guestPoll and hostPoll need a thread that halts: a one-line error na
     /^UserError: halts\.json\.halts\[0\]\.hostPoll: vcpu0 has no thread that halts/,
   );
 });
+
+test('a plain halt pattern no thread takes is refused too, not dropped', () => {
+  const sc = scenario({ busy: '10us' }, '20kHz', false);
+  assert.throws(
+    () => buildSimModel(sc, resolveVariant(sc, 'current').variant, 'halts.json'),
+    /^UserError: halts\.json\.halts\[0\]: vcpu0 has no thread that halts/,
+  );
+});

@@ -6,6 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
+import { loadCostTable } from '../../src/cli/costs.ts';
+import { loadScenario } from '../../src/scenarios/files.ts';
+import { resolveVariant } from '../../src/scenarios/variants.ts';
+import { runExperiment } from '../../src/sim/experiment.ts';
 import { Timeline, type TraceEvent, timelineProblems } from '../../src/sim/timeline.ts';
 
 const GHZ = 2.5;
@@ -183,4 +188,43 @@ test('broken timelines are refused: overlap, unpaired, flow outside a slice, flo
   assert.deepEqual(timelineProblems([x, { name: 'x', ph: 'E', ts: 3, pid: 1, tid: 1 }]), [
     'E at 3 on 1/1 without a B',
   ]);
+});
+
+test('a timeline that fills up stops between steps: every prefix is a valid file, and it says where it stopped', () => {
+  // Whatever the limit, the simulator's timeline must stay a file Perfetto can open: slices
+  // nested, every flow point inside its step's slice (a flow may lack its end), pCPU slices closed.
+  const sc = loadScenario('sim-001-overcommit').scenario;
+  const v = resolveVariant(sc, 'before');
+  fc.assert(
+    fc.property(fc.integer({ min: 10, max: 1000 }), (limit) => {
+      let tl: Timeline | undefined;
+      runExperiment(
+        sc,
+        [v],
+        {
+          costs: loadCostTable('intel-skylake-sp'),
+          seed: 3,
+          replications: 2,
+          durationNs: 5_000_000,
+          warmupNs: 0,
+          scenarioHash: () => 'x',
+          timelineFor: () => {
+            tl = new Timeline(GHZ, limit);
+            return tl;
+          },
+        },
+        'test',
+      );
+      const doc = tl!.toJSON();
+      assert.deepEqual(timelineProblems(doc.traceEvents), []);
+      // It stops at the first step boundary after the limit: a step adds a handful of events.
+      assert.ok(
+        doc.traceEvents.length >= limit && doc.traceEvents.length < limit + 64,
+        `${doc.traceEvents.length}`,
+      );
+      assert.equal(doc.otherData.maxEvents, limit);
+      assert.ok(typeof doc.otherData.stoppedAtUs === 'number' && doc.otherData.stoppedAtUs <= 5000);
+    }),
+    { numRuns: 8, seed: 5 },
+  );
 });
