@@ -1,26 +1,26 @@
 /**
- * One irqlab search of the scaled seed-004 scenario, as a process of its own so that its CPU time
- * and peak RSS can be measured from outside like Spin's (bench/spin/compare.ts runs it under GNU
- * time). Prints one JSON line: verdict, distinct and generated states, BFS depth, the CPU and wall
- * seconds of the search alone (all threads), and the bytes the state store holds at the end.
+ * One irqlab search of the scaled seed-004 scenario (scaledScenario(n)), as a process of its own,
+ * so that its CPU time and peak RSS are those of the search and nothing else, as Spin's are of pan
+ * (src/bench/spin.ts starts it; `irqlab bench check --spin`). Prints one JSON line: verdict,
+ * distinct and generated states, BFS depth, the CPU and wall seconds of the search alone (all
+ * threads), the bytes the state store holds at the end, and the whole process's CPU seconds and
+ * peak RSS from getrusage (process.resourceUsage(): the same counters GNU time reads from wait4).
  *
- *   node --import tsx bench/spin/irqlab-run.ts <n vCPUs> [sc|tso] [--workers N] [--reduce ample]
- *
- * --workers N (N > 1): the parallel search (src/check/parallel.ts), its helper threads started
- * the way `irqlab check` starts them; --reduce ample: partial-order reduction (one thread).
+ *   node dist/src/bench/spin-run.js <n vCPUs> [sc|tso] [--workers N] [--reduce ample]
+ *   node --import tsx src/bench/spin-run.ts ...   (from source)
  */
 
-import { scaledScenario } from '../../src/bench/check.ts';
-import { explore } from '../../src/check/explorer.ts';
-import { exploreParallel } from '../../src/check/parallel.ts';
-import { exploreReduced } from '../../src/check/reduced.ts';
-import { helperSpawner } from '../../src/check/session.ts';
-import { DEFAULT_VARIANT } from '../../src/model/kvm/variants.ts';
-import { buildModel } from '../../src/scenarios/compile.ts';
-import { PROPERTIES } from '../../src/scenarios/schema.ts';
+import { explore } from '../check/explorer.ts';
+import { exploreParallel } from '../check/parallel.ts';
+import { exploreReduced } from '../check/reduced.ts';
+import { helperSpawner } from '../check/session.ts';
+import { DEFAULT_VARIANT } from '../model/kvm/variants.ts';
+import { buildModel } from '../scenarios/compile.ts';
+import { PROPERTIES } from '../scenarios/schema.ts';
+import { scaledScenario } from './check.ts';
 
 function fail(msg: string): never {
-  process.stderr.write(`bench/spin/irqlab-run.ts: ${msg}\n`);
+  process.stderr.write(`spin-run: ${msg}\n`);
   process.exit(2);
 }
 
@@ -61,6 +61,7 @@ const r = reduce
     : explore(model, opts);
 const wallS = (performance.now() - t0) / 1000;
 const c = process.cpuUsage(c0);
+const u = process.resourceUsage();
 process.stdout.write(
   `${JSON.stringify({
     n,
@@ -68,13 +69,17 @@ process.stdout.write(
     workers,
     reduce: reduce ? 'ample' : 'none',
     verdict: r.outcome.kind,
-    distinct: r.distinct,
+    // With --reduce ample: the reduced search's own states (the whole work's generated count
+    // would include an unreduced re-run, which this scenario does not need).
+    distinct: reduce ? (r.reduction.reduced?.distinct ?? r.distinct) : r.distinct,
     generated: r.generated,
     depth: r.depth,
     words: model.words,
-    exploreCpuS: (c.user + c.system) / 1e6,
-    exploreWallS: wallS,
+    searchCpuS: (c.user + c.system) / 1e6,
+    searchWallS: wallS,
     storeBytes: r.storeBytes,
+    processCpuS: (u.userCPUTime + u.systemCPUTime) / 1e6,
+    peakRssBytes: u.maxRSS * 1024,
   })}\n`,
 );
 process.exit(0);
