@@ -50,15 +50,16 @@ const opts = {
 };
 const c0 = process.cpuUsage();
 const t0 = performance.now();
-const r = reduce
-  ? exploreReduced(model, sc, 'ample', opts)
-  : workers > 1
+const reduced = reduce ? exploreReduced(model, sc, 'ample', opts) : null;
+const r =
+  reduced ??
+  (workers > 1
     ? exploreParallel(model, {
         ...opts,
         workers,
         spawn: helperSpawner(sc, DEFAULT_VARIANT, sc.properties ?? PROPERTIES, memory),
       })
-    : explore(model, opts);
+    : explore(model, opts));
 const wallS = (performance.now() - t0) / 1000;
 const c = process.cpuUsage(c0);
 const u = process.resourceUsage();
@@ -71,7 +72,7 @@ process.stdout.write(
     verdict: r.outcome.kind,
     // With --reduce ample: the reduced search's own states (the whole work's generated count
     // would include an unreduced re-run, which this scenario does not need).
-    distinct: reduce ? (r.reduction.reduced?.distinct ?? r.distinct) : r.distinct,
+    distinct: reduced?.reduction.reduced?.distinct ?? r.distinct,
     generated: r.generated,
     depth: r.depth,
     words: model.words,
