@@ -21,6 +21,7 @@
  * Threads park between two lookups while one of them rehashes a table that grew past half full.
  * Helpers that are not ready yet (starting a thread takes time) join at the next level.
  */
+import { writeSync } from 'node:fs';
 import { ChunkedInt32 } from './chunked.ts';
 import { cyclicPart, EdgeLog } from './edges.ts';
 import type { CheckModel, ExploreOptions, ExploreResult, Outcome } from './explorer.ts';
@@ -55,7 +56,46 @@ const COUNTS = 80; // per thread, a line each: successors generated in this leve
 const READY = COUNTS + LINE * MAX_WORKERS; // per helper: 1 once it runs
 const ACTIVE_OF = READY + MAX_WORKERS; // per helper: the generation (level) it is invited to
 const BEAT = ACTIVE_OF + MAX_WORKERS; // per helper: bumped as it runs and while it waits
-const CTL_WORDS = BEAT + MAX_WORKERS;
+const WHERE = BEAT + MAX_WORKERS; // per thread: where it is in the protocol (W_*), for a stall's report
+const SEEN_OF = WHERE + MAX_WORKERS; // per helper: the last generation it acted on
+const CTL_WORDS = SEEN_OF + MAX_WORKERS;
+
+// Values of WHERE: cheap to keep (a store per change of phase, not per state), read only when a
+// stall is reported (IRQLAB_PARALLEL_TRACE=1, see stallReport).
+const W_IDLE = 1; // waiting for a level
+const W_EXPAND = 2; // expanding chunks of a level
+const W_PARKED = 3; // parked for a table's growth
+const W_GROW = 4; // the last to park: growing tables
+const W_DONE_WAIT = 5; // the main thread, waiting for the level's finishes
+const W_EXIT = 6;
+const WHERE_NAMES = ['-', 'idle', 'expand', 'parked', 'grow', 'wait-done', 'exit'];
+
+/**
+ * The protocol words at a stall, one line (IRQLAB_PARALLEL_TRACE=1): the main thread writes it to
+ * stderr when it has waited TRACE_MS for the helpers, so a stall shows which word each thread is
+ * waiting on.
+ */
+export function stallReport(ctl: Int32Array, workers: number): string {
+  const w = (i: number) => Atomics.load(ctl, i);
+  const per: string[] = [];
+  for (let id = 0; id < workers; id++) {
+    per.push(
+      `t${id}: ${WHERE_NAMES[w(WHERE + id)] ?? w(WHERE + id)}` +
+        (id === 0
+          ? ''
+          : ` ready=${w(READY + id)} invited=${w(ACTIVE_OF + id)} seen=${w(SEEN_OF + id)} beat=${w(BEAT + id)}`) +
+        ` generated=${w(COUNTS + LINE * id)}`,
+    );
+  }
+  return (
+    `parallel search stall: GEN=${w(GEN)} ACTIVE=${w(ACTIVE)} DONE=${w(DONE)} PAUSE=${w(PAUSE)} ` +
+    `PARKED=${w(PARKED)} PAUSE_GEN=${w(PAUSE_GEN)} STOP=${w(STOP)} ERR=${w(ERR)} SEQ=${w(SEQ)} ` +
+    `CURSOR=${w(CURSOR)} level=[${w(LEVEL_START)},${w(LEVEL_END)}) depth=${w(DEPTH)}; ${per.join('; ')}`
+  );
+}
+
+const TRACE = typeof process !== 'undefined' && process.env.IRQLAB_PARALLEL_TRACE === '1';
+const TRACE_MS = 5_000;
 /** A helper with no sign of life for this long has died (a worker cannot report its own crash). */
 const STALL_MS = 30_000;
 
@@ -152,10 +192,27 @@ class Participant {
   }
 
   /** Parks until the pause ends; the last thread to park grows the tables that need it. */
+  /** Says where this thread is (WHERE). */
+  at(where: number): void {
+    Atomics.store(this.ctl, WHERE + this.id, where);
+  }
+
+  /** The main thread, waiting since `since`: reports the protocol words once per TRACE_MS. */
+  private lastTrace = 0;
+  traceStall(since: number, now: number, workers: number): void {
+    if (!TRACE || this.id !== 0 || now - since < TRACE_MS || now - this.lastTrace < TRACE_MS) return;
+    this.lastTrace = now;
+    // Synchronously: this thread is blocked in a search, its stream would not flush.
+    writeSync(2, `${new Date().toISOString()} ${stallReport(this.ctl, workers)}\n`);
+  }
+
   park(): void {
     const ctl = this.ctl;
+    const was = Atomics.load(ctl, WHERE + this.id);
+    this.at(W_PARKED);
     const g = Atomics.load(ctl, PAUSE_GEN);
     if (Atomics.add(ctl, PARKED, 1) + 1 === Atomics.load(ctl, ACTIVE)) {
+      this.at(W_GROW);
       for (const t of this.tables) if (t.needsGrowth()) t.grow();
       Atomics.store(ctl, PARKED, 0);
       Atomics.store(ctl, PAUSE, 0);
@@ -163,14 +220,21 @@ class Participant {
       Atomics.notify(ctl, PAUSE_GEN);
       this.wake();
     } else {
+      const since = this.now();
       while (Atomics.load(ctl, PAUSE_GEN) === g) {
         this.beat();
-        this.watchHelpers(this.now());
+        const now = this.now();
+        this.watchHelpers(now);
+        this.traceStall(since, now, this.workers);
         Atomics.wait(ctl, PAUSE_GEN, g, 100);
       }
     }
     for (const t of this.tables) t.refresh();
+    this.at(was);
   }
+
+  /** Threads in all (for a stall's report). */
+  workers = 1;
 
   /** Expands chunks of the current level until none is left or the search stops. */
   expandLevel(poll?: () => void): void {
@@ -186,6 +250,7 @@ class Participant {
     const maxDepth = ctl[MAX_DEPTH];
     const recBuf = this.sh.recs[this.id];
     for (const t of this.tables) t.refresh();
+    this.at(W_EXPAND);
     let off = 0;
     let gen = 0;
     for (;;) {
@@ -266,12 +331,17 @@ export function helperMain(sh: ParallelShared, model: CheckModel, id: number): v
     model.init(init);
     p.store.init(init);
     let seen = Atomics.load(ctl, GEN);
+    Atomics.store(ctl, SEEN_OF + id, seen);
     Atomics.store(ctl, READY + id, 1);
     p.store.load(0);
+    p.at(W_IDLE);
     for (;;) {
       p.beat();
       const seq = Atomics.load(ctl, SEQ);
-      if (Atomics.load(ctl, STOP) === 2) return;
+      if (Atomics.load(ctl, STOP) === 2) {
+        p.at(W_EXIT);
+        return;
+      }
       const g = Atomics.load(ctl, GEN);
       // Counted in this level (invited for its generation): park with the others when asked.
       const invited = Atomics.load(ctl, ACTIVE_OF + id) === g;
@@ -281,6 +351,7 @@ export function helperMain(sh: ParallelShared, model: CheckModel, id: number): v
       }
       if (g !== seen) {
         seen = g;
+        Atomics.store(ctl, SEEN_OF + id, seen);
         // The main thread invites a helper (ACTIVE_OF = the new generation) before it publishes
         // the generation, and counts it among the threads the level waits for. A helper expands
         // only the generation it was invited for: one that read whether it takes part before
@@ -288,6 +359,7 @@ export function helperMain(sh: ParallelShared, model: CheckModel, id: number): v
         // skip a level or finish into the wrong one, and the main thread would wait for ever.
         if (invited) {
           p.expandLevel();
+          p.at(W_IDLE);
           p.finishLevel();
         }
         continue;
@@ -336,6 +408,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
     recs: Array.from({ length: W }, () => reserveShared()),
   };
   const me = new Participant(sh, model, 0);
+  me.workers = W;
   const ctl = me.ctl;
   const store = me.store;
   ctl[MAX_DEPTH] = Math.min(maxDepth, 0x7fffffff);
@@ -438,6 +511,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
       while (Atomics.load(ctl, READY + id) !== 1) {
         if (Atomics.load(ctl, ERR) !== 0) throw new Error('parallel search: a helper thread failed');
         if (opts.now() - t0 > 120_000) throw new Error('parallel search: a helper did not start in 120 s');
+        me.traceStall(t0, opts.now(), W);
         Atomics.wait(ctl, SEQ, Atomics.load(ctl, SEQ), 20);
       }
     }
@@ -478,7 +552,9 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
       Atomics.add(ctl, SEQ, 1);
       Atomics.notify(ctl, SEQ);
       me.expandLevel(poll);
+      me.at(W_DONE_WAIT);
       me.finishLevel();
+      const since = opts.now();
       for (;;) {
         const seq = Atomics.load(ctl, SEQ);
         if (Atomics.load(ctl, ERR) !== 0) throw new Error('parallel search: a helper thread failed');
@@ -488,7 +564,9 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
         }
         if (Atomics.load(ctl, DONE) === active) break;
         poll();
-        me.watchHelpers(opts.now());
+        const now = opts.now();
+        me.watchHelpers(now);
+        me.traceStall(since, now, W);
         Atomics.wait(ctl, SEQ, seq, 50);
       }
       if (stopReason !== null) {

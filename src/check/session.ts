@@ -7,6 +7,7 @@
  * parses arguments and prints.
  */
 
+import { writeSync } from 'node:fs';
 import { RandomChooser } from '../drive/chooser.ts';
 import { drive } from '../drive/drive.ts';
 import { UserError } from '../errors.ts';
@@ -128,7 +129,14 @@ export function helperSpawner(
     const job: BfsHelperJob = { scenario: sc, variant, properties, memory, shared, id };
     const w = startTsWorker(new URL('./bfs-worker.ts', import.meta.url), job);
     // A helper that fails says so in shared memory (parallel.ts); the event is only its echo.
-    w.on('error', () => {});
+    // With IRQLAB_PARALLEL_TRACE=1 the events are written out when this thread sees them.
+    const trace = process.env.IRQLAB_PARALLEL_TRACE === '1';
+    const say = (what: string) => {
+      if (trace) writeSync(2, `${new Date().toISOString()} parallel search: helper ${id} ${what}\n`);
+    };
+    w.on('error', (e) => say(`error: ${String(e)}`));
+    w.on('online', () => say('online'));
+    w.on('exit', (code) => say(`exit ${code}`));
     return w;
   };
 }
