@@ -58,7 +58,13 @@ const ACTIVE_OF = READY + MAX_WORKERS; // per helper: the generation (level) it 
 const BEAT = ACTIVE_OF + MAX_WORKERS; // per helper: bumped as it runs and while it waits
 const WHERE = BEAT + MAX_WORKERS; // per thread: where it is in the protocol (W_*), for a stall's report
 const SEEN_OF = WHERE + MAX_WORKERS; // per helper: the last generation it acted on
-const CTL_WORDS = SEEN_OF + MAX_WORKERS;
+const EXITED = SEEN_OF + MAX_WORKERS; // per helper: 1 once its thread exited (ts-worker-bootstrap.mjs)
+const CTL_WORDS = EXITED + MAX_WORKERS;
+
+/** The control word a helper's thread raises when it exits (startTsWorker's exitFlag). */
+export function exitWord(id: number): number {
+  return EXITED + id;
+}
 
 // Values of WHERE: cheap to keep (a store per change of phase, not per state), read only when a
 // stall is reported (IRQLAB_PARALLEL_TRACE=1, see stallReport).
@@ -169,6 +175,7 @@ class Participant {
     if (this.id !== 0) return;
     const ctl = this.ctl;
     const n = MAX_WORKERS;
+    this.checkExits();
     if (this.beats === null) this.beats = new Int32Array(n);
     let moved = false;
     for (let id = 1; id < n; id++) {
@@ -181,6 +188,17 @@ class Participant {
     if (moved || this.beatSeen === 0) this.beatSeen = now;
     else if (now - this.beatSeen > STALL_MS)
       throw new Error(`parallel search: no helper thread showed a sign of life for ${STALL_MS / 1000} s`);
+  }
+
+  /**
+   * Throws when a helper's thread exited while the search runs (it failed to load, or died): this
+   * thread cannot see the Worker's events while it is blocked, so the helper says so in EXITED.
+   */
+  checkExits(): void {
+    const ctl = this.ctl;
+    for (let id = 1; id < MAX_WORKERS; id++)
+      if (Atomics.load(ctl, EXITED + id) !== 0 && Atomics.load(ctl, STOP) !== 2)
+        throw new Error(`parallel search: helper thread ${id} exited during the search`);
   }
 
   /** The clock the main thread's watch reads (performance.now by default). */
@@ -289,7 +307,10 @@ class Participant {
             if (t >= this.inv.length) checkRoom(this.sh.inv, (t + 1) * 4);
             this.inv[t] = m.invariant(store.next);
           }
-          if (t >= es) this.lowerKey(t, base + k);
+          if (t >= es) {
+            if (t >= this.key.length) checkRoom(this.sh.key, (t + 1) * 4);
+            this.lowerKey(t, base + k);
+          }
           recs[off++] = t;
           recs[off++] = acts[k];
           recs[off++] = sv;
@@ -323,17 +344,22 @@ class Participant {
  * The body of a helper thread (bfs-worker.ts): takes part in every level it is let in, parks when
  * asked, returns when the search is over.
  */
-export function helperMain(sh: ParallelShared, model: CheckModel, id: number): void {
-  const p = new Participant(sh, model, id);
-  const ctl = p.ctl;
+export function helperMain(sh: ParallelShared, build: () => CheckModel, id: number): void {
+  const ctl = new Int32Array(sh.ctl);
   try {
+    // Inside the try: a helper whose model fails to build says so (ERR) instead of leaving the
+    // main thread to wait for a helper that will never be ready.
+    const model = build();
+    const p = new Participant(sh, model, id);
     const init = new Uint32Array(model.words);
     model.init(init);
-    p.store.init(init);
     let seen = Atomics.load(ctl, GEN);
     Atomics.store(ctl, SEEN_OF + id, seen);
     Atomics.store(ctl, READY + id, 1);
-    p.store.load(0);
+    // The helper's view of the store is set up (store.init, which interns the initial state's
+    // nodes) only once it is counted in a level. Before that the other threads do not wait for it
+    // when they park, so its lookups could run while the last to park rehashes a slot array.
+    let started = false;
     p.at(W_IDLE);
     for (;;) {
       p.beat();
@@ -344,7 +370,7 @@ export function helperMain(sh: ParallelShared, model: CheckModel, id: number): v
       }
       const g = Atomics.load(ctl, GEN);
       // Counted in this level (invited for its generation): park with the others when asked.
-      const invited = Atomics.load(ctl, ACTIVE_OF + id) === g;
+      const invited = g !== 0 && Atomics.load(ctl, ACTIVE_OF + id) === g;
       if (invited && Atomics.load(ctl, PAUSE) !== 0) {
         p.park();
         continue;
@@ -358,6 +384,10 @@ export function helperMain(sh: ParallelShared, model: CheckModel, id: number): v
         // the new generation, or saw an older generation while already invited to the next, would
         // skip a level or finish into the wrong one, and the main thread would wait for ever.
         if (invited) {
+          if (!started) {
+            p.store.init(init);
+            started = true;
+          }
           p.expandLevel();
           p.at(W_IDLE);
           p.finishLevel();
@@ -511,6 +541,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
       while (Atomics.load(ctl, READY + id) !== 1) {
         if (Atomics.load(ctl, ERR) !== 0) throw new Error('parallel search: a helper thread failed');
         if (opts.now() - t0 > 120_000) throw new Error('parallel search: a helper did not start in 120 s');
+        me.checkExits();
         me.traceStall(t0, opts.now(), W);
         Atomics.wait(ctl, SEQ, Atomics.load(ctl, SEQ), 20);
       }

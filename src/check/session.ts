@@ -32,7 +32,7 @@ import type { Bounds, Progress } from './explorer.ts';
 import { type GaLogCost, gaLogCost } from './ga-log-cost.ts';
 import { type IrqWindowCost, irqWindowCost } from './irq-window-cost.ts';
 import { type LockEdge, lockOrderCycle } from './lock-order.ts';
-import { exploreParallel, MAX_WORKERS, type ParallelShared } from './parallel.ts';
+import { exitWord, exploreParallel, MAX_WORKERS, type ParallelShared } from './parallel.ts';
 import { exploreReduced, type ReducedResult, type ReductionReport } from './reduced.ts';
 import type { ReductionName } from './reduction.ts';
 
@@ -127,7 +127,9 @@ export function helperSpawner(
 ): (id: number, shared: ParallelShared) => { terminate(): unknown } {
   return (id, shared) => {
     const job: BfsHelperJob = { scenario: sc, variant, properties, memory, shared, id };
-    const w = startTsWorker(new URL('./bfs-worker.ts', import.meta.url), job);
+    const w = startTsWorker(new URL('./bfs-worker.ts', import.meta.url), job, {
+      exitFlag: { buffer: shared.ctl, index: exitWord(id) },
+    });
     // A helper that fails says so in shared memory (parallel.ts); the event is only its echo.
     // With IRQLAB_PARALLEL_TRACE=1 the events are written out when this thread sees them.
     const trace = process.env.IRQLAB_PARALLEL_TRACE === '1';

@@ -8,13 +8,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { Worker } from 'node:worker_threads';
 import { scaledScenario } from '../../src/bench/check.ts';
 import { type Bounds, type ExploreResult, explore } from '../../src/check/explorer.ts';
-import { exploreParallel } from '../../src/check/parallel.ts';
+import { exitWord, exploreParallel } from '../../src/check/parallel.ts';
 import { helperSpawner, modelFor } from '../../src/check/session.ts';
 import type { MemoryModel } from '../../src/model/kvm/program.ts';
 import type { Variant } from '../../src/model/kvm/variants.ts';
 import { DEFAULT_VARIANT } from '../../src/model/kvm/variants.ts';
+import { startTsWorker } from '../../src/runtime/ts-worker.ts';
 import { PROPERTIES, type Scenario } from '../../src/scenarios/schema.ts';
 import { CLI_BOUNDS, preset } from './support.ts';
 
@@ -74,4 +76,35 @@ describe('parallel search: the one-thread answer on two threads', {
     assert.deepEqual(depth.one.outcome, { kind: 'incomplete', reason: 'depth' });
     assertSame(depth.one, depth.two);
   });
+});
+
+// A helper whose thread dies before it is ready (here: its entry does not exist) raises its exit
+// word (ts-worker-bootstrap.mjs), so the main thread, blocked in Atomics.wait and deaf to the
+// Worker's events, reports it instead of waiting for a helper that will never come.
+test('a helper thread that fails to load is reported by the waiting thread', async () => {
+  const sc = scaledScenario(2);
+  const model = modelFor(sc, DEFAULT_VARIANT, { properties: sc.properties ?? PROPERTIES, memory: 'sc' });
+  const errors: unknown[] = [];
+  let helper: Worker | undefined;
+  assert.throws(
+    () =>
+      exploreParallel(model, {
+        strategy: 'bfs',
+        bounds: CLI_BOUNDS,
+        now: () => performance.now(),
+        workers: 2,
+        waitForHelpers: true,
+        spawn: (id, sh) => {
+          helper = startTsWorker(new URL('./no-such-helper.ts', import.meta.url), null, {
+            exitFlag: { buffer: sh.ctl, index: exitWord(id) },
+          });
+          helper.on('error', (e) => errors.push(e));
+          return helper;
+        },
+      }),
+    /parallel search: helper thread 1 exited during the search/,
+  );
+  const h = helper;
+  if (h !== undefined) await new Promise((done) => h.on('exit', done));
+  assert.match(String(errors[0]), /no-such-helper/, 'the Worker reports the same failure, later');
 });
