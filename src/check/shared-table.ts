@@ -7,7 +7,7 @@
  * waits for the publication. Entries are numbered densely in insertion order, so the root table's
  * entries are the states.
  *
- * Growth: the pairs and the slots live in reserved buffers (reserveShared) that only fill up. The
+ * Growth: the pairs and the slots live in growable buffers (reserveShared) that only fill up. The
  * slot array is rehashed only while every thread is parked between two lookups
  * (`needsGrowth` asks for it; parallel.ts parks the threads and calls `grow`): a thread that asked
  * finishes its lookup first, so each table keeps `slack` free slots (threads times the nodes one
