@@ -7,12 +7,14 @@
  * where the space is small.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import type { Worker } from 'node:worker_threads';
 import { scaledScenario } from '../../src/bench/check.ts';
 import { type Bounds, type ExploreResult, explore } from '../../src/check/explorer.ts';
 import { exitWord, exploreParallel } from '../../src/check/parallel.ts';
 import { helperSpawner, modelFor } from '../../src/check/session.ts';
+import { checkRoom, reserveShared } from '../../src/check/shared-table.ts';
 import type { MemoryModel } from '../../src/model/kvm/program.ts';
 import type { Variant } from '../../src/model/kvm/variants.ts';
 import { DEFAULT_VARIANT } from '../../src/model/kvm/variants.ts';
@@ -106,4 +108,17 @@ test('a helper thread that fails to load is reported by the waiting thread', asy
   const h = helper;
   if (h !== undefined) await new Promise((done) => h.on('exit', done));
   assert.match(String(errors[0]), /no-such-helper/, 'the Worker reports the same failure, later');
+});
+
+// Fixed 4 GiB buffers were charged to the commit total in full: with 26 of them (two threads) the
+// process could no longer fork (ENOMEM), and a helper under tsx that spawned esbuild died before
+// it was ready (decision 0221). Growable buffers commit only what they grew to.
+test('the shared buffers of a two-thread search leave the process able to start a child', () => {
+  const held = Array.from({ length: 26 }, () => reserveShared());
+  checkRoom(held[0], 1 << 26);
+  new Int32Array(held[0]).fill(1);
+  const r = spawnSync(process.execPath, ['-e', '0']);
+  assert.equal(r.error, undefined, String(r.error));
+  assert.equal(r.status, 0);
+  assert.equal(held[0].byteLength >= 1 << 26, true, 'checkRoom grew the buffer');
 });
