@@ -1,5 +1,5 @@
 /*
- * Promela port of irqlab's scaled seed-004 scenario (bench/check/index.ts scaledScenario(N)),
+ * Promela port of irqlab's scaled seed-004 scenario (src/bench/check.ts scaledScenario(N)),
  * current kernel variant (load=clear-sn-recompute-on, put=sn-unless-blocking, harvest=u64-loads-then-xchg,
  * syncGate=on-only, syncOrder=clear-on-then-harvest, mbAfterMode=present), memory model sc.
  *
@@ -29,7 +29,7 @@
  * step), rvi-at-entry and no-wrong-vcpu (step monitors), no-lost-interrupt at end states.
  * The APICv-activation / IRQ-window / wake-up-list properties read words that never change here.
  *
- * Kept equal to irqlab: bench/spin/compare.ts (npm run bench:spin) runs both and fails when the
+ * Kept equal to irqlab: `irqlab bench check --spin` (src/bench/spin.ts, npm run bench:spin) runs both and fails when the
  * distinct or generated state counts differ. A change to scaledScenario or to the steps it
  * exercises must change this model too.
  *

@@ -7,4 +7,4 @@ import { helperMain } from './parallel.ts';
 import { type BfsHelperJob, modelFor } from './session.ts';
 
 const job = tsWorkerData<BfsHelperJob>();
-helperMain(job.shared, modelFor(job.scenario, job.variant, job), job.id);
+helperMain(job.shared, () => modelFor(job.scenario, job.variant, job), job.id);

@@ -21,6 +21,7 @@
  * Threads park between two lookups while one of them rehashes a table that grew past half full.
  * Helpers that are not ready yet (starting a thread takes time) join at the next level.
  */
+import { writeSync } from 'node:fs';
 import { ChunkedInt32 } from './chunked.ts';
 import { cyclicPart, EdgeLog } from './edges.ts';
 import type { CheckModel, ExploreOptions, ExploreResult, Outcome } from './explorer.ts';
@@ -55,7 +56,52 @@ const COUNTS = 80; // per thread, a line each: successors generated in this leve
 const READY = COUNTS + LINE * MAX_WORKERS; // per helper: 1 once it runs
 const ACTIVE_OF = READY + MAX_WORKERS; // per helper: the generation (level) it is invited to
 const BEAT = ACTIVE_OF + MAX_WORKERS; // per helper: bumped as it runs and while it waits
-const CTL_WORDS = BEAT + MAX_WORKERS;
+const WHERE = BEAT + MAX_WORKERS; // per thread: where it is in the protocol (W_*), for a stall's report
+const SEEN_OF = WHERE + MAX_WORKERS; // per helper: the last generation it acted on
+const EXITED = SEEN_OF + MAX_WORKERS; // per helper: 1 once its thread exited (ts-worker-bootstrap.mjs)
+const CTL_WORDS = EXITED + MAX_WORKERS;
+
+/** The control word a helper's thread raises when it exits (startTsWorker's exitFlag). */
+export function exitWord(id: number): number {
+  return EXITED + id;
+}
+
+// Values of WHERE: cheap to keep (a store per change of phase, not per state), read only when a
+// stall is reported (IRQLAB_PARALLEL_TRACE=1, see stallReport).
+const W_IDLE = 1; // waiting for a level
+const W_EXPAND = 2; // expanding chunks of a level
+const W_PARKED = 3; // parked for a table's growth
+const W_GROW = 4; // the last to park: growing tables
+const W_DONE_WAIT = 5; // the main thread, waiting for the level's finishes
+const W_EXIT = 6;
+const WHERE_NAMES = ['-', 'idle', 'expand', 'parked', 'grow', 'wait-done', 'exit'];
+
+/**
+ * The protocol words at a stall, one line (IRQLAB_PARALLEL_TRACE=1): the main thread writes it to
+ * stderr when it has waited TRACE_MS for the helpers, so a stall shows which word each thread is
+ * waiting on.
+ */
+export function stallReport(ctl: Int32Array, workers: number): string {
+  const w = (i: number) => Atomics.load(ctl, i);
+  const per: string[] = [];
+  for (let id = 0; id < workers; id++) {
+    per.push(
+      `t${id}: ${WHERE_NAMES[w(WHERE + id)] ?? w(WHERE + id)}` +
+        (id === 0
+          ? ''
+          : ` ready=${w(READY + id)} invited=${w(ACTIVE_OF + id)} seen=${w(SEEN_OF + id)} beat=${w(BEAT + id)}`) +
+        ` generated=${w(COUNTS + LINE * id)}`,
+    );
+  }
+  return (
+    `parallel search stall: GEN=${w(GEN)} ACTIVE=${w(ACTIVE)} DONE=${w(DONE)} PAUSE=${w(PAUSE)} ` +
+    `PARKED=${w(PARKED)} PAUSE_GEN=${w(PAUSE_GEN)} STOP=${w(STOP)} ERR=${w(ERR)} SEQ=${w(SEQ)} ` +
+    `CURSOR=${w(CURSOR)} level=[${w(LEVEL_START)},${w(LEVEL_END)}) depth=${w(DEPTH)}; ${per.join('; ')}`
+  );
+}
+
+const TRACE = typeof process !== 'undefined' && process.env.IRQLAB_PARALLEL_TRACE === '1';
+const TRACE_MS = 5_000;
 /** A helper with no sign of life for this long has died (a worker cannot report its own crash). */
 const STALL_MS = 30_000;
 
@@ -129,6 +175,7 @@ class Participant {
     if (this.id !== 0) return;
     const ctl = this.ctl;
     const n = MAX_WORKERS;
+    this.checkExits();
     if (this.beats === null) this.beats = new Int32Array(n);
     let moved = false;
     for (let id = 1; id < n; id++) {
@@ -143,6 +190,17 @@ class Participant {
       throw new Error(`parallel search: no helper thread showed a sign of life for ${STALL_MS / 1000} s`);
   }
 
+  /**
+   * Throws when a helper's thread exited while the search runs (it failed to load, or died): this
+   * thread cannot see the Worker's events while it is blocked, so the helper says so in EXITED.
+   */
+  checkExits(): void {
+    const ctl = this.ctl;
+    for (let id = 1; id < MAX_WORKERS; id++)
+      if (Atomics.load(ctl, EXITED + id) !== 0 && Atomics.load(ctl, STOP) !== 2)
+        throw new Error(`parallel search: helper thread ${id} exited during the search`);
+  }
+
   /** The clock the main thread's watch reads (performance.now by default). */
   now: () => number = () => performance.now();
 
@@ -152,10 +210,27 @@ class Participant {
   }
 
   /** Parks until the pause ends; the last thread to park grows the tables that need it. */
+  /** Says where this thread is (WHERE). */
+  at(where: number): void {
+    Atomics.store(this.ctl, WHERE + this.id, where);
+  }
+
+  /** The main thread, waiting since `since`: reports the protocol words once per TRACE_MS. */
+  private lastTrace = 0;
+  traceStall(since: number, now: number, workers: number): void {
+    if (!TRACE || this.id !== 0 || now - since < TRACE_MS || now - this.lastTrace < TRACE_MS) return;
+    this.lastTrace = now;
+    // Synchronously: this thread is blocked in a search, its stream would not flush.
+    writeSync(2, `${new Date().toISOString()} ${stallReport(this.ctl, workers)}\n`);
+  }
+
   park(): void {
     const ctl = this.ctl;
+    const was = Atomics.load(ctl, WHERE + this.id);
+    this.at(W_PARKED);
     const g = Atomics.load(ctl, PAUSE_GEN);
     if (Atomics.add(ctl, PARKED, 1) + 1 === Atomics.load(ctl, ACTIVE)) {
+      this.at(W_GROW);
       for (const t of this.tables) if (t.needsGrowth()) t.grow();
       Atomics.store(ctl, PARKED, 0);
       Atomics.store(ctl, PAUSE, 0);
@@ -163,14 +238,21 @@ class Participant {
       Atomics.notify(ctl, PAUSE_GEN);
       this.wake();
     } else {
+      const since = this.now();
       while (Atomics.load(ctl, PAUSE_GEN) === g) {
         this.beat();
-        this.watchHelpers(this.now());
+        const now = this.now();
+        this.watchHelpers(now);
+        this.traceStall(since, now, this.workers);
         Atomics.wait(ctl, PAUSE_GEN, g, 100);
       }
     }
     for (const t of this.tables) t.refresh();
+    this.at(was);
   }
+
+  /** Threads in all (for a stall's report). */
+  workers = 1;
 
   /** Expands chunks of the current level until none is left or the search stops. */
   expandLevel(poll?: () => void): void {
@@ -186,6 +268,7 @@ class Participant {
     const maxDepth = ctl[MAX_DEPTH];
     const recBuf = this.sh.recs[this.id];
     for (const t of this.tables) t.refresh();
+    this.at(W_EXPAND);
     let off = 0;
     let gen = 0;
     for (;;) {
@@ -224,7 +307,10 @@ class Participant {
             if (t >= this.inv.length) checkRoom(this.sh.inv, (t + 1) * 4);
             this.inv[t] = m.invariant(store.next);
           }
-          if (t >= es) this.lowerKey(t, base + k);
+          if (t >= es) {
+            if (t >= this.key.length) checkRoom(this.sh.key, (t + 1) * 4);
+            this.lowerKey(t, base + k);
+          }
           recs[off++] = t;
           recs[off++] = acts[k];
           recs[off++] = sv;
@@ -258,36 +344,52 @@ class Participant {
  * The body of a helper thread (bfs-worker.ts): takes part in every level it is let in, parks when
  * asked, returns when the search is over.
  */
-export function helperMain(sh: ParallelShared, model: CheckModel, id: number): void {
-  const p = new Participant(sh, model, id);
-  const ctl = p.ctl;
+export function helperMain(sh: ParallelShared, build: () => CheckModel, id: number): void {
+  const ctl = new Int32Array(sh.ctl);
   try {
+    // Inside the try: a helper whose model fails to build says so (ERR) instead of leaving the
+    // main thread to wait for a helper that will never be ready.
+    const model = build();
+    const p = new Participant(sh, model, id);
     const init = new Uint32Array(model.words);
     model.init(init);
-    p.store.init(init);
     let seen = Atomics.load(ctl, GEN);
+    Atomics.store(ctl, SEEN_OF + id, seen);
     Atomics.store(ctl, READY + id, 1);
-    p.store.load(0);
+    // The helper's view of the store is set up (store.init, which interns the initial state's
+    // nodes) only once it is counted in a level. Before that the other threads do not wait for it
+    // when they park, so its lookups could run while the last to park rehashes a slot array.
+    let started = false;
+    p.at(W_IDLE);
     for (;;) {
       p.beat();
       const seq = Atomics.load(ctl, SEQ);
-      if (Atomics.load(ctl, STOP) === 2) return;
+      if (Atomics.load(ctl, STOP) === 2) {
+        p.at(W_EXIT);
+        return;
+      }
       const g = Atomics.load(ctl, GEN);
       // Counted in this level (invited for its generation): park with the others when asked.
-      const invited = Atomics.load(ctl, ACTIVE_OF + id) === g;
+      const invited = g !== 0 && Atomics.load(ctl, ACTIVE_OF + id) === g;
       if (invited && Atomics.load(ctl, PAUSE) !== 0) {
         p.park();
         continue;
       }
       if (g !== seen) {
         seen = g;
+        Atomics.store(ctl, SEEN_OF + id, seen);
         // The main thread invites a helper (ACTIVE_OF = the new generation) before it publishes
         // the generation, and counts it among the threads the level waits for. A helper expands
         // only the generation it was invited for: one that read whether it takes part before
         // the new generation, or saw an older generation while already invited to the next, would
         // skip a level or finish into the wrong one, and the main thread would wait for ever.
         if (invited) {
+          if (!started) {
+            p.store.init(init);
+            started = true;
+          }
           p.expandLevel();
+          p.at(W_IDLE);
           p.finishLevel();
         }
         continue;
@@ -336,6 +438,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
     recs: Array.from({ length: W }, () => reserveShared()),
   };
   const me = new Participant(sh, model, 0);
+  me.workers = W;
   const ctl = me.ctl;
   const store = me.store;
   ctl[MAX_DEPTH] = Math.min(maxDepth, 0x7fffffff);
@@ -438,6 +541,8 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
       while (Atomics.load(ctl, READY + id) !== 1) {
         if (Atomics.load(ctl, ERR) !== 0) throw new Error('parallel search: a helper thread failed');
         if (opts.now() - t0 > 120_000) throw new Error('parallel search: a helper did not start in 120 s');
+        me.checkExits();
+        me.traceStall(t0, opts.now(), W);
         Atomics.wait(ctl, SEQ, Atomics.load(ctl, SEQ), 20);
       }
     }
@@ -478,7 +583,9 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
       Atomics.add(ctl, SEQ, 1);
       Atomics.notify(ctl, SEQ);
       me.expandLevel(poll);
+      me.at(W_DONE_WAIT);
       me.finishLevel();
+      const since = opts.now();
       for (;;) {
         const seq = Atomics.load(ctl, SEQ);
         if (Atomics.load(ctl, ERR) !== 0) throw new Error('parallel search: a helper thread failed');
@@ -488,7 +595,9 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
         }
         if (Atomics.load(ctl, DONE) === active) break;
         poll();
-        me.watchHelpers(opts.now());
+        const now = opts.now();
+        me.watchHelpers(now);
+        me.traceStall(since, now, W);
         Atomics.wait(ctl, SEQ, seq, 50);
       }
       if (stopReason !== null) {

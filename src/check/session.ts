@@ -7,6 +7,7 @@
  * parses arguments and prints.
  */
 
+import { writeSync } from 'node:fs';
 import { RandomChooser } from '../drive/chooser.ts';
 import { drive } from '../drive/drive.ts';
 import { UserError } from '../errors.ts';
@@ -31,7 +32,7 @@ import type { Bounds, Progress } from './explorer.ts';
 import { type GaLogCost, gaLogCost } from './ga-log-cost.ts';
 import { type IrqWindowCost, irqWindowCost } from './irq-window-cost.ts';
 import { type LockEdge, lockOrderCycle } from './lock-order.ts';
-import { exploreParallel, MAX_WORKERS, type ParallelShared } from './parallel.ts';
+import { exitWord, exploreParallel, MAX_WORKERS, type ParallelShared } from './parallel.ts';
 import { exploreReduced, type ReducedResult, type ReductionReport } from './reduced.ts';
 import type { ReductionName } from './reduction.ts';
 
@@ -126,9 +127,18 @@ export function helperSpawner(
 ): (id: number, shared: ParallelShared) => { terminate(): unknown } {
   return (id, shared) => {
     const job: BfsHelperJob = { scenario: sc, variant, properties, memory, shared, id };
-    const w = startTsWorker(new URL('./bfs-worker.ts', import.meta.url), job);
+    const w = startTsWorker(new URL('./bfs-worker.ts', import.meta.url), job, {
+      exitFlag: { buffer: shared.ctl, index: exitWord(id) },
+    });
     // A helper that fails says so in shared memory (parallel.ts); the event is only its echo.
-    w.on('error', () => {});
+    // With IRQLAB_PARALLEL_TRACE=1 the events are written out when this thread sees them.
+    const trace = process.env.IRQLAB_PARALLEL_TRACE === '1';
+    const say = (what: string) => {
+      if (trace) writeSync(2, `${new Date().toISOString()} parallel search: helper ${id} ${what}\n`);
+    };
+    w.on('error', (e) => say(`error: ${String(e)}`));
+    w.on('online', () => say('online'));
+    w.on('exit', (code) => say(`exit ${code}`));
     return w;
   };
 }

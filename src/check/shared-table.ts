@@ -7,7 +7,7 @@
  * waits for the publication. Entries are numbered densely in insertion order, so the root table's
  * entries are the states.
  *
- * Growth: the pairs and the slots live in reserved buffers (reserveShared) that only fill up. The
+ * Growth: the pairs and the slots live in growable buffers (reserveShared) that only fill up. The
  * slot array is rehashed only while every thread is parked between two lookups
  * (`needsGrowth` asks for it; parallel.ts parks the threads and calls `grow`): a thread that asked
  * finishes its lookup first, so each table keeps `slack` free slots (threads times the nodes one
@@ -32,19 +32,43 @@ function mix(a: number, b: number): number {
  */
 export const SHARED_BYTES = Math.min(2 ** 32, 2 ** Math.floor(Math.log2(totalmem() / 2)));
 
+/** The first length of a shared buffer; it grows by doubling (checkRoom). */
+const FIRST_BYTES = 1 << 16;
+
 /**
- * A shared buffer of SHARED_BYTES. Every thread's views keep a fixed length (views of a growable
- * SharedArrayBuffer that track its length are about twice as slow to index in V8 11), and the
- * operating system backs only the pages written, so a reservation costs no resident memory.
+ * A growable shared buffer of at most SHARED_BYTES, FIRST_BYTES long to begin with; its views
+ * track its length. Only the length it has grown to is committed memory. A fixed-length buffer of
+ * SHARED_BYTES, as this was first, is private writable memory that the kernel's overcommit
+ * accounting charges in full although its pages are never written: 26 of them (a two-thread
+ * search) exceed the commit limit of a 24 GB machine, and every later fork of the process failed
+ * with ENOMEM until they were collected. That stalled the two-thread tests: a helper started under
+ * tsx spawns esbuild to compile a file missing from tsx's cache (a clean clone, an edited file),
+ * the spawn failed, the helper died before it was ready, and the main thread, blocked in
+ * Atomics.wait, never saw the Worker's error (decision 0221). Views that track a growable
+ * buffer's length index about twice as slowly in Node 20's V8 (decision 0171): a cost of the
+ * parallel search only.
  */
 export function reserveShared(): SharedArrayBuffer {
-  return new SharedArrayBuffer(SHARED_BYTES);
+  return new SharedArrayBuffer(FIRST_BYTES, { maxByteLength: SHARED_BYTES });
 }
 
-/** Throws when `bytes` do not fit in a reserved buffer. */
+/**
+ * Grows `sab` to hold `bytes` (at least doubling); throws past SHARED_BYTES. Threads may grow a
+ * buffer at once: a grow to less than the length another thread reached throws, and the length is
+ * then read again.
+ */
 export function checkRoom(sab: SharedArrayBuffer, bytes: number): void {
-  if (bytes > sab.byteLength)
-    throw new Error(`shared memory: ${bytes} bytes exceed one buffer's ${sab.byteLength}`);
+  for (;;) {
+    const cur = sab.byteLength;
+    if (bytes <= cur) return;
+    if (bytes > sab.maxByteLength)
+      throw new Error(`shared memory: ${bytes} bytes exceed one buffer's ${sab.maxByteLength}`);
+    try {
+      sab.grow(Math.min(sab.maxByteLength, Math.max(bytes, 2 * cur)));
+    } catch (e) {
+      if (sab.byteLength === cur) throw e;
+    }
+  }
 }
 
 /** What a thread needs to open the same table (structured-clonable). */
@@ -76,7 +100,9 @@ export class SharedPairTable {
     while (cap < 4 * slack) cap *= 2;
     const meta = new SharedArrayBuffer(8);
     new Int32Array(meta)[MASK] = cap - 1;
-    return { pairs: reserveShared(), slots: reserveShared(), meta, slack };
+    const slots = reserveShared();
+    checkRoom(slots, cap * 4);
+    return { pairs: reserveShared(), slots, meta, slack };
   }
 
   constructor(h: SharedTableHandle) {

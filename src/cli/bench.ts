@@ -74,11 +74,17 @@ interface CheckBenchFlags {
   readonly quick?: boolean;
   readonly json?: boolean;
   readonly scaled4?: boolean;
+  readonly spin?: boolean;
+  readonly n?: string;
+  readonly runs?: string;
+  readonly workers?: string;
 }
 
 /**
- * `irqlab bench check [--quick] [--json]`: checker throughput on every built-in scenario with
- * actors and every preset, then seed 004 scaled to 2 and 3 vCPUs.
+ * `irqlab bench check [--quick] [--json] [--scaled4]`: checker throughput on every built-in
+ * scenario with actors and every preset, then seed 004 scaled to 2 and 3 (and 4) vCPUs.
+ * `irqlab bench check --spin [--n 2,3] [--runs k] [--workers w] [--json]`: the scaled scenarios
+ * against Spin instead (src/bench/spin.ts).
  */
 function registerCheckBench(bench: Command): void {
   bench
@@ -90,7 +96,17 @@ function registerCheckBench(bench: Command): void {
     .option('--quick', 'smoke run of a few seconds, without the 3-vCPU scenario (figures not meaningful)')
     .option('--json', 'print one JSON document to stdout instead of the table')
     .option('--scaled4', 'also seed 004 scaled to 4 vCPUs (68.6 million states: tens of minutes, several GB)')
+    .option(
+      '--spin',
+      "instead: the scaled scenarios against Spin's run of bench/spin/scaled.pml (without spin installed, irqlab's figures alone)",
+    )
+    .option('--n <list>', 'with --spin: the vCPU counts, comma-separated (default 2,3)')
+    .option('--runs <k>', 'with --spin: runs per tool, the median is printed (default 1)')
+    .option('--workers <w>', 'with --spin: also irqlab with w threads (default 1: no such row)')
     .action(async (flags: CheckBenchFlags, cmd: Command) => {
+      if (flags.spin === true) return spinBench(flags, cmd);
+      for (const f of ['n', 'runs', 'workers'] as const)
+        if (flags[f] !== undefined) throw new UserError(`--${f}: only with --spin`);
       // Loaded on use, like the runtime benchmark.
       const { checkBenchJson, formatCheckBench, runCheckBench } = await import('../bench/check.ts');
       const json = flags.json === true;
@@ -107,6 +123,39 @@ function registerCheckBench(bench: Command): void {
           : formatCheckBench(result),
       );
     });
+}
+
+/** `irqlab bench check --spin`. */
+async function spinBench(flags: CheckBenchFlags, cmd: Command): Promise<void> {
+  if (flags.quick === true || flags.scaled4 === true)
+    throw new UserError(
+      `--spin: not with --${flags.quick === true ? 'quick' : 'scaled4'} (use --n to choose the scenarios)`,
+    );
+  const n = flags.n ?? '2,3';
+  if (!/^[2-4](,[2-4])*$/.test(n))
+    throw new UserError(`--n: expected vCPU counts 2..4 separated by commas, got "${n}"`);
+  const runs = flags.runs ?? '1';
+  if (!/^[1-9]\d*$/.test(runs)) throw new UserError(`--runs: expected a positive integer, got "${runs}"`);
+  const workers = flags.workers ?? '1';
+  if (!/^[1-9]\d*$/.test(workers))
+    throw new UserError(`--workers: expected a positive integer, got "${workers}"`);
+  const { formatSpinBench, runSpinBench, spinBenchJson } = await import('../bench/spin.ts');
+  const json = flags.json === true;
+  const result = runSpinBench({
+    ns: n.split(',').map(Number),
+    runs: Number(runs),
+    workers: Number(workers),
+    progress: json ? undefined : (line) => process.stderr.write(`${line}\n`),
+  });
+  let root: Command = cmd;
+  while (root.parent !== null) root = root.parent;
+  process.stdout.write(
+    json
+      ? `${JSON.stringify(spinBenchJson(result, root.version() ?? 'unknown'), null, 2)}\n`
+      : formatSpinBench(result),
+  );
+  // A Promela model whose counts drifted from the scenario's is a failed comparison.
+  if (result.cases.some((c) => c.sameStateSpace === false)) process.exitCode = 1;
 }
 
 interface StartupBenchFlags {

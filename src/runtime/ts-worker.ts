@@ -10,6 +10,13 @@ import { Worker, type WorkerOptions, workerData } from 'node:worker_threads';
 interface TsWorkerData<T> {
   readonly tsEntry: string;
   readonly data: T;
+  readonly exitFlag?: ExitFlag;
+}
+
+/** A word in shared memory that the worker sets to 1 when it exits or its entry fails to load. */
+export interface ExitFlag {
+  readonly buffer: SharedArrayBuffer;
+  readonly index: number;
 }
 
 /**
@@ -20,12 +27,13 @@ interface TsWorkerData<T> {
 export function startTsWorker<T>(
   entry: URL,
   data: T,
-  options: Omit<WorkerOptions, 'workerData'> = {},
+  options: Omit<WorkerOptions, 'workerData'> & { exitFlag?: ExitFlag } = {},
 ): Worker {
   const compiled = import.meta.url.endsWith('.js') && entry.pathname.endsWith('.ts');
   const href = compiled ? entry.href.replace(/\.ts$/, '.js') : entry.href;
-  const wd: TsWorkerData<T> = { tsEntry: href, data };
-  return new Worker(new URL('./ts-worker-bootstrap.mjs', import.meta.url), { ...options, workerData: wd });
+  const { exitFlag, ...rest } = options;
+  const wd: TsWorkerData<T> = { tsEntry: href, data, exitFlag };
+  return new Worker(new URL('./ts-worker-bootstrap.mjs', import.meta.url), { ...rest, workerData: wd });
 }
 
 /** Inside a worker started by {@link startTsWorker}: the `data` it was given. */
