@@ -142,6 +142,11 @@ export function runSimJob(args: string[], o: SimOpts, io: SimIo): SimOutput {
     const variants = simVariants(sc, o);
     const timelines = new Map<string, Timeline>();
     const opts = base(sc);
+    // A first progress line before the first replication, which can take a while.
+    if (io.showProgress)
+      io.note(
+        `sim: ${sc.name}: ${variants.map((v) => v.name).join(', ')}, ${replications} replications each (Ctrl-C prints what was measured so far)`,
+      );
     if (o.timeline !== undefined) {
       opts.timelineFor = (v) => {
         const t = new Timeline(opts.costs.clockGHz.value, timelineEvents);

@@ -148,13 +148,13 @@ describe('irqlab sim', { concurrency: 2 }, () => {
     child.stdout.on('data', (d) => {
       stdout += d;
     });
+    // The first progress line comes from the simulation's worker, which starts after the CLI
+    // listens for SIGINT; the first replication of 5 s is still running then.
     const started = new Promise<void>((resolve) => {
       child.stderr.on('data', (d) => {
         stderr += d;
-        resolve();
+        if (stderr.includes('replications each')) resolve();
       });
-      // The first replication of 5 s takes longer than this: stop it in the middle.
-      setTimeout(resolve, 4000);
     });
     await started;
     const sent = Date.now();
