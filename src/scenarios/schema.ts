@@ -330,7 +330,7 @@ export const STEP_KINDS = {
   },
   'guest.apicWrite': {
     meaning:
-      'the guest writes IA32_APIC_BASE, the SVR or the APIC ID: the write exits and KVM emulates it or injects #GP (machine.apicRegisters)',
+      'the guest writes IA32_APIC_BASE, the SVR or the APIC ID: the write exits and KVM emulates it or injects #GP (machine.apicRegisters); an xAPIC ID other than the vCPU ID inhibits Intel APICv VM-wide and restoring it reactivates APICv (in an actor, the vCPUs in guest mode are kicked and each thread re-enters through vcpu_enter_guest)',
     script: {
       reg: z.enum(['APIC_BASE', 'SVR', 'ID']),
       value: u32,
@@ -338,6 +338,13 @@ export const STEP_KINDS = {
         .optional()
         .describe('APIC_BASE only: bits 63:32 (all at or above the model MAXPHYADDR of 32, so reserved)'),
       vcpu: vcpuRef,
+    },
+    actor: {
+      reg: z.enum(['APIC_BASE', 'SVR', 'ID']),
+      value: u32,
+      hi: u32
+        .optional()
+        .describe('APIC_BASE only: bits 63:32 (all at or above the model MAXPHYADDR of 32, so reserved)'),
     },
   },
   'guest.apicRead': {
@@ -783,6 +790,19 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
       }
       if ('vcpu' in st) badVcpu(st.vcpu, [...path, 'vcpu']);
       if ('pcpu' in st) badPcpu(st.pcpu, [...path, 'pcpu']);
+      if (st.do === 'guest.apicWrite' && (!s.machine.apicRegisters || s.machine.features.avic))
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message:
+            'an actor\'s guest.apicWrite needs "apicRegisters": true in machine (and an Intel machine)',
+        });
+      if (st.do === 'guest.apicWrite' && st.hi !== undefined && st.reg !== 'APIC_BASE')
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'hi'],
+          message: `hi is the upper half of IA32_APIC_BASE: ${st.reg} has none`,
+        });
       if (st.do === 'kvm.load') loadedOn = st.pcpu;
       if (st.do === 'guest.hlt') {
         if (!st.exiting)

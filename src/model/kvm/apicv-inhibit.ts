@@ -20,8 +20,11 @@
  * in KVM, where apic->regs is the page the CPU virtualizes. The VM-wide change is folded into the
  * step that makes it: kvm_make_all_cpus_request(KVM_REQ_APICV_UPDATE) kicks every vCPU, and each
  * serves the request before it enters again; here every vCPU's update is done at once (the kicks'
- * exits and re-entries are not shown). Script steps only: like the guest I/O APIC's EOI-induced
- * exit (decision 0183), the exits handled here re-enter within one step.
+ * exits and re-entries are not shown). In a script, like the guest I/O APIC's EOI-induced exit
+ * (decision 0183), the exits handled here re-enter within one step. Under `irqlab check` a vCPU
+ * with a thread of its own (World.vcpuThreads) stops at the exit instead: its thread's exit handler
+ * (enter-guest.ts emitAsyncExitHandler) runs vcpu_enter_guest, interleaved with the other actors,
+ * and the VM-wide update kicks it out of guest mode (decision 0235).
  */
 
 import { APIC_BASE_EN, APIC_DEFAULT_BASE, LAPIC_MODE_DISABLED } from '../hw/apic-state.ts';
@@ -38,7 +41,7 @@ import {
 } from '../platform/hardware.ts';
 import { VCPU } from '../platform/layout.ts';
 import { RESCHEDULE_VECTOR } from '../platform/machine.ts';
-import { vcpuRunningOn, type World } from '../platform/world.ts';
+import { vcpuHasThread, vcpuRunningOn, type World } from '../platform/world.ts';
 import { apicvBase, inhibitBit, KVM_APICV } from './apicv.ts';
 import { KVM_REQ_EVENT, KVM_VCPU, kvmVcpuWakeUp } from './state.ts';
 
@@ -73,9 +76,9 @@ export function xapicIdMismatch(w: World): boolean {
  * cleared by xapicIdMismatch (kvm_set_or_clear_apicv_inhibit), and, when that changes whether APICv
  * is active, every vCPU's __kvm_vcpu_update_apicv (folded, see the header).
  */
-export function kvmRecalculateApicMap(w: World): void {
+export function kvmRecalculateApicMap(w: World, sink?: Sink): void {
   if (!apicvInhibitable(w)) return;
-  setOrClearInhibit(w, INHIBIT_APIC_ID_MODIFIED, xapicIdMismatch(w));
+  setOrClearInhibit(w, INHIBIT_APIC_ID_MODIFIED, xapicIdMismatch(w), sink);
 }
 
 /**
@@ -83,20 +86,30 @@ export function kvmRecalculateApicMap(w: World): void {
  * 0FEE00000H sets APICV_INHIBIT_REASON_APIC_BASE_MODIFIED, for good (KVM never clears it: APICv's
  * APIC-access page cannot move).
  */
-export function kvmApicBaseModified(w: World, apicBase: number): void {
+export function kvmApicBaseModified(w: World, apicBase: number, sink?: Sink): void {
   const v = BigInt(apicBase >>> 0);
   if (!apicvInhibitable(w) || (v & APIC_BASE_EN) === 0n) return;
-  if ((v & 0xfffff000n) !== APIC_DEFAULT_BASE) setOrClearInhibit(w, INHIBIT_APIC_BASE_MODIFIED, true);
+  if ((v & 0xfffff000n) !== APIC_DEFAULT_BASE) setOrClearInhibit(w, INHIBIT_APIC_BASE_MODIFIED, true, sink);
 }
 
-/** kvm_set_or_clear_apicv_inhibit, with every vCPU's update folded in when activation changes. */
-function setOrClearInhibit(w: World, bit: number, set: boolean): void {
+/**
+ * kvm_set_or_clear_apicv_inhibit, with every vCPU's update folded in when activation changes.
+ * kvm_make_all_cpus_request(KVM_REQ_APICV_UPDATE) also kicks every vCPU in guest mode
+ * (kvm_kick_many_cpus): one with a thread of its own leaves guest mode here (an external-interrupt
+ * exit), and its thread re-enters through vcpu_enter_guest, which then injects what APICv no longer
+ * delivers, or writes RVI for what it will.
+ */
+function setOrClearInhibit(w: World, bit: number, set: boolean, sink?: Sink): void {
   const k = apicvBase(w) + KVM_APICV.INHIBITS;
   const old = w.m[k];
   const n = (set ? old | bit : old & ~bit) >>> 0;
   w.m[k] = n;
   if ((old === 0) === (n === 0)) return;
-  for (let x = 0; x < w.machine.vcpus.length; x++) kvmVcpuUpdateApicv(w, x);
+  for (let x = 0; x < w.machine.vcpus.length; x++) {
+    kvmVcpuUpdateApicv(w, x);
+    if (sink !== undefined && vcpuHasThread(w, x) && vcpuRunningOn(w, x) >= 0)
+      vmExit(w, sink, x, EXIT_REASON.EXTERNAL_INTERRUPT, RESCHEDULE_VECTOR);
+  }
 }
 
 /**
@@ -174,7 +187,7 @@ export function kvmReenter(w: World, sink: Sink, x: number, p: number): void {
 export function kvmHandleInterruptWindow(w: World, sink: Sink, x: number, p: number): void {
   vapicSetIrqWindowExiting(w.m, w.L.vapic[x], false);
   w.m[w.L.kvmVcpu[x] + KVM_VCPU.REQUESTS] |= KVM_REQ_EVENT;
-  if (p >= 0) kvmReenter(w, sink, x, p);
+  if (p >= 0 && !vcpuHasThread(w, x)) kvmReenter(w, sink, x, p);
 }
 
 /**
@@ -193,7 +206,7 @@ export function kvmEmulatedEoi(w: World, sink: Sink, x: number): void {
   if (v >= 0) regClear(w.m, o + VAPIC.VISR, v);
   sink.ev(EV.EOI, x, Math.max(0, v), 0, 0);
   w.m[w.L.kvmVcpu[x] + KVM_VCPU.REQUESTS] |= KVM_REQ_EVENT;
-  if (p >= 0) kvmReenter(w, sink, x, p);
+  if (p >= 0 && !vcpuHasThread(w, x)) kvmReenter(w, sink, x, p);
 }
 
 /**
@@ -211,5 +224,5 @@ export function kvmAcceptIrqInactive(w: World, sink: Sink, x: number, vector: nu
     return;
   }
   vmExit(w, sink, x, EXIT_REASON.EXTERNAL_INTERRUPT, RESCHEDULE_VECTOR);
-  kvmReenter(w, sink, x, p);
+  if (!vcpuHasThread(w, x)) kvmReenter(w, sink, x, p);
 }

@@ -47,7 +47,7 @@ import { EXIT_REASON, type Sink } from '../platform/events.ts';
 import { GUEST_APIC, GUEST_MAXPHYADDR, guestApicBlockName } from '../platform/guest-apic-block.ts';
 import { vmEntry, vmExit } from '../platform/hardware.ts';
 import { timerBlockName } from '../platform/timer-block.ts';
-import { vcpuRunningOn, type World } from '../platform/world.ts';
+import { vcpuHasThread, vcpuRunningOn, type World } from '../platform/world.ts';
 import { apicvInhibited, kvmApicBaseModified, kvmRecalculateApicMap, kvmReenter } from './apicv-inhibit.ts';
 
 function block(w: World, x: number): number {
@@ -286,7 +286,7 @@ export function guestApicWrite(
       apicBaseApply(w.m, o, old, next, w.machine.vcpus[x].apicId);
       w.m[o + GUEST_APIC.BASE] = value >>> 0;
       kvmUpdateCpuidApic(w.m, o);
-      kvmApicBaseModified(w, value >>> 0);
+      kvmApicBaseModified(w, value >>> 0, sink);
     }
   } else if (reg === 'SVR') {
     // Software disable masks every LVT entry (SDM 11.4.7.2); the model's only guest LVT entry is
@@ -296,6 +296,7 @@ export function guestApicWrite(
   } else if (!apicIdWrite(w.m, o, value)) gp(w, o);
   // kvm_recalculate_apic_map: an xAPIC ID that is no longer the vCPU ID inhibits APICv, and the
   // last one restored (or the move to x2APIC, whose ID is the vCPU ID) reactivates it.
-  kvmRecalculateApicMap(w);
-  if (p >= 0) kvmReenter(w, sink, x, p);
+  kvmRecalculateApicMap(w, sink);
+  // A vCPU with a thread of its own re-enters through its exit handler (decision 0235).
+  if (p >= 0 && !vcpuHasThread(w, x)) kvmReenter(w, sink, x, p);
 }
