@@ -292,3 +292,23 @@ describe('the APIC version register (apic.c test_lapic_existence; SDM Vol. 3A 11
     assert.equal(((lvr >>> 16) & 0xff) + 1, 6);
   });
 });
+
+describe('the map inhibits at run time (kvm/apic-map.ts through kvm_recalculate_apic_map)', () => {
+  const machine = {
+    pcpus: 2,
+    x2apic: false,
+    apicRegisters: true,
+    vcpus: [
+      { pcpu: 0, running: true, apicId: 0 },
+      { pcpu: 1, running: true, apicId: 1 },
+    ],
+  };
+  const write = (id: number) => ({ do: 'guest.apicWrite', vcpu: 1, reg: 'ID', value: id << 24 });
+
+  test('an alias sets PHYSICAL_ID_ALIASED beside APIC_ID_MODIFIED, not LOGICAL_ID_ALIASED (outside VMX_REQUIRED_APICV_INHIBITS); moving on to an unused ID keeps only APIC_ID_MODIFIED; the own ID back clears both', () => {
+    const inhibits = (ids: number[]) => field(run({ machine, steps: ids.map(write) }), 'kvm.inhibits');
+    assert.equal(inhibits([0]), 'PHYSICAL_ID_ALIASED|APIC_ID_MODIFIED');
+    assert.equal(inhibits([0, 7]), 'APIC_ID_MODIFIED');
+    assert.equal(inhibits([0, 7, 1]), '-');
+  });
+});

@@ -29,7 +29,7 @@
 
 import { APIC_BASE_EN, APIC_DEFAULT_BASE, LAPIC_MODE_DISABLED } from '../hw/apic-state.ts';
 import { prioClass, processorPriority, regClear, regHighest, regSet } from '../hw/bits.ts';
-import { LAPIC, LAPIC_MODE_X2APIC } from '../hw/lapic.ts';
+import { LAPIC, LAPIC_MODE_X2APIC, SVR_APIC_ENABLED } from '../hw/lapic.ts';
 import { setRvi, VAPIC, vapicSetIrqWindowExiting, vapicSetVid } from '../hw/vapic.ts';
 import { EV, EXIT_REASON, type Sink } from '../platform/events.ts';
 import {
@@ -42,43 +42,62 @@ import {
 import { VCPU } from '../platform/layout.ts';
 import { RESCHEDULE_VECTOR } from '../platform/machine.ts';
 import { vcpuHasThread, vcpuRunningOn, type World } from '../platform/world.ts';
-import { apicvBase, inhibitBit, KVM_APICV } from './apicv.ts';
+import { apicMapInhibits, INHIBIT_APIC_BASE_MODIFIED, type MapApic, VMX_MAP_INHIBITS } from './apic-map.ts';
+import { apicvBase, KVM_APICV } from './apicv.ts';
 import { KVM_REQ_EVENT, KVM_VCPU, kvmVcpuWakeUp } from './state.ts';
 
-/** APICV_INHIBIT_REASON_APIC_ID_MODIFIED. */
-export const INHIBIT_APIC_ID_MODIFIED = inhibitBit('APIC_ID_MODIFIED');
-/** APICV_INHIBIT_REASON_APIC_BASE_MODIFIED. */
-export const INHIBIT_APIC_BASE_MODIFIED = inhibitBit('APIC_BASE_MODIFIED');
+export { INHIBIT_APIC_BASE_MODIFIED, INHIBIT_APIC_ID_MODIFIED } from './apic-map.ts';
 
 /** Whether APICv can be inhibited and reactivated while the machine runs (Intel, apicRegisters). */
 export function apicvInhibitable(w: World): boolean {
   return w.machine.features.apicv && !w.machine.features.avic && w.L.guestApic !== undefined;
 }
 
-/**
- * kvm_recalculate_phys_map's xapic_id_mismatch over every vCPU with its APIC present: one in xAPIC
- * mode whose 8-bit APIC ID differs from its vCPU ID (the machine's initial APIC ID, truncated to
- * 8 bits as KVM truncates vcpu_id). x2APIC IDs are read-only and always the vCPU ID.
- */
-export function xapicIdMismatch(w: World): boolean {
-  const ga = w.L.guestApic;
-  if (ga === undefined) return false;
-  for (let x = 0; x < ga.length; x++) {
-    const mode = w.m[ga[x] + LAPIC.MODE];
-    if (mode === LAPIC_MODE_DISABLED || mode === LAPIC_MODE_X2APIC) continue;
-    if ((w.m[ga[x] + LAPIC.ID] & 0xff) !== (w.machine.vcpus[x].apicId & 0xff)) return true;
-  }
-  return false;
-}
+/** Scratch of kvmRecalculateApicMap: one reused MapApic per vCPU and the map's slots. */
+const MAP_APICS: MapApic[] = [];
+const MAP_SLOTS = new Int32Array(320);
 
 /**
- * kvm_recalculate_apic_map after a write of an APIC ID or IA32_APIC_BASE: APIC_ID_MODIFIED set or
- * cleared by xapicIdMismatch (kvm_set_or_clear_apicv_inhibit), and, when that changes whether APICv
- * is active, every vCPU's __kvm_vcpu_update_apicv (folded, see the header).
+ * kvm_recalculate_apic_map after a write of an APIC ID, IA32_APIC_BASE or the SVR: the map
+ * inhibits of apic-map.ts that VMX honours (PHYSICAL_ID_ALIASED, APIC_ID_MODIFIED; not
+ * LOGICAL_ID_ALIASED, outside VMX_REQUIRED_APICV_INHIBITS) set or cleared
+ * (kvm_set_or_clear_apicv_inhibit), and, when that changes whether APICv is active, every vCPU's
+ * __kvm_vcpu_update_apicv (folded, see the header).
  */
 export function kvmRecalculateApicMap(w: World, sink?: Sink): void {
   if (!apicvInhibitable(w)) return;
-  setOrClearInhibit(w, INHIBIT_APIC_ID_MODIFIED, xapicIdMismatch(w), sink);
+  const ga = w.L.guestApic!;
+  const n = ga.length;
+  // The reused entries are created once, at the first call with this many vCPUs.
+  while (MAP_APICS.length < n)
+    MAP_APICS.push({
+      present: false,
+      x2apic: false,
+      id: 0,
+      vcpuId: 0,
+      swEnabled: false,
+      ldr: 0,
+      cluster: false,
+    });
+  for (let x = 0; x < MAP_APICS.length; x++) {
+    const a = MAP_APICS[x];
+    if (x >= n) {
+      a.present = false;
+      continue;
+    }
+    const mode = w.m[ga[x] + LAPIC.MODE];
+    const c = w.machine.vcpus[x];
+    a.present = mode !== LAPIC_MODE_DISABLED;
+    a.x2apic = mode === LAPIC_MODE_X2APIC;
+    a.id = w.m[ga[x] + LAPIC.ID];
+    a.vcpuId = c.apicId;
+    a.swEnabled = (w.m[ga[x] + LAPIC.SVR] & SVR_APIC_ENABLED) !== 0;
+    a.ldr = c.ldr ?? 0;
+    a.cluster = c.dfr === 'cluster';
+  }
+  const r = apicMapInhibits(MAP_APICS, MAP_SLOTS);
+  const k = apicvBase(w) + KVM_APICV.INHIBITS;
+  setInhibits(w, ((w.m[k] & ~VMX_MAP_INHIBITS) | (r & VMX_MAP_INHIBITS)) >>> 0, sink);
 }
 
 /**
@@ -89,7 +108,8 @@ export function kvmRecalculateApicMap(w: World, sink?: Sink): void {
 export function kvmApicBaseModified(w: World, apicBase: number, sink?: Sink): void {
   const v = BigInt(apicBase >>> 0);
   if (!apicvInhibitable(w) || (v & APIC_BASE_EN) === 0n) return;
-  if ((v & 0xfffff000n) !== APIC_DEFAULT_BASE) setOrClearInhibit(w, INHIBIT_APIC_BASE_MODIFIED, true, sink);
+  if ((v & 0xfffff000n) !== APIC_DEFAULT_BASE)
+    setInhibits(w, (w.m[apicvBase(w) + KVM_APICV.INHIBITS] | INHIBIT_APIC_BASE_MODIFIED) >>> 0, sink);
 }
 
 /**
@@ -99,10 +119,9 @@ export function kvmApicBaseModified(w: World, apicBase: number, sink?: Sink): vo
  * exit), and its thread re-enters through vcpu_enter_guest, which then injects what APICv no longer
  * delivers, or writes RVI for what it will.
  */
-function setOrClearInhibit(w: World, bit: number, set: boolean, sink?: Sink): void {
+function setInhibits(w: World, n: number, sink?: Sink): void {
   const k = apicvBase(w) + KVM_APICV.INHIBITS;
   const old = w.m[k];
-  const n = (set ? old | bit : old & ~bit) >>> 0;
   w.m[k] = n;
   if ((old === 0) === (n === 0)) return;
   for (let x = 0; x < w.machine.vcpus.length; x++) {
