@@ -271,6 +271,12 @@ export const STEP_KINDS = {
       destMode: z.enum(['physical', 'logical']).default('physical'),
       trigger: z.enum(['edge', 'level']).default('edge'),
       shorthand: z.enum(['none', 'self', 'all', 'others']).default('none'),
+      via: z
+        .enum(['mmio'])
+        .optional()
+        .describe(
+          'with machine.apicRegisters the write goes through the interface of the vCPU APIC mode now (x2APIC: WRMSR 830H; xAPIC: the MMIO page); "mmio" writes the xAPIC page whatever the mode (in x2APIC mode the page is memory and nothing is sent)',
+        ),
       vcpu: vcpuRef,
     },
     actor: { dest: u32.describe('destination APIC ID of a vCPU'), vector },

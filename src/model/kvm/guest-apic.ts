@@ -7,9 +7,10 @@
  * kvm_inject_gp), and __apic_accept_irq dropping fixed and lowest-priority interrupts while the
  * APIC is software- or globally disabled (`guestApicAccepts`).
  *
- * What a transition does not change: the machine's `x2apic` still decides how the rest of the
- * model treats the vCPU's APIC accesses (the ICR format, which MSRs are virtualized). A script that
- * moves a vCPU to another mode sees the mode, the ID and the #GPs, not a different virtualization.
+ * What a transition changes beyond the mode, the ID and the #GPs: a script's ICR writes
+ * (guest.icr, guest.icrRaw) take the format and interface of the vCPU's mode now (script.ts
+ * emitIcrInOwnMode; decision 0237). The machine's `x2apic` still decides the other accesses (EOI,
+ * TPR, the SELF IPI MSR) and an actor's ICR writes.
  */
 
 import { apicAccess } from '../hw/apic-access.ts';
