@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { APICV_INHIBIT_NAMES } from '../model/kvm/apicv.ts';
+import { guestMsrSupported } from '../model/kvm/guest-msr.ts';
 import { MAX_LOCKS } from '../model/kvm/locks.ts';
 import { FIRST_EXTERNAL_VECTOR, FIRST_SYSTEM_VECTOR } from '../model/kvm/posted-msi.ts';
 import { EXIT_REASON } from '../model/platform/events.ts';
@@ -357,6 +358,16 @@ export const STEP_KINDS = {
     meaning:
       'the guest reads 32 bits of its xAPIC page at a guest-physical address (an APIC register if the APIC is in xAPIC mode and the address is in the page at its base): the value goes to vcpuN.apic.read, and vcpuN.apic.readHit says whether it reached the APIC (machine.apicRegisters)',
     script: { address: u32, vcpu: vcpuRef },
+  },
+  'guest.msr': {
+    meaning:
+      "the guest executes RDMSR (no `write`) or WRMSR of an x2APIC register by MSR number: KVM's controls and MSR bitmap for the vCPU now decide between a virtualized access, #GP and an MSR exit that KVM emulates (#GP outside x2APIC mode, for a write-only register's read or a read-only register's write); a read's low 32 bits go to vcpuN.apic.read and vcpuN.apic.readHit says it returned (machine.apicRegisters, Intel)",
+    script: {
+      msr: hexOrIntIn('msr', 0x800, 0x8ff, '2303 (800H-8FFH)').describe('the MSR number (ECX), 800H-8FFH'),
+      write: u32.optional().describe('EAX of a WRMSR; without it the step reads'),
+      hi: u32.default(0).describe('EDX of a WRMSR (bits 63:32)'),
+      vcpu: vcpuRef,
+    },
   },
   'time.advance': {
     meaning:
@@ -971,6 +982,21 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
         code: 'custom',
         path: ['steps', i],
         message: 'guest.apicRead needs "apicRegisters": true in machine (and an Intel machine)',
+      });
+    if (st.do === 'guest.msr' && (!s.machine.apicRegisters || s.machine.features.avic))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i],
+        message: 'guest.msr needs "apicRegisters": true in machine (and an Intel machine)',
+      });
+    if (st.do === 'guest.msr' && !guestMsrSupported(st.msr, st.write !== undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, 'msr'],
+        message:
+          st.write === undefined
+            ? 'guest.msr reads ID, version, TPR, PPR, LDR, SVR, ISR, IRR, ICR, EOI or SELF IPI (the registers the model keeps)'
+            : 'guest.msr writes TPR, EOI, SVR or a read-only register (ICR and SELF IPI writes are guest.icr and guest.selfIpi)',
       });
     if (st.do === 'guest.apicWrite' && !s.machine.apicRegisters)
       ctx.addIssue({

@@ -49,6 +49,7 @@ import {
   guestIoapicReg,
   guestIoapicWrite,
 } from '../model/kvm/guest-ioapic.ts';
+import { guestX2apicMsr } from '../model/kvm/guest-msr.ts';
 import { kvmTimeAdvance, kvmTimerWrite, type TimerWrite } from '../model/kvm/lapic-timer.ts';
 import { kvmGuestIret } from '../model/kvm/nmi-window.ts';
 import { type Instr, NEXT, type ProgramBuilder } from '../model/kvm/program.ts';
@@ -488,6 +489,23 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
       );
       guard(b, start, (w) =>
         vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot write its APIC` : null,
+      );
+      return;
+    }
+    case 'guest.msr': {
+      const x = st.vcpu;
+      const what =
+        st.write === undefined
+          ? `RDMSR ${hex(st.msr)}`
+          : `WRMSR ${hex(st.msr)} ${st.hi !== 0 ? `${hex(st.hi)}:` : ''}${hex(st.write)}`;
+      one(`vcpu${x}`, `guest ${what}`, (w, _a, sink) => {
+        guestX2apicMsr(w, sink, x, st.msr, st.write !== undefined, st.write ?? 0, st.hi);
+        return NEXT;
+      });
+      guard(b, start, (w) =>
+        vcpuRunningOn(w, x) < 0
+          ? `vcpu${x} is not running in guest mode: it cannot execute RDMSR/WRMSR`
+          : null,
       );
       return;
     }
