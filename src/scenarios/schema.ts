@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { APICV_INHIBIT_NAMES } from '../model/kvm/apicv.ts';
+import { xapicOffsetKept, xapicOffsetWritable } from '../model/kvm/guest-apic.ts';
 import { guestMsrSupported } from '../model/kvm/guest-msr.ts';
 import { MAX_LOCKS } from '../model/kvm/locks.ts';
 import { FIRST_EXTERNAL_VECTOR, FIRST_SYSTEM_VECTOR } from '../model/kvm/posted-msi.ts';
@@ -358,6 +359,17 @@ export const STEP_KINDS = {
     meaning:
       'the guest reads 32 bits of its xAPIC page at a guest-physical address (an APIC register if the APIC is in xAPIC mode and the address is in the page at its base): the value goes to vcpuN.apic.read, and vcpuN.apic.readHit says whether it reached the APIC (machine.apicRegisters)',
     script: { address: u32, vcpu: vcpuRef },
+  },
+  'guest.mmio': {
+    meaning:
+      "the guest reads (no `write`) or writes 32 bits at a page offset of its xAPIC page (at the base IA32_APIC_BASE names): hw/apic-access.ts decides, with KVM's controls, between a virtualized access, an APIC-write exit and an APIC-access exit, or, with APICv inhibited or the base moved, an EPT violation into KVM's MMIO emulation; a read's value goes to vcpuN.apic.read, and vcpuN.apic.readHit says the page was the APIC (machine.apicRegisters, Intel)",
+    script: {
+      offset: hexOrIntIn('offset', 0, 0xff0, '4080 (0FF0H)').describe(
+        'the page offset (a register: a multiple of 10H)',
+      ),
+      write: u32.optional().describe('the value written; without it the step reads'),
+      vcpu: vcpuRef,
+    },
   },
   'guest.msr': {
     meaning:
@@ -982,6 +994,24 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
         code: 'custom',
         path: ['steps', i],
         message: 'guest.apicRead needs "apicRegisters": true in machine (and an Intel machine)',
+      });
+    if (st.do === 'guest.mmio' && (!s.machine.apicRegisters || s.machine.features.avic))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i],
+        message: 'guest.mmio needs "apicRegisters": true in machine (and an Intel machine)',
+      });
+    if (
+      st.do === 'guest.mmio' &&
+      !(st.write === undefined ? xapicOffsetKept : xapicOffsetWritable)(st.offset)
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, 'offset'],
+        message:
+          st.write === undefined
+            ? 'guest.mmio reads ID, version, TPR, PPR, LDR, DFR, SVR, ISR, IRR or ICR (the registers the model keeps)'
+            : 'guest.mmio writes TPR, EOI, ID, SVR, the ICR high word or a read-only register (the ICR low word is guest.icr)',
       });
     if (st.do === 'guest.msr' && (!s.machine.apicRegisters || s.machine.features.avic))
       ctx.addIssue({

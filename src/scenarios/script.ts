@@ -35,6 +35,7 @@ import {
 import { emitIcrExit, kvmIcrTargets } from '../model/kvm/fastpath.ts';
 import {
   guestApicIsTarget,
+  guestApicMmioWrite,
   guestApicRead,
   guestApicWrite,
   guestIcrFault,
@@ -57,6 +58,7 @@ import { KVM_VCPU, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from '../model/kvm/state.
 import type { Variant } from '../model/kvm/variants.ts';
 import { avicGuestEoi, avicGuestIcr, avicGuestSelfIpi, avicGuestTpr } from '../model/platform/avic-steps.ts';
 import { EXIT_REASON } from '../model/platform/events.ts';
+import { GUEST_APIC, guestApicBlockName } from '../model/platform/guest-apic-block.ts';
 import {
   guestEndStiShadow,
   guestEoi,
@@ -489,6 +491,22 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
       );
       guard(b, start, (w) =>
         vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot write its APIC` : null,
+      );
+      return;
+    }
+    case 'guest.mmio': {
+      const x = st.vcpu;
+      const what =
+        st.write === undefined ? `reads ${hex(st.offset)}` : `writes ${hex(st.write)} to ${hex(st.offset)}`;
+      one(`vcpu${x}`, `guest ${what} of its xAPIC page`, (w, _a, sink) => {
+        if (st.write === undefined) {
+          const base = w.m[w.L.extra.get(guestApicBlockName(x))! + GUEST_APIC.BASE] & 0xfffff000;
+          guestApicRead(w, sink, x, (base | st.offset) >>> 0);
+        } else guestApicMmioWrite(w, sink, x, st.offset, st.write);
+        return NEXT;
+      });
+      guard(b, start, (w) =>
+        vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot reach its APIC` : null,
       );
       return;
     }

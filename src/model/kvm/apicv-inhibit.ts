@@ -92,7 +92,7 @@ export function kvmRecalculateApicMap(w: World, sink?: Sink): void {
     a.id = w.m[ga[x] + LAPIC.ID];
     a.vcpuId = c.apicId;
     a.swEnabled = (w.m[ga[x] + LAPIC.SVR] & SVR_APIC_ENABLED) !== 0;
-    a.ldr = c.ldr ?? 0;
+    a.ldr = (c.ldr ?? 0) >>> 24; // Machine.ldr is the LDR register: the logical ID is its bits 31:24.
     a.cluster = c.dfr === 'cluster';
   }
   const r = apicMapInhibits(MAP_APICS, MAP_SLOTS);
