@@ -4,6 +4,7 @@
  */
 import { hex } from '../model/hw/bits.ts';
 import { inhibitBit } from '../model/kvm/apicv.ts';
+import { apicvInhibited, kvmEmulatedEoi } from '../model/kvm/apicv-inhibit.ts';
 import { emitStartAssignment, KVM_ASSIGN_EXTRA } from '../model/kvm/assignment.ts';
 import { emitAvicDevicePost, emitAvicLoad, emitAvicPut } from '../model/kvm/avic.ts';
 import { emitAvicPiUpdateIrte, emitIrqSetAffinity, irListExtra } from '../model/kvm/avic-irte.ts';
@@ -13,6 +14,7 @@ import { emitDeliverPostedInterrupt, emitKick } from '../model/kvm/deliver.ts';
 import { emitAsyncExitHandler, emitEnterGuest, emitExit } from '../model/kvm/enter-guest.ts';
 import { emitIcrBroadcast, emitIcrWrite, kvmIcrTargets } from '../model/kvm/fastpath.ts';
 import { GA_LOG_COST_EXTRA } from '../model/kvm/ga-log-cost.ts';
+import { guestApicWrite } from '../model/kvm/guest-apic.ts';
 import { type HarvestCost, harvestCost } from '../model/kvm/harvest.ts';
 import { emitEnableIrqWindow, emitInhibitIoctl, emitIrqWindowExit } from '../model/kvm/irq-window.ts';
 import {
@@ -153,12 +155,31 @@ function emitStep(
         'write EOI',
         (w, _a, sink) => {
           if (avic) avicGuestEoi(w, sink, vcpu);
+          // While APICv is inhibited the write is not virtualized: the exit and KVM's emulation
+          // (apic_set_eoi); this thread's exit handler then re-enters (decision 0235).
+          else if (b.apicvInhibitable && apicvInhibited(w, vcpu)) kvmEmulatedEoi(w, sink, vcpu);
           else guestEoi(w, sink, vcpu);
           return NEXT;
         },
         inGuest,
       );
       return;
+    case 'guest.apicWrite': {
+      const hi = st.hi ?? 0;
+      // One step from the exit to the end of KVM's emulation (kvm_lapic_reg_write or
+      // kvm_set_apic_base, then kvm_recalculate_apic_map and the VM-wide APICv update); the
+      // thread's exit handler re-enters.
+      b.step(
+        'guest',
+        `write ${st.reg} ${hi !== 0 ? `${hex(hi)}:` : ''}${hex(st.value)}`,
+        (w, _a, sink) => {
+          guestApicWrite(w, sink, vcpu, st.reg, st.value, hi);
+          return NEXT;
+        },
+        inGuest,
+      );
+      return;
+    }
     case 'guest.selfIpi':
       b.step(
         'guest',

@@ -8,6 +8,8 @@
  */
 import { z } from 'zod';
 import { APICV_INHIBIT_NAMES } from '../model/kvm/apicv.ts';
+import { xapicOffsetKept, xapicOffsetWritable } from '../model/kvm/guest-apic.ts';
+import { guestMsrSupported } from '../model/kvm/guest-msr.ts';
 import { MAX_LOCKS } from '../model/kvm/locks.ts';
 import { FIRST_EXTERNAL_VECTOR, FIRST_SYSTEM_VECTOR } from '../model/kvm/posted-msi.ts';
 import { EXIT_REASON } from '../model/platform/events.ts';
@@ -286,6 +288,12 @@ export const STEP_KINDS = {
       destMode: z.enum(['physical', 'logical']).default('physical'),
       trigger: z.enum(['edge', 'level']).default('edge'),
       shorthand: z.enum(['none', 'self', 'all', 'others']).default('none'),
+      via: z
+        .enum(['mmio'])
+        .optional()
+        .describe(
+          'with machine.apicRegisters the write goes through the interface of the vCPU APIC mode now (x2APIC: WRMSR 830H; xAPIC: the MMIO page); "mmio" writes the xAPIC page whatever the mode (in x2APIC mode the page is memory and nothing is sent)',
+        ),
       vcpu: vcpuRef,
     },
     actor: {
@@ -354,7 +362,7 @@ export const STEP_KINDS = {
   },
   'guest.apicWrite': {
     meaning:
-      'the guest writes IA32_APIC_BASE, the SVR or the APIC ID: the write exits and KVM emulates it or injects #GP (machine.apicRegisters)',
+      'the guest writes IA32_APIC_BASE, the SVR or the APIC ID: the write exits and KVM emulates it or injects #GP (machine.apicRegisters); an xAPIC ID other than the vCPU ID inhibits Intel APICv VM-wide and restoring it reactivates APICv (in an actor, the vCPUs in guest mode are kicked and each thread re-enters through vcpu_enter_guest)',
     script: {
       reg: z.enum(['APIC_BASE', 'SVR', 'ID']),
       value: u32,
@@ -363,11 +371,39 @@ export const STEP_KINDS = {
         .describe('APIC_BASE only: bits 63:32 (all at or above the model MAXPHYADDR of 32, so reserved)'),
       vcpu: vcpuRef,
     },
+    actor: {
+      reg: z.enum(['APIC_BASE', 'SVR', 'ID']),
+      value: u32,
+      hi: u32
+        .optional()
+        .describe('APIC_BASE only: bits 63:32 (all at or above the model MAXPHYADDR of 32, so reserved)'),
+    },
   },
   'guest.apicRead': {
     meaning:
       'the guest reads 32 bits of its xAPIC page at a guest-physical address (an APIC register if the APIC is in xAPIC mode and the address is in the page at its base): the value goes to vcpuN.apic.read, and vcpuN.apic.readHit says whether it reached the APIC (machine.apicRegisters)',
     script: { address: u32, vcpu: vcpuRef },
+  },
+  'guest.mmio': {
+    meaning:
+      "the guest reads (no `write`) or writes 32 bits at a page offset of its xAPIC page (at the base IA32_APIC_BASE names): hw/apic-access.ts decides, with KVM's controls, between a virtualized access, an APIC-write exit and an APIC-access exit, or, with APICv inhibited or the base moved, an EPT violation into KVM's MMIO emulation; a read's value goes to vcpuN.apic.read, and vcpuN.apic.readHit says the page was the APIC (machine.apicRegisters, Intel)",
+    script: {
+      offset: hexOrIntIn('offset', 0, 0xff0, '4080 (0FF0H)').describe(
+        'the page offset (a register: a multiple of 10H)',
+      ),
+      write: u32.optional().describe('the value written; without it the step reads'),
+      vcpu: vcpuRef,
+    },
+  },
+  'guest.msr': {
+    meaning:
+      "the guest executes RDMSR (no `write`) or WRMSR of an x2APIC register by MSR number: KVM's controls and MSR bitmap for the vCPU now decide between a virtualized access, #GP and an MSR exit that KVM emulates (#GP outside x2APIC mode, for a write-only register's read or a read-only register's write); a read's low 32 bits go to vcpuN.apic.read and vcpuN.apic.readHit says it returned (machine.apicRegisters, Intel)",
+    script: {
+      msr: hexOrIntIn('msr', 0x800, 0x8ff, '2303 (800H-8FFH)').describe('the MSR number (ECX), 800H-8FFH'),
+      write: u32.optional().describe('EAX of a WRMSR; without it the step reads'),
+      hi: u32.default(0).describe('EDX of a WRMSR (bits 63:32)'),
+      vcpu: vcpuRef,
+    },
   },
   'time.advance': {
     meaning:
@@ -807,6 +843,19 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
       }
       if ('vcpu' in st) badVcpu(st.vcpu, [...path, 'vcpu']);
       if ('pcpu' in st) badPcpu(st.pcpu, [...path, 'pcpu']);
+      if (st.do === 'guest.apicWrite' && (!s.machine.apicRegisters || s.machine.features.avic))
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message:
+            'an actor\'s guest.apicWrite needs "apicRegisters": true in machine (and an Intel machine)',
+        });
+      if (st.do === 'guest.apicWrite' && st.hi !== undefined && st.reg !== 'APIC_BASE')
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'hi'],
+          message: `hi is the upper half of IA32_APIC_BASE: ${st.reg} has none`,
+        });
       if (st.do === 'kvm.load') loadedOn = st.pcpu;
       if (st.do === 'guest.hlt') {
         if (!st.exiting)
@@ -978,6 +1027,39 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
         code: 'custom',
         path: ['steps', i],
         message: 'guest.apicRead needs "apicRegisters": true in machine (and an Intel machine)',
+      });
+    if (st.do === 'guest.mmio' && (!s.machine.apicRegisters || s.machine.features.avic))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i],
+        message: 'guest.mmio needs "apicRegisters": true in machine (and an Intel machine)',
+      });
+    if (
+      st.do === 'guest.mmio' &&
+      !(st.write === undefined ? xapicOffsetKept : xapicOffsetWritable)(st.offset)
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, 'offset'],
+        message:
+          st.write === undefined
+            ? 'guest.mmio reads ID, version, TPR, PPR, LDR, DFR, SVR, ISR, IRR or ICR (the registers the model keeps)'
+            : 'guest.mmio writes TPR, EOI, ID, SVR, the ICR high word or a read-only register (the ICR low word is guest.icr)',
+      });
+    if (st.do === 'guest.msr' && (!s.machine.apicRegisters || s.machine.features.avic))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i],
+        message: 'guest.msr needs "apicRegisters": true in machine (and an Intel machine)',
+      });
+    if (st.do === 'guest.msr' && !guestMsrSupported(st.msr, st.write !== undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, 'msr'],
+        message:
+          st.write === undefined
+            ? 'guest.msr reads ID, version, TPR, PPR, LDR, SVR, ISR, IRR, ICR, EOI or SELF IPI (the registers the model keeps)'
+            : 'guest.msr writes TPR, EOI, SVR or a read-only register (ICR and SELF IPI writes are guest.icr and guest.selfIpi)',
       });
     if (st.do === 'guest.apicWrite' && !s.machine.apicRegisters)
       ctx.addIssue({

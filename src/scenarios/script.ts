@@ -12,7 +12,7 @@
 
 import { LVT_MASKED, xapicMmioAvailable } from '../model/hw/apic-state.ts';
 import { hex } from '../model/hw/bits.ts';
-import { LAPIC } from '../model/hw/lapic.ts';
+import { LAPIC, LAPIC_MODE_X2APIC, LAPIC_MODE_XAPIC } from '../model/hw/lapic.ts';
 import {
   ndstForApicId,
   PID,
@@ -35,6 +35,7 @@ import {
 import { emitIcrExit, kvmIcrTargets } from '../model/kvm/fastpath.ts';
 import {
   guestApicIsTarget,
+  guestApicMmioWrite,
   guestApicRead,
   guestApicWrite,
   guestIcrFault,
@@ -49,6 +50,7 @@ import {
   guestIoapicReg,
   guestIoapicWrite,
 } from '../model/kvm/guest-ioapic.ts';
+import { guestX2apicMsr } from '../model/kvm/guest-msr.ts';
 import { kvmTimeAdvance, kvmTimerWrite, type TimerWrite } from '../model/kvm/lapic-timer.ts';
 import { kvmGuestIret } from '../model/kvm/nmi-window.ts';
 import { type Instr, NEXT, type ProgramBuilder } from '../model/kvm/program.ts';
@@ -56,6 +58,7 @@ import { KVM_VCPU, MODE_IN_GUEST, MODE_OUTSIDE_GUEST } from '../model/kvm/state.
 import type { Variant } from '../model/kvm/variants.ts';
 import { avicGuestEoi, avicGuestIcr, avicGuestSelfIpi, avicGuestTpr } from '../model/platform/avic-steps.ts';
 import { EXIT_REASON } from '../model/platform/events.ts';
+import { GUEST_APIC, guestApicBlockName } from '../model/platform/guest-apic-block.ts';
 import {
   guestEndStiShadow,
   guestEoi,
@@ -146,7 +149,7 @@ function emitGuestIcr(
   if (path !== 'exit' && !selfMayExit) {
     b.step(SCRIPT_FN, label, (w, _a, sink) => {
       if (b.avic) avicGuestIcr(w, sink, x, icr);
-      else guestWriteIcr(w, sink, x, icr);
+      else guestWriteIcr(w, sink, x, icr, machine);
       return NEXT;
     });
     b.code[start].actor = `vcpu${x}`;
@@ -158,7 +161,7 @@ function emitGuestIcr(
   if (selfMayExit)
     b.step(SCRIPT_FN, label, (w, _a, sink) => {
       if (!vapicVid(w.m, w.L.vapic[x])) return NEXT;
-      guestWriteIcr(w, sink, x, icr);
+      guestWriteIcr(w, sink, x, icr, machine);
       return tEnd.pc;
     });
   const exitAt = b.code.length;
@@ -217,6 +220,103 @@ function mmioIgnoredInX2apicMode(
   first.exec = (w, a, sink) => {
     const ga = w.L.guestApic;
     if (ga !== undefined && !xapicMmioAvailable(w.m[ga[x] + LAPIC.MODE])) return tEnd.pc;
+    return inner(w, a, sink);
+  };
+}
+
+/**
+ * A guest ICR write in the format of the vCPU's own APIC mode (machine.apicRegisters): `emitFor`
+ * emits the step for a machine in one mode; it is emitted for the machine's mode and, after it, for
+ * the other one. The first instruction tests the vCPU's mode when it runs (IA32_APIC_BASE.EXTD, SDM
+ * Vol. 3A 11.12.1): in the machine's mode it goes on as before; in the other it does the other
+ * path's first instruction in its place and continues there. In x2APIC mode the ICR is MSR 830H, one
+ * 64-bit write with a 32-bit destination (11.12.9), which exits without IPI virtualization (SDM Vol.
+ * 3C 29.5; x2apic-msr.ts kvmX2apicMsrAccess) and which KVM emulates (kvm_x2apic_icr_write); in xAPIC
+ * mode it is the MMIO page at 300H/310H (an APIC-write exit, KVM's kvm_lapic_reg_write). A disabled
+ * APIC keeps the machine's path (the page is not the APIC then: mmioIgnoredInX2apicMode).
+ */
+function emitIcrInOwnMode(
+  b: ProgramBuilder,
+  machine: Machine,
+  x: number,
+  emitFor: (m: Machine) => void,
+): void {
+  const start = b.code.length;
+  emitFor(machine);
+  if (!machine.apicRegisters || b.avic) return;
+  const mainEnd = b.code.length;
+  const altStart = b.code.length;
+  emitFor({ ...machine, x2apic: !machine.x2apic });
+  const end = b.fresh('icr_mode_end');
+  const tEnd = b.target(end);
+  b.mark(end);
+  // The machine-mode path ends where the other begins: its fall-through and its jumps to its end go
+  // to the end of both.
+  for (let pc = start; pc < mainEnd; pc++) {
+    const ins = b.code[pc];
+    const inner = ins.exec;
+    const last = pc === mainEnd - 1;
+    ins.exec = (w, a, sink) => {
+      const r = inner(w, a, sink);
+      if (r === NEXT) return last ? tEnd.pc : NEXT;
+      return r === mainEnd ? tEnd.pc : r;
+    };
+  }
+  const first = b.code[start];
+  const own = first.exec;
+  const alt = b.code[altStart];
+  const otherMode = machine.x2apic ? LAPIC_MODE_XAPIC : LAPIC_MODE_X2APIC;
+  first.exec = (w, a, sink) => {
+    if (w.m[w.L.guestApic![x] + LAPIC.MODE] !== otherMode) return own(w, a, sink);
+    const r = alt.exec(w, a, sink);
+    return r === NEXT ? altStart + 1 : r;
+  };
+}
+
+/**
+ * A raw ICR write of `lo`/`hi` by vCPU x in the format of `machine`'s mode (guestIcrRawWrite): a
+ * reserved x2APIC bit is #GP; else the register keeps the value and the IPI goes as for guest.icr.
+ */
+function emitIcrRaw(
+  b: ProgramBuilder,
+  v: Variant,
+  machine: Machine,
+  x: number,
+  lo: number,
+  hi: number,
+): void {
+  const start = b.code.length;
+  const { reg, msg } = guestIcrRawWrite(machine.x2apic, lo, hi);
+  const label = `guest writes ICR ${hex(hi)}:${hex(lo)}`;
+  if (reg === null) {
+    // A reserved x2APIC bit: #GP, nothing stored, nothing sent.
+    b.step(SCRIPT_FN, `${label} (#GP)`, (w, _a, sink) => {
+      guestIcrFault(w, sink, x);
+      return NEXT;
+    });
+    b.code[start].actor = `vcpu${x}`;
+    b.code[start].vcpu = x;
+    guard(b, start, (w) =>
+      vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot write the ICR` : null,
+    );
+    return;
+  }
+  // A reserved delivery mode (3 or 7) is stored and sent to no one: it exits like any
+  // non-virtualized write, and KVM finds no target for it.
+  const icr: IcrWrite = {
+    vector: msg?.vector ?? reg.lo & 0xff,
+    deliveryMode: msg?.deliveryMode ?? (reg.lo >>> 8) & 7,
+    logical: msg?.destMode === 1,
+    levelTriggered: msg?.triggerMode === 1,
+    shorthand: msg?.shorthand ?? 0,
+    dest: msg?.dest ?? 0,
+  };
+  emitGuestIcr(b, v, machine, x, icr, label);
+  // The register holds the value before anything is sent (KVM writes it, then sends).
+  const first = b.code[start];
+  const inner = first.exec;
+  first.exec = (w, a, sink) => {
+    guestIcrStore(w, x, reg);
     return inner(w, a, sink);
   };
 }
@@ -294,49 +394,15 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
         dest: st.dest ?? 0,
       };
       const to = st.shorthand === 'none' ? `dest ${st.dest}` : `shorthand ${st.shorthand}`;
-      emitGuestIcr(
-        b,
-        v,
-        machine,
-        st.vcpu,
-        icr,
-        `guest writes ICR: ${st.deliveryMode} ${hex(st.vector ?? 0)} ${to}`,
-      );
+      const label = `guest writes ICR: ${st.deliveryMode} ${hex(st.vector ?? 0)} ${to}`;
+      // `via: "mmio"` is a write to the xAPIC page whatever the mode (ignored in x2APIC mode).
+      if (st.via === 'mmio') emitGuestIcr(b, v, machine, st.vcpu, icr, label);
+      else emitIcrInOwnMode(b, machine, st.vcpu, (m) => emitGuestIcr(b, v, m, st.vcpu, icr, label));
       return;
     }
     case 'guest.icrRaw': {
       const x = st.vcpu;
-      const { reg, msg } = guestIcrRawWrite(machine.x2apic, st.lo, st.hi);
-      const label = `guest writes ICR ${hex(st.hi)}:${hex(st.lo)}`;
-      if (reg === null) {
-        // A reserved x2APIC bit: #GP, nothing stored, nothing sent.
-        one(`vcpu${x}`, `${label} (#GP)`, (w, _a, sink) => {
-          guestIcrFault(w, sink, x);
-          return NEXT;
-        });
-        guard(b, start, (w) =>
-          vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot write the ICR` : null,
-        );
-        return;
-      }
-      // A reserved delivery mode (3 or 7) is stored and sent to no one: it exits like any
-      // non-virtualized write, and KVM finds no target for it.
-      const icr: IcrWrite = {
-        vector: msg?.vector ?? reg.lo & 0xff,
-        deliveryMode: msg?.deliveryMode ?? (reg.lo >>> 8) & 7,
-        logical: msg?.destMode === 1,
-        levelTriggered: msg?.triggerMode === 1,
-        shorthand: msg?.shorthand ?? 0,
-        dest: msg?.dest ?? 0,
-      };
-      emitGuestIcr(b, v, machine, x, icr, label);
-      // The register holds the value before anything is sent (KVM writes it, then sends).
-      const first = b.code[start];
-      const inner = first.exec;
-      first.exec = (w, a, sink) => {
-        guestIcrStore(w, x, reg);
-        return inner(w, a, sink);
-      };
+      emitIcrInOwnMode(b, machine, x, (m) => emitIcrRaw(b, v, m, x, st.lo, st.hi));
       return;
     }
     case 'guest.nop':
@@ -425,6 +491,39 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
       );
       guard(b, start, (w) =>
         vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot write its APIC` : null,
+      );
+      return;
+    }
+    case 'guest.mmio': {
+      const x = st.vcpu;
+      const what =
+        st.write === undefined ? `reads ${hex(st.offset)}` : `writes ${hex(st.write)} to ${hex(st.offset)}`;
+      one(`vcpu${x}`, `guest ${what} of its xAPIC page`, (w, _a, sink) => {
+        if (st.write === undefined) {
+          const base = w.m[w.L.extra.get(guestApicBlockName(x))! + GUEST_APIC.BASE] & 0xfffff000;
+          guestApicRead(w, sink, x, (base | st.offset) >>> 0);
+        } else guestApicMmioWrite(w, sink, x, st.offset, st.write);
+        return NEXT;
+      });
+      guard(b, start, (w) =>
+        vcpuRunningOn(w, x) < 0 ? `vcpu${x} is not running in guest mode: it cannot reach its APIC` : null,
+      );
+      return;
+    }
+    case 'guest.msr': {
+      const x = st.vcpu;
+      const what =
+        st.write === undefined
+          ? `RDMSR ${hex(st.msr)}`
+          : `WRMSR ${hex(st.msr)} ${st.hi !== 0 ? `${hex(st.hi)}:` : ''}${hex(st.write)}`;
+      one(`vcpu${x}`, `guest ${what}`, (w, _a, sink) => {
+        guestX2apicMsr(w, sink, x, st.msr, st.write !== undefined, st.write ?? 0, st.hi);
+        return NEXT;
+      });
+      guard(b, start, (w) =>
+        vcpuRunningOn(w, x) < 0
+          ? `vcpu${x} is not running in guest mode: it cannot execute RDMSR/WRMSR`
+          : null,
       );
       return;
     }

@@ -202,13 +202,82 @@ describe('APICV_INHIBIT_REASON_APIC_ID_MODIFIED (kvm_recalculate_apic_map)', () 
           machine: { pcpus: 1, x2apic: false, apicRegisters: true, vcpus: [{ pcpu: 0, running: true }] },
           steps: [
             { do: 'guest.apicWrite', vcpu: 0, reg: 'APIC_BASE', value: '0xfee00c00' },
-            { do: 'guest.icr', vcpu: 0, shorthand: 'self', vector },
+            { do: 'guest.icr', vcpu: 0, shorthand: 'self', vector, via: 'mmio' },
           ],
         });
         assert.deepEqual(delivered(r, 0), []);
       }),
       { numRuns: 10 },
     );
+  });
+});
+
+describe('the ICR in the format of the vCPU own APIC mode (IA32_APIC_BASE.EXTD, SDM Vol. 3A 11.12.1, 11.12.9)', () => {
+  const MSR_WRITE = 32;
+  const APIC_WRITE = 56;
+  const oneVcpu = (x2apic: boolean) => ({
+    pcpus: 1,
+    x2apic,
+    apicRegisters: true,
+    vcpus: [{ pcpu: 0, running: true }],
+  });
+  const toX2apic = { do: 'guest.apicWrite', vcpu: 0, reg: 'APIC_BASE', value: '0xfee00c00' };
+  const toXapic = [
+    { do: 'guest.apicWrite', vcpu: 0, reg: 'APIC_BASE', value: '0xfee00000' },
+    { do: 'guest.apicWrite', vcpu: 0, reg: 'APIC_BASE', value: '0xfee00800' },
+    { do: 'guest.apicWrite', vcpu: 0, reg: 'SVR', value: '0x1ff' },
+  ];
+
+  test('xAPIC machine, vCPU moved to x2APIC: a self IPI is WRMSR 830H, which exits without IPIv and KVM delivers once (kvm-unit-tests test_self_ipi_x2apic)', () => {
+    const r = run({
+      machine: oneVcpu(false),
+      steps: [toX2apic, { do: 'guest.icr', vcpu: 0, shorthand: 'self', vector: '0x62' }],
+    });
+    assert.deepEqual(delivered(r, 0), [0x62]);
+    assert.deepEqual(exits(r, 0), [MSR_WRITE, MSR_WRITE]);
+  });
+
+  test('x2APIC machine, vCPU moved back to xAPIC: a self IPI is the MMIO write at 300H, virtualized by APIC-write emulation (SDM Vol. 3C 29.4.3.3): no exit of its own', () => {
+    const r = run({
+      machine: oneVcpu(true),
+      steps: [...toXapic, { do: 'guest.icr', vcpu: 0, shorthand: 'self', vector: '0x62' }],
+    });
+    assert.deepEqual(delivered(r, 0), [0x62]);
+    // The two APIC_BASE writes are WRMSR 1BH, the SVR write in xAPIC mode an APIC write at 0F0H;
+    // the ICR write adds none.
+    assert.deepEqual(exits(r, 0), [MSR_WRITE, MSR_WRITE, APIC_WRITE]);
+  });
+
+  test('raw ICR readback follows the mode: x2APIC keeps the 32-bit destination, xAPIC only ICR[63:56] (KVM selftest xapic_state_test.c test_icr)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffffff }), (hi) => {
+        // Fixed, vector 0xf1, to no vCPU (the destination is random): only the register matters.
+        const lo = 0x000000f1;
+        const x2 = run({
+          machine: oneVcpu(false),
+          steps: [toX2apic, { do: 'guest.icrRaw', vcpu: 0, lo, hi }],
+        });
+        assert.equal(field(x2, 'vcpu0.apic.icrHi'), hi >>> 0);
+        const xa = run({
+          machine: oneVcpu(true),
+          steps: [...toXapic, { do: 'guest.icrRaw', vcpu: 0, lo, hi }],
+        });
+        assert.equal(field(xa, 'vcpu0.apic.icrHi'), (hi & 0xff000000) >>> 0);
+        assert.equal(exits(xa, 0).at(-1), APIC_WRITE);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  test('a reserved x2APIC ICR bit (bit 13) is #GP once the vCPU is in x2APIC mode, and stored in xAPIC mode (SDM Vol. 3A 11.12.9)', () => {
+    const lo = 0x000020f1;
+    const x2 = run({
+      machine: oneVcpu(false),
+      steps: [toX2apic, { do: 'guest.icrRaw', vcpu: 0, lo, hi: 0 }],
+    });
+    assert.equal(field(x2, 'vcpu0.apic.gp'), 1);
+    const xa = run({ machine: oneVcpu(false), steps: [{ do: 'guest.icrRaw', vcpu: 0, lo, hi: 0 }] });
+    assert.equal(field(xa, 'vcpu0.apic.gp'), 0);
   });
 });
 
@@ -290,5 +359,25 @@ describe('the APIC version register (apic.c test_lapic_existence; SDM Vol. 3A 11
     const lvr = KVM_APIC_LVR;
     assert.ok((lvr & 0xff) >= 0x10 && (lvr & 0xff) <= 0x15);
     assert.equal(((lvr >>> 16) & 0xff) + 1, 6);
+  });
+});
+
+describe('the map inhibits at run time (kvm/apic-map.ts through kvm_recalculate_apic_map)', () => {
+  const machine = {
+    pcpus: 2,
+    x2apic: false,
+    apicRegisters: true,
+    vcpus: [
+      { pcpu: 0, running: true, apicId: 0 },
+      { pcpu: 1, running: true, apicId: 1 },
+    ],
+  };
+  const write = (id: number) => ({ do: 'guest.apicWrite', vcpu: 1, reg: 'ID', value: id << 24 });
+
+  test('an alias sets PHYSICAL_ID_ALIASED beside APIC_ID_MODIFIED, not LOGICAL_ID_ALIASED (outside VMX_REQUIRED_APICV_INHIBITS); moving on to an unused ID keeps only APIC_ID_MODIFIED; the own ID back clears both', () => {
+    const inhibits = (ids: number[]) => field(run({ machine, steps: ids.map(write) }), 'kvm.inhibits');
+    assert.equal(inhibits([0]), 'PHYSICAL_ID_ALIASED|APIC_ID_MODIFIED');
+    assert.equal(inhibits([0, 7]), 'APIC_ID_MODIFIED');
+    assert.equal(inhibits([0, 7, 1]), '-');
   });
 });

@@ -54,7 +54,7 @@ const PROPERTIES =
 const REASONS =
   'EXCEPTION_NMI, EXTERNAL_INTERRUPT, INTERRUPT_WINDOW, NMI_WINDOW, HLT, VMCALL, IO_INSTRUCTION, MSR_READ, MSR_WRITE, TPR_BELOW_THRESHOLD, APIC_ACCESS, EOI_INDUCED, EPT_VIOLATION, EPT_MISCONFIG, APIC_WRITE, AVIC_INCOMPLETE_IPI, AVIC_NOACCEL';
 const STEP_KINDS =
-  'device.post, guest.tpr, guest.eoi, guest.selfIpi, guest.icr, guest.icrRaw, guest.sti, guest.cli, guest.nop, guest.hlt, guest.iret, guest.timer, guest.apicWrite, guest.apicRead, time.advance, vm.entry, vm.exit, pid.set, cpu.interrupt, ioapic.line, ioapic.mask, host.setLapic, guestIoapic.line, guestIoapic.write, guestIoapic.reg, guestIoapic.mask, host.sti, host.cli, host.eoi, avic.load, avic.put, avic.deliver';
+  'device.post, guest.tpr, guest.eoi, guest.selfIpi, guest.icr, guest.icrRaw, guest.sti, guest.cli, guest.nop, guest.hlt, guest.iret, guest.timer, guest.apicWrite, guest.apicRead, guest.mmio, guest.msr, time.advance, vm.entry, vm.exit, pid.set, cpu.interrupt, ioapic.line, ioapic.mask, host.setLapic, guestIoapic.line, guestIoapic.write, guestIoapic.reg, guestIoapic.mask, host.sti, host.cli, host.eoi, avic.load, avic.put, avic.deliver';
 
 /** [what, edit, the whole line]. One or more per issue kind. */
 const CASES: [string, (s: Raw) => void, string][] = [

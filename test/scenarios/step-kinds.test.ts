@@ -61,6 +61,7 @@ describe('step kinds', () => {
         'guest.cli',
         'guest.hlt',
         'guest.iret',
+        'guest.apicWrite',
       ],
     );
   });

@@ -20,13 +20,16 @@
  * in KVM, where apic->regs is the page the CPU virtualizes. The VM-wide change is folded into the
  * step that makes it: kvm_make_all_cpus_request(KVM_REQ_APICV_UPDATE) kicks every vCPU, and each
  * serves the request before it enters again; here every vCPU's update is done at once (the kicks'
- * exits and re-entries are not shown). Script steps only: like the guest I/O APIC's EOI-induced
- * exit (decision 0183), the exits handled here re-enter within one step.
+ * exits and re-entries are not shown). In a script, like the guest I/O APIC's EOI-induced exit
+ * (decision 0183), the exits handled here re-enter within one step. Under `irqlab check` a vCPU
+ * with a thread of its own (World.vcpuThreads) stops at the exit instead: its thread's exit handler
+ * (enter-guest.ts emitAsyncExitHandler) runs vcpu_enter_guest, interleaved with the other actors,
+ * and the VM-wide update kicks it out of guest mode (decision 0235).
  */
 
 import { APIC_BASE_EN, APIC_DEFAULT_BASE, LAPIC_MODE_DISABLED } from '../hw/apic-state.ts';
 import { prioClass, processorPriority, regClear, regHighest, regSet } from '../hw/bits.ts';
-import { LAPIC, LAPIC_MODE_X2APIC } from '../hw/lapic.ts';
+import { LAPIC, LAPIC_MODE_X2APIC, SVR_APIC_ENABLED } from '../hw/lapic.ts';
 import { setRvi, VAPIC, vapicSetIrqWindowExiting, vapicSetVid } from '../hw/vapic.ts';
 import { EV, EXIT_REASON, type Sink } from '../platform/events.ts';
 import {
@@ -38,44 +41,63 @@ import {
 } from '../platform/hardware.ts';
 import { VCPU } from '../platform/layout.ts';
 import { RESCHEDULE_VECTOR } from '../platform/machine.ts';
-import { vcpuRunningOn, type World } from '../platform/world.ts';
-import { apicvBase, inhibitBit, KVM_APICV } from './apicv.ts';
+import { vcpuHasThread, vcpuRunningOn, type World } from '../platform/world.ts';
+import { apicMapInhibits, INHIBIT_APIC_BASE_MODIFIED, type MapApic, VMX_MAP_INHIBITS } from './apic-map.ts';
+import { apicvBase, KVM_APICV } from './apicv.ts';
 import { KVM_REQ_EVENT, KVM_VCPU, kvmVcpuWakeUp } from './state.ts';
 
-/** APICV_INHIBIT_REASON_APIC_ID_MODIFIED. */
-export const INHIBIT_APIC_ID_MODIFIED = inhibitBit('APIC_ID_MODIFIED');
-/** APICV_INHIBIT_REASON_APIC_BASE_MODIFIED. */
-export const INHIBIT_APIC_BASE_MODIFIED = inhibitBit('APIC_BASE_MODIFIED');
+export { INHIBIT_APIC_BASE_MODIFIED, INHIBIT_APIC_ID_MODIFIED } from './apic-map.ts';
 
 /** Whether APICv can be inhibited and reactivated while the machine runs (Intel, apicRegisters). */
 export function apicvInhibitable(w: World): boolean {
   return w.machine.features.apicv && !w.machine.features.avic && w.L.guestApic !== undefined;
 }
 
-/**
- * kvm_recalculate_phys_map's xapic_id_mismatch over every vCPU with its APIC present: one in xAPIC
- * mode whose 8-bit APIC ID differs from its vCPU ID (the machine's initial APIC ID, truncated to
- * 8 bits as KVM truncates vcpu_id). x2APIC IDs are read-only and always the vCPU ID.
- */
-export function xapicIdMismatch(w: World): boolean {
-  const ga = w.L.guestApic;
-  if (ga === undefined) return false;
-  for (let x = 0; x < ga.length; x++) {
-    const mode = w.m[ga[x] + LAPIC.MODE];
-    if (mode === LAPIC_MODE_DISABLED || mode === LAPIC_MODE_X2APIC) continue;
-    if ((w.m[ga[x] + LAPIC.ID] & 0xff) !== (w.machine.vcpus[x].apicId & 0xff)) return true;
-  }
-  return false;
-}
+/** Scratch of kvmRecalculateApicMap: one reused MapApic per vCPU and the map's slots. */
+const MAP_APICS: MapApic[] = [];
+const MAP_SLOTS = new Int32Array(320);
 
 /**
- * kvm_recalculate_apic_map after a write of an APIC ID or IA32_APIC_BASE: APIC_ID_MODIFIED set or
- * cleared by xapicIdMismatch (kvm_set_or_clear_apicv_inhibit), and, when that changes whether APICv
- * is active, every vCPU's __kvm_vcpu_update_apicv (folded, see the header).
+ * kvm_recalculate_apic_map after a write of an APIC ID, IA32_APIC_BASE or the SVR: the map
+ * inhibits of apic-map.ts that VMX honours (PHYSICAL_ID_ALIASED, APIC_ID_MODIFIED; not
+ * LOGICAL_ID_ALIASED, outside VMX_REQUIRED_APICV_INHIBITS) set or cleared
+ * (kvm_set_or_clear_apicv_inhibit), and, when that changes whether APICv is active, every vCPU's
+ * __kvm_vcpu_update_apicv (folded, see the header).
  */
-export function kvmRecalculateApicMap(w: World): void {
+export function kvmRecalculateApicMap(w: World, sink?: Sink): void {
   if (!apicvInhibitable(w)) return;
-  setOrClearInhibit(w, INHIBIT_APIC_ID_MODIFIED, xapicIdMismatch(w));
+  const ga = w.L.guestApic!;
+  const n = ga.length;
+  // The reused entries are created once, at the first call with this many vCPUs.
+  while (MAP_APICS.length < n)
+    MAP_APICS.push({
+      present: false,
+      x2apic: false,
+      id: 0,
+      vcpuId: 0,
+      swEnabled: false,
+      ldr: 0,
+      cluster: false,
+    });
+  for (let x = 0; x < MAP_APICS.length; x++) {
+    const a = MAP_APICS[x];
+    if (x >= n) {
+      a.present = false;
+      continue;
+    }
+    const mode = w.m[ga[x] + LAPIC.MODE];
+    const c = w.machine.vcpus[x];
+    a.present = mode !== LAPIC_MODE_DISABLED;
+    a.x2apic = mode === LAPIC_MODE_X2APIC;
+    a.id = w.m[ga[x] + LAPIC.ID];
+    a.vcpuId = c.apicId;
+    a.swEnabled = (w.m[ga[x] + LAPIC.SVR] & SVR_APIC_ENABLED) !== 0;
+    a.ldr = (c.ldr ?? 0) >>> 24; // Machine.ldr is the LDR register: the logical ID is its bits 31:24.
+    a.cluster = c.dfr === 'cluster';
+  }
+  const r = apicMapInhibits(MAP_APICS, MAP_SLOTS);
+  const k = apicvBase(w) + KVM_APICV.INHIBITS;
+  setInhibits(w, ((w.m[k] & ~VMX_MAP_INHIBITS) | (r & VMX_MAP_INHIBITS)) >>> 0, sink);
 }
 
 /**
@@ -83,20 +105,30 @@ export function kvmRecalculateApicMap(w: World): void {
  * 0FEE00000H sets APICV_INHIBIT_REASON_APIC_BASE_MODIFIED, for good (KVM never clears it: APICv's
  * APIC-access page cannot move).
  */
-export function kvmApicBaseModified(w: World, apicBase: number): void {
+export function kvmApicBaseModified(w: World, apicBase: number, sink?: Sink): void {
   const v = BigInt(apicBase >>> 0);
   if (!apicvInhibitable(w) || (v & APIC_BASE_EN) === 0n) return;
-  if ((v & 0xfffff000n) !== APIC_DEFAULT_BASE) setOrClearInhibit(w, INHIBIT_APIC_BASE_MODIFIED, true);
+  if ((v & 0xfffff000n) !== APIC_DEFAULT_BASE)
+    setInhibits(w, (w.m[apicvBase(w) + KVM_APICV.INHIBITS] | INHIBIT_APIC_BASE_MODIFIED) >>> 0, sink);
 }
 
-/** kvm_set_or_clear_apicv_inhibit, with every vCPU's update folded in when activation changes. */
-function setOrClearInhibit(w: World, bit: number, set: boolean): void {
+/**
+ * kvm_set_or_clear_apicv_inhibit, with every vCPU's update folded in when activation changes.
+ * kvm_make_all_cpus_request(KVM_REQ_APICV_UPDATE) also kicks every vCPU in guest mode
+ * (kvm_kick_many_cpus): one with a thread of its own leaves guest mode here (an external-interrupt
+ * exit), and its thread re-enters through vcpu_enter_guest, which then injects what APICv no longer
+ * delivers, or writes RVI for what it will.
+ */
+function setInhibits(w: World, n: number, sink?: Sink): void {
   const k = apicvBase(w) + KVM_APICV.INHIBITS;
   const old = w.m[k];
-  const n = (set ? old | bit : old & ~bit) >>> 0;
   w.m[k] = n;
   if ((old === 0) === (n === 0)) return;
-  for (let x = 0; x < w.machine.vcpus.length; x++) kvmVcpuUpdateApicv(w, x);
+  for (let x = 0; x < w.machine.vcpus.length; x++) {
+    kvmVcpuUpdateApicv(w, x);
+    if (sink !== undefined && vcpuHasThread(w, x) && vcpuRunningOn(w, x) >= 0)
+      vmExit(w, sink, x, EXIT_REASON.EXTERNAL_INTERRUPT, RESCHEDULE_VECTOR);
+  }
 }
 
 /**
@@ -174,7 +206,7 @@ export function kvmReenter(w: World, sink: Sink, x: number, p: number): void {
 export function kvmHandleInterruptWindow(w: World, sink: Sink, x: number, p: number): void {
   vapicSetIrqWindowExiting(w.m, w.L.vapic[x], false);
   w.m[w.L.kvmVcpu[x] + KVM_VCPU.REQUESTS] |= KVM_REQ_EVENT;
-  if (p >= 0) kvmReenter(w, sink, x, p);
+  if (p >= 0 && !vcpuHasThread(w, x)) kvmReenter(w, sink, x, p);
 }
 
 /**
@@ -193,7 +225,7 @@ export function kvmEmulatedEoi(w: World, sink: Sink, x: number): void {
   if (v >= 0) regClear(w.m, o + VAPIC.VISR, v);
   sink.ev(EV.EOI, x, Math.max(0, v), 0, 0);
   w.m[w.L.kvmVcpu[x] + KVM_VCPU.REQUESTS] |= KVM_REQ_EVENT;
-  if (p >= 0) kvmReenter(w, sink, x, p);
+  if (p >= 0 && !vcpuHasThread(w, x)) kvmReenter(w, sink, x, p);
 }
 
 /**
@@ -211,5 +243,5 @@ export function kvmAcceptIrqInactive(w: World, sink: Sink, x: number, vector: nu
     return;
   }
   vmExit(w, sink, x, EXIT_REASON.EXTERNAL_INTERRUPT, RESCHEDULE_VECTOR);
-  kvmReenter(w, sink, x, p);
+  if (!vcpuHasThread(w, x)) kvmReenter(w, sink, x, p);
 }

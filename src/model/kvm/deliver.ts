@@ -11,7 +11,7 @@ import { EXIT_REASON, type Sink } from '../platform/events.ts';
 import { sendPhysicalInterrupt, vmExit } from '../platform/hardware.ts';
 import { VCPU } from '../platform/layout.ts';
 import { POSTED_INTR_VECTOR, RESCHEDULE_VECTOR } from '../platform/machine.ts';
-import { pcpuApicId, vcpuRunningOn, type World } from '../platform/world.ts';
+import { pcpuApicId, vcpuHasThread, vcpuRunningOn, type World } from '../platform/world.ts';
 import { apicvInhibited, kvmAcceptIrqInactive, kvmReenter } from './apicv-inhibit.ts';
 import { emitSvmDeliverInterrupt } from './avic.ts';
 import { guestApicAccepts } from './guest-apic.ts';
@@ -145,9 +145,10 @@ export function emitKick(b: ProgramBuilder, x: number, sender: number): void {
   b.step(fn, 'kvm_vcpu_exiting_guest_mode', (w, _a, sink) => {
     const k = kvmVcpu(w, x);
     if (w.m[k + KVM_VCPU.MODE] !== MODE_IN_GUEST) return NEXT;
-    if (fold && x !== sender) {
+    if (fold && x !== sender && !vcpuHasThread(w, x)) {
       // A script's vCPU has no thread of its own: the reschedule IPI's exit and its
-      // vcpu_enter_guest, which injects, are one step (apicv-inhibit.ts kvmReenter).
+      // vcpu_enter_guest, which injects, are one step (apicv-inhibit.ts kvmReenter). A vCPU with a
+      // thread takes the IPI and re-enters through its exit handler (decision 0235).
       const p = vcpuRunningOn(w, x);
       vmExit(w, sink, x, EXIT_REASON.EXTERNAL_INTERRUPT, RESCHEDULE_VECTOR);
       kvmReenter(w, sink, x, p);

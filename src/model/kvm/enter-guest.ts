@@ -58,6 +58,7 @@ export function emitSyncPirToIrr(b: ProgramBuilder, v: Variant, x: number): void
   const noPir = b.fresh('no_pir');
   const tNoPir = b.target(noPir);
   const apicv = b.apicv;
+  const inhibitable = b.apicvInhibitable;
   const earlyReturn = apicv && v.emptyHarvest === 'early-return-skips-virr';
   const empty = b.fresh('harvest_empty');
   const done = b.fresh('sync_done');
@@ -85,7 +86,11 @@ export function emitSyncPirToIrr(b: ProgramBuilder, v: Variant, x: number): void
         w.m[w.L.vapic[x] + VAPIC.VIRR + i] |= val;
         // Without APICv there is no RVI to write: a harvested vector makes a KVM_REQ_EVENT request
         // instead, so that it is injected (vmx_sync_pir_to_irr).
-        if (!apicv) w.m[kvmVcpu(w, x) + KVM_VCPU.REQUESTS] |= KVM_REQ_EVENT;
+        // The same for a vCPU whose APICv was inhibited at run time: a vector posted to PIR while
+        // APICv was still active (the sender saw it active) is injected from vIRR after this
+        // harvest (vmx_sync_pir_to_irr: got_posted_interrupt without kvm_vcpu_apicv_active).
+        if (!apicv || (inhibitable && w.m[kvmVcpu(w, x) + KVM_VCPU.APICV_ACTIVE] === 0))
+          w.m[kvmVcpu(w, x) + KVM_VCPU.REQUESTS] |= KVM_REQ_EVENT;
       },
       empty: earlyReturn ? b.target(empty) : undefined,
     });
@@ -104,7 +109,6 @@ export function emitSyncPirToIrr(b: ProgramBuilder, v: Variant, x: number): void
   }
   // A VMWRITE to this vCPU's own VMCS: state no other CPU reads. vmx_sync_pir_to_irr writes RVI
   // only while APICv is active (kvm_vcpu_apicv_active); an inhibited vCPU's KVM injects instead.
-  const inhibitable = b.apicvInhibitable;
   b.step('vmx_set_rvi', 'write_rvi', (w) => {
     if (inhibitable && w.m[kvmVcpu(w, x) + KVM_VCPU.APICV_ACTIVE] === 0) return tDone.pc;
     setRvi(w.m, w.L.vapic[x], regHighest(w.m, w.L.vapic[x] + VAPIC.VIRR));
@@ -171,8 +175,11 @@ export function emitEnterGuest(b: ProgramBuilder, v: Variant, x: number, then?: 
   else if (!b.apicv) emitCheckAndInjectEvents(b, x);
   else if (b.apicvInhibitable)
     // APICv inhibited at run time (apicv-inhibit.ts): KVM injects, or opens an interrupt window.
+    // With APICv active the CPU delivers from vIRR, and the request is only consumed.
     b.step('vcpu_enter_guest', 'kvm_check_and_inject_events', (w) => {
-      if (w.m[kvmVcpu(w, x) + KVM_VCPU.APICV_ACTIVE] === 0) kvmInjectPendingIrq(w, x);
+      const k = kvmVcpu(w, x);
+      if (w.m[k + KVM_VCPU.APICV_ACTIVE] === 0) kvmInjectPendingIrq(w, x);
+      else w.m[k + KVM_VCPU.REQUESTS] &= ~KVM_REQ_EVENT;
       return NEXT;
     });
   const tso = b.memory === 'tso';

@@ -7,9 +7,10 @@
  * kvm_inject_gp), and __apic_accept_irq dropping fixed and lowest-priority interrupts while the
  * APIC is software- or globally disabled (`guestApicAccepts`).
  *
- * What a transition does not change: the machine's `x2apic` still decides how the rest of the
- * model treats the vCPU's APIC accesses (the ICR format, which MSRs are virtualized). A script that
- * moves a vCPU to another mode sees the mode, the ID and the #GPs, not a different virtualization.
+ * What a transition changes beyond the mode, the ID and the #GPs: a script's ICR writes
+ * (guest.icr, guest.icrRaw) take the format and interface of the vCPU's mode now (script.ts
+ * emitIcrInOwnMode; decision 0237). The machine's `x2apic` still decides the other accesses (EOI,
+ * TPR, the SELF IPI MSR) and an actor's ICR writes.
  */
 
 import { apicAccess } from '../hw/apic-access.ts';
@@ -28,6 +29,7 @@ import {
   xapicIcrRegisterWrite,
   xapicMmioAvailable,
 } from '../hw/apic-state.ts';
+import { processorPriority, regHighest } from '../hw/bits.ts';
 import {
   DELIVERY_MODE,
   DEST_MODE,
@@ -45,10 +47,17 @@ import { TIMER } from '../hw/timer.ts';
 import { VAPIC } from '../hw/vapic.ts';
 import { EXIT_REASON, type Sink } from '../platform/events.ts';
 import { GUEST_APIC, GUEST_MAXPHYADDR, guestApicBlockName } from '../platform/guest-apic-block.ts';
-import { vmEntry, vmExit } from '../platform/hardware.ts';
+import { guestEoi, guestWriteTpr, vmEntry, vmExit } from '../platform/hardware.ts';
 import { timerBlockName } from '../platform/timer-block.ts';
-import { vcpuRunningOn, type World } from '../platform/world.ts';
-import { apicvInhibited, kvmApicBaseModified, kvmRecalculateApicMap, kvmReenter } from './apicv-inhibit.ts';
+import { vcpuHasThread, vcpuRunningOn, type World } from '../platform/world.ts';
+import {
+  apicvInhibited,
+  kvmApicBaseModified,
+  kvmEmulatedEoi,
+  kvmRecalculateApicMap,
+  kvmReenter,
+} from './apicv-inhibit.ts';
+import { KVM_REQ_EVENT, KVM_VCPU } from './state.ts';
 
 function block(w: World, x: number): number {
   const o = w.L.extra.get(guestApicBlockName(x));
@@ -189,12 +198,47 @@ function gp(w: World, o: number): void {
  */
 export const KVM_APIC_LVR = 0x14 | (5 << 16);
 
+/** The xAPIC page offsets whose contents the model keeps (readable by guest.apicRead, guest.mmio). */
+export function xapicOffsetKept(offset: number): boolean {
+  const reg = offset & 0xff0;
+  if ((offset & 0xf) !== 0) return false;
+  if ((reg >= 0x100 && reg <= 0x170) || (reg >= 0x200 && reg <= 0x270)) return true;
+  return [0x20, 0x30, 0x80, 0xa0, 0xd0, 0xe0, 0xf0, 0x300, 0x310].includes(reg);
+}
+
 /**
- * The register at `offset` of vCPU x's xAPIC page as KVM keeps it (apic->regs): ID (020H),
- * version (030H), TPR (080H) or SVR (0F0H), the offsets the loader lets a `guest.apicRead` read.
+ * The xAPIC page offsets a `guest.mmio` may write: the TPR, EOI, ID, SVR and ICR high word, and the
+ * read-only version, PPR, ISR and IRR (whose writes KVM drops). The ICR low word is guest.icr.
+ */
+export function xapicOffsetWritable(offset: number): boolean {
+  const reg = offset & 0xff0;
+  if ((offset & 0xf) !== 0) return false;
+  if ((reg >= 0x100 && reg <= 0x170) || (reg >= 0x200 && reg <= 0x270)) return true;
+  return [0x20, 0x30, 0x80, 0xa0, 0xb0, 0xf0, 0x310].includes(reg);
+}
+
+/**
+ * The register at `offset` of vCPU x's xAPIC page as KVM keeps it (apic->regs, which is the
+ * virtual-APIC page): ID (020H), version (030H), TPR (080H), PPR (0A0H, apic_update_ppr), LDR
+ * (0D0H, the machine's LDR), DFR (0E0H: flat 0FFFFFFFFH, cluster 0FFFFFFFH),
+ * SVR (0F0H), ISR and IRR (100H-170H, 200H-270H), ICR (300H, 310H).
  */
 function xapicRegister(w: World, x: number, o: number, offset: number): number {
+  const v = w.L.vapic[x];
+  if (offset >= 0x100 && offset <= 0x170) return w.m[v + VAPIC.VISR + ((offset - 0x100) >>> 4)];
+  if (offset >= 0x200 && offset <= 0x270) return w.m[v + VAPIC.VIRR + ((offset - 0x200) >>> 4)];
+  const c = w.machine.vcpus[x];
   switch (offset) {
+    case 0xa0:
+      return processorPriority(w.m[v + VAPIC.VTPR], Math.max(0, regHighest(w.m, v + VAPIC.VISR)));
+    case 0xd0:
+      return (c.ldr ?? 0) >>> 0;
+    case 0xe0:
+      return c.dfr === 'cluster' ? 0x0fffffff : 0xffffffff;
+    case 0x300:
+      return w.m[o + GUEST_APIC.ICR_LO];
+    case 0x310:
+      return w.m[o + GUEST_APIC.ICR_HI];
     case 0x20:
       return (w.m[o + LAPIC.ID] << 24) >>> 0;
     case 0x30:
@@ -286,7 +330,7 @@ export function guestApicWrite(
       apicBaseApply(w.m, o, old, next, w.machine.vcpus[x].apicId);
       w.m[o + GUEST_APIC.BASE] = value >>> 0;
       kvmUpdateCpuidApic(w.m, o);
-      kvmApicBaseModified(w, value >>> 0);
+      kvmApicBaseModified(w, value >>> 0, sink);
     }
   } else if (reg === 'SVR') {
     // Software disable masks every LVT entry (SDM 11.4.7.2); the model's only guest LVT entry is
@@ -296,6 +340,79 @@ export function guestApicWrite(
   } else if (!apicIdWrite(w.m, o, value)) gp(w, o);
   // kvm_recalculate_apic_map: an xAPIC ID that is no longer the vCPU ID inhibits APICv, and the
   // last one restored (or the move to x2APIC, whose ID is the vCPU ID) reactivates it.
-  kvmRecalculateApicMap(w);
-  if (p >= 0) kvmReenter(w, sink, x, p);
+  kvmRecalculateApicMap(w, sink);
+  // A vCPU with a thread of its own re-enters through its exit handler (decision 0235).
+  if (p >= 0 && !vcpuHasThread(w, x)) kvmReenter(w, sink, x, p);
+}
+
+/** The controls KVM sets for a vCPU in xAPIC mode with APICv active (vmx_secondary_exec_control). */
+function xapicAccessControls(w: World) {
+  return {
+    useTprShadow: true,
+    virtualizeX2apicMode: false,
+    apicRegisterVirtualization: true,
+    virtualInterruptDelivery: true,
+    ipiVirtualization: w.machine.features.ipiv,
+  };
+}
+
+/**
+ * vCPU x's guest writes 32 bits at page offset `offset` of its xAPIC page (the base IA32_APIC_BASE
+ * names). Not the APIC (x2APIC or disabled mode): memory, nothing happens (`apic.readHit` 0). At
+ * the APIC-access page (default base, APICv active) hw/apic-access.ts apicAccess decides: TPR
+ * virtualization, EOI virtualization, the ICR high word stored by APIC-write emulation (bytes 2:0
+ * cleared), an APIC-write exit for the ID and SVR (KVM's kvm_apic_write_nodecode ->
+ * kvm_lapic_reg_write), or an APIC-access exit for a read-only register, whose write KVM's
+ * apic_mmio_write drops. Elsewhere (APICv inhibited, base relocated) every write is an EPT
+ * violation into KVM's MMIO emulation, with the same effects (apic_set_tpr, apic_set_eoi).
+ */
+export function guestApicMmioWrite(w: World, sink: Sink, x: number, offset: number, value: number): void {
+  const o = block(w, x);
+  const base = w.m[o + GUEST_APIC.BASE] & 0xfffff000;
+  const hit = xapicMmioAvailable(w.m[o + LAPIC.MODE]);
+  w.m[o + GUEST_APIC.READ_HIT] = hit ? 1 : 0;
+  if (!hit) return;
+  const reg = offset & 0xff0;
+  const onAccessPage =
+    BigInt(base >>> 0) === APIC_DEFAULT_BASE && !apicvInhibited(w, x) && w.machine.features.apicv;
+  const p = vcpuRunningOn(w, x);
+  const reenter = () => {
+    if (p >= 0 && !vcpuHasThread(w, x)) kvmReenter(w, sink, x, p);
+  };
+  if (onAccessPage) {
+    switch (apicAccess(xapicAccessControls(w), offset, 4, true, value)) {
+      case 'tpr-virtualization':
+        guestWriteTpr(w, sink, x, value & 0xff);
+        return;
+      case 'eoi-virtualization':
+        guestEoi(w, sink, x);
+        return;
+      case 'write-virtual-apic':
+        w.m[o + GUEST_APIC.ICR_HI] = (value & 0xff000000) >>> 0;
+        return;
+      case 'apic-write-exit':
+        if (reg === 0x20 || reg === 0xf0) guestApicWrite(w, sink, x, reg === 0x20 ? 'ID' : 'SVR', value);
+        return;
+      default:
+        vmExit(w, sink, x, EXIT_REASON.APIC_ACCESS, offset);
+        reenter();
+        return;
+    }
+  }
+  switch (reg) {
+    case 0x20:
+    case 0xf0:
+      guestApicWrite(w, sink, x, reg === 0x20 ? 'ID' : 'SVR', value);
+      return;
+    case 0xb0:
+      kvmEmulatedEoi(w, sink, x);
+      return;
+  }
+  vmExit(w, sink, x, EXIT_REASON.EPT_VIOLATION, offset);
+  if (reg === 0x80) {
+    // apic_set_tpr: the TPR, then apic_update_ppr and KVM_REQ_EVENT (the re-entry injects).
+    w.m[w.L.vapic[x] + VAPIC.VTPR] = value & 0xff;
+    w.m[w.L.kvmVcpu[x] + KVM_VCPU.REQUESTS] |= KVM_REQ_EVENT;
+  } else if (reg === 0x310) w.m[o + GUEST_APIC.ICR_HI] = (value & 0xff000000) >>> 0;
+  reenter();
 }

@@ -464,8 +464,16 @@ export function icrWritePath(machine: Machine, icr: IcrWrite): 'self' | 'ipiv' |
  * The guest writes the ICR (icrWritePath says how the CPU takes it). This step stops at the exit;
  * KVM's emulation of an exiting write is the program's next steps (fastpath.ts emitIcrExit).
  */
-export function guestWriteIcr(w: World, sink: Sink, x: number, icr: IcrWrite): void {
-  switch (icrWritePath(w.machine, icr)) {
+export function guestWriteIcr(
+  w: World,
+  sink: Sink,
+  x: number,
+  icr: IcrWrite,
+  mode: Machine = w.machine,
+): void {
+  // `mode`: the machine as seen from the vCPU's APIC mode now (a vCPU that left the machine's mode
+  // on an apicRegisters machine writes the ICR through its own mode's interface).
+  switch (icrWritePath(mode, icr)) {
     case 'self':
       guestSelfIpi(w, sink, x, icr.vector);
       return;
@@ -481,8 +489,8 @@ export function guestWriteIcr(w: World, sink: Sink, x: number, icr: IcrWrite): v
         w,
         sink,
         x,
-        w.machine.x2apic ? EXIT_REASON.MSR_WRITE : EXIT_REASON.APIC_WRITE,
-        w.machine.x2apic ? 0x830 : 0x300,
+        mode.x2apic ? EXIT_REASON.MSR_WRITE : EXIT_REASON.APIC_WRITE,
+        mode.x2apic ? 0x830 : 0x300,
       );
   }
 }

@@ -68,6 +68,18 @@ export interface World {
    * kvmHandleInterruptWindow, which injects and re-enters. Set on Intel machines only.
    */
   irqWindowHandler?: (w: World, sink: Sink, x: number, p: number) => void;
+  /**
+   * Bit x: vCPU x has a thread of its own (an actor of `irqlab check` with an exit handler), which
+   * serves the VM exits KVM handles and enters the guest again itself. KVM's paths that a script
+   * folds into one step (an exit, its handling and the re-entry; kvm/apicv-inhibit.ts) stop at the
+   * exit for such a vCPU. 0 when nothing runs but the script.
+   */
+  vcpuThreads?: number;
+}
+
+/** Whether vCPU x has a thread of its own that handles its exits and re-enters (World.vcpuThreads). */
+export function vcpuHasThread(w: World, x: number): boolean {
+  return (((w.vcpuThreads ?? 0) >>> x) & 1) !== 0;
 }
 
 /** pCPU p has APIC ID p (the model's convention; vCPU APIC IDs come from the scenario). */

@@ -17,7 +17,7 @@ import {
   KVM_APICV_BLOCK,
   KVM_APICV_EXTRA,
 } from '../kvm/apicv.ts';
-import { kvmHandleInterruptWindow } from '../kvm/apicv-inhibit.ts';
+import { apicvInhibitable, kvmHandleInterruptWindow } from '../kvm/apicv-inhibit.ts';
 import { irteAffinityHolds, irteGuestModeHolds } from '../kvm/avic-irte.ts';
 import { avicVmcbHolds } from '../kvm/avic-vmcb.ts';
 import { guestIoapicScan, kvmHandleEoiInduced } from '../kvm/guest-ioapic.ts';
@@ -88,6 +88,8 @@ class MonitorSink implements Sink {
   checkIrqWindow = true;
   /** Offset of the VM's kvm.apicv block. */
   apicv = 0;
+  /** Intel APICv can be inhibited while the machine runs (kvm/apicv-inhibit.ts apicvInhibitable). */
+  runtimeInhibit = false;
   /** Bitmask of the vCPUs that left guest mode in this step. */
   exited = 0;
   ev(kind: EventKind, a: number, b: number, c: number, d: number): void {
@@ -113,7 +115,10 @@ class MonitorSink implements Sink {
       this.violation = PROP.NO_IRQ_WINDOW_WITH_AVIC;
       return;
     }
-    if (this.checkRvi) {
+    // RVI means something only with virtual-interrupt delivery: while APICv is inhibited at run
+    // time KVM injects and leaves RVI alone (vmx_sync_pir_to_irr writes it only when
+    // kvm_vcpu_apicv_active), so the check starts again with the reactivation.
+    if (this.checkRvi && (active || !this.runtimeInhibit)) {
       const v = this.w.L.vapic[a];
       const highest = Math.max(0, regHighest(m, v + VAPIC.VIRR));
       if ((m[v + VAPIC.RVI] & 0xff) !== highest) this.violation = PROP.RVI_AT_ENTRY;
@@ -228,6 +233,7 @@ export class SystemModel {
     this.vcpuActor = machine.vcpus.map((_, x) =>
       actors.findIndex((a) => a.vcpu === x && (a.asyncExit ?? -1) >= 0),
     );
+    this.w.vcpuThreads = this.vcpuActor.reduce((bits, i, x) => (i >= 0 ? bits | (1 << x) : bits), 0);
     // A vCPU that starts loaded has vcpu->cpu set and, when running, IN_GUEST_MODE.
     machine.vcpus.forEach((c, x) => {
       const k = this.w.L.kvmVcpu[x];
@@ -255,6 +261,7 @@ export class SystemModel {
     this.sink.checkActivation = this.props.has(PROP.APICV_ACTIVATION);
     this.sink.checkIrqWindow = this.props.has(PROP.NO_IRQ_WINDOW_WITH_AVIC);
     this.sink.apicv = this.apicv;
+    this.sink.runtimeInhibit = apicvInhibitable(this.w);
     this.lockNames = options.locks ?? [];
     this.locks = this.lockNames.length === 0 ? -1 : this.w.L.extra.get(LOCKS_BLOCK)!;
   }
