@@ -173,7 +173,10 @@ function emitGuestIcr(
     x,
     selfMayExit ? [x] : dynamic ? machine.vcpus.map((_, i) => i) : kvmIcrTargets(machine, x, icr),
     icr.vector,
-    machine.x2apic,
+    // Under IPI virtualization KVM leaves WRMSR 830H unintercepted, so a write IPIv does not
+    // virtualize (a shorthand, logical, non-fixed) is a trap-like APIC-write exit at 300H, which
+    // the fastpath does not take (SDM Vol. 3C "IPI Virtualization"; x2apic-msr.ts icrWriteEmulation).
+    machine.x2apic && !machine.features.ipiv,
     icr.deliveryMode === 4,
     dynamic
       ? (w, t) =>

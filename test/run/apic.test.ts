@@ -87,6 +87,34 @@ describe('an intercepted ICR write: VM exit, then KVM delivers the IPI', () => {
     }
   });
 
+  test('x2APIC under IPIv, a write IPIv does not virtualize: an APIC-write exit at 300H in the full path, never the MSR fastpath', () => {
+    // SDM Vol. 3C "IPI Virtualization": with IPIv KVM leaves WRMSR 830H unintercepted, and APIC-write
+    // emulation virtualizes only physical, fixed, edge IPIs with no shorthand; anything else is a
+    // trap-like APIC-write exit (qualification 300H), which KVM handles in handle_apic_write; the
+    // exit fastpath (1e9e2622a149) takes only MSR-write exits.
+    for (const icrWrite of ['full-exit', 'fastpath'] as const)
+      for (const to of [{ shorthand: 'others' }, { deliveryMode: 'nmi', dest: 1 }]) {
+        const sc = parseScenarioText(
+          JSON.stringify({
+            name: 't',
+            description: 'd',
+            source: 's',
+            machine: { pcpus: 2, features: { ipiv: true }, vcpus: [running(0), running(1)] },
+            steps: [{ do: 'guest.icr', vcpu: 0, vector: '0x63', ...to }],
+          }),
+          't.json',
+        );
+        const r = runScenario(sc, 't.json', { ...DEFAULT, icrWrite });
+        const what = `${icrWrite} ${JSON.stringify(to)}`;
+        assert.deepEqual(exits(r, 0), [APIC_WRITE], what);
+        assert.ok(
+          r.entries.some((e) => e.label === 'srcu_read_lock'),
+          `${what}: handled in the full path (${r.entries.map((e) => e.label).join(', ')})`,
+        );
+        if (to.shorthand === 'others') assert.deepEqual(delivered(r, 1), [0x63], what);
+      }
+  });
+
   test('xAPIC IPI to another vCPU without IPIv: APIC-write exit (300H), delivered on the target', () => {
     // SDM 29.4.3.3: a write to the ICR low word at 300H is an APIC-write VM exit unless it is a
     // virtualized self IPI; KVM's handle_apic_write sends it.

@@ -484,14 +484,12 @@ export function guestWriteIcr(
       }
       ipivPostTo(w, sink, x, vcpuByApicId(w, icr.dest), icr.vector);
       return;
-    case 'exit':
-      vmExit(
-        w,
-        sink,
-        x,
-        mode.x2apic ? EXIT_REASON.MSR_WRITE : EXIT_REASON.APIC_WRITE,
-        mode.x2apic ? 0x830 : 0x300,
-      );
+    case 'exit': {
+      // WRMSR 830H exits as an MSR write only where KVM intercepts it: under IPIv it does not, and
+      // APIC-write emulation gives an APIC-write exit at 300H (x2apic-msr.ts icrWriteEmulation).
+      const msrExit = mode.x2apic && !mode.features.ipiv;
+      vmExit(w, sink, x, msrExit ? EXIT_REASON.MSR_WRITE : EXIT_REASON.APIC_WRITE, msrExit ? 0x830 : 0x300);
+    }
   }
 }
 
