@@ -21,28 +21,7 @@ import { type RunResult, runScenario } from '../../src/run/run.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
 import { machineOf, parseScenarioText } from '../../src/scenarios/loader.ts';
 import { recordStep } from '../../src/trace/record.ts';
-
-// biome-ignore lint/suspicious/noExplicitAny: scenario files are written here as plain objects
-type Raw = Record<string, any>;
-
-function run(raw: Raw): RunResult {
-  const sc = { name: 't', description: 'd', source: 's', ...raw };
-  return runScenario(parseScenarioText(JSON.stringify(sc), 't.json'), 't.json');
-}
-
-function delivered(r: RunResult, x: number): number[] {
-  return r.entries
-    .flatMap((e) => e.events)
-    .filter((e) => e.kind === 'deliver' && e.a === x)
-    .map((e) => e.b);
-}
-
-function exits(r: RunResult, x: number): number[] {
-  return r.entries
-    .flatMap((e) => e.events)
-    .filter((e) => e.kind === 'vmexit' && e.a === x)
-    .map((e) => e.c);
-}
+import { delivered, exits, type Raw, run } from './support.ts';
 
 const MSR_WRITE = 32;
 const APIC_WRITE = 56;

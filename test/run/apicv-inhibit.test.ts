@@ -21,40 +21,10 @@ import {
   vmEntryVirtualInterrupts,
 } from '../../src/model/hw/vapic.ts';
 import { KVM_APIC_LVR } from '../../src/model/kvm/guest-apic.ts';
-import { findField, readField } from '../../src/model/platform/fields.ts';
-import { type RunResult, runScenario } from '../../src/run/run.ts';
-import { parseScenarioText } from '../../src/scenarios/loader.ts';
-
-// biome-ignore lint/suspicious/noExplicitAny: scenario files are written here as plain objects
-type Raw = Record<string, any>;
-
-function run(raw: Raw): RunResult {
-  const sc = { name: 't', description: 'd', source: 's', ...raw };
-  return runScenario(parseScenarioText(JSON.stringify(sc), 't.json'), 't.json');
-}
-
-function delivered(r: RunResult, x: number): number[] {
-  return r.entries
-    .flatMap((e) => e.events)
-    .filter((e) => e.kind === 'deliver' && e.a === x)
-    .map((e) => e.b);
-}
-
-function field(r: RunResult, name: string): unknown {
-  const f = findField(r.world.L, name);
-  assert.ok(f, name);
-  return readField(r.world.m, f.block.base, f.field);
-}
+import { delivered, exits, field, type Raw, run } from './support.ts';
 
 const EPT_VIOLATION = 48;
 const INTERRUPT_WINDOW = 7;
-
-function exits(r: RunResult, x: number): number[] {
-  return r.entries
-    .flatMap((e) => e.events)
-    .filter((e) => e.kind === 'vmexit' && e.a === x)
-    .map((e) => e.c);
-}
 
 describe('VMX controls the inhibit toggles (hw/vapic.ts)', () => {
   test('without virtual-interrupt delivery a VM entry neither evaluates nor recognizes (SDM 26.3.2.5)', () => {

@@ -11,30 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { findField, readField } from '../../src/model/platform/fields.ts';
-import { type RunResult, runScenario } from '../../src/run/run.ts';
-import { parseScenarioText } from '../../src/scenarios/loader.ts';
-
-// biome-ignore lint/suspicious/noExplicitAny: scenario files are written here as plain objects
-type Raw = Record<string, any>;
-
-function run(raw: Raw): RunResult {
-  const sc = { name: 't', description: 'd', source: 's', ...raw };
-  return runScenario(parseScenarioText(JSON.stringify(sc), 't.json'), 't.json');
-}
-
-function field(r: RunResult, name: string): unknown {
-  const f = findField(r.world.L, name);
-  assert.ok(f, name);
-  return readField(r.world.m, f.block.base, f.field);
-}
-
-function exits(r: RunResult, x: number): number[] {
-  return r.entries
-    .flatMap((e) => e.events)
-    .filter((e) => e.kind === 'vmexit' && e.a === x)
-    .map((e) => e.c);
-}
+import { exits, field, run } from './support.ts';
 
 const APIC_ACCESS = 44;
 const EPT_VIOLATION = 48;

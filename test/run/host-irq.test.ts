@@ -9,29 +9,15 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { UserError } from '../../src/errors.ts';
-import { findField, readField } from '../../src/model/platform/fields.ts';
-import { type RunResult, runScenario } from '../../src/run/run.ts';
+import type { RunResult } from '../../src/run/run.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
-
-// biome-ignore lint/suspicious/noExplicitAny: scenario files are written here as plain objects
-type Raw = Record<string, any>;
-
-function run(raw: Raw): RunResult {
-  const sc = { name: 't', description: 'd', source: 's', ...raw };
-  return runScenario(parseScenarioText(JSON.stringify(sc), 't.json'), 't.json');
-}
+import { field, run } from './support.ts';
 
 function hostIrqs(r: RunResult, p: number): number[] {
   return r.entries
     .flatMap((e) => e.events)
     .filter((e) => e.kind === 'host_irq' && e.a === p)
     .map((e) => e.b);
-}
-
-function field(r: RunResult, name: string): unknown {
-  const f = findField(r.world.L, name);
-  assert.ok(f, name);
-  return readField(r.world.m, f.block.base, f.field);
 }
 
 const vcpus = [{ pcpu: 1 }];

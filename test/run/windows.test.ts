@@ -8,16 +8,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { type RunResult, runScenario } from '../../src/run/run.ts';
+import type { RunResult } from '../../src/run/run.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
-
-// biome-ignore lint/suspicious/noExplicitAny: scenario files are written here as plain objects
-type Raw = Record<string, any>;
-
-function run(raw: Raw): RunResult {
-  const sc = { name: 't', description: 'd', source: 's', ...raw };
-  return runScenario(parseScenarioText(JSON.stringify(sc), 't.json'), 't.json');
-}
+import { type Raw, run } from './support.ts';
 
 const INTERRUPT_WINDOW = 7;
 
