@@ -62,6 +62,9 @@ describe('step kinds', () => {
         'guest.hlt',
         'guest.iret',
         'guest.apicWrite',
+        'guestIoapic.line',
+        'guestIoapic.write',
+        'guestIoapic.mask',
       ],
     );
   });
