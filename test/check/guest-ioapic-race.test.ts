@@ -19,11 +19,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CheckModel } from '../../src/check/explorer.ts';
 import { checkScenario, resolveVariant } from '../../src/check/session.ts';
-import { regTest } from '../../src/model/hw/bits.ts';
-import { IOAPIC, ioapicReadEntry } from '../../src/model/hw/ioapic.ts';
+import { regSet, regTest } from '../../src/model/hw/bits.ts';
+import { encodeRedirEntry, IOAPIC, ioapicReadEntry, ioapicWriteRedir } from '../../src/model/hw/ioapic.ts';
 import { PID } from '../../src/model/hw/pid.ts';
 import { VAPIC } from '../../src/model/hw/vapic.ts';
-import { GUEST_IOAPIC_BLOCK, IOAPIC_EOI_BLOCK } from '../../src/model/kvm/guest-ioapic.ts';
+import { GUEST_IOAPIC_BLOCK, guestIoapicScan, IOAPIC_EOI_BLOCK } from '../../src/model/kvm/guest-ioapic.ts';
 import { EV, EXIT_REASON, type Sink } from '../../src/model/platform/events.ts';
 import { VCPU } from '../../src/model/platform/layout.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
@@ -108,6 +108,85 @@ describe("KVM's emulated I/O APIC: a held level line, an EOI and a retarget in e
     assert.ok(seen.eoiAfterRetarget, 'no interleaving handles the EOI after the entry moved to vcpu1');
     assert.ok(seen.both, 'no interleaving re-sends the still-asserted line to vcpu1 after vcpu0 EOIs');
     assert.ok(seen.onlyVcpu1, 'no interleaving asserts the line after the retarget');
+  });
+
+  test('the rescan after a retarget keeps the old target bit while the vector is still in its PIR (vcpu_scan_ioapic syncs PIR before kvm_ioapic_scan_entry), and only then', () => {
+    const m = buildModel(scenario, variant);
+    const w = m.w;
+    const io = w.L.extra.get(GUEST_IOAPIC_BLOCK)!;
+    for (const inPir of [true, false]) {
+      const s = new Uint32Array(m.words);
+      m.init(s);
+      w.m = s;
+      if (inPir) regSet(s, w.L.pid[0] + PID.PIR, VECTOR);
+      const e = encodeRedirEntry({ ...ioapicReadEntry(s, io, PIN), dest: 1 });
+      ioapicWriteRedir(s, io, PIN, e.lo, e.hi);
+      guestIoapicScan(w);
+      assert.equal(
+        regTest(s, w.L.vapic[0] + VAPIC.EOI_EXIT, VECTOR),
+        inPir,
+        `vcpu0, vector in PIR: ${inPir}`,
+      );
+      assert.equal(regTest(s, w.L.vapic[1] + VAPIC.EOI_EXIT, VECTOR), true, 'vcpu1, the new target');
+    }
+  });
+
+  test('a host mask and unmask racing with the held line and the EOI: the unmasked level line is outstanding at the end (82093AA: an asserted level input sends when unmasked)', () => {
+    const sc = parseScenarioText(
+      JSON.stringify({
+        name: 'mask-race',
+        description: 'mask, unmask, EOI, held line',
+        source: 'KVM ioapic.c',
+        machine: scenario.machine,
+        actors: [
+          { name: 'device', steps: [{ do: 'guestIoapic.line', pin: PIN, level: true }] },
+          {
+            name: 'host',
+            steps: [
+              { do: 'guestIoapic.mask', pin: PIN, masked: true },
+              { do: 'guestIoapic.mask', pin: PIN, masked: false },
+            ],
+          },
+          { name: 'vcpu0', vcpu: 0, steps: [{ do: 'guest.eoi' }] },
+          { name: 'vcpu1', vcpu: 1, steps: [] },
+        ],
+        properties: ['no-lost-interrupt', 'no-stuck-pir'],
+      }),
+      'mask-race.json',
+    );
+    const m = buildModel(sc, variant);
+    const L = m.w.L;
+    const io = L.extra.get(GUEST_IOAPIC_BLOCK)!;
+    const bad: string[] = [];
+    let ends = 0;
+    const e = check({
+      words: m.words,
+      maxActions: m.maxActions,
+      init: (s) => m.init(s),
+      enabled: (s, out) => m.enabled(s, out),
+      step: (s, a) => m.step(s, a),
+      invariant: (s) => m.invariant(s),
+      terminal: (s) => {
+        ends++;
+        const base = m.terminal(s);
+        if (base !== 0) return base;
+        const entry = ioapicReadEntry(s, io, PIN);
+        const held =
+          regTest(s, L.vapic[0] + VAPIC.VISR, VECTOR) ||
+          regTest(s, L.vapic[0] + VAPIC.VIRR, VECTOR) ||
+          regTest(s, L.pid[0] + PID.PIR, VECTOR);
+        const ok =
+          entry.mask === 0 &&
+          entry.remoteIrr === 1 &&
+          held &&
+          regTest(s, L.vapic[0] + VAPIC.EOI_EXIT, VECTOR);
+        if (!ok) bad.push(`mask ${entry.mask} remoteIRR ${entry.remoteIrr} outstanding ${held}`);
+        return ok ? 0 : 1000;
+      },
+    });
+    assert.deepEqual(bad, []);
+    assert.deepEqual(e.outcome, { kind: 'holds' });
+    assert.ok(ends > 0);
   });
 
   test('an actor guestIoapic.write needs its vCPU; a pin an actor names must be programmed', () => {
