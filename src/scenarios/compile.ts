@@ -200,7 +200,7 @@ function emitStep(
       );
       return;
     case 'guestIoapic.mask':
-      b.step('kvm_ioapic', `${st.masked ? 'mask' : 'unmask'} pin ${st.pin}`, (w, _a, sink) => {
+      b.step('host', `${st.masked ? 'masks' : 'unmasks'} guest I/O APIC pin ${st.pin}`, (w, _a, sink) => {
         guestIoapicMask(w, sink, st.pin, st.masked);
         return NEXT;
       });

@@ -189,7 +189,8 @@ export type GuestIoapicWrite = Partial<Omit<RedirEntryFields, 'polarity'>>;
  * vCPU x's guest writes a redirection entry (an MMIO write to the I/O APIC window: an EPT
  * misconfiguration exit, which KVM emulates, ioapic_write_indirect). Remote IRR is kept for a level
  * entry, cleared for an edge one (hw/ioapic.ts); a level entry whose line is asserted and Remote IRR
- * clear sends at once. KVM then rescans the EOI-exit bitmaps, and the vCPU re-enters.
+ * clear sends at once. KVM then rescans the EOI-exit bitmaps, and the vCPU re-enters (a vCPU with
+ * a thread re-enters through its exit handler instead, after this step).
  */
 export function guestIoapicWrite(w: World, sink: Sink, x: number, pin: number, wr: GuestIoapicWrite): void {
   const o = base(w);
