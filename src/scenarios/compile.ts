@@ -19,6 +19,7 @@ import {
   emitIoapicEoiHandler,
   guestIoapicLine,
   guestIoapicMask,
+  guestIoapicReg,
   guestIoapicWrite,
   ioapicEoiExtra,
 } from '../model/kvm/guest-ioapic.ts';
@@ -222,6 +223,19 @@ function emitStep(
       );
       return;
     }
+    case 'guestIoapic.reg':
+      // IOREGSEL/IOWIN through ioapic_mmio_read/ioapic_mmio_write, under ioapic->lock: one step from
+      // the exit; the thread's exit handler re-enters.
+      b.step(
+        st.write === undefined ? 'ioapic_read_indirect' : 'ioapic_write_indirect',
+        st.write === undefined ? `read ${hex(st.index)}` : `write ${hex(st.write)} to ${hex(st.index)}`,
+        (w, _a, sink) => {
+          guestIoapicReg(w, sink, vcpu, st.index, st.write);
+          return NEXT;
+        },
+        inGuest,
+      );
+      return;
     case 'guest.selfIpi':
       b.step(
         'guest',

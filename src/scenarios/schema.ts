@@ -517,6 +517,10 @@ export const STEP_KINDS = {
       write: u32.optional().describe('the value written; without it the step reads'),
       vcpu: vcpuRef,
     },
+    actor: {
+      index: z.number().int().min(0).max(0x3f),
+      write: u32.optional().describe('the value written; without it the step reads'),
+    },
   },
   'guestIoapic.mask': {
     meaning: "the host masks or unmasks an entry of KVM's emulated I/O APIC",
@@ -849,6 +853,7 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
           st.do !== 'kvm.startAssignment') ||
         st.do.startsWith('guest.') ||
         st.do === 'guestIoapic.write' ||
+        st.do === 'guestIoapic.reg' ||
         st.do.startsWith('svm.')
       ) {
         if (a.vcpu === undefined)
@@ -1136,6 +1141,12 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
           code: 'custom',
           path: ['actors', i, 'steps', j, 'pin'],
           message: `pin ${st.pin} is not programmed in machine.guestIoapic`,
+        });
+      if (st.do === 'guestIoapic.reg' && s.machine.guestIoapic.length === 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['actors', i, 'steps', j],
+          message: "guestIoapic.reg needs KVM's emulated I/O APIC: program a pin in machine.guestIoapic",
         });
     });
   });

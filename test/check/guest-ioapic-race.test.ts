@@ -189,6 +189,69 @@ describe("KVM's emulated I/O APIC: a held level line, an EOI and a retarget in e
     assert.ok(ends > 0);
   });
 
+  test('the same retarget through IOREGSEL/IOWIN (guestIoapic.reg in an actor): the ends as with guestIoapic.write; the ID written and the version read (82093AA: ID bits 27:24, IOAPICVER 170011H)', () => {
+    const sc = parseScenarioText(
+      JSON.stringify({
+        ...scenario,
+        name: 'reg-race',
+        actors: [
+          scenario.actors![0],
+          scenario.actors![1],
+          {
+            name: 'vcpu1',
+            vcpu: 1,
+            steps: [
+              { do: 'guestIoapic.reg', index: 0, write: 0x05000000 },
+              { do: 'guestIoapic.reg', index: 0x10 + 2 * PIN + 1, write: 0x01000000 },
+              { do: 'guestIoapic.reg', index: 1 },
+            ],
+          },
+        ],
+      }),
+      'reg-race.json',
+    );
+    const m = buildModel(sc, variant);
+    const L = m.w.L;
+    const io = L.extra.get(GUEST_IOAPIC_BLOCK)!;
+    const bad: string[] = [];
+    let ends = 0;
+    const e = check({
+      words: m.words,
+      maxActions: m.maxActions,
+      init: (s) => m.init(s),
+      enabled: (s, out) => m.enabled(s, out),
+      step: (s, a) => m.step(s, a),
+      invariant: (s) => m.invariant(s),
+      terminal: (s) => {
+        ends++;
+        const base = m.terminal(s);
+        if (base !== 0) return base;
+        const entry = ioapicReadEntry(s, io, PIN);
+        const holders = [0, 1].filter(
+          (x) =>
+            regTest(s, L.vapic[x] + VAPIC.VISR, VECTOR) ||
+            regTest(s, L.vapic[x] + VAPIC.VIRR, VECTOR) ||
+            regTest(s, L.pid[x] + PID.PIR, VECTOR),
+        );
+        const ok =
+          entry.dest === 1 &&
+          entry.remoteIrr === 1 &&
+          holders.length === 1 &&
+          regTest(s, L.vapic[holders[0]] + VAPIC.EOI_EXIT, VECTOR) &&
+          s[io + IOAPIC.ID] === 5 &&
+          s[io + IOAPIC.SIZE] === 0x00170011;
+        if (!ok)
+          bad.push(
+            `dest ${entry.dest} remoteIRR ${entry.remoteIrr} holders ${holders} read ${s[io + IOAPIC.SIZE]}`,
+          );
+        return ok ? 0 : 1000;
+      },
+    });
+    assert.deepEqual(bad, []);
+    assert.deepEqual(e.outcome, { kind: 'holds' });
+    assert.ok(ends > 0);
+  });
+
   test('an actor guestIoapic.write needs its vCPU; a pin an actor names must be programmed', () => {
     const base = JSON.parse(JSON.stringify(scenario));
     const noVcpu = {

@@ -64,6 +64,7 @@ describe('step kinds', () => {
         'guest.apicWrite',
         'guestIoapic.line',
         'guestIoapic.write',
+        'guestIoapic.reg',
         'guestIoapic.mask',
       ],
     );

@@ -221,7 +221,7 @@ export function guestIoapicReg(w: World, sink: Sink, x: number, index: number, w
     msg = ioapicWriteReg(w.m, o, index, write >>> 0);
     if (index >= 0x10) guestIoapicScan(w);
   }
-  if (p >= 0) vmEntry(w, sink, x, p);
+  if (p >= 0 && !vcpuHasThread(w, x)) vmEntry(w, sink, x, p);
   route(w, sink, msg);
 }
 
