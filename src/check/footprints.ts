@@ -270,7 +270,7 @@ const RULES: readonly Rule[] = [
 
 /**
  * The footprint of a step run by the actor of `c`, or null (touches everything) for a step no
- * rule names, or on an AVIC or `apicRegisters` machine. Every footprint includes the actor's own block: its pc, locals and store buffer.
+ * rule names, or on an AVIC, `apicRegisters` or `guestIoapic` machine. Every footprint includes the actor's own block: its pc, locals and store buffer.
  */
 export function stepFootprint(fn: string, label: string, c: StepScope): Footprint | null {
   // On an AMD AVIC machine the same kernel functions also touch the backing pages, the physical
@@ -280,6 +280,10 @@ export function stepFootprint(fn: string, label: string, c: StepScope): Footprin
   // registers and the VM-wide APICv state, which they test when they run (the APICv inhibit at run
   // time, decision 0235): not annotated either.
   if (c.L.guestApic !== undefined) return null;
+  // KVM's emulated I/O APIC (machine.guestIoapic): an EOI, a VM entry or a delivery there reads
+  // and writes the redirection table, the EOI-exit bitmaps and the TMRs (guest-ioapic.ts): not
+  // annotated.
+  if (c.L.extra.has('guestIoapic')) return null;
   const rule = RULES.find((r) => r.fn === fn && (r.label === undefined || r.label.test(label)));
   if (rule === undefined || (rule.own && c.vcpu < 0)) return null;
   const { r = [], w = [] } = rule.fp(c, label);

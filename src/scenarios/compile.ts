@@ -15,6 +15,14 @@ import { emitAsyncExitHandler, emitEnterGuest, emitExit } from '../model/kvm/ent
 import { emitIcrBroadcast, emitIcrWrite, kvmIcrTargets } from '../model/kvm/fastpath.ts';
 import { GA_LOG_COST_EXTRA } from '../model/kvm/ga-log-cost.ts';
 import { guestApicWrite } from '../model/kvm/guest-apic.ts';
+import {
+  emitIoapicEoiHandler,
+  guestIoapicLine,
+  guestIoapicMask,
+  guestIoapicReg,
+  guestIoapicWrite,
+  ioapicEoiExtra,
+} from '../model/kvm/guest-ioapic.ts';
 import { type HarvestCost, harvestCost } from '../model/kvm/harvest.ts';
 import { emitEnableIrqWindow, emitInhibitIoctl, emitIrqWindowExit } from '../model/kvm/irq-window.ts';
 import {
@@ -48,7 +56,7 @@ import { propertyCode } from '../model/system/properties.ts';
 import { type ActorProgram, SystemModel } from '../model/system/system.ts';
 import { machineOf } from './loader.ts';
 import { type ActorStep, PROPERTIES, type Scenario } from './schema.ts';
-import { emitScriptStep, SCRIPT_FN } from './script.ts';
+import { emitScriptStep, guestIoapicWriteFields, SCRIPT_FN } from './script.ts';
 
 /**
  * Emits one scenario step. `pcpu` is the pCPU the actor's vCPU is loaded on at this point of its
@@ -180,6 +188,54 @@ function emitStep(
       );
       return;
     }
+    case 'guestIoapic.line':
+      // kvm_set_irq -> kvm_ioapic_set_irq: the line, ioapic_service and the delivery to the vCPUs
+      // (kvm_irq_delivery_to_apic) all under ioapic->lock, so one step.
+      b.step(
+        'kvm_ioapic_set_irq',
+        `line ${st.pin} ${st.level ? 'asserted' : 'deasserted'}`,
+        (w, _a, sink) => {
+          guestIoapicLine(w, sink, st.pin, st.level);
+          return NEXT;
+        },
+      );
+      return;
+    case 'guestIoapic.mask':
+      b.step('host', `${st.masked ? 'masks' : 'unmasks'} guest I/O APIC pin ${st.pin}`, (w, _a, sink) => {
+        guestIoapicMask(w, sink, st.pin, st.masked);
+        return NEXT;
+      });
+      return;
+    case 'guestIoapic.write': {
+      // The guest's MMIO write: the exit, then ioapic_mmio_write -> ioapic_write_indirect under
+      // ioapic->lock (the entry, Remote IRR kept for a level entry, ioapic_service of an asserted
+      // level line) and the rescan of the EOI-exit bitmaps, one step; the thread's exit handler
+      // re-enters.
+      const { wr, what } = guestIoapicWriteFields(st);
+      b.step(
+        'ioapic_write_indirect',
+        `pin ${st.pin}: ${what}`,
+        (w, _a, sink) => {
+          guestIoapicWrite(w, sink, vcpu, st.pin, wr);
+          return NEXT;
+        },
+        inGuest,
+      );
+      return;
+    }
+    case 'guestIoapic.reg':
+      // IOREGSEL/IOWIN through ioapic_mmio_read/ioapic_mmio_write, under ioapic->lock: one step from
+      // the exit; the thread's exit handler re-enters.
+      b.step(
+        st.write === undefined ? 'ioapic_read_indirect' : 'ioapic_write_indirect',
+        st.write === undefined ? `read ${hex(st.index)}` : `write ${hex(st.write)} to ${hex(st.index)}`,
+        (w, _a, sink) => {
+          guestIoapicReg(w, sink, vcpu, st.index, st.write);
+          return NEXT;
+        },
+        inGuest,
+      );
+      return;
     case 'guest.selfIpi':
       b.step(
         'guest',
@@ -359,7 +415,12 @@ function buildProgramsWithCosts(
       );
       b.code[b.code.length - 1].final = true;
       asyncExit = b.code.length;
-      emitAsyncExitHandler(b, v, a.vcpu);
+      emitAsyncExitHandler(
+        b,
+        v,
+        a.vcpu,
+        sc.machine.guestIoapic.length > 0 ? emitIoapicEoiHandler : undefined,
+      );
     }
     const code = b.build();
     for (const start of icrStarts) {
@@ -585,6 +646,10 @@ export function buildModel(
       ...(migratedVcpus(sc).length > 0 ? [schedRqExtra(sc.machine.vcpus.length)] : []),
       ...(vtdIrteModes(sc) ? [vtdIrteExtra(sc.machine.irtes.length)] : []),
       ...(countsGaLog(sc) ? [GA_LOG_COST_EXTRA] : []),
+      // Where a vCPU thread's EOI-induced exit waits for its handler (guest-ioapic.ts).
+      ...(sc.machine.guestIoapic.length > 0 && (sc.actors ?? []).some((a) => a.vcpu !== undefined)
+        ? [ioapicEoiExtra(sc.machine.vcpus.length)]
+        : []),
       ...locksExtra(
         locks,
         programs.map((p) => p.name),

@@ -148,7 +148,7 @@ export const machine = z
     guestIoapic: z
       .array(guestIoapicPin)
       .default([])
-      .describe("KVM's emulated I/O APIC: inputs whose messages go to vCPUs (Intel APICv, steps only)"),
+      .describe("KVM's emulated I/O APIC: inputs whose messages go to vCPUs (Intel APICv)"),
     apicRegisters: z
       .boolean()
       .default(false)
@@ -481,12 +481,14 @@ export const STEP_KINDS = {
     },
   },
   'guestIoapic.line': {
-    meaning: "an input line of KVM's emulated I/O APIC is asserted (true) or deasserted (kvm_ioapic_set_irq)",
+    meaning:
+      "an input line of KVM's emulated I/O APIC is asserted (true) or deasserted (kvm_ioapic_set_irq; in an actor, one step under ioapic->lock, the delivery to the vCPUs included)",
     script: { pin: z.number().int().min(0).max(23), level: z.boolean() },
+    actor: { pin: z.number().int().min(0).max(23), level: z.boolean() },
   },
   'guestIoapic.write': {
     meaning:
-      "the guest rewrites a redirection entry of KVM's emulated I/O APIC (an exit KVM emulates; Remote IRR kept for a level entry)",
+      "the guest rewrites a redirection entry of KVM's emulated I/O APIC (an exit KVM emulates; Remote IRR kept for a level entry; in an actor, its own vCPU writes, ioapic_write_indirect is one step under ioapic->lock and the thread re-enters through vcpu_enter_guest)",
     script: {
       pin: z.number().int().min(0).max(23),
       vector: vector.optional(),
@@ -497,6 +499,15 @@ export const STEP_KINDS = {
       deliveryMode: z.enum(['fixed', 'lowest', 'nmi']).optional(),
       vcpu: vcpuRef,
     },
+    actor: {
+      pin: z.number().int().min(0).max(23),
+      vector: vector.optional(),
+      trigger: z.enum(['edge', 'level']).optional(),
+      masked: z.boolean().optional(),
+      dest: byte.optional(),
+      destMode: z.enum(['physical', 'logical']).optional(),
+      deliveryMode: z.enum(['fixed', 'lowest', 'nmi']).optional(),
+    },
   },
   'guestIoapic.reg': {
     meaning:
@@ -506,10 +517,15 @@ export const STEP_KINDS = {
       write: u32.optional().describe('the value written; without it the step reads'),
       vcpu: vcpuRef,
     },
+    actor: {
+      index: z.number().int().min(0).max(0x3f),
+      write: u32.optional().describe('the value written; without it the step reads'),
+    },
   },
   'guestIoapic.mask': {
     meaning: "the host masks or unmasks an entry of KVM's emulated I/O APIC",
     script: { pin: z.number().int().min(0).max(23), masked: z.boolean() },
+    actor: { pin: z.number().int().min(0).max(23), masked: z.boolean() },
   },
   'host.sti': {
     meaning: 'the host enables IRQs on a pCPU',
@@ -836,6 +852,8 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
           st.do !== 'kvm.inhibit' &&
           st.do !== 'kvm.startAssignment') ||
         st.do.startsWith('guest.') ||
+        st.do === 'guestIoapic.write' ||
+        st.do === 'guestIoapic.reg' ||
         st.do.startsWith('svm.')
       ) {
         if (a.vcpu === undefined)
@@ -1090,12 +1108,6 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
         });
     });
   });
-  if (s.machine.guestIoapic.length > 0 && s.actors !== undefined)
-    ctx.addIssue({
-      code: 'custom',
-      path: ['machine', 'guestIoapic'],
-      message: 'machine.guestIoapic is modelled for steps (irqlab run), not with actors',
-    });
   s.machine.ioapic.forEach((p, i) => {
     // 82093AA datasheet, "I/O Redirection Table Registers": NMI is edge-triggered whatever the
     // trigger-mode bit says, and the entry must be programmed edge-triggered.
@@ -1121,6 +1133,22 @@ export const scenario = scenarioObject.superRefine((s, ctx) => {
         message: `pin ${p.pin} is listed twice`,
       });
     gioPins.add(p.pin);
+  });
+  s.actors?.forEach((a, i) => {
+    a.steps.forEach((st, j) => {
+      if (st.do.startsWith('guestIoapic.') && 'pin' in st && !gioPins.has(st.pin))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['actors', i, 'steps', j, 'pin'],
+          message: `pin ${st.pin} is not programmed in machine.guestIoapic`,
+        });
+      if (st.do === 'guestIoapic.reg' && s.machine.guestIoapic.length === 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['actors', i, 'steps', j],
+          message: "guestIoapic.reg needs KVM's emulated I/O APIC: program a pin in machine.guestIoapic",
+        });
+    });
   });
   s.steps.forEach((st, i) => {
     if (st.do.startsWith('guestIoapic.') && 'pin' in st && !gioPins.has(st.pin))

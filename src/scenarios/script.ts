@@ -325,6 +325,31 @@ function emitIcrRaw(
 }
 
 /** One script step as instructions appended to `b` (the script actor's program). */
+/** The redirection-entry fields a `guestIoapic.write` step (script or actor) changes, and a label. */
+export function guestIoapicWriteFields(st: {
+  vector?: number;
+  trigger?: 'edge' | 'level';
+  masked?: boolean;
+  dest?: number;
+  destMode?: 'physical' | 'logical';
+  deliveryMode?: 'fixed' | 'lowest' | 'nmi';
+}): { wr: GuestIoapicWrite; what: string } {
+  const wr: GuestIoapicWrite = {
+    ...(st.vector !== undefined ? { vector: st.vector } : {}),
+    ...(st.trigger !== undefined ? { triggerMode: st.trigger === 'level' ? 1 : 0 } : {}),
+    ...(st.masked !== undefined ? { mask: st.masked ? 1 : 0 } : {}),
+    ...(st.dest !== undefined ? { dest: st.dest } : {}),
+    ...(st.destMode !== undefined ? { destMode: st.destMode === 'logical' ? 1 : 0 } : {}),
+    ...(st.deliveryMode !== undefined
+      ? { deliveryMode: ({ fixed: 0, lowest: 1, nmi: 4 } as const)[st.deliveryMode] }
+      : {}),
+  };
+  const what = Object.entries(wr)
+    .map(([k, val]) => `${k}=${k === 'vector' || k === 'dest' ? hex(val as number) : val}`)
+    .join(' ');
+  return { wr, what };
+}
+
 export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, st: Step): void {
   const avic = b.avic;
   const start = b.code.length;
@@ -554,19 +579,7 @@ export function emitScriptStep(b: ProgramBuilder, v: Variant, machine: Machine, 
       return;
     case 'guestIoapic.write': {
       const x = st.vcpu;
-      const wr: GuestIoapicWrite = {
-        ...(st.vector !== undefined ? { vector: st.vector } : {}),
-        ...(st.trigger !== undefined ? { triggerMode: st.trigger === 'level' ? 1 : 0 } : {}),
-        ...(st.masked !== undefined ? { mask: st.masked ? 1 : 0 } : {}),
-        ...(st.dest !== undefined ? { dest: st.dest } : {}),
-        ...(st.destMode !== undefined ? { destMode: st.destMode === 'logical' ? 1 : 0 } : {}),
-        ...(st.deliveryMode !== undefined
-          ? { deliveryMode: ({ fixed: 0, lowest: 1, nmi: 4 } as const)[st.deliveryMode] }
-          : {}),
-      };
-      const what = Object.entries(wr)
-        .map(([k, val]) => `${k}=${k === 'vector' || k === 'dest' ? hex(val as number) : val}`)
-        .join(' ');
+      const { wr, what } = guestIoapicWriteFields(st);
       one(`vcpu${x}`, `guest writes guest I/O APIC pin ${st.pin}: ${what}`, (w, _a, sink) => {
         guestIoapicWrite(w, sink, x, st.pin, wr);
         return NEXT;

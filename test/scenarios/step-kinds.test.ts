@@ -62,6 +62,10 @@ describe('step kinds', () => {
         'guest.hlt',
         'guest.iret',
         'guest.apicWrite',
+        'guestIoapic.line',
+        'guestIoapic.write',
+        'guestIoapic.reg',
+        'guestIoapic.mask',
       ],
     );
   });

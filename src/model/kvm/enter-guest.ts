@@ -307,9 +307,17 @@ export function emitExitToHost(b: ProgramBuilder, x: number): void {
  * OUTSIDE_GUEST_MODE, enables IRQs, finds nothing left to do for the exit, and vcpu_run enters the
  * guest again. The thread then resumes at the step it was at (ACTOR.RET, saved by the system).
  * Exits whose handling would change the model's state (KVM's emulation of an EOI or ICR write
- * that exited) are not emulated here.
+ * that exited) are not emulated here, except what `handleExit` emits.
  */
-export function emitAsyncExitHandler(b: ProgramBuilder, v: Variant, x: number): void {
+export function emitAsyncExitHandler(
+  b: ProgramBuilder,
+  v: Variant,
+  x: number,
+  handleExit?: (b: ProgramBuilder, x: number) => void,
+): void {
   emitExitToHost(b, x);
+  // vmx_handle_exit runs after vcpu_enter_guest has returned to the host (IRQs on): the exits whose
+  // handling the scenario models (the guest I/O APIC's EOI-induced exit, guest-ioapic.ts).
+  handleExit?.(b, x);
   emitEnterGuest(b, v, x, RESUME);
 }

@@ -16,7 +16,14 @@
  *   kvm_ioapic_send_eoi -> kvm_ioapic_update_eoi): Remote IRR of the level entries with that vector
  *   is cleared, a line still asserted sends again, and the vCPU re-enters the guest.
  *
- * A script step does each of these whole: nothing else runs between a script's steps.
+ * A script step does each of these whole: nothing else runs between a script's steps. Under
+ * `irqlab check` (decision 0240) each is one step too where the kernel holds ioapic->lock
+ * (kvm_ioapic_set_irq, ioapic_write_indirect via ioapic_mmio_write, kvm_ioapic_update_eoi), so
+ * the device's line, another vCPU's rewrite and the EOI broadcast interleave only between them;
+ * the delivery to a vCPU under the lock (vmx_deliver_posted_interrupt) is folded into that step.
+ * A vCPU with a thread of its own (World.vcpuThreads) stops at its EOI-induced exit: the vector
+ * waits in the `kvm.ioapicEoi` block until the thread's exit handler runs handle_apic_eoi_induced
+ * (guestIoapicEoiHandler), and the thread re-enters through vcpu_enter_guest itself.
  */
 import { regClear, regSet, regTest } from '../hw/bits.ts';
 import {
@@ -44,15 +51,36 @@ import {
   ioapicWriteReg,
   type RedirEntryFields,
 } from '../hw/ioapic.ts';
+import { PID } from '../hw/pid.ts';
 import { VAPIC } from '../hw/vapic.ts';
 import { EXIT_REASON, type Sink } from '../platform/events.ts';
 import { vcpuNmiArrives, vmEntry, vmExit } from '../platform/hardware.ts';
+import type { ExtraBlock } from '../platform/layout.ts';
 import type { Machine } from '../platform/machine.ts';
-import { vcpuRunningOn, type World } from '../platform/world.ts';
+import { vcpuHasThread, vcpuRunningOn, type World } from '../platform/world.ts';
 import { deliverPostedInterruptNow } from './deliver.ts';
 import { guestApicAccepts } from './guest-apic.ts';
+import { NEXT, type ProgramBuilder } from './program.ts';
 
 export const GUEST_IOAPIC_BLOCK = 'guestIoapic';
+/**
+ * Per vCPU with a thread: the vector of an EOI-induced exit KVM has not handled yet, plus 1 (the
+ * exit qualification handle_apic_eoi_induced reads), or 0.
+ */
+export const IOAPIC_EOI_BLOCK = 'kvm.ioapicEoi';
+
+/** The `kvm.ioapicEoi` block, for machines with a guest I/O APIC and vCPU threads. */
+export function ioapicEoiExtra(vcpus: number): ExtraBlock {
+  return {
+    name: IOAPIC_EOI_BLOCK,
+    size: vcpus,
+    fields: Array.from({ length: vcpus }, (_, x) => ({
+      name: `vcpu${x}.eoiInducedPending`,
+      offset: x,
+      kind: 'u32' as const,
+    })),
+  };
+}
 
 function base(w: World): number {
   const o = w.L.extra.get(GUEST_IOAPIC_BLOCK);
@@ -133,10 +161,17 @@ export function guestIoapicScan(w: World): void {
     // kvm_apic_pending_eoi: a vCPU that still has the vector pending or in service keeps it in its
     // bitmap even when the entry no longer targets it, so that its EOI still reaches the I/O APIC
     // and clears Remote IRR (KVM's fix for an entry reconfigured before the EOI; kvm-unit-tests
-    // ioapic.c test_ioapic_self_reconfigure).
+    // ioapic.c test_ioapic_self_reconfigure). vcpu_scan_ioapic syncs PIR into vIRR first
+    // (sync_pir_to_irr while APICv is active), so a vector still in PIR counts as pending too:
+    // without that, a rewrite between the posting and its harvest drops the bit, the EOI does not
+    // exit and Remote IRR stays set (found by irqlab check on guest-ioapic-level-eoi-race).
     for (let x = 0; x < w.machine.vcpus.length; x++) {
       const v = w.L.vapic[x];
-      if (regTest(w.m, v + VAPIC.VISR, e.vector) || regTest(w.m, v + VAPIC.VIRR, e.vector))
+      if (
+        regTest(w.m, v + VAPIC.VISR, e.vector) ||
+        regTest(w.m, v + VAPIC.VIRR, e.vector) ||
+        regTest(w.m, w.L.pid[x] + PID.PIR, e.vector)
+      )
         regSet(w.m, v + VAPIC.EOI_EXIT, e.vector);
     }
   }
@@ -154,7 +189,8 @@ export type GuestIoapicWrite = Partial<Omit<RedirEntryFields, 'polarity'>>;
  * vCPU x's guest writes a redirection entry (an MMIO write to the I/O APIC window: an EPT
  * misconfiguration exit, which KVM emulates, ioapic_write_indirect). Remote IRR is kept for a level
  * entry, cleared for an edge one (hw/ioapic.ts); a level entry whose line is asserted and Remote IRR
- * clear sends at once. KVM then rescans the EOI-exit bitmaps, and the vCPU re-enters.
+ * clear sends at once. KVM then rescans the EOI-exit bitmaps, and the vCPU re-enters (a vCPU with
+ * a thread re-enters through its exit handler instead, after this step).
  */
 export function guestIoapicWrite(w: World, sink: Sink, x: number, pin: number, wr: GuestIoapicWrite): void {
   const o = base(w);
@@ -164,7 +200,8 @@ export function guestIoapicWrite(w: World, sink: Sink, x: number, pin: number, w
   const e = encodeRedirEntry({ ...old, ...wr, polarity: old.polarity });
   const msg = ioapicWriteRedir(w.m, o, pin, e.lo, e.hi);
   guestIoapicScan(w);
-  if (p >= 0) vmEntry(w, sink, x, p);
+  // A vCPU with a thread re-enters through its exit handler (vcpu_enter_guest), after this step.
+  if (p >= 0 && !vcpuHasThread(w, x)) vmEntry(w, sink, x, p);
   route(w, sink, msg);
 }
 
@@ -184,7 +221,7 @@ export function guestIoapicReg(w: World, sink: Sink, x: number, index: number, w
     msg = ioapicWriteReg(w.m, o, index, write >>> 0);
     if (index >= 0x10) guestIoapicScan(w);
   }
-  if (p >= 0) vmEntry(w, sink, x, p);
+  if (p >= 0 && !vcpuHasThread(w, x)) vmEntry(w, sink, x, p);
   route(w, sink, msg);
 }
 
@@ -202,9 +239,46 @@ const resent = new Uint32Array(IOAPIC_PINS);
  * re-sends for lines still asserted, then the vCPU re-enters the guest.
  */
 export function kvmHandleEoiInduced(w: World, sink: Sink, x: number, p: number, vector: number): void {
-  const tmr = w.L.vapic[x] + VAPIC.VTMR;
-  let n = 0;
-  if (((w.m[tmr + (vector >>> 5)] >>> (vector & 31)) & 1) !== 0) n = ioapicEoi(w.m, base(w), vector, resent);
+  if (vcpuHasThread(w, x)) {
+    // The thread handles the exit itself (guestIoapicEoiHandler), after its way back to the host.
+    w.m[w.L.extra.get(IOAPIC_EOI_BLOCK)! + x] = vector + 1;
+    return;
+  }
+  const n = ioapicUpdateEoi(w, x, vector);
   if (p >= 0) vmEntry(w, sink, x, p);
   for (let i = 0; i < n; i++) route(w, sink, resent[i]);
+}
+
+/**
+ * kvm_ioapic_send_eoi: only a vector whose TMR bit is set (level) reaches kvm_ioapic_update_eoi,
+ * which clears Remote IRR of the level entries with that vector and services the lines still
+ * asserted; the messages are left in `resent`, their count returned.
+ */
+function ioapicUpdateEoi(w: World, x: number, vector: number): number {
+  const tmr = w.L.vapic[x] + VAPIC.VTMR;
+  if (((w.m[tmr + (vector >>> 5)] >>> (vector & 31)) & 1) === 0) return 0;
+  return ioapicEoi(w.m, base(w), vector, resent);
+}
+
+/**
+ * vCPU x's thread, back in the host after an EOI-induced exit (vmx_handle_exit ->
+ * handle_apic_eoi_induced -> kvm_apic_set_eoi_accelerated -> kvm_ioapic_send_eoi): the EOI
+ * broadcast to the I/O APIC, one step under ioapic->lock (__kvm_ioapic_update_eoi), the re-sent
+ * messages delivered in it. Nothing when the exit was another one.
+ */
+export function guestIoapicEoiHandler(w: World, sink: Sink, x: number): void {
+  const k = w.L.extra.get(IOAPIC_EOI_BLOCK)! + x;
+  const pending = w.m[k];
+  if (pending === 0) return;
+  w.m[k] = 0;
+  const n = ioapicUpdateEoi(w, x, pending - 1);
+  for (let i = 0; i < n; i++) route(w, sink, resent[i]);
+}
+
+/** The step of a vCPU thread's exit handler that runs guestIoapicEoiHandler (enter-guest.ts). */
+export function emitIoapicEoiHandler(b: ProgramBuilder, x: number): void {
+  b.step('handle_apic_eoi_induced', 'kvm_ioapic_update_eoi', (w, _a, sink) => {
+    guestIoapicEoiHandler(w, sink, x);
+    return NEXT;
+  });
 }
