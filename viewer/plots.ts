@@ -148,6 +148,103 @@ function experiment(r: SimResult): HTMLElement {
   return sec;
 }
 
+/** A point's label and what the sweep varies: "loop limit 3" is ("loop limit", "3"). */
+function splitPoint(point: string): { what: string; label: string } {
+  const i = point.lastIndexOf(' ');
+  return i < 0 ? { what: '', label: point } : { what: point.slice(0, i), label: point.slice(i + 1) };
+}
+
+interface SweepRow extends Row {
+  x: string;
+}
+
+/**
+ * A sweep (`irqlab sim --all`: one scenario at the points of one variable) as one plot per metric
+ * over the points, each mean with its 95% interval. A sweep over a knob's presets runs one variant
+ * per point, drawn as one line; a sweep of the workload runs every variant at each point, a line
+ * each. Metrics that are zero at every point are left out.
+ */
+function sweepSection(results: readonly SimResult[]): HTMLElement {
+  const { what } = splitPoint(results[0].point!);
+  const labels = results.map((r) => splitPoint(r.point!).label);
+  const onePerPoint = results.every((r) => r.variants.length === 1);
+  const rows: SweepRow[] = results.flatMap((r, i) =>
+    ciRows(r.variants, (v) => [...v.metrics].sort((a, b) => metricOrder(a) - metricOrder(b))).map((row) => ({
+      ...row,
+      variant: onePerPoint ? results[0].scenario : row.variant,
+      x: labels[i],
+    })),
+  );
+  const series = [...new Set(rows.map((r) => r.variant))];
+  const groups = [...new Set(rows.map((r) => r.group))].filter((g) =>
+    rows.some((r) => r.group === g && (r.mean !== 0 || r.lo !== 0 || r.hi !== 0)),
+  );
+  const grid = h('div', { class: 'ci-grid' });
+  for (const g of groups) {
+    const rs = rows.filter((r) => r.group === g);
+    // A metric equal at every point with no spread (loads per harvest: 4) gets a band around it,
+    // not a zero-height scale.
+    const lo = Math.min(...rs.map((r) => r.lo));
+    const hi = Math.max(...rs.map((r) => r.hi));
+    const pad = lo === hi ? Math.abs(lo) * 0.1 || 1 : 0;
+    grid.append(
+      Plot.plot({
+        caption: g,
+        width: 360,
+        height: 220,
+        marginLeft: 80,
+        x: { type: 'point', domain: labels, label: what },
+        y: { grid: true, nice: true, label: null, ...(pad > 0 ? { domain: [lo - pad, hi + pad] } : {}) },
+        color: { domain: series, legend: series.length > 1 },
+        marks: [
+          Plot.ruleX(rs, { x: 'x', y1: 'lo', y2: 'hi', stroke: 'variant', strokeWidth: 2 }),
+          Plot.line(rs, { x: 'x', y: 'mean', stroke: 'variant' }),
+          Plot.dot(rs, { x: 'x', y: 'mean', fill: 'variant', r: 3, tip: true }),
+        ],
+      }),
+    );
+  }
+  return h(
+    'section',
+    { class: 'sim sweep', 'data-scenario': results[0].scenario },
+    h('h3', {}, `${results[0].scenario}: over ${what} (${labels.join(', ')})`),
+    h(
+      'div',
+      { class: 'ci' },
+      h('h4', {}, `Each metric over ${what}: mean and 95% CI${onePerPoint ? '' : ', a line per variant'}`),
+      grid,
+    ),
+    h(
+      'details',
+      {},
+      h('summary', {}, `Each point of the sweep: latency, exits, metrics and differences`),
+      ...results.map(experiment),
+    ),
+  );
+}
+
+/**
+ * The suite's experiments in order; the consecutive points of a sweep (results of one scenario
+ * with a `point` over the same variable) are drawn together.
+ */
 export function simPlots(suite: SimSuite): HTMLElement {
-  return h('div', { class: 'sims' }, ...suite.results.map(experiment));
+  const out = h('div', { class: 'sims' });
+  const rs = suite.results;
+  for (let i = 0; i < rs.length; ) {
+    const r = rs[i];
+    let j = i + 1;
+    if (r.point !== undefined) {
+      const what = splitPoint(r.point).what;
+      while (
+        j < rs.length &&
+        rs[j].scenario === r.scenario &&
+        rs[j].point !== undefined &&
+        splitPoint(rs[j].point!).what === what
+      )
+        j++;
+    }
+    out.append(j - i > 1 ? sweepSection(rs.slice(i, j)) : experiment(r));
+    i = j;
+  }
+  return out;
 }

@@ -106,7 +106,25 @@ describe('the report page in Chromium', () => {
       '--json',
     );
     assert.equal(sim.code, 0, sim.stderr);
-    writeFileSync(simJson, sim.stdout);
+    // A sweep as `irqlab sim --all` writes one: the posted-MSI loop limit, one preset per point,
+    // made from a real run of its six presets.
+    const msi = await cli(
+      'sim',
+      'sim-000-posted-msi',
+      '--duration',
+      '1ms',
+      '--warmup',
+      '100us',
+      '--replications',
+      '2',
+      '--json',
+    );
+    assert.equal(msi.code, 0, msi.stderr);
+    const suite = JSON.parse(sim.stdout);
+    const limits = JSON.parse(msi.stdout);
+    for (const [k, v] of limits.variants.entries())
+      suite.results.push({ ...limits, variants: [v], differences: [], point: `loop limit ${k + 1}` });
+    writeFileSync(simJson, JSON.stringify(suite));
     const [r, v] = await Promise.all([
       cli('report', 'seed-001', 'seed-004', '--sim-results', simJson, '--out', report),
       cli('view', lassoJson, '--out', lassoHtml),
@@ -186,6 +204,20 @@ describe('the report page in Chromium', () => {
     assert.equal(await lines.count(), 2);
     assert.ok(((await lines.first().getAttribute('d')) ?? '').length > 20);
     assert.ok((await sims.locator('svg').count()) >= 3);
+    // The sweep: one section over the six points, each metric a line through six means.
+    const sweep = sims.locator('section.sweep[data-scenario="sim-000-posted-msi"]');
+    assert.equal(await sweep.count(), 1);
+    assert.match((await sweep.locator(':scope > h3').textContent()) ?? '', /over loop limit \(1, 2, 3, 4, 5, 6\)/);
+    const notifications = sweep
+      .locator(':scope > .ci > .ci-grid > figure')
+      .filter({ hasText: 'posted_msi_notifications (1/s)' })
+      .locator('g[aria-label="dot"] circle');
+    assert.equal(await notifications.count(), 6);
+    // The points' own sections are folded under the sweep, not repeated six times at the top level.
+    assert.equal(
+      await sims.locator(':scope > .sims > section.sim[data-scenario="sim-000-posted-msi"]').count(),
+      1,
+    );
     await sims.scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(ARTIFACTS, 'simulations.png') });
     const rows = page.locator('table.checks tbody tr');
