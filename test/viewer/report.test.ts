@@ -207,7 +207,10 @@ describe('the report page in Chromium', () => {
     // The sweep: one section over the six points, each metric a line through six means.
     const sweep = sims.locator('section.sweep[data-scenario="sim-000-posted-msi"]');
     assert.equal(await sweep.count(), 1);
-    assert.match((await sweep.locator(':scope > h3').textContent()) ?? '', /over loop limit \(1, 2, 3, 4, 5, 6\)/);
+    assert.match(
+      (await sweep.locator(':scope > h3').textContent()) ?? '',
+      /over loop limit \(1, 2, 3, 4, 5, 6\)/,
+    );
     const notifications = sweep
       .locator(':scope > .ci > .ci-grid > figure')
       .filter({ hasText: 'posted_msi_notifications (1/s)' })
