@@ -685,6 +685,29 @@ describe('guest APIC registers (machine.apicRegisters)', () => {
     );
   });
 
+  test("without APICv, an EOI exits through the vCPU's own mode after it moved to x2APIC (SDM 11.12.1, 29.5)", () => {
+    // In xAPIC mode the EOI is a write at 0B0H (not virtualized without VID: an APIC-write exit);
+    // once IA32_APIC_BASE.EXTD is set the guest writes MSR 80BH instead, which KVM intercepts
+    // without VID: an MSR-write exit.
+    const r = run({
+      machine: {
+        pcpus: 1,
+        x2apic: false,
+        apicRegisters: true,
+        features: { apicv: false },
+        vcpus: [running(0)],
+      },
+      steps: [
+        { do: 'guest.eoi', vcpu: 0 },
+        { do: 'vm.entry', vcpu: 0, pcpu: 0 },
+        { do: 'guest.apicWrite', vcpu: 0, reg: 'APIC_BASE', value: '0xfee00c00' },
+        { do: 'guest.eoi', vcpu: 0 },
+      ],
+    });
+    // The EOI at 0B0H, the WRMSR to IA32_APIC_BASE (KVM intercepts it), then the EOI at 80BH.
+    assert.deepEqual(exits(r, 0), [APIC_WRITE, MSR_WRITE, MSR_WRITE]);
+  });
+
   test('a software-disabled APIC drops fixed IPIs but takes NMIs (SDM 11.4.7.2)', () => {
     const r = run({
       machine: { pcpus: 2, apicRegisters: true, vcpus: [running(0), running(1)] },

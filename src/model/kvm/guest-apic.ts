@@ -9,8 +9,9 @@
  *
  * What a transition changes beyond the mode, the ID and the #GPs: a script's ICR writes
  * (guest.icr, guest.icrRaw) take the format and interface of the vCPU's mode now (script.ts
- * emitIcrInOwnMode; decision 0237). The machine's `x2apic` still decides the other accesses (EOI,
- * TPR, the SELF IPI MSR) and an actor's ICR writes.
+ * emitIcrInOwnMode; decision 0237), and without APICv so do the EOI's and the SELF IPI's exits
+ * (hardware.ts inX2apicMode). The machine's `x2apic` still decides TPR writes (virtualized the
+ * same way in both modes) and an actor's ICR writes.
  */
 
 import { apicAccess } from '../hw/apic-access.ts';

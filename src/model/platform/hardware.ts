@@ -18,6 +18,7 @@ import {
 import { ipivPost } from '../hw/ipiv.ts';
 import {
   LAPIC,
+  LAPIC_MODE_X2APIC,
   lapicAccept,
   lapicAck,
   lapicEoi,
@@ -355,6 +356,16 @@ export function vcpuAutoEoiEnabled(w: World, x: number): boolean {
 }
 
 /**
+ * Whether vCPU x's local APIC is in x2APIC mode now: with the guests' own APIC registers
+ * (machine.apicRegisters) its IA32_APIC_BASE.EXTD, which the guest may have changed (SDM Vol. 3A
+ * 11.12.5), else the machine's mode.
+ */
+function inX2apicMode(w: World, x: number): boolean {
+  const ga = w.L.guestApic;
+  return ga === undefined ? w.machine.x2apic : w.m[ga[x] + LAPIC.MODE] === LAPIC_MODE_X2APIC;
+}
+
+/**
  * The guest writes EOI (x2APIC MSR 80BH with 0, or xAPIC offset 0B0H): EOI virtualization, which
  * may end in an EOI-induced VM exit. Without virtual-interrupt delivery (`apicv` off) the write is
  * not virtualized (SDM x.4.3.1, x.5): WRMSR 80BH is an MSR-write exit (KVM intercepts it then), and
@@ -364,13 +375,8 @@ export function vcpuAutoEoiEnabled(w: World, x: number): boolean {
  */
 export function guestEoi(w: World, sink: Sink, x: number): void {
   if (!w.machine.features.apicv) {
-    vmExit(
-      w,
-      sink,
-      x,
-      w.machine.x2apic ? EXIT_REASON.MSR_WRITE : EXIT_REASON.APIC_WRITE,
-      w.machine.x2apic ? 0x80b : 0xb0,
-    );
+    const x2apic = inX2apicMode(w, x);
+    vmExit(w, sink, x, x2apic ? EXIT_REASON.MSR_WRITE : EXIT_REASON.APIC_WRITE, x2apic ? 0x80b : 0xb0);
     return;
   }
   const r = eoiVirtualization(w.m, w.L.vapic[x]);
@@ -403,13 +409,8 @@ export function guestWriteTpr(w: World, sink: Sink, x: number, tpr: number): voi
  */
 export function guestSelfIpi(w: World, sink: Sink, x: number, vector: number): void {
   if (!w.machine.features.apicv) {
-    vmExit(
-      w,
-      sink,
-      x,
-      w.machine.x2apic ? EXIT_REASON.MSR_WRITE : EXIT_REASON.APIC_WRITE,
-      w.machine.x2apic ? 0x83f : 0x3f0,
-    );
+    const x2apic = inX2apicMode(w, x);
+    vmExit(w, sink, x, x2apic ? EXIT_REASON.MSR_WRITE : EXIT_REASON.APIC_WRITE, x2apic ? 0x83f : 0x3f0);
     return;
   }
   if (vector < 16) {
