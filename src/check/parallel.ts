@@ -26,7 +26,14 @@ import { ChunkedInt32 } from './chunked.ts';
 import { cyclicPart, EdgeLog } from './edges.ts';
 import type { CheckModel, ExploreOptions, ExploreResult, Outcome } from './explorer.ts';
 import { findFairCycle, isLiveModel, type StateStore } from './liveness.ts';
-import { checkRoom, reserveShared, SharedPairTable, type SharedTableHandle } from './shared-table.ts';
+import {
+  checkRoom,
+  fixedView,
+  fixedViewU32,
+  reserveShared,
+  SharedPairTable,
+  type SharedTableHandle,
+} from './shared-table.ts';
 import { levelLengths, type SharedTrees, TreeStore } from './tree-store.ts';
 
 /** States per chunk of a level. */
@@ -126,11 +133,13 @@ class Participant {
   readonly ctl: Int32Array;
   readonly store: TreeStore;
   readonly tables: SharedPairTable[];
-  private readonly order: Int32Array;
-  private readonly key: Uint32Array;
-  private readonly inv: Int32Array;
-  private readonly chunks: Int32Array;
-  private readonly recs: Int32Array;
+  // Fixed-length views of the growable shared buffers (decision 0222): re-created at each level
+  // (the main thread grew order and chunks before it) and after this thread grows one.
+  private order: Int32Array;
+  private key: Uint32Array;
+  private inv: Int32Array;
+  private chunks: Int32Array;
+  private recs: Int32Array;
   private readonly acts: Int32Array;
   readonly sh: ParallelShared;
   readonly model: CheckModel;
@@ -144,12 +153,22 @@ class Participant {
     this.store = new TreeStore(model.words, sh.trees);
     this.tables = this.store.sharedTables();
     for (const t of this.tables) t.onFull = () => this.requestGrowth();
-    this.order = new Int32Array(sh.order);
-    this.key = new Uint32Array(sh.key);
-    this.inv = new Int32Array(sh.inv);
-    this.chunks = new Int32Array(sh.chunks);
-    this.recs = new Int32Array(sh.recs[id]);
+    this.order = fixedView(sh.order);
+    this.key = fixedViewU32(sh.key);
+    this.inv = fixedView(sh.inv);
+    this.chunks = fixedView(sh.chunks);
+    this.recs = fixedView(sh.recs[id]);
     this.acts = new Int32Array(model.maxActions);
+  }
+
+  /** New views of every shared buffer: at the start of a level, the lengths another thread grew them to. */
+  private views(): void {
+    const sh = this.sh;
+    this.order = fixedView(sh.order);
+    this.key = fixedViewU32(sh.key);
+    this.inv = fixedView(sh.inv);
+    this.chunks = fixedView(sh.chunks);
+    this.recs = fixedView(sh.recs[this.id]);
   }
 
   private wake(): void {
@@ -268,6 +287,7 @@ class Participant {
     const maxDepth = ctl[MAX_DEPTH];
     const recBuf = this.sh.recs[this.id];
     for (const t of this.tables) t.refresh();
+    this.views();
     this.at(W_EXPAND);
     let off = 0;
     let gen = 0;
@@ -283,7 +303,10 @@ class Participant {
       this.chunks[2 * c] = this.id;
       this.chunks[2 * c + 1] = off;
       for (let i = start; i < end; i++) {
-        if (off + 3 + 3 * A > this.recs.length) checkRoom(recBuf, (off + 3 + 3 * A) * 4);
+        if (off + 3 + 3 * A > this.recs.length) {
+          checkRoom(recBuf, (off + 3 + 3 * A) * 4);
+          this.recs = fixedView(recBuf);
+        }
         const recs = this.recs;
         store.load(this.order[i]);
         const n = m.enabled(store.cur, acts);
@@ -304,11 +327,17 @@ class Participant {
           const sv = m.step(store.next, acts[k]);
           const t = store.intern();
           if (store.added) {
-            if (t >= this.inv.length) checkRoom(this.sh.inv, (t + 1) * 4);
+            if (t >= this.inv.length) {
+              checkRoom(this.sh.inv, (t + 1) * 4);
+              this.inv = fixedView(this.sh.inv);
+            }
             this.inv[t] = m.invariant(store.next);
           }
           if (t >= es) {
-            if (t >= this.key.length) checkRoom(this.sh.key, (t + 1) * 4);
+            if (t >= this.key.length) {
+              checkRoom(this.sh.key, (t + 1) * 4);
+              this.key = fixedViewU32(this.sh.key);
+            }
             this.lowerKey(t, base + k);
           }
           recs[off++] = t;
@@ -459,7 +488,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
   const live = isLiveModel(model);
   const edges = live ? new EdgeLog() : null;
 
-  const order = () => new Int32Array(sh.order);
+  const order = () => fixedView(sh.order);
   const bytes = () => {
     // Written bytes: the tables, four per-state arrays here and three shared ones.
     let b = rootTable.bytes() + parent.bytes() * 4 + rootTable.size * 12;
@@ -606,10 +635,10 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
       }
 
       // The level in the one-thread order.
-      const key = new Uint32Array(sh.key);
-      const inv = new Int32Array(sh.inv);
-      const chunks = new Int32Array(sh.chunks);
-      const recsOf = sh.recs.map((r) => new Int32Array(r));
+      const key = fixedViewU32(sh.key);
+      const inv = fixedView(sh.inv);
+      const chunks = fixedView(sh.chunks);
+      const recsOf = sh.recs.map(fixedView);
       const stored = rootTable.size;
       while (canon.length < stored) canon.push(-1);
       checkRoom(sh.order, (count + (stored - es)) * 4);
