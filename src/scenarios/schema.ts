@@ -104,12 +104,17 @@ const irte = z
   })
   .strict();
 
+/** What an I/O APIC redirection entry holds on both routes (82093AA: 24 pins). */
+const redirectionEntry = {
+  pin: z.number().int().min(0).max(23),
+  vector,
+  trigger: z.enum(['edge', 'level']).default('edge'),
+  masked: z.boolean().default(false),
+};
+
 const ioapicPin = z
   .object({
-    pin: z.number().int().min(0).max(23),
-    vector,
-    trigger: z.enum(['edge', 'level']).default('edge'),
-    masked: z.boolean().default(false),
+    ...redirectionEntry,
     dest: byte.default(0).describe('destination pCPU APIC ID (physical mode)'),
     deliveryMode: z
       .enum(['fixed', 'nmi'])
@@ -120,10 +125,7 @@ const ioapicPin = z
 
 const guestIoapicPin = z
   .object({
-    pin: z.number().int().min(0).max(23),
-    vector,
-    trigger: z.enum(['edge', 'level']).default('edge'),
-    masked: z.boolean().default(false),
+    ...redirectionEntry,
     dest: byte
       .default(0)
       .describe('8-bit destination: a vCPU APIC ID, or a logical mask with destMode logical'),

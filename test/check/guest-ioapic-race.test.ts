@@ -29,7 +29,7 @@ import { VCPU } from '../../src/model/platform/layout.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
 import { loadScenario } from '../../src/scenarios/files.ts';
 import { parseScenarioText } from '../../src/scenarios/loader.ts';
-import { check } from './support.ts';
+import { check, withEndCheck } from './support.ts';
 
 const NAME = 'guest-ioapic-level-eoi-race';
 const PIN = 14;
@@ -158,35 +158,21 @@ describe("KVM's emulated I/O APIC: a held level line, an EOI and a retarget in e
     const L = m.w.L;
     const io = L.extra.get(GUEST_IOAPIC_BLOCK)!;
     const bad: string[] = [];
-    let ends = 0;
-    const e = check({
-      words: m.words,
-      maxActions: m.maxActions,
-      init: (s) => m.init(s),
-      enabled: (s, out) => m.enabled(s, out),
-      step: (s, a) => m.step(s, a),
-      invariant: (s) => m.invariant(s),
-      terminal: (s) => {
-        ends++;
-        const base = m.terminal(s);
-        if (base !== 0) return base;
-        const entry = ioapicReadEntry(s, io, PIN);
-        const held =
-          regTest(s, L.vapic[0] + VAPIC.VISR, VECTOR) ||
-          regTest(s, L.vapic[0] + VAPIC.VIRR, VECTOR) ||
-          regTest(s, L.pid[0] + PID.PIR, VECTOR);
-        const ok =
-          entry.mask === 0 &&
-          entry.remoteIrr === 1 &&
-          held &&
-          regTest(s, L.vapic[0] + VAPIC.EOI_EXIT, VECTOR);
-        if (!ok) bad.push(`mask ${entry.mask} remoteIRR ${entry.remoteIrr} outstanding ${held}`);
-        return ok ? 0 : 1000;
-      },
+    const { model, ends } = withEndCheck(m, (s) => {
+      const entry = ioapicReadEntry(s, io, PIN);
+      const held =
+        regTest(s, L.vapic[0] + VAPIC.VISR, VECTOR) ||
+        regTest(s, L.vapic[0] + VAPIC.VIRR, VECTOR) ||
+        regTest(s, L.pid[0] + PID.PIR, VECTOR);
+      const ok =
+        entry.mask === 0 && entry.remoteIrr === 1 && held && regTest(s, L.vapic[0] + VAPIC.EOI_EXIT, VECTOR);
+      if (!ok) bad.push(`mask ${entry.mask} remoteIRR ${entry.remoteIrr} outstanding ${held}`);
+      return ok;
     });
+    const e = check(model);
     assert.deepEqual(bad, []);
     assert.deepEqual(e.outcome, { kind: 'holds' });
-    assert.ok(ends > 0);
+    assert.ok(ends.count > 0);
   });
 
   test('the same retarget through IOREGSEL/IOWIN (guestIoapic.reg in an actor): the ends as with guestIoapic.write; the ID written and the version read (82093AA: ID bits 27:24, IOAPICVER 170011H)', () => {
@@ -214,42 +200,31 @@ describe("KVM's emulated I/O APIC: a held level line, an EOI and a retarget in e
     const L = m.w.L;
     const io = L.extra.get(GUEST_IOAPIC_BLOCK)!;
     const bad: string[] = [];
-    let ends = 0;
-    const e = check({
-      words: m.words,
-      maxActions: m.maxActions,
-      init: (s) => m.init(s),
-      enabled: (s, out) => m.enabled(s, out),
-      step: (s, a) => m.step(s, a),
-      invariant: (s) => m.invariant(s),
-      terminal: (s) => {
-        ends++;
-        const base = m.terminal(s);
-        if (base !== 0) return base;
-        const entry = ioapicReadEntry(s, io, PIN);
-        const holders = [0, 1].filter(
-          (x) =>
-            regTest(s, L.vapic[x] + VAPIC.VISR, VECTOR) ||
-            regTest(s, L.vapic[x] + VAPIC.VIRR, VECTOR) ||
-            regTest(s, L.pid[x] + PID.PIR, VECTOR),
+    const { model, ends } = withEndCheck(m, (s) => {
+      const entry = ioapicReadEntry(s, io, PIN);
+      const holders = [0, 1].filter(
+        (x) =>
+          regTest(s, L.vapic[x] + VAPIC.VISR, VECTOR) ||
+          regTest(s, L.vapic[x] + VAPIC.VIRR, VECTOR) ||
+          regTest(s, L.pid[x] + PID.PIR, VECTOR),
+      );
+      const ok =
+        entry.dest === 1 &&
+        entry.remoteIrr === 1 &&
+        holders.length === 1 &&
+        regTest(s, L.vapic[holders[0]] + VAPIC.EOI_EXIT, VECTOR) &&
+        s[io + IOAPIC.ID] === 5 &&
+        s[io + IOAPIC.SIZE] === 0x00170011;
+      if (!ok)
+        bad.push(
+          `dest ${entry.dest} remoteIRR ${entry.remoteIrr} holders ${holders} read ${s[io + IOAPIC.SIZE]}`,
         );
-        const ok =
-          entry.dest === 1 &&
-          entry.remoteIrr === 1 &&
-          holders.length === 1 &&
-          regTest(s, L.vapic[holders[0]] + VAPIC.EOI_EXIT, VECTOR) &&
-          s[io + IOAPIC.ID] === 5 &&
-          s[io + IOAPIC.SIZE] === 0x00170011;
-        if (!ok)
-          bad.push(
-            `dest ${entry.dest} remoteIRR ${entry.remoteIrr} holders ${holders} read ${s[io + IOAPIC.SIZE]}`,
-          );
-        return ok ? 0 : 1000;
-      },
+      return ok;
     });
+    const e = check(model);
     assert.deepEqual(bad, []);
     assert.deepEqual(e.outcome, { kind: 'holds' });
-    assert.ok(ends > 0);
+    assert.ok(ends.count > 0);
   });
 
   test('an actor guestIoapic.write needs its vCPU; a pin an actor names must be programmed', () => {

@@ -27,22 +27,7 @@ import { guestHlt, type IcrWrite, vmEntry, vmExit } from '../../../src/model/pla
 import { PCPU, PCPU_MODE_GUEST, PCPU_MODE_ROOT } from '../../../src/model/platform/layout.ts';
 import type { IrteConfig, Machine, VcpuConfig } from '../../../src/model/platform/machine.ts';
 import { avicPage, initWorld, pcpuApicId, type World } from '../../../src/model/platform/world.ts';
-
-function vcpu(c: Partial<VcpuConfig>, apicId: number): VcpuConfig {
-  return {
-    apicId,
-    pcpu: -1,
-    running: false,
-    if: true,
-    halted: false,
-    tpr: 0,
-    autoEoi: false,
-    eoiExit: [],
-    pid: { on: false, sn: false, nv: 0xf2, pir: [] },
-    virr: [],
-    ...c,
-  };
-}
+import { vcpu } from './support.ts';
 
 /** An AVIC machine with two pCPUs; vCPU i has APIC ID i unless the config says otherwise. */
 function machine(

@@ -18,22 +18,7 @@ import {
 import { PCPU, PCPU_MODE_GUEST, PCPU_MODE_ROOT, VCPU } from '../../../src/model/platform/layout.ts';
 import type { Machine, VcpuConfig } from '../../../src/model/platform/machine.ts';
 import { initWorld, runningVcpu, vcpuRunningOn, type World } from '../../../src/model/platform/world.ts';
-
-function vcpu(c: Partial<VcpuConfig>, apicId: number): VcpuConfig {
-  return {
-    apicId,
-    pcpu: -1,
-    running: false,
-    if: true,
-    halted: false,
-    tpr: 0,
-    autoEoi: false,
-    eoiExit: [],
-    pid: { on: false, sn: false, nv: 0xf2, pir: [] },
-    virr: [],
-    ...c,
-  };
-}
+import { vcpu } from './support.ts';
 
 function machine(vcpus: Partial<VcpuConfig>[], more: Partial<Machine> = {}): Machine {
   return {
