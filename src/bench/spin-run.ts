@@ -78,6 +78,8 @@ process.stdout.write(
     words: model.words,
     searchCpuS: (c.user + c.system) / 1e6,
     searchWallS: wallS,
+    // Threads that took part (a search starts its helpers only at a wide level: parallel.ts).
+    threads: r.threads ?? 1,
     storeBytes: r.storeBytes,
     processCpuS: (u.userCPUTime + u.systemCPUTime) / 1e6,
     peakRssBytes: u.maxRSS * 1024,

@@ -175,8 +175,12 @@ function irqlabRow(n: number, runs: number, extra: string[], tool: string): Spin
   }
   const j = rs[0];
   const med = (k: string) => median(rs.map((x) => Number(x[k])));
+  // Asked for more threads than took part: a search starts its helpers only at a wide level.
+  const w = extra.indexOf('--workers');
+  const took = Number(j.threads ?? 1);
+  const label = w >= 0 && took < Number(extra[w + 1]) ? `${tool} asked, ${took} took part` : tool;
   return {
-    tool,
+    tool: label,
     verdict: String(j.verdict),
     distinct: Number(j.distinct),
     generated: Number(j.generated),

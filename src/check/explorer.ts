@@ -109,6 +109,11 @@ export interface ExploreResult {
   cycleUnchecked: boolean;
   /** Bytes held by the state store and the kept edges at the end (tables, chunks, slot arrays). */
   storeBytes: number;
+  /**
+   * Threads that took part in at least one level of a parallel search (parallel.ts; helpers start
+   * only at a wide level), else absent: one.
+   */
+  threads?: number;
 }
 
 /**

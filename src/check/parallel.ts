@@ -443,7 +443,22 @@ export interface ParallelOptions extends ExploreOptions {
    * has started, on one thread). Default: helpers join at the first level after they are ready.
    */
   waitForHelpers?: boolean;
+  /**
+   * Helpers are started at the first level at least this wide (default SPAWN_WIDTH), and not at
+   * all by a search that never has one. Ignored with `waitForHelpers`, which starts them first.
+   */
+  spawnWidth?: number;
 }
+
+/**
+ * The level width (states) at which a search starts its helpers. A thread costs its start (about
+ * 0.1 s from the build, 2 s under tsx) and a level narrower than a few chunks per thread leaves it
+ * little to do: the built-ins' widest levels hold a few hundred to 2,000 states and end in well
+ * under a second on one thread, and the 2-vCPU scaled scenario (25,906 states) took twice the CPU
+ * on two threads (docs/reductions.md, "Threads"). So `--workers` can default to every core: a
+ * small search never starts a thread.
+ */
+export const SPAWN_WIDTH = 4096;
 
 /** The one-thread search's answer (explorer.ts), computed by `workers` threads. BFS, no reducer. */
 export function exploreParallel(model: CheckModel, opts: ParallelOptions): ExploreResult {
@@ -454,7 +469,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
   const len = levelLengths(model.words);
   // A lookup interns at most len[l] nodes of level l, and one root entry.
   const trees: SharedTrees = {
-    levels: len.map((n, l) => SharedPairTable.create(l === 0 ? 1 : W * n)),
+    levels: len.map((n, l) => SharedPairTable.create(l === 0 ? 1 : W * n, true)),
     root: SharedPairTable.create(W),
   };
   const sh: ParallelShared = {
@@ -502,6 +517,8 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
   };
   let stopReason: 'time' | 'interrupted' | null = null;
   let running = true;
+  /** The most threads that took part in one level. */
+  let maxActive = 1;
   const helpers: { terminate(): unknown }[] = [];
   const endHelpers = () => {
     Atomics.store(ctl, STOP, 2);
@@ -522,6 +539,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
       reducedStates: 0,
       cycleUnchecked: false,
       storeBytes: bytes(),
+      threads: maxActive,
     };
   };
   const path = (j: number): number[] => {
@@ -564,8 +582,12 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
   new Int32Array(sh.order)[0] = 0;
   const v0 = model.invariant(store.cur);
   if (v0 !== 0) return result({ kind: 'violated', code: v0, path: [], atTerminal: false });
-  for (let id = 1; id < W; id++) helpers.push(opts.spawn(id, sh));
+  const spawnHelpers = () => {
+    for (let id = 1; id < W; id++) helpers.push(opts.spawn(id, sh));
+  };
+  const spawnWidth = opts.spawnWidth ?? SPAWN_WIDTH;
   if (opts.waitForHelpers === true) {
+    spawnHelpers();
     for (let id = 1; id < W; id++) {
       while (Atomics.load(ctl, READY + id) !== 1) {
         if (Atomics.load(ctl, ERR) !== 0) throw new Error('parallel search: a helper thread failed');
@@ -586,6 +608,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
     for (let d = 0; ls < le; d++) {
       if ((le - ls) * A >= 2 ** 32)
         throw new Error('parallel search: a level too wide for 32-bit edge positions');
+      if (helpers.length === 0 && W > 1 && le - ls >= spawnWidth) spawnHelpers();
       // Set the level up and let the helpers that are ready take part.
       const nChunks = Math.ceil((le - ls) / CHUNK);
       checkRoom(sh.chunks, nChunks * 8);
@@ -599,6 +622,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
           active++;
         }
       }
+      if (active > maxActive) maxActive = active;
       const es = rootTable.size;
       ctl[LEVEL_START] = ls;
       ctl[LEVEL_END] = le;

@@ -78,6 +78,12 @@ export interface SharedTableHandle {
   /** [entries, mask]. */
   readonly meta: SharedArrayBuffer;
   readonly slack: number;
+  /**
+   * Whether each slot holds its pair as well as the entry (four words: a, b, entry + 1, unused),
+   * so that a lookup reads one slot and not the pairs: the tree's levels, as in tree-store.ts's
+   * PairTable. The root, as long as the states are many, keeps one word per slot.
+   */
+  readonly keyed: boolean;
 }
 
 const SIZE = 0;
@@ -109,19 +115,23 @@ export class SharedPairTable {
   /** Called by the `intern` that makes the table need growing (`needsGrowth`). */
   onFull: () => void = () => {};
 
+  /** Words per slot: 4 when keyed, else 1. */
+  private readonly stride: number;
+
   /** A new table with room for `slack` lookups' worth of entries at least. */
-  static create(slack: number): SharedTableHandle {
+  static create(slack: number, keyed = false): SharedTableHandle {
     let cap = 1 << 10;
     while (cap < 4 * slack) cap *= 2;
     const meta = new SharedArrayBuffer(8);
     new Int32Array(meta)[MASK] = cap - 1;
     const slots = reserveShared();
-    checkRoom(slots, cap * 4);
-    return { pairs: reserveShared(), slots, meta, slack };
+    checkRoom(slots, cap * 4 * (keyed ? 4 : 1));
+    return { pairs: reserveShared(), slots, meta, slack, keyed };
   }
 
   constructor(h: SharedTableHandle) {
     this.h = h;
+    this.stride = h.keyed ? 4 : 1;
     this.pairs = fixedView(h.pairs);
     this.slots = fixedView(h.slots);
     this.meta = new Int32Array(h.meta);
@@ -144,11 +154,12 @@ export class SharedPairTable {
   /** Re-reads the slot mask after another thread's `grow`. */
   refresh(): void {
     this.mask = this.meta[MASK];
-    if (this.slots.length < this.mask + 1) this.slots = fixedView(this.h.slots);
+    if (this.slots.length < (this.mask + 1) * this.stride) this.slots = fixedView(this.h.slots);
   }
 
   /** The entry of (a, b), or -1. */
   find(a: number, b: number): number {
+    if (this.h.keyed) return this.findKeyed(a, b);
     const slots = this.slots;
     let i = mix(a, b) & this.mask;
     for (;;) {
@@ -162,8 +173,22 @@ export class SharedPairTable {
     }
   }
 
+  private findKeyed(a: number, b: number): number {
+    const slots = this.slots;
+    let i = mix(a, b) & this.mask;
+    for (;;) {
+      const o = i << 2;
+      let e = slots[o + 2];
+      if (e === 0) return -1;
+      while (e === -1) e = Atomics.load(slots, o + 2);
+      if (slots[o] === a && slots[o + 1] === b) return e - 1;
+      i = (i + 1) & this.mask;
+    }
+  }
+
   /** The entry of (a, b), added if absent (`lastAdded` says which). */
   intern(a: number, b: number): number {
+    if (this.h.keyed) return this.internKeyed(a, b);
     const slots = this.slots;
     let i = mix(a, b) & this.mask;
     for (;;) {
@@ -171,14 +196,7 @@ export class SharedPairTable {
       let e = slots[i];
       if (e === 0) {
         if (Atomics.compareExchange(slots, i, 0, -1) === 0) {
-          const n = Atomics.add(this.meta, SIZE, 1);
-          if (n + 1 >= this.mask) throw new Error('shared pair table: full (a growth was missed)');
-          if (2 * n + 2 > this.pairs.length) {
-            checkRoom(this.h.pairs, (2 * n + 2) * 4);
-            this.pairs = fixedView(this.h.pairs);
-          }
-          this.pairs[2 * n] = a;
-          this.pairs[2 * n + 1] = b;
+          const n = this.append(a, b);
           Atomics.store(slots, i, n + 1);
           this.lastAdded = true;
           if ((n + 1 + this.h.slack) * 2 > this.mask + 1) this.onFull();
@@ -195,6 +213,51 @@ export class SharedPairTable {
       }
       i = (i + 1) & this.mask;
     }
+  }
+
+  /**
+   * intern for a keyed table: the slot's entry word is claimed (0 to -1), the pair is written in
+   * the slot and in the pairs, then the entry is published, so a reader that sees an entry sees
+   * the keys beside it.
+   */
+  private internKeyed(a: number, b: number): number {
+    const slots = this.slots;
+    let i = mix(a, b) & this.mask;
+    for (;;) {
+      const o = i << 2;
+      let e = slots[o + 2];
+      if (e === 0) {
+        if (Atomics.compareExchange(slots, o + 2, 0, -1) === 0) {
+          const n = this.append(a, b);
+          slots[o] = a;
+          slots[o + 1] = b;
+          Atomics.store(slots, o + 2, n + 1);
+          this.lastAdded = true;
+          if ((n + 1 + this.h.slack) * 2 > this.mask + 1) this.onFull();
+          return n;
+        }
+        e = Atomics.load(slots, o + 2);
+      }
+      while (e === -1) e = Atomics.load(slots, o + 2);
+      if (slots[o] === a && slots[o + 1] === b) {
+        this.lastAdded = false;
+        return e - 1;
+      }
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** Takes the next entry number and writes its pair; the caller publishes it. */
+  private append(a: number, b: number): number {
+    const n = Atomics.add(this.meta, SIZE, 1);
+    if (n + 1 >= this.mask) throw new Error('shared pair table: full (a growth was missed)');
+    if (2 * n + 2 > this.pairs.length) {
+      checkRoom(this.h.pairs, (2 * n + 2) * 4);
+      this.pairs = fixedView(this.h.pairs);
+    }
+    this.pairs[2 * n] = a;
+    this.pairs[2 * n + 1] = b;
+    return n;
   }
 
   add(_a: number, _b: number): number {
@@ -219,16 +282,25 @@ export class SharedPairTable {
     const size = this.size;
     let cap = this.mask + 1;
     while ((size + this.h.slack) * 2 > cap) cap *= 2;
-    checkRoom(this.h.slots, cap * 4);
+    const k = this.stride;
+    checkRoom(this.h.slots, cap * 4 * k);
     this.slots = fixedView(this.h.slots);
     const slots = this.slots;
-    slots.fill(0, 0, cap);
+    slots.fill(0, 0, cap * k);
     const mask = cap - 1;
     const pairs = this.pairsOf(size - 1);
+    // The entry word of a slot: the last of the keyed slot's three, else the only one.
+    const at = k === 4 ? 2 : 0;
     for (let e = 0; e < size; e++) {
-      let i = mix(pairs[2 * e], pairs[2 * e + 1]) & mask;
-      while (slots[i] !== 0) i = (i + 1) & mask;
-      slots[i] = e + 1;
+      const a = pairs[2 * e];
+      const b = pairs[2 * e + 1];
+      let i = mix(a, b) & mask;
+      while (slots[i * k + at] !== 0) i = (i + 1) & mask;
+      slots[i * k + at] = e + 1;
+      if (k === 4) {
+        slots[i * k] = a;
+        slots[i * k + 1] = b;
+      }
     }
     this.meta[MASK] = mask;
     this.mask = mask;
@@ -236,6 +308,6 @@ export class SharedPairTable {
 
   /** Bytes in use: the pairs and the slot array. */
   bytes(): number {
-    return this.size * 8 + (this.mask + 1) * 4;
+    return this.size * 8 + (this.mask + 1) * 4 * this.stride;
   }
 }

@@ -20,6 +20,7 @@
  */
 import { ChunkedInt32 } from './chunked.ts';
 import { SharedPairTable, type SharedTableHandle } from './shared-table.ts';
+import { StateRows } from './state-diff.ts';
 
 /** The tables of a tree store in shared memory (parallel.ts): one per level above the words, then the root. */
 export interface SharedTrees {
@@ -43,10 +44,98 @@ function mix(a: number, b: number): number {
 }
 
 /**
- * Interned pairs of 32-bit values: entry e is (pairs[2e], pairs[2e+1]). Open addressing with
- * linear probing over a slot array of entry + 1 (0: empty), grown at 3/4 load.
+ * Interned pairs of 32-bit values, for the levels of the tree: entry e is (left(e), right(e)).
+ * Open addressing with linear probing; each slot holds the pair and its entry + 1 (0: empty), so a
+ * lookup reads one slot and no second array (a level's table is small and a climb interns about
+ * seventeen nodes, so this is the store's inner loop); the pairs are also kept in entry order for
+ * `load`. Grown at 3/4 load.
  */
 export class PairTable {
+  readonly pairs = new ChunkedInt32();
+  /** Four words per slot: a, b, entry + 1, unused (a slot is 16 bytes, aligned). */
+  private slots: Int32Array;
+  private mask: number;
+  size = 0;
+  /** The slot where the last unsuccessful `find` stopped. */
+  private slot = 0;
+
+  constructor(capacityPow2 = 1 << 4) {
+    this.slots = new Int32Array(capacityPow2 * 4);
+    this.mask = capacityPow2 - 1;
+  }
+
+  /** The entry of (a, b), or -1. */
+  find(a: number, b: number): number {
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = mix(a, b) & mask;
+    for (;;) {
+      const o = i << 2;
+      const e = slots[o + 2];
+      if (e === 0) {
+        this.slot = i;
+        return -1;
+      }
+      if (slots[o] === a && slots[o + 1] === b) return e - 1;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Adds (a, b) right after a `find` of it returned -1; returns its entry. */
+  add(a: number, b: number): number {
+    if ((this.size + 1) * 4 > (this.mask + 1) * 3) {
+      this.grow();
+      this.find(a, b);
+    }
+    const o = this.slot << 2;
+    this.slots[o] = a;
+    this.slots[o + 1] = b;
+    this.slots[o + 2] = this.size + 1;
+    this.pairs.push(a);
+    this.pairs.push(b);
+    return this.size++;
+  }
+
+  intern(a: number, b: number): number {
+    const e = this.find(a, b);
+    return e >= 0 ? e : this.add(a, b);
+  }
+
+  left(e: number): number {
+    return this.pairs.get(2 * e);
+  }
+
+  right(e: number): number {
+    return this.pairs.get(2 * e + 1);
+  }
+
+  bytes(): number {
+    return this.pairs.bytes() + this.slots.byteLength;
+  }
+
+  private grow(): void {
+    const cap = (this.mask + 1) * 2;
+    const slots = new Int32Array(cap * 4);
+    const mask = cap - 1;
+    const old = this.slots;
+    for (let o = 0; o < old.length; o += 4) {
+      if (old[o + 2] === 0) continue;
+      let i = mix(old[o], old[o + 1]) & mask;
+      while (slots[(i << 2) + 2] !== 0) i = (i + 1) & mask;
+      slots.set(old.subarray(o, o + 3), i << 2);
+    }
+    this.slots = slots;
+    this.mask = mask;
+  }
+}
+
+/**
+ * Interned pairs whose entries are the states (the root of the tree): the same set as PairTable,
+ * with a slot array of entry + 1 only and the pairs in entry order, so a state costs 8 bytes of
+ * pairs and 4-8 of slots instead of 16-32 of keyed slots. A lookup here reads two arrays; there is
+ * one per generated state, against about sixteen in the levels.
+ */
+export class RootTable {
   readonly pairs = new ChunkedInt32();
   private slots: Int32Array;
   private mask: number;
@@ -87,11 +176,6 @@ export class PairTable {
     return this.size++;
   }
 
-  intern(a: number, b: number): number {
-    const e = this.find(a, b);
-    return e >= 0 ? e : this.add(a, b);
-  }
-
   left(e: number): number {
     return this.pairs.get(2 * e);
   }
@@ -127,6 +211,8 @@ export class TreeStore {
   readonly next: Uint32Array;
   /** Index of the state in `cur`. */
   at = -1;
+  /** `cur` and `next`, and the comparison of the two (state-diff.ts). */
+  private readonly rows: StateRows;
 
   /** Nodes per level (level 0: the words); the last level has 1 or 2 nodes. */
   private readonly len: number[];
@@ -140,7 +226,7 @@ export class TreeStore {
   /** The pair tables of levels 1..top (index 0 unused). */
   private readonly tables: (PairTable | SharedPairTable)[];
   private readonly top: number;
-  private readonly root: PairTable | SharedPairTable;
+  private readonly root: RootTable | SharedPairTable;
   /** Whether the last `intern` stored a new state. */
   added = false;
   private rootA = 0;
@@ -162,14 +248,15 @@ export class TreeStore {
     this.words = words;
     this.findScratch = new Int32Array(Math.max(1, words));
     this.findScratch2 = new Int32Array(Math.max(1, words));
-    this.cur = new Uint32Array(words);
-    this.next = new Uint32Array(words);
+    this.rows = new StateRows(words);
+    this.cur = this.rows.cur;
+    this.next = this.rows.next;
     const len = levelLengths(words);
     this.len = len;
     this.top = len.length - 1;
     this.lv = len.map((n, l) => (l === 0 ? new Int32Array(0) : new Int32Array(n)));
     this.nlv = len.map((n, l) => (l === 0 ? new Int32Array(0) : new Int32Array(n)));
-    this.dirty = len.map((n) => new Int32Array(n));
+    this.dirty = len.map((n, l) => (l === 0 ? this.rows.dirty : new Int32Array(n)));
     this.ndirty = len.map(() => 0);
     if (shared !== undefined) {
       if (shared.levels.length !== len.length) throw new Error('tree store: shared tables of another shape');
@@ -177,7 +264,7 @@ export class TreeStore {
       this.root = new SharedPairTable(shared.root);
     } else {
       this.tables = len.map(() => new PairTable());
-      this.root = new PairTable(1 << 12);
+      this.root = new RootTable(1 << 12);
     }
   }
 
@@ -257,19 +344,14 @@ export class TreeStore {
   intern(): number {
     this.added = false;
     if (!this.climb()) return this.at;
-    const e = this.root.intern(this.rootA, this.rootB);
+    const e = (this.root as SharedPairTable).intern(this.rootA, this.rootB);
     this.added = (this.root as SharedPairTable).lastAdded;
     return e;
   }
 
   /** Interns the nodes above the words where `next` differs from `cur`; false when none does. */
   private climb(): boolean {
-    const W = this.words;
-    const next = this.next;
-    const cur = this.cur;
-    const d0 = this.dirty[0];
-    let n = 0;
-    for (let k = 0; k < W; k++) if (next[k] !== cur[k]) d0[n++] = k;
+    const n = this.rows.diff();
     this.ndirty[0] = n;
     if (n === 0) return false;
     for (let l = 1; l <= this.top; l++) {
@@ -300,7 +382,7 @@ export class TreeStore {
 
   /** Stores the state of the last `lookup` that returned -1; returns its index. */
   insert(parent: number, action: number, depth: number): number {
-    const i = (this.root as PairTable).add(this.rootA, this.rootB);
+    const i = (this.root as RootTable).add(this.rootA, this.rootB);
     this.parent.push(parent);
     this.action.push(action);
     this.depth.push(depth);

@@ -1,4 +1,6 @@
+import { availableParallelism } from 'node:os';
 import { type Command, Option } from 'commander';
+import { MAX_WORKERS } from '../check/parallel.ts';
 import { UserError } from '../errors.ts';
 import { DEFAULT_HARVEST_ALGORITHM } from '../runtime/consumer.ts';
 import {
@@ -102,7 +104,7 @@ function registerCheckBench(bench: Command): void {
     )
     .option('--n <list>', 'with --spin: the vCPU counts, comma-separated (default 2,3)')
     .option('--runs <k>', 'with --spin: runs per tool, the median is printed (default 1)')
-    .option('--workers <w>', 'with --spin: also irqlab with w threads (default 1: no such row)')
+    .option('--workers <w>', 'with --spin: also irqlab with w threads (default: every core; 1: no such row)')
     .action(async (flags: CheckBenchFlags, cmd: Command) => {
       if (flags.spin === true) return spinBench(flags, cmd);
       for (const f of ['n', 'runs', 'workers'] as const)
@@ -136,7 +138,8 @@ async function spinBench(flags: CheckBenchFlags, cmd: Command): Promise<void> {
     throw new UserError(`--n: expected vCPU counts 2..4 separated by commas, got "${n}"`);
   const runs = flags.runs ?? '1';
   if (!/^[1-9]\d*$/.test(runs)) throw new UserError(`--runs: expected a positive integer, got "${runs}"`);
-  const workers = flags.workers ?? '1';
+  // As `irqlab check --workers`: every core unless told (src/cli/check.ts).
+  const workers = flags.workers ?? String(Math.min(MAX_WORKERS, availableParallelism()));
   if (!/^[1-9]\d*$/.test(workers))
     throw new UserError(`--workers: expected a positive integer, got "${workers}"`);
   const { formatSpinBench, runSpinBench, spinBenchJson } = await import('../bench/spin.ts');

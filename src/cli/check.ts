@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import type { SearchOptions } from '../check/background.ts';
 import { type BackgroundCheck, runCheck, type SearchProgress } from '../check/background.ts';
@@ -122,14 +123,28 @@ function checkOptions(opts: CheckOpts): SearchOptions {
     memory: memoryOf(opts.memory),
     reduce: reductionOf(opts.reduce),
     progressEveryMs: PROGRESS_EVERY_MS,
-    // One thread unless asked: the parallel search can still stall under load (docs/cli.md).
-    workers: opts.workers === undefined ? 1 : workersOf(opts.workers),
+    workers: workersOf(opts, strategy),
   };
 }
 
-function workersOf(s: string): number {
-  const n = positiveInt('--workers', s);
+/**
+ * --workers, by default every core: a search starts its helper threads only once a level is wide
+ * enough to share (parallel.ts SPAWN_WIDTH), so a small one runs on one thread whatever this says.
+ * The parallel search is breadth-first and unreduced; asked for explicitly with dfs or ample, it is
+ * an error rather than a silent single thread.
+ */
+function workersOf(opts: CheckOpts, strategy: 'bfs' | 'dfs'): number {
+  if (opts.workers === undefined) return Math.min(MAX_WORKERS, availableParallelism());
+  const n = positiveInt('--workers', opts.workers);
   if (n > MAX_WORKERS) throw new UserError(`--workers: at most ${MAX_WORKERS}, got ${n}`);
+  if (n > 1 && strategy === 'dfs')
+    throw new UserError(
+      '--workers: the search on several threads is breadth-first; give --workers 1 with --strategy dfs',
+    );
+  if (n > 1 && (opts.reduce ?? 'none') !== 'none')
+    throw new UserError(
+      `--workers: the search on several threads is unreduced; give --workers 1 with --reduce ${opts.reduce}`,
+    );
   return n;
 }
 
@@ -362,7 +377,7 @@ export function registerCheck(program: Command): void {
     )
     .option(
       '--workers <n>',
-      'threads for the search (default 1); the same answer for every n (breadth-first, unreduced); experimental: can stall under load',
+      'threads for the search (default: every core; helpers start only at a level of 4096 states or more); the same answer for every n (breadth-first, unreduced)',
     )
     .option('--strategy <s>', 'bfs (shortest counterexample) or dfs', 'bfs')
     .option('--max-states <n>', 'stop after this many distinct states', '2000000')

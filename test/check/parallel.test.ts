@@ -12,7 +12,7 @@ import { describe, test } from 'node:test';
 import type { Worker } from 'node:worker_threads';
 import { scaledScenario } from '../../src/bench/check.ts';
 import { type Bounds, type ExploreResult, explore } from '../../src/check/explorer.ts';
-import { exitWord, exploreParallel } from '../../src/check/parallel.ts';
+import { exitWord, exploreParallel, SPAWN_WIDTH } from '../../src/check/parallel.ts';
 import { helperSpawner, modelFor } from '../../src/check/session.ts';
 import { checkRoom, reserveShared } from '../../src/check/shared-table.ts';
 import type { MemoryModel } from '../../src/model/kvm/program.ts';
@@ -43,13 +43,9 @@ function assertSame(one: ExploreResult, two: ExploreResult): void {
   assert.equal(two.depth, one.depth);
 }
 
-// The two-thread search stalled under the load of CI runs: a helper died at start-up on a failed
-// fork (decision 0221, fixed). These tests still run only when IRQLAB_TEST_PARALLEL=1 is set (they
-// take 20-40 s on a loaded 2-core machine) and `--workers` still defaults to 1.
-const PARALLEL = process.env.IRQLAB_TEST_PARALLEL === '1';
-describe('parallel search: the one-thread answer on two threads', {
-  skip: !PARALLEL && 'set IRQLAB_TEST_PARALLEL=1',
-}, () => {
+// The two-thread search once stalled under the load of CI runs: a helper died at start-up on a
+// failed fork (decision 0221, fixed). These tests take 20-40 s on a loaded 2-core machine.
+describe('parallel search: the one-thread answer on two threads', () => {
   const cases: [string, string, MemoryModel?][] = [
     ['seed-004-loop', 'before'],
     ['seed-002', 'before'],
@@ -76,6 +72,42 @@ describe('parallel search: the one-thread answer on two threads', {
     const depth = both(sc, DEFAULT_VARIANT, { ...CLI_BOUNDS, maxDepth: 12 });
     assert.deepEqual(depth.one.outcome, { kind: 'incomplete', reason: 'depth' });
     assertSame(depth.one, depth.two);
+  });
+});
+
+// `--workers` defaults to every core because a search starts its helpers only at a level of
+// SPAWN_WIDTH states: a small search never starts one, and helpers started in the middle of a
+// search join it there with the same answer.
+describe('helpers start at the first wide level', () => {
+  const sc = scaledScenario(2);
+  const properties = sc.properties ?? PROPERTIES;
+  const opts = { strategy: 'bfs' as const, bounds: CLI_BOUNDS, now: () => performance.now() };
+  const one = explore(modelFor(sc, DEFAULT_VARIANT, { properties, memory: 'sc' }), opts);
+  const parallel = (spawnWidth?: number) => {
+    let spawned = 0;
+    const spawn = helperSpawner(sc, DEFAULT_VARIANT, properties, 'sc');
+    const r = exploreParallel(modelFor(sc, DEFAULT_VARIANT, { properties, memory: 'sc' }), {
+      ...opts,
+      workers: 2,
+      spawnWidth,
+      spawn: (id, sh) => {
+        spawned++;
+        return spawn(id, sh);
+      },
+    });
+    return { r, spawned };
+  };
+
+  test(`a search whose levels stay under ${SPAWN_WIDTH} states starts no thread`, () => {
+    const { r, spawned } = parallel();
+    assert.equal(spawned, 0);
+    assertSame(one, r);
+  });
+
+  test('helpers started at a level of 500 states give the one-thread answer', () => {
+    const { r, spawned } = parallel(500);
+    assert.equal(spawned, 1);
+    assertSame(one, r);
   });
 });
 
