@@ -7,14 +7,12 @@
  * states of its chunks: it loads each from the shared tree, steps every enabled action, interns the
  * successor (a new one is stored at once, so no two threads store a state twice) and writes a
  * record per state (enabled count, terminal violation, then per successor: the state, the action,
- * the step monitors' code) into a buffer of its own. For a successor stored during this level it
- * also lowers, atomically, the state's key to the position (parent, action index) of the edge if
- * that is smaller: at the end of the level every new state's key is its first edge in the order
- * the one-thread search expands them, which is the order it would have stored them in.
+ * the step monitors' code) into a buffer of its own.
  *
  * When every thread has finished the level, this thread reads the records in that order and does
  * what the one-thread search would have done with them: numbers the new states (the order of
- * the next level), checks the invariant where the state is new, the terminal checks, the bounds,
+ * the next level: a state stored during this level is numbered at its first edge in this order,
+ * which is where the one-thread search would have stored it), checks the invariant where the state is new, the terminal checks, the bounds,
  * and stops where it would have stopped, with the same counts and the same path. Its work is a pass
  * over integers per edge; the expansion, the hashing and the storage are parallel.
  *
@@ -29,7 +27,6 @@ import { findFairCycle, isLiveModel, type StateStore } from './liveness.ts';
 import {
   checkRoom,
   fixedView,
-  fixedViewU32,
   reserveShared,
   SharedPairTable,
   type SharedTableHandle,
@@ -118,8 +115,6 @@ export interface ParallelShared {
   readonly trees: SharedTrees;
   /** The level's states in order: position → stored state (Int32). */
   readonly order: SharedArrayBuffer;
-  /** Per stored state: 0xffffffff minus the position of its first edge in the level (Uint32). */
-  readonly key: SharedArrayBuffer;
   /** Per stored state: the invariant's code, checked by the thread that stored it (Int32). */
   readonly inv: SharedArrayBuffer;
   /** Per chunk of the level: the thread that took it and where its records start (Int32 pairs). */
@@ -136,7 +131,6 @@ class Participant {
   // Fixed-length views of the growable shared buffers (decision 0222): re-created at each level
   // (the main thread grew order and chunks before it) and after this thread grows one.
   private order: Int32Array;
-  private key: Uint32Array;
   private inv: Int32Array;
   private chunks: Int32Array;
   private recs: Int32Array;
@@ -154,7 +148,6 @@ class Participant {
     this.tables = this.store.sharedTables();
     for (const t of this.tables) t.onFull = () => this.requestGrowth();
     this.order = fixedView(sh.order);
-    this.key = fixedViewU32(sh.key);
     this.inv = fixedView(sh.inv);
     this.chunks = fixedView(sh.chunks);
     this.recs = fixedView(sh.recs[id]);
@@ -165,7 +158,6 @@ class Participant {
   private views(): void {
     const sh = this.sh;
     this.order = fixedView(sh.order);
-    this.key = fixedViewU32(sh.key);
     this.inv = fixedView(sh.inv);
     this.chunks = fixedView(sh.chunks);
     this.recs = fixedView(sh.recs[this.id]);
@@ -282,7 +274,6 @@ class Participant {
     const A = m.maxActions;
     const ls = ctl[LEVEL_START];
     const le = ctl[LEVEL_END];
-    const es = ctl[ENTRY_START];
     const d = ctl[DEPTH];
     const maxDepth = ctl[MAX_DEPTH];
     const recBuf = this.sh.recs[this.id];
@@ -320,7 +311,6 @@ class Participant {
         recs[off++] = n;
         recs[off++] = 0;
         recs[off++] = expand;
-        const base = (i - ls) * A;
         for (let k = 0; k < expand; k++) {
           if (Atomics.load(ctl, PAUSE) !== 0) this.park();
           store.fresh();
@@ -333,13 +323,6 @@ class Participant {
             }
             this.inv[t] = m.invariant(store.next);
           }
-          if (t >= es) {
-            if (t >= this.key.length) {
-              checkRoom(this.sh.key, (t + 1) * 4);
-              this.key = fixedViewU32(this.sh.key);
-            }
-            this.lowerKey(t, base + k);
-          }
           recs[off++] = t;
           recs[off++] = acts[k];
           recs[off++] = sv;
@@ -349,17 +332,6 @@ class Participant {
       Atomics.store(ctl, COUNTS + LINE * this.id, gen);
     }
     Atomics.store(ctl, COUNTS + LINE * this.id, gen);
-  }
-
-  /** key[t] = max(key[t], 0xffffffff - pos): the smallest position wins. */
-  private lowerKey(t: number, pos: number): void {
-    const v = (0xffffffff - pos) >>> 0;
-    let cur = Atomics.load(this.key, t);
-    while (cur < v) {
-      const prev = Atomics.compareExchange(this.key, t, cur, v);
-      if (prev === cur) break;
-      cur = prev;
-    }
   }
 
   /** Says the level is done here. */
@@ -476,7 +448,6 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
     ctl: new SharedArrayBuffer(CTL_WORDS * 4),
     trees,
     order: reserveShared(),
-    key: reserveShared(),
     inv: reserveShared(),
     chunks: reserveShared(),
     recs: Array.from({ length: W }, () => reserveShared()),
@@ -659,7 +630,6 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
       }
 
       // The level in the one-thread order.
-      const key = fixedViewU32(sh.key);
       const inv = fixedView(sh.inv);
       const chunks = fixedView(sh.chunks);
       const recsOf = sh.recs.map(fixedView);
@@ -689,14 +659,13 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
             depthLimited = true;
             continue;
           }
-          const base = (i - ls) * A;
           for (let k = 0; k < m; k++) {
             const t = recs[off];
             const a = recs[off + 1];
             const sv = recs[off + 2];
             off += 3;
             generated++;
-            const isNew = t >= es && canon.get(t) < 0 && (0xffffffff - key[t]) >>> 0 === base + k;
+            const isNew = t >= es && canon.get(t) < 0;
             if (isNew && count >= maxStates) return result({ kind: 'incomplete', reason: 'states' });
             let j = -1;
             if (isNew) {

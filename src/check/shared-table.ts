@@ -98,11 +98,6 @@ export function fixedView(sab: SharedArrayBuffer): Int32Array {
   return new Int32Array(sab, 0, sab.byteLength >>> 2);
 }
 
-/** fixedView as unsigned words. */
-export function fixedViewU32(sab: SharedArrayBuffer): Uint32Array {
-  return new Uint32Array(sab, 0, sab.byteLength >>> 2);
-}
-
 export class SharedPairTable {
   readonly h: SharedTableHandle;
   /** Fixed-length views: `pairs` re-created when an entry lies past it, `slots` at each grow or refresh. */

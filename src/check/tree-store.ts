@@ -12,7 +12,8 @@
  * the same index only if they are equal, so there is no fingerprint collision to estimate.
  *
  * Incremental by design: `next` is stepped in place, `lookup` finds the words that differ from the
- * loaded state `cur` and re-interns only the nodes above them (a step changes a few words, so
+ * loaded state `cur` (both rows live in WebAssembly memory and a SIMD kernel compares them:
+ * state-diff.ts, decision 0250) and re-interns only the nodes above them (a step changes a few words, so
  * about log2(W) lookups each, instead of hashing all W words); `load` descends only into the
  * subtrees that differ from the state loaded before. Nothing is allocated per state: every
  * scratch array is sized once, the tables grow in chunks (chunked.ts) and only their slot arrays
@@ -44,22 +45,45 @@ function mix(a: number, b: number): number {
 }
 
 /**
+ * The entries of an interned-pair table in entry order: entry e is (left(e), right(e)). Both tables
+ * below add to it; `load` descends through it.
+ */
+abstract class EntryPairs {
+  readonly pairs = new ChunkedInt32();
+  size = 0;
+  /** The slot where the last unsuccessful `find` stopped. */
+  protected slot = 0;
+
+  /** Appends (a, b) as the next entry; returns its number. */
+  protected append(a: number, b: number): number {
+    this.pairs.push(a);
+    this.pairs.push(b);
+    return this.size++;
+  }
+
+  left(e: number): number {
+    return this.pairs.get(2 * e);
+  }
+
+  right(e: number): number {
+    return this.pairs.get(2 * e + 1);
+  }
+}
+
+/**
  * Interned pairs of 32-bit values, for the levels of the tree: entry e is (left(e), right(e)).
  * Open addressing with linear probing; each slot holds the pair and its entry + 1 (0: empty), so a
  * lookup reads one slot and no second array (a level's table is small and a climb interns about
  * seventeen nodes, so this is the store's inner loop); the pairs are also kept in entry order for
  * `load`. Grown at 3/4 load.
  */
-export class PairTable {
-  readonly pairs = new ChunkedInt32();
+export class PairTable extends EntryPairs {
   /** Four words per slot: a, b, entry + 1, unused (a slot is 16 bytes, aligned). */
   private slots: Int32Array;
   private mask: number;
-  size = 0;
-  /** The slot where the last unsuccessful `find` stopped. */
-  private slot = 0;
 
   constructor(capacityPow2 = 1 << 4) {
+    super();
     this.slots = new Int32Array(capacityPow2 * 4);
     this.mask = capacityPow2 - 1;
   }
@@ -91,22 +115,12 @@ export class PairTable {
     this.slots[o] = a;
     this.slots[o + 1] = b;
     this.slots[o + 2] = this.size + 1;
-    this.pairs.push(a);
-    this.pairs.push(b);
-    return this.size++;
+    return this.append(a, b);
   }
 
   intern(a: number, b: number): number {
     const e = this.find(a, b);
     return e >= 0 ? e : this.add(a, b);
-  }
-
-  left(e: number): number {
-    return this.pairs.get(2 * e);
-  }
-
-  right(e: number): number {
-    return this.pairs.get(2 * e + 1);
   }
 
   bytes(): number {
@@ -135,15 +149,12 @@ export class PairTable {
  * pairs and 4-8 of slots instead of 16-32 of keyed slots. A lookup here reads two arrays; there is
  * one per generated state, against about sixteen in the levels.
  */
-export class RootTable {
-  readonly pairs = new ChunkedInt32();
+export class RootTable extends EntryPairs {
   private slots: Int32Array;
   private mask: number;
-  size = 0;
-  /** The slot where the last unsuccessful `find` stopped. */
-  private slot = 0;
 
   constructor(capacityPow2 = 1 << 4) {
+    super();
     this.slots = new Int32Array(capacityPow2);
     this.mask = capacityPow2 - 1;
   }
@@ -171,17 +182,7 @@ export class RootTable {
       this.find(a, b);
     }
     this.slots[this.slot] = this.size + 1;
-    this.pairs.push(a);
-    this.pairs.push(b);
-    return this.size++;
-  }
-
-  left(e: number): number {
-    return this.pairs.get(2 * e);
-  }
-
-  right(e: number): number {
-    return this.pairs.get(2 * e + 1);
+    return this.append(a, b);
   }
 
   bytes(): number {
