@@ -10,11 +10,12 @@
  * the step monitors' code) into a buffer of its own.
  *
  * When every thread has finished the level, this thread reads the records in that order and does
- * what the one-thread search would have done with them: numbers the new states (the order of
- * the next level: a state stored during this level is numbered at its first edge in this order,
- * which is where the one-thread search would have stored it), checks the invariant where the state is new, the terminal checks, the bounds,
- * and stops where it would have stopped, with the same counts and the same path. Its work is a pass
- * over integers per edge; the expansion, the hashing and the storage are parallel.
+ * what the one-thread search would have done with them: numbers the new states (the order of the
+ * next level: a state stored during this level is numbered at its first edge in this order, which
+ * is where the one-thread search would have stored it), checks the invariant where the state is
+ * new, the terminal checks, the bounds, and stops where it would have stopped, with the same
+ * counts and the same path. Its work is a pass over integers per edge; the expansion, the hashing
+ * and the storage are parallel.
  *
  * Threads park between two lookups while one of them rehashes a table that grew past half full.
  * Helpers that are not ready yet (starting a thread takes time) join at the next level.

@@ -13,11 +13,11 @@
  *
  * Incremental by design: `next` is stepped in place, `lookup` finds the words that differ from the
  * loaded state `cur` (both rows live in WebAssembly memory and a SIMD kernel compares them:
- * state-diff.ts, decision 0250) and re-interns only the nodes above them (a step changes a few words, so
- * about log2(W) lookups each, instead of hashing all W words); `load` descends only into the
- * subtrees that differ from the state loaded before. Nothing is allocated per state: every
- * scratch array is sized once, the tables grow in chunks (chunked.ts) and only their slot arrays
- * are rehashed.
+ * state-diff.ts, decision 0250) and re-interns only the nodes above them (a step changes a few
+ * words, so about log2(W) lookups each, instead of hashing all W words); `load` descends only
+ * into the subtrees that differ from the state loaded before. Nothing is allocated per state:
+ * every scratch array is sized once, the tables grow in chunks (chunked.ts) and only their slot
+ * arrays are rehashed.
  */
 import { ChunkedInt32 } from './chunked.ts';
 import { SharedPairTable, type SharedTableHandle } from './shared-table.ts';
@@ -136,7 +136,10 @@ export class PairTable extends EntryPairs {
       if (old[o + 2] === 0) continue;
       let i = mix(old[o], old[o + 1]) & mask;
       while (slots[(i << 2) + 2] !== 0) i = (i + 1) & mask;
-      slots.set(old.subarray(o, o + 3), i << 2);
+      const n = i << 2;
+      slots[n] = old[o];
+      slots[n + 1] = old[o + 1];
+      slots[n + 2] = old[o + 2];
     }
     this.slots = slots;
     this.mask = mask;
