@@ -215,6 +215,8 @@ export class TreeStore {
   readonly next: Uint32Array;
   /** Index of the state in `cur`. */
   at = -1;
+  /** `next` as Int32 values, the type of the tree's nodes (`nval`). */
+  private readonly nextI: Int32Array;
   /** `cur` and `next`, and the comparison of the two (state-diff.ts). */
   private readonly rows: StateRows;
 
@@ -255,6 +257,7 @@ export class TreeStore {
     this.rows = new StateRows(words);
     this.cur = this.rows.cur;
     this.next = this.rows.next;
+    this.nextI = new Int32Array(this.next.buffer, this.next.byteOffset, words);
     const len = levelLengths(words);
     this.len = len;
     this.top = len.length - 1;
@@ -366,12 +369,14 @@ export class TreeStore {
       const ll = this.lv[l];
       const t = this.tables[l];
       const lenBelow = this.len[l - 1];
+      // The row below: the words (as Int32 values, like the nodes) at level 1, else nodes.
+      const src = l === 1 ? this.nextI : this.nlv[l - 1];
       let m = 0;
       for (let i = 0; i < nb; i++) {
         const q = below[i] >>> 1;
         if (m > 0 && d[m - 1] === q) continue;
-        const a = this.nval(l - 1, 2 * q);
-        const b = 2 * q + 1 < lenBelow ? this.nval(l - 1, 2 * q + 1) : 0;
+        const a = src[2 * q];
+        const b = 2 * q + 1 < lenBelow ? src[2 * q + 1] : 0;
         const v = t.intern(a, b);
         nl[q] = v;
         d[m++] = q;
@@ -417,35 +422,51 @@ export class TreeStore {
       this.lv[t][1] = this.nlv[t][1] = rb;
       d[t][m++] = 1;
     }
-    for (let l = t; l >= 1; l--) {
+    for (let l = t; l >= 2; l--) {
       const tab = this.tables[l];
       const ll = this.lv[l];
+      const dl = d[l];
+      const below = this.lv[l - 1];
+      const belowN = this.nlv[l - 1];
+      const db = d[l - 1];
       const lenBelow = this.len[l - 1];
       let mb = 0;
       for (let k = 0; k < m; k++) {
-        const q = d[l][k];
-        const e = ll[q];
-        const c = 2 * q;
+        const e = ll[dl[k]];
+        const c = 2 * dl[k];
         const x = tab.left(e);
-        if (l === 1) {
-          this.setWord(c, x);
-          if (c + 1 < lenBelow) this.setWord(c + 1, tab.right(e));
-          continue;
-        }
-        const below = this.lv[l - 1];
         if (below[c] !== x) {
-          below[c] = this.nlv[l - 1][c] = x;
-          d[l - 1][mb++] = c;
+          below[c] = belowN[c] = x;
+          db[mb++] = c;
         }
         if (c + 1 < lenBelow) {
           const y = tab.right(e);
           if (below[c + 1] !== y) {
-            below[c + 1] = this.nlv[l - 1][c + 1] = y;
-            d[l - 1][mb++] = c + 1;
+            below[c + 1] = belowN[c + 1] = y;
+            db[mb++] = c + 1;
           }
         }
       }
       m = mb;
+    }
+    // Level 1: its nodes' children are the words themselves.
+    const tab = this.tables[1];
+    const l1 = this.lv[1];
+    const d1 = d[1];
+    const cur = this.cur;
+    const next = this.next;
+    const W = this.len[0];
+    for (let k = 0; k < m; k++) {
+      const e = l1[d1[k]];
+      const c = 2 * d1[k];
+      const x = tab.left(e);
+      cur[c] = x;
+      next[c] = x;
+      if (c + 1 < W) {
+        const y = tab.right(e);
+        cur[c + 1] = y;
+        next[c + 1] = y;
+      }
     }
   }
 
