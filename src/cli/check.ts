@@ -388,7 +388,7 @@ export function registerCheck(program: Command): void {
     .option('--runs <n>', 'with --simulate: how many runs', '1000')
     .option('--depth <n>', 'with --simulate: steps per run at most', '1000')
     .option('--progress', 'print a progress line on stderr every 2 s even when stderr is not a terminal')
-    .action(async (arg: string | undefined, opts: CheckOpts) => {
+    .action(async (arg: string | undefined, opts: CheckOpts, cmd: Command) => {
       // The search runs in a thread of its own (src/check/background.ts): this one takes Ctrl-C.
       // A second Ctrl-C ends the process at once.
       process.on('SIGINT', () => {
@@ -408,6 +408,7 @@ export function registerCheck(program: Command): void {
           ? [loadScenario(arg)]
           : null;
       if (!targets) throw new UserError('check needs a scenario (a file or a built-in name) or --all');
+      refuseUnused(opts, cmd);
       if (opts.simulate) {
         simulateCommand(targets[0].scenario, opts, targets.length > 1);
         return;
@@ -479,6 +480,32 @@ export function registerCheck(program: Command): void {
       process.stdout.write(`${paint.red('×')} reproduced: ${r.property}: ${PROP_INFO_BY_NAME[r.property]}\n`);
       process.exitCode = r.kind === 'invariant' ? EXIT.invariant : EXIT.liveness;
     });
+}
+
+/** Options of the exhaustive search that random runs do not use, and the other way round. */
+const SEARCH_ONLY = [
+  ['workers', '--workers'],
+  ['reduce', '--reduce'],
+  ['strategy', '--strategy'],
+  ['maxStates', '--max-states'],
+  ['maxDepth', '--max-depth'],
+  ['maxTime', '--max-time'],
+] as const;
+const SIMULATE_ONLY = [
+  ['seed', '--seed'],
+  ['runs', '--runs'],
+  ['depth', '--depth'],
+] as const;
+
+/** An option given on the command line that the chosen mode would ignore is an error, not a no-op. */
+function refuseUnused(opts: CheckOpts, cmd: Command): void {
+  const given = (k: string) => cmd.getOptionValueSource(k) === 'cli';
+  if (opts.simulate) {
+    for (const [k, flag] of SEARCH_ONLY)
+      if (given(k)) throw new UserError(`${flag}: not with --simulate (it sets the exhaustive search)`);
+  } else {
+    for (const [k, flag] of SIMULATE_ONLY) if (given(k)) throw new UserError(`${flag}: only with --simulate`);
+  }
 }
 
 /** `check --simulate`: random runs of one scenario in each variant asked for. */
