@@ -104,6 +104,12 @@ export interface CheckResult {
   lockCycle?: LockEdge[];
   /** For a scenario about GA-log interrupts: GA-log entries handled over the end states. */
   gaLog?: GaLogCost;
+  /**
+   * Threads that took part in the search: 1 unless `workers` is above 1 and a level was wide
+   * enough to start helpers (parallel.ts SPAWN_WIDTH) and they joined before the end. Absent
+   * when the search did not answer (an interrupted search that ended without its result).
+   */
+  threads?: number;
 }
 
 /** The model of one check, as `checkScenario` builds it (for callers that drive it themselves). */
@@ -179,6 +185,7 @@ export function checkScenario(sc: Scenario, nv: NamedVariant, o: CheckOptions = 
     properties,
     memory,
     reduction: res.reduction,
+    threads: res.threads ?? 1,
   };
   if (res.outcome.kind === 'violated') {
     const info = PROP_INFO[res.outcome.code];

@@ -197,7 +197,7 @@ function renderRow(r: CheckResult, paint: ReturnType<typeof paintFor>, withTrace
           ? paint.red('incomplete: interrupted')
           : paint.red(`incomplete: ${r.reason} bound hit`);
   out.push(
-    `${paint.bold(r.scenario)} · ${r.variant.name} [${describeVariant(r.variant.variant)}]: ${verdict} · ${r.distinct} distinct states, ${r.generated} generated, depth ${r.depth}, ${(r.timeMs / 1000).toFixed(2)} s`,
+    `${paint.bold(r.scenario)} · ${r.variant.name} [${describeVariant(r.variant.variant)}]: ${verdict} · ${r.distinct} distinct states, ${r.generated} generated, depth ${r.depth}, ${(r.timeMs / 1000).toFixed(2)} s${(r.threads ?? 1) > 1 ? ` on ${r.threads} threads` : ''}`,
   );
   if (r.reduction !== undefined && r.reduction.name !== 'none')
     out.push(paint.dim(`  ${reductionText(r.reduction)}`));

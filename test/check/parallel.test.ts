@@ -66,6 +66,7 @@ describe('parallel search: the one-thread answer on two threads', () => {
     const whole = both(sc, DEFAULT_VARIANT);
     assert.equal(whole.one.distinct, 25_906, 'the Promela model reaches 25,906 (bench/spin/README)');
     assertSame(whole.one, whole.two);
+    assert.equal(whole.two.threads, 2, 'both threads took part');
     const states = both(sc, DEFAULT_VARIANT, { ...CLI_BOUNDS, maxStates: 10_000 });
     assert.deepEqual(states.one.outcome, { kind: 'incomplete', reason: 'states' });
     assertSame(states.one, states.two);
@@ -101,6 +102,7 @@ describe('helpers start at the first wide level', () => {
   test(`a search whose levels stay under ${SPAWN_WIDTH} states starts no thread`, () => {
     const { r, spawned } = parallel();
     assert.equal(spawned, 0);
+    assert.equal(r.threads, 1);
     assertSame(one, r);
   });
 
