@@ -45,14 +45,31 @@ function mix(a: number, b: number): number {
 }
 
 /**
- * The entries of an interned-pair table in entry order: entry e is (left(e), right(e)). Both tables
- * below add to it; `load` descends through it.
+ * What both tables below share: the entries in entry order (entry e is (left(e), right(e)); `load`
+ * descends through them) and an open-addressing slot array of `stride` words per slot, grown at
+ * 3/4 load. The slot layouts and so the probe loops are each table's own.
  */
 abstract class EntryPairs {
   readonly pairs = new ChunkedInt32();
   size = 0;
   /** The slot where the last unsuccessful `find` stopped. */
   protected slot = 0;
+  protected slots: Int32Array;
+  protected mask: number;
+
+  constructor(capacityPow2: number, stride: number) {
+    this.slots = new Int32Array(capacityPow2 * stride);
+    this.mask = capacityPow2 - 1;
+  }
+
+  /** Whether one more entry would pass 3/4 of the slots (then the caller grows and finds again). */
+  protected full(): boolean {
+    return (this.size + 1) * 4 > (this.mask + 1) * 3;
+  }
+
+  bytes(): number {
+    return this.pairs.bytes() + this.slots.byteLength;
+  }
 
   /** Appends (a, b) as the next entry; returns its number. */
   protected append(a: number, b: number): number {
@@ -78,14 +95,9 @@ abstract class EntryPairs {
  * `load`. Grown at 3/4 load.
  */
 export class PairTable extends EntryPairs {
-  /** Four words per slot: a, b, entry + 1, unused (a slot is 16 bytes, aligned). */
-  private slots: Int32Array;
-  private mask: number;
-
   constructor(capacityPow2 = 1 << 4) {
-    super();
-    this.slots = new Int32Array(capacityPow2 * 4);
-    this.mask = capacityPow2 - 1;
+    // Four words per slot: a, b, entry + 1, unused (a slot is 16 bytes, aligned).
+    super(capacityPow2, 4);
   }
 
   /** The entry of (a, b), or -1. */
@@ -107,7 +119,7 @@ export class PairTable extends EntryPairs {
 
   /** Adds (a, b) right after a `find` of it returned -1; returns its entry. */
   add(a: number, b: number): number {
-    if ((this.size + 1) * 4 > (this.mask + 1) * 3) {
+    if (this.full()) {
       this.grow();
       this.find(a, b);
     }
@@ -121,10 +133,6 @@ export class PairTable extends EntryPairs {
   intern(a: number, b: number): number {
     const e = this.find(a, b);
     return e >= 0 ? e : this.add(a, b);
-  }
-
-  bytes(): number {
-    return this.pairs.bytes() + this.slots.byteLength;
   }
 
   private grow(): void {
@@ -155,14 +163,9 @@ export class PairTable extends EntryPairs {
  * for about as much: decision 0250).
  */
 export class RootTable extends EntryPairs {
-  /** Two words per slot: entry + 1 (0: empty) and the pair's right half. */
-  private slots: Int32Array;
-  private mask: number;
-
   constructor(capacityPow2 = 1 << 4) {
-    super();
-    this.slots = new Int32Array(capacityPow2 * 2);
-    this.mask = capacityPow2 - 1;
+    // Two words per slot: entry + 1 (0: empty) and the pair's right half.
+    super(capacityPow2, 2);
   }
 
   /** The entry of (a, b), or -1. */
@@ -183,17 +186,13 @@ export class RootTable extends EntryPairs {
 
   /** Adds (a, b) right after a `find` of it returned -1; returns its entry. */
   add(a: number, b: number): number {
-    if ((this.size + 1) * 4 > (this.mask + 1) * 3) {
+    if (this.full()) {
       this.grow();
       this.find(a, b);
     }
     this.slots[2 * this.slot] = this.size + 1;
     this.slots[2 * this.slot + 1] = b;
     return this.append(a, b);
-  }
-
-  bytes(): number {
-    return this.pairs.bytes() + this.slots.byteLength;
   }
 
   private grow(): void {

@@ -25,6 +25,7 @@ import { PID } from '../../src/model/hw/pid.ts';
 import { VAPIC } from '../../src/model/hw/vapic.ts';
 import { GUEST_IOAPIC_BLOCK, guestIoapicScan, IOAPIC_EOI_BLOCK } from '../../src/model/kvm/guest-ioapic.ts';
 import { EV, EXIT_REASON, type Sink } from '../../src/model/platform/events.ts';
+import type { Layout } from '../../src/model/platform/layout.ts';
 import { VCPU } from '../../src/model/platform/layout.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
 import { loadScenario } from '../../src/scenarios/files.ts';
@@ -34,6 +35,15 @@ import { check, withEndCheck } from './support.ts';
 const NAME = 'guest-ioapic-level-eoi-race';
 const PIN = 14;
 const VECTOR = 0x9a;
+
+/** Whether vCPU x still holds VECTOR: in service, requested, or posted and not yet synced. */
+function outstanding(L: Layout, s: Uint32Array, x: number): boolean {
+  return (
+    regTest(s, L.vapic[x] + VAPIC.VISR, VECTOR) ||
+    regTest(s, L.vapic[x] + VAPIC.VIRR, VECTOR) ||
+    regTest(s, L.pid[x] + PID.PIR, VECTOR)
+  );
+}
 
 describe("KVM's emulated I/O APIC: a held level line, an EOI and a retarget in every order (check)", () => {
   const { scenario } = loadScenario(NAME);
@@ -62,10 +72,6 @@ describe("KVM's emulated I/O APIC: a held level line, an EOI and a retarget in e
         if (kind === EV.VMEXIT && a === 0 && c === EXIT_REASON.EOI_INDUCED) seen.eoiExits++;
       },
     };
-    const outstanding = (s: Uint32Array, x: number) =>
-      regTest(s, L.vapic[x] + VAPIC.VISR, VECTOR) ||
-      regTest(s, L.vapic[x] + VAPIC.VIRR, VECTOR) ||
-      regTest(s, L.pid[x] + PID.PIR, VECTOR);
     const model: CheckModel = {
       words: m.words,
       maxActions: m.maxActions,
@@ -82,7 +88,7 @@ describe("KVM's emulated I/O APIC: a held level line, an EOI and a retarget in e
         const base = m.terminal(s);
         if (base !== 0) return base;
         const e = ioapicReadEntry(s, io, PIN);
-        const holders = [0, 1].filter((x) => outstanding(s, x));
+        const holders = [0, 1].filter((x) => outstanding(L, s, x));
         const problems: string[] = [];
         if (((s[io + IOAPIC.LINES] >>> PIN) & 1) !== 1) problems.push('line not asserted');
         if (e.remoteIrr !== 1) problems.push('Remote IRR clear with the line asserted');
@@ -160,10 +166,7 @@ describe("KVM's emulated I/O APIC: a held level line, an EOI and a retarget in e
     const bad: string[] = [];
     const { model, ends } = withEndCheck(m, (s) => {
       const entry = ioapicReadEntry(s, io, PIN);
-      const held =
-        regTest(s, L.vapic[0] + VAPIC.VISR, VECTOR) ||
-        regTest(s, L.vapic[0] + VAPIC.VIRR, VECTOR) ||
-        regTest(s, L.pid[0] + PID.PIR, VECTOR);
+      const held = outstanding(L, s, 0);
       const ok =
         entry.mask === 0 && entry.remoteIrr === 1 && held && regTest(s, L.vapic[0] + VAPIC.EOI_EXIT, VECTOR);
       if (!ok) bad.push(`mask ${entry.mask} remoteIRR ${entry.remoteIrr} outstanding ${held}`);
@@ -202,12 +205,7 @@ describe("KVM's emulated I/O APIC: a held level line, an EOI and a retarget in e
     const bad: string[] = [];
     const { model, ends } = withEndCheck(m, (s) => {
       const entry = ioapicReadEntry(s, io, PIN);
-      const holders = [0, 1].filter(
-        (x) =>
-          regTest(s, L.vapic[x] + VAPIC.VISR, VECTOR) ||
-          regTest(s, L.vapic[x] + VAPIC.VIRR, VECTOR) ||
-          regTest(s, L.pid[x] + PID.PIR, VECTOR),
-      );
+      const holders = [0, 1].filter((x) => outstanding(L, s, x));
       const ok =
         entry.dest === 1 &&
         entry.remoteIrr === 1 &&
