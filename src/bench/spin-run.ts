@@ -12,7 +12,7 @@
 
 import { explore } from '../check/explorer.ts';
 import { exploreParallel } from '../check/parallel.ts';
-import { exploreReduced } from '../check/reduced.ts';
+import { exploreReduced, type Search } from '../check/reduced.ts';
 import { helperSpawner } from '../check/session.ts';
 import { DEFAULT_VARIANT } from '../model/kvm/variants.ts';
 import { buildModel } from '../scenarios/compile.ts';
@@ -40,7 +40,6 @@ for (let i = 1; i < args.length; i++) {
   } else
     fail(`argument ${i + 1}: unknown or malformed '${a}' (expected sc, tso, --workers N, --reduce ample)`);
 }
-if (reduce && workers > 1) fail('--reduce ample runs on one thread: give no --workers with it');
 const sc = scaledScenario(n);
 const model = buildModel(sc, DEFAULT_VARIANT, undefined, memory);
 const opts = {
@@ -50,16 +49,23 @@ const opts = {
 };
 const c0 = process.cpuUsage();
 const t0 = performance.now();
-const reduced = reduce ? exploreReduced(model, sc, 'ample', opts) : null;
-const r =
-  reduced ??
-  (workers > 1
-    ? exploreParallel(model, {
-        ...opts,
-        workers,
-        spawn: helperSpawner(sc, DEFAULT_VARIANT, sc.properties ?? PROPERTIES, memory),
-      })
-    : explore(model, opts));
+const search: Search =
+  workers > 1
+    ? (m, o) =>
+        exploreParallel(m, {
+          ...o,
+          workers,
+          spawn: helperSpawner(
+            sc,
+            DEFAULT_VARIANT,
+            sc.properties ?? PROPERTIES,
+            memory,
+            o.reducer ? 'ample' : 'none',
+          ),
+        })
+    : explore;
+const reduced = reduce ? exploreReduced(model, sc, 'ample', opts, search) : null;
+const r = reduced ?? search(model, opts);
 const wallS = (performance.now() - t0) / 1000;
 const c = process.cpuUsage(c0);
 const u = process.resourceUsage();

@@ -7,7 +7,7 @@
  * same states. For each n this compiles it with Debian's `spin` and gcc (`-DSAFETY -DNOREDUCE`:
  * Spin's partial-order reduction reduces nothing here; the hash table sized to the states, Spin's
  * right-sized run), runs pan under GNU time, and runs irqlab one thread and with `--reduce ample`
- * (and with `--workers N` when asked), each search a process of its own (spin-run.ts), so CPU time
+ * (and both with `--workers N` when asked), each search a process of its own (spin-run.ts), so CPU time
  * and peak RSS are those of one search for both tools. Printed per tool: CPU s, wall s, peak RSS,
  * distinct and generated states, and the irqlab / Spin ratios. Spin's and irqlab's counts are both
  * printed and compared, so a model that drifts from the scenario shows (and the exit code is 1).
@@ -67,7 +67,12 @@ export interface SpinBenchCase {
   readonly irqlab: SpinBenchRow;
   readonly threads: SpinBenchRow | null;
   readonly ample: SpinBenchRow | null;
-  /** Spin's distinct and generated counts equal irqlab's (and the threads' equal one thread's); null without Spin. */
+  /** `--reduce ample` with `--workers N` (N > 1). */
+  readonly ampleThreads: SpinBenchRow | null;
+  /**
+   * Spin's distinct and generated counts equal irqlab's (and on N threads, reduced or not, equal
+   * one thread's); null without Spin.
+   */
   readonly sameStateSpace: boolean | null;
 }
 
@@ -249,8 +254,19 @@ export function runSpinBench(opts: SpinBenchOptions): SpinBenchResult {
         progress(`spin: ${n} vCPUs: irqlab --reduce ample × ${opts.runs}`);
         ample = irqlabRow(n, opts.runs, ['--reduce', 'ample'], 'irqlab, --reduce ample');
       }
-      const sameThreads =
-        threads === null || (threads.distinct === irqlab.distinct && threads.generated === irqlab.generated);
+      let ampleThreads: SpinBenchRow | null = null;
+      if (opts.ample !== false && opts.workers > 1) {
+        progress(`spin: ${n} vCPUs: irqlab --reduce ample --workers ${opts.workers} × ${opts.runs}`);
+        ampleThreads = irqlabRow(
+          n,
+          opts.runs,
+          ['--reduce', 'ample', '--workers', String(opts.workers)],
+          `irqlab, --reduce ample, ${opts.workers} threads`,
+        );
+      }
+      const same = (a: SpinBenchRow | null, b: SpinBenchRow | null) =>
+        a === null || b === null || (a.distinct === b.distinct && a.generated === b.generated);
+      const sameThreads = same(threads, irqlab) && same(ampleThreads, ample);
       const within = spin?.countsWithin ?? 0;
       const sameStateSpace =
         spin === null
@@ -258,7 +274,7 @@ export function runSpinBench(opts: SpinBenchOptions): SpinBenchResult {
           : sameCount(spin.distinct, within, irqlab.distinct) &&
             sameCount(spin.generated, within, irqlab.generated) &&
             sameThreads;
-      cases.push({ vcpus: n, spin, irqlab, threads, ample, sameStateSpace });
+      cases.push({ vcpus: n, spin, irqlab, threads, ample, ampleThreads, sameStateSpace });
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -301,7 +317,7 @@ export function formatSpinBench(r: SpinBenchResult): string {
       '| tool | verdict | distinct | generated | CPU s | wall s | peak RSS MiB | RSS B/state | distinct/CPU s | search CPU s | store B/state |',
       '|:--|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     );
-    for (const w of [c.spin, c.irqlab, c.threads, c.ample]) {
+    for (const w of [c.spin, c.irqlab, c.threads, c.ample, c.ampleThreads]) {
       if (w === null) continue;
       out.push(
         `| ${w.tool} | ${w.verdict} | ${int(w.distinct)} | ${int(w.generated)} | ${w.cpuS.toFixed(2)} | ${w.wallS.toFixed(2)} | ${int(w.peakRssBytes / 2 ** 20)} | ${int(w.peakRssBytes / w.distinct)} | ${int(w.distinct / w.cpuS)} | ${w.searchCpuS.toFixed(2)} | ${int(w.storeBytesPerState)} |`,
@@ -319,6 +335,8 @@ export function formatSpinBench(r: SpinBenchResult): string {
       out.push(
         `irqlab --reduce ample / spin: ${ratios(c.ample)}; ${int(c.ample.distinct)} distinct, ${((1 - c.ample.distinct / c.irqlab.distinct) * 100).toFixed(1)}% fewer than unreduced`,
       );
+    if (c.ampleThreads !== null)
+      out.push(`irqlab ${c.ampleThreads.tool.slice(8)} / spin: ${ratios(c.ampleThreads)}`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -17,6 +17,14 @@
  * counts and the same path. Its work is a pass over integers per edge; the expansion, the hashing
  * and the storage are parallel.
  *
+ * With partial-order reduction (reduction.ts) each thread makes the one-thread search's choice at
+ * the states it expands: the same ample action first, and the rest when its successor was
+ * expanded already (the BFS cycle proviso, explorer.ts). "Expanded already" is the successor's
+ * position in the one-thread order at most the state's own: a successor stored during this level
+ * belongs to the next one, and every state stored before the level has its position (`canon`, in
+ * shared memory, written by this thread's replay of the levels before). So the reduced search too
+ * gives the one-thread counts for every number of threads (decision 0252).
+ *
  * Threads park between two lookups while one of them rehashes a table that grew past half full.
  * Helpers that are not ready yet (starting a thread takes time) join at the next level.
  */
@@ -25,6 +33,7 @@ import { ChunkedInt32 } from './chunked.ts';
 import { cyclicPart, EdgeLog } from './edges.ts';
 import type { CheckModel, ExploreOptions, ExploreResult, Outcome } from './explorer.ts';
 import { findFairCycle, isLiveModel, type StateStore } from './liveness.ts';
+import type { Reducer } from './reduction.ts';
 import {
   checkRoom,
   fixedView,
@@ -118,6 +127,12 @@ export interface ParallelShared {
   readonly order: SharedArrayBuffer;
   /** Per stored state: the invariant's code, checked by the thread that stored it (Int32). */
   readonly inv: SharedArrayBuffer;
+  /**
+   * Per stored state: its position in the one-thread order, -1 until this thread's replay numbers
+   * it (Int32). Every state stored before a level is numbered when the level starts: the
+   * reduction's proviso reads it.
+   */
+  readonly canon: SharedArrayBuffer;
   /** Per chunk of the level: the thread that took it and where its records start (Int32 pairs). */
   readonly chunks: SharedArrayBuffer;
   /** Per thread: its records of the level. */
@@ -135,14 +150,18 @@ class Participant {
   private inv: Int32Array;
   private chunks: Int32Array;
   private recs: Int32Array;
+  private canon: Int32Array;
   private readonly acts: Int32Array;
   readonly sh: ParallelShared;
   readonly model: CheckModel;
+  /** The partial-order reduction, this thread's own (it keeps scratch arrays), or undefined. */
+  private readonly reducer: Reducer | undefined;
   readonly id: number;
 
-  constructor(sh: ParallelShared, model: CheckModel, id: number) {
+  constructor(sh: ParallelShared, model: CheckModel, id: number, reducer?: Reducer) {
     this.sh = sh;
     this.model = model;
+    this.reducer = reducer;
     this.id = id;
     this.ctl = new Int32Array(sh.ctl);
     this.store = new TreeStore(model.words, sh.trees);
@@ -152,6 +171,7 @@ class Participant {
     this.inv = fixedView(sh.inv);
     this.chunks = fixedView(sh.chunks);
     this.recs = fixedView(sh.recs[id]);
+    this.canon = fixedView(sh.canon);
     this.acts = new Int32Array(model.maxActions);
   }
 
@@ -162,6 +182,7 @@ class Participant {
     this.inv = fixedView(sh.inv);
     this.chunks = fixedView(sh.chunks);
     this.recs = fixedView(sh.recs[this.id]);
+    this.canon = fixedView(sh.canon);
   }
 
   private wake(): void {
@@ -277,6 +298,8 @@ class Participant {
     const le = ctl[LEVEL_END];
     const d = ctl[DEPTH];
     const maxDepth = ctl[MAX_DEPTH];
+    const es = ctl[ENTRY_START];
+    const reducer = this.reducer;
     const recBuf = this.sh.recs[this.id];
     for (const t of this.tables) t.refresh();
     this.views();
@@ -308,10 +331,23 @@ class Participant {
           recs[off++] = 0;
           continue;
         }
-        const expand = d < maxDepth ? n : 0;
+        let expand = d < maxDepth ? n : 0;
+        // The one-thread search's choice (explorer.ts): the ample action first, alone unless its
+        // successor was expanded already.
+        let reduced = false;
+        if (reducer !== undefined && expand > 1) {
+          const a = reducer.choose(store.cur, acts, n);
+          if (a >= 0) {
+            const t = acts[0];
+            acts[0] = acts[a];
+            acts[a] = t;
+            expand = 1;
+            reduced = true;
+          }
+        }
         recs[off++] = n;
         recs[off++] = 0;
-        recs[off++] = expand;
+        const count = off++;
         for (let k = 0; k < expand; k++) {
           if (Atomics.load(ctl, PAUSE) !== 0) this.park();
           store.fresh();
@@ -328,7 +364,14 @@ class Participant {
           recs[off++] = acts[k];
           recs[off++] = sv;
           gen++;
+          // The proviso: a successor stored before this level has its one-thread position; one
+          // stored during it belongs to the next level, after this state.
+          if (reduced && t < es && this.canon[t] <= i) {
+            expand = n;
+            reduced = false;
+          }
         }
+        recs[count] = expand;
       }
       Atomics.store(ctl, COUNTS + LINE * this.id, gen);
     }
@@ -346,13 +389,17 @@ class Participant {
  * The body of a helper thread (bfs-worker.ts): takes part in every level it is let in, parks when
  * asked, returns when the search is over.
  */
-export function helperMain(sh: ParallelShared, build: () => CheckModel, id: number): void {
+export function helperMain(
+  sh: ParallelShared,
+  build: () => { model: CheckModel; reducer?: Reducer },
+  id: number,
+): void {
   const ctl = new Int32Array(sh.ctl);
   try {
     // Inside the try: a helper whose model fails to build says so (ERR) instead of leaving the
     // main thread to wait for a helper that will never be ready.
-    const model = build();
-    const p = new Participant(sh, model, id);
+    const { model, reducer } = build();
+    const p = new Participant(sh, model, id, reducer);
     const init = new Uint32Array(model.words);
     model.init(init);
     let seen = Atomics.load(ctl, GEN);
@@ -409,7 +456,10 @@ export function helperMain(sh: ParallelShared, build: () => CheckModel, id: numb
 export interface ParallelOptions extends ExploreOptions {
   /** Threads in all, this one included (2..MAX_WORKERS). */
   workers: number;
-  /** Starts helper `id` (1..workers-1) on `sh` with the same model; returns a handle to end it. */
+  /**
+   * Starts helper `id` (1..workers-1) on `sh` with the same model, and the same reduction when
+   * `reducer` is given; returns a handle to end it.
+   */
   spawn: (id: number, sh: ParallelShared) => { terminate(): unknown };
   /**
    * Start only once every helper runs (tests: a small search would otherwise end before a helper
@@ -433,10 +483,10 @@ export interface ParallelOptions extends ExploreOptions {
  */
 export const SPAWN_WIDTH = 4096;
 
-/** The one-thread search's answer (explorer.ts), computed by `workers` threads. BFS, no reducer. */
+/** The one-thread search's answer (explorer.ts), computed by `workers` threads. BFS only. */
 export function exploreParallel(model: CheckModel, opts: ParallelOptions): ExploreResult {
-  if (opts.strategy !== 'bfs' || opts.reducer !== undefined)
-    throw new Error('parallel search: breadth-first and unreduced only');
+  if (opts.strategy !== 'bfs') throw new Error('parallel search: breadth-first only');
+  const reducer = opts.reducer;
   const W = Math.max(1, Math.min(MAX_WORKERS, opts.workers));
   const { maxStates, maxDepth, maxTimeMs } = opts.bounds;
   const len = levelLengths(model.words);
@@ -450,10 +500,11 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
     trees,
     order: reserveShared(),
     inv: reserveShared(),
+    canon: reserveShared(),
     chunks: reserveShared(),
     recs: Array.from({ length: W }, () => reserveShared()),
   };
-  const me = new Participant(sh, model, 0);
+  const me = new Participant(sh, model, 0, reducer);
   me.workers = W;
   const ctl = me.ctl;
   const store = me.store;
@@ -467,18 +518,20 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
   const parent = new ChunkedInt32();
   const action = new ChunkedInt32();
   const depthOf = new ChunkedInt32();
-  /** Stored state → position in the one-thread order (-1: not numbered yet). */
-  const canon = new ChunkedInt32();
+  /** Stored state → position in the one-thread order (-1: not numbered yet): sh.canon. */
+  let canon = fixedView(sh.canon);
   let count = 0;
   let generated = 0;
+  let reducedStates = 0;
+  let cycleUnchecked = false;
   let maxSeenDepth = 0;
   const live = isLiveModel(model);
   const edges = live ? new EdgeLog() : null;
 
   const order = () => fixedView(sh.order);
   const bytes = () => {
-    // Written bytes: the tables, four per-state arrays here and three shared ones.
-    let b = rootTable.bytes() + parent.bytes() * 4 + rootTable.size * 12;
+    // Written bytes: the tables, three per-state arrays here and four shared ones.
+    let b = rootTable.bytes() + parent.bytes() * 3 + rootTable.size * 16;
     for (const h of trees.levels) b += new SharedPairTable(h).bytes();
     return b + (edges?.bytes() ?? 0);
   };
@@ -508,8 +561,8 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
       depth: maxSeenDepth,
       elapsedMs: opts.now() - t0,
       collisionProbability: 0,
-      reducedStates: 0,
-      cycleUnchecked: false,
+      reducedStates,
+      cycleUnchecked,
       storeBytes: bytes(),
       threads: maxActive,
     };
@@ -546,7 +599,9 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
   const init = new Uint32Array(model.words);
   model.init(init);
   store.init(init);
-  canon.push(0);
+  checkRoom(sh.canon, 4);
+  canon = fixedView(sh.canon);
+  canon[0] = 0;
   parent.push(-1);
   action.push(-1);
   depthOf.push(0);
@@ -635,7 +690,9 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
       const chunks = fixedView(sh.chunks);
       const recsOf = sh.recs.map(fixedView);
       const stored = rootTable.size;
-      while (canon.length < stored) canon.push(-1);
+      checkRoom(sh.canon, stored * 4);
+      canon = fixedView(sh.canon);
+      canon.fill(-1, es, stored);
       checkRoom(sh.order, (count + (stored - es)) * 4);
       const ord = order();
       for (let c = 0; c < nChunks; c++) {
@@ -660,25 +717,27 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
             depthLimited = true;
             continue;
           }
+          // Expanded through the ample action alone (the proviso would have expanded them all).
+          if (m === 1 && n > 1) reducedStates++;
           for (let k = 0; k < m; k++) {
             const t = recs[off];
             const a = recs[off + 1];
             const sv = recs[off + 2];
             off += 3;
             generated++;
-            const isNew = t >= es && canon.get(t) < 0;
+            const isNew = t >= es && canon[t] < 0;
             if (isNew && count >= maxStates) return result({ kind: 'incomplete', reason: 'states' });
             let j = -1;
             if (isNew) {
               j = count++;
-              canon.set(t, j);
+              canon[t] = j;
               ord[j] = t;
               parent.push(i);
               action.push(a);
               depthOf.push(d + 1);
               if (d + 1 > maxSeenDepth) maxSeenDepth = d + 1;
             }
-            edges?.add(isNew ? j : canon.get(t));
+            edges?.add(isNew ? j : canon[t]);
             let code = sv;
             if (code === 0 && isNew) code = inv[t];
             if (code !== 0) {
@@ -699,6 +758,12 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
     if (depthLimited) return result({ kind: 'incomplete', reason: 'depth' });
     if (live) {
       const part = edges?.ok ? cyclicPart(edges, count) : undefined;
+      // As in explorer.ts: on a reduced graph that may hold a cycle, the caller runs the fair-cycle
+      // phase on the full one (reduced.ts).
+      if (part !== null && reducer !== undefined) {
+        cycleUnchecked = true;
+        return result({ kind: 'holds' });
+      }
       if (part !== null) {
         const ord = order();
         const states: StateStore = {
@@ -708,7 +773,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
           cur: store.cur,
           find: (s) => {
             const e = store.find(s);
-            return e < 0 || e >= canon.length ? -1 : canon.get(e);
+            return e < 0 || e >= count ? -1 : canon[e];
           },
         };
         const stopPoll = () => {

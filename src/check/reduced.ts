@@ -42,21 +42,26 @@ export interface ReductionReport {
 
 export type ReducedResult = ExploreResult & { readonly reduction: ReductionReport };
 
+/** A search of the model: explore (one thread) or a parallel one (parallel.ts), same answers. */
+export type Search = (model: SystemModel, opts: ExploreOptions) => ExploreResult;
+
 /**
  * Explores a scenario's model with the named reduction. The counts and time of the result are the
  * whole work: the reduced search plus any unreduced one after it; `distinct` is the reduced
- * search's unless an unreduced search gave the verdict.
+ * search's unless an unreduced search gave the verdict. `search` runs each of them (default:
+ * explore, on this thread).
  */
 export function exploreReduced(
   model: SystemModel,
   sc: Scenario,
   reduce: ReductionName,
   opts: ExploreOptions,
+  search: Search = explore,
 ): ReducedResult {
   if (reduce === 'none' || opts.strategy !== 'bfs') {
-    return { ...explore(model, opts), reduction: { name: 'none' } };
+    return { ...search(model, opts), reduction: { name: 'none' } };
   }
-  const first = explore(model, { ...opts, reducer: new AmpleReducer(model, sc) });
+  const first = search(model, { ...opts, reducer: new AmpleReducer(model, sc) });
   const reduced = {
     distinct: first.distinct,
     generated: first.generated,
@@ -74,7 +79,7 @@ export function exploreReduced(
   }
   if (reason === null) return { ...first, reduction: { name: reduce, reduced } };
   const timeLeft = Math.max(1, opts.bounds.maxTimeMs - first.elapsedMs);
-  const again = explore(model, { ...opts, bounds: { ...opts.bounds, maxDepth, maxTimeMs: timeLeft } });
+  const again = search(model, { ...opts, bounds: { ...opts.bounds, maxDepth, maxTimeMs: timeLeft } });
   // A depth-bounded search that found nothing shorter would be a bug in the reduction: the reduced
   // path is a path of the full graph. Report the reduced search's violation rather than hide it.
   const outcome = reason === 'shortest-trace' && again.outcome.kind !== 'violated' ? o : again.outcome;

@@ -28,7 +28,7 @@ import { type NamedVariant, presetsOf, resolveVariant, variantsOf } from '../sce
 import { TRACE_FORMAT_VERSION, type TraceFile } from '../trace/file.ts';
 import type { TraceEntry } from '../trace/record.ts';
 import { replay } from './counterexample.ts';
-import type { Bounds, Progress } from './explorer.ts';
+import type { Bounds, ExploreOptions, Progress } from './explorer.ts';
 import { type GaLogCost, gaLogCost } from './ga-log-cost.ts';
 import { type IrqWindowCost, irqWindowCost } from './irq-window-cost.ts';
 import { type LockEdge, lockOrderCycle } from './lock-order.ts';
@@ -60,7 +60,7 @@ export interface CheckOptions {
   shouldStop?: () => boolean;
   /**
    * Threads for the search (default 1): more than one explores breadth-first in parallel over one
-   * shared state store, with the same answer (parallel.ts). DFS and `reduce: ample` use one.
+   * shared state store, with the same answer (parallel.ts), reduced or not. DFS uses one.
    */
   workers?: number;
 }
@@ -71,6 +71,8 @@ export interface BfsHelperJob {
   variant: Variant;
   properties: readonly string[];
   memory: MemoryModel;
+  /** The search's reduction: the helper builds its own reducer over its own model. */
+  reduce: ReductionName;
   shared: ParallelShared;
   id: number;
 }
@@ -123,16 +125,17 @@ export function modelFor(
 
 /**
  * Starts the helper threads of a parallel search (parallel.ts) on the model `modelFor` builds
- * from the same scenario, variant, properties and memory model.
+ * from the same scenario, variant, properties and memory model, with the same reduction.
  */
 export function helperSpawner(
   sc: Scenario,
   variant: Variant,
   properties: readonly string[],
   memory: MemoryModel,
+  reduce: ReductionName = 'none',
 ): (id: number, shared: ParallelShared) => { terminate(): unknown } {
   return (id, shared) => {
-    const job: BfsHelperJob = { scenario: sc, variant, properties, memory, shared, id };
+    const job: BfsHelperJob = { scenario: sc, variant, properties, memory, reduce, shared, id };
     const w = startTsWorker(new URL('./bfs-worker.ts', import.meta.url), job, {
       exitFlag: { buffer: shared.ctl, index: exitWord(id) },
     });
@@ -168,11 +171,18 @@ export function checkScenario(sc: Scenario, nv: NamedVariant, o: CheckOptions = 
     progressEveryMs: o.progressEveryMs,
     shouldStop: o.shouldStop,
   };
-  let res: ReducedResult;
-  if (workers > 1 && strategy === 'bfs' && reduce === 'none') {
-    const spawn = helperSpawner(sc, nv.variant, properties, memory);
-    res = { ...exploreParallel(model, { ...eo, workers, spawn }), reduction: { name: 'none' } };
-  } else res = exploreReduced(model, sc, reduce, eo);
+  // On several threads each search of the reduction's work (the reduced one, an unreduced re-run)
+  // starts helpers that build the same reduction, or none.
+  const run =
+    workers > 1 && strategy === 'bfs'
+      ? (m: SystemModel, eo2: ExploreOptions) =>
+          exploreParallel(m, {
+            ...eo2,
+            workers,
+            spawn: helperSpawner(sc, nv.variant, properties, memory, eo2.reducer ? reduce : 'none'),
+          })
+      : undefined;
+  const res: ReducedResult = exploreReduced(model, sc, reduce, eo, run);
   const r: CheckResult = {
     scenario: sc.name,
     variant: nv,

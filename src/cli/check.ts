@@ -130,8 +130,8 @@ function checkOptions(opts: CheckOpts): SearchOptions {
 /**
  * --workers, by default every core: a search starts its helper threads only once a level is wide
  * enough to share (parallel.ts SPAWN_WIDTH), so a small one runs on one thread whatever this says.
- * The parallel search is breadth-first and unreduced; asked for explicitly with dfs or ample, it is
- * an error rather than a silent single thread.
+ * The parallel search is breadth-first, reduced or not; asked for explicitly with dfs, it is an
+ * error rather than a silent single thread.
  */
 function workersOf(opts: CheckOpts, strategy: 'bfs' | 'dfs'): number {
   if (opts.workers === undefined) return Math.min(MAX_WORKERS, availableParallelism());
@@ -140,10 +140,6 @@ function workersOf(opts: CheckOpts, strategy: 'bfs' | 'dfs'): number {
   if (n > 1 && strategy === 'dfs')
     throw new UserError(
       '--workers: the search on several threads is breadth-first; give --workers 1 with --strategy dfs',
-    );
-  if (n > 1 && (opts.reduce ?? 'none') !== 'none')
-    throw new UserError(
-      `--workers: the search on several threads is unreduced; give --workers 1 with --reduce ${opts.reduce}`,
     );
   return n;
 }

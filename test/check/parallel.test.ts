@@ -13,6 +13,7 @@ import type { Worker } from 'node:worker_threads';
 import { scaledScenario } from '../../src/bench/check.ts';
 import { type Bounds, type ExploreResult, explore } from '../../src/check/explorer.ts';
 import { exitWord, exploreParallel, SPAWN_WIDTH } from '../../src/check/parallel.ts';
+import { exploreReduced, type ReducedResult, type Search } from '../../src/check/reduced.ts';
 import { helperSpawner, modelFor } from '../../src/check/session.ts';
 import { checkRoom, reserveShared } from '../../src/check/shared-table.ts';
 import type { MemoryModel } from '../../src/model/kvm/program.ts';
@@ -73,6 +74,60 @@ describe('parallel search: the one-thread answer on two threads', () => {
     const depth = both(sc, DEFAULT_VARIANT, { ...CLI_BOUNDS, maxDepth: 12 });
     assert.deepEqual(depth.one.outcome, { kind: 'incomplete', reason: 'depth' });
     assertSame(depth.one, depth.two);
+  });
+});
+
+// The reduced search on two threads (decision 0252): each thread makes the one-thread choice at
+// the states it expands, the proviso reads the one-thread positions, so the whole reduced work
+// (the reduced search and any unreduced re-run after it: reduced.ts) has the one-thread counts.
+describe('partial-order reduction on two threads: the one-thread reduced answer', () => {
+  const cases: [string, string, MemoryModel?][] = [
+    ['seed-004-loop', 'before'], // a lasso: the reduced graph has cycles, the proviso acts, liveness re-run
+    ['seed-002', 'before'], // an invariant violation: the shortest-trace re-run
+    ['mode-store-fence', 'mutation-no-mb-after-mode', 'tso'],
+  ];
+  const reducedBoth = (sc: Scenario, variant: Variant, memory?: MemoryModel) => {
+    const properties = sc.properties ?? PROPERTIES;
+    const mem = memory ?? sc.memory ?? 'sc';
+    const opts = { strategy: 'bfs' as const, bounds: CLI_BOUNDS, now: () => performance.now() };
+    const model = () => modelFor(sc, variant, { properties, memory: mem });
+    const one = exploreReduced(model(), sc, 'ample', opts);
+    const onTwo: Search = (m, o) =>
+      exploreParallel(m, {
+        ...o,
+        workers: 2,
+        waitForHelpers: true,
+        spawn: helperSpawner(sc, variant, properties, mem, o.reducer ? 'ample' : 'none'),
+      });
+    const two = exploreReduced(model(), sc, 'ample', opts, onTwo);
+    return { one, two };
+  };
+  const assertSameReduced = (one: ReducedResult, two: ReducedResult) => {
+    assertSame(one, two);
+    const { reduced: r1, rerun: x1 } = one.reduction;
+    const { reduced: r2, rerun: x2 } = two.reduction;
+    assert.deepEqual(
+      { ...r2, elapsedMs: 0 },
+      { ...r1, elapsedMs: 0 },
+      'the reduced search: distinct, generated, states expanded alone',
+    );
+    assert.deepEqual(x2 && { ...x2, elapsedMs: 0 }, x1 && { ...x1, elapsedMs: 0 }, 'the re-run');
+  };
+  for (const [name, p, memory] of cases) {
+    test(`${name} · ${p}${memory ? ` (${memory})` : ''}`, () => {
+      const { scenario, variant } = preset(name, p);
+      const { one, two } = reducedBoth(scenario, variant, memory);
+      assertSameReduced(one, two);
+    });
+  }
+
+  test('the scaled seed 004 on 2 vCPUs: fewer states than unreduced, the same on two threads', () => {
+    const { one, two } = reducedBoth(scaledScenario(2), DEFAULT_VARIANT);
+    assert.equal(one.outcome.kind, 'holds');
+    assert.ok(one.reduction.reduced !== undefined && one.reduction.reduced.ampleStates > 0);
+    assert.ok(one.distinct < 25_906, 'ample sets remove states of the 25,906 (bench/spin/README)');
+    assertSameReduced(one, two);
+    assert.equal(two.threads, 2, 'both threads took part');
   });
 });
 

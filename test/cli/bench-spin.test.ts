@@ -83,6 +83,17 @@ test('bench check --spin --json without spin: spin null, the reason, irqlab rows
   assertRow(c.irqlab, /^irqlab, one thread$/);
   assertRow(c.ample, /^irqlab, --reduce ample$/);
   assert.ok(c.ample.distinct <= c.irqlab.distinct, 'the reduction does not add states');
+  // --workers defaults to every core: on a machine of several, both searches run on them too.
+  assert.equal(
+    c.ampleThreads === null,
+    c.threads === null,
+    'a reduced row on threads beside the unreduced one',
+  );
+  if (c.ampleThreads !== null) {
+    assertRow(c.ampleThreads, /^irqlab, --reduce ample, \d+ threads/);
+    assert.equal(c.ampleThreads.distinct, c.ample.distinct, 'the same reduced search on threads');
+    assert.equal(c.ampleThreads.generated, c.ample.generated);
+  }
 });
 
 test('bench check --spin with spin: the counts of Spin and irqlab are equal', {
