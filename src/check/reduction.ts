@@ -89,6 +89,8 @@ export class AmpleReducer implements Reducer {
    * otherwise the whole program (repeat, and a vCPU thread's exit handler returns to a saved pc).
    */
   private readonly futures: Rw[][];
+  /** Per actor and pc: a number per distinct future (the memo's key holds them). */
+  private readonly futureIds: Int32Array[];
   /** Per vCPU and pCPU the gate is on (index p + 1; 0: none): the hardware other than the gate. */
   private readonly hardware: Rw[][];
   /** Per vCPU: what the hardware may touch of it while it runs or sits on a wake-up list. */
@@ -104,14 +106,22 @@ export class AmpleReducer implements Reducer {
   /** Scratch: the union of the other actors and the hardware at the state being expanded. */
   private readonly oR: Uint32Array;
   private readonly oW: Uint32Array;
+  /** fits's answers by context and pcs (RowMemo), and the row of the state being expanded. */
+  private readonly memo: RowMemo;
+  private readonly useMemo: boolean;
+  private readonly key: Int32Array;
 
-  constructor(model: SystemModel, sc: Scenario) {
+  /** `memo: false` computes every answer (the tests compare the two). */
+  constructor(model: SystemModel, sc: Scenario, opts: { memo?: boolean } = {}) {
     this.m = model;
+    this.useMemo = opts.memo ?? true;
     const L = model.w.L;
     const nb = (model.words + 31) >>> 5;
     this.nb = nb;
     this.oR = new Uint32Array(nb);
     this.oW = new Uint32Array(nb);
+    this.key = new Int32Array(3 + model.actors.length);
+    this.memo = new RowMemo(this.key.length);
     const nP = L.nPcpu;
     const nV = L.nVcpu;
     const bits = () => new Bits(nb);
@@ -157,6 +167,12 @@ export class AmpleReducer implements Reducer {
       }
       return code.map((_, pc) => from(pc));
     });
+    const ids = new Map<Rw, number>();
+    const idOf = (u: Rw): number => {
+      if (!ids.has(u)) ids.set(u, ids.size);
+      return ids.get(u)!;
+    };
+    this.futureIds = this.futures.map((f) => new Int32Array(f.map(idOf)));
 
     // The hardware (system.ts): pCPU p's dispatch touches its LAPIC and pCPU words, the vCPU that
     // runs there (posted-interrupt processing, a VM exit that sends its thread to the exit
@@ -236,18 +252,71 @@ export class AmpleReducer implements Reducer {
     return -1;
   }
 
+  /**
+   * Whether actor i's step at pc may go alone at s. The answer depends on s only through the
+   * context (where the step's vCPU is loaded and runs, whether the hardware is engaged with it,
+   * whether its pCPU's dispatch is on) and the other actors' futures, which their pcs select, so
+   * it is memoized on i, pc, the context and the futures: the 3-vCPU scaled seed 004 meets 597 of
+   * those in 935,963 states, and the memo took its share of the search from 10% to 6% (profile).
+   */
   private fits(s: Uint32Array, i: number, pc: number, st: Rw): boolean {
+    const m = this.m;
+    const A = m.actors.length;
+    if (!this.useMemo) return this.fitsIn(s, i, st, this.context(s, i, pc));
+    const key = this.key;
+    key[0] = i;
+    key[1] = pc;
+    key[2] = this.context(s, i, pc);
+    // The other actors' futures (an actor that may jump back has one for all its pcs), -1 once
+    // an actor finished.
+    for (let j = 0; j < A; j++) {
+      const pcj = s[m.actorBase[j] + ACTOR.PC];
+      key[j + 3] = pcj < m.actors[j].code.length ? this.futureIds[j][pcj] : -1;
+    }
+    const known = this.memo.get(key);
+    if (known >= 0) return known === 1;
+    const ok = this.fitsIn(s, i, st, key[2]);
+    this.memo.put(key, ok ? 1 : 0);
+    return ok;
+  }
+
+  /**
+   * What fitsIn reads of s besides the pcs, in one integer: the pCPU actor i's step at pc runs on
+   * (index p + 1; 0: none) times 8, plus 4 if its vCPU runs in guest mode, 2 if the hardware is
+   * engaged with it (it runs or sits on a wake-up list), 1 if that pCPU's dispatch is on.
+   */
+  private context(s: Uint32Array, i: number, pc: number): number {
+    const m = this.m;
+    const x = m.actors[i].vcpu;
+    let pi = 0;
+    let running = 0;
+    let engaged = 0;
+    let on = 0;
+    if (x >= 0) {
+      m.w.m = s;
+      const cpu = m.actors[i].code[pc].cpu;
+      pi = cpu !== undefined ? cpu + 1 : s[m.w.L.kvmVcpu[x] + KVM_VCPU.LOADED];
+      running = vcpuRunningOn(m.w, x) >= 0 ? 1 : 0;
+      engaged = running === 1 || s[m.w.L.kvmVcpu[x] + KVM_VCPU.WAKEUP_LISTS] !== 0 ? 1 : 0;
+      if (pi > 0) {
+        const p = m.w.L.pcpu[pi - 1];
+        on = s[p + PCPU.MODE] === PCPU_MODE_GUEST || s[p + PCPU.HOST_IF] === 1 ? 1 : 0;
+      }
+    }
+    return pi * 8 + running * 4 + engaged * 2 + on;
+  }
+
+  /** fits, computed: reads s only through `ctx` (context) and the futures the pcs select. */
+  private fitsIn(s: Uint32Array, i: number, st: Rw, ctx: number): boolean {
     const m = this.m;
     const nb = this.nb;
     const vis = this.visible.b;
     for (let k = 0; k < nb; k++) if ((st.w.b[k] & vis[k]) !== 0) return false;
     const x = m.actors[i].vcpu;
-    let pi = 0;
-    if (x >= 0) {
-      m.w.m = s;
-      const cpu = m.actors[i].code[pc].cpu;
-      pi = cpu !== undefined ? cpu + 1 : s[m.w.L.kvmVcpu[x] + KVM_VCPU.LOADED];
-    }
+    const on = (ctx & 1) !== 0;
+    const engaged = (ctx & 2) !== 0;
+    const running = (ctx & 4) !== 0;
+    const pi = ctx >>> 3;
     const hw = this.hardware[x + 1][pi];
     const oR = this.oR;
     const oW = this.oW;
@@ -255,7 +324,7 @@ export class AmpleReducer implements Reducer {
       oR[k] = hw.r.b[k];
       oW[k] = hw.w.b[k];
     }
-    if (x >= 0 && (vcpuRunningOn(m.w, x) >= 0 || s[m.w.L.kvmVcpu[x] + KVM_VCPU.WAKEUP_LISTS] !== 0)) {
+    if (engaged) {
       const e = this.engaged[x];
       for (let k = 0; k < nb; k++) {
         oR[k] |= e.r.b[k];
@@ -275,13 +344,11 @@ export class AmpleReducer implements Reducer {
     // guest mode, where only its own thread puts it (VM entry); the pCPU's dispatch needs guest
     // mode or host IRQs on, which this thread or a writer of those words in the union above sets.
     // Where neither holds, nothing else can hold this step back (SystemModel.enabled).
-    const gv = x >= 0 && vcpuRunningOn(m.w, x) >= 0 ? this.vcpuGates[x].b : null;
+    const gv = running ? this.vcpuGates[x].b : null;
     let gd: Uint32Array | null = null;
     if (x >= 0 && pi > 0) {
-      const pc = m.w.L.pcpu[pi - 1];
-      const on = s[pc + PCPU.MODE] === PCPU_MODE_GUEST || s[pc + PCPU.HOST_IF] === 1;
-      if (on || bitSet(oW, pc + PCPU.MODE) || bitSet(oW, pc + PCPU.HOST_IF))
-        gd = this.dispatchGates[pi - 1].b;
+      const p = m.w.L.pcpu[pi - 1];
+      if (on || bitSet(oW, p + PCPU.MODE) || bitSet(oW, p + PCPU.HOST_IF)) gd = this.dispatchGates[pi - 1].b;
     }
     for (let k = 0; k < nb; k++) {
       if ((st.w.b[k] & (oR[k] | oW[k])) !== 0) return false;
@@ -289,6 +356,82 @@ export class AmpleReducer implements Reducer {
       if ((r & oW[k]) !== 0) return false;
     }
     return true;
+  }
+}
+
+/**
+ * A map from short rows of integers (all of one length) to a small value, by open addressing
+ * over one Int32Array: the reducer's memo, which a search consults at every state, so a lookup
+ * allocates nothing. Grown at half full.
+ */
+export class RowMemo {
+  private readonly len: number;
+  private rows: Int32Array;
+  private vals: Int8Array;
+  private mask: number;
+  private size = 0;
+
+  constructor(len: number, capacityPow2 = 1 << 8) {
+    this.len = len;
+    this.rows = new Int32Array(capacityPow2 * len);
+    this.vals = new Int8Array(capacityPow2).fill(-1);
+    this.mask = capacityPow2 - 1;
+  }
+
+  private slotOf(key: Int32Array): number {
+    const len = this.len;
+    let h = 0x811c9dc5;
+    for (let k = 0; k < len; k++) h = Math.imul(h ^ key[k], 0x01000193);
+    let i = (h ^ (h >>> 15)) & this.mask;
+    for (;;) {
+      if (this.vals[i] < 0) return i;
+      let same = true;
+      const o = i * len;
+      for (let k = 0; k < len; k++)
+        if (this.rows[o + k] !== key[k]) {
+          same = false;
+          break;
+        }
+      if (same) return i;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** The value stored for key, or -1. */
+  get(key: Int32Array): number {
+    return this.vals[this.slotOf(key)];
+  }
+
+  /** Stores v (0..127) for key. */
+  put(key: Int32Array, v: number): void {
+    if (2 * (this.size + 1) > this.mask + 1) this.grow();
+    const i = this.slotOf(key);
+    if (this.vals[i] < 0) this.size++;
+    this.rows.set(key, i * this.len);
+    this.vals[i] = v;
+  }
+
+  get count(): number {
+    return this.size;
+  }
+
+  private grow(): void {
+    const old = this.rows;
+    const oldVals = this.vals;
+    const len = this.len;
+    const cap = 2 * (this.mask + 1);
+    this.rows = new Int32Array(cap * len);
+    this.vals = new Int8Array(cap).fill(-1);
+    this.mask = cap - 1;
+    this.size = 0;
+    for (let i = 0; i < oldVals.length; i++) {
+      if (oldVals[i] < 0) continue;
+      const key = old.subarray(i * len, (i + 1) * len);
+      const j = this.slotOf(key);
+      this.rows.set(key, j * len);
+      this.vals[j] = oldVals[i];
+      this.size++;
+    }
   }
 }
 

@@ -7,10 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { type ExploreOptions, explore } from '../../src/check/explorer.ts';
 import { stepFootprint } from '../../src/check/footprints.ts';
 import { exploreReduced } from '../../src/check/reduced.ts';
-import { AmpleReducer, stepScopes } from '../../src/check/reduction.ts';
+import { AmpleReducer, RowMemo, stepScopes } from '../../src/check/reduction.ts';
 import { MEMORY_MODELS } from '../../src/model/kvm/program.ts';
 import { DEFAULT_VARIANT, type Variant, withKnobs } from '../../src/model/kvm/variants.ts';
 import { buildModel } from '../../src/scenarios/compile.ts';
@@ -145,10 +146,64 @@ test('the action expanded alone commutes with every other enabled action and dis
   assert.ok(checked > 0);
 });
 
+// The reducer memoizes its answer on a key of a few words (reduction.ts `fits`): a key that missed
+// something the answer reads would answer one state with another's verdict. Every reachable state
+// of every built-in, in BFS order with the memo warm, against the reducer that computes each time.
+test("the reducer's memo answers as computing every answer does, on every reachable state", () => {
+  let compared = 0;
+  for (const { sc, v } of cases()) {
+    for (const mem of MEMORY_MODELS) {
+      const m = buildModel(sc, v, undefined, mem);
+      const memo = new AmpleReducer(m, sc);
+      const fresh = new AmpleReducer(m, sc, { memo: false });
+      const acts = new Int32Array(m.maxActions);
+      for (const s of reachable(m, 5000)) {
+        const n = m.enabled(s, acts);
+        if (n < 2) continue;
+        assert.equal(memo.choose(s, acts, n), fresh.choose(s, acts, n), `${sc.name} ${mem}`);
+        compared++;
+      }
+    }
+  }
+  assert.ok(compared > 1000);
+});
+
 test('the reduction is off for DFS and with none', () => {
   const sc = loadScenario('seed-004-loop').scenario;
   const m = buildModel(sc, DEFAULT_VARIANT);
   const r = exploreReduced(m, sc, 'ample', { ...OPTS, strategy: 'dfs' });
   assert.equal(r.reduction.name, 'none');
   assert.equal(explore(m, OPTS).distinct, exploreReduced(m, sc, 'none', OPTS).distinct);
+});
+
+test('RowMemo keeps what a Map of the rows keeps, through its growth', () => {
+  fc.assert(
+    fc.property(
+      fc
+        .integer({ min: 1, max: 6 })
+        .chain((len) =>
+          fc.tuple(
+            fc.constant(len),
+            fc.array(
+              fc.tuple(
+                fc.array(fc.integer({ min: -3, max: 40 }), { minLength: len, maxLength: len }),
+                fc.integer({ min: 0, max: 127 }),
+              ),
+              { maxLength: 600 },
+            ),
+          ),
+        ),
+      ([len, puts]) => {
+        const memo = new RowMemo(len, 4);
+        const ref = new Map<string, number>();
+        for (const [row, v] of puts) {
+          memo.put(Int32Array.from(row), v);
+          ref.set(row.join(','), v);
+        }
+        assert.equal(memo.count, ref.size);
+        for (const [row] of puts) assert.equal(memo.get(Int32Array.from(row)), ref.get(row.join(',')));
+        assert.equal(memo.get(new Int32Array(len).fill(99)), -1, 'a row never put');
+      },
+    ),
+  );
 });
