@@ -41,7 +41,7 @@ import {
   SharedPairTable,
   type SharedTableHandle,
 } from './shared-table.ts';
-import { levelLengths, type SharedTrees, TreeStore } from './tree-store.ts';
+import { levelLengths, ROOT_ARITY, type SharedTrees, TreeStore } from './tree-store.ts';
 
 /** States per chunk of a level. */
 const CHUNK = 64;
@@ -493,7 +493,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
   // A lookup interns at most len[l] nodes of level l, and one root entry.
   const trees: SharedTrees = {
     levels: len.map((n, l) => SharedPairTable.create(l === 0 ? 1 : W * n, true)),
-    root: SharedPairTable.create(W),
+    root: SharedPairTable.create(W, false, ROOT_ARITY),
   };
   const sh: ParallelShared = {
     ctl: new SharedArrayBuffer(CTL_WORDS * 4),

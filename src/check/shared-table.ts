@@ -15,14 +15,7 @@
  */
 
 import { totalmem } from 'node:os';
-
-/** A 32-bit mix of a pair: the same as tree-store.ts's. */
-function mix(a: number, b: number): number {
-  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ b;
-  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
-  h = Math.imul(h ^ (h >>> 12), 0x297a2d39);
-  return h ^ (h >>> 15);
-}
+import { mix, mix4 } from './mix.ts';
 
 /**
  * Bytes reserved per shared buffer: address space only, memory as it is written. 4 GiB (the
@@ -84,6 +77,8 @@ export interface SharedTableHandle {
    * PairTable. The root, as long as the states are many, keeps one word per slot.
    */
   readonly keyed: boolean;
+  /** Words per entry: 2, a pair (the levels), or 4, the root's quadruple (never keyed). */
+  readonly arity: 2 | 4;
 }
 
 const SIZE = 0;
@@ -112,21 +107,25 @@ export class SharedPairTable {
 
   /** Words per slot: 4 when keyed, else 1. */
   private readonly stride: number;
+  /** Words per entry (SharedTableHandle.arity). */
+  private readonly arity: number;
 
   /** A new table with room for `slack` lookups' worth of entries at least. */
-  static create(slack: number, keyed = false): SharedTableHandle {
+  static create(slack: number, keyed = false, arity: 2 | 4 = 2): SharedTableHandle {
+    if (keyed && arity !== 2) throw new Error('shared pair table: only pairs are keyed');
     let cap = 1 << 10;
     while (cap < 4 * slack) cap *= 2;
     const meta = new SharedArrayBuffer(8);
     new Int32Array(meta)[MASK] = cap - 1;
     const slots = reserveShared();
     checkRoom(slots, cap * 4 * (keyed ? 4 : 1));
-    return { pairs: reserveShared(), slots, meta, slack, keyed };
+    return { pairs: reserveShared(), slots, meta, slack, keyed, arity };
   }
 
   constructor(h: SharedTableHandle) {
     this.h = h;
     this.stride = h.keyed ? 4 : 1;
+    this.arity = h.arity;
     this.pairs = fixedView(h.pairs);
     this.slots = fixedView(h.slots);
     this.meta = new Int32Array(h.meta);
@@ -138,7 +137,7 @@ export class SharedPairTable {
    * is published in a slot only after its pair was written, so the buffer already holds it.
    */
   private pairsOf(e: number): Int32Array {
-    if (2 * e + 1 >= this.pairs.length) this.pairs = fixedView(this.h.pairs);
+    if (this.arity * (e + 1) > this.pairs.length) this.pairs = fixedView(this.h.pairs);
     return this.pairs;
   }
 
@@ -242,14 +241,71 @@ export class SharedPairTable {
     }
   }
 
-  /** Takes the next entry number and writes its pair; the caller publishes it. */
-  private append(a: number, b: number): number {
+  /** The entry of the quadruple (a, b, c, d), or -1 (the root: arity 4, one word per slot). */
+  findTuple(a: number, b: number, c: number, d: number): number {
+    const slots = this.slots;
+    let i = mix4(a, b, c, d) & this.mask;
+    for (;;) {
+      let e = slots[i];
+      if (e === 0) return -1;
+      while (e === -1) e = Atomics.load(slots, i);
+      e -= 1;
+      const t = this.pairsOf(e);
+      const o = 4 * e;
+      if (t[o] === a && t[o + 1] === b && t[o + 2] === c && t[o + 3] === d) return e;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** The entry of (a, b, c, d), added if absent (`lastAdded` says which): `intern` for the root. */
+  internTuple(a: number, b: number, c: number, d: number): number {
+    const slots = this.slots;
+    let i = mix4(a, b, c, d) & this.mask;
+    for (;;) {
+      let e = slots[i];
+      if (e === 0) {
+        if (Atomics.compareExchange(slots, i, 0, -1) === 0) {
+          const n = this.claim();
+          const t = this.pairs;
+          const o = 4 * n;
+          t[o] = a;
+          t[o + 1] = b;
+          t[o + 2] = c;
+          t[o + 3] = d;
+          Atomics.store(slots, i, n + 1);
+          this.lastAdded = true;
+          if ((n + 1 + this.h.slack) * 2 > this.mask + 1) this.onFull();
+          return n;
+        }
+        e = Atomics.load(slots, i);
+      }
+      while (e === -1) e = Atomics.load(slots, i);
+      e -= 1;
+      const t = this.pairsOf(e);
+      const o = 4 * e;
+      if (t[o] === a && t[o + 1] === b && t[o + 2] === c && t[o + 3] === d) {
+        this.lastAdded = false;
+        return e;
+      }
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** Takes the next entry number with room for its words; the caller writes and publishes them. */
+  private claim(): number {
     const n = Atomics.add(this.meta, SIZE, 1);
     if (n + 1 >= this.mask) throw new Error('shared pair table: full (a growth was missed)');
-    if (2 * n + 2 > this.pairs.length) {
-      checkRoom(this.h.pairs, (2 * n + 2) * 4);
+    const k = this.arity;
+    if (k * (n + 1) > this.pairs.length) {
+      checkRoom(this.h.pairs, k * (n + 1) * 4);
       this.pairs = fixedView(this.h.pairs);
     }
+    return n;
+  }
+
+  /** Takes the next entry number and writes its pair; the caller publishes it. */
+  private append(a: number, b: number): number {
+    const n = this.claim();
     this.pairs[2 * n] = a;
     this.pairs[2 * n + 1] = b;
     return n;
@@ -265,6 +321,11 @@ export class SharedPairTable {
 
   right(e: number): number {
     return this.pairsOf(e)[2 * e + 1];
+  }
+
+  /** Word k of entry e (of `arity` words). */
+  node(e: number, k: number): number {
+    return this.pairsOf(e)[this.arity * e + k];
   }
 
   /** More than half full, counting `slack` entries that may arrive before every thread parks. */
@@ -286,10 +347,11 @@ export class SharedPairTable {
     const pairs = this.pairsOf(size - 1);
     // The entry word of a slot: the last of the keyed slot's three, else the only one.
     const at = k === 4 ? 2 : 0;
+    const q = this.arity;
     for (let e = 0; e < size; e++) {
-      const a = pairs[2 * e];
-      const b = pairs[2 * e + 1];
-      let i = mix(a, b) & mask;
+      const a = pairs[q * e];
+      const b = pairs[q * e + 1];
+      let i = (q === 4 ? mix4(a, b, pairs[4 * e + 2], pairs[4 * e + 3]) : mix(a, b)) & mask;
       while (slots[i * k + at] !== 0) i = (i + 1) & mask;
       slots[i * k + at] = e + 1;
       if (k === 4) {
@@ -301,8 +363,8 @@ export class SharedPairTable {
     this.mask = mask;
   }
 
-  /** Bytes in use: the pairs and the slot array. */
+  /** Bytes in use: the entries and the slot array. */
   bytes(): number {
-    return this.size * 8 + (this.mask + 1) * 4 * this.stride;
+    return this.size * 4 * this.arity + (this.mask + 1) * 4 * this.stride;
   }
 }

@@ -5,11 +5,12 @@
  *
  * A state of W words is the leaf row of a binary tree: level 0 is the words, a node of level l + 1
  * interns the pair of its two children of level l in that level's table (a missing right child is
- * 0), and the two nodes of the top level form the root pair, interned in the root table, whose
- * entry number is the state's index. Equal subtrees are stored once: of the scaled seed 004's 433
- * words only about 60 ever vary, so the lower tables stay small and a state costs about the root
- * entry (two words) plus its share of the tables just below. The set is exact: two states have
- * the same index only if they are equal, so there is no fingerprint collision to estimate.
+ * 0), up to a level of at most four nodes (ROOT_ARITY), whose tuple is interned in the root
+ * table; the root's entry number is the state's index. Equal subtrees are stored once: of the
+ * scaled seed 004's 433 words only about 60 ever vary, so the level tables stay small and a state
+ * costs about the root entry (four words) plus its share of the tables just below. The set is
+ * exact: two states have the same index only if they are equal, so there is no fingerprint
+ * collision to estimate.
  *
  * Incremental by design: `next` is stepped in place, `lookup` finds the words that differ from the
  * loaded state `cur` (both rows live in WebAssembly memory and a SIMD kernel compares them:
@@ -20,6 +21,7 @@
  * arrays are rehashed.
  */
 import { ChunkedInt32 } from './chunked.ts';
+import { mix, mix4 } from './mix.ts';
 import { SharedPairTable, type SharedTableHandle } from './shared-table.ts';
 import { StateRows } from './state-diff.ts';
 
@@ -29,53 +31,40 @@ export interface SharedTrees {
   readonly root: SharedTableHandle;
 }
 
-/** Nodes per level of the tree over `words` words (level 0: the words; the last has 1 or 2). */
+/**
+ * Nodes of the top level, which the root interns as one tuple. Four, not two: a level of two
+ * nodes (each half of the state) held 174,000 distinct entries on the 3-vCPU scaled seed 004, a
+ * table of several MiB that nearly every climb and load missed in cache; the root's tuple of the
+ * four nodes below costs 8 bytes more per state and saved 7% of the search's CPU (decision 0253).
+ */
+export const ROOT_ARITY = 4;
+
+/** Nodes per level of the tree over `words` words (level 0: the words; the last has 1 to 4). */
 export function levelLengths(words: number): number[] {
   const len = [words];
-  while (len[len.length - 1] > 2) len.push(Math.ceil(len[len.length - 1] / 2));
+  while (len[len.length - 1] > ROOT_ARITY) len.push(Math.ceil(len[len.length - 1] / 2));
   return len;
 }
 
-/** 32-bit mix of a pair (murmur3's fmix32 over a multiplicative combine). */
-function mix(a: number, b: number): number {
-  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ b;
-  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
-  h = Math.imul(h ^ (h >>> 12), 0x297a2d39);
-  return h ^ (h >>> 15);
-}
-
 /**
- * What both tables below share: the entries in entry order (entry e is (left(e), right(e)); `load`
- * descends through them) and an open-addressing slot array of `stride` words per slot, grown at
- * 3/4 load. The slot layouts and so the probe loops are each table's own.
+ * Interned pairs of 32-bit values, for the levels of the tree: entry e is (left(e), right(e)).
+ * Open addressing with linear probing; each slot holds the pair and its entry + 1 (0: empty), so a
+ * lookup reads one slot and no second array (a level's table is small and a climb interns about
+ * fifteen nodes, so this is the store's inner loop); the pairs are also kept in entry order for
+ * `load`. Grown at 3/4 load.
  */
-abstract class EntryPairs {
+export class PairTable {
   readonly pairs = new ChunkedInt32();
   size = 0;
   /** The slot where the last unsuccessful `find` stopped. */
-  protected slot = 0;
-  protected slots: Int32Array;
-  protected mask: number;
+  private slot = 0;
+  /** Four words per slot: a, b, entry + 1, unused (a slot is 16 bytes, aligned). */
+  private slots: Int32Array;
+  private mask: number;
 
-  constructor(capacityPow2: number, stride: number) {
-    this.slots = new Int32Array(capacityPow2 * stride);
+  constructor(capacityPow2 = 1 << 4) {
+    this.slots = new Int32Array(capacityPow2 * 4);
     this.mask = capacityPow2 - 1;
-  }
-
-  /** Whether one more entry would pass 3/4 of the slots (then the caller grows and finds again). */
-  protected full(): boolean {
-    return (this.size + 1) * 4 > (this.mask + 1) * 3;
-  }
-
-  bytes(): number {
-    return this.pairs.bytes() + this.slots.byteLength;
-  }
-
-  /** Appends (a, b) as the next entry; returns its number. */
-  protected append(a: number, b: number): number {
-    this.pairs.push(a);
-    this.pairs.push(b);
-    return this.size++;
   }
 
   left(e: number): number {
@@ -85,19 +74,9 @@ abstract class EntryPairs {
   right(e: number): number {
     return this.pairs.get(2 * e + 1);
   }
-}
 
-/**
- * Interned pairs of 32-bit values, for the levels of the tree: entry e is (left(e), right(e)).
- * Open addressing with linear probing; each slot holds the pair and its entry + 1 (0: empty), so a
- * lookup reads one slot and no second array (a level's table is small and a climb interns about
- * seventeen nodes, so this is the store's inner loop); the pairs are also kept in entry order for
- * `load`. Grown at 3/4 load.
- */
-export class PairTable extends EntryPairs {
-  constructor(capacityPow2 = 1 << 4) {
-    // Four words per slot: a, b, entry + 1, unused (a slot is 16 bytes, aligned).
-    super(capacityPow2, 4);
+  bytes(): number {
+    return this.pairs.bytes() + this.slots.byteLength;
   }
 
   /** The entry of (a, b), or -1. */
@@ -119,7 +98,7 @@ export class PairTable extends EntryPairs {
 
   /** Adds (a, b) right after a `find` of it returned -1; returns its entry. */
   add(a: number, b: number): number {
-    if (this.full()) {
+    if ((this.size + 1) * 4 > (this.mask + 1) * 3) {
       this.grow();
       this.find(a, b);
     }
@@ -127,7 +106,9 @@ export class PairTable extends EntryPairs {
     this.slots[o] = a;
     this.slots[o + 1] = b;
     this.slots[o + 2] = this.size + 1;
-    return this.append(a, b);
+    this.pairs.push(a);
+    this.pairs.push(b);
+    return this.size++;
   }
 
   intern(a: number, b: number): number {
@@ -155,56 +136,83 @@ export class PairTable extends EntryPairs {
 }
 
 /**
- * Interned pairs whose entries are the states (the root of the tree): the same set as PairTable,
- * with two words per slot, the entry and the pair's right half, so that a probe past another
- * state's slot is decided without reading that state's pair (the pairs, in entry order, are
- * read only to confirm the left half). That saved 6% of the 3-vCPU search against slots of the
- * entry alone (8 bytes a slot against 4; a fully keyed slot of 12 cost 15 MiB more of peak RSS
- * for about as much: decision 0250).
+ * Interned quadruples whose entries are the states (the root of the tree: the nodes of the top
+ * level, 0 for a missing one). Each slot holds the entry + 1 (0: empty) and the tuple's 32-bit
+ * hash, so a probe past another state's slot is decided without reading that state's tuple (the
+ * tuples, in entry order, are read only to confirm a hash that matches). Grown at 3/4 load.
  */
-export class RootTable extends EntryPairs {
+export class RootTable {
+  readonly tuples = new ChunkedInt32();
+  size = 0;
+  /** The slot where the last unsuccessful `find` stopped, and the hash it looked for. */
+  private slot = 0;
+  private hash = 0;
+  private slots: Int32Array;
+  private mask: number;
+
   constructor(capacityPow2 = 1 << 4) {
-    // Two words per slot: entry + 1 (0: empty) and the pair's right half.
-    super(capacityPow2, 2);
+    this.slots = new Int32Array(capacityPow2 * 2);
+    this.mask = capacityPow2 - 1;
   }
 
-  /** The entry of (a, b), or -1. */
-  find(a: number, b: number): number {
+  /** The entry of (a, b, c, d), or -1. */
+  find(a: number, b: number, c: number, d: number): number {
     const slots = this.slots;
     const mask = this.mask;
-    let i = mix(a, b) & mask;
+    const h = mix4(a, b, c, d);
+    this.hash = h;
+    let i = h & mask;
     for (;;) {
       const e = slots[2 * i] - 1;
       if (e < 0) {
         this.slot = i;
         return -1;
       }
-      if (slots[2 * i + 1] === b && this.pairs.get(2 * e) === a) return e;
+      if (slots[2 * i + 1] === h) {
+        const t = this.tuples;
+        const o = 4 * e;
+        if (t.get(o) === a && t.get(o + 1) === b && t.get(o + 2) === c && t.get(o + 3) === d) return e;
+      }
       i = (i + 1) & mask;
     }
   }
 
-  /** Adds (a, b) right after a `find` of it returned -1; returns its entry. */
-  add(a: number, b: number): number {
-    if (this.full()) {
+  /** Adds (a, b, c, d) right after a `find` of it returned -1; returns its entry. */
+  add(a: number, b: number, c: number, d: number): number {
+    if ((this.size + 1) * 4 > (this.mask + 1) * 3) {
       this.grow();
-      this.find(a, b);
+      this.find(a, b, c, d);
     }
     this.slots[2 * this.slot] = this.size + 1;
-    this.slots[2 * this.slot + 1] = b;
-    return this.append(a, b);
+    this.slots[2 * this.slot + 1] = this.hash;
+    const t = this.tuples;
+    t.push(a);
+    t.push(b);
+    t.push(c);
+    t.push(d);
+    return this.size++;
+  }
+
+  /** Node k (0..3) of entry e. */
+  node(e: number, k: number): number {
+    return this.tuples.get(4 * e + k);
+  }
+
+  bytes(): number {
+    return this.tuples.bytes() + this.slots.byteLength;
   }
 
   private grow(): void {
     const cap = (this.mask + 1) * 2;
     const slots = new Int32Array(cap * 2);
     const mask = cap - 1;
+    const t = this.tuples;
     for (let e = 0; e < this.size; e++) {
-      const b = this.pairs.get(2 * e + 1);
-      let i = mix(this.pairs.get(2 * e), b) & mask;
+      const h = mix4(t.get(4 * e), t.get(4 * e + 1), t.get(4 * e + 2), t.get(4 * e + 3));
+      let i = h & mask;
       while (slots[2 * i] !== 0) i = (i + 1) & mask;
       slots[2 * i] = e + 1;
-      slots[2 * i + 1] = b;
+      slots[2 * i + 1] = h;
     }
     this.slots = slots;
     this.mask = mask;
@@ -240,8 +248,11 @@ export class TreeStore {
   private readonly root: RootTable | SharedPairTable;
   /** Whether the last `intern` stored a new state. */
   added = false;
+  /** The root tuple of `next` (the top level's nodes, 0 where it has fewer than four). */
   private rootA = 0;
   private rootB = 0;
+  private rootC = 0;
+  private rootD = 0;
 
   readonly parent = new ChunkedInt32();
   readonly action = new ChunkedInt32();
@@ -312,18 +323,21 @@ export class TreeStore {
     }
     this.rootPair();
     if (this.root instanceof SharedPairTable) {
-      this.at = this.root.intern(this.rootA, this.rootB);
+      this.at = this.root.internTuple(this.rootA, this.rootB, this.rootC, this.rootD);
       return this.at;
     }
-    if (this.root.find(this.rootA, this.rootB) < 0) this.insert(-1, -1, 0);
+    if (this.root.find(this.rootA, this.rootB, this.rootC, this.rootD) < 0) this.insert(-1, -1, 0);
     this.at = 0;
     return 0;
   }
 
   private rootPair(): void {
     const t = this.top;
+    const n = this.len[t];
     this.rootA = this.nval(t, 0);
-    this.rootB = this.len[t] > 1 ? this.nval(t, 1) : 0;
+    this.rootB = n > 1 ? this.nval(t, 1) : 0;
+    this.rootC = n > 2 ? this.nval(t, 2) : 0;
+    this.rootD = n > 3 ? this.nval(t, 3) : 0;
   }
 
   /** Undoes the caller's step on `next` (after `lookup`): `next` equals `cur` again. */
@@ -346,7 +360,7 @@ export class TreeStore {
    */
   lookup(): number {
     if (!this.climb()) return this.at;
-    return this.root.find(this.rootA, this.rootB);
+    return (this.root as RootTable).find(this.rootA, this.rootB, this.rootC, this.rootD);
   }
 
   /**
@@ -356,7 +370,7 @@ export class TreeStore {
   intern(): number {
     this.added = false;
     if (!this.climb()) return this.at;
-    const e = (this.root as SharedPairTable).intern(this.rootA, this.rootB);
+    const e = (this.root as SharedPairTable).internTuple(this.rootA, this.rootB, this.rootC, this.rootD);
     this.added = (this.root as SharedPairTable).lastAdded;
     return e;
   }
@@ -396,7 +410,7 @@ export class TreeStore {
 
   /** Stores the state of the last `lookup` that returned -1; returns its index. */
   insert(parent: number, action: number, depth: number): number {
-    const i = (this.root as RootTable).add(this.rootA, this.rootB);
+    const i = (this.root as RootTable).add(this.rootA, this.rootB, this.rootC, this.rootD);
     this.parent.push(parent);
     this.action.push(action);
     this.depth.push(depth);
@@ -412,20 +426,20 @@ export class TreeStore {
     const d = this.dirty;
     // The dirty lists serve as scratch for the positions that change, level by level.
     let m = 0;
-    const ra = this.root.left(i);
-    const rb = this.root.right(i);
+    const root = this.root;
+    const top = this.len[t];
     if (t === 0) {
-      this.setWord(0, ra);
-      if (this.len[0] > 1) this.setWord(1, rb);
+      for (let k = 0; k < top; k++) this.setWord(k, root.node(i, k));
       return;
     }
-    if (this.lv[t][0] !== ra) {
-      this.lv[t][0] = this.nlv[t][0] = ra;
-      d[t][m++] = 0;
-    }
-    if (this.len[t] > 1 && this.lv[t][1] !== rb) {
-      this.lv[t][1] = this.nlv[t][1] = rb;
-      d[t][m++] = 1;
+    const lt = this.lv[t];
+    const nt = this.nlv[t];
+    for (let k = 0; k < top; k++) {
+      const v = root.node(i, k);
+      if (lt[k] !== v) {
+        lt[k] = nt[k] = v;
+        d[t][m++] = k;
+      }
     }
     for (let l = t; l >= 2; l--) {
       const tab = this.tables[l];
@@ -510,7 +524,13 @@ export class TreeStore {
       row = out;
       n = m;
     }
-    return this.root.find(row[0], n > 1 ? row[1] : 0);
+    const a = row[0];
+    const b = n > 1 ? row[1] : 0;
+    const c = n > 2 ? row[2] : 0;
+    const d = n > 3 ? row[3] : 0;
+    return this.root instanceof SharedPairTable
+      ? this.root.findTuple(a, b, c, d)
+      : this.root.find(a, b, c, d);
   }
 
   /** Bytes held by the tables and the per-state arrays (allocated chunks and slot arrays). */

@@ -78,6 +78,33 @@ describe('tree store', () => {
     );
   });
 
+  // The root table starts at 4,096 slots and grows at 3/4 load: 20,000 states make it grow three
+  // times (the random walk above stays far below), and every state keeps its index.
+  test('20,000 states through the root table growth keep their indices', () => {
+    const w = 9;
+    const st = new TreeStore(w);
+    st.init(new Uint32Array(w));
+    const keys = new Map<string, number>([[new Uint32Array(w).join(','), 0]]);
+    let x = 1;
+    for (let k = 0; k < 20_000; k++) {
+      st.load(0);
+      st.fresh();
+      x = Math.imul(x ^ (x >>> 13), 0x5bd1e995) >>> 0;
+      st.next[x % w] = k + 1;
+      st.next[(x >>> 8) % w] = x & 7;
+      const key = st.next.join(',');
+      const found = st.lookup();
+      assert.equal(found, keys.get(key) ?? -1);
+      if (found < 0) keys.set(key, st.insert(0, k, 1));
+    }
+    assert.ok(st.count > 12_288, `${st.count} states: past three growths`);
+    for (const [key, i] of keys) {
+      st.load(i);
+      assert.equal(st.cur.join(','), key);
+      assert.equal(st.find(Uint32Array.from(key.split(',').map(Number))), i);
+    }
+  });
+
   test('a state never stored is not found', () => {
     const st = new TreeStore(5);
     st.init(Uint32Array.from([1, 2, 3, 4, 5]));
