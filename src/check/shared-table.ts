@@ -84,6 +84,11 @@ export interface SharedTableHandle {
 const SIZE = 0;
 const MASK = 1;
 
+/** Words per slot of a table: see SharedPairTable.stride. */
+function strideOf(keyed: boolean, arity: number): number {
+  return keyed ? 4 : arity === 4 ? 2 : 1;
+}
+
 /**
  * A fixed-length view of a growable buffer's current length. Fixed-length views index as fast as
  * views of a plain buffer; views that track the length are several times slower in Node 20's V8
@@ -105,7 +110,7 @@ export class SharedPairTable {
   /** Called by the `intern` that makes the table need growing (`needsGrowth`). */
   onFull: () => void = () => {};
 
-  /** Words per slot: 4 when keyed, else 1. */
+  /** Words per slot: 4 when keyed; 2 for tuples (the entry and the tuple's hash); else 1. */
   private readonly stride: number;
   /** Words per entry (SharedTableHandle.arity). */
   private readonly arity: number;
@@ -118,13 +123,13 @@ export class SharedPairTable {
     const meta = new SharedArrayBuffer(8);
     new Int32Array(meta)[MASK] = cap - 1;
     const slots = reserveShared();
-    checkRoom(slots, cap * 4 * (keyed ? 4 : 1));
+    checkRoom(slots, cap * 4 * strideOf(keyed, arity));
     return { pairs: reserveShared(), slots, meta, slack, keyed, arity };
   }
 
   constructor(h: SharedTableHandle) {
     this.h = h;
-    this.stride = h.keyed ? 4 : 1;
+    this.stride = strideOf(h.keyed, h.arity);
     this.arity = h.arity;
     this.pairs = fixedView(h.pairs);
     this.slots = fixedView(h.slots);
@@ -241,18 +246,25 @@ export class SharedPairTable {
     }
   }
 
-  /** The entry of the quadruple (a, b, c, d), or -1 (the root: arity 4, one word per slot). */
+  /**
+   * The entry of the quadruple (a, b, c, d), or -1 (the root: arity 4). A slot holds entry + 1
+   * and the tuple's hash, written before the entry is published, so a probe past another state
+   * reads no tuple.
+   */
   findTuple(a: number, b: number, c: number, d: number): number {
     const slots = this.slots;
-    let i = mix4(a, b, c, d) & this.mask;
+    const h = mix4(a, b, c, d);
+    let i = h & this.mask;
     for (;;) {
-      let e = slots[i];
+      let e = slots[2 * i];
       if (e === 0) return -1;
-      while (e === -1) e = Atomics.load(slots, i);
-      e -= 1;
-      const t = this.pairsOf(e);
-      const o = 4 * e;
-      if (t[o] === a && t[o + 1] === b && t[o + 2] === c && t[o + 3] === d) return e;
+      while (e === -1) e = Atomics.load(slots, 2 * i);
+      if (slots[2 * i + 1] === h) {
+        e -= 1;
+        const t = this.pairsOf(e);
+        const o = 4 * e;
+        if (t[o] === a && t[o + 1] === b && t[o + 2] === c && t[o + 3] === d) return e;
+      }
       i = (i + 1) & this.mask;
     }
   }
@@ -260,11 +272,13 @@ export class SharedPairTable {
   /** The entry of (a, b, c, d), added if absent (`lastAdded` says which): `intern` for the root. */
   internTuple(a: number, b: number, c: number, d: number): number {
     const slots = this.slots;
-    let i = mix4(a, b, c, d) & this.mask;
+    const h = mix4(a, b, c, d);
+    let i = h & this.mask;
     for (;;) {
-      let e = slots[i];
+      const at = 2 * i;
+      let e = slots[at];
       if (e === 0) {
-        if (Atomics.compareExchange(slots, i, 0, -1) === 0) {
+        if (Atomics.compareExchange(slots, at, 0, -1) === 0) {
           const n = this.claim();
           const t = this.pairs;
           const o = 4 * n;
@@ -272,20 +286,23 @@ export class SharedPairTable {
           t[o + 1] = b;
           t[o + 2] = c;
           t[o + 3] = d;
-          Atomics.store(slots, i, n + 1);
+          slots[at + 1] = h;
+          Atomics.store(slots, at, n + 1);
           this.lastAdded = true;
           if ((n + 1 + this.h.slack) * 2 > this.mask + 1) this.onFull();
           return n;
         }
-        e = Atomics.load(slots, i);
+        e = Atomics.load(slots, at);
       }
-      while (e === -1) e = Atomics.load(slots, i);
-      e -= 1;
-      const t = this.pairsOf(e);
-      const o = 4 * e;
-      if (t[o] === a && t[o + 1] === b && t[o + 2] === c && t[o + 3] === d) {
-        this.lastAdded = false;
-        return e;
+      while (e === -1) e = Atomics.load(slots, at);
+      if (slots[at + 1] === h) {
+        e -= 1;
+        const t = this.pairsOf(e);
+        const o = 4 * e;
+        if (t[o] === a && t[o + 1] === b && t[o + 2] === c && t[o + 3] === d) {
+          this.lastAdded = false;
+          return e;
+        }
       }
       i = (i + 1) & this.mask;
     }
@@ -345,19 +362,20 @@ export class SharedPairTable {
     slots.fill(0, 0, cap * k);
     const mask = cap - 1;
     const pairs = this.pairsOf(size - 1);
-    // The entry word of a slot: the last of the keyed slot's three, else the only one.
+    // The entry word of a slot: the third of a keyed slot, else the first.
     const at = k === 4 ? 2 : 0;
     const q = this.arity;
     for (let e = 0; e < size; e++) {
       const a = pairs[q * e];
       const b = pairs[q * e + 1];
-      let i = (q === 4 ? mix4(a, b, pairs[4 * e + 2], pairs[4 * e + 3]) : mix(a, b)) & mask;
+      const h = q === 4 ? mix4(a, b, pairs[4 * e + 2], pairs[4 * e + 3]) : mix(a, b);
+      let i = h & mask;
       while (slots[i * k + at] !== 0) i = (i + 1) & mask;
       slots[i * k + at] = e + 1;
       if (k === 4) {
         slots[i * k] = a;
         slots[i * k + 1] = b;
-      }
+      } else if (k === 2) slots[i * k + 1] = h;
     }
     this.meta[MASK] = mask;
     this.mask = mask;
