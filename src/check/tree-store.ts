@@ -202,16 +202,18 @@ export class RootTable {
     return this.tuples.bytes() + this.slots.byteLength;
   }
 
+  /** Rehashes from the old slots, which hold every entry's hash: no tuple is read. */
   private grow(): void {
     const cap = (this.mask + 1) * 2;
     const slots = new Int32Array(cap * 2);
     const mask = cap - 1;
-    const t = this.tuples;
-    for (let e = 0; e < this.size; e++) {
-      const h = mix4(t.get(4 * e), t.get(4 * e + 1), t.get(4 * e + 2), t.get(4 * e + 3));
+    const old = this.slots;
+    for (let o = 0; o < old.length; o += 2) {
+      if (old[o] === 0) continue;
+      const h = old[o + 1];
       let i = h & mask;
       while (slots[2 * i] !== 0) i = (i + 1) & mask;
-      slots[2 * i] = e + 1;
+      slots[2 * i] = old[o];
       slots[2 * i + 1] = h;
     }
     this.slots = slots;
