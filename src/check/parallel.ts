@@ -39,9 +39,10 @@ import {
   fixedView,
   reserveShared,
   SharedPairTable,
+  SharedRootTable,
   type SharedTableHandle,
 } from './shared-table.ts';
-import { levelLengths, ROOT_ARITY, type SharedTrees, TreeStore } from './tree-store.ts';
+import { levelLengths, type SharedTrees, TreeStore } from './tree-store.ts';
 
 /** States per chunk of a level. */
 const CHUNK = 64;
@@ -143,7 +144,7 @@ export interface ParallelShared {
 class Participant {
   readonly ctl: Int32Array;
   readonly store: TreeStore;
-  readonly tables: SharedPairTable[];
+  readonly tables: (SharedPairTable | SharedRootTable)[];
   // Fixed-length views of the growable shared buffers (decision 0222): re-created at each level
   // (the main thread grew order and chunks before it) and after this thread grows one.
   private order: Int32Array;
@@ -492,8 +493,8 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
   const len = levelLengths(model.words);
   // A lookup interns at most len[l] nodes of level l, and one root entry.
   const trees: SharedTrees = {
-    levels: len.map((n, l) => SharedPairTable.create(l === 0 ? 1 : W * n, true)),
-    root: SharedPairTable.create(W, false, ROOT_ARITY),
+    levels: len.map((n, l) => SharedPairTable.create(l === 0 ? 1 : W * n)),
+    root: SharedRootTable.create(W),
   };
   const sh: ParallelShared = {
     ctl: new SharedArrayBuffer(CTL_WORDS * 4),
@@ -509,7 +510,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
   const ctl = me.ctl;
   const store = me.store;
   ctl[MAX_DEPTH] = Math.min(maxDepth, 0x7fffffff);
-  const rootTable = new SharedPairTable(trees.root);
+  const rootTable = new SharedRootTable(trees.root);
   const t0 = opts.now();
   const every = opts.progressEveryMs ?? 2000;
   let lastProgress = t0;

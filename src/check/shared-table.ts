@@ -1,11 +1,12 @@
 /**
- * The tree store's pair tables (tree-store.ts) in shared memory, so that the worker threads of a
- * parallel search (parallel.ts) intern into one exact set (decision 0171). As in LTSmin's
- * multi-core tree database (Laarman, van de Pol, Weber, SPIN 2011), insertion is lock-free per
- * slot: a thread claims an empty slot by compare-and-swap (0 to -1, "being written"), takes the
- * next entry number, writes the pair and publishes entry + 1 in the slot; a reader that meets -1
- * waits for the publication. Entries are numbered densely in insertion order, so the root table's
- * entries are the states.
+ * The tree store's tables (tree-store.ts) in shared memory, so that the worker threads of a
+ * parallel search (parallel.ts) intern into one exact set (decision 0171): the levels' pairs and
+ * the root's tuples of four nodes (decision 0253). As in LTSmin's multi-core tree database
+ * (Laarman, van de Pol, Weber, SPIN 2011), insertion is lock-free per slot: a thread claims an
+ * empty slot by compare-and-swap of its entry word (0 to -1, "being written"), takes the next
+ * entry number, writes the entry's words and the slot's key, and publishes entry + 1; a reader
+ * that meets -1 waits for the publication, and one that sees an entry sees the key beside it.
+ * Entries are numbered densely in insertion order, so the root table's entries are the states.
  *
  * Growth: the pairs and the slots live in growable buffers (reserveShared) that only fill up. The
  * slot array is rehashed only while every thread is parked between two lookups
@@ -66,28 +67,16 @@ export function checkRoom(sab: SharedArrayBuffer, bytes: number): void {
 
 /** What a thread needs to open the same table (structured-clonable). */
 export interface SharedTableHandle {
-  readonly pairs: SharedArrayBuffer;
+  /** The entries in entry order, `arity` words each. */
+  readonly entries: SharedArrayBuffer;
   readonly slots: SharedArrayBuffer;
   /** [entries, mask]. */
   readonly meta: SharedArrayBuffer;
   readonly slack: number;
-  /**
-   * Whether each slot holds its pair as well as the entry (four words: a, b, entry + 1, unused),
-   * so that a lookup reads one slot and not the pairs: the tree's levels, as in tree-store.ts's
-   * PairTable. The root, as long as the states are many, keeps one word per slot.
-   */
-  readonly keyed: boolean;
-  /** Words per entry: 2, a pair (the levels), or 4, the root's quadruple (never keyed). */
-  readonly arity: 2 | 4;
 }
 
 const SIZE = 0;
 const MASK = 1;
-
-/** Words per slot of a table: see SharedPairTable.stride. */
-function strideOf(keyed: boolean, arity: number): number {
-  return keyed ? 4 : arity === 4 ? 2 : 1;
-}
 
 /**
  * A fixed-length view of a growable buffer's current length. Fixed-length views index as fast as
@@ -98,52 +87,56 @@ export function fixedView(sab: SharedArrayBuffer): Int32Array {
   return new Int32Array(sab, 0, sab.byteLength >>> 2);
 }
 
-export class SharedPairTable {
+/**
+ * What both tables share: the entries, the slot array of `stride` words a slot, the size and
+ * mask every thread reads, growth while the threads are parked. The slot layouts and so the
+ * probe loops are each table's own.
+ */
+abstract class SharedTable {
   readonly h: SharedTableHandle;
-  /** Fixed-length views: `pairs` re-created when an entry lies past it, `slots` at each grow or refresh. */
-  private pairs: Int32Array;
-  private slots: Int32Array;
+  /** Fixed-length views: `entries` re-created when an entry lies past it, `slots` at each grow or refresh. */
+  protected entries: Int32Array;
+  protected slots: Int32Array;
   private readonly meta: Int32Array;
-  private mask: number;
-  /** Whether the last `intern` added the pair. */
+  protected mask: number;
+  /** Whether the last `intern` added its key. */
   lastAdded = false;
   /** Called by the `intern` that makes the table need growing (`needsGrowth`). */
   onFull: () => void = () => {};
 
-  /** Words per slot: 4 when keyed; 2 for tuples (the entry and the tuple's hash); else 1. */
-  private readonly stride: number;
-  /** Words per entry (SharedTableHandle.arity). */
-  private readonly arity: number;
-
-  /** A new table with room for `slack` lookups' worth of entries at least. */
-  static create(slack: number, keyed = false, arity: 2 | 4 = 2): SharedTableHandle {
-    if (keyed && arity !== 2) throw new Error('shared pair table: only pairs are keyed');
+  /** A new table's buffers, with room for `slack` lookups' worth of entries at least. */
+  protected static buffers(slack: number, stride: number): SharedTableHandle {
     let cap = 1 << 10;
     while (cap < 4 * slack) cap *= 2;
     const meta = new SharedArrayBuffer(8);
     new Int32Array(meta)[MASK] = cap - 1;
     const slots = reserveShared();
-    checkRoom(slots, cap * 4 * strideOf(keyed, arity));
-    return { pairs: reserveShared(), slots, meta, slack, keyed, arity };
+    checkRoom(slots, cap * 4 * stride);
+    return { entries: reserveShared(), slots, meta, slack };
   }
 
-  constructor(h: SharedTableHandle) {
+  /** Words per entry. */
+  protected readonly arity: number;
+  /** Words per slot. */
+  protected readonly stride: number;
+
+  constructor(h: SharedTableHandle, arity: number, stride: number) {
     this.h = h;
-    this.stride = strideOf(h.keyed, h.arity);
-    this.arity = h.arity;
-    this.pairs = fixedView(h.pairs);
+    this.arity = arity;
+    this.stride = stride;
+    this.entries = fixedView(h.entries);
     this.slots = fixedView(h.slots);
     this.meta = new Int32Array(h.meta);
     this.mask = this.meta[MASK];
   }
 
   /**
-   * The pairs view holding entry e. Another thread may have grown the buffer to add it: an entry
-   * is published in a slot only after its pair was written, so the buffer already holds it.
+   * The entries view holding entry e. Another thread may have grown the buffer to add it: an entry
+   * is published in a slot only after its words were written, so the buffer already holds it.
    */
-  private pairsOf(e: number): Int32Array {
-    if (this.arity * (e + 1) > this.pairs.length) this.pairs = fixedView(this.h.pairs);
-    return this.pairs;
+  protected entriesOf(e: number): Int32Array {
+    if (this.arity * (e + 1) > this.entries.length) this.entries = fixedView(this.h.entries);
+    return this.entries;
   }
 
   get size(): number {
@@ -156,23 +149,68 @@ export class SharedPairTable {
     if (this.slots.length < (this.mask + 1) * this.stride) this.slots = fixedView(this.h.slots);
   }
 
-  /** The entry of (a, b), or -1. */
-  find(a: number, b: number): number {
-    if (this.h.keyed) return this.findKeyed(a, b);
-    const slots = this.slots;
-    let i = mix(a, b) & this.mask;
-    for (;;) {
-      let e = slots[i];
-      if (e === 0) return -1;
-      while (e === -1) e = Atomics.load(slots, i);
-      e -= 1;
-      const pairs = this.pairsOf(e);
-      if (pairs[2 * e] === a && pairs[2 * e + 1] === b) return e;
-      i = (i + 1) & this.mask;
+  /** Takes the next entry number with room for its words; the caller writes and publishes them. */
+  protected claim(): number {
+    const n = Atomics.add(this.meta, SIZE, 1);
+    if (n + 1 >= this.mask) throw new Error('shared table: full (a growth was missed)');
+    const k = this.arity;
+    if (k * (n + 1) > this.entries.length) {
+      checkRoom(this.h.entries, k * (n + 1) * 4);
+      this.entries = fixedView(this.h.entries);
     }
+    return n;
   }
 
-  private findKeyed(a: number, b: number): number {
+  /** Called after a new entry n was published. */
+  protected added(n: number): void {
+    this.lastAdded = true;
+    if ((n + 1 + this.h.slack) * 2 > this.mask + 1) this.onFull();
+  }
+
+  /** More than half full, counting `slack` entries that may arrive before every thread parks. */
+  needsGrowth(): boolean {
+    return (this.size + this.h.slack) * 2 > this.mask + 1;
+  }
+
+  /** Rehashes into a slot array twice as large (or more); only while no other thread uses it. */
+  grow(): void {
+    const size = this.size;
+    let cap = this.mask + 1;
+    while ((size + this.h.slack) * 2 > cap) cap *= 2;
+    checkRoom(this.h.slots, cap * 4 * this.stride);
+    this.slots = fixedView(this.h.slots);
+    this.slots.fill(0, 0, cap * this.stride);
+    const mask = cap - 1;
+    const entries = this.entriesOf(size - 1);
+    for (let e = 0; e < size; e++) this.place(entries, e, mask);
+    this.meta[MASK] = mask;
+    this.mask = mask;
+  }
+
+  /** Writes entry e's slot into the (emptied, grown) slot array: `grow`'s step. */
+  protected abstract place(entries: Int32Array, e: number, mask: number): void;
+
+  /** Bytes in use: the entries and the slot array. */
+  bytes(): number {
+    return this.size * 4 * this.arity + (this.mask + 1) * 4 * this.stride;
+  }
+}
+
+/**
+ * A level's pairs, as tree-store.ts's PairTable: each slot holds the pair and its entry + 1 (four
+ * words: a, b, entry + 1, unused), so a lookup reads one slot and not the entries.
+ */
+export class SharedPairTable extends SharedTable {
+  static create(slack: number): SharedTableHandle {
+    return SharedTable.buffers(slack, 4);
+  }
+
+  constructor(h: SharedTableHandle) {
+    super(h, 2, 4);
+  }
+
+  /** The entry of (a, b), or -1. */
+  find(a: number, b: number): number {
     const slots = this.slots;
     let i = mix(a, b) & this.mask;
     for (;;) {
@@ -187,52 +225,21 @@ export class SharedPairTable {
 
   /** The entry of (a, b), added if absent (`lastAdded` says which). */
   intern(a: number, b: number): number {
-    if (this.h.keyed) return this.internKeyed(a, b);
-    const slots = this.slots;
-    let i = mix(a, b) & this.mask;
-    for (;;) {
-      // A plain read first: a stale 0 only costs the compare-and-swap below, which reads again.
-      let e = slots[i];
-      if (e === 0) {
-        if (Atomics.compareExchange(slots, i, 0, -1) === 0) {
-          const n = this.append(a, b);
-          Atomics.store(slots, i, n + 1);
-          this.lastAdded = true;
-          if ((n + 1 + this.h.slack) * 2 > this.mask + 1) this.onFull();
-          return n;
-        }
-        e = Atomics.load(slots, i);
-      }
-      while (e === -1) e = Atomics.load(slots, i);
-      e -= 1;
-      const pairs = this.pairsOf(e);
-      if (pairs[2 * e] === a && pairs[2 * e + 1] === b) {
-        this.lastAdded = false;
-        return e;
-      }
-      i = (i + 1) & this.mask;
-    }
-  }
-
-  /**
-   * intern for a keyed table: the slot's entry word is claimed (0 to -1), the pair is written in
-   * the slot and in the pairs, then the entry is published, so a reader that sees an entry sees
-   * the keys beside it.
-   */
-  private internKeyed(a: number, b: number): number {
     const slots = this.slots;
     let i = mix(a, b) & this.mask;
     for (;;) {
       const o = i << 2;
+      // A plain read first: a stale 0 only costs the compare-and-swap below, which reads again.
       let e = slots[o + 2];
       if (e === 0) {
         if (Atomics.compareExchange(slots, o + 2, 0, -1) === 0) {
-          const n = this.append(a, b);
+          const n = this.claim();
+          this.entries[2 * n] = a;
+          this.entries[2 * n + 1] = b;
           slots[o] = a;
           slots[o + 1] = b;
           Atomics.store(slots, o + 2, n + 1);
-          this.lastAdded = true;
-          if ((n + 1 + this.h.slack) * 2 > this.mask + 1) this.onFull();
+          this.added(n);
           return n;
         }
         e = Atomics.load(slots, o + 2);
@@ -246,12 +253,43 @@ export class SharedPairTable {
     }
   }
 
-  /**
-   * The entry of the quadruple (a, b, c, d), or -1 (the root: arity 4). A slot holds entry + 1
-   * and the tuple's hash, written before the entry is published, so a probe past another state
-   * reads no tuple.
-   */
-  findTuple(a: number, b: number, c: number, d: number): number {
+  left(e: number): number {
+    return this.entriesOf(e)[2 * e];
+  }
+
+  right(e: number): number {
+    return this.entriesOf(e)[2 * e + 1];
+  }
+
+  protected place(entries: Int32Array, e: number, mask: number): void {
+    const slots = this.slots;
+    const a = entries[2 * e];
+    const b = entries[2 * e + 1];
+    let i = mix(a, b) & mask;
+    while (slots[(i << 2) + 2] !== 0) i = (i + 1) & mask;
+    const o = i << 2;
+    slots[o] = a;
+    slots[o + 1] = b;
+    slots[o + 2] = e + 1;
+  }
+}
+
+/**
+ * The root's tuples of four nodes (entries: the states), as tree-store.ts's RootTable: a slot
+ * holds entry + 1 and the tuple's hash, written before the entry is published, so a probe past
+ * another state reads no tuple.
+ */
+export class SharedRootTable extends SharedTable {
+  static create(slack: number): SharedTableHandle {
+    return SharedTable.buffers(slack, 2);
+  }
+
+  constructor(h: SharedTableHandle) {
+    super(h, 4, 2);
+  }
+
+  /** The entry of (a, b, c, d), or -1. */
+  find(a: number, b: number, c: number, d: number): number {
     const slots = this.slots;
     const h = mix4(a, b, c, d);
     let i = h & this.mask;
@@ -261,7 +299,7 @@ export class SharedPairTable {
       while (e === -1) e = Atomics.load(slots, 2 * i);
       if (slots[2 * i + 1] === h) {
         e -= 1;
-        const t = this.pairsOf(e);
+        const t = this.entriesOf(e);
         const o = 4 * e;
         if (t[o] === a && t[o + 1] === b && t[o + 2] === c && t[o + 3] === d) return e;
       }
@@ -269,8 +307,8 @@ export class SharedPairTable {
     }
   }
 
-  /** The entry of (a, b, c, d), added if absent (`lastAdded` says which): `intern` for the root. */
-  internTuple(a: number, b: number, c: number, d: number): number {
+  /** The entry of (a, b, c, d), added if absent (`lastAdded` says which). */
+  intern(a: number, b: number, c: number, d: number): number {
     const slots = this.slots;
     const h = mix4(a, b, c, d);
     let i = h & this.mask;
@@ -280,7 +318,7 @@ export class SharedPairTable {
       if (e === 0) {
         if (Atomics.compareExchange(slots, at, 0, -1) === 0) {
           const n = this.claim();
-          const t = this.pairs;
+          const t = this.entries;
           const o = 4 * n;
           t[o] = a;
           t[o + 1] = b;
@@ -288,8 +326,7 @@ export class SharedPairTable {
           t[o + 3] = d;
           slots[at + 1] = h;
           Atomics.store(slots, at, n + 1);
-          this.lastAdded = true;
-          if ((n + 1 + this.h.slack) * 2 > this.mask + 1) this.onFull();
+          this.added(n);
           return n;
         }
         e = Atomics.load(slots, at);
@@ -297,7 +334,7 @@ export class SharedPairTable {
       while (e === -1) e = Atomics.load(slots, at);
       if (slots[at + 1] === h) {
         e -= 1;
-        const t = this.pairsOf(e);
+        const t = this.entriesOf(e);
         const o = 4 * e;
         if (t[o] === a && t[o + 1] === b && t[o + 2] === c && t[o + 3] === d) {
           this.lastAdded = false;
@@ -308,81 +345,18 @@ export class SharedPairTable {
     }
   }
 
-  /** Takes the next entry number with room for its words; the caller writes and publishes them. */
-  private claim(): number {
-    const n = Atomics.add(this.meta, SIZE, 1);
-    if (n + 1 >= this.mask) throw new Error('shared pair table: full (a growth was missed)');
-    const k = this.arity;
-    if (k * (n + 1) > this.pairs.length) {
-      checkRoom(this.h.pairs, k * (n + 1) * 4);
-      this.pairs = fixedView(this.h.pairs);
-    }
-    return n;
-  }
-
-  /** Takes the next entry number and writes its pair; the caller publishes it. */
-  private append(a: number, b: number): number {
-    const n = this.claim();
-    this.pairs[2 * n] = a;
-    this.pairs[2 * n + 1] = b;
-    return n;
-  }
-
-  add(_a: number, _b: number): number {
-    throw new Error('shared pair table: use intern');
-  }
-
-  left(e: number): number {
-    return this.pairsOf(e)[2 * e];
-  }
-
-  right(e: number): number {
-    return this.pairsOf(e)[2 * e + 1];
-  }
-
-  /** Word k of entry e (of `arity` words). */
+  /** Node k (0..3) of entry e. */
   node(e: number, k: number): number {
-    return this.pairsOf(e)[this.arity * e + k];
+    return this.entriesOf(e)[4 * e + k];
   }
 
-  /** More than half full, counting `slack` entries that may arrive before every thread parks. */
-  needsGrowth(): boolean {
-    return (this.size + this.h.slack) * 2 > this.mask + 1;
-  }
-
-  /** Rehashes into a slot array twice as large (or more); only while no other thread uses it. */
-  grow(): void {
-    const size = this.size;
-    let cap = this.mask + 1;
-    while ((size + this.h.slack) * 2 > cap) cap *= 2;
-    const k = this.stride;
-    checkRoom(this.h.slots, cap * 4 * k);
-    this.slots = fixedView(this.h.slots);
+  protected place(entries: Int32Array, e: number, mask: number): void {
     const slots = this.slots;
-    slots.fill(0, 0, cap * k);
-    const mask = cap - 1;
-    const pairs = this.pairsOf(size - 1);
-    // The entry word of a slot: the third of a keyed slot, else the first.
-    const at = k === 4 ? 2 : 0;
-    const q = this.arity;
-    for (let e = 0; e < size; e++) {
-      const a = pairs[q * e];
-      const b = pairs[q * e + 1];
-      const h = q === 4 ? mix4(a, b, pairs[4 * e + 2], pairs[4 * e + 3]) : mix(a, b);
-      let i = h & mask;
-      while (slots[i * k + at] !== 0) i = (i + 1) & mask;
-      slots[i * k + at] = e + 1;
-      if (k === 4) {
-        slots[i * k] = a;
-        slots[i * k + 1] = b;
-      } else if (k === 2) slots[i * k + 1] = h;
-    }
-    this.meta[MASK] = mask;
-    this.mask = mask;
-  }
-
-  /** Bytes in use: the entries and the slot array. */
-  bytes(): number {
-    return this.size * 4 * this.arity + (this.mask + 1) * 4 * this.stride;
+    const o = 4 * e;
+    const h = mix4(entries[o], entries[o + 1], entries[o + 2], entries[o + 3]);
+    let i = h & mask;
+    while (slots[2 * i] !== 0) i = (i + 1) & mask;
+    slots[2 * i] = e + 1;
+    slots[2 * i + 1] = h;
   }
 }

@@ -22,7 +22,7 @@
  */
 import { ChunkedInt32 } from './chunked.ts';
 import { mix, mix4 } from './mix.ts';
-import { SharedPairTable, type SharedTableHandle } from './shared-table.ts';
+import { SharedPairTable, SharedRootTable, type SharedTableHandle } from './shared-table.ts';
 import { StateRows } from './state-diff.ts';
 
 /** The tables of a tree store in shared memory (parallel.ts): one per level above the words, then the root. */
@@ -247,7 +247,7 @@ export class TreeStore {
   /** The pair tables of levels 1..top (index 0 unused). */
   private readonly tables: (PairTable | SharedPairTable)[];
   private readonly top: number;
-  private readonly root: RootTable | SharedPairTable;
+  private readonly root: RootTable | SharedRootTable;
   /** Whether the last `intern` stored a new state. */
   added = false;
   /** The root tuple of `next` (the top level's nodes, 0 where it has fewer than four). */
@@ -286,7 +286,7 @@ export class TreeStore {
     if (shared !== undefined) {
       if (shared.levels.length !== len.length) throw new Error('tree store: shared tables of another shape');
       this.tables = shared.levels.map((h) => new SharedPairTable(h));
-      this.root = new SharedPairTable(shared.root);
+      this.root = new SharedRootTable(shared.root);
     } else {
       this.tables = len.map(() => new PairTable());
       this.root = new RootTable(1 << 12);
@@ -294,9 +294,9 @@ export class TreeStore {
   }
 
   /** The shared tables (after another thread grew one, each must re-read its mask). */
-  sharedTables(): SharedPairTable[] {
+  sharedTables(): (SharedPairTable | SharedRootTable)[] {
     const all = [...this.tables.slice(1), this.root];
-    return all.filter((t): t is SharedPairTable => t instanceof SharedPairTable);
+    return all.filter((t) => t instanceof SharedPairTable || t instanceof SharedRootTable);
   }
 
   get count(): number {
@@ -324,8 +324,8 @@ export class TreeStore {
       }
     }
     this.rootPair();
-    if (this.root instanceof SharedPairTable) {
-      this.at = this.root.internTuple(this.rootA, this.rootB, this.rootC, this.rootD);
+    if (this.root instanceof SharedRootTable) {
+      this.at = this.root.intern(this.rootA, this.rootB, this.rootC, this.rootD);
       return this.at;
     }
     if (this.root.find(this.rootA, this.rootB, this.rootC, this.rootD) < 0) this.insert(-1, -1, 0);
@@ -372,8 +372,9 @@ export class TreeStore {
   intern(): number {
     this.added = false;
     if (!this.climb()) return this.at;
-    const e = (this.root as SharedPairTable).internTuple(this.rootA, this.rootB, this.rootC, this.rootD);
-    this.added = (this.root as SharedPairTable).lastAdded;
+    const root = this.root as SharedRootTable;
+    const e = root.intern(this.rootA, this.rootB, this.rootC, this.rootD);
+    this.added = root.lastAdded;
     return e;
   }
 
@@ -530,9 +531,7 @@ export class TreeStore {
     const b = n > 1 ? row[1] : 0;
     const c = n > 2 ? row[2] : 0;
     const d = n > 3 ? row[3] : 0;
-    return this.root instanceof SharedPairTable
-      ? this.root.findTuple(a, b, c, d)
-      : this.root.find(a, b, c, d);
+    return this.root.find(a, b, c, d);
   }
 
   /** Bytes held by the tables and the per-state arrays (allocated chunks and slot arrays). */
