@@ -54,7 +54,8 @@ export function levelLengths(words: number): number[] {
  * `load`. Grown at 3/4 load.
  */
 export class PairTable {
-  readonly pairs = new ChunkedInt32();
+  /** The pairs in entry order, doubled when full: a level's table is small (decision 0253). */
+  private pairs = new Int32Array(32);
   size = 0;
   /** The slot where the last unsuccessful `find` stopped. */
   private slot = 0;
@@ -68,15 +69,15 @@ export class PairTable {
   }
 
   left(e: number): number {
-    return this.pairs.get(2 * e);
+    return this.pairs[2 * e];
   }
 
   right(e: number): number {
-    return this.pairs.get(2 * e + 1);
+    return this.pairs[2 * e + 1];
   }
 
   bytes(): number {
-    return this.pairs.bytes() + this.slots.byteLength;
+    return this.pairs.byteLength + this.slots.byteLength;
   }
 
   /** The entry of (a, b), or -1. */
@@ -106,8 +107,13 @@ export class PairTable {
     this.slots[o] = a;
     this.slots[o + 1] = b;
     this.slots[o + 2] = this.size + 1;
-    this.pairs.push(a);
-    this.pairs.push(b);
+    if (2 * this.size + 2 > this.pairs.length) {
+      const more = new Int32Array(2 * this.pairs.length);
+      more.set(this.pairs);
+      this.pairs = more;
+    }
+    this.pairs[2 * this.size] = a;
+    this.pairs[2 * this.size + 1] = b;
     return this.size++;
   }
 
