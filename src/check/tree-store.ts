@@ -17,8 +17,8 @@
  * state-diff.ts, decision 0250) and re-interns only the nodes above them (a step changes a few
  * words, so about log2(W) lookups each, instead of hashing all W words); `load` descends only
  * into the subtrees that differ from the state loaded before. Nothing is allocated per state:
- * every scratch array is sized once, the tables grow in chunks (chunked.ts) and only their slot
- * arrays are rehashed.
+ * every scratch array is sized once, the root's tuples and the per-state arrays grow in chunks
+ * (chunked.ts), the small level tables by doubling, and only the slot arrays are rehashed.
  */
 import { ChunkedInt32 } from './chunked.ts';
 import { mix, mix4 } from './mix.ts';
