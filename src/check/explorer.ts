@@ -14,7 +14,7 @@
  */
 import { cyclicPart, EdgeLog } from './edges.ts';
 import { findFairCycle, isLiveModel } from './liveness.ts';
-import type { Reducer } from './reduction.ts';
+import { ampleFirst, type Reducer } from './reduction.ts';
 import { TreeStore } from './tree-store.ts';
 
 /** What the explorer needs from a model. All methods work in place on caller-owned buffers. */
@@ -211,15 +211,9 @@ export function explore(model: CheckModel, opts: ExploreOptions): ExploreResult 
     // An ample set of one action goes first; the rest only if its successor was expanded already
     // (C3, below).
     let limit = n;
-    if (reducer !== undefined && n > 1) {
-      const a = reducer.choose(cur, acts, n);
-      if (a >= 0) {
-        const t = acts[0];
-        acts[0] = acts[a];
-        acts[a] = t;
-        limit = 1;
-        reducedStates++;
-      }
+    if (reducer !== undefined && n > 1 && ampleFirst(reducer, cur, acts, n)) {
+      limit = 1;
+      reducedStates++;
     }
     for (let k = 0; k < limit; k++) {
       store.fresh();

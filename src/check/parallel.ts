@@ -33,7 +33,7 @@ import { ChunkedInt32 } from './chunked.ts';
 import { cyclicPart, EdgeLog } from './edges.ts';
 import type { CheckModel, ExploreOptions, ExploreResult, Outcome } from './explorer.ts';
 import { findFairCycle, isLiveModel, type StateStore } from './liveness.ts';
-import type { Reducer } from './reduction.ts';
+import { ampleFirst, type Reducer } from './reduction.ts';
 import {
   checkRoom,
   fixedView,
@@ -336,15 +336,9 @@ class Participant {
         // The one-thread search's choice (explorer.ts): the ample action first, alone unless its
         // successor was expanded already.
         let reduced = false;
-        if (reducer !== undefined && expand > 1) {
-          const a = reducer.choose(store.cur, acts, n);
-          if (a >= 0) {
-            const t = acts[0];
-            acts[0] = acts[a];
-            acts[a] = t;
-            expand = 1;
-            reduced = true;
-          }
+        if (reducer !== undefined && expand > 1 && ampleFirst(reducer, store.cur, acts, n)) {
+          expand = 1;
+          reduced = true;
         }
         recs[off++] = n;
         recs[off++] = 0;

@@ -48,6 +48,20 @@ export interface Reducer {
   choose(s: Uint32Array, acts: Int32Array, n: number): number;
 }
 
+/**
+ * Puts the action the reducer expands alone at the front of `acts` and says whether there is one
+ * (the rest follow in their order, but for the one swapped into its place): the one-thread and
+ * the parallel search make the same choice through this.
+ */
+export function ampleFirst(reducer: Reducer, s: Uint32Array, acts: Int32Array, n: number): boolean {
+  const a = reducer.choose(s, acts, n);
+  if (a < 0) return false;
+  const t = acts[0];
+  acts[0] = acts[a];
+  acts[a] = t;
+  return true;
+}
+
 export const REDUCTIONS = ['none', 'ample'] as const;
 export type ReductionName = (typeof REDUCTIONS)[number];
 
