@@ -11,9 +11,8 @@
  */
 
 import { explore } from '../check/explorer.ts';
-import { exploreParallel } from '../check/parallel.ts';
 import { exploreReduced, type Search } from '../check/reduced.ts';
-import { helperSpawner } from '../check/session.ts';
+import { parallelSearch } from '../check/session.ts';
 import { DEFAULT_VARIANT } from '../model/kvm/variants.ts';
 import { buildModel } from '../scenarios/compile.ts';
 import { PROPERTIES } from '../scenarios/schema.ts';
@@ -51,18 +50,7 @@ const c0 = process.cpuUsage();
 const t0 = performance.now();
 const search: Search =
   workers > 1
-    ? (m, o) =>
-        exploreParallel(m, {
-          ...o,
-          workers,
-          spawn: helperSpawner(
-            sc,
-            DEFAULT_VARIANT,
-            sc.properties ?? PROPERTIES,
-            memory,
-            o.reducer ? 'ample' : 'none',
-          ),
-        })
+    ? parallelSearch(sc, DEFAULT_VARIANT, sc.properties ?? PROPERTIES, memory, 'ample', { workers })
     : explore;
 const reduced = reduce ? exploreReduced(model, sc, 'ample', opts, search) : null;
 const r = reduced ?? search(model, opts);

@@ -28,12 +28,18 @@ import { type NamedVariant, presetsOf, resolveVariant, variantsOf } from '../sce
 import { TRACE_FORMAT_VERSION, type TraceFile } from '../trace/file.ts';
 import type { TraceEntry } from '../trace/record.ts';
 import { replay } from './counterexample.ts';
-import type { Bounds, ExploreOptions, Progress } from './explorer.ts';
+import type { Bounds, Progress } from './explorer.ts';
 import { type GaLogCost, gaLogCost } from './ga-log-cost.ts';
 import { type IrqWindowCost, irqWindowCost } from './irq-window-cost.ts';
 import { type LockEdge, lockOrderCycle } from './lock-order.ts';
-import { exitWord, exploreParallel, MAX_WORKERS, type ParallelShared } from './parallel.ts';
-import { exploreReduced, type ReducedResult, type ReductionReport } from './reduced.ts';
+import {
+  exitWord,
+  exploreParallel,
+  MAX_WORKERS,
+  type ParallelOptions,
+  type ParallelShared,
+} from './parallel.ts';
+import { exploreReduced, type ReducedResult, type ReductionReport, type Search } from './reduced.ts';
 import type { ReductionName } from './reduction.ts';
 
 /** The checker's default bounds (`irqlab check` without --max-*). */
@@ -152,6 +158,27 @@ export function helperSpawner(
   };
 }
 
+/**
+ * The search on several threads (parallel.ts), for exploreReduced: each search of a reduction's
+ * work (the reduced one, an unreduced re-run) starts helpers that build the same reduction, or
+ * none.
+ */
+export function parallelSearch(
+  sc: Scenario,
+  variant: Variant,
+  properties: readonly string[],
+  memory: MemoryModel,
+  reduce: ReductionName,
+  threads: Pick<ParallelOptions, 'workers' | 'waitForHelpers' | 'spawnWidth'>,
+): Search {
+  return (m, o) =>
+    exploreParallel(m, {
+      ...o,
+      ...threads,
+      spawn: helperSpawner(sc, variant, properties, memory, o.reducer ? reduce : 'none'),
+    });
+}
+
 /** Explores every interleaving of one variant of a scenario. */
 export function checkScenario(sc: Scenario, nv: NamedVariant, o: CheckOptions = {}): CheckResult {
   if (!isConcurrent(sc))
@@ -171,16 +198,9 @@ export function checkScenario(sc: Scenario, nv: NamedVariant, o: CheckOptions = 
     progressEveryMs: o.progressEveryMs,
     shouldStop: o.shouldStop,
   };
-  // On several threads each search of the reduction's work (the reduced one, an unreduced re-run)
-  // starts helpers that build the same reduction, or none.
   const run =
     workers > 1 && strategy === 'bfs'
-      ? (m: SystemModel, eo2: ExploreOptions) =>
-          exploreParallel(m, {
-            ...eo2,
-            workers,
-            spawn: helperSpawner(sc, nv.variant, properties, memory, eo2.reducer ? reduce : 'none'),
-          })
+      ? parallelSearch(sc, nv.variant, properties, memory, reduce, { workers })
       : undefined;
   const res: ReducedResult = exploreReduced(model, sc, reduce, eo, run);
   const r: CheckResult = {

@@ -49,8 +49,8 @@ export function levelLengths(words: number): number[] {
 /**
  * Interned pairs of 32-bit values, for the levels of the tree: entry e is (left(e), right(e)).
  * Open addressing with linear probing; each slot holds the pair and its entry + 1 (0: empty), so a
- * lookup reads one slot and no second array (a level's table is small and a climb interns about
- * fifteen nodes, so this is the store's inner loop); the pairs are also kept in entry order for
+ * lookup reads one slot and no second array (a level's table is small and a climb interns a few
+ * nodes at each level, so this is the store's inner loop); the pairs are also kept in entry order for
  * `load`. Grown at 3/4 load.
  */
 export class PairTable {

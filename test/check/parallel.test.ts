@@ -13,8 +13,8 @@ import type { Worker } from 'node:worker_threads';
 import { scaledScenario } from '../../src/bench/check.ts';
 import { type Bounds, type ExploreResult, explore } from '../../src/check/explorer.ts';
 import { exitWord, exploreParallel, SPAWN_WIDTH } from '../../src/check/parallel.ts';
-import { exploreReduced, type ReducedResult, type Search } from '../../src/check/reduced.ts';
-import { helperSpawner, modelFor } from '../../src/check/session.ts';
+import { exploreReduced, type ReducedResult } from '../../src/check/reduced.ts';
+import { helperSpawner, modelFor, parallelSearch } from '../../src/check/session.ts';
 import { checkRoom, reserveShared } from '../../src/check/shared-table.ts';
 import type { MemoryModel } from '../../src/model/kvm/program.ts';
 import type { Variant } from '../../src/model/kvm/variants.ts';
@@ -92,13 +92,7 @@ describe('partial-order reduction on two threads: the one-thread reduced answer'
     const opts = { strategy: 'bfs' as const, bounds: CLI_BOUNDS, now: () => performance.now() };
     const model = () => modelFor(sc, variant, { properties, memory: mem });
     const one = exploreReduced(model(), sc, 'ample', opts);
-    const onTwo: Search = (m, o) =>
-      exploreParallel(m, {
-        ...o,
-        workers: 2,
-        waitForHelpers: true,
-        spawn: helperSpawner(sc, variant, properties, mem, o.reducer ? 'ample' : 'none'),
-      });
+    const onTwo = parallelSearch(sc, variant, properties, mem, 'ample', { workers: 2, waitForHelpers: true });
     const two = exploreReduced(model(), sc, 'ample', opts, onTwo);
     return { one, two };
   };
