@@ -11,9 +11,10 @@ import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import type { Worker } from 'node:worker_threads';
 import { scaledScenario } from '../../src/bench/check.ts';
-import { type Bounds, type ExploreResult, explore } from '../../src/check/explorer.ts';
+import { type Bounds, type CheckModel, type ExploreResult, explore } from '../../src/check/explorer.ts';
 import { exitWord, exploreParallel, SPAWN_WIDTH } from '../../src/check/parallel.ts';
 import { exploreReduced, type ReducedResult } from '../../src/check/reduced.ts';
+import type { Reducer } from '../../src/check/reduction.ts';
 import { helperSpawner, modelFor, parallelSearch } from '../../src/check/session.ts';
 import { checkRoom, reserveShared } from '../../src/check/shared-table.ts';
 import type { MemoryModel } from '../../src/model/kvm/program.ts';
@@ -122,6 +123,58 @@ describe('partial-order reduction on two threads: the one-thread reduced answer'
     assert.ok(one.distinct < 25_906, 'ample sets remove states of the 25,906 (bench/spin/README)');
     assertSameReduced(one, two);
     assert.equal(two.threads, 2, 'both threads took part');
+  });
+});
+
+// The proviso's self-loop: a lone step whose successor is the state itself was expanded already
+// (its position equals the state's), so the state is expanded in full. A counter that can stay or
+// count up to 3, and a reducer that always picks "stay": with the self-loop counted, every value
+// is reached; counting only earlier positions would stop at the first state. The parallel search
+// runs here on its calling thread alone (no level reaches the spawn width), through the same
+// expansion its helpers run.
+describe('the cycle proviso counts a lone step that loops on its state', () => {
+  const model: CheckModel = {
+    words: 1,
+    maxActions: 2,
+    init: (s) => {
+      s[0] = 0;
+    },
+    enabled: (s, out) => {
+      out[0] = 0;
+      if (s[0] >= 3) return 1;
+      out[1] = 1;
+      return 2;
+    },
+    step: (s, a) => {
+      if (a === 1) s[0]++;
+      return 0;
+    },
+    invariant: () => 0,
+    terminal: () => 0,
+  };
+  const stay: Reducer = {
+    name: 'stay',
+    choose: (_s, acts, n) => [...acts.subarray(0, n)].indexOf(0),
+  };
+  const opts = { strategy: 'bfs' as const, bounds: CLI_BOUNDS, now: () => performance.now(), reducer: stay };
+
+  test('on one thread', () => {
+    const r = explore(model, opts);
+    assert.equal(r.distinct, 4);
+    assert.equal(r.reducedStates, 0, 'every lone step loops: every state expanded in full');
+  });
+
+  test('in the parallel search', () => {
+    const r = exploreParallel(model, {
+      ...opts,
+      workers: 2,
+      spawnWidth: Number.MAX_SAFE_INTEGER,
+      spawn: () => {
+        throw new Error('no level is wide enough for a helper');
+      },
+    });
+    assert.equal(r.distinct, 4);
+    assert.equal(r.reducedStates, 0);
   });
 });
 
