@@ -104,7 +104,10 @@ function registerCheckBench(bench: Command): void {
     )
     .option('--n <list>', 'with --spin: the vCPU counts, comma-separated (default 2,3)')
     .option('--runs <k>', 'with --spin: runs per tool, the median is printed (default 1)')
-    .option('--workers <w>', 'with --spin: also irqlab with w threads (default: every core; 1: no such row)')
+    .option(
+      '--workers <w>',
+      'with --spin: also irqlab with w threads, unreduced and with --reduce ample (default: every core; 1: no such rows)',
+    )
     .action(async (flags: CheckBenchFlags, cmd: Command) => {
       if (flags.spin === true) return spinBench(flags, cmd);
       for (const f of ['n', 'runs', 'workers'] as const)

@@ -373,7 +373,7 @@ export function registerCheck(program: Command): void {
     )
     .option(
       '--workers <n>',
-      'threads for the search (default: every core; helpers start only at a level of 4096 states or more); the same answer for every n (breadth-first, unreduced)',
+      'threads for the search (default: every core; helpers start only at a level of 4096 states or more); the same answer for every n (breadth-first, reduced or not)',
     )
     .option('--strategy <s>', 'bfs (shortest counterexample) or dfs', 'bfs')
     .option('--max-states <n>', 'stop after this many distinct states', '2000000')
