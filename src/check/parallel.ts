@@ -260,6 +260,8 @@ class Participant {
 
   park(): void {
     const ctl = this.ctl;
+    // A growth rehashes every state number taken: none may be left unwritten.
+    this.store.releaseNumbers();
     const was = Atomics.load(ctl, WHERE + this.id);
     this.at(W_PARKED);
     const g = Atomics.load(ctl, PAUSE_GEN);
@@ -371,6 +373,8 @@ class Participant {
       Atomics.store(ctl, COUNTS + LINE * this.id, gen);
     }
     Atomics.store(ctl, COUNTS + LINE * this.id, gen);
+    // The next level's states are the numbers from its start on.
+    this.store.releaseNumbers();
   }
 
   /** Says the level is done here. */
@@ -526,7 +530,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
   const order = () => fixedView(sh.order);
   const bytes = () => {
     // Written bytes: the tables, three per-state arrays here and four shared ones.
-    let b = rootTable.bytes() + parent.bytes() * 3 + rootTable.size * 16;
+    let b = rootTable.bytes() + parent.bytes() * 3 + rootTable.stored * 16;
     for (const h of trees.levels) b += new SharedPairTable(h).bytes();
     return b + (edges?.bytes() ?? 0);
   };
@@ -552,7 +556,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
     return {
       outcome,
       generated,
-      distinct: outcome.kind === 'incomplete' && outcome.reason !== 'states' ? rootTable.size : count,
+      distinct: outcome.kind === 'incomplete' && outcome.reason !== 'states' ? rootTable.stored : count,
       depth: maxSeenDepth,
       elapsedMs: opts.now() - t0,
       collisionProbability: 0,
@@ -577,14 +581,12 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
     }
     if (opts.onProgress && t - lastProgress >= every) {
       lastProgress = t;
-      const stored = rootTable.size;
+      const stored = rootTable.stored;
       opts.onProgress({
         states: generated + levelGenerated(),
         distinct: stored,
         queue:
-          Math.max(0, ctl[LEVEL_END] - ctl[LEVEL_START] - Atomics.load(ctl, CURSOR) * CHUNK) +
-          stored -
-          ctl[ENTRY_START],
+          Math.max(0, ctl[LEVEL_END] - ctl[LEVEL_START] - Atomics.load(ctl, CURSOR) * CHUNK) + stored - count,
         depth: ctl[DEPTH],
         elapsedMs: t - t0,
       });
@@ -594,6 +596,8 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
   const init = new Uint32Array(model.words);
   model.init(init);
   store.init(init);
+  // Level 0's states are the numbers after the initial state's.
+  store.releaseNumbers();
   checkRoom(sh.canon, 4);
   canon = fixedView(sh.canon);
   canon[0] = 0;

@@ -6,7 +6,9 @@
  * empty slot by compare-and-swap of its entry word (0 to -1, "being written"), takes the next
  * entry number, writes the entry's words and the slot's key, and publishes entry + 1; a reader
  * that meets -1 waits for the publication, and one that sees an entry sees the key beside it.
- * Entries are numbered densely in insertion order, so the root table's entries are the states.
+ * Entries are numbered in insertion order, so the root table's entries are the states; the root
+ * hands its numbers to each thread in blocks, and the numbers a thread gives back unused are holes
+ * that no lookup finds (decision 0254).
  *
  * Growth: the pairs and the slots live in growable buffers (reserveShared) that only fill up. The
  * slot array is rehashed only while every thread is parked between two lookups
@@ -65,18 +67,23 @@ export function checkRoom(sab: SharedArrayBuffer, bytes: number): void {
   }
 }
 
+/** Entry numbers a thread takes at once from the root table (SharedRootTable.take). */
+const BLOCK = 64;
+
 /** What a thread needs to open the same table (structured-clonable). */
 export interface SharedTableHandle {
   /** The entries in entry order, `arity` words each. */
   readonly entries: SharedArrayBuffer;
   readonly slots: SharedArrayBuffer;
-  /** [entries, mask]. */
+  /** [entry numbers taken, mask, holes]. */
   readonly meta: SharedArrayBuffer;
   readonly slack: number;
 }
 
 const SIZE = 0;
 const MASK = 1;
+/** Entry numbers given back unused (SharedRootTable.release). */
+const HOLES = 2;
 
 /**
  * A fixed-length view of a growable buffer's current length. Fixed-length views index as fast as
@@ -108,7 +115,7 @@ abstract class SharedTable {
   protected static buffers(slack: number, stride: number): SharedTableHandle {
     let cap = 1 << 10;
     while (cap < 4 * slack) cap *= 2;
-    const meta = new SharedArrayBuffer(8);
+    const meta = new SharedArrayBuffer(12);
     new Int32Array(meta)[MASK] = cap - 1;
     const slots = reserveShared();
     checkRoom(slots, cap * 4 * stride);
@@ -139,8 +146,14 @@ abstract class SharedTable {
     return this.entries;
   }
 
+  /** Entry numbers taken: every entry is below it (holes included). */
   get size(): number {
     return Atomics.load(this.meta, SIZE);
+  }
+
+  /** Entries stored: the numbers taken less the holes. */
+  get stored(): number {
+    return Atomics.load(this.meta, SIZE) - Atomics.load(this.meta, HOLES);
   }
 
   /** Re-reads the slot mask after another thread's `grow`. */
@@ -149,22 +162,30 @@ abstract class SharedTable {
     if (this.slots.length < (this.mask + 1) * this.stride) this.slots = fixedView(this.h.slots);
   }
 
-  /** Takes the next entry number with room for its words; the caller writes and publishes them. */
-  protected claim(): number {
-    const n = Atomics.add(this.meta, SIZE, 1);
-    if (n + 1 >= this.mask) throw new Error('shared table: full (a growth was missed)');
+  /**
+   * Takes the next `count` entry numbers with room for their words; returns the first. The caller
+   * writes and publishes them.
+   */
+  protected claim(count = 1): number {
+    const n = Atomics.add(this.meta, SIZE, count);
+    if (n + count >= this.mask) throw new Error('shared table: full (a growth was missed)');
     const k = this.arity;
-    if (k * (n + 1) > this.entries.length) {
-      checkRoom(this.h.entries, k * (n + 1) * 4);
+    if (k * (n + count) > this.entries.length) {
+      checkRoom(this.h.entries, k * (n + count) * 4);
       this.entries = fixedView(this.h.entries);
     }
     return n;
   }
 
-  /** Called after a new entry n was published. */
-  protected added(n: number): void {
+  /** Counts `count` entry numbers given back unused. */
+  protected holes(count: number): void {
+    Atomics.add(this.meta, HOLES, count);
+  }
+
+  /** Called after a new entry was published; `upTo` bounds the numbers this thread took. */
+  protected added(upTo: number): void {
     this.lastAdded = true;
-    if ((n + 1 + this.h.slack) * 2 > this.mask + 1) this.onFull();
+    if ((upTo + this.h.slack) * 2 > this.mask + 1) this.onFull();
   }
 
   /** More than half full, counting `slack` entries that may arrive before every thread parks. */
@@ -239,7 +260,7 @@ export class SharedPairTable extends SharedTable {
           slots[o] = a;
           slots[o + 1] = b;
           Atomics.store(slots, o + 2, n + 1);
-          this.added(n);
+          this.added(n + 1);
           return n;
         }
         e = Atomics.load(slots, o + 2);
@@ -280,12 +301,44 @@ export class SharedPairTable extends SharedTable {
  * another state reads no tuple.
  */
 export class SharedRootTable extends SharedTable {
-  static create(slack: number): SharedTableHandle {
-    return SharedTable.buffers(slack, 2);
+  /** `threads`: the threads that intern into it (each may hold a block of numbers). */
+  static create(threads: number): SharedTableHandle {
+    return SharedTable.buffers(threads * BLOCK, 2);
   }
+
+  /** This thread's block of entry numbers: the next to use and the end. */
+  private next = 0;
+  private end = 0;
 
   constructor(h: SharedTableHandle) {
     super(h, 4, 2);
+  }
+
+  /**
+   * The next entry number of this thread's block, taking a new block when it is used up: one
+   * atomic add on the shared size per BLOCK states instead of one per state, and the threads
+   * write their tuples in regions of their own.
+   */
+  private take(): number {
+    if (this.next === this.end) {
+      this.next = this.claim(BLOCK);
+      this.end = this.next + BLOCK;
+    }
+    return this.next++;
+  }
+
+  /**
+   * Gives back the rest of this thread's block: before it parks (a growth rehashes every entry
+   * number taken) and when it ends a level (the states stored during the next level must be
+   * numbered from the size at its start). The numbers left get a tuple no state has (node numbers
+   * are never negative), which lookups never match and growth skips, and count as holes.
+   */
+  release(): void {
+    if (this.next === this.end) return;
+    const t = this.entriesOf(this.end - 1);
+    t.fill(-1, 4 * this.next, 4 * this.end);
+    this.holes(this.end - this.next);
+    this.next = this.end = 0;
   }
 
   /** The entry of (a, b, c, d), or -1. */
@@ -317,8 +370,8 @@ export class SharedRootTable extends SharedTable {
       let e = slots[at];
       if (e === 0) {
         if (Atomics.compareExchange(slots, at, 0, -1) === 0) {
-          const n = this.claim();
-          const t = this.entries;
+          const n = this.take();
+          const t = this.entriesOf(n);
           const o = 4 * n;
           t[o] = a;
           t[o + 1] = b;
@@ -326,7 +379,7 @@ export class SharedRootTable extends SharedTable {
           t[o + 3] = d;
           slots[at + 1] = h;
           Atomics.store(slots, at, n + 1);
-          this.added(n);
+          this.added(this.end);
           return n;
         }
         e = Atomics.load(slots, at);
@@ -353,6 +406,7 @@ export class SharedRootTable extends SharedTable {
   protected place(entries: Int32Array, e: number, mask: number): void {
     const slots = this.slots;
     const o = 4 * e;
+    if (entries[o] === -1) return; // a hole (release)
     const h = mix4(entries[o], entries[o + 1], entries[o + 2], entries[o + 3]);
     let i = h & mask;
     while (slots[2 * i] !== 0) i = (i + 1) & mask;

@@ -299,6 +299,11 @@ export class TreeStore {
     }
   }
 
+  /** With shared tables: gives back the rest of this thread's block of state numbers (SharedRootTable.release). */
+  releaseNumbers(): void {
+    if (this.root instanceof SharedRootTable) this.root.release();
+  }
+
   /** The shared tables (after another thread grew one, each must re-read its mask). */
   sharedTables(): (SharedPairTable | SharedRootTable)[] {
     const all = [...this.tables.slice(1), this.root];
