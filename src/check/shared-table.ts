@@ -14,7 +14,8 @@
  * slot array is rehashed only while every thread is parked between two lookups
  * (`needsGrowth` asks for it; parallel.ts parks the threads and calls `grow`): a thread that asked
  * finishes its lookup first, so each table keeps `slack` free slots (threads times the nodes one
- * lookup can intern in it) above the half-full mark.
+ * lookup can intern in it) below the load that makes it grow: half full, three quarters for the
+ * root's slots of two words (decision 0254).
  */
 
 import { totalmem } from 'node:os';
@@ -185,19 +186,24 @@ abstract class SharedTable {
   /** Called after a new entry was published; `upTo` bounds the numbers this thread took. */
   protected added(upTo: number): void {
     this.lastAdded = true;
-    if ((upTo + this.h.slack) * 2 > this.mask + 1) this.onFull();
+    if (this.over(upTo + this.h.slack, this.mask + 1)) this.onFull();
   }
 
-  /** More than half full, counting `slack` entries that may arrive before every thread parks. */
+  /** Past the table's load, counting `slack` entries that may arrive before every thread parks. */
   needsGrowth(): boolean {
-    return (this.size + this.h.slack) * 2 > this.mask + 1;
+    return this.over(this.size + this.h.slack, this.mask + 1);
+  }
+
+  /** Whether n entries are past the load a table of cap slots takes: half by default. */
+  protected over(n: number, cap: number): boolean {
+    return n * 2 > cap;
   }
 
   /** Rehashes into a slot array twice as large (or more); only while no other thread uses it. */
   grow(): void {
     const size = this.size;
     let cap = this.mask + 1;
-    while ((size + this.h.slack) * 2 > cap) cap *= 2;
+    while (this.over(size + this.h.slack, cap)) cap *= 2;
     checkRoom(this.h.slots, cap * 4 * this.stride);
     this.slots = fixedView(this.h.slots);
     this.slots.fill(0, 0, cap * this.stride);
@@ -312,6 +318,14 @@ export class SharedRootTable extends SharedTable {
 
   constructor(h: SharedTableHandle) {
     super(h, 4, 2);
+  }
+
+  /**
+   * Three quarters, as the one-thread root: a probe past another state compares its slot's hash
+   * alone, and eight slots share a cache line.
+   */
+  protected override over(n: number, cap: number): boolean {
+    return n * 4 > cap * 3;
   }
 
   /**
