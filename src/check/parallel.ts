@@ -146,7 +146,7 @@ class Participant {
   readonly store: TreeStore;
   readonly tables: (SharedPairTable | SharedRootTable)[];
   // Fixed-length views of the growable shared buffers (decision 0222): re-created at each level
-  // (the main thread grew order and chunks before it) and after this thread grows one.
+  // (the main thread grew order, chunks and canon before it) and after this thread grows one.
   private order: Int32Array;
   private inv: Int32Array;
   private chunks: Int32Array;

@@ -120,7 +120,7 @@ export class AmpleReducer implements Reducer {
   /** Scratch: the union of the other actors and the hardware at the state being expanded. */
   private readonly oR: Uint32Array;
   private readonly oW: Uint32Array;
-  /** fits's answers by context and pcs (RowMemo), and the row of the state being expanded. */
+  /** fits's answers by actor, pc, context and futures (RowMemo), and that row for the state at hand. */
   private readonly memo: RowMemo;
   private readonly useMemo: boolean;
   private readonly key: Int32Array;
