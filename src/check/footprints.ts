@@ -23,6 +23,12 @@ import { type Layout, PCPU, VCPU } from '../model/platform/layout.ts';
 export interface Footprint {
   readonly reads: readonly number[];
   readonly writes: readonly number[];
+  /**
+   * Descriptor control words among `writes` that the step changes only in ON and SN, never in NV
+   * (pi_clear_on, pi_set_on, pi_test_and_clear_sn): no invariant reads those bits (the wake-up-list
+   * invariant reads NV; SystemModel.invariant), so such a write is invisible to the invariants.
+   */
+  readonly onSnOnly?: readonly number[];
 }
 
 /** What a footprint is relative to: the actor running the step and the CPUs it may use. */
@@ -78,6 +84,20 @@ function ownVcpu(c: StepScope): number[] {
 }
 
 /**
+ * ownVcpu less vcpu->loaded_on: only sched-in and sched-out write it (vmx_vcpu_pi_load's first
+ * step, context_switch), and every vCPU's sched-in reads every other's (one task per pCPU), so a
+ * step that writes the rest of its vCPU's state commutes with another vCPU's sched-in. The step
+ * may still read it.
+ */
+function ownVcpuButLoaded(c: StepScope): { r: number[]; w: number[] } {
+  const loaded = c.L.kvmVcpu[c.vcpu] + KVM_VCPU.LOADED;
+  return { r: [loaded], w: ownVcpu(c).filter((i) => i !== loaded) };
+}
+
+/** The own descriptor's control word (ON, SN, NV). */
+const control = (c: StepScope) => [c.L.pid[c.vcpu] + PID.CONTROL];
+
+/**
  * The PIR words a harvest load reads: READ_ONCE(pir[j]) is chunk j of `words` 32-bit words, the
  * 64-bit chunk in pi_harvest_pir (the u64-loads-then-xchg shape, enter-guest.ts names the step
  * so) and the 32-bit word in __kvm_apic_update_irr (harvest.ts).
@@ -94,7 +114,7 @@ interface Rule {
   readonly label?: RegExp;
   /** Steps of a vCPU thread about its own vCPU: the rule needs the actor to have one. */
   readonly own: boolean;
-  readonly fp: (c: StepScope, label: string) => { r?: number[]; w?: number[] };
+  readonly fp: (c: StepScope, label: string) => { r?: number[]; w?: number[]; onSn?: number[] };
 }
 
 /**
@@ -146,6 +166,56 @@ function senderTo(
 /** PIR words of a descriptor: 256 bits, words 0-7 (PID.PIR is 0). */
 const PID_PIR_WORDS = 8;
 
+/**
+ * What a post to known targets (StepScope.posts) touches of each: the PIR words of its vectors,
+ * the control word and NDST, the guest's posted-set words of those vectors (VCPU.POSTED, the
+ * no-lost-interrupt instrumentation), and the LAPIC and PI_FOR of the pCPUs its notification can
+ * reach (NDST, or vcpu->cpu for KVM's IPI).
+ */
+function postTargets(
+  c: StepScope,
+  posts: readonly { readonly vcpu: number; readonly vector: number }[],
+  ndst: readonly (readonly number[])[],
+): { t: number[]; pcpus: Set<number> } {
+  const { L } = c;
+  const t: number[] = [];
+  const pcpus = new Set<number>();
+  for (const y of new Set(posts.map((p) => p.vcpu))) {
+    const chunks = new Set(posts.filter((p) => p.vcpu === y).map((p) => p.vector >>> 5));
+    for (let k = 0; k < PID.SIZE; k++) if (k >= PID_PIR_WORDS || chunks.has(k)) t.push(L.pid[y] + k);
+    for (const k of chunks) t.push(L.vcpu[y] + VCPU.POSTED + k);
+    for (const p of ndst[y]) pcpus.add(p);
+  }
+  for (const p of pcpus) t.push(...words.lapic(L, p), ...words.pcpu(L, p, 'PI_FOR'));
+  return { t, pcpus };
+}
+
+/**
+ * VT-d posting to known targets (hardware.ts vtdPostTo; VT-d 5.2.3): one atomic update of the
+ * descriptor (PIR bit, ON unless SN), the posted set, and the notification, NV to NDST. The
+ * hardware touches no KVM state and no virtual-APIC page; with unknown targets, `sender`.
+ */
+function vtdPoster(c: StepScope): { r: number[]; w: number[] } {
+  if (c.posts === undefined || c.ndst === undefined) return sender(c);
+  const { t } = postTargets(c, c.posts, c.ndst);
+  return { r: t, w: t };
+}
+
+/**
+ * vmx_deliver_posted_interrupt's three steps to known targets (deliver.ts): the descriptor and
+ * posted set as VT-d's, the KVM fields it reads or changes (the posting count, apicv_active,
+ * vcpu->mode and ->cpu for the IPI, and the blocking and task state kvm_vcpu_wake_up looks at),
+ * and the LAPICs the IPI can reach. The fallback without APICv (kvm_lapic_set_irr) is a step of
+ * its own (vmx_deliver_interrupt), footprinted by `sender`.
+ */
+function postedSender(c: StepScope): { r: number[]; w: number[] } {
+  if (c.posts === undefined || c.ndst === undefined) return sender(c);
+  const { t } = postTargets(c, c.posts, c.ndst);
+  for (const y of new Set(c.posts.map((p) => p.vcpu)))
+    t.push(...words.kvm(c.L, y, 'MODE', 'CPU', 'BLOCKING', 'TASK', 'POSTING', 'APICV_ACTIVE'));
+  return { r: t, w: t };
+}
+
 /** The pCPUs' own words for the pCPUs the vCPU may be on. */
 const myPcpus = (c: StepScope) => c.pcpus.flatMap((p) => words.pcpu(c.L, p));
 const myHostIf = (c: StepScope) => c.pcpus.flatMap((p) => words.pcpu(c.L, p, 'HOST_IF'));
@@ -190,7 +260,7 @@ const RULES: readonly Rule[] = [
     fp: (c) => ({ r: kvm(c, 'CPU', 'LOADED'), w: myHostIf(c) }),
   },
   { fn: 'vcpu_enter_guest', label: /^store_mode_/, own: true, fp: (c) => ({ w: kvm(c, 'MODE') }) },
-  { fn: 'vcpu_enter_guest', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
+  { fn: 'vcpu_enter_guest', own: true, fp: ownVcpuButLoaded },
   // Tests of the own descriptor that only branch: pi_test_on or pi_is_pir_empty as the gate of
   // vmx_sync_pir_to_irr (enter-guest.ts) read the descriptor and write nothing shared.
   {
@@ -205,8 +275,15 @@ const RULES: readonly Rule[] = [
     own: true,
     fp: (c) => ({ r: words.vapic(c.L, c.vcpu), w: words.vapic(c.L, c.vcpu) }),
   },
+  // pi_clear_on: a locked clear of ON in the own descriptor (pid.ts piClearOn).
+  {
+    fn: 'vmx_sync_pir_to_irr',
+    label: /^pi_clear_on$/,
+    own: true,
+    fp: (c) => ({ w: control(c), onSn: control(c) }),
+  },
   // PIR to vIRR and RVI before entry, on the vCPU's own descriptor and page.
-  { fn: 'vmx_sync_pir_to_irr', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
+  { fn: 'vmx_sync_pir_to_irr', own: true, fp: ownVcpuButLoaded },
   // A plain load of a PIR chunk in the harvest (harvest.ts, READ_ONCE in pi_harvest_pir and
   // __kvm_apic_update_irr) reads the own descriptor's PIR and notes the result in the thread's
   // locals only: it writes no shared word, so it commutes with every step that does not write
@@ -223,11 +300,32 @@ const RULES: readonly Rule[] = [
     own: true,
     fp: (c, label) => ({ r: pirChunk(c, label, 1) }),
   },
+  // An exchange of a PIR chunk in vmx_sync_pir_to_irr's harvest (harvest.ts; enter-guest.ts's
+  // `take`): the chunk, merged into the own vIRR, and KVM_REQ_EVENT where APICv is off or
+  // inhibited (read from apicv_active).
+  {
+    fn: 'pi_harvest_pir',
+    label: /^arch_xchg\(pir\[\d\]\)$/,
+    own: true,
+    fp: (c, label) => ({
+      r: kvm(c, 'APICV_ACTIVE'),
+      w: [...pirChunk(c, label, 2), ...words.vapic(c.L, c.vcpu), ...kvm(c, 'REQUESTS')],
+    }),
+  },
+  {
+    fn: '__kvm_apic_update_irr',
+    label: /^xchg\(pir\[\d\]\)$/,
+    own: true,
+    fp: (c, label) => ({
+      r: kvm(c, 'APICV_ACTIVE'),
+      w: [...pirChunk(c, label, 1), ...words.vapic(c.L, c.vcpu), ...kvm(c, 'REQUESTS')],
+    }),
+  },
   // The word-by-word harvest (harvest.ts, seed 000): loads and exchanges of the own PIR, merged
   // into the own vIRR.
-  { fn: 'pi_harvest_pir', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
-  { fn: '__kvm_apic_update_irr', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
-  { fn: 'kvm_apic_update_irr', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
+  { fn: 'pi_harvest_pir', own: true, fp: ownVcpuButLoaded },
+  { fn: '__kvm_apic_update_irr', own: true, fp: ownVcpuButLoaded },
+  { fn: 'kvm_apic_update_irr', own: true, fp: ownVcpuButLoaded },
   // Load, put and the wake-up handler set-up: the own descriptor and KVM state, the VMCS and LAPIC
   // of the pCPUs it may be on (the self-IPI), and whether another vCPU holds the pCPU.
   // In vmx_vcpu_pi_load (load-put.ts), read_control copies the descriptor's control and NDST into
@@ -238,6 +336,14 @@ const RULES: readonly Rule[] = [
     label: /^(read_control|pi_is_pir_empty)$/,
     own: true,
     fp: (c) => ({ r: [...words.pid(c.L, c.vcpu), ...kvm(c, 'CPU')] }),
+  },
+  // SN cleared, or ON set after it (c112b5f50232), in the own descriptor; the branch after each
+  // reads vcpu->cpu (posted-intr.ts emitPiLoad).
+  {
+    fn: 'vmx_vcpu_pi_load',
+    label: /^(pi_test_and_clear_sn|pi_set_on)$/,
+    own: true,
+    fp: (c) => ({ r: kvm(c, 'CPU'), w: control(c), onSn: control(c) }),
   },
   {
     fn: 'vmx_vcpu_pi_load',
@@ -252,20 +358,30 @@ const RULES: readonly Rule[] = [
     own: true,
     fp: (c) => ({ w: [...ownVcpu(c), ...myPcpus(c), ...myLapics(c)] }),
   },
-  { fn: 'vmx_vcpu_pi_put', own: true, fp: (c) => ({ w: ownVcpu(c) }) },
+  { fn: 'vmx_vcpu_pi_put', own: true, fp: ownVcpuButLoaded },
   // VM entry and the exits the program asks for: the own vCPU and the pCPU's mode and VMCS.
   // The VM-entry monitors also read the VM-wide APICv state (apicv-activation, seed 002).
   {
     fn: 'vmx_vcpu_run',
     own: true,
-    fp: (c) => ({ r: words.apicv(c.L), w: [...ownVcpu(c), ...myPcpus(c)] }),
+    fp: (c) => {
+      const own = ownVcpuButLoaded(c);
+      return { r: [...words.apicv(c.L), ...own.r], w: [...own.w, ...myPcpus(c)] };
+    },
   },
   // Senders.
+  {
+    fn: 'vmx_deliver_posted_interrupt',
+    label: /^pi_test_and_set_(pir|on)$/,
+    own: false,
+    fp: postedSender,
+  },
+  { fn: 'kvm_vcpu_trigger_posted_interrupt', label: /^read_mode$/, own: false, fp: postedSender },
   { fn: 'vmx_deliver_posted_interrupt', own: false, fp: sender },
   { fn: 'kvm_vcpu_trigger_posted_interrupt', own: false, fp: sender },
   { fn: 'kvm_vcpu_kick', own: false, fp: sender },
   { fn: 'vmx_deliver_interrupt', own: false, fp: sender },
-  { fn: 'VT-d', label: /^post /, own: false, fp: sender },
+  { fn: 'VT-d', label: /^post /, own: false, fp: vtdPoster },
 ];
 
 /**
@@ -286,7 +402,11 @@ export function stepFootprint(fn: string, label: string, c: StepScope): Footprin
   if (c.L.extra.has('guestIoapic')) return null;
   const rule = RULES.find((r) => r.fn === fn && (r.label === undefined || r.label.test(label)));
   if (rule === undefined || (rule.own && c.vcpu < 0)) return null;
-  const { r = [], w = [] } = rule.fp(c, label);
+  const { r = [], w = [], onSn } = rule.fp(c, label);
   const self = words.actor(c.actor);
-  return { reads: [...self, ...r], writes: [...self, ...w] };
+  return {
+    reads: [...self, ...r],
+    writes: [...self, ...w],
+    ...(onSn === undefined ? {} : { onSnOnly: onSn }),
+  };
 }

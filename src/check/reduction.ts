@@ -28,6 +28,8 @@
  * state they would see without reduction. Per state the choice costs a few passes over bitsets
  * of ceil(words/32) words and allocates nothing.
  */
+
+import { PID } from '../model/hw/pid.ts';
 import { ACTOR, type Instr } from '../model/kvm/program.ts';
 import { KVM_VCPU } from '../model/kvm/state.ts';
 import { storeBufferEmpty } from '../model/kvm/tso.ts';
@@ -89,6 +91,8 @@ class Bits {
 interface Rw {
   r: Bits;
   w: Bits;
+  /** The writes an invariant may see: `w` less the control words changed only in ON and SN. */
+  vw: Bits;
 }
 
 export class AmpleReducer implements Reducer {
@@ -117,6 +121,11 @@ export class AmpleReducer implements Reducer {
   private readonly dispatchGates: Bits[];
   /** The words an invariant or the monitors read. */
   private readonly visible: Bits;
+  /**
+   * Per vCPU: its PIR words, which no-stuck-pir reads only while the vCPU runs in guest mode
+   * (SystemModel.stuckPir), so not visible to a step of its own thread while it does not.
+   */
+  private readonly pirOf: Bits[];
   /** Scratch: the union of the other actors and the hardware at the state being expanded. */
   private readonly oR: Uint32Array;
   private readonly oW: Uint32Array;
@@ -139,11 +148,13 @@ export class AmpleReducer implements Reducer {
     const nP = L.nPcpu;
     const nV = L.nVcpu;
     const bits = () => new Bits(nb);
-    const rw = (): Rw => ({ r: bits(), w: bits() });
-    const everything = (): Rw => ({ r: bits().fill(), w: bits().fill() });
+    const rw = (): Rw => ({ r: bits(), w: bits(), vw: bits() });
+    const everything = (): Rw => ({ r: bits().fill(), w: bits().fill(), vw: bits().fill() });
     const add = (x: Rw, f: Footprint) => {
       x.r.add(f.reads).add(f.writes);
       x.w.add(f.writes);
+      const hidden = new Set(f.onSnOnly ?? []);
+      x.vw.add(f.writes.filter((i) => !hidden.has(i)));
     };
     const allP = Array.from({ length: nP }, (_, p) => p);
     const pcpusOf = pcpusOfVcpus(model, sc);
@@ -171,6 +182,7 @@ export class AmpleReducer implements Reducer {
         for (const x of part) {
           u.r.or(x!.r);
           u.w.or(x!.w);
+          u.vw.or(x!.vw);
         }
         add(u, { reads: [], writes: words.actor(model.actorBase[i]) });
         return u;
@@ -248,6 +260,9 @@ export class AmpleReducer implements Reducer {
     }
     for (const p of allP)
       this.visible.add(words.pcpu(L, p, 'MODE', 'VMCS')).add(words.lapic(L, p).slice(0, 8));
+    this.pirOf = Array.from({ length: nV }, (_, x) =>
+      bits().add(words.pid(L, x).slice(PID.PIR, PID.PIR + 8)),
+    );
   }
 
   choose(s: Uint32Array, acts: Int32Array, n: number): number {
@@ -325,11 +340,15 @@ export class AmpleReducer implements Reducer {
     const m = this.m;
     const nb = this.nb;
     const vis = this.visible.b;
-    for (let k = 0; k < nb; k++) if ((st.w.b[k] & vis[k]) !== 0) return false;
     const x = m.actors[i].vcpu;
     const on = (ctx & 1) !== 0;
     const engaged = (ctx & 2) !== 0;
     const running = (ctx & 4) !== 0;
+    // C2. A vCPU that does not run in guest mode gets there only by its own thread's VM entry,
+    // which comes after this step: until the step runs, no-stuck-pir does not read its PIR.
+    const hidden = x >= 0 && !running ? this.pirOf[x].b : null;
+    for (let k = 0; k < nb; k++)
+      if ((st.vw.b[k] & vis[k] & ~(hidden === null ? 0 : hidden[k])) !== 0) return false;
     const pi = ctx >>> 3;
     const hw = this.hardware[x + 1][pi];
     const oR = this.oR;
