@@ -14,8 +14,8 @@ import { explore } from '../check/explorer.ts';
 import { exploreReduced, type Search } from '../check/reduced.ts';
 import { parallelSearch } from '../check/session.ts';
 import { DEFAULT_VARIANT } from '../model/kvm/variants.ts';
+import { PROPERTY_NAMES } from '../model/system/properties.ts';
 import { buildModel } from '../scenarios/compile.ts';
-import { PROPERTIES } from '../scenarios/schema.ts';
 import { scaledScenario } from './check.ts';
 
 function fail(msg: string): never {
@@ -50,7 +50,7 @@ const c0 = process.cpuUsage();
 const t0 = performance.now();
 const search: Search =
   workers > 1
-    ? parallelSearch(sc, DEFAULT_VARIANT, sc.properties ?? PROPERTIES, memory, 'ample', { workers })
+    ? parallelSearch(sc, DEFAULT_VARIANT, sc.properties ?? PROPERTY_NAMES, memory, 'ample', { workers })
     : explore;
 const reduced = reduce ? exploreReduced(model, sc, 'ample', opts, search) : null;
 const r = reduced ?? search(model, opts);

@@ -14,8 +14,9 @@
  */
 
 import { UserError } from '../errors.ts';
+import { PROPERTY_NAMES } from '../model/system/properties.ts';
 import { startTsWorker } from '../runtime/ts-worker.ts';
-import { PROPERTIES, type Scenario } from '../scenarios/schema.ts';
+import type { Scenario } from '../scenarios/schema.ts';
 import type { Progress } from './explorer.ts';
 import {
   type CheckOptions,
@@ -133,7 +134,7 @@ function interruptedResult(
     depth: p?.depth ?? 0,
     timeMs: Math.round(p?.elapsedMs ?? 0),
     collisionProbability: 0,
-    properties: o.properties ?? sc.properties ?? PROPERTIES,
+    properties: o.properties ?? sc.properties ?? PROPERTY_NAMES,
     memory: o.memory ?? sc.memory ?? 'sc',
     reduction: { name: o.reduce ?? 'none' },
   };

@@ -9,10 +9,10 @@ import { type Chooser, PathDiverged, replayChooser } from '../drive/chooser.ts';
 import { type DriveResult, drive, stepOf } from '../drive/drive.ts';
 import { UserError } from '../errors.ts';
 import { DEFAULT_VARIANT, KNOBS, type Variant, withKnobs } from '../model/kvm/variants.ts';
-import { PROP_INFO } from '../model/system/properties.ts';
+import { PROP_INFO, PROPERTY_NAMES } from '../model/system/properties.ts';
 import type { SystemModel } from '../model/system/system.ts';
 import { buildModel } from '../scenarios/compile.ts';
-import { PROPERTIES, type Scenario } from '../scenarios/schema.ts';
+import type { Scenario } from '../scenarios/schema.ts';
 import type { TraceFile } from '../trace/file.ts';
 import { recordStep, type TraceEntry } from '../trace/record.ts';
 import { lassoViolation } from './liveness.ts';
@@ -96,7 +96,8 @@ export function replayTraceFile(t: TraceFile, sc: Scenario): ReplayVerdict {
     return none((e as Error).message);
   }
   for (const p of t.properties)
-    if (!(PROPERTIES as readonly string[]).includes(p)) return none(`unknown property "${p}" in the trace`);
+    if (!(PROPERTY_NAMES as readonly string[]).includes(p))
+      return none(`unknown property "${p}" in the trace`);
   if (t.steps.length === 0) return none('the trace has no steps');
   const model = buildModel(sc, variant, t.properties, t.memory);
   const path = t.steps.map((s) => s.action);

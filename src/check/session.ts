@@ -13,7 +13,7 @@ import { drive } from '../drive/drive.ts';
 import { UserError } from '../errors.ts';
 import type { MemoryModel } from '../model/kvm/program.ts';
 import type { Variant } from '../model/kvm/variants.ts';
-import { PROP_INFO } from '../model/system/properties.ts';
+import { PROP_INFO, PROPERTY_NAMES } from '../model/system/properties.ts';
 import type { SystemModel } from '../model/system/system.ts';
 import { startTsWorker } from '../runtime/ts-worker.ts';
 import {
@@ -23,9 +23,9 @@ import {
   type PostingPathCost,
   postingPathCosts,
 } from '../scenarios/compile.ts';
-import { PROPERTIES, type Scenario } from '../scenarios/schema.ts';
+import type { Scenario } from '../scenarios/schema.ts';
 import { type NamedVariant, presetsOf, resolveVariant, variantsOf } from '../scenarios/variants.ts';
-import { TRACE_FORMAT_VERSION, type TraceFile } from '../trace/file.ts';
+import { TRACE_FORMAT_VERSION, type TraceFile } from '../trace/format.ts';
 import type { TraceEntry } from '../trace/record.ts';
 import { replay } from './counterexample.ts';
 import type { Bounds, Progress } from './explorer.ts';
@@ -126,7 +126,7 @@ export function modelFor(
   v: Variant,
   o: Pick<CheckOptions, 'properties' | 'memory'> = {},
 ): SystemModel {
-  return buildModel(sc, v, o.properties ?? sc.properties ?? PROPERTIES, o.memory ?? sc.memory ?? 'sc');
+  return buildModel(sc, v, o.properties ?? sc.properties ?? PROPERTY_NAMES, o.memory ?? sc.memory ?? 'sc');
 }
 
 /**
@@ -183,7 +183,7 @@ export function parallelSearch(
 export function checkScenario(sc: Scenario, nv: NamedVariant, o: CheckOptions = {}): CheckResult {
   if (!isConcurrent(sc))
     throw new UserError(`${sc.name}: has no actors to interleave (irqlab run executes its steps instead)`);
-  const properties = o.properties ?? sc.properties ?? PROPERTIES;
+  const properties = o.properties ?? sc.properties ?? PROPERTY_NAMES;
   const memory = o.memory ?? sc.memory ?? 'sc';
   const model = modelFor(sc, nv.variant, { properties, memory });
   const bounds = o.bounds ?? DEFAULT_BOUNDS;
@@ -336,7 +336,7 @@ export interface SimulateResult {
 export function simulateScenario(sc: Scenario, nv: NamedVariant, o: SimulateOptions): SimulateResult {
   if (!isConcurrent(sc))
     throw new UserError(`${sc.name}: has no actors to interleave (irqlab run executes its steps instead)`);
-  const properties = o.properties ?? sc.properties ?? PROPERTIES;
+  const properties = o.properties ?? sc.properties ?? PROPERTY_NAMES;
   const memory = o.memory ?? sc.memory ?? 'sc';
   const model = modelFor(sc, nv.variant, { properties, memory });
   const start = performance.now();

@@ -52,10 +52,10 @@ import {
 } from '../model/platform/hardware.ts';
 import { timerBlockName } from '../model/platform/timer-block.ts';
 import { vcpuRunningOn, type World } from '../model/platform/world.ts';
-import { propertyCode } from '../model/system/properties.ts';
+import { PROPERTY_NAMES, propertyCode } from '../model/system/properties.ts';
 import { type ActorProgram, SystemModel } from '../model/system/system.ts';
-import { machineOf } from './loader.ts';
-import { type ActorStep, PROPERTIES, type Scenario } from './schema.ts';
+import { machineOf } from './machine.ts';
+import type { ActorStep, Scenario } from './schema.ts';
 import { emitScriptStep, guestIoapicWriteFields, SCRIPT_FN } from './script.ts';
 
 /**
@@ -632,7 +632,7 @@ export function buildModel(
   properties?: readonly string[],
   memory?: MemoryModel,
 ): SystemModel {
-  const props = (properties ?? sc.properties ?? PROPERTIES).map(propertyCode);
+  const props = (properties ?? sc.properties ?? PROPERTY_NAMES).map(propertyCode);
   const mm = memory ?? sc.memory ?? 'sc';
   const locks = new LockTable();
   const programs = buildPrograms(sc, v, mm, locks);

@@ -4,18 +4,17 @@
  */
 import { parse as parseYaml, YAMLError } from 'yaml';
 import { UserError } from '../errors.ts';
-import { inhibitBit } from '../model/kvm/apicv.ts';
 import { DEFAULT_VARIANT, withKnobs } from '../model/kvm/variants.ts';
 import { type FieldValue, findField } from '../model/platform/fields.ts';
 import type { FieldDesc } from '../model/platform/layout.ts';
-import type { Machine } from '../model/platform/machine.ts';
 import { initWorld } from '../model/platform/world.ts';
 import { duplicateKey } from './json-keys.ts';
+import { machineOf } from './machine.ts';
 import { didYouMean, formatIssues, pathString, scenarioErrorMap } from './messages.ts';
 import { type Scenario, scenario } from './schema.ts';
 import { type Workload, workload } from './workload.ts';
 
-export { formatIssues, pathString };
+export { formatIssues, machineOf, pathString };
 
 /** The message of a YAML syntax error as one line: "<what> at line L, column C". */
 export function yamlErrorLine(e: unknown): string {
@@ -137,54 +136,6 @@ export function parseScenarioText(text: string, file: string): Scenario {
     withKnobs(DEFAULT_VARIANT, knobs, `${file}: at ${pathString(['presets', name])}`);
   }
   return r.data;
-}
-
-/** The static machine a scenario describes. */
-export function machineOf(s: Scenario): Machine {
-  const m = s.machine;
-  return {
-    pcpus: m.pcpus,
-    x2apic: m.x2apic,
-    features: m.features,
-    hostIF: m.hostIF,
-    hostAutoEoi: m.hostAutoEoi,
-    irtes: m.irtes,
-    lapicTimer: m.lapicTimer,
-    apicRegisters: m.apicRegisters,
-    guestIoapic: m.guestIoapic.map((p) => ({
-      pin: p.pin,
-      vector: p.vector,
-      level: p.trigger === 'level',
-      masked: p.masked,
-      dest: p.dest,
-      logical: p.destMode === 'logical',
-      deliveryMode: ({ fixed: 0, lowest: 1, nmi: 4 } as const)[p.deliveryMode],
-    })),
-    apicvInhibits: m.apicvInhibits.reduce((mask, r) => mask | inhibitBit(r), 0),
-    ioapic: m.ioapic.map((p) => ({
-      pin: p.pin,
-      vector: p.vector,
-      level: p.trigger === 'level',
-      masked: p.masked,
-      dest: p.dest,
-      deliveryMode: p.deliveryMode === 'nmi' ? 4 : 0,
-    })),
-    vcpus: m.vcpus.map((c, i) => ({
-      apicId: c.apicId ?? i,
-      ldr: c.ldr << 24,
-      dfr: c.dfr,
-      notificationVector: c.notificationVector,
-      pcpu: c.pcpu,
-      running: c.running,
-      if: c.if,
-      halted: c.halted,
-      tpr: c.tpr,
-      autoEoi: c.autoEoi,
-      eoiExit: c.eoiExit,
-      pid: c.pid,
-      virr: c.virr,
-    })),
-  };
 }
 
 /** Parses and validates a workload document (JSON or YAML text); one-line UserErrors. */

@@ -9,30 +9,9 @@
  */
 import { z } from 'zod';
 import { UserError } from '../errors.ts';
+import { TRACE_FORMAT_VERSION, type TraceFile, type TraceStepRecord } from './format.ts';
 
-export const TRACE_FORMAT_VERSION = 1;
-
-export interface TraceStepRecord {
-  action: number;
-  actor: string;
-  fn: string;
-  label: string;
-}
-
-export interface TraceFile {
-  kind: 'irqlab-trace';
-  formatVersion: typeof TRACE_FORMAT_VERSION;
-  scenario: string;
-  /** The scenario file, when it is not a built-in. */
-  file?: string;
-  memory: 'sc' | 'tso';
-  variant: Record<string, string>;
-  properties: string[];
-  claim: { verdict: 'violated'; property: string; kind: 'invariant' | 'liveness' };
-  steps: TraceStepRecord[];
-  /** A lasso: steps[loopStart..] repeat forever (a fair cycle). */
-  loopStart?: number;
-}
+export { TRACE_FORMAT_VERSION, type TraceFile, type TraceStepRecord };
 
 const step = z.object({
   action: z.number().int().min(0),
