@@ -122,6 +122,12 @@ export class AmpleReducer implements Reducer {
   /** The words an invariant or the monitors read. */
   private readonly visible: Bits;
   /**
+   * Per actor and pc: 1 where the step writes a visible word in every context (beyond its own
+   * vCPU's PIR, which C2 hides outside guest mode), so that it never goes alone (VM entry, a post
+   * that notifies): choose passes over it without asking the memo.
+   */
+  private readonly loud: Uint8Array[];
+  /**
    * Per vCPU: its PIR words, which no-stuck-pir reads only while the vCPU runs in guest mode
    * (SystemModel.stuckPir), so not visible to a step of its own thread while it does not.
    */
@@ -134,7 +140,7 @@ export class AmpleReducer implements Reducer {
   private readonly useMemo: boolean;
   private readonly key: Int32Array;
 
-  /** `memo: false` computes every answer (the tests compare the two). */
+  /** `memo: false` computes every answer, without the memo or the `loud` shortcut (the tests compare). */
   constructor(model: SystemModel, sc: Scenario, opts: { memo?: boolean } = {}) {
     this.m = model;
     this.useMemo = opts.memo ?? true;
@@ -263,22 +269,52 @@ export class AmpleReducer implements Reducer {
     this.pirOf = Array.from({ length: nV }, (_, x) =>
       bits().add(words.pid(L, x).slice(PID.PIR, PID.PIR + 8)),
     );
+    this.loud = this.steps.map((code, i) =>
+      Uint8Array.from(code, (st) => {
+        if (st === null) return 0;
+        const x = model.actors[i].vcpu;
+        for (let k = 0; k < nb; k++) {
+          const own = x >= 0 ? this.pirOf[x].b[k] : 0;
+          if ((st.vw.b[k] & this.visible.b[k] & ~own) !== 0) return 1;
+        }
+        return 0;
+      }),
+    );
   }
 
   choose(s: Uint32Array, acts: Int32Array, n: number): number {
     const m = this.m;
     const A = m.actors.length;
+    let futures = false;
     for (let k = 0; k < n; k++) {
       const i = acts[k];
       if (i >= A) continue;
       const base = m.actorBase[i];
       const pc = s[base + ACTOR.PC];
       const st = this.steps[i][pc];
-      if (st === null) continue;
+      // With the memo off every answer is computed, the shortcut's too (the memo test compares).
+      if (st === null || (this.useMemo && this.loud[i][pc] === 1)) continue;
       if (m.tso && !storeBufferEmpty(s, base)) continue;
+      if (!futures && this.useMemo) {
+        this.futuresKey(s);
+        futures = true;
+      }
       if (this.fits(s, i, pc, st)) return k;
     }
     return -1;
+  }
+
+  /**
+   * The memo key's futures (RowMemo): per actor, the id of its future at its pc (an actor that may
+   * jump back has one for all its pcs), -1 once it finished. The same for every step asked at s.
+   */
+  private futuresKey(s: Uint32Array): void {
+    const m = this.m;
+    const key = this.key;
+    for (let j = 0; j < m.actors.length; j++) {
+      const pcj = s[m.actorBase[j] + ACTOR.PC];
+      key[j + 3] = pcj < m.actors[j].code.length ? this.futureIds[j][pcj] : -1;
+    }
   }
 
   /**
@@ -289,19 +325,12 @@ export class AmpleReducer implements Reducer {
    * those in 935,963 states, and the memo took its share of the search from 10% to 6% (profile).
    */
   private fits(s: Uint32Array, i: number, pc: number, st: Rw): boolean {
-    const m = this.m;
-    const A = m.actors.length;
     if (!this.useMemo) return this.fitsIn(s, i, st, this.context(s, i, pc));
+    // key[3..]: the other actors' futures, set by choose for this state (futuresKey).
     const key = this.key;
     key[0] = i;
     key[1] = pc;
     key[2] = this.context(s, i, pc);
-    // The other actors' futures (an actor that may jump back has one for all its pcs), -1 once
-    // an actor finished.
-    for (let j = 0; j < A; j++) {
-      const pcj = s[m.actorBase[j] + ACTOR.PC];
-      key[j + 3] = pcj < m.actors[j].code.length ? this.futureIds[j][pcj] : -1;
-    }
     const known = this.memo.get(key);
     if (known >= 0) return known === 1;
     const ok = this.fitsIn(s, i, st, key[2]);
