@@ -31,6 +31,13 @@ function cases(): { sc: Scenario; preset: string; v: Variant }[] {
   // The benchmark's scaled seed 004 (bench/check), whose posters' footprints name their targets.
   const out: { sc: Scenario; preset: string; v: Variant }[] = [
     { sc: scaledScenario(2), preset: 'current', v: DEFAULT_VARIANT },
+    // Seed 004's bug (load=clear-sn, before c112b5f50232): the Promela model's -DBEFORE, where
+    // no-stuck-pir fails; the reduced search must find it, with the same shortest trace.
+    {
+      sc: scaledScenario(2),
+      preset: 'load=clear-sn',
+      v: withKnobs(DEFAULT_VARIANT, { load: 'clear-sn' }, 'scaled 2-vCPU: load=clear-sn'),
+    },
   ];
   for (const name of builtinNames()) {
     const sc = loadScenario(name).scenario;
