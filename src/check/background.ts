@@ -10,7 +10,10 @@
  * transformed again for the new thread), which would slow every short check, so `runCheck` first
  * gives the search a slice of `FOREGROUND_MS` on the calling thread and moves it to a thread only
  * when it needs longer, from the start again: at most that slice is done twice, and a Ctrl-C in it
- * waits at most for its end.
+ * waits at most for its end. From the build, a check still running `SPECULATE_MS` into its slice
+ * starts that thread at once, and the thread starts the search as soon as it is up, while the
+ * slice goes on: a check that ends within its slice drops the thread, a longer one has it under
+ * way when the slice ends (decision 0257).
  */
 
 import { UserError } from '../errors.ts';
@@ -28,6 +31,16 @@ import {
 
 /** Milliseconds a check may run on the calling thread before it moves to a thread of its own. */
 export const FOREGROUND_MS = 400;
+
+/**
+ * Milliseconds into the slice after which a check that is still running starts its thread (from
+ * the build only: under tsx a thread costs about 2 s, more than the slice). The built-ins end
+ * well before it, so they start none.
+ */
+export const SPECULATE_MS = 100;
+
+/** Whether this module runs from the build in dist/ (a thread starts in about 0.15 s). */
+const COMPILED = import.meta.url.endsWith('.js');
 
 /** Progress as the search thread posts it: the explorer's counters and the process's RSS. */
 export interface SearchProgress extends Progress {
@@ -57,6 +70,8 @@ export interface BackgroundCheck {
   readonly result: Promise<CheckResult>;
   /** Asks the search to stop; it resolves `result` as incomplete: interrupted. */
   stop(): void;
+  /** Ends the thread at once and drops its result (a check that finished elsewhere). */
+  cancel(): void;
 }
 
 /**
@@ -88,7 +103,9 @@ export function checkInBackground(
       done = true;
     };
   });
+  let cancelled = false;
   w.on('message', (m: SearchMessage) => {
+    if (cancelled) return;
     if (m.kind === 'progress') {
       last = m.progress;
       onProgress?.(m.progress);
@@ -114,7 +131,12 @@ export function checkInBackground(
     }, graceMs);
     t.unref();
   };
-  return { result, stop };
+  const cancel = () => {
+    cancelled = true;
+    done = true;
+    void w.terminate();
+  };
+  return { result, stop, cancel };
 }
 
 /** The result of a search that did not answer a stop in time: its last progress, incomplete. */
@@ -151,22 +173,33 @@ export function runCheck(
   options: SearchOptions,
   onProgress?: (p: SearchProgress) => void,
   stopped: () => boolean = () => false,
+  speculateMs = COMPILED ? SPECULATE_MS : Number.POSITIVE_INFINITY,
 ): BackgroundCheck {
   const bounds = options.bounds ?? DEFAULT_BOUNDS;
   let bg: BackgroundCheck | undefined;
   let stopAsked = false;
   const result = (async () => {
     if (bounds.maxTimeMs > FOREGROUND_MS) {
+      // The slice polls `shouldStop` every 256 states: past speculateMs, it starts the thread.
+      const t0 = performance.now();
+      const speculate = () => {
+        if (bg === undefined && performance.now() - t0 >= speculateMs)
+          bg = checkInBackground(sc, nv, options, onProgress);
+        return stopped();
+      };
       // One thread: helpers would not have started before the slice ends.
       const quick = checkScenario(sc, nv, {
         ...options,
         workers: 1,
         bounds: { ...bounds, maxTimeMs: FOREGROUND_MS },
-        shouldStop: stopped,
+        shouldStop: speculate,
       });
-      if (quick.verdict !== 'incomplete' || quick.reason !== 'time') return quick;
+      if (quick.verdict !== 'incomplete' || quick.reason !== 'time') {
+        bg?.cancel();
+        return quick;
+      }
     } else return checkScenario(sc, nv, { ...options, workers: 1, shouldStop: stopped });
-    bg = checkInBackground(sc, nv, options, onProgress);
+    bg ??= checkInBackground(sc, nv, options, onProgress);
     if (stopAsked || stopped()) bg.stop();
     return bg.result;
   })();
@@ -176,5 +209,6 @@ export function runCheck(
       stopAsked = true;
       bg?.stop();
     },
+    cancel: () => bg?.cancel(),
   };
 }
