@@ -150,16 +150,11 @@ function senderTo(
   ndst: readonly (readonly number[])[],
 ): { r: number[]; w: number[] } {
   const { L } = c;
-  const t: number[] = [];
-  const pcpus = new Set<number>();
+  const t = postTargets(c, posts, ndst);
   for (const y of new Set(posts.map((p) => p.vcpu))) {
-    const pir = new Set(posts.filter((p) => p.vcpu === y).map((p) => p.vector >>> 5));
-    for (let k = 0; k < PID.SIZE; k++) if (k >= PID_PIR_WORDS || pir.has(k)) t.push(L.pid[y] + k);
     t.push(...words.vapic(L, y), ...words.vcpu(L, y));
     t.push(...words.kvm(L, y, 'MODE', 'CPU', 'BLOCKING', 'TASK', 'POSTING', 'REQUESTS'));
-    for (const p of ndst[y]) pcpus.add(p);
   }
-  for (const p of pcpus) t.push(...words.lapic(L, p), ...words.pcpu(L, p, 'PI_FOR'));
   return { r: t, w: t };
 }
 
@@ -176,7 +171,7 @@ function postTargets(
   c: StepScope,
   posts: readonly { readonly vcpu: number; readonly vector: number }[],
   ndst: readonly (readonly number[])[],
-): { t: number[]; pcpus: Set<number> } {
+): number[] {
   const { L } = c;
   const t: number[] = [];
   const pcpus = new Set<number>();
@@ -187,7 +182,7 @@ function postTargets(
     for (const p of ndst[y]) pcpus.add(p);
   }
   for (const p of pcpus) t.push(...words.lapic(L, p), ...words.pcpu(L, p, 'PI_FOR'));
-  return { t, pcpus };
+  return t;
 }
 
 /**
@@ -197,7 +192,7 @@ function postTargets(
  */
 function vtdPoster(c: StepScope): { r: number[]; w: number[] } {
   if (c.posts === undefined || c.ndst === undefined) return sender(c);
-  const { t } = postTargets(c, c.posts, c.ndst);
+  const t = postTargets(c, c.posts, c.ndst);
   return { r: t, w: t };
 }
 
@@ -210,7 +205,7 @@ function vtdPoster(c: StepScope): { r: number[]; w: number[] } {
  */
 function postedSender(c: StepScope): { r: number[]; w: number[] } {
   if (c.posts === undefined || c.ndst === undefined) return sender(c);
-  const { t } = postTargets(c, c.posts, c.ndst);
+  const t = postTargets(c, c.posts, c.ndst);
   for (const y of new Set(c.posts.map((p) => p.vcpu)))
     t.push(...words.kvm(c.L, y, 'MODE', 'CPU', 'BLOCKING', 'TASK', 'POSTING', 'APICV_ACTIVE'));
   return { r: t, w: t };
