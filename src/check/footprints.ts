@@ -29,6 +29,12 @@ export interface Footprint {
    * invariant reads NV; SystemModel.invariant), so such a write is invisible to the invariants.
    */
   readonly onSnOnly?: readonly number[];
+  /**
+   * The step never turns a state that violates a state invariant into one that satisfies it (it
+   * may do the opposite). Partial-order reduction may then expand it alone although it writes
+   * words the invariants read (reduction.ts, C2; decision 0258).
+   */
+  readonly neverRepairs?: boolean;
 }
 
 /** What a footprint is relative to: the actor running the step and the CPUs it may use. */
@@ -94,6 +100,12 @@ function ownVcpuButLoaded(c: StepScope): { r: number[]; w: number[] } {
   return { r: [loaded], w: ownVcpu(c).filter((i) => i !== loaded) };
 }
 
+/** vmx_vcpu_run's steps (VM entry, the exits a program asks for): see RULES. */
+function vmxVcpuRun(c: StepScope): { r: number[]; w: number[] } {
+  const own = ownVcpuButLoaded(c);
+  return { r: [...words.apicv(c.L), ...own.r], w: [...own.w, ...myPcpus(c)] };
+}
+
 /** The own descriptor's control word (ON, SN, NV). */
 const control = (c: StepScope) => [c.L.pid[c.vcpu] + PID.CONTROL];
 
@@ -115,6 +127,8 @@ interface Rule {
   /** Steps of a vCPU thread about its own vCPU: the rule needs the actor to have one. */
   readonly own: boolean;
   readonly fp: (c: StepScope, label: string) => { r?: number[]; w?: number[]; onSn?: number[] };
+  /** Footprint.neverRepairs. */
+  readonly neverRepairs?: true;
 }
 
 /**
@@ -356,14 +370,17 @@ const RULES: readonly Rule[] = [
   { fn: 'vmx_vcpu_pi_put', own: true, fp: ownVcpuButLoaded },
   // VM entry and the exits the program asks for: the own vCPU and the pCPU's mode and VMCS.
   // The VM-entry monitors also read the VM-wide APICv state (apicv-activation, seed 002).
+  // VM entry only starts the vCPU in guest mode on the pCPU it is loaded on, where no other vCPU
+  // runs (one task per pCPU), or cancels the entry: no invariant it violates becomes true, a
+  // stuck PIR among them (its other clauses, and every other invariant, read no word it writes).
   {
     fn: 'vmx_vcpu_run',
+    label: /^vmentry$/,
     own: true,
-    fp: (c) => {
-      const own = ownVcpuButLoaded(c);
-      return { r: [...words.apicv(c.L), ...own.r], w: [...own.w, ...myPcpus(c)] };
-    },
+    fp: vmxVcpuRun,
+    neverRepairs: true,
   },
+  { fn: 'vmx_vcpu_run', own: true, fp: vmxVcpuRun },
   // Senders.
   {
     fn: 'vmx_deliver_posted_interrupt',
@@ -403,5 +420,6 @@ export function stepFootprint(fn: string, label: string, c: StepScope): Footprin
     reads: [...self, ...r],
     writes: [...self, ...w],
     ...(onSn === undefined ? {} : { onSnOnly: onSn }),
+    ...(rule.neverRepairs === true ? { neverRepairs: true } : {}),
   };
 }

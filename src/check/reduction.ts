@@ -97,6 +97,8 @@ interface Rw {
   w: Bits;
   /** The writes an invariant may see: `w` less the control words changed only in ON and SN. */
   vw: Bits;
+  /** Footprint.neverRepairs: invisible for C2 whatever it writes. */
+  neverRepairs: boolean;
 }
 
 export class AmpleReducer implements Reducer {
@@ -158,8 +160,13 @@ export class AmpleReducer implements Reducer {
     const nP = L.nPcpu;
     const nV = L.nVcpu;
     const bits = () => new Bits(nb);
-    const rw = (): Rw => ({ r: bits(), w: bits(), vw: bits() });
-    const everything = (): Rw => ({ r: bits().fill(), w: bits().fill(), vw: bits().fill() });
+    const rw = (): Rw => ({ r: bits(), w: bits(), vw: bits(), neverRepairs: false });
+    const everything = (): Rw => ({
+      r: bits().fill(),
+      w: bits().fill(),
+      vw: bits().fill(),
+      neverRepairs: false,
+    });
     const add = (x: Rw, f: Footprint) => {
       x.r.add(f.reads).add(f.writes);
       x.w.add(f.writes);
@@ -176,6 +183,7 @@ export class AmpleReducer implements Reducer {
         if (f === null) return null;
         const x = rw();
         add(x, f);
+        x.neverRepairs = f.neverRepairs === true;
         return x;
       }),
     );
@@ -276,7 +284,7 @@ export class AmpleReducer implements Reducer {
     this.loud = this.steps.map((code, i) =>
       Uint8Array.from(code, (st) => {
         const x = model.actors[i].vcpu;
-        return st !== null && this.seen(st, x >= 0 ? this.pirOf[x].b : null) ? 1 : 0;
+        return st !== null && !st.neverRepairs && this.seen(st, x >= 0 ? this.pirOf[x].b : null) ? 1 : 0;
       }),
     );
   }
@@ -340,8 +348,10 @@ export class AmpleReducer implements Reducer {
 
   /**
    * What fitsIn reads of s besides the pcs, in one integer: the pCPU actor i's step at pc runs on
-   * (index p + 1; 0: none) times 8, plus 4 if its vCPU runs in guest mode, 2 if the hardware is
-   * engaged with it (it runs or sits on a wake-up list), 1 if that pCPU's dispatch is on.
+   * (index p + 1; 0: none) times 16, plus 8 if the pCPU its vCPU's vcpu->cpu names is in guest
+   * mode (a VM entry there would take it from another vCPU), 4 if its vCPU runs in guest mode, 2
+   * if the hardware is engaged with it (it runs or sits on a wake-up list), 1 if that pCPU's
+   * dispatch is on.
    */
   private context(s: Uint32Array, i: number, pc: number): number {
     const m = this.m;
@@ -350,22 +360,31 @@ export class AmpleReducer implements Reducer {
     let running = 0;
     let engaged = 0;
     let on = 0;
+    let taken = 0;
     if (x >= 0) {
       m.w.m = s;
+      const k = m.w.L.kvmVcpu[x];
       const cpu = m.actors[i].code[pc].cpu;
-      pi = cpu !== undefined ? cpu + 1 : s[m.w.L.kvmVcpu[x] + KVM_VCPU.LOADED];
+      pi = cpu !== undefined ? cpu + 1 : s[k + KVM_VCPU.LOADED];
       running = vcpuRunningOn(m.w, x) >= 0 ? 1 : 0;
-      engaged = running === 1 || s[m.w.L.kvmVcpu[x] + KVM_VCPU.WAKEUP_LISTS] !== 0 ? 1 : 0;
+      engaged = running === 1 || s[k + KVM_VCPU.WAKEUP_LISTS] !== 0 ? 1 : 0;
       if (pi > 0) {
         const p = m.w.L.pcpu[pi - 1];
         on = s[p + PCPU.MODE] === PCPU_MODE_GUEST || s[p + PCPU.HOST_IF] === 1 ? 1 : 0;
       }
+      const c = s[k + KVM_VCPU.CPU];
+      if (c > 0 && s[m.w.L.pcpu[c - 1] + PCPU.MODE] === PCPU_MODE_GUEST) taken = 1;
     }
-    return pi * 8 + running * 4 + engaged * 2 + on;
+    return pi * 16 + taken * 8 + running * 4 + engaged * 2 + on;
   }
 
-  /** Whether the step writes a word an invariant reads (C2), the words in `hidden` aside. */
-  private seen(st: Rw, hidden: Uint32Array | null): boolean {
+  /**
+   * Whether the invariants may see the step (C2): it writes a word one reads, the words in
+   * `hidden` aside, and it may turn a violating state into a satisfying one (`repairs`: false for
+   * a step declared neverRepairs, where the context allows it).
+   */
+  private seen(st: Rw, hidden: Uint32Array | null, repairs = true): boolean {
+    if (!repairs && st.neverRepairs) return false;
     const vis = this.visible.b;
     for (let k = 0; k < this.nb; k++)
       if ((st.vw.b[k] & vis[k] & ~(hidden === null ? 0 : hidden[k])) !== 0) return true;
@@ -380,10 +399,14 @@ export class AmpleReducer implements Reducer {
     const on = (ctx & 1) !== 0;
     const engaged = (ctx & 2) !== 0;
     const running = (ctx & 4) !== 0;
+    const taken = (ctx & 8) !== 0;
     // C2. A vCPU that does not run in guest mode gets there only by its own thread's VM entry,
-    // which comes after this step: until the step runs, no-stuck-pir does not read its PIR.
-    if (this.seen(st, x >= 0 && !running ? this.pirOf[x].b : null)) return false;
-    const pi = ctx >>> 3;
+    // which comes after this step: until the step runs, no-stuck-pir does not read its PIR. A VM
+    // entry (neverRepairs) onto a pCPU no vCPU runs on, which no other step can enter before it
+    // (it would clash with it on the pCPU's mode: C1 below), starts its vCPU and no other: it
+    // makes no violated invariant true, so it may go alone (decision 0258).
+    if (this.seen(st, x >= 0 && !running ? this.pirOf[x].b : null, taken)) return false;
+    const pi = ctx >>> 4;
     const hw = this.hardware[x + 1][pi];
     const oR = this.oR;
     const oW = this.oW;

@@ -91,6 +91,8 @@ function reachable(m: ReturnType<typeof buildModel>, limit: number): Uint32Array
 }
 
 test('each declared footprint covers every word its step reads or writes on reachable states', () => {
+  // Steps declared neverRepairs met at a state that violates an invariant (the claim's witnesses).
+  let repairsAsked = 0;
   for (const { sc, v } of cases()) {
     for (const mem of MEMORY_MODELS) {
       const m = buildModel(sc, v, undefined, mem);
@@ -124,10 +126,18 @@ test('each declared footprint covers every word its step reads or writes on reac
               0,
               `${where} changes word ${x} beyond ON and SN`,
             );
+          // A step declared never to repair an invariant leaves a violating state violating.
+          if (fp.neverRepairs === true && m.invariant(s.slice()) !== 0) {
+            repairsAsked++;
+            const after = s.slice();
+            m.step(after, i);
+            assert.notEqual(m.invariant(after), 0, `${where} repairs a violated invariant`);
+          }
         }
       }
     }
   }
+  assert.ok(repairsAsked > 0, 'no step declared neverRepairs was met at a violating state');
 });
 
 test('the action expanded alone commutes with every other enabled action and disables none', () => {
