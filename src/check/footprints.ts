@@ -211,17 +211,29 @@ function vtdPoster(c: StepScope): { r: number[]; w: number[] } {
 }
 
 /**
- * vmx_deliver_posted_interrupt's three steps to known targets (deliver.ts): the descriptor and
- * posted set as VT-d's, the KVM fields it reads or changes (the posting count, apicv_active,
- * vcpu->mode and ->cpu for the IPI, and the blocking and task state kvm_vcpu_wake_up looks at),
- * and the LAPICs the IPI can reach. The fallback without APICv (kvm_lapic_set_irr) is a step of
- * its own (vmx_deliver_interrupt), footprinted by `sender`.
+ * vmx_deliver_posted_interrupt's three steps to known targets (deliver.ts), each what it touches
+ * of each target: pi_test_and_set_pir the PIR words of its vectors, the posted set, apicv_active
+ * and the posting count; pi_test_and_set_on the control word and the posting count; read_mode
+ * the posting count, vcpu->mode and ->cpu, the blocking and task state kvm_vcpu_wake_up looks at,
+ * and the LAPIC and PI_FOR of the pCPUs the IPI can reach. The fallback without APICv
+ * (kvm_lapic_set_irr) is a step of its own (vmx_deliver_interrupt), footprinted by `sender`.
  */
-function postedSender(c: StepScope): { r: number[]; w: number[] } {
+function postedSender(c: StepScope, label: string): { r: number[]; w: number[] } {
   if (c.posts === undefined || c.ndst === undefined) return sender(c);
-  const t = postTargets(c, c.posts, c.ndst);
-  for (const y of new Set(c.posts.map((p) => p.vcpu)))
-    t.push(...words.kvm(c.L, y, 'MODE', 'CPU', 'BLOCKING', 'TASK', 'POSTING', 'APICV_ACTIVE'));
+  const { L } = c;
+  const t: number[] = [];
+  for (const y of new Set(c.posts.map((p) => p.vcpu))) {
+    const chunks = new Set(c.posts.filter((p) => p.vcpu === y).map((p) => p.vector >>> 5));
+    if (label === 'pi_test_and_set_pir') {
+      for (const k of chunks) t.push(L.pid[y] + PID.PIR + k, L.vcpu[y] + VCPU.POSTED + k);
+      t.push(...words.kvm(L, y, 'APICV_ACTIVE', 'POSTING'));
+    } else if (label === 'pi_test_and_set_on') {
+      t.push(L.pid[y] + PID.CONTROL, ...words.kvm(L, y, 'POSTING'));
+    } else {
+      t.push(...words.kvm(L, y, 'POSTING', 'MODE', 'CPU', 'BLOCKING', 'TASK'));
+      for (const p of c.ndst[y]) t.push(...words.lapic(L, p), ...words.pcpu(L, p, 'PI_FOR'));
+    }
+  }
   return { r: t, w: t };
 }
 
