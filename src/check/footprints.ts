@@ -202,11 +202,16 @@ function postTargets(
 /**
  * VT-d posting to known targets (hardware.ts vtdPostTo; VT-d 5.2.3): one atomic update of the
  * descriptor (PIR bit, ON unless SN), the posted set, and the notification, NV to NDST. The
- * hardware touches no KVM state and no virtual-APIC page; with unknown targets, `sender`.
+ * hardware touches no KVM state and no virtual-APIC page; with unknown targets, `sender`. The
+ * step's label names its one target ("post 0x41 to vcpu0", scenarios/compile.ts), so the post
+ * touches that target only, and a poster's later steps (its future, reduction.ts) only theirs.
  */
-function vtdPoster(c: StepScope): { r: number[]; w: number[] } {
+function vtdPoster(c: StepScope, label: string): { r: number[]; w: number[] } {
   if (c.posts === undefined || c.ndst === undefined) return sender(c);
-  const t = postTargets(c, c.posts, c.ndst);
+  const named = /^post 0x([0-9a-f]+) to vcpu(\d+)$/.exec(label);
+  const one = named && { vector: Number.parseInt(named[1], 16), vcpu: Number(named[2]) };
+  const posts = one && c.posts.some((p) => p.vcpu === one.vcpu && p.vector === one.vector) ? [one] : c.posts;
+  const t = postTargets(c, posts, c.ndst);
   return { r: t, w: t };
 }
 
