@@ -29,8 +29,10 @@ import { DEFAULT_VARIANT, type Variant } from '../model/kvm/variants.ts';
 import { PROP_INFO } from '../model/system/properties.ts';
 import { buildModel } from '../scenarios/compile.ts';
 import { builtinNames, loadScenario } from '../scenarios/files.ts';
-import { parseScenarioText } from '../scenarios/loader.ts';
 import type { Scenario } from '../scenarios/schema.ts';
+import { scaledScenario } from './scaled.ts';
+
+export { scaledScenario };
 
 export interface CheckBenchOptions {
   /** A smoke run of a few seconds: 1 warm-up, 1 run, no 3-vCPU scenario (figures not meaningful). */
@@ -216,37 +218,6 @@ function measure(
     reduced: big ? null : runReduced(sc, v, mm, last),
     storeBytesPerState: last.storeBytes / Math.max(1, last.distinct),
   };
-}
-
-/** Seed 004 scaled to n vCPUs on n pCPUs, n device vectors and one software posting. */
-export function scaledScenario(n: number): Scenario {
-  const doc = {
-    name: `bench-scaled-${n}vcpu`,
-    description: `${n} preempted vCPUs scheduled back in while a device posts ${n} vectors and a sender posts one more`,
-    source: 'src/bench/check.ts (generated); seed 004 scaled up',
-    machine: {
-      pcpus: n,
-      vcpus: Array.from({ length: n }, (_, i) => ({
-        pcpu: i,
-        running: false,
-        autoEoi: true,
-        pid: { sn: true },
-      })),
-    },
-    actors: [
-      ...Array.from({ length: n }, (_, i) => ({
-        name: `vcpu${i}`,
-        vcpu: i,
-        steps: [{ do: 'kvm.load', pcpu: i }, { do: 'kvm.enter' }],
-      })),
-      {
-        name: 'iommu',
-        steps: Array.from({ length: n }, (_, i) => ({ do: 'device.post', vcpu: i, vector: 0x41 + i })),
-      },
-      { name: 'sender', steps: [{ do: 'kvm.deliver', vcpu: 0, vector: 0x51 }] },
-    ],
-  };
-  return parseScenarioText(JSON.stringify(doc), `${doc.name}.json`);
 }
 
 function runs(plan: Plan): string {

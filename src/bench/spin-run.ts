@@ -12,11 +12,10 @@
 
 import { explore } from '../check/explorer.ts';
 import { exploreReduced, type Search } from '../check/reduced.ts';
-import { parallelSearch } from '../check/session.ts';
 import { DEFAULT_VARIANT } from '../model/kvm/variants.ts';
 import { PROPERTY_NAMES } from '../model/system/properties.ts';
 import { buildModel } from '../scenarios/compile.ts';
-import { scaledScenario } from './check.ts';
+import { scaledScenario } from './scaled.ts';
 
 function fail(msg: string): never {
   process.stderr.write(`spin-run: ${msg}\n`);
@@ -46,10 +45,13 @@ const opts = {
   bounds: { maxStates: 2_000_000_000, maxDepth: 100_000, maxTimeMs: 24 * 3600_000 },
   now: () => performance.now(),
 };
+// The parallel search's session module only when threads are asked for (it loads more), and
+// before the search's clock starts, as the static imports.
+const parallelSearch = workers > 1 ? (await import('../check/session.ts')).parallelSearch : undefined;
 const c0 = process.cpuUsage();
 const t0 = performance.now();
 const search: Search =
-  workers > 1
+  parallelSearch !== undefined
     ? parallelSearch(sc, DEFAULT_VARIANT, sc.properties ?? PROPERTY_NAMES, memory, 'ample', { workers })
     : explore;
 const reduced = reduce ? exploreReduced(model, sc, 'ample', opts, search) : null;

@@ -2,7 +2,8 @@
  * Parsing and validating scenario text (JSON or YAML). Errors come back as one-line UserErrors
  * that name the file, the field path and what is wrong.
  */
-import { parse as parseYaml, YAMLError } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
 import { UserError } from '../errors.ts';
 import { DEFAULT_VARIANT, withKnobs } from '../model/kvm/variants.ts';
 import { type FieldValue, findField } from '../model/platform/fields.ts';
@@ -16,10 +17,21 @@ import { type Workload, workload } from './workload.ts';
 
 export { formatIssues, machineOf, pathString };
 
+/**
+ * The YAML parser, loaded on first use: most scenarios are JSON (the built-ins all are), and
+ * loading it costs about 36 ms of CPU at every start of the CLI and of a search process.
+ */
+const requireHere = createRequire(import.meta.url);
+let yamlModule: typeof Yaml | undefined;
+function yaml(): typeof Yaml {
+  yamlModule ??= requireHere('yaml') as typeof Yaml;
+  return yamlModule;
+}
+
 /** The message of a YAML syntax error as one line: "<what> at line L, column C". */
 export function yamlErrorLine(e: unknown): string {
   const first = (e as Error).message.split('\n')[0].replace(/:\s*$/, '');
-  if (e instanceof YAMLError && e.linePos !== undefined && !/ at line \d+, column \d+$/.test(first)) {
+  if (e instanceof yaml().YAMLError && e.linePos !== undefined && !/ at line \d+, column \d+$/.test(first)) {
     return `${first} at line ${e.linePos[0].line}, column ${e.linePos[0].col}`;
   }
   return first;
@@ -85,19 +97,19 @@ export function expectedFieldValue(f: FieldDesc, want: unknown): { value: FieldV
 export function parseScenarioText(text: string, file: string): Scenario {
   // A UTF-8 byte order mark, as some editors write one, is not part of the document.
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  const yaml = /\.ya?ml$/i.test(file);
+  const isYaml = /\.ya?ml$/i.test(file);
   if (body.trim() === '')
     throw new UserError(`${file}: the file is empty; a scenario is an object (docs/scenario-format.md)`);
   let raw: unknown;
   try {
     // yaml refuses a repeated key in a mapping (its uniqueKeys option, on by default).
-    raw = yaml ? parseYaml(body, { uniqueKeys: true }) : JSON.parse(body);
+    raw = isYaml ? yaml().parse(body, { uniqueKeys: true }) : JSON.parse(body);
   } catch (e) {
-    if (yaml) throw new UserError(`${file}: not valid YAML: ${yamlErrorLine(e)}`);
+    if (isYaml) throw new UserError(`${file}: not valid YAML: ${yamlErrorLine(e)}`);
     throw new UserError(`${file}: not valid JSON: ${(e as Error).message.split('\n')[0]}`);
   }
   // JSON.parse keeps the last of two equal keys without a word: a scenario would silently lose one.
-  const dup = yaml ? undefined : duplicateKey(body);
+  const dup = isYaml ? undefined : duplicateKey(body);
   if (dup !== undefined)
     throw new UserError(
       `${file}: at ${pathString(dup.path)}: duplicate key ${JSON.stringify(dup.key)} (line ${dup.line}, column ${dup.column})`,
@@ -142,7 +154,7 @@ export function parseScenarioText(text: string, file: string): Scenario {
 export function parseWorkload(text: string, file: string): Workload {
   let raw: unknown;
   try {
-    raw = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+    raw = /\.ya?ml$/i.test(file) ? yaml().parse(text) : JSON.parse(text);
   } catch (e) {
     if (/\.ya?ml$/i.test(file)) throw new UserError(`${file}: not valid YAML: ${yamlErrorLine(e)}`);
     throw new UserError(`${file}: not valid JSON: ${(e as Error).message.split('\n')[0]}`);
