@@ -387,9 +387,10 @@ const RULES: readonly Rule[] = [
   { fn: 'vmx_vcpu_pi_put', own: true, fp: ownVcpuButLoaded },
   // VM entry and the exits the program asks for: the own vCPU and the pCPU's mode and VMCS.
   // The VM-entry monitors also read the VM-wide APICv state (apicv-activation, seed 002).
-  // VM entry only starts the vCPU in guest mode on the pCPU it is loaded on, where no other vCPU
-  // runs (one task per pCPU), or cancels the entry: no invariant it violates becomes true, a
-  // stuck PIR among them (its other clauses, and every other invariant, read no word it writes).
+  // VM entry starts the vCPU in guest mode on the pCPU vcpu->cpu names, or cancels the entry.
+  // Onto a pCPU where no other vCPU runs in guest mode (the reducer checks it: its context's
+  // `taken`), it makes no violated invariant true: a stuck PIR's other clauses, and every other
+  // invariant, read no word it writes (decision 0258).
   {
     fn: 'vmx_vcpu_run',
     label: /^vmentry$/,

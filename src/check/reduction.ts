@@ -20,8 +20,11 @@
  *    before and after it. A control word the step changes only in ON and SN is not such a write
  *    (the invariants read NV there: footprints.ts `onSnOnly`), nor is its own vCPU's PIR while
  *    that vCPU is not in guest mode (no-stuck-pir reads it only there, and only the step's own
- *    thread enters it; decision 0255). VM entry, the only actor step a monitor watches, writes
- *    the pCPU's mode.
+ *    thread enters it; decision 0255). For state invariants it suffices that a violating state
+ *    stays reachable, so a step that never turns a violating state into a satisfying one may go
+ *    alone whatever it writes (footprints.ts `neverRepairs`: VM entry onto a pCPU where no other
+ *    vCPU runs; decision 0258). VM entry is the only actor step a monitor watches; its monitors
+ *    read only words its footprint holds.
  * C3 (cycle proviso, for BFS) when the step's successor was expanded already (or is the state
  *    itself), the state is expanded in full (explorer.ts): on any cycle the state expanded last
  *    finds its successor on the cycle expanded. A successor stored but still queued needs nothing
@@ -129,8 +132,8 @@ export class AmpleReducer implements Reducer {
   private readonly visible: Bits;
   /**
    * Per actor and pc: 1 where the step writes a visible word in every context (beyond its own
-   * vCPU's PIR, which C2 hides outside guest mode), so that it never goes alone (VM entry, a post
-   * that notifies): choose passes over it without asking the memo.
+   * vCPU's PIR, which C2 hides outside guest mode, and not declared neverRepairs), so that it
+   * never goes alone (a post that notifies): choose passes over it without asking the memo.
    */
   private readonly loud: Uint8Array[];
   /**
@@ -328,8 +331,8 @@ export class AmpleReducer implements Reducer {
    * Whether actor i's step at pc may go alone at s. The answer depends on s only through the
    * context (where the step's vCPU is loaded and runs, whether the hardware is engaged with it,
    * whether its pCPU's dispatch is on) and the other actors' futures, which their pcs select, so
-   * it is memoized on i, pc, the context and the futures: the 3-vCPU scaled seed 004 meets 477 of
-   * those in 608,590 states. The memo took the choice's share of the search from 10% to 6%, and
+   * it is memoized on i, pc, the context and the futures: the 3-vCPU scaled seed 004 meets 525 of
+   * those in 439,024 states. The memo took the choice's share of the search from 10% to 6%, and
    * `loud` with the futures built once per state to 3.4% (CPU profiles).
    */
   private fits(s: Uint32Array, i: number, pc: number, st: Rw): boolean {
