@@ -110,6 +110,18 @@ function vmxVcpuRun(c: StepScope): { r: number[]; w: number[] } {
 const control = (c: StepScope) => [c.L.pid[c.vcpu] + PID.CONTROL];
 
 /**
+ * An exchange of a PIR chunk of `chunkWords` 32-bit words (pirChunk) in vmx_sync_pir_to_irr's harvest:
+ * the chunk, merged into the own vIRR, and KVM_REQ_EVENT where APICv is off or inhibited (read
+ * from apicv_active; enter-guest.ts's `take`).
+ */
+function pirExchange(chunkWords: number): (c: StepScope, label: string) => { r: number[]; w: number[] } {
+  return (c, label) => ({
+    r: kvm(c, 'APICV_ACTIVE'),
+    w: [...pirChunk(c, label, chunkWords), ...words.vapic(c.L, c.vcpu), ...kvm(c, 'REQUESTS')],
+  });
+}
+
+/**
  * The PIR words a harvest load reads: READ_ONCE(pir[j]) is chunk j of `words` 32-bit words, the
  * 64-bit chunk in pi_harvest_pir (the u64-loads-then-xchg shape, enter-guest.ts names the step
  * so) and the 32-bit word in __kvm_apic_update_irr (harvest.ts).
@@ -326,27 +338,9 @@ const RULES: readonly Rule[] = [
     own: true,
     fp: (c, label) => ({ r: pirChunk(c, label, 1) }),
   },
-  // An exchange of a PIR chunk in vmx_sync_pir_to_irr's harvest (harvest.ts; enter-guest.ts's
-  // `take`): the chunk, merged into the own vIRR, and KVM_REQ_EVENT where APICv is off or
-  // inhibited (read from apicv_active).
-  {
-    fn: 'pi_harvest_pir',
-    label: /^arch_xchg\(pir\[\d\]\)$/,
-    own: true,
-    fp: (c, label) => ({
-      r: kvm(c, 'APICV_ACTIVE'),
-      w: [...pirChunk(c, label, 2), ...words.vapic(c.L, c.vcpu), ...kvm(c, 'REQUESTS')],
-    }),
-  },
-  {
-    fn: '__kvm_apic_update_irr',
-    label: /^xchg\(pir\[\d\]\)$/,
-    own: true,
-    fp: (c, label) => ({
-      r: kvm(c, 'APICV_ACTIVE'),
-      w: [...pirChunk(c, label, 1), ...words.vapic(c.L, c.vcpu), ...kvm(c, 'REQUESTS')],
-    }),
-  },
+  // An exchange of a PIR chunk in vmx_sync_pir_to_irr's harvest (harvest.ts): pirExchange.
+  { fn: 'pi_harvest_pir', label: /^arch_xchg\(pir\[\d\]\)$/, own: true, fp: pirExchange(2) },
+  { fn: '__kvm_apic_update_irr', label: /^xchg\(pir\[\d\]\)$/, own: true, fp: pirExchange(1) },
   // The word-by-word harvest (harvest.ts, seed 000): loads and exchanges of the own PIR, merged
   // into the own vIRR.
   { fn: 'pi_harvest_pir', own: true, fp: ownVcpuButLoaded },

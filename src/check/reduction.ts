@@ -36,6 +36,7 @@
  * of ceil(words/32) words and allocates nothing.
  */
 
+import { REG_WORDS32 } from '../model/hw/bits.ts';
 import { PID } from '../model/hw/pid.ts';
 import { ACTOR, type Instr } from '../model/kvm/program.ts';
 import { KVM_VCPU } from '../model/kvm/state.ts';
@@ -282,7 +283,7 @@ export class AmpleReducer implements Reducer {
     for (const p of allP)
       this.visible.add(words.pcpu(L, p, 'MODE', 'VMCS')).add(words.lapic(L, p).slice(0, 8));
     this.pirOf = Array.from({ length: nV }, (_, x) =>
-      bits().add(words.pid(L, x).slice(PID.PIR, PID.PIR + 8)),
+      bits().add(words.pid(L, x).slice(PID.PIR, PID.PIR + REG_WORDS32)),
     );
     this.loud = this.steps.map((code, i) =>
       Uint8Array.from(code, (st) => {

@@ -8,6 +8,11 @@ import { inhibitBit } from '../model/kvm/apicv.ts';
 import type { Machine } from '../model/platform/machine.ts';
 import type { Scenario } from './schema.ts';
 
+/** What the I/O APIC's and KVM's emulated I/O APIC's pins share of a redirection entry. */
+function redirection(p: { pin: number; vector: number; trigger: string; masked: boolean; dest: number }) {
+  return { pin: p.pin, vector: p.vector, level: p.trigger === 'level', masked: p.masked, dest: p.dest };
+}
+
 /** The static machine a scenario describes. */
 export function machineOf(s: Scenario): Machine {
   const m = s.machine;
@@ -21,21 +26,13 @@ export function machineOf(s: Scenario): Machine {
     lapicTimer: m.lapicTimer,
     apicRegisters: m.apicRegisters,
     guestIoapic: m.guestIoapic.map((p) => ({
-      pin: p.pin,
-      vector: p.vector,
-      level: p.trigger === 'level',
-      masked: p.masked,
-      dest: p.dest,
+      ...redirection(p),
       logical: p.destMode === 'logical',
       deliveryMode: ({ fixed: 0, lowest: 1, nmi: 4 } as const)[p.deliveryMode],
     })),
     apicvInhibits: m.apicvInhibits.reduce((mask, r) => mask | inhibitBit(r), 0),
     ioapic: m.ioapic.map((p) => ({
-      pin: p.pin,
-      vector: p.vector,
-      level: p.trigger === 'level',
-      masked: p.masked,
-      dest: p.dest,
+      ...redirection(p),
       deliveryMode: p.deliveryMode === 'nmi' ? 4 : 0,
     })),
     vcpus: m.vcpus.map((c, i) => ({
