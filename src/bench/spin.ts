@@ -8,9 +8,14 @@
  * Spin's partial-order reduction reduces nothing here; the hash table sized to the states, Spin's
  * right-sized run), runs pan under GNU time, and runs irqlab one thread and with `--reduce ample`
  * (and both with `--workers N` when asked), each search a process of its own (spin-run.ts), so CPU time
- * and peak RSS are those of one search for both tools. Printed per tool: CPU s, wall s, peak RSS,
- * distinct and generated states, and the irqlab / Spin ratios. Spin's and irqlab's counts are both
- * printed and compared, so a model that drifts from the scenario shows (and the exit code is 1).
+ * and peak RSS are those of one search for both tools. The runs go in rounds, each tool once per
+ * round, so that a ratio compares runs made seconds apart: on a shared machine the speed drifts
+ * by 15% and more between minutes, which the medians of runs made one tool after the other took
+ * into the ratios (decision 0259). Printed per tool: CPU s, wall s, peak RSS, distinct and
+ * generated states (medians over the rounds); then the irqlab / Spin ratios and the two-thread
+ * speed-ups, each the median of the rounds' own ratios with their range. Spin's and irqlab's counts
+ * are both printed and compared, so a model that drifts from the scenario shows (and the exit
+ * code is 1).
  *
  * Without spin, gcc or /usr/bin/time (CI has none of them) it says so in one line and prints
  * irqlab's figures alone.
@@ -28,7 +33,7 @@ const TIME = '/usr/bin/time';
 export interface SpinBenchOptions {
   /** vCPU counts of the scaled scenarios (2 and 3 by default; 4 is 68.6 million states). */
   readonly ns: readonly number[];
-  /** Runs per tool and n; the median is printed. */
+  /** Rounds per n, each tool once per round; the medians are printed. */
   readonly runs: number;
   /** Threads of an extra irqlab row (the parallel search); 1: no such row. */
   readonly workers: number;
@@ -59,6 +64,43 @@ export interface SpinBenchRow {
   readonly searchCpuS: number;
   /** Bytes the state store holds at the end, per state (Spin: "memory usage for states"). */
   readonly storeBytesPerState: number;
+  /** Each round's run, in round order: what the ratios compare round by round. */
+  readonly perRun: readonly RunFigures[];
+  /** Threads that took part in the search (Spin: 1). */
+  readonly threads: number;
+  /**
+   * Spin only: the CPU seconds of building pan (`spin -a`, gcc), which its CPU column leaves out;
+   * irqlab's column counts its start (Node, its modules, the scenario's validation, the model).
+   */
+  readonly buildCpuS?: number;
+}
+
+/** One run of one tool: whole-process CPU and wall seconds, and the search's (Spin: the process's). */
+export interface RunFigures {
+  readonly cpuS: number;
+  readonly wallS: number;
+  readonly searchCpuS: number;
+  readonly searchWallS: number;
+}
+
+/** A ratio over rounds: the median of the rounds' own ratios, and their least and greatest. */
+export interface RoundRatio {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/**
+ * a[i] / b[i] for each round i, summed up: the median of those ratios (the lower middle for an
+ * even count, as the rows' medians) and their range. The two runs of a round were made seconds
+ * apart, so a drift of the machine's speed between rounds cancels out of each ratio.
+ */
+export function roundRatio(a: readonly number[], b: readonly number[]): RoundRatio {
+  if (a.length !== b.length) throw new Error('roundRatio: one figure per round on both sides');
+  // A round whose denominator is 0 (GNU time counts hundredths: the 2-vCPU pan) has no ratio.
+  const rs = a.flatMap((x, i) => (b[i] > 0 ? [x / b[i]] : []));
+  if (rs.length === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN };
+  return { median: median(rs), min: Math.min(...rs), max: Math.max(...rs) };
 }
 
 export interface SpinBenchCase {
@@ -147,19 +189,41 @@ export function sameCount(spin: number, within: number, irqlab: number): boolean
   return Math.abs(spin - irqlab) <= within;
 }
 
-function spinRow(n: number, runs: number, tmp: string): SpinBenchRow {
+/** Spin's side of one n: pan compiled in a directory of its own, and its runs so far. */
+interface SpinSide {
+  readonly dir: string;
+  readonly w: number;
+  /** CPU seconds of `spin -a` and gcc. */
+  readonly buildCpuS: number;
+  readonly runs: { wallS: number; cpuS: number; rssKiB: number; out: string }[];
+}
+
+function spinBuild(n: number, tmp: string): SpinSide {
   const dir = join(tmp, `spin${n}`);
   must('mkdir', ['-p', dir], tmp);
-  must('spin', ['-a', `-DN=${n}`, PML], dir);
-  must('gcc', ['-O2', '-DSAFETY', '-DNOREDUCE', '-o', 'pan', 'pan.c'], dir);
-  const w = SPIN_W[n] ?? 30;
-  const tf = join(tmp, 'time.txt');
-  const rs: { wallS: number; cpuS: number; rssKiB: number; out: string }[] = [];
-  for (let i = 0; i < runs; i++) {
-    const out = must(TIME, ['-f', '%e %U %S %M', '-o', tf, './pan', '-m1000', `-w${w}`], dir);
-    const [wall, user, sys, rss] = readFileSync(tf, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
-    rs.push({ wallS: wall, cpuS: user + sys, rssKiB: rss, out });
+  const tf = join(dir, 'build-time.txt');
+  // Under GNU time too: what building pan costs, which pan's own figures leave out.
+  let buildCpuS = 0;
+  for (const argv of [
+    ['spin', '-a', `-DN=${n}`, PML],
+    ['gcc', '-O2', '-DSAFETY', '-DNOREDUCE', '-o', 'pan', 'pan.c'],
+  ]) {
+    must(TIME, ['-f', '%U %S', '-o', tf, ...argv], dir);
+    const [user, sys] = readFileSync(tf, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+    buildCpuS += user + sys;
   }
+  return { dir, w: SPIN_W[n] ?? 30, runs: [], buildCpuS };
+}
+
+function spinRun(side: SpinSide): void {
+  const tf = join(side.dir, 'time.txt');
+  const out = must(TIME, ['-f', '%e %U %S %M', '-o', tf, './pan', '-m1000', `-w${side.w}`], side.dir);
+  const [wall, user, sys, rss] = readFileSync(tf, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+  side.runs.push({ wallS: wall, cpuS: user + sys, rssKiB: rss, out });
+}
+
+function spinRow(side: SpinSide): SpinBenchRow {
+  const rs = side.runs;
   const out = rs[0].out;
   const count = (re: RegExp) => spinCount(re.exec(out)?.[1] ?? 'NaN');
   const num = (re: RegExp) => count(re).value;
@@ -177,6 +241,9 @@ function spinRow(n: number, runs: number, tmp: string): SpinBenchRow {
     peakRssBytes: median(rs.map((r) => r.rssKiB)) * 1024,
     searchCpuS: cpuS,
     storeBytesPerState: (num(/([\d.]+)\s+actual memory usage for states/) * 2 ** 20) / stored.value,
+    perRun: rs.map((r) => ({ cpuS: r.cpuS, wallS: r.wallS, searchCpuS: r.cpuS, searchWallS: r.wallS })),
+    threads: 1,
+    buildCpuS: side.buildCpuS,
   };
 }
 
@@ -188,37 +255,54 @@ function runnerArgv(): string[] {
     : ['--import', 'tsx', fileURLToPath(url)];
 }
 
-function irqlabRow(n: number, runs: number, extra: string[], tool: string): SpinBenchRow {
-  const rs: Record<string, number | string>[] = [];
-  const walls: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    const r = spawnSync(process.execPath, [...runnerArgv(), String(n), ...extra], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 26,
-    });
-    walls.push((performance.now() - t0) / 1000);
-    const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('{'));
-    if (r.status !== 0 || line === undefined)
-      throw new Error(`irqlab ${n} vCPUs ${extra.join(' ')} failed (${r.status}):\n${r.stdout}${r.stderr}`);
-    rs.push(JSON.parse(line));
-  }
+/** One irqlab configuration of one n, and its runs so far (spin-run.ts's JSON and the wall time). */
+interface IrqlabSide {
+  readonly extra: readonly string[];
+  readonly tool: string;
+  readonly runs: { json: Record<string, number | string>; wallS: number }[];
+}
+
+function irqlabRun(n: number, side: IrqlabSide): void {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [...runnerArgv(), String(n), ...side.extra], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
+  const wallS = (performance.now() - t0) / 1000;
+  const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('{'));
+  if (r.status !== 0 || line === undefined)
+    throw new Error(
+      `irqlab ${n} vCPUs ${side.extra.join(' ')} failed (${r.status}):\n${r.stdout}${r.stderr}`,
+    );
+  side.runs.push({ json: JSON.parse(line), wallS });
+}
+
+function irqlabRow(side: IrqlabSide): SpinBenchRow {
+  const rs = side.runs.map((r) => r.json);
   const j = rs[0];
   const med = (k: string) => median(rs.map((x) => Number(x[k])));
   // Asked for more threads than took part: a search starts its helpers only at a wide level.
-  const w = extra.indexOf('--workers');
+  const w = side.extra.indexOf('--workers');
   const took = Number(j.threads ?? 1);
-  const label = w >= 0 && took < Number(extra[w + 1]) ? `${tool} asked, ${took} took part` : tool;
+  const tool =
+    w >= 0 && took < Number(side.extra[w + 1]) ? `${side.tool} asked, ${took} took part` : side.tool;
   return {
-    tool: label,
+    tool,
     verdict: String(j.verdict),
     distinct: Number(j.distinct),
     generated: Number(j.generated),
     cpuS: med('processCpuS'),
-    wallS: median(walls),
+    wallS: median(side.runs.map((r) => r.wallS)),
     peakRssBytes: med('peakRssBytes'),
     searchCpuS: med('searchCpuS'),
     storeBytesPerState: Number(j.storeBytes) / Number(j.distinct),
+    perRun: side.runs.map((r) => ({
+      cpuS: Number(r.json.processCpuS),
+      wallS: r.wallS,
+      searchCpuS: Number(r.json.searchCpuS),
+      searchWallS: Number(r.json.searchWallS),
+    })),
+    threads: took,
   };
 }
 
@@ -232,38 +316,37 @@ export function runSpinBench(opts: SpinBenchOptions): SpinBenchResult {
   const cases: SpinBenchCase[] = [];
   try {
     for (const n of opts.ns) {
-      let spin: SpinBenchRow | null = null;
+      const side = (extra: string[], tool: string): IrqlabSide => ({ extra, tool, runs: [] });
+      const W = String(opts.workers);
+      const sides = {
+        irqlab: side([], 'irqlab, one thread'),
+        threads: opts.workers > 1 ? side(['--workers', W], `irqlab, ${W} threads`) : null,
+        ample: opts.ample !== false ? side(['--reduce', 'ample'], 'irqlab, --reduce ample') : null,
+        ampleThreads:
+          opts.ample !== false && opts.workers > 1
+            ? side(['--reduce', 'ample', '--workers', W], `irqlab, --reduce ample, ${W} threads`)
+            : null,
+      };
+      let spinSide: SpinSide | null = null;
       if (spinV !== null) {
-        progress(`spin: ${n} vCPUs: spin -a, gcc, pan × ${opts.runs}`);
-        spin = spinRow(n, opts.runs, tmp);
+        progress(`spin: ${n} vCPUs: spin -a, gcc`);
+        spinSide = spinBuild(n, tmp);
       }
-      progress(`spin: ${n} vCPUs: irqlab one thread × ${opts.runs}`);
-      const irqlab = irqlabRow(n, opts.runs, [], 'irqlab, one thread');
-      let threads: SpinBenchRow | null = null;
-      if (opts.workers > 1) {
-        progress(`spin: ${n} vCPUs: irqlab --workers ${opts.workers} × ${opts.runs}`);
-        threads = irqlabRow(
-          n,
-          opts.runs,
-          ['--workers', String(opts.workers)],
-          `irqlab, ${opts.workers} threads`,
+      // The reduced search first, right after pan: its ratio to Spin's CPU is the closest call.
+      const tools = [sides.ample, sides.ampleThreads, sides.irqlab, sides.threads].filter((x) => x !== null);
+      for (let round = 1; round <= opts.runs; round++) {
+        progress(
+          `spin: ${n} vCPUs: round ${round} of ${opts.runs}: ${spinSide === null ? '' : 'pan, '}${tools.map((t) => t.tool).join(', ')}`,
         );
+        if (spinSide !== null) spinRun(spinSide);
+        for (const t of tools) irqlabRun(n, t);
       }
-      let ample: SpinBenchRow | null = null;
-      if (opts.ample !== false) {
-        progress(`spin: ${n} vCPUs: irqlab --reduce ample × ${opts.runs}`);
-        ample = irqlabRow(n, opts.runs, ['--reduce', 'ample'], 'irqlab, --reduce ample');
-      }
-      let ampleThreads: SpinBenchRow | null = null;
-      if (opts.ample !== false && opts.workers > 1) {
-        progress(`spin: ${n} vCPUs: irqlab --reduce ample --workers ${opts.workers} × ${opts.runs}`);
-        ampleThreads = irqlabRow(
-          n,
-          opts.runs,
-          ['--reduce', 'ample', '--workers', String(opts.workers)],
-          `irqlab, --reduce ample, ${opts.workers} threads`,
-        );
-      }
+      const spin = spinSide === null ? null : spinRow(spinSide);
+      const row = (t: IrqlabSide | null) => (t === null ? null : irqlabRow(t));
+      const irqlab = irqlabRow(sides.irqlab);
+      const threads = row(sides.threads);
+      const ample = row(sides.ample);
+      const ampleThreads = row(sides.ampleThreads);
       const same = (a: SpinBenchRow | null, b: SpinBenchRow | null) =>
         a === null || b === null || (a.distinct === b.distinct && a.generated === b.generated);
       const sameThreads = same(threads, irqlab) && same(ampleThreads, ample);
@@ -300,11 +383,22 @@ export function runSpinBench(opts: SpinBenchOptions): SpinBenchResult {
 const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
 const x2 = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 
+/** A ratio over rounds as printed: its median, and the rounds' range when there are several. */
+function byRound(a: SpinBenchRow, b: SpinBenchRow, figure: keyof RunFigures): string {
+  const q = roundRatio(
+    a.perRun.map((r) => r[figure]),
+    b.perRun.map((r) => r[figure]),
+  );
+  if (Number.isNaN(q.median)) return '-';
+  const m = `${q.median.toFixed(2)}x`;
+  return q.min === q.max ? m : `${m} (rounds ${q.min.toFixed(2)}-${q.max.toFixed(2)}x)`;
+}
+
 /** The report: context, one table per n, the ratios irqlab / Spin. */
 export function formatSpinBench(r: SpinBenchResult): string {
   const m = r.machine;
   const out = [
-    `irqlab bench check --spin · ${r.spin ?? 'Spin not run'} · node ${m.node} · ${m.cores} cores (${m.cpu}) · median of ${r.runs} run${r.runs === 1 ? '' : 's'} · load average ${r.loadBefore} before, ${r.loadAfter} after`,
+    `irqlab bench check --spin · ${r.spin ?? 'Spin not run'} · node ${m.node} · ${m.cores} cores (${m.cpu}) · ${r.runs} round${r.runs === 1 ? '' : 's'}, each tool once per round: medians, and ratios by round · load average ${r.loadBefore} before, ${r.loadAfter} after`,
   ];
   if (r.spinMissing !== null)
     out.push(
@@ -323,10 +417,18 @@ export function formatSpinBench(r: SpinBenchResult): string {
         `| ${w.tool} | ${w.verdict} | ${int(w.distinct)} | ${int(w.generated)} | ${w.cpuS.toFixed(2)} | ${w.wallS.toFixed(2)} | ${int(w.peakRssBytes / 2 ** 20)} | ${int(w.peakRssBytes / w.distinct)} | ${int(w.distinct / w.cpuS)} | ${w.searchCpuS.toFixed(2)} | ${int(w.storeBytesPerState)} |`,
       );
     }
+    // Threads against one, on the search's wall time (both processes start alike); only where
+    // the helpers took part.
+    const speedup = (many: SpinBenchRow | null, one: SpinBenchRow | null, what: string) => {
+      if (many !== null && one !== null && many.threads > 1)
+        out.push(`${what} against one: ${byRound(one, many, 'searchWallS')} faster (the search's wall time)`);
+    };
+    speedup(c.threads, c.irqlab, c.threads?.tool.slice(8) ?? '');
+    speedup(c.ampleThreads, c.ample, c.ampleThreads?.tool.slice(8) ?? '');
     const s = c.spin;
     if (s === null) continue;
     const ratios = (w: SpinBenchRow) =>
-      `CPU ${x2(w.cpuS, s.cpuS)} (search alone ${x2(w.searchCpuS, s.cpuS)}), wall ${x2(w.wallS, s.wallS)}, peak RSS ${x2(w.peakRssBytes, s.peakRssBytes)}`;
+      `CPU ${byRound(w, s, 'cpuS')} (search alone ${byRound(w, s, 'searchCpuS')}), wall ${byRound(w, s, 'wallS')}, peak RSS ${x2(w.peakRssBytes, s.peakRssBytes)}`;
     out.push(
       `irqlab / spin: ${ratios(c.irqlab)}; distinct ${int(c.irqlab.distinct)} / ${int(s.distinct)}, generated ${int(c.irqlab.generated)} / ${int(s.generated)}${(s.countsWithin ?? 0) > 0 ? ` (Spin printed its counts to ±${int(s.countsWithin ?? 0)})` : ''}: same state space: ${c.sameStateSpace ? 'yes' : 'NO'}`,
     );
@@ -337,6 +439,10 @@ export function formatSpinBench(r: SpinBenchResult): string {
       );
     if (c.ampleThreads !== null)
       out.push(`irqlab ${c.ampleThreads.tool.slice(8)} / spin: ${ratios(c.ampleThreads)}`);
+    // What each CPU column holds besides the search: irqlab's start, and not pan's build.
+    out.push(
+      `not in Spin's CPU: building pan (spin -a, gcc) ${(s.buildCpuS ?? 0).toFixed(2)} CPU s; in irqlab's: its start (Node, modules, the scenario's validation, the model) ${(c.irqlab.cpuS - c.irqlab.searchCpuS).toFixed(2)} CPU s`,
+    );
   }
   return `${out.join('\n')}\n`;
 }

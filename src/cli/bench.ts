@@ -103,7 +103,10 @@ function registerCheckBench(bench: Command): void {
       "instead: the scaled scenarios against Spin's run of bench/spin/scaled.pml (without spin installed, irqlab's figures alone)",
     )
     .option('--n <list>', 'with --spin: the vCPU counts, comma-separated (default 2,3)')
-    .option('--runs <k>', 'with --spin: runs per tool, the median is printed (default 1)')
+    .option(
+      '--runs <k>',
+      'with --spin: rounds, each tool once per round; medians and ratios by round (default 1)',
+    )
     .option(
       '--workers <w>',
       'with --spin: also irqlab with w threads, unreduced and with --reduce ample (default: every core; 1: no such rows)',

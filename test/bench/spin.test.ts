@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sameCount, spinCount } from '../../src/bench/spin.ts';
+import fc from 'fast-check';
+import { roundRatio, sameCount, spinCount } from '../../src/bench/spin.ts';
 
 /** What C's printf("%.8g", v) prints for a whole number v (trailing zeros dropped). */
 function percent8g(v: number): string {
@@ -41,4 +42,34 @@ test('every count printed as %.8g reads back within its precision', () => {
     const c = spinCount(text);
     assert.ok(Math.abs(c.value - v) <= c.within, `${v} printed as ${text}`);
   }
+});
+
+// The rounds of `bench check --spin` (decision 0259): a ratio is the median of each round's own.
+test('a drift of the machine between rounds cancels out of the ratios by round', () => {
+  fc.assert(
+    fc.property(
+      fc.double({ min: 0.1, max: 10, noNaN: true }),
+      fc.array(fc.double({ min: 0.5, max: 2, noNaN: true }), { minLength: 1, maxLength: 9 }),
+      (ratio, drift) => {
+        // Both tools slowed alike in each round (the drift); one takes `ratio` times the other.
+        const spin = drift.map((d) => 1.8 * d);
+        const irqlab = spin.map((x) => ratio * x);
+        const q = roundRatio(irqlab, spin);
+        for (const v of [q.median, q.min, q.max]) assert.ok(Math.abs(v - ratio) <= 1e-9 * ratio);
+      },
+    ),
+  );
+});
+
+test('the ratio by round is the lower middle of the rounds, with their range', () => {
+  assert.deepEqual(roundRatio([2, 3, 10], [1, 1, 1]), { median: 3, min: 2, max: 10 });
+  assert.deepEqual(roundRatio([2, 3, 10, 4], [1, 1, 1, 1]), { median: 3, min: 2, max: 10 });
+  // Medians of the sides would say 3 / 2 = 1.5: the rounds say each run took twice the other's.
+  assert.equal(roundRatio([2, 6, 4], [1, 3, 2]).median, 2);
+});
+
+test('a round whose pan took 0.00 s (GNU time counts hundredths) has no ratio', () => {
+  assert.deepEqual(roundRatio([0.5, 0.6], [0, 0.01]), { median: 60, min: 60, max: 60 });
+  assert.ok(Number.isNaN(roundRatio([0.5], [0]).median));
+  assert.throws(() => roundRatio([1, 2], [1]));
 });

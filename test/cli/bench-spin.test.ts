@@ -83,6 +83,9 @@ test('bench check --spin --json without spin: spin null, the reason, irqlab rows
   assertRow(c.irqlab, /^irqlab, one thread$/);
   assertRow(c.ample, /^irqlab, --reduce ample$/);
   assert.ok(c.ample.distinct <= c.irqlab.distinct, 'the reduction does not add states');
+  assert.equal(c.irqlab.perRun.length, 1, 'one round');
+  assert.equal(c.irqlab.perRun[0].cpuS, c.irqlab.cpuS, "one round's run is the median");
+  assert.equal(c.irqlab.threads, 1);
   // --workers defaults to every core: on a machine of several, both searches run on them too.
   assert.equal(
     c.ampleThreads === null,
@@ -99,8 +102,10 @@ test('bench check --spin --json without spin: spin null, the reason, irqlab rows
 test('bench check --spin with spin: the counts of Spin and irqlab are equal', {
   skip: spinMissing() !== '' ? `needs ${spinMissing()}` : false,
 }, async () => {
-  const { stdout } = await run(process.execPath, [...CLI, '--n', '2', '--json'], OPTS);
+  const { stdout } = await run(process.execPath, [...CLI, '--n', '2', '--runs', '2', '--json'], OPTS);
   const c = JSON.parse(stdout).result.cases[0];
+  // Two rounds, each tool once per round (decision 0259): every row keeps both runs in order.
+  for (const row of [c.spin, c.irqlab, c.ample]) assert.equal(row.perRun.length, 2, row.tool);
   assertRow(c.spin, /^spin -DSAFETY -DNOREDUCE$/);
   assertRow(c.irqlab, /^irqlab, one thread$/);
   assert.equal(c.spin.distinct, c.irqlab.distinct, 'scaled.pml reaches as many states as irqlab');
