@@ -21,7 +21,7 @@
  * irqlab's figures alone.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -247,12 +247,15 @@ function spinRow(side: SpinSide): SpinBenchRow {
   };
 }
 
-/** spin-run.ts beside this module: compiled in dist/, else from source through tsx. */
+/**
+ * spin-run.ts beside this module: compiled in dist/ (its bundle, as the CLI's search threads run:
+ * decision 0260), else from source through tsx.
+ */
 function runnerArgv(): string[] {
   const url = new URL('./spin-run.ts', import.meta.url);
-  return import.meta.url.endsWith('.js')
-    ? [fileURLToPath(url.href.replace(/\.ts$/, '.js'))]
-    : ['--import', 'tsx', fileURLToPath(url)];
+  if (!import.meta.url.endsWith('.js')) return ['--import', 'tsx', fileURLToPath(url)];
+  const bundle = fileURLToPath(url.href.replace(/\.ts$/, '.bundle.js'));
+  return [existsSync(bundle) ? bundle : fileURLToPath(url.href.replace(/\.ts$/, '.js'))];
 }
 
 /** One irqlab configuration of one n, and its runs so far (spin-run.ts's JSON and the wall time). */
@@ -336,7 +339,7 @@ export function runSpinBench(opts: SpinBenchOptions): SpinBenchResult {
       const tools = [sides.ample, sides.ampleThreads, sides.irqlab, sides.threads].filter((x) => x !== null);
       for (let round = 1; round <= opts.runs; round++) {
         progress(
-          `spin: ${n} vCPUs: round ${round} of ${opts.runs}: ${spinSide === null ? '' : 'pan, '}${tools.map((t) => t.tool).join(', ')}`,
+          `spin: ${n} vCPUs: round ${round} of ${opts.runs}: ${spinSide === null ? '' : 'pan; '}${tools.map((t) => t.tool).join('; ')}`,
         );
         if (spinSide !== null) spinRun(spinSide);
         for (const t of tools) irqlabRun(n, t);

@@ -635,6 +635,9 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
       if ((le - ls) * A >= 2 ** 32)
         throw new Error('parallel search: a level too wide for 32-bit edge positions');
       if (helpers.length === 0 && W > 1 && le - ls >= spawnWidth) spawnHelpers();
+      // A helper that died before it was ready (its module failed to load) takes part in no level,
+      // so no level's wait would notice it: the search would end on fewer threads and say nothing.
+      if (helpers.length > 0) me.checkExits();
       // Set the level up and let the helpers that are ready take part.
       const nChunks = Math.ceil((le - ls) / CHUNK);
       checkRoom(sh.chunks, nChunks * 8);

@@ -2,7 +2,8 @@
  * bin/irqlab.mjs picks what to run (docs/decisions/0110-compiled-cli.md): the compiled CLI in dist/
  * when its build stamp is newer than every source file, otherwise the sources through tsx, saying
  * why on stderr. Each case copies bin/ into a scratch package whose src/ and node_modules/ link to
- * this checkout's, with a dist/ made up for the case (a stand-in main.js that says it ran).
+ * this checkout's, with a dist/ made up for the case (a stand-in for the CLI's bundle, decision
+ * 0260, that says it ran).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -34,8 +35,8 @@ function pkg(name: string, dist?: { stampTime: number }): string {
   if (dist) {
     mkdirSync(join(dir, 'dist', 'src', 'cli'), { recursive: true });
     writeFileSync(
-      join(dir, 'dist', 'src', 'cli', 'main.js'),
-      "process.stdout.write('compiled main.js ran\\n');\n",
+      join(dir, 'dist', 'src', 'cli', 'main.bundle.js'),
+      "process.stdout.write('compiled main.bundle.js ran\\n');\n",
     );
     writeFileSync(join(dir, 'dist', 'build-stamp'), 'test\n');
     utimesSync(join(dir, 'dist', 'build-stamp'), dist.stampTime, dist.stampTime);
@@ -54,7 +55,7 @@ function irqlab(dir: string, ...args: string[]) {
 test('a current build in dist/ is run, silently', () => {
   const r = irqlab(pkg('current', { stampTime: Date.now() / 1000 + 3600 }), '--version');
   assert.equal(r.code, 0);
-  assert.equal(r.stdout, 'compiled main.js ran\n');
+  assert.equal(r.stdout, 'compiled main.bundle.js ran\n');
   assert.equal(r.stderr, '');
 });
 
@@ -72,7 +73,7 @@ test('a source file newer than the build: the sources run, and stderr names the 
   // A stamp from 1980 is older than every file of a checkout.
   const r = irqlab(pkg('stale', { stampTime: 315532800 }), '--version');
   assert.equal(r.code, 0, r.stderr);
-  assert.doesNotMatch(r.stdout, /compiled main\.js ran/);
+  assert.doesNotMatch(r.stdout, /compiled main\.bundle\.js ran/);
   assert.match(
     r.stderr,
     /^irqlab: src\/\S+ is newer than the build in dist\/ \(npm run build\); running the TypeScript sources through tsx\n$/,

@@ -246,6 +246,31 @@ test('a helper thread that fails to load is reported by the waiting thread', asy
   assert.match(String(errors[0]), /no-such-helper/, 'the Worker reports the same failure, later');
 });
 
+// Without waitForHelpers a level waits only for the helpers it let in, so a helper that died
+// before it was ready was never waited for: the search ended on one thread, silently (a broken
+// helper bundle showed it: decision 0260). The main thread now reads the exit words at every
+// level. The helper here raises its exit word at once, as the worker bootstrap does when its entry
+// fails to load.
+test('a helper that exits before it is ready is reported at the next level', () => {
+  const sc = scaledScenario(2);
+  const model = modelFor(sc, DEFAULT_VARIANT, { properties: sc.properties ?? PROPERTIES, memory: 'sc' });
+  assert.throws(
+    () =>
+      exploreParallel(model, {
+        strategy: 'bfs',
+        bounds: CLI_BOUNDS,
+        now: () => performance.now(),
+        workers: 2,
+        spawnWidth: 1,
+        spawn: (id, sh) => {
+          Atomics.store(new Int32Array(sh.ctl), exitWord(id), 1);
+          return { terminate: () => undefined };
+        },
+      }),
+    /parallel search: helper thread 1 exited during the search/,
+  );
+});
+
 // Fixed 4 GiB buffers were charged to the commit total in full: with 26 of them (two threads) the
 // process could no longer fork (ENOMEM), and a helper under tsx that spawned esbuild died before
 // it was ready (decision 0221). Growable buffers commit only what they grew to.
