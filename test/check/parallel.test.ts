@@ -12,7 +12,7 @@ import { describe, test } from 'node:test';
 import type { Worker } from 'node:worker_threads';
 import { scaledScenario } from '../../src/bench/check.ts';
 import { type Bounds, type CheckModel, type ExploreResult, explore } from '../../src/check/explorer.ts';
-import { exitWord, exploreParallel, SPAWN_WIDTH } from '../../src/check/parallel.ts';
+import { exitWord, exploreParallel, type ParallelOptions, SPAWN_WIDTH } from '../../src/check/parallel.ts';
 import { exploreReduced, type ReducedResult } from '../../src/check/reduced.ts';
 import type { Reducer } from '../../src/check/reduction.ts';
 import { helperSpawner, modelFor, parallelSearch } from '../../src/check/session.ts';
@@ -218,18 +218,25 @@ describe('helpers start at the first wide level', () => {
 // A helper whose thread dies before it is ready (here: its entry does not exist) raises its exit
 // word (ts-worker-bootstrap.mjs), so the main thread, blocked in Atomics.wait and deaf to the
 // Worker's events, reports it instead of waiting for a helper that will never come.
-test('a helper thread that fails to load is reported by the waiting thread', async () => {
+/** The 2-vCPU scaled seed 004 on two threads, its helper started by `o.spawn`. */
+function onTwoThreads(o: Pick<ParallelOptions, 'spawn' | 'waitForHelpers' | 'spawnWidth'>) {
   const sc = scaledScenario(2);
   const model = modelFor(sc, DEFAULT_VARIANT, { properties: sc.properties ?? PROPERTIES, memory: 'sc' });
+  return exploreParallel(model, {
+    strategy: 'bfs',
+    bounds: CLI_BOUNDS,
+    now: () => performance.now(),
+    workers: 2,
+    ...o,
+  });
+}
+
+test('a helper thread that fails to load is reported by the waiting thread', async () => {
   const errors: unknown[] = [];
   let helper: Worker | undefined;
   assert.throws(
     () =>
-      exploreParallel(model, {
-        strategy: 'bfs',
-        bounds: CLI_BOUNDS,
-        now: () => performance.now(),
-        workers: 2,
+      onTwoThreads({
         waitForHelpers: true,
         spawn: (id, sh) => {
           helper = startTsWorker(new URL('./no-such-helper.ts', import.meta.url), null, {
@@ -252,15 +259,9 @@ test('a helper thread that fails to load is reported by the waiting thread', asy
 // level. The helper here raises its exit word at once, as the worker bootstrap does when its entry
 // fails to load.
 test('a helper that exits before it is ready is reported at the next level', () => {
-  const sc = scaledScenario(2);
-  const model = modelFor(sc, DEFAULT_VARIANT, { properties: sc.properties ?? PROPERTIES, memory: 'sc' });
   assert.throws(
     () =>
-      exploreParallel(model, {
-        strategy: 'bfs',
-        bounds: CLI_BOUNDS,
-        now: () => performance.now(),
-        workers: 2,
+      onTwoThreads({
         spawnWidth: 1,
         spawn: (id, sh) => {
           Atomics.store(new Int32Array(sh.ctl), exitWord(id), 1);
