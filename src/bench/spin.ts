@@ -422,12 +422,14 @@ export function formatSpinBench(r: SpinBenchResult): string {
     }
     // Threads against one, on the search's wall time (both processes start alike); only where
     // the helpers took part.
-    const speedup = (many: SpinBenchRow | null, one: SpinBenchRow | null, what: string) => {
+    const speedup = (many: SpinBenchRow | null, one: SpinBenchRow | null) => {
       if (many !== null && one !== null && many.threads > 1)
-        out.push(`${what} against one: ${byRound(one, many, 'searchWallS')} faster (the search's wall time)`);
+        out.push(
+          `${many.tool.slice(8)} against one: ${byRound(one, many, 'searchWallS')} faster (the search's wall time)`,
+        );
     };
-    speedup(c.threads, c.irqlab, c.threads?.tool.slice(8) ?? '');
-    speedup(c.ampleThreads, c.ample, c.ampleThreads?.tool.slice(8) ?? '');
+    speedup(c.threads, c.irqlab);
+    speedup(c.ampleThreads, c.ample);
     const s = c.spin;
     if (s === null) continue;
     const ratios = (w: SpinBenchRow) =>
