@@ -319,8 +319,14 @@ export class TreeStore {
     return l === 0 ? this.next[q] | 0 : this.nlv[l][q];
   }
 
-  /** Stores s as the initial state (index 0, no parent) and loads it. */
+  /**
+   * Stores s as the initial state (index 0, no parent) and loads it. With shared tables, first
+   * reads their sizes: a helper thread opens the store when it starts and sets it up only when it
+   * joins its first level (parallel.ts), by which time the other threads may have grown the
+   * tables, and an old mask probes the wrong slots (the same node interned twice, or "full").
+   */
   init(s: Uint32Array): number {
+    for (const t of this.sharedTables()) t.refresh();
     this.fresh();
     this.next.set(s);
     this.cur.set(s);

@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { TreeStore } from '../../src/check/tree-store.ts';
+import { SharedPairTable, SharedRootTable } from '../../src/check/shared-table.ts';
+import { levelLengths, type SharedTrees, TreeStore } from '../../src/check/tree-store.ts';
 
 const SEED = 0x7ee5;
 
@@ -111,4 +112,44 @@ describe('tree store', () => {
     assert.equal(st.find(Uint32Array.from([1, 2, 3, 4, 6])), -1);
     assert.equal(st.find(Uint32Array.from([1, 2, 3, 4, 5])), 0);
   });
+});
+
+// A helper thread of the parallel search opens the shared store when it starts and sets up the
+// initial state only when it joins its first level; the other threads may have grown the tables
+// in between. Setting up with the masks of its start probed the wrong slots: the helper failed
+// with "shared table: full (a growth was missed)" when it started with the search (session 10).
+test('a store opened on shared tables before they grew sets up the initial state as stored', () => {
+  const W = 64;
+  const len = levelLengths(W);
+  const trees: SharedTrees = {
+    levels: len.map((n, l) => SharedPairTable.create(l === 0 ? 1 : 2 * n)),
+    root: SharedRootTable.create(2),
+  };
+  const a = new TreeStore(W, trees);
+  const b = new TreeStore(W, trees); // the helper: opened now, set up later
+  const init = new Uint32Array(W);
+  assert.equal(a.init(init), 0);
+  // Thousands of states through the first store, growing the tables as parallel.ts's park does.
+  let grew = 0;
+  for (let k = 1; k <= 5000; k++) {
+    a.fresh();
+    a.next[k % W] = k;
+    a.next[(7 * k) % W] = k >>> 3;
+    a.intern();
+    for (const t of a.sharedTables())
+      if (t.needsGrowth()) {
+        a.releaseNumbers();
+        t.grow();
+        grew++;
+      }
+  }
+  a.releaseNumbers();
+  assert.ok(grew >= 3, `the tables grew ${grew} times`);
+  const sizes = a.sharedTables().map((t) => t.size);
+  assert.equal(b.init(init), 0, 'the initial state keeps its index');
+  assert.deepEqual(
+    b.sharedTables().map((t) => t.size),
+    sizes,
+    'no node of the initial state is stored again',
+  );
 });
