@@ -21,10 +21,11 @@
  * irqlab's figures alone.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compiledEntry } from '../runtime/ts-worker.ts';
 
 /** The Promela model; the build copies bench/ beside src/, so this holds in dist/ too. */
 const PML = fileURLToPath(new URL('../../bench/spin/scaled.pml', import.meta.url));
@@ -254,8 +255,7 @@ function spinRow(side: SpinSide): SpinBenchRow {
 function runnerArgv(): string[] {
   const url = new URL('./spin-run.ts', import.meta.url);
   if (!import.meta.url.endsWith('.js')) return ['--import', 'tsx', fileURLToPath(url)];
-  const bundle = fileURLToPath(url.href.replace(/\.ts$/, '.bundle.js'));
-  return [existsSync(bundle) ? bundle : fileURLToPath(url.href.replace(/\.ts$/, '.js'))];
+  return [fileURLToPath(compiledEntry(url))];
 }
 
 /** One irqlab configuration of one n, and its runs so far (spin-run.ts's JSON and the wall time). */

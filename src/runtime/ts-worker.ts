@@ -40,9 +40,10 @@ export function startTsWorker<T>(
 
 /**
  * The compiled module of a `x.ts` entry in dist/: its bundle `x.bundle.js` where the build made
- * one (the search threads: scripts/build.mjs, decision 0260), else `x.js`.
+ * one (the search threads and the comparison's search process: scripts/build.mjs, decision 0260),
+ * else `x.js`.
  */
-function compiledEntry(entry: URL): string {
+export function compiledEntry(entry: URL): string {
   const bundle = new URL(entry.href.replace(/\.ts$/, '.bundle.js'));
   return existsSync(bundle) ? bundle.href : entry.href.replace(/\.ts$/, '.js');
 }
