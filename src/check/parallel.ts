@@ -29,9 +29,9 @@
  * Helpers that are not ready yet (starting a thread takes time) join at the next level.
  */
 import { writeSync } from 'node:fs';
-import { ChunkedInt32 } from './chunked.ts';
 import { cyclicPart, EdgeLog } from './edges.ts';
 import type { CheckModel, ExploreOptions, ExploreResult, Outcome } from './explorer.ts';
+import { LevelReplay } from './level-replay.ts';
 import { findFairCycle, isLiveModel, type StateStore } from './liveness.ts';
 import { ampleFirst, type Reducer } from './reduction.ts';
 import {
@@ -61,11 +61,12 @@ const GEN = 35; // the level's generation: bumped when a level starts
 const ERR = 36; // a helper failed
 const CURSOR = 48; // the next chunk of the level
 const LEVEL_START = 64; // the level's parameters, written before it starts
-const LEVEL_END = 65;
+const LEVEL_END = 65; // the states of the level numbered so far (its end once LEVEL_FINAL is 1)
 const ENTRY_START = 66; // stored states when the level started: later ones are new
 const DEPTH = 67;
 const ACTIVE = 68; // threads taking part in this level
 const MAX_DEPTH = 69;
+const LEVEL_FINAL = 70; // 1: LEVEL_END is the level's end (the previous level's replay is over)
 const LINE = 16;
 const COUNTS = 80; // per thread, a line each: successors generated in this level
 const READY = COUNTS + LINE * MAX_WORKERS; // per helper: 1 once it runs
@@ -89,7 +90,8 @@ const W_PARKED = 3; // parked for a table's growth
 const W_GROW = 4; // the last to park: growing tables
 const W_DONE_WAIT = 5; // the main thread, waiting for the level's finishes
 const W_EXIT = 6;
-const WHERE_NAMES = ['-', 'idle', 'expand', 'parked', 'grow', 'wait-done', 'exit'];
+const W_REPLAY = 7; // the main thread, replaying a level
+const WHERE_NAMES = ['-', 'idle', 'expand', 'parked', 'grow', 'wait-done', 'exit', 'replay'];
 
 /**
  * The protocol words at a stall, one line (IRQLAB_PARALLEL_TRACE=1): the main thread writes it to
@@ -134,9 +136,13 @@ export interface ParallelShared {
    * reduction's proviso reads it.
    */
   readonly canon: SharedArrayBuffer;
-  /** Per chunk of the level: the thread that took it and where its records start (Int32 pairs). */
-  readonly chunks: SharedArrayBuffer;
-  /** Per thread: its records of the level. */
+  /**
+   * Per chunk of the level: the thread that took it and where its records start (Int32 pairs).
+   * Two tables, one per parity of the level: a level is expanded while the previous one's records
+   * are still being replayed.
+   */
+  readonly chunks: readonly SharedArrayBuffer[];
+  /** Per thread and parity of the level (2 * thread + parity): its records of the level. */
   readonly recs: readonly SharedArrayBuffer[];
 }
 
@@ -155,6 +161,8 @@ class Participant {
   private readonly acts: Int32Array;
   readonly sh: ParallelShared;
   readonly model: CheckModel;
+  /** The parity of the level being expanded: which records and chunk table it writes. */
+  private parity = 0;
   /** The partial-order reduction, this thread's own (it keeps scratch arrays), or undefined. */
   private readonly reducer: Reducer | undefined;
   readonly id: number;
@@ -170,8 +178,8 @@ class Participant {
     for (const t of this.tables) t.onFull = () => this.requestGrowth();
     this.order = fixedView(sh.order);
     this.inv = fixedView(sh.inv);
-    this.chunks = fixedView(sh.chunks);
-    this.recs = fixedView(sh.recs[id]);
+    this.chunks = fixedView(sh.chunks[0]);
+    this.recs = fixedView(sh.recs[2 * id]);
     this.canon = fixedView(sh.canon);
     this.acts = new Int32Array(model.maxActions);
   }
@@ -181,8 +189,8 @@ class Participant {
     const sh = this.sh;
     this.order = fixedView(sh.order);
     this.inv = fixedView(sh.inv);
-    this.chunks = fixedView(sh.chunks);
-    this.recs = fixedView(sh.recs[this.id]);
+    this.chunks = fixedView(sh.chunks[this.parity]);
+    this.recs = fixedView(sh.recs[2 * this.id + this.parity]);
     this.canon = fixedView(sh.canon);
   }
 
@@ -290,25 +298,30 @@ class Participant {
   /** Threads in all (for a stall's report). */
   workers = 1;
 
-  /** Expands chunks of the current level until none is left or the search stops. */
+  // The level's parameters, read from the control words by expandLevel.
+  private depth = 0;
+  private maxDepth = 0;
+  private entryStart = 0;
+  /** Successors generated in this level (COUNTS). */
+  private gen = 0;
+
+  /**
+   * Expands chunks of the current level until none is left or the search stops. The level's states
+   * may still be being numbered (the main thread replays the previous level meanwhile): a chunk is
+   * expanded once its states are (LEVEL_END), and the level ends at LEVEL_END once it is final.
+   */
   expandLevel(poll?: () => void): void {
     const ctl = this.ctl;
-    const m = this.model;
-    const store = this.store;
-    const acts = this.acts;
-    const A = m.maxActions;
     const ls = ctl[LEVEL_START];
-    const le = ctl[LEVEL_END];
-    const d = ctl[DEPTH];
-    const maxDepth = ctl[MAX_DEPTH];
-    const es = ctl[ENTRY_START];
-    const reducer = this.reducer;
-    const recBuf = this.sh.recs[this.id];
+    this.depth = ctl[DEPTH];
+    this.parity = this.depth & 1;
+    this.maxDepth = ctl[MAX_DEPTH];
+    this.entryStart = ctl[ENTRY_START];
+    this.gen = 0;
     for (const t of this.tables) t.refresh();
     this.views();
     this.at(W_EXPAND);
     let off = 0;
-    let gen = 0;
     for (;;) {
       if (Atomics.load(ctl, PAUSE) !== 0) this.park();
       poll?.();
@@ -316,65 +329,110 @@ class Participant {
       this.beat();
       const c = Atomics.add(ctl, CURSOR, 1);
       const start = ls + c * CHUNK;
-      if (start >= le) break;
-      const end = Math.min(le, start + CHUNK);
+      const le = this.numbered(start + CHUNK);
+      if (start >= le || Atomics.load(ctl, STOP) !== 0) break;
       this.chunks[2 * c] = this.id;
       this.chunks[2 * c + 1] = off;
-      for (let i = start; i < end; i++) {
-        if (off + 3 + 3 * A > this.recs.length) {
-          checkRoom(recBuf, (off + 3 + 3 * A) * 4);
-          this.recs = fixedView(recBuf);
-        }
-        const recs = this.recs;
-        store.load(this.order[i]);
-        const n = m.enabled(store.cur, acts);
-        if (n === 0) {
-          recs[off++] = 0;
-          recs[off++] = m.terminal(store.cur);
-          recs[off++] = 0;
-          continue;
-        }
-        let expand = d < maxDepth ? n : 0;
-        // The one-thread search's choice (explorer.ts): the ample action first, alone unless its
-        // successor was expanded already.
-        let reduced = false;
-        if (reducer !== undefined && expand > 1 && ampleFirst(reducer, store.cur, acts, n)) {
-          expand = 1;
-          reduced = true;
-        }
-        recs[off++] = n;
+      off = this.expandChunk(start, Math.min(le, start + CHUNK), off);
+      Atomics.store(ctl, COUNTS + LINE * this.id, this.gen);
+    }
+    Atomics.store(ctl, COUNTS + LINE * this.id, this.gen);
+    // The next level's states are the numbers from its start on.
+    this.store.releaseNumbers();
+  }
+
+  /**
+   * The level's states numbered so far once `upTo` of them are, or the level is final (then its
+   * end), or the search stops. Parks when asked meanwhile.
+   */
+  private numbered(upTo: number): number {
+    const ctl = this.ctl;
+    for (;;) {
+      // FINAL before END: the main thread writes the end before it says it is final.
+      const fin = Atomics.load(ctl, LEVEL_FINAL);
+      const le = Atomics.load(ctl, LEVEL_END);
+      if (fin !== 0 || le >= upTo || Atomics.load(ctl, STOP) !== 0) return le;
+      if (Atomics.load(ctl, PAUSE) !== 0) {
+        this.park();
+        continue;
+      }
+      this.beat();
+      Atomics.wait(ctl, LEVEL_END, le, 20);
+    }
+  }
+
+  /**
+   * Expands the level's states `start`..`end`-1, writing their records from `off`; returns where
+   * the records end. A method of its own, called per chunk, for the reason level-replay.ts gives.
+   */
+  private expandChunk(start: number, end: number, off: number): number {
+    const ctl = this.ctl;
+    const m = this.model;
+    const store = this.store;
+    const acts = this.acts;
+    const A = m.maxActions;
+    const reducer = this.reducer;
+    const es = this.entryStart;
+    const open = this.depth < this.maxDepth;
+    let gen = 0;
+    for (let i = start; i < end; i++) {
+      if (off + 3 + 3 * A > this.recs.length) {
+        const recBuf = this.sh.recs[2 * this.id + this.parity];
+        checkRoom(recBuf, (off + 3 + 3 * A) * 4);
+        this.recs = fixedView(recBuf);
+      }
+      const recs = this.recs;
+      store.load(this.order[i]);
+      const n = m.enabled(store.cur, acts);
+      if (n === 0) {
         recs[off++] = 0;
-        const count = off++;
-        for (let k = 0; k < expand; k++) {
-          if (Atomics.load(ctl, PAUSE) !== 0) this.park();
-          store.fresh();
-          const sv = m.step(store.next, acts[k]);
-          const t = store.intern();
-          if (store.added) {
-            if (t >= this.inv.length) {
-              checkRoom(this.sh.inv, (t + 1) * 4);
-              this.inv = fixedView(this.sh.inv);
-            }
-            this.inv[t] = m.invariant(store.next);
+        recs[off++] = m.terminal(store.cur);
+        recs[off++] = 0;
+        continue;
+      }
+      let expand = open ? n : 0;
+      // The one-thread search's choice (explorer.ts): the ample action first, alone unless its
+      // successor was expanded already.
+      let reduced = false;
+      if (reducer !== undefined && expand > 1 && ampleFirst(reducer, store.cur, acts, n)) {
+        expand = 1;
+        reduced = true;
+      }
+      recs[off++] = n;
+      recs[off++] = 0;
+      const count = off++;
+      for (let k = 0; k < expand; k++) {
+        if (Atomics.load(ctl, PAUSE) !== 0) this.park();
+        store.fresh();
+        const sv = m.step(store.next, acts[k]);
+        const t = store.intern();
+        if (store.added) {
+          if (t >= this.inv.length) {
+            checkRoom(this.sh.inv, (t + 1) * 4);
+            this.inv = fixedView(this.sh.inv);
           }
-          recs[off++] = t;
-          recs[off++] = acts[k];
-          recs[off++] = sv;
-          gen++;
-          // The proviso: a successor stored before this level has its one-thread position; one
-          // stored during it belongs to the next level, after this state.
-          if (reduced && t < es && this.canon[t] <= i) {
+          this.inv[t] = m.invariant(store.next);
+        }
+        recs[off++] = t;
+        recs[off++] = acts[k];
+        recs[off++] = sv;
+        gen++;
+        // The proviso: a successor stored before this level has its one-thread position once the
+        // previous level's replay numbered it (-1 before: then its position will be past every
+        // state numbered now, this one included); one stored during this level belongs to the
+        // next level, after this state.
+        if (reduced && t < es) {
+          const ct = this.canon[t];
+          if (ct >= 0 && ct <= i) {
             expand = n;
             reduced = false;
           }
         }
-        recs[count] = expand;
       }
-      Atomics.store(ctl, COUNTS + LINE * this.id, gen);
+      recs[count] = expand;
     }
-    Atomics.store(ctl, COUNTS + LINE * this.id, gen);
-    // The next level's states are the numbers from its start on.
-    this.store.releaseNumbers();
+    this.gen += gen;
+    return off;
   }
 
   /** Says the level is done here. */
@@ -470,6 +528,12 @@ export interface ParallelOptions extends ExploreOptions {
    * all by a search that never has one. Ignored with `waitForHelpers`, which starts them first.
    */
   spawnWidth?: number;
+  /**
+   * Called by this thread each time its replay has numbered one more chunk of a level for the
+   * helpers (tests: a pause here keeps the helpers at the edge of the numbered states, where the
+   * successors they meet are not numbered yet).
+   */
+  onPublish?: () => void;
 }
 
 /**
@@ -500,8 +564,8 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
     order: reserveShared(),
     inv: reserveShared(),
     canon: reserveShared(),
-    chunks: reserveShared(),
-    recs: Array.from({ length: W }, () => reserveShared()),
+    chunks: [reserveShared(), reserveShared()],
+    recs: Array.from({ length: 2 * W }, () => reserveShared()),
   };
   const me = new Participant(sh, model, 0, reducer);
   me.workers = W;
@@ -513,24 +577,18 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
   const every = opts.progressEveryMs ?? 2000;
   let lastProgress = t0;
 
-  // The one-thread search's bookkeeping, in its order.
-  const parent = new ChunkedInt32();
-  const action = new ChunkedInt32();
-  const depthOf = new ChunkedInt32();
-  /** Stored state → position in the one-thread order (-1: not numbered yet): sh.canon. */
-  let canon = fixedView(sh.canon);
-  let count = 0;
-  let generated = 0;
-  let reducedStates = 0;
-  let cycleUnchecked = false;
-  let maxSeenDepth = 0;
   const live = isLiveModel(model);
   const edges = live ? new EdgeLog() : null;
+  // The one-thread search's bookkeeping, in its order.
+  const rp = new LevelReplay(edges, maxStates, maxDepth);
+  /** Stored state → position in the one-thread order (-1: not numbered yet): sh.canon. */
+  let canon = fixedView(sh.canon);
+  let cycleUnchecked = false;
 
   const order = () => fixedView(sh.order);
   const bytes = () => {
     // Written bytes: the tables, three per-state arrays here and four shared ones.
-    let b = rootTable.bytes() + parent.bytes() * 3 + rootTable.stored * 16;
+    let b = rootTable.bytes() + rp.parent.bytes() * 3 + rootTable.stored * 16;
     for (const h of trees.levels) b += new SharedPairTable(h).bytes();
     return b + (edges?.bytes() ?? 0);
   };
@@ -555,21 +613,16 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
     running = false;
     return {
       outcome,
-      generated,
-      distinct: outcome.kind === 'incomplete' && outcome.reason !== 'states' ? rootTable.stored : count,
-      depth: maxSeenDepth,
+      generated: rp.generated,
+      distinct: outcome.kind === 'incomplete' && outcome.reason !== 'states' ? rootTable.stored : rp.count,
+      depth: rp.maxSeenDepth,
       elapsedMs: opts.now() - t0,
       collisionProbability: 0,
-      reducedStates,
+      reducedStates: rp.reducedStates,
       cycleUnchecked,
       storeBytes: bytes(),
       threads: maxActive,
     };
-  };
-  const path = (j: number): number[] => {
-    const out: number[] = [];
-    for (let i = j; parent.get(i) >= 0; i = parent.get(i)) out.push(action.get(i));
-    return out.reverse();
   };
   /** Polled by this thread between chunks and while it waits: stop, time, progress. */
   const poll = () => {
@@ -583,10 +636,12 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
       lastProgress = t;
       const stored = rootTable.stored;
       opts.onProgress({
-        states: generated + levelGenerated(),
+        states: rp.generated + levelGenerated(),
         distinct: stored,
         queue:
-          Math.max(0, ctl[LEVEL_END] - ctl[LEVEL_START] - Atomics.load(ctl, CURSOR) * CHUNK) + stored - count,
+          Math.max(0, ctl[LEVEL_END] - ctl[LEVEL_START] - Atomics.load(ctl, CURSOR) * CHUNK) +
+          stored -
+          rp.count,
         depth: ctl[DEPTH],
         elapsedMs: t - t0,
       });
@@ -601,10 +656,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
   checkRoom(sh.canon, 4);
   canon = fixedView(sh.canon);
   canon[0] = 0;
-  parent.push(-1);
-  action.push(-1);
-  depthOf.push(0);
-  count = 1;
+  rp.root();
   new Int32Array(sh.order)[0] = 0;
   const v0 = model.invariant(store.cur);
   if (v0 !== 0) return result({ kind: 'violated', code: v0, path: [], atTerminal: false });
@@ -625,45 +677,50 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
     }
   }
 
+  /**
+   * Sets level `d` up, its states from `from` on, numbered up to `upTo` so far (`final`: that is
+   * its end), at most `bound` of them; invites the helpers that are ready and lets them start.
+   * Returns the threads that take part.
+   */
+  const startLevel = (d: number, from: number, upTo: number, final: boolean, bound: number): number => {
+    checkRoom(sh.chunks[d & 1], Math.ceil(bound / CHUNK) * 8);
+    // A helper takes part in this level if it is invited for this level's generation: a helper
+    // that sees an older generation, or was invited for an older one, stays out of it.
+    const gen = Atomics.load(ctl, GEN) + 1;
+    let active = 1;
+    for (let id = 1; id < W; id++) {
+      if (Atomics.load(ctl, READY + id) === 1) {
+        Atomics.store(ctl, ACTIVE_OF + id, gen);
+        active++;
+      }
+    }
+    if (active > maxActive) maxActive = active;
+    ctl[LEVEL_START] = from;
+    Atomics.store(ctl, LEVEL_END, upTo);
+    Atomics.store(ctl, LEVEL_FINAL, final ? 1 : 0);
+    ctl[ENTRY_START] = rootTable.size;
+    ctl[DEPTH] = d;
+    for (let w = 0; w < W; w++) ctl[COUNTS + LINE * w] = 0;
+    Atomics.store(ctl, DONE, 0);
+    Atomics.store(ctl, CURSOR, 0);
+    Atomics.store(ctl, ACTIVE, active);
+    Atomics.add(ctl, GEN, 1);
+    Atomics.add(ctl, SEQ, 1);
+    Atomics.notify(ctl, SEQ);
+    return active;
+  };
+
   let ls = 0;
   let le = 1;
-  let pending: Outcome | null = null;
-  let depthLimited = false;
   const A = model.maxActions;
   try {
-    for (let d = 0; ls < le; d++) {
+    let active = startLevel(0, 0, 1, true, 1);
+    for (let d = 0; ; d++) {
       if ((le - ls) * A >= 2 ** 32)
         throw new Error('parallel search: a level too wide for 32-bit edge positions');
-      if (helpers.length === 0 && W > 1 && le - ls >= spawnWidth) spawnHelpers();
       // A helper that died before it was ready (its module failed to load) takes part in no level,
       // so no level's wait would notice it: the search would end on fewer threads and say nothing.
       if (helpers.length > 0) me.checkExits();
-      // Set the level up and let the helpers that are ready take part.
-      const nChunks = Math.ceil((le - ls) / CHUNK);
-      checkRoom(sh.chunks, nChunks * 8);
-      // A helper takes part in this level if it is invited for this level's generation: a helper
-      // that sees an older generation, or was invited for an older one, stays out of it.
-      const gen = Atomics.load(ctl, GEN) + 1;
-      let active = 1;
-      for (let id = 1; id < W; id++) {
-        if (Atomics.load(ctl, READY + id) === 1) {
-          Atomics.store(ctl, ACTIVE_OF + id, gen);
-          active++;
-        }
-      }
-      if (active > maxActive) maxActive = active;
-      const es = rootTable.size;
-      ctl[LEVEL_START] = ls;
-      ctl[LEVEL_END] = le;
-      ctl[ENTRY_START] = es;
-      ctl[DEPTH] = d;
-      for (let w = 0; w < W; w++) ctl[COUNTS + LINE * w] = 0;
-      Atomics.store(ctl, DONE, 0);
-      Atomics.store(ctl, CURSOR, 0);
-      Atomics.store(ctl, ACTIVE, active);
-      Atomics.add(ctl, GEN, 1);
-      Atomics.add(ctl, SEQ, 1);
-      Atomics.notify(ctl, SEQ);
       me.expandLevel(poll);
       me.at(W_DONE_WAIT);
       me.finishLevel();
@@ -683,83 +740,48 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
         Atomics.wait(ctl, SEQ, seq, 50);
       }
       if (stopReason !== null) {
-        generated += levelGenerated();
+        rp.generated += levelGenerated();
         return result({ kind: 'incomplete', reason: stopReason });
       }
 
-      // The level in the one-thread order.
-      const inv = fixedView(sh.inv);
-      const chunks = fixedView(sh.chunks);
-      const recsOf = sh.recs.map(fixedView);
+      // The level in the one-thread order. The next level is set up first: the helpers expand its
+      // states as this replay numbers them (a chunk at a time), instead of waiting for its end.
+      const es = ctl[ENTRY_START];
       const stored = rootTable.size;
       checkRoom(sh.canon, stored * 4);
       canon = fixedView(sh.canon);
       canon.fill(-1, es, stored);
-      checkRoom(sh.order, (count + (stored - es)) * 4);
-      const ord = order();
+      checkRoom(sh.order, (rp.count + (stored - es)) * 4);
+      const chunks = fixedView(sh.chunks[d & 1]);
+      const recsOf = Array.from({ length: W }, (_, w) => fixedView(sh.recs[2 * w + (d & 1)]));
+      rp.level(d, es, canon, order(), fixedView(sh.inv));
+      // The next level's states are the ones first stored during this level.
+      active = startLevel(d + 1, le, le, false, stored - es);
+      me.at(W_REPLAY);
+      const nChunks = Math.ceil((le - ls) / CHUNK);
       for (let c = 0; c < nChunks; c++) {
-        const recs = recsOf[chunks[2 * c]];
-        let off = chunks[2 * c + 1];
         const end = Math.min(le, ls + (c + 1) * CHUNK);
-        for (let i = ls + c * CHUNK; i < end; i++) {
-          const n = recs[off];
-          const term = recs[off + 1];
-          const m = recs[off + 2];
-          off += 3;
-          edges?.begin();
-          if (n === 0) {
-            if (term !== 0) return result({ kind: 'violated', code: term, path: path(i), atTerminal: true });
-            continue;
-          }
-          if (pending !== null) {
-            off += 3 * m;
-            continue;
-          }
-          if (d >= maxDepth) {
-            depthLimited = true;
-            continue;
-          }
-          // Expanded through the ample action alone (the proviso would have expanded them all).
-          if (m === 1 && n > 1) reducedStates++;
-          for (let k = 0; k < m; k++) {
-            const t = recs[off];
-            const a = recs[off + 1];
-            const sv = recs[off + 2];
-            off += 3;
-            generated++;
-            const isNew = t >= es && canon[t] < 0;
-            if (isNew && count >= maxStates) return result({ kind: 'incomplete', reason: 'states' });
-            let j = -1;
-            if (isNew) {
-              j = count++;
-              canon[t] = j;
-              ord[j] = t;
-              parent.push(i);
-              action.push(a);
-              depthOf.push(d + 1);
-              if (d + 1 > maxSeenDepth) maxSeenDepth = d + 1;
-            }
-            edges?.add(isNew ? j : canon[t]);
-            let code = sv;
-            if (code === 0 && isNew) code = inv[t];
-            if (code !== 0) {
-              const p = isNew ? path(j) : [...path(i), a];
-              pending = { kind: 'violated', code, path: p, atTerminal: false };
-              off += 3 * (m - k - 1);
-              break;
-            }
-          }
-        }
+        const o = rp.chunk(recsOf[chunks[2 * c]], chunks[2 * c + 1], ls + c * CHUNK, end);
+        if (o !== null) return result(o);
+        Atomics.store(ctl, LEVEL_END, rp.count);
+        Atomics.notify(ctl, LEVEL_END);
+        opts.onPublish?.();
+        if (Atomics.load(ctl, PAUSE) !== 0) me.park();
       }
-      if (pending !== null) return result(pending);
+      if (rp.pending !== null) return result(rp.pending);
+      Atomics.store(ctl, LEVEL_FINAL, 1);
+      Atomics.notify(ctl, LEVEL_END);
       ls = le;
-      le = count;
+      le = rp.count;
+      // An empty level: the helpers invited to it find nothing and finish; the search is over.
+      if (ls === le) break;
+      if (helpers.length === 0 && W > 1 && le - ls >= spawnWidth) spawnHelpers();
     }
     endHelpers();
     running = false;
-    if (depthLimited) return result({ kind: 'incomplete', reason: 'depth' });
+    if (rp.depthLimited) return result({ kind: 'incomplete', reason: 'depth' });
     if (live) {
-      const part = edges?.ok ? cyclicPart(edges, count) : undefined;
+      const part = edges?.ok ? cyclicPart(edges, rp.count) : undefined;
       // As in explorer.ts: on a reduced graph that may hold a cycle, the caller runs the fair-cycle
       // phase on the full one (reduced.ts).
       if (part !== null && reducer !== undefined) {
@@ -768,9 +790,10 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
       }
       if (part !== null) {
         const ord = order();
+        const count = rp.count;
         const states: StateStore = {
           count,
-          depthOf: (i) => depthOf.get(i),
+          depthOf: (i) => rp.depthOf.get(i),
           load: (i) => store.load(ord[i]),
           cur: store.cur,
           find: (s) => {
@@ -785,7 +808,7 @@ export function exploreParallel(model: CheckModel, opts: ParallelOptions): Explo
         const f = findFairCycle(model, states, stopPoll, part);
         if (f.kind === 'stopped') return result({ kind: 'incomplete', reason: f.reason });
         if (f.kind === 'found') {
-          const stem = path(f.entry);
+          const stem = rp.path(f.entry);
           return result({
             kind: 'violated',
             code: f.code,

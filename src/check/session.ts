@@ -169,7 +169,7 @@ export function parallelSearch(
   properties: readonly string[],
   memory: MemoryModel,
   reduce: ReductionName,
-  threads: Pick<ParallelOptions, 'workers' | 'waitForHelpers' | 'spawnWidth'>,
+  threads: Pick<ParallelOptions, 'workers' | 'waitForHelpers' | 'spawnWidth' | 'onPublish'>,
 ): Search {
   return (m, o) =>
     exploreParallel(m, {
