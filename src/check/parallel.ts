@@ -333,12 +333,34 @@ class Participant {
       if (start >= le || Atomics.load(ctl, STOP) !== 0) break;
       this.chunks[2 * c] = this.id;
       this.chunks[2 * c + 1] = off;
+      this.roomForChunk(off);
       off = this.expandChunk(start, Math.min(le, start + CHUNK), off);
       Atomics.store(ctl, COUNTS + LINE * this.id, this.gen);
     }
     Atomics.store(ctl, COUNTS + LINE * this.id, this.gen);
     // The next level's states are the numbers from its start on.
     this.store.releaseNumbers();
+  }
+
+  /**
+   * Grows this thread's records and the invariant codes before a chunk, so that the expansion's
+   * loop does not meet a growth branch it has never taken: V8 drops an optimized function's code
+   * at such a branch and compiles it again (decision 0261). The records are exact (a state writes
+   * at most 3 + 3 * maxActions words); the codes are indexed by state number, which other
+   * threads advance too, so the loop keeps its own check for a number past this margin.
+   */
+  private roomForChunk(off: number): void {
+    const need = off + CHUNK * (3 + 3 * this.model.maxActions);
+    if (need > this.recs.length) {
+      const recBuf = this.sh.recs[2 * this.id + this.parity];
+      checkRoom(recBuf, need * 4);
+      this.recs = fixedView(recBuf);
+    }
+    const states = this.store.count + 4 * CHUNK * this.model.maxActions + 4096;
+    if (states > this.inv.length) {
+      checkRoom(this.sh.inv, states * 4);
+      this.inv = fixedView(this.sh.inv);
+    }
   }
 
   /**
@@ -370,18 +392,13 @@ class Participant {
     const m = this.model;
     const store = this.store;
     const acts = this.acts;
-    const A = m.maxActions;
     const reducer = this.reducer;
     const es = this.entryStart;
     const open = this.depth < this.maxDepth;
     let gen = 0;
+    // Room for the chunk's records: roomForChunk.
+    const recs = this.recs;
     for (let i = start; i < end; i++) {
-      if (off + 3 + 3 * A > this.recs.length) {
-        const recBuf = this.sh.recs[2 * this.id + this.parity];
-        checkRoom(recBuf, (off + 3 + 3 * A) * 4);
-        this.recs = fixedView(recBuf);
-      }
-      const recs = this.recs;
       store.load(this.order[i]);
       const n = m.enabled(store.cur, acts);
       if (n === 0) {
