@@ -10,12 +10,13 @@
  * the step monitors' code) into a buffer of its own.
  *
  * When every thread has finished the level, this thread reads the records in that order and does
- * what the one-thread search would have done with them: numbers the new states (the order of the
- * next level: a state stored during this level is numbered at its first edge in this order, which
- * is where the one-thread search would have stored it), checks the invariant where the state is
- * new, the terminal checks, the bounds, and stops where it would have stopped, with the same
- * counts and the same path. Its work is a pass over integers per edge; the expansion, the hashing
- * and the storage are parallel.
+ * what the one-thread search would have done with them (level-replay.ts): numbers the new states
+ * (the order of the next level: a state stored during this level is numbered at its first edge in
+ * this order, which is where the one-thread search would have stored it), checks the invariant
+ * where the state is new, the terminal checks, the bounds, and stops where it would have stopped,
+ * with the same counts and the same path. Its work is a pass over integers per edge; the
+ * expansion, the hashing and the storage are parallel, and the helpers expand the next level's
+ * states as the replay numbers them, a chunk at a time (decision 0261).
  *
  * With partial-order reduction (reduction.ts) each thread makes the one-thread search's choice at
  * the states it expands: the same ample action first, and the rest when its successor was
