@@ -34,12 +34,20 @@ interface Row {
   storeBytesPerState: number;
 }
 
-function assertRow(r: Row, tool: RegExp): void {
+/**
+ * `hundredths`: the row's times come from GNU time, which counts hundredths of a second, and pan
+ * searches the 2-vCPU scenario in about 10 ms: a median of 0.00 is a reading, not a fault.
+ */
+function assertRow(r: Row, tool: RegExp, hundredths = false): void {
   assert.match(r.tool, tool);
   assert.equal(r.verdict, 'holds', `${r.tool}: the scaled scenario holds`);
   assert.ok(Number.isInteger(r.distinct) && r.distinct > 0, `${r.tool}: distinct ${r.distinct}`);
   assert.ok(Number.isInteger(r.generated) && r.generated >= r.distinct - 1, `${r.tool}: generated`);
-  assert.ok(r.cpuS > 0 && r.wallS > 0 && r.searchCpuS > 0 && r.searchCpuS <= r.cpuS, `${r.tool}: times`);
+  const least = hundredths ? 0 : Number.MIN_VALUE;
+  assert.ok(
+    r.cpuS >= least && r.wallS >= least && r.searchCpuS >= least && r.searchCpuS <= r.cpuS,
+    `${r.tool}: times ${r.cpuS} ${r.wallS} ${r.searchCpuS}`,
+  );
   assert.ok(r.peakRssBytes > 1 << 20, `${r.tool}: peak RSS ${r.peakRssBytes}`);
   assert.ok(r.storeBytesPerState > 0, `${r.tool}: store bytes per state`);
 }
@@ -106,7 +114,7 @@ test('bench check --spin with spin: the counts of Spin and irqlab are equal', {
   const c = JSON.parse(stdout).result.cases[0];
   // Two rounds, each tool once per round (decision 0259): every row keeps both runs in order.
   for (const row of [c.spin, c.irqlab, c.ample]) assert.equal(row.perRun.length, 2, row.tool);
-  assertRow(c.spin, /^spin -DSAFETY -DNOREDUCE$/);
+  assertRow(c.spin, /^spin -DSAFETY -DNOREDUCE$/, true);
   assertRow(c.irqlab, /^irqlab, one thread$/);
   assert.equal(c.spin.distinct, c.irqlab.distinct, 'scaled.pml reaches as many states as irqlab');
   assert.equal(c.spin.generated, c.irqlab.generated, 'and as many transitions');
