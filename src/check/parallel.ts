@@ -249,7 +249,11 @@ class Participant {
 
   /** Asks every thread to park so that a table can grow. */
   private requestGrowth(): void {
-    if (Atomics.compareExchange(this.ctl, PAUSE, 0, 1) === 0) this.wake();
+    if (Atomics.compareExchange(this.ctl, PAUSE, 0, 1) === 0) {
+      this.wake();
+      // A helper waiting for numbered states (numbered) waits on LEVEL_END, not SEQ.
+      Atomics.notify(this.ctl, LEVEL_END);
+    }
   }
 
   /** Parks until the pause ends; the last thread to park grows the tables that need it. */
