@@ -8,10 +8,19 @@ import type { Scenario } from '../scenarios/schema.ts';
 
 /** Seed 004 scaled to n vCPUs on n pCPUs, n device vectors and one software posting. */
 export function scaledScenario(n: number): Scenario {
-  const doc = {
+  const doc = scaledDoc(n);
+  return parseScenarioText(JSON.stringify(doc), `${doc.name}.json`);
+}
+
+/**
+ * The scenario file of seed 004 scaled to n vCPUs, as `irqlab bench check --scenario n` prints it
+ * for `irqlab check`.
+ */
+export function scaledDoc(n: number) {
+  return {
     name: `bench-scaled-${n}vcpu`,
     description: `${n} preempted vCPUs scheduled back in while a device posts ${n} vectors and a sender posts one more`,
-    source: 'src/bench/check.ts (generated); seed 004 scaled up',
+    source: 'src/bench/scaled.ts (generated); seed 004 scaled up',
     machine: {
       pcpus: n,
       vcpus: Array.from({ length: n }, (_, i) => ({
@@ -34,5 +43,4 @@ export function scaledScenario(n: number): Scenario {
       { name: 'sender', steps: [{ do: 'kvm.deliver', vcpu: 0, vector: 0x51 }] },
     ],
   };
-  return parseScenarioText(JSON.stringify(doc), `${doc.name}.json`);
 }

@@ -80,7 +80,11 @@ interface CheckBenchFlags {
   readonly n?: string;
   readonly runs?: string;
   readonly workers?: string;
+  readonly scenario?: string;
 }
+
+/** The most vCPUs `--scenario` scales seed 004 to (4 already holds 68.6 million states). */
+const MAX_SCALED = 8;
 
 /**
  * `irqlab bench check [--quick] [--json] [--scaled4]`: checker throughput on every built-in
@@ -111,7 +115,12 @@ function registerCheckBench(bench: Command): void {
       '--workers <w>',
       'with --spin: also irqlab with w threads, unreduced and with --reduce ample (default: every core; 1: no such rows)',
     )
+    .option(
+      '--scenario <n>',
+      `instead: print seed 004 scaled to n vCPUs (1..${MAX_SCALED}) as a scenario file for irqlab check, and run nothing`,
+    )
     .action(async (flags: CheckBenchFlags, cmd: Command) => {
+      if (flags.scenario !== undefined) return printScaled(flags);
       if (flags.spin === true) return spinBench(flags, cmd);
       for (const f of ['n', 'runs', 'workers'] as const)
         if (flags[f] !== undefined) throw new UserError(`--${f}: only with --spin`);
@@ -131,6 +140,19 @@ function registerCheckBench(bench: Command): void {
           : formatCheckBench(result),
       );
     });
+}
+
+/** `irqlab bench check --scenario n`: the scaled scenario's file on stdout. */
+async function printScaled(flags: CheckBenchFlags): Promise<void> {
+  const others = Object.keys(flags).filter((f) => f !== 'scenario');
+  if (others.length > 0) throw new UserError(`--scenario: prints a scenario file, not with --${others[0]}`);
+  const n = flags.scenario ?? '';
+  if (!/^[1-9]\d*$/.test(n) || Number(n) > MAX_SCALED)
+    throw new UserError(`--scenario: expected a vCPU count 1..${MAX_SCALED}, got "${n}"`);
+  const { scaledDoc, scaledScenario } = await import('../bench/scaled.ts');
+  // Parsed first, so that what is printed is a scenario irqlab check reads.
+  scaledScenario(Number(n));
+  process.stdout.write(`${JSON.stringify(scaledDoc(Number(n)), null, 2)}\n`);
 }
 
 /** `irqlab bench check --spin`. */
